@@ -1,0 +1,74 @@
+// Linear-memory layout of one parser instance: [input buffer][event buffer][scratch → grows].
+// Nothing here uses the AssemblyScript runtime allocator: the buffers are fixed regions past
+// __heap_base, and only scratch grows (memory.grow) up to a caller-set limit.
+
+export let inputBase: usize = 0;
+export let inputCap: u32 = 0;
+export let eventsBase: usize = 0;
+export let eventCap: u32 = 0; // in records
+export let scratchBase: usize = 0;
+export let scratchLimit: usize = 0; // bytes scratch may grow to
+
+/** Next free scratch byte (relative to scratchBase). */
+export let scratchTop: usize = 0;
+/**
+ * Scratch bytes that must survive the next call into the core: a blob still being filled or walked.
+ * Everything above it is reclaimed when a call starts, because the caller drained every event by then.
+ */
+export let scratchKeep: usize = 0;
+
+const PAGE: usize = 65536;
+
+function ensureMemory(end: usize): bool {
+  const have = (<usize>memory.size()) * PAGE;
+  if (end <= have) return true;
+  const pages = <i32>((end - have + PAGE - 1) / PAGE);
+  return memory.grow(pages) >= 0;
+}
+
+export function layout(inCap: u32, evCap: u32, scratchMax: usize): bool {
+  inputBase = (__heap_base + 15) & ~<usize>15;
+  inputCap = inCap;
+  eventsBase = (inputBase + inCap + 15) & ~<usize>15;
+  eventCap = evCap;
+  scratchBase = (eventsBase + <usize>evCap * 32 + 15) & ~<usize>15;
+  scratchLimit = scratchMax;
+  scratchTop = 0;
+  scratchKeep = 0;
+  return ensureMemory(scratchBase + 65536);
+}
+
+/** Called at the start of every feed/resume: scratch above the kept region is free again. */
+export function scratchReclaim(): void {
+  scratchTop = scratchKeep;
+}
+
+export const SCRATCH_OK: i32 = 0;
+export const SCRATCH_DRAIN: i32 = 1; // no room until the caller drains events (then it is reclaimed)
+export const SCRATCH_TOO_LARGE: i32 = 2; // no room even when empty
+
+/**
+ * Makes room for n more scratch bytes at scratchTop. The caller then writes at scratchPtr() and calls
+ * scratchCommit(n). DRAIN means: return ST_EVENTS_FULL and re-run the step after the drain.
+ */
+export function scratchReserve(n: usize, eventsPending: bool): i32 {
+  const need = scratchTop + n;
+  if (need > scratchLimit || need < scratchTop) {
+    if (eventsPending && scratchTop > scratchKeep) return SCRATCH_DRAIN;
+    return SCRATCH_TOO_LARGE;
+  }
+  if (!ensureMemory(scratchBase + need)) return SCRATCH_TOO_LARGE;
+  return SCRATCH_OK;
+}
+
+@inline export function scratchPtr(): usize {
+  return scratchBase + scratchTop;
+}
+
+@inline export function scratchCommit(n: usize): void {
+  scratchTop += n;
+}
+
+export function scratchSetKeep(end: usize): void {
+  scratchKeep = end;
+}

@@ -1,0 +1,41 @@
+// Element events shared by the plain encodings (parser.ts) and the packed ones (containers.ts).
+import { E_ZSET_MEMBER, E_SCORE_TEXT, F_SCORE_TEXT, F_INTEGER } from "../../src/core/abi";
+import { emit } from "../events";
+import { parseExactDouble, parsedDouble } from "./numbers";
+
+/** Elements delivered for the current key (reported in E_KEY_END). */
+export let keyElems: i64 = 0;
+
+export function resetKeyElems(): void {
+  keyElems = 0;
+}
+
+export function countElem(): void {
+  keyElems++;
+}
+
+/** A string element: F_INTEGER elements also carry their integer in n1. */
+export function emitElement(kind: u32, ptr: usize, len: u32, flags: u32, intValue: i64): void {
+  emit(kind, flags, ptr, len, 0, (flags & F_INTEGER) ? intValue : 0, 0);
+  keyElems++;
+}
+
+/** A sorted-set member with a binary score. */
+export function emitScored(ptr: usize, len: u32, flags: u32, score: f64): void {
+  emit(E_ZSET_MEMBER, flags & ~F_INTEGER, ptr, len, 0, reinterpret<i64>(score), 0);
+  keyElems++;
+}
+
+/**
+ * A sorted-set member whose score is stored as text: converted here when exact, otherwise the text
+ * goes to JS in an E_SCORE_TEXT event just before the member.
+ */
+export function emitScoredText(ptr: usize, len: u32, flags: u32, textPtr: usize, textLen: u32): void {
+  if (parseExactDouble(textPtr, textLen)) {
+    emitScored(ptr, len, flags, parsedDouble);
+    return;
+  }
+  emit(E_SCORE_TEXT, 0, textPtr, textLen, 0, 0, 0);
+  emit(E_ZSET_MEMBER, (flags & ~F_INTEGER) | F_SCORE_TEXT, ptr, len, 0, 0, 0);
+  keyElems++;
+}

@@ -1,0 +1,94 @@
+// Exports of the RDB core module (build/rdb.wasm). The protocol, from the TypeScript side:
+//   init(...) once; then for each chunk: n = inputSpace(); copy up to n bytes to inputPtr(); feed(n);
+//   while the status is ST_EVENTS_FULL: read eventCount() records at eventsPtr(), then resume();
+//   after ST_NEED_MORE read the events too; at end of input call finish().
+// Events point into linear memory and stay valid only until the next call into the module.
+import { ST_NEED_MORE, ST_EVENTS_FULL, ST_DONE, ST_ERROR, ERR_TRUNCATED, ERR_INTERNAL, OPT_VERIFY_CHECKSUM } from "../../src/core/abi";
+import { layout, inputBase, inputCap, eventsBase, scratchReclaim } from "../memory";
+import { eventCount, resetEvents } from "../events";
+import { readerReset, compact, appended, pos, lim, offsetOf } from "./reader";
+import { crcInit } from "./crc64";
+import { parserInit, run, finished, version, flavor } from "./parser";
+import { walkActive } from "./containers";
+import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "./status";
+
+let status: i32 = ST_NEED_MORE;
+
+/**
+ * Lays out memory and resets the parser. inCap: input buffer bytes (≥ 64 KiB); evCap: event records;
+ * scratchMax: the most scratch memory a single string or container may take.
+ */
+export function init(inCap: u32, evCap: u32, scratchMax: u32, mode: i32, options: u32, dumpVersion: u32, dumpFlavor: u32): i32 {
+  if (inCap < 65536 || evCap < 64) return 0;
+  if (!layout(inCap, evCap, <usize>scratchMax)) return 0;
+  crcInit();
+  readerReset(true);
+  resetEvents();
+  clearError();
+  parserInit(mode, (options & OPT_VERIFY_CHECKSUM) != 0, dumpVersion, dumpFlavor);
+  status = ST_NEED_MORE;
+  return 1;
+}
+
+/** Moves unconsumed input to the front and returns how many bytes may be written at inputPtr(). */
+export function inputSpace(): u32 {
+  if (status != ST_NEED_MORE || walkActive) return 0;
+  return compact(inputCap);
+}
+
+export function inputPtr(): usize {
+  return lim;
+}
+
+function step(): i32 {
+  resetEvents();
+  scratchReclaim();
+  const r = run();
+  if (r == R_NEED) {
+    status = ST_NEED_MORE;
+    if (lim - pos >= <usize>inputCap) {
+      // A step that cannot fit the input buffer would wait forever; strings.ts keeps steps smaller.
+      fail(ERR_INTERNAL, 1, offsetOf(pos));
+      status = ST_ERROR;
+    }
+  } else if (r == R_FULL) status = ST_EVENTS_FULL;
+  else if (r == R_DONE) status = ST_DONE;
+  else status = ST_ERROR;
+  return status;
+}
+
+/** n new bytes were written at inputPtr(): parse as far as possible. */
+export function feed(n: u32): i32 {
+  resetEvents();
+  if (status != ST_NEED_MORE) return status;
+  appended(n);
+  return step();
+}
+
+/** Continue after the caller drained a full event buffer. */
+export function resume(): i32 {
+  resetEvents();
+  if (status != ST_EVENTS_FULL) return status;
+  return step();
+}
+
+/** The input ended: ST_DONE if the RDB was complete, else a truncation error at the end offset. */
+export function finish(): i32 {
+  resetEvents();
+  if (status == ST_NEED_MORE && !finished()) {
+    fail(ERR_TRUNCATED, 0, offsetOf(lim));
+    status = ST_ERROR;
+  }
+  return status;
+}
+
+export function eventsPtr(): usize { return eventsBase; }
+export function eventsCount(): u32 { return eventCount; }
+export function errorCode(): i32 { return errCode; }
+export function errorDetail(): f64 { return <f64>errDetail; }
+export function errorOffset(): f64 { return <f64>errOffset; }
+/** Absolute offset of the first byte not consumed (after ST_DONE: where the RDB ended). */
+export function consumed(): f64 { return <f64>offsetOf(pos); }
+export function rdbVersion(): u32 { return version; }
+export function rdbFlavor(): u32 { return flavor; }
+export function inputBuffer(): usize { return inputBase; }

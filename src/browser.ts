@@ -1,0 +1,10 @@
+// The browser (and any non-Node runtime) entry: everything that needs no Node built-ins.
+export { RdbEventParser, type RdbParserOptions, type EventSink } from './core/rdb-event-parser.js';
+export { EventBatch } from './core/event-batch.js';
+export { RdbError, type RdbErrorKind } from './core/errors.js';
+export { loadRdbCore } from './core/wasm.js';
+export * as abi from './core/abi.js';
+export { parseRdb, parseDump, RdbReader, type RdbByteSource, type ParseRdbOptions } from './rdb/parse.js';
+export type * from './rdb/entry.js';
+export { canonicalLine, compareBytes } from './rdb/canonical-json.js';
+export { decodeModuleId, encodingOf, valueTypeOf } from './rdb/encodings.js';

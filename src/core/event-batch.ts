@@ -1,0 +1,73 @@
+// Read access to the packed event records the core wrote (layout: abi.ts). Byte strings are views
+// into WebAssembly memory: valid only until the next call into the parser, so copy (bytes → slice)
+// or decode (text) what must outlive the callback.
+import { EVENT_SIZE } from './abi.js';
+
+const utf8 = new TextDecoder('utf-8');
+const TWO_32 = 4294967296;
+
+export class EventBatch {
+  /** Number of events in this batch. */
+  count = 0;
+  private u8!: Uint8Array;
+  private u32!: Uint32Array;
+  private i32!: Int32Array;
+  private f64!: Float64Array;
+  private base = 0; // index of the first record in u32 units
+  private buffer: ArrayBufferLike | undefined;
+
+  /** Re-targets the batch at the module's memory (views are re-created after memory.grow). */
+  reset(memory: WebAssembly.Memory, eventsPtr: number, count: number): void {
+    if (memory.buffer !== this.buffer) {
+      this.buffer = memory.buffer;
+      this.u8 = new Uint8Array(memory.buffer);
+      this.u32 = new Uint32Array(memory.buffer);
+      this.i32 = new Int32Array(memory.buffer);
+      this.f64 = new Float64Array(memory.buffer);
+    }
+    this.base = eventsPtr >>> 2;
+    this.count = count;
+  }
+
+  kind(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2)]! & 0xffff; }
+  flags(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2)]! >>> 16; }
+  ptr(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2) + 1]!; }
+  len(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2) + 2]!; }
+  aux(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2) + 3]!; }
+
+  /** n1 as a number (exact below 2^53; use n1BigInt for 64-bit identifiers). */
+  n1(i: number): number {
+    const at = this.base + i * (EVENT_SIZE >> 2) + 4;
+    return this.i32[at + 1]! * TWO_32 + this.u32[at]!;
+  }
+  n2(i: number): number {
+    const at = this.base + i * (EVENT_SIZE >> 2) + 6;
+    return this.i32[at + 1]! * TWO_32 + this.u32[at]!;
+  }
+  /** n1/n2 as unsigned 64-bit (stream IDs, counters). */
+  n1Unsigned(i: number): bigint { return this.u64(this.base + i * (EVENT_SIZE >> 2) + 4); }
+  n2Unsigned(i: number): bigint { return this.u64(this.base + i * (EVENT_SIZE >> 2) + 6); }
+  /** n1 as signed 64-bit. */
+  n1Signed(i: number): bigint { return BigInt.asIntN(64, this.n1Unsigned(i)); }
+  /** n1 as the f64 it holds (sorted-set scores). */
+  score(i: number): number { return this.f64[(this.base >>> 1) + i * (EVENT_SIZE >> 3) + 2]!; }
+
+  private u64(at: number): bigint {
+    return (BigInt(this.u32[at + 1]!) << 32n) | BigInt(this.u32[at]!);
+  }
+
+  /** The event's byte string as a view into WebAssembly memory (valid until the next parser call). */
+  view(i: number): Uint8Array {
+    const p = this.ptr(i);
+    return this.u8.subarray(p, p + this.len(i));
+  }
+  /** The event's byte string, copied. */
+  bytes(i: number): Uint8Array {
+    const p = this.ptr(i);
+    return this.u8.slice(p, p + this.len(i));
+  }
+  /** The event's byte string decoded as UTF-8 (invalid sequences become U+FFFD). */
+  text(i: number): string {
+    return utf8.decode(this.view(i));
+  }
+}

@@ -1,0 +1,123 @@
+// The low-level streaming RDB parser: feed bytes in chunks of any size, receive batches of typed events.
+import * as abi from './abi.js';
+import { EventBatch } from './event-batch.js';
+import { RdbError } from './errors.js';
+import { instantiateRdbCore, loadRdbCore, loadRdbCoreSync, type RdbCoreExports } from './wasm.js';
+
+export interface RdbParserOptions {
+  /** Verify the CRC64 trailer when it is not 0 (default true). */
+  verifyChecksum?: boolean;
+  /** Parse a DUMP/RESTORE payload instead of a whole RDB file; its footer must be passed. */
+  dump?: { version: number; flavor?: 'redis' | 'valkey' };
+  /** Bytes of the core's input buffer (default 1 MiB, at least 64 KiB). Strings up to half of it arrive in one piece. */
+  inputBufferSize?: number;
+  /** Event records per batch (default 8192). */
+  eventCapacity?: number;
+  /** Most memory one key, field or packed container may need (default 1 GiB). */
+  maxScratchBytes?: number;
+}
+
+export type EventSink = (events: EventBatch) => void;
+
+const DEFAULT_INPUT = 1 << 20;
+const DEFAULT_EVENTS = 8192;
+const DEFAULT_SCRATCH = 1 << 30;
+
+export class RdbEventParser {
+  private readonly core: RdbCoreExports;
+  private readonly batch = new EventBatch();
+  private status: number = abi.ST_NEED_MORE;
+  private u8: Uint8Array;
+
+  private constructor(module: WebAssembly.Module, options: RdbParserOptions) {
+    this.core = instantiateRdbCore(module);
+    const dump = options.dump;
+    const ok = this.core.init(
+      Math.max(options.inputBufferSize ?? DEFAULT_INPUT, 65536),
+      Math.max(options.eventCapacity ?? DEFAULT_EVENTS, 64),
+      Math.min(options.maxScratchBytes ?? DEFAULT_SCRATCH, 0xffff0000) >>> 0,
+      dump ? abi.MODE_DUMP : abi.MODE_FILE,
+      options.verifyChecksum === false ? 0 : abi.OPT_VERIFY_CHECKSUM,
+      dump?.version ?? 0,
+      dump?.flavor === 'valkey' || (dump && dump.version >= 80) ? abi.FLAVOR_VALKEY : abi.FLAVOR_REDIS,
+    );
+    if (!ok) throw new RangeError('could not set up the RDB parser memory');
+    this.u8 = new Uint8Array(this.core.memory.buffer);
+  }
+
+  /** Creates a parser; the WebAssembly module is compiled once and cached. */
+  static async create(options: RdbParserOptions = {}): Promise<RdbEventParser> {
+    return new RdbEventParser(await loadRdbCore(), options);
+  }
+
+  /** Synchronous creation (Node and workers; browsers' main threads need create()). */
+  static createSync(options: RdbParserOptions = {}): RdbEventParser {
+    return new RdbEventParser(loadRdbCoreSync(), options);
+  }
+
+  /** True once the RDB's EOF opcode and checksum (or a DUMP footer) were read. */
+  get done(): boolean {
+    return this.status === abi.ST_DONE;
+  }
+
+  /** Absolute offset of the first byte not consumed yet (after done: the RDB's length). */
+  get consumed(): number {
+    return this.core.consumed();
+  }
+
+  get version(): number {
+    return this.core.rdbVersion();
+  }
+
+  get flavor(): 'redis' | 'valkey' {
+    return this.core.rdbFlavor() === abi.FLAVOR_VALKEY ? 'valkey' : 'redis';
+  }
+
+  /** Parses a chunk of any size, calling sink for every batch of events. Throws RdbError. */
+  write(chunk: Uint8Array, sink: EventSink): void {
+    this.written += chunk.length;
+    let off = 0;
+    while (off < chunk.length && this.status === abi.ST_NEED_MORE) {
+      const n = Math.min(this.core.inputSpace(), chunk.length - off);
+      if (this.u8.buffer !== this.core.memory.buffer) this.u8 = new Uint8Array(this.core.memory.buffer);
+      this.u8.set(n === chunk.length ? chunk : chunk.subarray(off, off + n), this.core.inputPtr());
+      off += n;
+      this.settle(this.core.feed(n), sink);
+    }
+  }
+
+  private written = 0;
+
+  /** Bytes written after the end of the RDB (not parsed). */
+  get trailingBytes(): number {
+    return this.done ? this.written - this.core.consumed() : 0;
+  }
+
+  /** Signals the end of input; throws a truncation error when the RDB was incomplete. */
+  end(sink: EventSink): void {
+    this.settle(this.core.finish(), sink);
+  }
+
+  private settle(status: number, sink: EventSink): void {
+    for (;;) {
+      const count = this.core.eventsCount();
+      if (count > 0) {
+        this.batch.reset(this.core.memory, this.core.eventsPtr(), count);
+        sink(this.batch);
+      }
+      if (status === abi.ST_EVENTS_FULL) {
+        status = this.core.resume();
+        continue;
+      }
+      this.status = status;
+      if (status === abi.ST_ERROR) throw this.error();
+      return;
+    }
+  }
+
+  private error(): RdbError {
+    const version = this.core.rdbVersion();
+    return RdbError.fromCore(this.core.errorCode(), this.core.errorOffset(), this.core.errorDetail(),
+      version ? { version, flavor: this.flavor } : {});
+  }
+}
