@@ -15,11 +15,12 @@ import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail
 let status: i32 = ST_NEED_MORE;
 
 /**
- * Lays out memory and resets the parser. inCap: input buffer bytes (≥ 64 KiB); evCap: event records;
+ * Lays out memory and resets the parser. inCap: input buffer bytes (≥ 4 KiB); evCap: event records;
  * scratchMax: the most scratch memory a single string or container may take.
+ * Small input buffers are for tests: they push more strings through the big-string paths.
  */
 export function init(inCap: u32, evCap: u32, scratchMax: u32, mode: i32, options: u32, dumpVersion: u32, dumpFlavor: u32): i32 {
-  if (inCap < 65536 || evCap < 64) return 0;
+  if (inCap < 4096 || evCap < 64) return 0;
   if (!layout(inCap, evCap, <usize>scratchMax)) return 0;
   crcInit();
   readerReset(true);

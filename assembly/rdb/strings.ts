@@ -105,7 +105,9 @@ function readLzf(mode: i32, headerAt: usize): i32 {
     fail(ERR_LZF_LENGTH, <i64>ulen, offsetOf(headerAt));
     return S_ERR;
   }
-  if (<u64>(lim - cur) >= clen && ulen <= inlineMax() * 4) {
+  const whole = <u64>(lim - cur) >= clen;
+  // Large values stream out in chunks even when their compressed bytes are all here.
+  if (whole && !(mode == M_CHUNKS && ulen > inlineMax() * 4)) {
     const r = scratchReserve(<usize>ulen, eventsPending());
     if (r == SCRATCH_DRAIN) return S_FULL;
     if (r != SCRATCH_OK) { fail(ERR_TOO_LARGE, <i64>ulen, offsetOf(headerAt)); return S_ERR; }
@@ -125,7 +127,7 @@ function readLzf(mode: i32, headerAt: usize): i32 {
     sFlags = 0;
     return S_READY;
   }
-  if (clen + 32 <= inlineMax()) { has(<usize>clen); return S_SHORT; }
+  if (!whole && clen + 32 <= inlineMax()) { has(<usize>clen); return S_SHORT; }
   if (mode == M_SKIP) return startBig(mode, false, clen, clen, headerAt);
   return startBig(mode, true, clen, ulen, headerAt);
 }

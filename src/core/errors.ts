@@ -6,7 +6,7 @@ export type RdbErrorKind =
   | 'truncated' | 'bad-magic' | 'unsupported-version' | 'unknown-type' | 'bad-length' | 'lzf-corrupt'
   | 'lzf-length' | 'ziplist-corrupt' | 'listpack-corrupt' | 'intset-corrupt' | 'zipmap-corrupt'
   | 'stream-corrupt' | 'checksum' | 'too-large' | 'bad-score' | 'module-corrupt' | 'quicklist-corrupt'
-  | 'unsupported-type' | 'bad-dump-footer' | 'bad-value' | 'internal';
+  | 'unsupported-type' | 'bad-dump-footer' | 'bad-value' | 'trailing-data' | 'internal';
 
 const KINDS: Record<number, RdbErrorKind> = {
   [abi.ERR_TRUNCATED]: 'truncated',
@@ -77,13 +77,14 @@ function describe(kind: RdbErrorKind, detail: number, ctx: RdbErrorContext): str
     case 'intset-corrupt': return 'corrupt intset';
     case 'zipmap-corrupt': return 'corrupt zipmap';
     case 'stream-corrupt': return 'corrupt stream value';
-    case 'checksum': return `CRC64 checksum mismatch: the file is corrupt (computed checksum low bits ${hex(detail >>> 0)}; use --no-checksum to read it anyway)`;
+    case 'checksum': return 'CRC64 checksum mismatch: the data does not match the checksum stored after the EOF marker (the file is corrupt; --no-checksum reads it anyway)';
     case 'too-large': return `a value of ${detail} bytes exceeds the parser's memory limit (maxScratchBytes)`;
     case 'bad-score': return 'invalid sorted-set score (NaN)';
     case 'module-corrupt': return `corrupt module data (opcode ${detail})`;
     case 'quicklist-corrupt': return `corrupt quicklist node (container ${detail})`;
     case 'bad-dump-footer': return 'corrupt DUMP payload footer';
     case 'bad-value': return `invalid value (${detail})`;
+    case 'trailing-data': return `${detail} unexpected bytes follow the end of the RDB (EOF marker and checksum)`;
     case 'internal': return `internal parser error ${detail}`;
   }
 }
@@ -104,8 +105,13 @@ export class RdbError extends Error {
     this.detail = detail;
   }
 
-  static fromCore(code: number, offset: number, detail: number, ctx: RdbErrorContext = {}): RdbError {
-    const kind = KINDS[code] ?? 'internal';
+  /** The error of a given kind, with its standard message. */
+  static of(kind: RdbErrorKind, offset: number, detail: number, ctx: RdbErrorContext = {}): RdbError {
     return new RdbError(kind, offset, detail, describe(kind, detail, ctx));
+  }
+
+  /** The error the core reported (its error code, offset and detail). */
+  static fromCore(code: number, offset: number, detail: number, ctx: RdbErrorContext = {}): RdbError {
+    return RdbError.of(KINDS[code] ?? 'internal', offset, detail, ctx);
   }
 }

@@ -9,7 +9,7 @@ export interface RdbParserOptions {
   verifyChecksum?: boolean;
   /** Parse a DUMP/RESTORE payload instead of a whole RDB file; its footer must be passed. */
   dump?: { version: number; flavor?: 'redis' | 'valkey' };
-  /** Bytes of the core's input buffer (default 1 MiB, at least 64 KiB). Strings up to half of it arrive in one piece. */
+  /** Bytes of the core's input buffer (default 1 MiB, at least 4 KiB). Strings up to half of it arrive in one piece. */
   inputBufferSize?: number;
   /** Event records per batch (default 8192). */
   eventCapacity?: number;
@@ -33,7 +33,7 @@ export class RdbEventParser {
     this.core = instantiateRdbCore(module);
     const dump = options.dump;
     const ok = this.core.init(
-      Math.max(options.inputBufferSize ?? DEFAULT_INPUT, 65536),
+      Math.max(options.inputBufferSize ?? DEFAULT_INPUT, 4096),
       Math.max(options.eventCapacity ?? DEFAULT_EVENTS, 64),
       Math.min(options.maxScratchBytes ?? DEFAULT_SCRATCH, 0xffff0000) >>> 0,
       dump ? abi.MODE_DUMP : abi.MODE_FILE,
@@ -63,6 +63,11 @@ export class RdbEventParser {
   /** Absolute offset of the first byte not consumed yet (after done: the RDB's length). */
   get consumed(): number {
     return this.core.consumed();
+  }
+
+  /** Size of the parser's WebAssembly memory (its whole footprint). */
+  get memoryBytes(): number {
+    return this.core.memory.buffer.byteLength;
   }
 
   get version(): number {

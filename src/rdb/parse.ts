@@ -1,6 +1,7 @@
 // The high-level API: `for await (const entry of parseRdb(source))`.
 import { RdbEventParser, type RdbParserOptions } from '../core/rdb-event-parser.js';
 import { EntryBuilder, type EntryFilter } from './entry-builder.js';
+import { RdbError } from '../core/errors.js';
 import type { RdbEntry, RdbMetadata } from './entry.js';
 
 /** Anything that yields the bytes of an RDB: a buffer, a web stream or an async iterable of chunks. */
@@ -9,6 +10,8 @@ export type RdbByteSource = Uint8Array | ReadableStream<Uint8Array> | AsyncItera
 export interface ParseRdbOptions extends RdbParserOptions {
   /** Decides per key (before its value is assembled) whether to build it; skipped keys cost little. */
   filter?: EntryFilter;
+  /** Accept bytes after the RDB's end instead of reporting them as an error (default false). */
+  allowTrailingData?: boolean;
   /** Called with the number of input bytes consumed so far, after every chunk. */
   onProgress?: (bytes: number) => void;
 }
@@ -59,7 +62,9 @@ export class RdbReader implements AsyncIterable<RdbEntry> {
       }
       bytes += chunk.length;
       this.options.onProgress?.(bytes);
-      if (parser.done) break;
+      if (parser.trailingBytes > 0 && !this.options.allowTrailingData) {
+        throw RdbError.of('trailing-data', parser.consumed, parser.trailingBytes);
+      }
     }
     try {
       parser.end(sink);

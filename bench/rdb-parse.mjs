@@ -1,0 +1,261 @@
+// RDB parsing throughput: redistap vs redis-check-rdb, side by side on the files of a corpus directory.
+//
+//   node bench/rdb-parse.mjs [--corpus DIR] [--only mixed,small-keys] [--runs N]
+//
+// Every measurement is a fresh process timed by wall clock from spawn to exit, so the peer's C startup
+// and our Node startup + WebAssembly compilation are both included. See bench/README.md.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH_DIR);
+const PEER = '/usr/bin/redis-check-rdb';
+const GNU_TIME = '/usr/bin/time';
+const CLI = path.join(ROOT, 'dist/cli/main.js');
+const RUN_TIMEOUT_MS = 10 * 60 * 1000;
+
+const { values: opts } = parseArgs({
+  options: {
+    corpus: { type: 'string', default: path.join(BENCH_DIR, 'corpus') },
+    only: { type: 'string' },
+    runs: { type: 'string', default: '5' },
+  },
+});
+const runs = Number(opts.runs);
+if (!Number.isInteger(runs) || runs < 1) fail(`--runs must be a positive integer, got ${opts.runs}`);
+const corpusDir = path.resolve(opts.corpus);
+const files = corpusFiles(corpusDir, opts.only);
+const expected = expectedCounts(corpusDir);
+const haveTime = fs.existsSync(GNU_TIME);
+const devNull = fs.openSync('/dev/null', 'w');
+
+// The contenders, in the order they run within each repetition. `stdout` is where the process writes:
+// the peer's report and the CLI's JSONL are discarded; (a) prints its counts, which we check.
+const contenders = [
+  {
+    // Its report is small and is the only place that says why a file failed the check: captured in the
+    // untimed warm-up, discarded in timed runs.
+    id: 'peer', label: 'redis-check-rdb', stdout: devNull, warmupStdout: 'pipe',
+    argv: (file) => [PEER, file],
+    na: fs.existsSync(PEER) ? null : `${PEER} not found (apt-get install redis-tools)`,
+  },
+  {
+    id: 'a', label: '(a) events, kinds only', stdout: 'pipe', parse: JSON.parse,
+    argv: (file) => [process.execPath, path.join(BENCH_DIR, 'rdb-events-child.mjs'), file],
+    na: fs.existsSync(path.join(ROOT, 'dist/node.js')) ? null : 'dist/node.js missing (npm run build)',
+  },
+  {
+    id: 'b', label: '(b) cli parse --format jsonl', stdout: devNull,
+    argv: (file) => [process.execPath, CLI, 'parse', file, '--format', 'jsonl'],
+    na: fs.existsSync(CLI) ? null : 'dist/cli/main.js does not exist yet',
+  },
+];
+
+main();
+
+function main() {
+  const startedAt = new Date();
+  console.log(environmentLine());
+  console.log(`corpus ${corpusDir}: ${files.map((f) => path.basename(f)).join(', ')}; ${runs} runs each, median\n`);
+  const results = files.map(benchFile);
+  printTable(results);
+  const out = writeJson(startedAt, results);
+  console.log(`\nresult: ${path.relative(process.cwd(), out)}`);
+  const failed = results.some((r) => Object.values(r.contenders).some((c) => c.error));
+  process.exitCode = failed ? 1 : 0;
+}
+
+/** Warm-up (page cache, untimed), then `runs` repetitions of every contender, interleaved so that
+ *  machine noise (other jobs, thermal, cache eviction) hits all contenders alike. */
+function benchFile(file) {
+  const bytes = fs.statSync(file).size;
+  const name = path.basename(file);
+  const state = Object.fromEntries(contenders.map((c) => [c.id, { times: [], rssKb: [], error: null }]));
+  process.stderr.write(`${name}: warm-up`);
+  for (const c of contenders) {
+    if (c.na) continue;
+    const r = runOnce(c, file, c.warmupStdout ?? c.stdout);
+    state[c.id].error = r.error ?? null; // a contender that fails its warm-up is not timed
+    if (r.output) state[c.id].output = r.output;
+  }
+  for (let rep = 1; rep <= runs; rep++) {
+    process.stderr.write(` ${rep}`);
+    for (const c of contenders) {
+      const s = state[c.id];
+      if (c.na || s.error) continue;
+      const r = runOnce(c, file);
+      if (r.error) { s.error = r.error; continue; }
+      s.times.push(r.ms);
+      if (r.rssKb != null) s.rssKb.push(r.rssKb);
+      if (r.output) s.output = r.output;
+    }
+  }
+  process.stderr.write('\n');
+
+  const peerMedian = median(state.peer.times);
+  const result = { file: name, bytes, expected: expected[name] ?? null, contenders: {} };
+  for (const c of contenders) {
+    const s = state[c.id];
+    const ms = s.error || c.na ? null : median(s.times);
+    result.contenders[c.id] = {
+      label: c.label,
+      command: c.argv(file).join(' '),
+      na: c.na,
+      error: s.error,
+      timesMs: s.times,
+      medianMs: ms,
+      mbPerSec: ms ? bytes / 1e6 / (ms / 1000) : null,
+      // ours MB/s ÷ theirs MB/s = their time ÷ our time
+      ratioToPeer: ms && peerMedian ? peerMedian / ms : null,
+      peakRssKb: s.rssKb.length ? Math.max(...s.rssKb) : null,
+      output: s.output ?? null,
+    };
+  }
+  return result;
+}
+
+/** Spawns one contender on one file; returns {ms, rssKb, output} or {error}. */
+function runOnce(contender, file, stdout = contender.stdout) {
+  let argv = contender.argv(file);
+  // GNU time writes the peak RSS to a file of its own, leaving the contender's stderr clean.
+  const rssFile = haveTime ? path.join(os.tmpdir(), `rdb-bench-rss-${process.pid}`) : null;
+  if (rssFile) argv = [GNU_TIME, '-f', '%M', '-o', rssFile, ...argv];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), {
+    stdio: ['ignore', stdout, 'pipe'],
+    maxBuffer: 64 << 20,
+    timeout: RUN_TIMEOUT_MS,
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  let rssKb = null;
+  if (rssFile) {
+    // On failure GNU time prepends "Command exited with non-zero status N"; the RSS is the last line.
+    const lines = fs.existsSync(rssFile) ? fs.readFileSync(rssFile, 'utf8').trim().split('\n') : [];
+    rssKb = Number(lines.at(-1)) || null;
+    fs.rmSync(rssFile, { force: true });
+  }
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+    const said = [r.stdout, r.stderr].map((b) => b?.toString().trim() ?? '').filter(Boolean).join('\n');
+    return { error: said ? `${why}:\n${said.split('\n').slice(-8).join('\n')}` : why };
+  }
+  const output = contender.parse && stdout === 'pipe' ? contender.parse(r.stdout.toString()) : null;
+  return { ms, rssKb, output };
+}
+
+function printTable(results) {
+  const header = ['file', 'MB', 'contender', 'median s', 'MB/s', 'vs check-rdb'];
+  if (haveTime) header.push('peak RSS MB');
+  const rows = [];
+  const notes = new Set(); // a Set: "n/a" would otherwise repeat for every file
+  for (const r of results) {
+    contenders.forEach((c, i) => {
+      const x = r.contenders[c.id];
+      const first = i === 0 ? [r.file, fmt(r.bytes / 1e6, 1)] : ['', ''];
+      if (x.na || x.error) {
+        rows.push([...first, c.label, x.na ? 'n/a' : 'ERROR', '', '']);
+        notes.add(x.na ? `${c.label}: n/a, ${x.na}` : `${r.file} ${c.label} failed: ${x.error}`);
+        return;
+      }
+      const row = [...first, c.label, fmt(x.medianMs / 1000, 3), fmt(x.mbPerSec, 1),
+        x.ratioToPeer ? `${fmt(x.ratioToPeer, 2)}x` : ''];
+      if (haveTime) row.push(x.peakRssKb ? fmt(x.peakRssKb / 1024, 1) : '');
+      rows.push(row);
+    });
+    const a = r.contenders.a.output;
+    if (a) {
+      const want = r.expected?.keys;
+      const check = want == null ? '' : a.keys === want ? ` (corpus.json: ${want} keys, ok)` : ` (corpus.json says ${want} keys: MISMATCH)`;
+      notes.add(`${r.file} (a): ${a.keys} keys, ${a.events} events, in-process parse ${fmt(a.parseMs / 1000, 3)} s${check}`);
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i] ?? '').length)));
+  const leftAligned = new Set([0, 2]);
+  const line = (cells) => cells.map((v, i) => (leftAligned.has(i) ? String(v ?? '').padEnd(widths[i]) : String(v ?? '').padStart(widths[i]))).join('  ').trimEnd();
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  rows.forEach((row, i) => {
+    if (i > 0 && row[0] !== '') console.log('');
+    console.log(line(row));
+  });
+  if (notes.size) console.log(`\n${[...notes].join('\n')}`);
+}
+
+function writeJson(startedAt, results) {
+  const dir = path.join(BENCH_DIR, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const out = path.join(dir, `rdb-parse-${stamp}.json`);
+  const doc = {
+    startedAt: startedAt.toISOString(),
+    runs, corpus: corpusDir,
+    environment: { node: process.version, peer: peerVersion(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length, os: `${os.type()} ${os.release()}`, git: gitState() },
+    units: { time: 'ms (wall clock, spawn to exit)', throughput: 'MB/s, MB = 1e6 bytes', rss: 'KiB (GNU time %M)' },
+    results,
+  };
+  fs.writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
+  return out;
+}
+
+// ---------------------------------------------------------------- small helpers
+
+function corpusFiles(dir, only) {
+  const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.rdb')).sort() : [];
+  if (all.length === 0) {
+    fail(`no .rdb files in ${dir}\n` +
+      'Create the benchmark corpus with:  npm run bench:corpus   (writes bench/corpus, needs redis-server)\n' +
+      'or point at an existing one with:   npm run bench -- --corpus DIR', 1);
+  }
+  if (!only) return all.map((f) => path.join(dir, f));
+  return only.split(',').map((name) => {
+    const f = name.trim().replace(/\.rdb$/, '') + '.rdb';
+    if (!all.includes(f)) fail(`${f} not in ${dir} (has: ${all.join(', ')})`);
+    return path.join(dir, f);
+  });
+}
+
+/** Key counts recorded by perf-corpus in corpus.json, to check that (a) saw every key. */
+function expectedCounts(dir) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'corpus.json'), 'utf8')).files ?? {};
+  } catch {
+    return {};
+  }
+}
+
+function environmentLine() {
+  return `${peerVersion() ?? 'redis-check-rdb ?'} | node ${process.version} | ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}` +
+    (haveTime ? '' : ' | no /usr/bin/time: peak RSS not measured');
+}
+
+function peerVersion() {
+  const r = spawnSync(PEER, ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function gitState() {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  if (rev.status !== 0) return null;
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src', 'assembly'], { cwd: ROOT, encoding: 'utf8' });
+  return { commit: rev.stdout.trim(), dirty: dirty.stdout.trim() !== '' };
+}
+
+function median(xs) {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function fmt(x, digits) {
+  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function fail(message, code = 2) {
+  console.error(message);
+  process.exit(code);
+}

@@ -1,0 +1,54 @@
+// A quick overview of a dump: versions, keys per database and type, expiring keys.
+import type { RdbEntry, RdbMetadata } from './entry.js';
+import { parseRdb, type ParseRdbOptions, type RdbByteSource } from './parse.js';
+
+export interface RdbSummary {
+  rdbVersion: number;
+  flavor: 'redis' | 'valkey';
+  /** The writer's version from the redis-ver / valkey-ver AUX field, when present. */
+  serverVersion: string | null;
+  checksum: RdbMetadata['checksum'];
+  keys: number;
+  expiringKeys: number;
+  keysByDb: Map<number, number>;
+  keysByType: Map<string, number>;
+  keysByEncoding: Map<string, number>;
+  functions: number;
+}
+
+function bump(m: Map<string, number> | Map<number, number>, k: string | number): void {
+  (m as Map<typeof k, number>).set(k, ((m as Map<typeof k, number>).get(k) ?? 0) + 1);
+}
+
+export function emptySummary(): RdbSummary {
+  return {
+    rdbVersion: 0, flavor: 'redis', serverVersion: null, checksum: null, keys: 0, expiringKeys: 0,
+    keysByDb: new Map(), keysByType: new Map(), keysByEncoding: new Map(), functions: 0,
+  };
+}
+
+export function addEntry(s: RdbSummary, e: RdbEntry): void {
+  s.keys++;
+  if (e.expireMs !== null) s.expiringKeys++;
+  bump(s.keysByDb, e.db);
+  bump(s.keysByType, e.type);
+  bump(s.keysByEncoding, `${e.type}/${e.encoding}`);
+}
+
+export function addMetadata(s: RdbSummary, m: RdbMetadata): void {
+  s.rdbVersion = m.version;
+  s.flavor = m.flavor;
+  s.checksum = m.checksum;
+  s.functions = m.functions.length;
+  const ver = m.aux.find(([k]) => k === 'valkey-ver') ?? m.aux.find(([k]) => k === 'redis-ver');
+  s.serverVersion = ver ? ver[1] : null;
+}
+
+/** Reads the whole dump and summarizes it. */
+export async function summarizeRdb(source: RdbByteSource, options: ParseRdbOptions = {}): Promise<RdbSummary> {
+  const s = emptySummary();
+  const reader = parseRdb(source, options);
+  for await (const e of reader) addEntry(s, e);
+  addMetadata(s, reader.metadata);
+  return s;
+}
