@@ -6,6 +6,7 @@ import { keyFilter } from '../rdb/key-filter.js';
 import { openInput } from './input.js';
 import { LineWriter } from './output.js';
 import { addSelectionOptions, selectionFrom } from './selection-options.js';
+import { warnTrailing } from './warnings.js';
 
 interface ParseOptions {
   format: 'jsonl';
@@ -50,5 +51,6 @@ Examples:
       if (out.closed) break;
     }
     await out.end();
+    warnTrailing(reader.metadata.trailingBytes);
   });
 }

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { summarizeRdb, type RdbSummary } from '../rdb/summary.js';
 import { openInput } from './input.js';
+import { warnTrailing } from './warnings.js';
 
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -47,5 +48,6 @@ export function summaryCommand(): Command {
       const input = openInput(file);
       const summary = await summarizeRdb(input.source, { verifyChecksum: opts.checksum });
       process.stdout.write(`${renderSummary(summary, input.name, input.size)}\n`);
+      warnTrailing(summary.trailingBytes);
     });
 }

@@ -25,7 +25,7 @@ export interface EntryFilter {
 
 export class EntryBuilder {
   readonly metadata: RdbMetadata = {
-    version: 0, flavor: 'redis', aux: [], functions: [], moduleAux: [], resizeHints: new Map(), checksum: null,
+    version: 0, flavor: 'redis', aux: [], functions: [], moduleAux: [], resizeHints: new Map(), checksum: null, trailingBytes: 0,
   };
   /** Completed entries waiting to be taken. */
   ready: RdbEntry[] = [];

@@ -79,4 +79,6 @@ export interface RdbMetadata {
   /** RESIZEDB hints per db. */
   resizeHints: Map<number, { keys: number; expires: number }>;
   checksum: 'verified' | 'zero' | 'absent' | 'not-checked' | null;
+  /** Bytes that followed the end of the RDB and were ignored. */
+  trailingBytes: number;
 }

@@ -10,8 +10,12 @@ export type RdbByteSource = Uint8Array | ReadableStream<Uint8Array> | AsyncItera
 export interface ParseRdbOptions extends RdbParserOptions {
   /** Decides per key (before its value is assembled) whether to build it; skipped keys cost little. */
   filter?: EntryFilter;
-  /** Accept bytes after the RDB's end instead of reporting them as an error (default false). */
-  allowTrailingData?: boolean;
+  /**
+   * Report bytes after the RDB's end (EOF marker and checksum) as an error. By default they are ignored,
+   * as Redis does, and counted in metadata.trailingBytes (dumps captured from a diskless replication
+   * stream end with the 40-byte EOF mark).
+   */
+  rejectTrailingData?: boolean;
   /** Called with the number of input bytes consumed so far, after every chunk. */
   onProgress?: (bytes: number) => void;
 }
@@ -62,7 +66,8 @@ export class RdbReader implements AsyncIterable<RdbEntry> {
       }
       bytes += chunk.length;
       this.options.onProgress?.(bytes);
-      if (parser.trailingBytes > 0 && !this.options.allowTrailingData) {
+      this.builder.metadata.trailingBytes = parser.trailingBytes;
+      if (parser.trailingBytes > 0 && this.options.rejectTrailingData) {
         throw RdbError.of('trailing-data', parser.consumed, parser.trailingBytes);
       }
     }

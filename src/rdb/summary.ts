@@ -14,6 +14,7 @@ export interface RdbSummary {
   keysByType: Map<string, number>;
   keysByEncoding: Map<string, number>;
   functions: number;
+  trailingBytes: number;
 }
 
 function bump(m: Map<string, number> | Map<number, number>, k: string | number): void {
@@ -23,7 +24,7 @@ function bump(m: Map<string, number> | Map<number, number>, k: string | number):
 export function emptySummary(): RdbSummary {
   return {
     rdbVersion: 0, flavor: 'redis', serverVersion: null, checksum: null, keys: 0, expiringKeys: 0,
-    keysByDb: new Map(), keysByType: new Map(), keysByEncoding: new Map(), functions: 0,
+    keysByDb: new Map(), keysByType: new Map(), keysByEncoding: new Map(), functions: 0, trailingBytes: 0,
   };
 }
 
@@ -40,6 +41,7 @@ export function addMetadata(s: RdbSummary, m: RdbMetadata): void {
   s.flavor = m.flavor;
   s.checksum = m.checksum;
   s.functions = m.functions.length;
+  s.trailingBytes = m.trailingBytes;
   const ver = m.aux.find(([k]) => k === 'valkey-ver') ?? m.aux.find(([k]) => k === 'redis-ver');
   s.serverVersion = ver ? ver[1] : null;
 }

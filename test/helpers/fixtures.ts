@@ -38,3 +38,11 @@ export function fixture(name: string): Fixture {
 export function bytesOf(f: Fixture): Uint8Array {
   return new Uint8Array(readFileSync(f.path));
 }
+
+/** Fixtures that are broken on purpose, and the error each must produce; every other fixture parses. */
+export const EXPECTED_ERRORS: Record<string, string> = {
+  'pub-redis-corrupt_ziplist': 'ziplist-corrupt',
+  'pub-librdb-future_v19': 'unsupported-version',
+  'pub-librdb-redis_ent_opcode_ram_lru': 'unknown-type',
+  'pub-librdb-invalid_chksum_v8': 'checksum',
+};
