@@ -91,13 +91,17 @@ function entryAt(p: usize, asText: bool): i32 {
     iPtr = ePtr; iLen = eLen; iFlags = 0; iInt = 0;
     return NEXT_OK;
   }
-  if (!asText) return NEXT_OK;
+  if (!asText) {
+    // Lazy integer: no bytes, F_INTEGER, the value travels in the event's n1.
+    iPtr = 0; iLen = 0; iFlags = F_INTEGER; iInt = iNum;
+    return NEXT_OK;
+  }
   const next = eNext;
   const r = integerString(eInt);
   eNext = next;
   if (r == S_FULL) return NEXT_FULL;
   if (r != S_READY) return NEXT_BAD;
-  iPtr = sPtr; iLen = sLen; iFlags = F_INTEGER; iInt = iNum;
+  iPtr = sPtr; iLen = sLen; iFlags = 0; iInt = iNum;
   return NEXT_OK;
 }
 
@@ -129,10 +133,7 @@ function intsetNext(): i32 {
   if (wWidth == 2) v = <i64>load<i16>(wCur);
   else if (wWidth == 4) v = <i64>load<i32>(wCur);
   else v = load<i64>(wCur);
-  const r = integerString(v);
-  if (r == S_FULL) return NEXT_FULL;
-  if (r != S_READY) return NEXT_BAD;
-  iPtr = sPtr; iLen = sLen; iFlags = F_INTEGER; iInt = v;
+  iPtr = 0; iLen = 0; iFlags = F_INTEGER; iInt = v;
   eNext = wCur + wWidth;
   return NEXT_OK;
 }
@@ -165,7 +166,7 @@ function intsetStep(): i32 {
 }
 
 function singleStep(): i32 {
-  const r = entryAt(wCur, true);
+  const r = entryAt(wCur, false);
   if (r != NEXT_OK) return r;
   emitElement(wRole == ROLE_LIST ? E_LIST_ITEM : E_SET_MEMBER, iPtr, iLen, iFlags, iInt);
   wCur = eNext;
@@ -187,15 +188,16 @@ function zsetStep(): i32 {
 
 function hashStep(): i32 {
   zipmapIsValue = false;
-  let r = entryAt(wCur, true);
+  let r = entryAt(wCur, false);
   if (r != NEXT_OK) return r;
   const fPtr = iPtr, fLen = iLen, fFlags = iFlags, fInt = iInt;
   zipmapIsValue = true;
-  r = entryAt(eNext, true);
+  // With field TTLs, n1 of the value event carries the TTL, so an integer value must become text.
+  r = entryAt(eNext, wRole == ROLE_HASH_TTL);
   zipmapIsValue = false;
   if (r == NEXT_END) return NEXT_BAD; // a field without its value
   if (r != NEXT_OK) return r;
-  const vPtr = iPtr, vLen = iLen, vFlags = iFlags;
+  const vPtr = iPtr, vLen = iLen, vFlags = iFlags, vInt = iInt;
   let ttl: i64 = 0;
   if (wRole == ROLE_HASH_TTL) {
     r = entryAt(eNext, false);
@@ -204,7 +206,8 @@ function hashStep(): i32 {
     ttl = iNum;
   }
   emit(E_HASH_FIELD, fFlags, fPtr, fLen, 0, fInt, 0);
-  emit(E_HASH_VALUE, (vFlags & ~F_INTEGER) | (ttl != 0 ? F_EXPIRE : 0), vPtr, vLen, 0, ttl, 0);
+  if (ttl != 0) emit(E_HASH_VALUE, vFlags | F_EXPIRE, vPtr, vLen, 0, ttl, 0);
+  else emit(E_HASH_VALUE, vFlags, vPtr, vLen, 0, vInt, 0);
   countElem();
   wCur = eNext;
   return NEXT_OK;

@@ -1,9 +1,17 @@
 // CRC-64/Jones (reflected polynomial 0x95ac9329ac4bc9b5, init 0, no final xor) as Redis computes it over
-// an RDB, sliced by 8 for speed: eight 256-entry tables let the loop consume 8 bytes per step.
+// an RDB. Sliced by 16 (sixteen 256-entry tables consume 16 bytes per step), and run over three lanes at
+// once: a single CRC is one long dependency chain, three independent ones keep the CPU busy. The lanes
+// are joined with the linear "shift by LANE zero bytes" operator (zlib's crc32_combine idea, 64-bit).
 
-const tables: usize = memory.data(8 * 256 * 8, 8); // eight 256-entry u64 tables
-
+const SLICES: usize = 16;
+const tables: usize = memory.data(<i32>(SLICES * 256 * 8), 8);
 const POLY: u64 = 0x95ac9329ac4bc9b5;
+
+/** Bytes per lane; three lanes are processed per round. */
+const LANE: usize = 8192;
+/** 64 columns of the GF(2) matrix that appends LANE zero bytes to a CRC. */
+const shiftLane: usize = memory.data(64 * 8, 8);
+const work: usize = memory.data(2 * 64 * 8, 8);
 
 export function crcInit(): void {
   for (let n: u32 = 0; n < 256; n++) {
@@ -13,28 +21,76 @@ export function crcInit(): void {
   }
   for (let n: u32 = 0; n < 256; n++) {
     let c = load<u64>(tables + (<usize>n << 3));
-    for (let t: usize = 1; t < 8; t++) {
+    for (let t: usize = 1; t < SLICES; t++) {
       c = load<u64>(tables + (((<usize>c) & 0xff) << 3)) ^ (c >> 8);
       store<u64>(tables + (t << 11) + (<usize>n << 3), c);
     }
   }
+  initShift();
+}
+
+function gf2Times(mat: usize, vec: u64): u64 {
+  let sum: u64 = 0;
+  let i: usize = 0;
+  while (vec != 0) {
+    if (vec & 1) sum ^= load<u64>(mat + (i << 3));
+    vec >>= 1;
+    i++;
+  }
+  return sum;
+}
+
+function gf2Square(dst: usize, src: usize): void {
+  for (let n: usize = 0; n < 64; n++) store<u64>(dst + (n << 3), gf2Times(src, load<u64>(src + (n << 3))));
+}
+
+/** Builds the operator for one zero bit, then squares it up to 8 * LANE zero bits. */
+function initShift(): void {
+  let a = work;
+  let b = work + 64 * 8;
+  store<u64>(a, POLY);
+  for (let n: usize = 1; n < 64; n++) store<u64>(a + (n << 3), (<u64>1) << <u64>(n - 1));
+  let bits: usize = 1;
+  while (bits < 8 * LANE) {
+    gf2Square(b, a);
+    const t = a; a = b; b = t;
+    bits <<= 1;
+  }
+  memory.copy(shiftLane, a, 64 * 8);
 }
 
 @inline function entry(t: usize, b: u64): u64 {
   return load<u64>(tables + (t << 11) + ((<usize>b & 0xff) << 3));
 }
 
+@inline function step16(crc: u64, p: usize): u64 {
+  const x = crc ^ load<u64>(p);
+  const y = load<u64>(p, 8);
+  return entry(15, x) ^ entry(14, x >> 8) ^ entry(13, x >> 16) ^ entry(12, x >> 24) ^
+         entry(11, x >> 32) ^ entry(10, x >> 40) ^ entry(9, x >> 48) ^ entry(8, x >> 56) ^
+         entry(7, y) ^ entry(6, y >> 8) ^ entry(5, y >> 16) ^ entry(4, y >> 24) ^
+         entry(3, y >> 32) ^ entry(2, y >> 40) ^ entry(1, y >> 48) ^ entry(0, y >> 56);
+}
+
 export function crcUpdate(crc: u64, p: usize, n: usize): u64 {
-  let end = p + n;
-  while (p < end && (p & 7) != 0) {
-    crc = entry(0, crc ^ <u64>load<u8>(p)) ^ (crc >> 8);
-    p++;
+  const end = p + n;
+  while (p + 3 * LANE <= end) {
+    let a = crc;
+    let b: u64 = 0;
+    let c: u64 = 0;
+    const stop = p + LANE;
+    while (p < stop) {
+      a = step16(a, p);
+      b = step16(b, p + LANE);
+      c = step16(c, p + 2 * LANE);
+      p += 16;
+    }
+    crc = gf2Times(shiftLane, gf2Times(shiftLane, a) ^ b) ^ c;
+    p += 2 * LANE;
   }
-  while (p + 8 <= end) {
-    const x = crc ^ load<u64>(p);
-    crc = entry(7, x) ^ entry(6, x >> 8) ^ entry(5, x >> 16) ^ entry(4, x >> 24) ^
-          entry(3, x >> 32) ^ entry(2, x >> 40) ^ entry(1, x >> 48) ^ entry(0, x >> 56);
-    p += 8;
+  while (p + 16 <= end) {
+    crc = step16(crc, p);
+    p += 16;
   }
   while (p < end) {
     crc = entry(0, crc ^ <u64>load<u8>(p)) ^ (crc >> 8);

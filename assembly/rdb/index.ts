@@ -23,7 +23,7 @@ export function init(inCap: u32, evCap: u32, scratchMax: u32, mode: i32, options
   if (inCap < 4096 || evCap < 64) return 0;
   if (!layout(inCap, evCap, <usize>scratchMax)) return 0;
   crcInit();
-  readerReset(true);
+  readerReset((options & OPT_VERIFY_CHECKSUM) != 0);
   resetEvents();
   clearError();
   parserInit(mode, (options & OPT_VERIFY_CHECKSUM) != 0, dumpVersion, dumpFlavor);

@@ -25,7 +25,15 @@ export function lzfDecode(src: usize, srcEnd: usize, dst: usize, dstEnd: usize, 
     if (ctrl < 32) {
       const run = ctrl + 1;
       if (ip + 1 + run > srcEnd || op + run > dstEnd) break;
-      memory.copy(op, ip + 1, run);
+      if (op + 32 <= dstEnd) {
+        // Copy a whole 32-byte block: cheaper than a sized copy; the excess is overwritten next.
+        store<u64>(op, load<u64>(ip + 1));
+        store<u64>(op, load<u64>(ip + 9), 8);
+        store<u64>(op, load<u64>(ip + 17), 16);
+        store<u64>(op, load<u64>(ip + 25), 24);
+      } else {
+        memory.copy(op, ip + 1, run);
+      }
       ip += 1 + run;
       op += run;
       continue;
@@ -48,11 +56,13 @@ export function lzfDecode(src: usize, srcEnd: usize, dst: usize, dstEnd: usize, 
     if (op + len > dstEnd) break;
     // Overlapping copies repeat the pattern, so copy byte by byte when the distance is short.
     let ref = op - back;
-    if (back >= len) {
-      memory.copy(op, ref, len);
-      op += len;
+    const end = op + len;
+    if (back >= 8 && end + 8 <= dstEnd) {
+      // Word copies are safe for overlapping references at least a word back: each word read was
+      // completely written before.
+      while (op < end) { store<u64>(op, load<u64>(ref)); op += 8; ref += 8; }
+      op = end;
     } else {
-      const end = op + len;
       while (op < end) { store<u8>(op, load<u8>(ref)); op++; ref++; }
     }
     ip += need;

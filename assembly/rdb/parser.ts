@@ -17,8 +17,8 @@ import {
   has, skip, offsetOf, crc, crcCatchUp, crcOn,
 } from "./reader";
 import {
-  readString, bigActive, bigContinue, releaseWholeString, sPtr, sLen, sFlags, sInt,
-  S_READY, S_SHORT, S_BIG, S_FULL, M_CHUNKS, M_WHOLE,
+  readString, asText, bigActive, bigContinue, releaseWholeString, sPtr, sLen, sFlags, sInt,
+  S_READY, S_SHORT, S_BIG, S_FULL, M_CHUNKS, M_WHOLE, M_INLINE_ONLY,
 } from "./strings";
 import {
   walkActive, walkStart, walkContinue, C_ZIPLIST, C_LISTPACK, C_INTSET, C_ZIPMAP,
@@ -28,7 +28,7 @@ import { emitElement, emitScored, emitScoredText, keyElems, resetKeyElems, count
 import { streamBegin, streamStep } from "./stream";
 import { moduleBegin, moduleStep, moduleBytes } from "./module";
 import * as T from "./types";
-import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail } from "./status";
+import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail, clearError } from "./status";
 
 // Phases.
 const P_HEADER = 0;
@@ -92,6 +92,7 @@ const V_MODULE_ID = 27;
 const V_QL2_CONTAINER = 28; // quicklist 2 node: PLAIN (one element) or PACKED (a listpack)
 const V_AUX_KEY = 29;
 const V_AUX_KEY_DONE = 30;
+const V_WALK_FAILED = 31; // a packed blob's header was invalid (the error is already recorded)
 
 export function parserInit(m: i32, verifyChecksum: bool, dumpVersion: u32, dumpFlavor: u32): void {
   mode = m;
@@ -320,6 +321,7 @@ function opcodeStep(): i32 {
       return R_CONT;
     }
     default:
+      if (op < 32 && wholeKeyStep(op, at)) return R_CONT;
       if (isValueType(op)) return startKey(op, at);
   }
   return fail(ERR_UNKNOWN_TYPE, <i64>op, offsetOf(at));
@@ -390,7 +392,8 @@ function slotImportStep(): i32 {
   begin();
   const at = cur;
   if (slotImportState == SI_NAME) {
-    const r = readString(M_WHOLE);
+    let r = readString(M_WHOLE);
+    if (r == S_READY) r = asText();
     if (r != S_READY) {
       if (r == S_BIG) { commit(); slotImportState = SI_NAME_DONE; return R_CONT; }
       return r == S_SHORT ? R_NEED : r == S_FULL ? R_FULL : R_ERR;
@@ -452,6 +455,48 @@ function normalizeType(op: u32): u32 {
   return op <= 25 ? op : 0xffffffff;
 }
 
+/** Types whose whole value is one packed blob (walked by containers.ts). */
+@inline function isBlobType(t: u32): bool {
+  return (t >= T.T_HASH_ZIPMAP && t <= T.T_HASH_ZIPLIST) || t == T.T_HASH_LISTPACK || t == T.T_ZSET_LISTPACK ||
+    t == T.T_SET_LISTPACK;
+}
+
+/**
+ * The common case in one step: a string key whose value is a string or one packed blob, all in the
+ * input. Returns false (having changed nothing) when the key is anything else; the general path runs.
+ */
+function wholeKeyStep(op: u32, at: usize): bool {
+  const t = normalizeType(op);
+  if (t != T.T_STRING && !isBlobType(t)) return false;
+  const afterType = cur;
+  let ok = readString(M_WHOLE | M_INLINE_ONLY) == S_READY && asText() == S_READY;
+  const keyPtr = sPtr, keyLen = sLen;
+  ok = ok && readString((t == T.T_STRING ? M_CHUNKS : M_WHOLE) | M_INLINE_ONLY) == S_READY;
+  if (!ok) {
+    // Leave no trace: the general path re-reads from the key (errors are re-found there too).
+    cur = afterType;
+    short = false;
+    clearError();
+    return false;
+  }
+  commit();
+  vtype = t;
+  keyAt = offsetOf(at);
+  resetKeyElems();
+  const flags = nextFlags;
+  emit(E_KEY, flags, keyPtr, keyLen, t, (flags & F_EXPIRE) ? nextExpire : 0, (flags & (F_IDLE | F_FREQ)) ? nextIdle : 0);
+  nextFlags = 0;
+  phase = P_VALUE;
+  if (t == T.T_STRING) {
+    emitElement(E_VALUE, sPtr, sLen, sFlags, sInt);
+    vstate = V_END;
+  } else if (startWalk(false) != R_CONT) {
+    phase = P_VALUE; // the walk recorded the error; the next step reports it
+    vstate = V_WALK_FAILED;
+  }
+  return true;
+}
+
 function startKey(op: u32, at: usize): i32 {
   vtype = normalizeType(op);
   if (vtype == T.T_MODULE_PRE_GA) return fail(ERR_UNSUPPORTED_TYPE, <i64>op, offsetOf(at));
@@ -485,6 +530,11 @@ function stringNotReady(r: i32, after: i32): i32 {
   return R_ERR;
 }
 
+/** Emits the string just read (a lazy integer keeps its value in n1). */
+function emitCurrentString(kind: u32, aux: u32): void {
+  emit(kind, sFlags, sPtr, sLen, aux, (sFlags & F_INTEGER) ? sInt : 0, 0);
+}
+
 function keyEmit(): void {
   const flags = nextFlags;
   emit(E_KEY, flags, sPtr, sLen, vtype, (flags & F_EXPIRE) ? nextExpire : 0, (flags & (F_IDLE | F_FREQ)) ? nextIdle : 0);
@@ -497,7 +547,8 @@ function valueStep(): i32 {
   begin();
   switch (vstate) {
     case V_KEY: {
-      const r = readString(M_WHOLE);
+      let r = readString(M_WHOLE);
+      if (r == S_READY) r = asText();
       if (r != S_READY) return stringNotReady(r, V_KEY_DONE);
       commit();
       keyEmit();
@@ -544,7 +595,8 @@ function valueStep(): i32 {
       return nextItem(vtype == T.T_LIST_QUICKLIST_2 ? V_QL2_CONTAINER : V_ITEM);
     }
     case V_ZMEMBER: {
-      const r = readString(M_CHUNKS);
+      let r = readString(M_CHUNKS);
+      if (r == S_READY) r = asText();
       if (r != S_READY) return stringNotReady(r, V_ZSCORE);
       return zsetScore(sPtr, sLen, sFlags);
     }
@@ -564,15 +616,16 @@ function valueStep(): i32 {
       commit();
     } // fallthrough
     case V_HFIELD_DONE: {
-      emit(E_HASH_FIELD, sFlags, sPtr, sLen, 0, (sFlags & F_INTEGER) ? sInt : 0, 0);
+      emitCurrentString(E_HASH_FIELD, 0);
       releaseWholeString();
       vstate = V_HVALUE;
       return R_CONT;
     }
     case V_HVALUE: {
-      const r = readString(M_CHUNKS);
+      let r = readString(M_CHUNKS);
       if (r != S_READY) return stringNotReady(r, V_HVALUE_DONE);
       if (vtype == T.T_VALKEY_HASH_2 && !readValkeyFieldExpiry()) return short ? R_NEED : R_ERR;
+      if (fieldTtl != 0 && (r = asText()) != S_READY) return stringNotReady(r, V_HVALUE);
       commit();
       return hashValueEmit(sPtr, sLen, sFlags);
     }
@@ -602,6 +655,7 @@ function valueStep(): i32 {
     }
     case V_BLOB_DONE: return startWalk(false);
     case V_NODE_DONE: return startWalk(true);
+    case V_WALK_FAILED: return R_ERR;
     case V_WALK_END: {
       if (vtype == T.T_LIST_QUICKLIST) return nextItem(V_NODE);
       if (vtype == T.T_LIST_QUICKLIST_2) return nextItem(V_QL2_CONTAINER);
@@ -642,7 +696,7 @@ function valueStep(): i32 {
       commit();
     } // fallthrough
     case V_AUX_KEY_DONE: {
-      emit(E_AUX_KEY, 0, sPtr, sLen, 0, 0, 0);
+      emitCurrentString(E_AUX_KEY, 0);
       releaseWholeString();
       vstate = V_AUX_VALUE;
       return R_CONT;
@@ -653,7 +707,7 @@ function valueStep(): i32 {
       commit();
     } // fallthrough
     case V_AUX_VALUE_DONE: {
-      emit(E_AUX_VALUE, 0, sPtr, sLen, 0, 0, 0);
+      emitCurrentString(E_AUX_VALUE, 0);
       releaseWholeString();
       phase = P_OPCODE;
       return R_CONT;
@@ -674,7 +728,7 @@ function valueStep(): i32 {
       commit();
     } // fallthrough
     case V_FUNCTION_DONE: {
-      emit(E_FUNCTION, 0, sPtr, sLen, fnPart, 0, 0);
+      emitCurrentString(E_FUNCTION, fnPart);
       releaseWholeString();
       return nextFunctionPart();
     }
@@ -693,7 +747,9 @@ function readValkeyFieldExpiry(): bool {
 }
 
 function hashValueEmit(ptr: usize, len: u32, flags: u32): i32 {
-  emit(E_HASH_VALUE, (flags & ~F_INTEGER) | (fieldTtl != 0 ? F_EXPIRE : 0), ptr, len, 0, fieldTtl, 0);
+  // n1 holds the field's expire time when it has one (the value was then made text), else a lazy integer.
+  if (fieldTtl != 0) emit(E_HASH_VALUE, flags | F_EXPIRE, ptr, len, 0, fieldTtl, 0);
+  else emit(E_HASH_VALUE, flags, ptr, len, 0, (flags & F_INTEGER) ? sInt : 0, 0);
   countElem();
   return nextItem(V_HFIELD);
 }

@@ -9,7 +9,7 @@ import {
 import { emit, roomForStep } from "../events";
 import { scratchBase, scratchTop, scratchSetKeep } from "../memory";
 import { begin, commit, cur, short, readLen, lenKind, LEN_PLAIN, u64le, offsetOf, skip } from "./reader";
-import { readString, releaseWholeString, integerString, sPtr, sLen, sFlags, S_READY, S_SHORT, S_BIG, S_FULL, M_WHOLE, M_SKIP } from "./strings";
+import { readString, asText, releaseWholeString, sPtr, sLen, sFlags, S_READY, S_SHORT, S_BIG, S_FULL, M_WHOLE, M_SKIP } from "./strings";
 import { listpackEntry, ePtr, eLen, eIsInt, eInt, eNext } from "./entries";
 import { countElem } from "./emitters";
 import { T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3, T_STREAM_LISTPACKS_4 } from "./types";
@@ -181,7 +181,8 @@ export function streamStep(): i32 {
       return R_CONT;
     }
     case SS_GROUP_NAME: {
-      const r = readString(M_WHOLE);
+      let r = readString(M_WHOLE);
+      if (r == S_READY) r = asText();
       if (r != S_READY) return stringNotReady(r, SS_GROUP_NAME_DONE);
       return groupRest();
     }
@@ -194,7 +195,8 @@ export function streamStep(): i32 {
       return nextConsumerOrGroup();
     }
     case SS_CONSUMER_NAME: {
-      const r = readString(M_WHOLE);
+      let r = readString(M_WHOLE);
+      if (r == S_READY) r = asText();
       if (r != S_READY) return stringNotReady(r, SS_CONSUMER_NAME_DONE);
       return consumerRest();
     }
@@ -375,11 +377,8 @@ function lpText(p: usize): i32 {
     tPtr = ePtr; tLen = eLen; tFlags = 0; tInt = 0;
     return R_CONT;
   }
-  tInt = eInt;
-  const r = integerString(tInt);
-  if (r == S_FULL) return R_FULL;
-  if (r != S_READY) return R_ERR;
-  tPtr = sPtr; tLen = sLen; tFlags = F_INTEGER;
+  // Integers stay lazy (F_INTEGER, value in n1): stream events have n1 free.
+  tPtr = 0; tLen = 0; tFlags = F_INTEGER; tInt = eInt;
   return R_CONT;
 }
 

@@ -14,6 +14,8 @@ import { fail } from "./status";
 export const M_CHUNKS: i32 = 0;
 export const M_WHOLE: i32 = 1;
 export const M_SKIP: i32 = 2; // consumed and dropped (module payloads): big ones are never buffered
+/** Or-ed into a mode: never start a big string; S_SHORT instead (for speculative fast paths). */
+export const M_INLINE_ONLY: i32 = 8;
 
 export const S_READY: i32 = 0;
 export const S_SHORT: i32 = 1;
@@ -35,20 +37,34 @@ export let sInt: i64 = 0;
 /** LZF can at most expand 3 input bytes into 264 output bytes. */
 const LZF_MAX_RATIO: u64 = 88;
 
-function decimalString(v: i64): i32 {
+/** Writes v as decimal text in scratch and describes it as the current string. */
+export function integerString(v: i64): i32 {
   const r = scratchReserve(20, eventsPending());
   if (r == SCRATCH_DRAIN) return S_FULL;
   if (r != SCRATCH_OK) { fail(ERR_TOO_LARGE, 20, offsetOf(cur)); return S_ERR; }
   sPtr = scratchPtr();
   sLen = writeDecimal(v);
+  sFlags = 0;
+  sInt = v;
+  return S_READY;
+}
+
+/**
+ * Integer-encoded strings are handed out lazily: F_INTEGER, no bytes, the value in sInt (an event's n1),
+ * and JS writes the decimal text only if it wants it.
+ */
+@inline function lazyInteger(v: i64): i32 {
+  sPtr = 0;
+  sLen = 0;
   sFlags = F_INTEGER;
   sInt = v;
   return S_READY;
 }
 
-/** Writes v as decimal text in scratch and describes it as the current string. */
-export function integerString(v: i64): i32 {
-  return decimalString(v);
+/** Makes the current string bytes (for events whose n1 is taken by something else, e.g. a score). */
+export function asText(): i32 {
+  if ((sFlags & F_INTEGER) == 0) return S_READY;
+  return integerString(sInt);
 }
 
 /**
@@ -76,19 +92,19 @@ export function readString(mode: i32): i32 {
     if (!has(1)) return S_SHORT;
     const v = <i64>load<i8>(cur);
     cur += 1;
-    return decimalString(v);
+    return lazyInteger(v);
   }
   if (kind == LEN_INT16) {
     if (!has(2)) return S_SHORT;
     const v = <i64>load<i16>(cur);
     cur += 2;
-    return decimalString(v);
+    return lazyInteger(v);
   }
   if (kind == LEN_INT32) {
     if (!has(4)) return S_SHORT;
     const v = <i64>load<i32>(cur);
     cur += 4;
-    return decimalString(v);
+    return lazyInteger(v);
   }
   if (kind == LEN_LZF) return readLzf(mode, headerAt);
   fail(ERR_BAD_LENGTH, headerAt < lim ? <i64>load<u8>(headerAt) : 0, offsetOf(headerAt));
@@ -153,6 +169,7 @@ const LZF_MAX_OUTPUT: usize = 264;
 const GROW_STEP: u64 = 1 << 20;
 
 function startBig(mode: i32, lzf: bool, inLen: u64, outLen: u64, headerAt: usize): i32 {
+  if (mode & M_INLINE_ONLY) { short = true; return S_SHORT; }
   if (mode == M_WHOLE && outLen > <u64>0xffffffff) {
     fail(ERR_TOO_LARGE, <i64>outLen, offsetOf(headerAt));
     return S_ERR;

@@ -54,7 +54,7 @@ export const E_SLOT_RANGE = 30; // aux: 0; n1: first slot; n2: last slot (Valkey
 
 // Event flags.
 export const F_CHUNKED = 1; // the owned string arrived as preceding E_CHUNK events
-export const F_INTEGER = 2; // the string is the decimal text of an integer stored as an integer; n1 holds it
+export const F_INTEGER = 2; // the string was stored as an integer: no bytes (len 0), its value is n1 (decimal text on demand)
 export const F_EXPIRE = 4;
 export const F_IDLE = 8;
 export const F_FREQ = 16;

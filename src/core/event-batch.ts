@@ -1,9 +1,15 @@
 // Read access to the packed event records the core wrote (layout: abi.ts). Byte strings are views
 // into WebAssembly memory: valid only until the next call into the parser, so copy (bytes → slice)
 // or decode (text) what must outlive the callback.
-import { EVENT_SIZE } from './abi.js';
+import { EVENT_SIZE, F_INTEGER } from './abi.js';
 
-const utf8 = new TextDecoder('utf-8');
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+function asciiBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let k = 0; k < s.length; k++) out[k] = s.charCodeAt(k);
+  return out;
+}
 const TWO_32 = 4294967296;
 
 export class EventBatch {
@@ -56,18 +62,34 @@ export class EventBatch {
     return (BigInt(this.u32[at + 1]!) << 32n) | BigInt(this.u32[at]!);
   }
 
+  /**
+   * True when the event's string was stored as an integer: it has no bytes in memory, its value is n1,
+   * and view/bytes/text produce its decimal text on demand.
+   */
+  isInteger(i: number): boolean {
+    return (this.flags(i) & F_INTEGER) !== 0;
+  }
+
+  /** The decimal text of an integer string (exact for all 64-bit values). */
+  integerText(i: number): string {
+    const n = this.n1(i);
+    return Number.isSafeInteger(n) ? String(n) : this.n1Signed(i).toString();
+  }
+
   /** The event's byte string as a view into WebAssembly memory (valid until the next parser call). */
   view(i: number): Uint8Array {
+    if (this.isInteger(i)) return asciiBytes(this.integerText(i));
     const p = this.ptr(i);
     return this.u8.subarray(p, p + this.len(i));
   }
   /** The event's byte string, copied. */
   bytes(i: number): Uint8Array {
+    if (this.isInteger(i)) return asciiBytes(this.integerText(i));
     const p = this.ptr(i);
     return this.u8.slice(p, p + this.len(i));
   }
   /** The event's byte string decoded as UTF-8 (invalid sequences become U+FFFD). */
   text(i: number): string {
-    return utf8.decode(this.view(i));
+    return this.isInteger(i) ? this.integerText(i) : utf8.decode(this.view(i));
   }
 }
