@@ -1,6 +1,7 @@
-// Linear-memory layout of one parser instance: [input buffer][event buffer][scratch → grows].
+// Linear-memory layout of one parser instance: [input buffer][event buffer][scratch → grows][arena → grows].
 // Nothing here uses the AssemblyScript runtime allocator: the buffers are fixed regions past
-// __heap_base, and only scratch grows (memory.grow) up to a caller-set limit.
+// __heap_base; scratch grows (memory.grow) up to a caller-set limit, and the arena (used only by the
+// canonical JSON writer, addressed by offsets) is moved up whenever scratch needs its room.
 
 export let inputBase: usize = 0;
 export let inputCap: u32 = 0;
@@ -57,8 +58,41 @@ export function scratchReserve(n: usize, eventsPending: bool): i32 {
     if (eventsPending && scratchTop > scratchKeep) return SCRATCH_DRAIN;
     return SCRATCH_TOO_LARGE;
   }
-  if (!ensureMemory(scratchBase + need)) return SCRATCH_TOO_LARGE;
+  if (arenaBase != 0 && scratchBase + need > arenaBase) {
+    if (!moveArena(scratchBase + need + ARENA_GAP)) return SCRATCH_TOO_LARGE;
+  } else if (!ensureMemory(scratchBase + need)) return SCRATCH_TOO_LARGE;
   return SCRATCH_OK;
+}
+
+// ---------------------------------------------------------------- arena (canonical JSON writer)
+
+/** Start of the arena, 0 while no writer uses it. Holders keep offsets, never addresses. */
+export let arenaBase: usize = 0;
+/** Bytes of the arena in use. */
+export let arenaUsed: usize = 0;
+const ARENA_GAP: usize = 1 << 20;
+
+export function arenaInit(): bool {
+  arenaBase = (scratchBase + 65536 + ARENA_GAP + 15) & ~<usize>15;
+  arenaUsed = 0;
+  return ensureMemory(arenaBase + 65536);
+}
+
+function moveArena(to: usize): bool {
+  to = (to + 15) & ~<usize>15;
+  if (!ensureMemory(to + arenaUsed + 64)) return false;
+  memory.copy(to, arenaBase, arenaUsed);
+  arenaBase = to;
+  return true;
+}
+
+/** Makes room for n more arena bytes (after arenaUsed); false when memory cannot grow. */
+export function arenaEnsure(n: usize): bool {
+  return ensureMemory(arenaBase + arenaUsed + n);
+}
+
+export function setArenaUsed(n: usize): void {
+  arenaUsed = n;
 }
 
 @inline export function scratchPtr(): usize {

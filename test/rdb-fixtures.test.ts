@@ -2,7 +2,7 @@
 // by a real server) parses to exactly the lines the server produced, however the bytes are split.
 import { describe, expect, it } from 'vitest';
 import { bytesOf, EXPECTED_ERRORS, fixtures } from './helpers/fixtures.js';
-import { canonicalLines, parseBytes, type Split } from './helpers/feed.js';
+import { canonicalLines, jsonlLines, parseBytes, type Split } from './helpers/feed.js';
 import { RdbError } from '../src/core/errors.js';
 
 /** Fixtures whose file is deliberately broken; the oracle was made by a server told to ignore it. */
@@ -26,6 +26,10 @@ describe.each(withOracle)('fixture $name', (f) => {
   it.each(splits)('%s', (_label, split, inputBufferSize) => {
     const { entries } = parseBytes(data, split, { verifyChecksum, inputBufferSize });
     expect(canonicalLines(entries)).toEqual(expected);
+  });
+
+  it.each(splits)('in-core JSON writer: %s', (_label, split, inputBufferSize) => {
+    expect(jsonlLines(data, split, { verifyChecksum, inputBufferSize })).toEqual(expected);
   });
 });
 

@@ -11,6 +11,26 @@ import { crcInit } from "./crc64";
 import { parserInit, run, finished, version, flavor } from "./parser";
 import { walkActive } from "./containers";
 import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "./status";
+import { arenaInit, arenaBase } from "../memory";
+import { jsonInit } from "../json/writer";
+
+// The canonical JSON writer (assembly/json/writer.ts) shares this instance: its exports are re-exported.
+export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList } from "../json/writer";
+
+/**
+ * Turns on the in-module canonical JSON writer (call after init): types is a bit mask of value types
+ * (1 string, 2 list, 3 set, 4 zset, 5 hash), hostFilter asks host.keepKey about every key, dbs is the
+ * number of db numbers written at jsonDbList() (0: all).
+ */
+export function jsonEnable(types: u32, hostFilter: i32, dbs: u32): i32 {
+  if (!arenaInit()) return 0;
+  jsonInit(types, hostFilter != 0, dbs);
+  return 1;
+}
+
+export function jsonOutputPtr(): usize {
+  return arenaBase;
+}
 
 let status: i32 = ST_NEED_MORE;
 

@@ -1,12 +1,9 @@
-// Buffered text output that respects backpressure and treats a closed pipe (`| head`) as a normal end.
+// Output of a command: bytes to standard output or a file, with backpressure, and a closed pipe
+// (`| head`) treated as a normal end rather than an error.
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 
-const FLUSH_AT = 1 << 20;
-
-export class LineWriter {
-  private parts: string[] = [];
-  private size = 0;
+export class Output {
   closed = false;
 
   constructor(private readonly out: Writable) {
@@ -16,33 +13,22 @@ export class LineWriter {
     });
   }
 
-  static to(path: string | undefined): LineWriter {
-    return new LineWriter(path && path !== '-' ? createWriteStream(path) : process.stdout);
+  static to(path: string | undefined): Output {
+    return new Output(path && path !== '-' ? createWriteStream(path) : process.stdout);
   }
 
-  /** Queues a line (a newline is added); resolves at once unless the buffer must drain first. */
-  line(text: string): Promise<void> | undefined {
-    this.parts.push(text, '\n');
-    this.size += text.length + 1;
-    return this.size >= FLUSH_AT ? this.flush() : undefined;
-  }
-
-  async flush(): Promise<void> {
-    if (this.parts.length === 0 || this.closed) return;
-    const chunk = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    if (!this.out.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => { this.out.off('drain', done); this.out.off('close', done); resolve(); };
-        this.out.on('drain', done);
-        this.out.on('close', done);
-      });
-    }
+  /** Writes a copy of the bytes; resolves once the destination wants more. */
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.closed || bytes.length === 0) return;
+    if (this.out.write(Buffer.from(bytes))) return;
+    await new Promise<void>((resolve) => {
+      const done = () => { this.out.off('drain', done); this.out.off('close', done); resolve(); };
+      this.out.on('drain', done);
+      this.out.on('close', done);
+    });
   }
 
   async end(): Promise<void> {
-    await this.flush();
     if (this.out !== process.stdout && !this.closed) {
       await new Promise<void>((resolve) => this.out.end(resolve));
     }

@@ -1,10 +1,8 @@
 // `redistap parse <file|->`: every key of a dump, converted to an output format.
 import { Command, Option } from 'commander';
-import { parseRdb } from '../node.js';
-import { canonicalLine } from '../rdb/canonical-json.js';
-import { keyFilter } from '../rdb/key-filter.js';
+import { CanonicalJsonl } from '../rdb/canonical-jsonl.js';
 import { openInput } from './input.js';
-import { LineWriter } from './output.js';
+import { Output } from './output.js';
 import { addSelectionOptions, selectionFrom } from './selection-options.js';
 import { warnTrailing } from './warnings.js';
 
@@ -37,20 +35,26 @@ Examples:
   cat dump.rdb | redistap parse - | head`);
   return cmd.action(async (file: string, opts: ParseOptions) => {
     const input = openInput(file);
-    const out = LineWriter.to(opts.output);
-    const reader = parseRdb(input.source, {
-      verifyChecksum: opts.checksum,
-      filter: keyFilter(selectionFrom(opts)),
-    });
-    for await (const entry of reader) {
-      const line = canonicalLine(entry);
-      if (line !== null) {
-        const wait = out.line(line);
-        if (wait) await wait;
-      }
+    const out = Output.to(opts.output);
+    const converter = await CanonicalJsonl.create({ verifyChecksum: opts.checksum, selection: selectionFrom(opts) });
+    // The converter hands out views valid only during the call: collect copies, then write them.
+    let pending: Uint8Array[] = [];
+    const sink = (bytes: Uint8Array) => { pending.push(bytes.slice()); };
+    const flush = async () => {
+      const parts = pending;
+      pending = [];
+      for (const p of parts) await out.write(p);
+    };
+    for await (const chunk of input.source) {
+      converter.write(chunk, sink);
+      await flush();
       if (out.closed) break;
     }
+    if (!out.closed) {
+      converter.end(sink);
+      await flush();
+    }
     await out.end();
-    warnTrailing(reader.metadata.trailingBytes);
+    warnTrailing(converter.metadata.trailingBytes);
   });
 }

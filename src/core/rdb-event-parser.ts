@@ -2,7 +2,7 @@
 import * as abi from './abi.js';
 import { EventBatch } from './event-batch.js';
 import { RdbError } from './errors.js';
-import { instantiateRdbCore, loadRdbCore, loadRdbCoreSync, type RdbCoreExports } from './wasm.js';
+import { instantiateRdbCore, loadRdbCore, loadRdbCoreSync, type RdbCoreExports, type RdbCoreHost } from './wasm.js';
 
 export interface RdbParserOptions {
   /** Verify the CRC64 trailer when it is not 0 (default true). */
@@ -15,7 +15,23 @@ export interface RdbParserOptions {
   eventCapacity?: number;
   /** Most memory one key, field or packed container may need (default 1 GiB). */
   maxScratchBytes?: number;
+  /**
+   * Let the core itself write canonical JSON lines (FORMAT.md) for strings, lists, sets, sorted sets and
+   * hashes; take them with canonicalOutput(). Events still reach the sink (for the other types).
+   */
+  canonicalJson?: CanonicalJsonOptions;
 }
+
+export interface CanonicalJsonOptions {
+  /** Value types to write (default: all five the core writes). */
+  types?: Array<'string' | 'list' | 'set' | 'zset' | 'hash'>;
+  /** Only these databases (default: all). */
+  dbs?: number[];
+  /** Per-key selection, asked for every key when given. */
+  keepKey?: RdbCoreHost['keepKey'];
+}
+
+const JSON_TYPE_BITS = { string: 1 << 1, list: 1 << 2, set: 1 << 3, zset: 1 << 4, hash: 1 << 5 } as const;
 
 export type EventSink = (events: EventBatch) => void;
 
@@ -30,7 +46,7 @@ export class RdbEventParser {
   private u8: Uint8Array;
 
   private constructor(module: WebAssembly.Module, options: RdbParserOptions) {
-    this.core = instantiateRdbCore(module);
+    this.core = instantiateRdbCore(module, { keepKey: options.canonicalJson?.keepKey });
     const dump = options.dump;
     const ok = this.core.init(
       Math.max(options.inputBufferSize ?? DEFAULT_INPUT, 4096),
@@ -43,6 +59,37 @@ export class RdbEventParser {
     );
     if (!ok) throw new RangeError('could not set up the RDB parser memory');
     this.u8 = new Uint8Array(this.core.memory.buffer);
+    if (options.canonicalJson) this.enableJson(options.canonicalJson);
+  }
+
+  private json = false;
+
+  private enableJson(o: CanonicalJsonOptions): void {
+    const types = o.types ?? (['string', 'list', 'set', 'zset', 'hash'] as const);
+    const mask = types.reduce((m, t) => m | JSON_TYPE_BITS[t], 0);
+    const dbs = o.dbs ?? [];
+    if (dbs.length > 64) throw new RangeError('canonicalJson.dbs: at most 64 databases');
+    if (!this.core.jsonEnable(mask, o.keepKey ? 1 : 0, dbs.length)) throw new RangeError('could not set up the JSON writer memory');
+    const list = new BigInt64Array(this.core.memory.buffer, this.core.jsonDbList(), dbs.length);
+    dbs.forEach((db, i) => { list[i] = BigInt(db); });
+    this.json = true;
+  }
+
+  /** Bytes of completed canonical lines waiting (canonicalJson mode). */
+  get canonicalOutputLength(): number {
+    return this.json ? this.core.jsonOutputLength() : 0;
+  }
+
+  /**
+   * The completed canonical lines as a view into WebAssembly memory; call canonicalOutputTaken() once
+   * they are written out (the view is then reused).
+   */
+  canonicalOutput(): Uint8Array {
+    return new Uint8Array(this.core.memory.buffer, this.core.jsonOutputPtr(), this.core.jsonOutputLength());
+  }
+
+  canonicalOutputTaken(): void {
+    this.core.jsonFlushed();
   }
 
   /** Creates a parser; the WebAssembly module is compiled once and cached. */
@@ -107,6 +154,7 @@ export class RdbEventParser {
     for (;;) {
       const count = this.core.eventsCount();
       if (count > 0) {
+        if (this.json) this.core.jsonConsume();
         this.batch.reset(this.core.memory, this.core.eventsPtr(), count);
         sink(this.batch);
       }

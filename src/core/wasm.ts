@@ -1,6 +1,7 @@
 // Loading the RDB core: the module is compiled once per process (or worker) and instantiated once per
 // parser, so every stream has its own linear memory and global state (DESIGN.md rule 6).
 import { RDB_WASM_BASE64 } from './rdb-wasm.generated.js';
+import { parseScoreText } from './scores.js';
 
 /** The functions build/rdb.wasm exports (assembly/rdb/index.ts). */
 export interface RdbCoreExports {
@@ -19,6 +20,18 @@ export interface RdbCoreExports {
   consumed(): number;
   rdbVersion(): number;
   rdbFlavor(): number;
+  jsonEnable(types: number, hostFilter: number, dbs: number): number;
+  jsonDbList(): number;
+  jsonConsume(): void;
+  jsonOutputPtr(): number;
+  jsonOutputLength(): number;
+  jsonFlushed(): void;
+}
+
+/** What the core may ask its host while it writes canonical JSON. */
+export interface RdbCoreHost {
+  /** Whether the key (bytes valid during the call) is selected; only asked when a key filter is set. */
+  keepKey?(db: number, rdbType: number, key: Uint8Array): boolean;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -44,6 +57,26 @@ export function loadRdbCoreSync(): WebAssembly.Module {
   return compiled;
 }
 
-export function instantiateRdbCore(module: WebAssembly.Module): RdbCoreExports {
-  return new WebAssembly.Instance(module, {}).exports as unknown as RdbCoreExports;
+const latin1 = new TextDecoder('latin1');
+
+export function instantiateRdbCore(module: WebAssembly.Module, host: RdbCoreHost = {}): RdbCoreExports {
+  let memory: WebAssembly.Memory | undefined;
+  const bytes = (ptr: number, len: number) => new Uint8Array(memory!.buffer, ptr, len);
+  const imports = {
+    host: {
+      // Scores the core cannot convert exactly itself: JS's own conversions are the reference.
+      parseScore: (ptr: number, len: number) => parseScoreText(latin1.decode(bytes(ptr, len))),
+      formatScore: (x: number, dst: number) => {
+        const text = String(x);
+        const out = bytes(dst, text.length);
+        for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+        return text.length;
+      },
+      keepKey: (db: number, rdbType: number, ptr: number, len: number) =>
+        (host.keepKey ? host.keepKey(db, rdbType, bytes(ptr, len)) : true) ? 1 : 0,
+    },
+  };
+  const exports = new WebAssembly.Instance(module, imports).exports as unknown as RdbCoreExports;
+  memory = exports.memory;
+  return exports;
 }

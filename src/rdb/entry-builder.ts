@@ -3,6 +3,7 @@ import * as abi from '../core/abi.js';
 import type { EventBatch } from '../core/event-batch.js';
 import type { Int64, RdbEntry, RdbMetadata, StreamGroup, StreamId, StreamValue } from './entry.js';
 import { decodeModuleId, encodingOf, valueTypeOf } from './encodings.js';
+import { parseScoreText } from '../core/scores.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -234,12 +235,4 @@ export class EntryBuilder {
       }
     }
   }
-}
-
-/** Parses a score stored as text the way Redis's strtod does (inf/-inf/nan included). */
-export function parseScoreText(text: string): number {
-  const t = text.trim().toLowerCase();
-  if (t === 'inf' || t === '+inf' || t === 'infinity' || t === '+infinity') return Infinity;
-  if (t === '-inf' || t === '-infinity') return -Infinity;
-  return Number(t);
 }

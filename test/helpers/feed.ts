@@ -3,6 +3,7 @@ import { RdbEventParser, type RdbParserOptions } from '../../src/core/rdb-event-
 import { EntryBuilder } from '../../src/rdb/entry-builder.js';
 import { canonicalLine } from '../../src/rdb/canonical-json.js';
 import type { RdbEntry, RdbMetadata } from '../../src/rdb/entry.js';
+import { CanonicalJsonl, type CanonicalJsonlOptions } from '../../src/rdb/canonical-jsonl.js';
 
 /** A small deterministic PRNG (mulberry32) so random split points are reproducible. */
 export function rng(seed: number): () => number {
@@ -56,4 +57,15 @@ export function parseBytes(data: Uint8Array, split: Split = 'whole', options: Rd
 /** The canonical lines of the parsed keyspace, sorted (the fixtures' order is db, then key bytes). */
 export function canonicalLines(entries: RdbEntry[]): string[] {
   return entries.map(canonicalLine).filter((l): l is string => l !== null).sort();
+}
+
+/** The canonical lines written by the in-core JSON writer (CanonicalJsonl), sorted. */
+export function jsonlLines(data: Uint8Array, split: Split = 'whole', options: CanonicalJsonlOptions = {}): string[] {
+  const conv = CanonicalJsonl.createSync(options);
+  const parts: string[] = [];
+  const decoder = new TextDecoder();
+  const sink = (b: Uint8Array) => { parts.push(decoder.decode(b)); };
+  for (const c of chunks(data, split)) conv.write(c, sink);
+  conv.end(sink);
+  return parts.join('').split('\n').filter((l) => l !== '').sort();
 }

@@ -1,0 +1,126 @@
+// Numbers as canonical JSON (FORMAT.md §4): exact integers, and sorted-set scores as ECMAScript's
+// Number::toString writes them (shortest round-trip digits). Scores are found here when it can be proven
+// cheaply (at most 15 significant digits, checked by an exact conversion back); the rest are formatted
+// by the host (JavaScript's own String(x)).
+
+@external("host", "formatScore")
+declare function hostFormatScore(x: f64, dst: usize): u32;
+
+const POW10: StaticArray<f64> = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+const DIGITS: usize = memory.data(32);
+
+/** Writes the decimal digits of u at d; returns the end. */
+export function writeUnsigned(u: u64, d: usize): usize {
+  let n: usize = 0;
+  do {
+    store<u8>(DIGITS + n, <u8>(48 + <u32>(u % 10)));
+    u /= 10;
+    n++;
+  } while (u != 0);
+  for (let i: usize = 0; i < n; i++) store<u8>(d + i, load<u8>(DIGITS + n - 1 - i));
+  return d + n;
+}
+
+export function writeSigned(v: i64, d: usize): usize {
+  if (v < 0) {
+    store<u8>(d, 45);
+    return writeUnsigned(<u64>(-v), d + 1); // -(i64.MIN) wraps to 2^63 as u64, which is right
+  }
+  return writeUnsigned(<u64>v, d);
+}
+
+@inline function scaled(d: f64, p: i32): f64 {
+  return p >= 0 ? d / unchecked(POW10[p]) : d * unchecked(POW10[-p]);
+}
+
+/** Decimal digits of the shortest representation found by shortestDigits, and its exponent. */
+let sdDigits: u64 = 0;
+let sdCount: i32 = 0;
+let sdExp: i32 = 0; // x = 0.DIGITS × 10^sdExp
+
+/**
+ * Finds the fewest significant digits (≤ 15) that convert back to a exactly; false when that needs
+ * more digits or two candidates of the same length both convert back (the tie rule then decides).
+ */
+function shortestDigits(a: f64): bool {
+  const e10 = <i32>Math.floor(Math.log10(a));
+  for (let k: i32 = 1; k <= 15; k++) {
+    let p = k - 1 - e10; // candidate d ≈ a × 10^p
+    // A length that cannot be checked exactly could be the shortest one: leave the number to the host.
+    if (p > 22 || p < -22) return false;
+    const guess = Math.round(p >= 0 ? a * unchecked(POW10[p]) : a / unchecked(POW10[-p]));
+    let found: u64 = 0;
+    let hits = 0;
+    for (let delta: i32 = -1; delta <= 1; delta++) {
+      const d = guess + <f64>delta;
+      if (d < 1 || d >= 9007199254740992.0) continue;
+      // d < 2^53 and 10^|p| ≤ 10^22 are exact, so this single operation is correctly rounded.
+      if (scaled(d, p) == a) { found = <u64>d; hits++; }
+    }
+    if (hits > 1) return false;
+    if (hits == 1) {
+      let n: i32 = 0;
+      let t = found;
+      while (t != 0) { n++; t /= 10; }
+      // Trailing zeros mean a shorter candidate existed; count only significant digits.
+      while (found % 10 == 0) { found /= 10; n--; p--; }
+      sdDigits = found;
+      sdCount = n;
+      sdExp = n - p;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Writes sdDigits (sdCount digits, exponent sdExp) in ECMAScript Number::toString layout. */
+function layoutDigits(d: usize): usize {
+  const k = sdCount;
+  const n = sdExp;
+  const digits = d + 40; // scratch space past what the layout writes first
+  writeUnsigned(sdDigits, digits);
+  if (k <= n && n <= 21) {
+    memory.copy(d, digits, k);
+    d += k;
+    for (let i = k; i < n; i++) store<u8>(d++, 48);
+    return d;
+  }
+  if (0 < n && n <= 21) {
+    memory.copy(d, digits, n);
+    store<u8>(d + n, 46);
+    memory.copy(d + n + 1, digits + n, k - n);
+    return d + k + 1;
+  }
+  if (-6 < n && n <= 0) {
+    store<u16>(d, 0x2e30); // "0."
+    d += 2;
+    for (let i = 0; i < -n; i++) store<u8>(d++, 48);
+    memory.copy(d, digits, k);
+    return d + k;
+  }
+  store<u8>(d++, load<u8>(digits));
+  if (k > 1) {
+    store<u8>(d++, 46);
+    memory.copy(d, digits + 1, k - 1);
+    d += k - 1;
+  }
+  store<u8>(d++, 101); // e
+  const e = n - 1;
+  store<u8>(d++, e < 0 ? 45 : 43);
+  return writeUnsigned(<u64>(e < 0 ? -e : e), d);
+}
+
+/** Writes a sorted-set score (room: 64 bytes): "inf"/"-inf" as strings, -0 as 0. */
+export function writeScore(x: f64, d: usize): usize {
+  if (x == Infinity) { store<u32>(d, 0x666e6922); store<u8>(d + 4, 0x22); return d + 5; } // "inf"
+  if (x == -Infinity) { store<u32>(d, 0x6e692d22); store<u16>(d + 4, 0x2266); return d + 6; } // "-inf"
+  if (x == 0) { store<u8>(d, 48); return d + 1; }
+  const a = Math.abs(x);
+  if (a < 9007199254740992.0 && Math.floor(a) == a) return writeSigned(<i64>x, d);
+  let at = d;
+  if (x < 0) store<u8>(at++, 45);
+  if (a == a && shortestDigits(a)) return layoutDigits(at);
+  return d + hostFormatScore(x, d);
+}

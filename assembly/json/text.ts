@@ -1,0 +1,130 @@
+// Byte strings as canonical JSON (FORMAT.md §3): a JSON string when the bytes are strict UTF-8, escaped
+// exactly like ECMAScript JSON.stringify; otherwise {"b64":"..."} (RFC 4648 with padding).
+
+/** Room a byte string of n bytes may need once written (worst case: every byte as \u00XX). */
+@inline export function jsonBytesBound(n: usize): usize {
+  return n * 6 + 16;
+}
+
+const HI: u64 = 0x8080808080808080;
+const ONES: u64 = 0x0101010101010101;
+
+/** True when every byte is printable ASCII other than '"' and '\': then the bytes are the JSON text. */
+function isPlain(p: usize, n: usize): bool {
+  const end = p + n;
+  while (p + 8 <= end) {
+    const x = load<u64>(p);
+    const quote = x ^ (0x22 * ONES);
+    const slash = x ^ (0x5c * ONES);
+    const bad = (x | ((x - 0x20 * ONES) & ~x) | ((quote - ONES) & ~quote) | ((slash - ONES) & ~slash)) & HI;
+    if (bad != 0) return false;
+    p += 8;
+  }
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c < 0x20 || c >= 0x80 || c == 0x22 || c == 0x5c) return false;
+    p++;
+  }
+  return true;
+}
+
+@inline function cont(p: usize): bool {
+  return (<u32>load<u8>(p) & 0xc0) == 0x80;
+}
+
+/** Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. */
+function isUtf8(p: usize, n: usize): bool {
+  const end = p + n;
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c < 0x80) { p++; continue; }
+    if (c >= 0xc2 && c <= 0xdf) {
+      if (p + 2 > end || !cont(p + 1)) return false;
+      p += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      if (p + 3 > end || !cont(p + 1) || !cont(p + 2)) return false;
+      const c1 = <u32>load<u8>(p + 1);
+      if (c == 0xe0 && c1 < 0xa0) return false; // overlong
+      if (c == 0xed && c1 > 0x9f) return false; // surrogate
+      p += 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      if (p + 4 > end || !cont(p + 1) || !cont(p + 2) || !cont(p + 3)) return false;
+      const c1 = <u32>load<u8>(p + 1);
+      if (c == 0xf0 && c1 < 0x90) return false; // overlong
+      if (c == 0xf4 && c1 > 0x8f) return false; // above U+10FFFF
+      p += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+const HEX: usize = memory.data<u8>([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
+const B64: usize = memory.data<u8>([
+  65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90,
+  97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118,
+  119, 120, 121, 122, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 43, 47]);
+
+function escaped(p: usize, n: usize, d: usize): usize {
+  const end = p + n;
+  store<u8>(d++, 0x22);
+  while (p < end) {
+    const c = <u32>load<u8>(p++);
+    if (c >= 0x20 && c != 0x22 && c != 0x5c) { store<u8>(d++, <u8>c); continue; }
+    store<u8>(d++, 0x5c);
+    if (c == 0x22 || c == 0x5c) store<u8>(d++, <u8>c);
+    else if (c == 0x08) store<u8>(d++, 0x62); // b
+    else if (c == 0x09) store<u8>(d++, 0x74); // t
+    else if (c == 0x0a) store<u8>(d++, 0x6e); // n
+    else if (c == 0x0c) store<u8>(d++, 0x66); // f
+    else if (c == 0x0d) store<u8>(d++, 0x72); // r
+    else {
+      store<u8>(d, 0x75); // u
+      store<u16>(d + 1, 0x3030); // 00
+      store<u8>(d + 3, load<u8>(HEX + (c >> 4)));
+      store<u8>(d + 4, load<u8>(HEX + (c & 15)));
+      d += 5;
+    }
+  }
+  store<u8>(d++, 0x22);
+  return d;
+}
+
+function base64(p: usize, n: usize, d: usize): usize {
+  store<u64>(d, 0x223a22343662227b); // {"b64":"
+  d += 8;
+  const end = p + n;
+  while (p + 3 <= end) {
+    const v = (<u32>load<u8>(p) << 16) | (<u32>load<u8>(p + 1) << 8) | <u32>load<u8>(p + 2);
+    store<u8>(d, load<u8>(B64 + (v >> 18)));
+    store<u8>(d + 1, load<u8>(B64 + ((v >> 12) & 63)));
+    store<u8>(d + 2, load<u8>(B64 + ((v >> 6) & 63)));
+    store<u8>(d + 3, load<u8>(B64 + (v & 63)));
+    p += 3;
+    d += 4;
+  }
+  const rest = end - p;
+  if (rest > 0) {
+    const v = (<u32>load<u8>(p) << 16) | (rest == 2 ? <u32>load<u8>(p + 1) << 8 : 0);
+    store<u8>(d, load<u8>(B64 + (v >> 18)));
+    store<u8>(d + 1, load<u8>(B64 + ((v >> 12) & 63)));
+    store<u8>(d + 2, rest == 2 ? load<u8>(B64 + ((v >> 6) & 63)) : 0x3d);
+    store<u8>(d + 3, 0x3d);
+    d += 4;
+  }
+  store<u16>(d, 0x7d22); // "}
+  return d + 2;
+}
+
+/** Writes the JSON form of the n bytes at p to d (room: jsonBytesBound(n)); returns the end. */
+export function writeJsonBytes(p: usize, n: usize, d: usize): usize {
+  if (isPlain(p, n)) {
+    store<u8>(d, 0x22);
+    memory.copy(d + 1, p, n);
+    store<u8>(d + 1 + n, 0x22);
+    return d + n + 2;
+  }
+  if (!isUtf8(p, n)) return base64(p, n, d);
+  return escaped(p, n, d);
+}
