@@ -86,9 +86,19 @@ function moveArena(to: usize): bool {
   return true;
 }
 
-/** Makes room for n more arena bytes (after arenaUsed); false when memory cannot grow. */
+/** Known-good end of memory, so arenaEnsure rarely asks memory.size(). */
+let memoryEnd: usize = 0;
+
+/**
+ * Makes room for n more arena bytes (after arenaUsed), plus 64 bytes of slack so word-wise readers may
+ * look a little past the end; false when memory cannot grow.
+ */
 export function arenaEnsure(n: usize): bool {
-  return ensureMemory(arenaBase + arenaUsed + n);
+  const end = arenaBase + arenaUsed + n + 64;
+  if (end <= memoryEnd) return true;
+  if (!ensureMemory(end)) return false;
+  memoryEnd = (<usize>memory.size()) * PAGE;
+  return true;
 }
 
 export function setArenaUsed(n: usize): void {

@@ -40,39 +40,55 @@ let sdDigits: u64 = 0;
 let sdCount: i32 = 0;
 let sdExp: i32 = 0; // x = 0.DIGITS × 10^sdExp
 
+/** floor(log10(a)) for 1e-22 ≤ a < 1e23 by comparing with exact powers of ten; i32.MIN_VALUE outside. */
+function decimalExponent(a: f64): i32 {
+  if (a >= 1) {
+    if (a >= 1e23) return i32.MIN_VALUE;
+    let e = 0;
+    while (e < 22 && a >= unchecked(POW10[e + 1])) e++;
+    return e;
+  }
+  if (a < 1e-22) return i32.MIN_VALUE;
+  let e = 1;
+  while (a * unchecked(POW10[e]) < 1) e++;
+  return -e;
+}
+
 /**
- * Finds the fewest significant digits (≤ 15) that convert back to a exactly; false when that needs
- * more digits or two candidates of the same length both convert back (the tie rule then decides).
+ * Finds the shortest digits (at most 15) that convert back to a exactly. If such digits D exist, a
+ * rounded to 15 significant digits is D followed by zeros (a is within half an ulp of D, far less than
+ * half a unit in the 15th digit), so the 15-digit rounding — computed approximately, then checked
+ * exactly for it and its neighbours — yields D once its trailing zeros are stripped. False when no
+ * candidate converts back (the shortest form needs 16 or 17 digits) or the check cannot be exact.
  */
 function shortestDigits(a: f64): bool {
-  const e10 = <i32>Math.floor(Math.log10(a));
-  for (let k: i32 = 1; k <= 15; k++) {
-    let p = k - 1 - e10; // candidate d ≈ a × 10^p
-    // A length that cannot be checked exactly could be the shortest one: leave the number to the host.
-    if (p > 22 || p < -22) return false;
-    const guess = Math.round(p >= 0 ? a * unchecked(POW10[p]) : a / unchecked(POW10[-p]));
-    let found: u64 = 0;
-    let hits = 0;
-    for (let delta: i32 = -1; delta <= 1; delta++) {
-      const d = guess + <f64>delta;
-      if (d < 1 || d >= 9007199254740992.0) continue;
-      // d < 2^53 and 10^|p| ≤ 10^22 are exact, so this single operation is correctly rounded.
-      if (scaled(d, p) == a) { found = <u64>d; hits++; }
-    }
-    if (hits > 1) return false;
-    if (hits == 1) {
-      let n: i32 = 0;
-      let t = found;
-      while (t != 0) { n++; t /= 10; }
-      // Trailing zeros mean a shorter candidate existed; count only significant digits.
-      while (found % 10 == 0) { found /= 10; n--; p--; }
-      sdDigits = found;
-      sdCount = n;
-      sdExp = n - p;
-      return true;
-    }
+  const e10 = decimalExponent(a);
+  if (e10 == i32.MIN_VALUE) return false;
+  const p = 14 - e10; // 15 significant digits: d ≈ a × 10^p
+  if (p > 22 || p < -22) return false;
+  const guess = Math.round(p >= 0 ? a * unchecked(POW10[p]) : a / unchecked(POW10[-p]));
+  let best: u64 = 0;
+  let bestLen: i32 = 99;
+  let bestP: i32 = 0;
+  let ties = 0;
+  for (let delta: i32 = -1; delta <= 1; delta++) {
+    const d = guess + <f64>delta;
+    if (d < 1 || d >= 9007199254740992.0) continue;
+    // d < 2^53 and 10^|p| ≤ 10^22 are exact, so this single operation is correctly rounded.
+    if (scaled(d, p) != a) continue;
+    let digits = <u64>d;
+    let q = p;
+    while (digits % 10 == 0) { digits /= 10; q--; }
+    let n: i32 = 0;
+    for (let t = digits; t != 0; t /= 10) n++;
+    if (n < bestLen) { best = digits; bestLen = n; bestP = q; ties = 0; }
+    else if (n == bestLen) ties++;
   }
-  return false;
+  if (bestLen == 99 || ties > 0) return false;
+  sdDigits = best;
+  sdCount = bestLen;
+  sdExp = bestLen - bestP;
+  return true;
 }
 
 /** Writes sdDigits (sdCount digits, exponent sdExp) in ECMAScript Number::toString layout. */

@@ -1,4 +1,12 @@
-// Heapsort of u32 record offsets with a caller-chosen order: no recursion, no allocation, O(n log n).
+// Sorting a key's elements for canonical output: sets and hashes by bytes (memcmp), sorted sets by score
+// then member. Each element gets a 32-byte sort entry holding its first 16 bytes as two big-endian words,
+// so most comparisons never touch the element itself; runs are sorted by insertion, then merged
+// bottom-up (stable, O(n log n), sequential memory access).
+//
+// Entry: f64 score @0 (sorted sets), u64 k0 @8, u64 k1 @16 (bytes 0-7 and 8-15, zero-padded),
+// u32 record offset @24, u32 length @28 (of the compared bytes, which start at record + 32).
+
+export const ENTRY: usize = 32;
 
 /** Unsigned bytewise order (memcmp; a prefix sorts first). */
 export function compareBytes(a: usize, an: usize, b: usize, bn: usize): i32 {
@@ -7,10 +15,7 @@ export function compareBytes(a: usize, an: usize, b: usize, bn: usize): i32 {
   while (i + 8 <= n) {
     const x = load<u64>(a + i);
     const y = load<u64>(b + i);
-    if (x != y) {
-      // the first differing byte decides: compare big-endian
-      return bswap<u64>(x) < bswap<u64>(y) ? -1 : 1;
-    }
+    if (x != y) return bswap<u64>(x) < bswap<u64>(y) ? -1 : 1;
     i += 8;
   }
   while (i < n) {
@@ -21,49 +26,96 @@ export function compareBytes(a: usize, an: usize, b: usize, bn: usize): i32 {
   return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
-export const BY_A: i32 = 0; // the records' first string
-export const BY_SCORE_THEN_A: i32 = 1; // the records' number as f64, ties by the first string
-
-// Record layout shared with writer.ts: u32 aLen @0, u32 bLen @4, f64/i64 num @8, then A, then B at 32.
-@inline function before(base: usize, r: u32, s: u32, order: i32): bool {
-  const ra = base + <usize>r;
-  const sa = base + <usize>s;
-  if (order == BY_SCORE_THEN_A) {
-    const x = load<f64>(ra, 8);
-    const y = load<f64>(sa, 8);
-    if (x < y) return true;
-    if (x > y) return false;
-  }
-  return compareBytes(ra + 32, <usize>load<u32>(ra), sa + 32, <usize>load<u32>(sa)) < 0;
+/** Big-endian word of up to 8 bytes at p (n available), zero-padded: word order = memcmp order. */
+@inline function prefixWord(p: usize, n: usize): u64 {
+  if (n == 0) return 0;
+  let x = load<u64>(p); // may read past the element: the arena keeps slack, and the excess is masked
+  if (n < 8) x &= ((<u64>1) << ((<u64>n) << 3)) - 1;
+  return bswap<u64>(x);
 }
 
-function siftDown(arr: usize, start: usize, end: usize, base: usize, order: i32): void {
-  let root = start;
-  while (true) {
-    let child = root * 2 + 1;
-    if (child >= end) return;
-    const c = load<u32>(arr + (child << 2));
-    if (child + 1 < end) {
-      const c2 = load<u32>(arr + ((child + 1) << 2));
-      if (before(base, c, c2, order)) child++;
+/** Fills the sort entry at e for the element of n bytes at p (record offset off). */
+export function setEntry(e: usize, score: f64, p: usize, n: usize, off: u32): void {
+  store<f64>(e, score);
+  store<u64>(e, prefixWord(p, n < 8 ? n : 8), 8);
+  store<u64>(e, n > 8 ? prefixWord(p + 8, n - 8 < 8 ? n - 8 : 8) : 0, 16);
+  store<u32>(e, off, 24);
+  store<u32>(e, <u32>n, 28);
+}
+
+let byScore: bool = false;
+let recordsBase: usize = 0;
+
+@inline function less(a: usize, b: usize): bool {
+  if (byScore) {
+    const x = load<f64>(a);
+    const y = load<f64>(b);
+    if (x != y) return x < y;
+  }
+  const a0 = load<u64>(a, 8);
+  const b0 = load<u64>(b, 8);
+  if (a0 != b0) return a0 < b0;
+  const a1 = load<u64>(a, 16);
+  const b1 = load<u64>(b, 16);
+  if (a1 != b1) return a1 < b1;
+  const an = <usize>load<u32>(a, 28);
+  const bn = <usize>load<u32>(b, 28);
+  // Equal zero-padded prefixes: when either is at most 16 bytes long it is a prefix of the other.
+  if (an <= 16 || bn <= 16) return an < bn;
+  const ra = recordsBase + <usize>load<u32>(a, 24) + 32 + 16;
+  const rb = recordsBase + <usize>load<u32>(b, 24) + 32 + 16;
+  return compareBytes(ra, an - 16, rb, bn - 16) < 0;
+}
+
+@inline function copyEntry(dst: usize, src: usize): void {
+  store<u64>(dst, load<u64>(src));
+  store<u64>(dst, load<u64>(src, 8), 8);
+  store<u64>(dst, load<u64>(src, 16), 16);
+  store<u64>(dst, load<u64>(src, 24), 24);
+}
+
+const RUN: usize = 16;
+
+function insertionSort(arr: usize, from: usize, to: usize, tmp: usize): void {
+  for (let i = from + 1; i < to; i++) {
+    const e = arr + i * ENTRY;
+    if (!less(e, e - ENTRY)) continue;
+    copyEntry(tmp, e);
+    let j = i;
+    while (j > from && less(tmp, arr + (j - 1) * ENTRY)) {
+      copyEntry(arr + j * ENTRY, arr + (j - 1) * ENTRY);
+      j--;
     }
-    const r = load<u32>(arr + (root << 2));
-    const big = load<u32>(arr + (child << 2));
-    if (!before(base, r, big, order)) return;
-    store<u32>(arr + (root << 2), big);
-    store<u32>(arr + (child << 2), r);
-    root = child;
+    copyEntry(arr + j * ENTRY, tmp);
   }
 }
 
-/** Sorts n record offsets (relative to base) at arr. */
-export function sortRecords(arr: usize, n: usize, base: usize, order: i32): void {
-  if (n < 2) return;
-  for (let start = (n - 2) / 2 + 1; start > 0; start--) siftDown(arr, start - 1, n, base, order);
-  for (let end = n - 1; end > 0; end--) {
-    const t = load<u32>(arr);
-    store<u32>(arr, load<u32>(arr + (end << 2)));
-    store<u32>(arr + (end << 2), t);
-    siftDown(arr, 0, end, base, order);
+/**
+ * Sorts n entries at arr, using tmp (room for n entries) as the merge buffer. Returns where the sorted
+ * entries ended up (arr or tmp). base: the address record offsets are relative to.
+ */
+export function sortEntries(arr: usize, n: usize, tmp: usize, base: usize, scores: bool): usize {
+  byScore = scores;
+  recordsBase = base;
+  for (let i: usize = 0; i < n; i += RUN) insertionSort(arr, i, i + RUN < n ? i + RUN : n, tmp);
+  let src = arr;
+  let dst = tmp;
+  for (let width = RUN; width < n; width <<= 1) {
+    for (let lo: usize = 0; lo < n; lo += width << 1) {
+      const mid = lo + width < n ? lo + width : n;
+      const hi = lo + (width << 1) < n ? lo + (width << 1) : n;
+      let i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) {
+        const a = src + i * ENTRY;
+        const b = src + j * ENTRY;
+        if (less(b, a)) { copyEntry(dst + k * ENTRY, b); j++; }
+        else { copyEntry(dst + k * ENTRY, a); i++; }
+        k++;
+      }
+      while (i < mid) { copyEntry(dst + k * ENTRY, src + i * ENTRY); i++; k++; }
+      while (j < hi) { copyEntry(dst + k * ENTRY, src + j * ENTRY); j++; k++; }
+    }
+    const t = src; src = dst; dst = t;
   }
+  return src;
 }

@@ -15,7 +15,7 @@ import { eventsBase, arenaBase, arenaUsed, arenaEnsure, setArenaUsed } from "../
 import { eventCount } from "../events";
 import { writeJsonBytes, jsonBytesBound } from "./text";
 import { writeSigned, writeScore } from "./numbers";
-import { sortRecords, BY_A, BY_SCORE_THEN_A } from "./sort";
+import { sortEntries, setEntry, ENTRY } from "./sort";
 
 @external("host", "keepKey")
 declare function hostKeepKey(db: i32, rdbType: u32, key: usize, len: u32): i32;
@@ -157,15 +157,30 @@ function startKey(ev: usize): void {
   recAt = NO_RECORD;
 }
 
+/** Whether the last batch had events the writer did not consume (other types, metadata, dbs). */
+let hostNeeded: bool = true;
+
+export function jsonHostNeeded(): bool {
+  return hostNeeded;
+}
+
 /** Processes every event in the event buffer. */
 export function jsonConsume(): void {
   const n = eventCount;
+  hostNeeded = false;
   for (let i: u32 = 0; i < n; i++) {
     const ev = eventsBase + <usize>i * EVENT_SIZE;
     const kind = <u32>load<u16>(ev);
-    if (kind == E_KEY) { startKey(ev); continue; }
-    if (kind == E_SELECT_DB) { db = load<i64>(ev, 16); continue; }
-    if (vt == 0) continue;
+    if (kind == E_KEY) {
+      startKey(ev);
+      if (vt == 0) hostNeeded = true;
+      continue;
+    }
+    if (vt == 0) {
+      if (kind == E_SELECT_DB) db = load<i64>(ev, 16);
+      hostNeeded = true;
+      continue;
+    }
     switch (kind) {
       case E_CHUNK: {
         openRecord();
@@ -222,13 +237,8 @@ export function jsonConsume(): void {
   if (arenaUsed < regEnd) setArenaUsed(regEnd);
 }
 
-// Constant pieces of a line.
-const P_DB: usize = memory.data<u8>([123, 34, 100, 98, 34, 58]); // {"db":
-const P_KEY: usize = memory.data<u8>([44, 34, 107, 101, 121, 34, 58]); // ,"key":
-const P_TYPE: usize = memory.data<u8>([44, 34, 116, 121, 112, 101, 34, 58, 34]); // ,"type":"
-const P_EXPIRE: usize = memory.data<u8>([34, 44, 34, 101, 120, 112, 105, 114, 101, 95, 109, 115, 34, 58]); // ","expire_ms":
-const P_VALUE: usize = memory.data<u8>([44, 34, 118, 97, 108, 117, 101, 34, 58]); // ,"value":
-const P_FIELD_EXPIRE: usize = memory.data<u8>([44, 34, 102, 105, 101, 108, 100, 95, 101, 120, 112, 105, 114, 101, 95, 109, 115, 34, 58, 91]); // ,"field_expire_ms":[
+// Constant pieces of a line, stored as little-endian words: each store may write past the piece; the
+// next write covers it (the line's room has slack).
 const TYPE_NAMES: usize = memory.data<u8>([
   0, 0, 0, 0, 0, 0, 0, 0, // unused
   115, 116, 114, 105, 110, 103, 0, 0, // string
@@ -239,8 +249,16 @@ const TYPE_NAMES: usize = memory.data<u8>([
 ]);
 const TYPE_LENS: usize = memory.data<u8>([0, 6, 4, 3, 4, 4]);
 
+const FIELD_EXPIRE: usize = memory.data<u8>([44, 34, 102, 105, 101, 108, 100, 95, 101, 120, 112, 105, 114, 101, 95, 109, 115, 34, 58, 91]); // ,"field_expire_ms":[
+
 @inline function put(d: usize, piece: usize, n: usize): usize {
   memory.copy(d, piece, n);
+  return d + n;
+}
+
+/** Writes up to 8 bytes given as a little-endian word; returns d + n. */
+@inline function word(d: usize, w: u64, n: usize): usize {
+  store<u64>(d, w);
   return d + n;
 }
 
@@ -256,24 +274,26 @@ function endKey(): void {
     regEnd = outEnd;
     return;
   }
-  // Record offsets, then sort them.
-  // (Records are packed without alignment: wasm loads and stores may be unaligned.)
+  // One sort entry per record (records are packed without alignment: wasm allows unaligned access),
+  // sorted for sets, hashes and sorted sets; lists and strings keep file order.
   const dataEnd = regEnd;
   const arr = dataEnd;
-  room(<usize>records * 4 + 8);
-  let r = regStart + <usize>keyLen;
-  for (let i: u32 = 0; i < records; i++) {
-    store<u32>(at(arr) + (<usize>i << 2), <u32>(r - regStart));
-    r += 32 + recALen(at(r)) + recBLen(at(r));
-  }
+  const n = <usize>records;
+  room(n * ENTRY * 2 + 64);
   const base = at(regStart);
-  if (vt == VT_SET || vt == VT_HASH) sortRecords(at(arr), records, base, BY_A);
-  else if (vt == VT_ZSET) sortRecords(at(arr), records, base, BY_SCORE_THEN_A);
+  let r = regStart + <usize>keyLen;
+  for (let i: usize = 0; i < n; i++) {
+    const rec = at(r);
+    setEntry(at(arr) + i * ENTRY, vt == VT_ZSET ? load<f64>(rec, 8) : 0, recA(rec), recALen(rec), <u32>(r - regStart));
+    r += 32 + recALen(rec) + recBLen(rec);
+  }
+  let sorted = at(arr);
+  if (vt == VT_SET || vt == VT_HASH || vt == VT_ZSET) sorted = sortEntries(at(arr), n, at(arr) + n * ENTRY, base, vt == VT_ZSET);
   // The line: at most every data byte escaped six times, plus punctuation per record.
-  const lineAt = arr + <usize>records * 4;
+  const lineAt = arr + n * ENTRY * 2;
   regEnd = lineAt;
-  room(jsonBytesBound(dataEnd - regStart) * 2 + <usize>records * 96 + 256);
-  const line = writeLine(at(lineAt), at(arr), at(regStart));
+  room(jsonBytesBound(dataEnd - regStart) * 2 + n * 96 + 256);
+  const line = writeLine(at(lineAt), sorted, base);
   const len = line - at(lineAt);
   memory.copy(at(outEnd), at(lineAt), len);
   outEnd += len;
@@ -281,24 +301,27 @@ function endKey(): void {
 }
 
 function writeLine(d: usize, arr: usize, base: usize): usize {
-  d = put(d, P_DB, 6);
+  d = word(d, 0x3a226264227b, 6); // {"db":
   d = writeSigned(db, d);
-  d = put(d, P_KEY, 7);
+  d = word(d, 0x3a2279656b222c, 7); // ,"key":
   d = writeJsonBytes(base, <usize>keyLen, d);
-  d = put(d, P_TYPE, 9);
-  d = put(d, TYPE_NAMES + (<usize>vt << 3), <usize>load<u8>(TYPE_LENS + vt));
-  d = put(d, P_EXPIRE, 14);
+  d = word(d, 0x3a2265707974222c, 8); // ,"type":
+  d = word(d, 0x22, 1); // "
+  d = word(d, load<u64>(TYPE_NAMES + (<usize>vt << 3)), <usize>load<u8>(TYPE_LENS + vt));
+  d = word(d, 0x7269707865222c22, 8); // ","expir
+  d = word(d, 0x3a22736d5f65, 6); // e_ms":
   if (hasExpire) d = writeSigned(expireMs, d);
-  else { store<u32>(d, 0x6c6c756e); d += 4; } // null
-  d = put(d, P_VALUE, 9);
+  else d = word(d, 0x6c6c756e, 4);
+  d = word(d, 0x2265756c6176222c, 8); // ,"value"
+  d = word(d, 0x3a, 1); // :
   const n = <usize>records;
   if (vt == VT_STRING) {
-    const r = base + <usize>load<u32>(arr);
+    const r = base + <usize>load<u32>(arr, 24);
     d = writeJsonBytes(recA(r), recALen(r), d);
   } else {
     store<u8>(d++, 91); // [
     for (let i: usize = 0; i < n; i++) {
-      const r = base + <usize>load<u32>(arr + (i << 2));
+      const r = base + <usize>load<u32>(arr + i * ENTRY, 24);
       if (i > 0) store<u8>(d++, 44);
       if (vt == VT_LIST || vt == VT_SET) {
         d = writeJsonBytes(recA(r), recALen(r), d);
@@ -321,9 +344,9 @@ function writeLine(d: usize, arr: usize, base: usize): usize {
 function writeFieldExpires(d: usize, arr: usize, base: usize): usize {
   let first = true;
   for (let i: usize = 0; i < <usize>records; i++) {
-    const r = base + <usize>load<u32>(arr + (i << 2));
+    const r = base + <usize>load<u32>(arr + i * ENTRY, 24);
     if (load<u32>(r, 16) == 0) continue;
-    if (first) { d = put(d, P_FIELD_EXPIRE, 20); first = false; }
+    if (first) { d = put(d, FIELD_EXPIRE, 20); first = false; }
     else store<u8>(d++, 44);
     store<u8>(d++, 91);
     d = writeJsonBytes(recA(r), recALen(r), d);

@@ -15,7 +15,7 @@ import { arenaInit, arenaBase } from "../memory";
 import { jsonInit } from "../json/writer";
 
 // The canonical JSON writer (assembly/json/writer.ts) shares this instance: its exports are re-exported.
-export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList } from "../json/writer";
+export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList, jsonHostNeeded } from "../json/writer";
 
 /**
  * Turns on the in-module canonical JSON writer (call after init): types is a bit mask of value types

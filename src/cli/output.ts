@@ -17,10 +17,10 @@ export class Output {
     return new Output(path && path !== '-' ? createWriteStream(path) : process.stdout);
   }
 
-  /** Writes a copy of the bytes; resolves once the destination wants more. */
+  /** Writes bytes the caller will not touch again; resolves once the destination wants more. */
   async write(bytes: Uint8Array): Promise<void> {
     if (this.closed || bytes.length === 0) return;
-    if (this.out.write(Buffer.from(bytes))) return;
+    if (this.out.write(bytes)) return;
     await new Promise<void>((resolve) => {
       const done = () => { this.out.off('drain', done); this.out.off('close', done); resolve(); };
       this.out.on('drain', done);

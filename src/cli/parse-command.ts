@@ -39,7 +39,7 @@ Examples:
     const converter = await CanonicalJsonl.create({ verifyChecksum: opts.checksum, selection: selectionFrom(opts) });
     // The converter hands out views valid only during the call: collect copies, then write them.
     let pending: Uint8Array[] = [];
-    const sink = (bytes: Uint8Array) => { pending.push(bytes.slice()); };
+    const sink = (bytes: Uint8Array) => { pending.push(bytes.slice()); }; // a copy the stream may keep
     const flush = async () => {
       const parts = pending;
       pending = [];

@@ -17,7 +17,8 @@ export interface RdbParserOptions {
   maxScratchBytes?: number;
   /**
    * Let the core itself write canonical JSON lines (FORMAT.md) for strings, lists, sets, sorted sets and
-   * hashes; take them with canonicalOutput(). Events still reach the sink (for the other types).
+   * hashes; take them with canonicalOutput(). The sink then only receives batches that hold something
+   * else too (other types, metadata); they still contain every event.
    */
   canonicalJson?: CanonicalJsonOptions;
 }
@@ -155,8 +156,11 @@ export class RdbEventParser {
       const count = this.core.eventsCount();
       if (count > 0) {
         if (this.json) this.core.jsonConsume();
-        this.batch.reset(this.core.memory, this.core.eventsPtr(), count);
-        sink(this.batch);
+        // In canonicalJson mode, batches the core wrote entirely are not passed on.
+        if (!this.json || this.core.jsonHostNeeded()) {
+          this.batch.reset(this.core.memory, this.core.eventsPtr(), count);
+          sink(this.batch);
+        }
       }
       if (status === abi.ST_EVENTS_FULL) {
         status = this.core.resume();

@@ -23,6 +23,7 @@ export interface RdbCoreExports {
   jsonEnable(types: number, hostFilter: number, dbs: number): number;
   jsonDbList(): number;
   jsonConsume(): void;
+  jsonHostNeeded(): number;
   jsonOutputPtr(): number;
   jsonOutputLength(): number;
   jsonFlushed(): void;

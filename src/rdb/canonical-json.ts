@@ -56,13 +56,16 @@ function compareScored(a: [Uint8Array, number], b: [Uint8Array, number]): number
   return a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : compareBytes(a[0], b[0]);
 }
 
+/** Decimal strings without leading zeros compare as numbers by length, then character by character. */
+function compareDecimal(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** Stream IDs "<ms>-<seq>" in numeric order (ms, then seq). */
 function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-');
-  const [bm, bs] = b.split('-');
-  const ms = BigInt(am!) - BigInt(bm!);
-  if (ms !== 0n) return ms < 0n ? -1 : 1;
-  const seq = BigInt(as!) - BigInt(bs!);
-  return seq < 0n ? -1 : seq > 0n ? 1 : 0;
+  const i = a.indexOf('-');
+  const j = b.indexOf('-');
+  return compareDecimal(a.slice(0, i), b.slice(0, j)) || compareDecimal(a.slice(i + 1), b.slice(j + 1));
 }
 
 function byFirst<T extends [Uint8Array, ...unknown[]]>(a: T, b: T): number {

@@ -33,7 +33,6 @@ export class EntryBuilder {
 
   private db = 0;
   private entry: RdbEntry | null = null;
-  private skipping = false;
   private chunks: Uint8Array[] = [];
   private pendingField: Uint8Array | null = null;
   private pendingScoreText: string | null = null;
@@ -67,8 +66,8 @@ export class EntryBuilder {
   consume(b: EventBatch): void {
     for (let i = 0; i < b.count; i++) {
       const kind = b.kind(i);
-      if (this.skipping && kind !== abi.E_KEY_END) {
-        if (kind === abi.E_CHUNK) continue;
+      // The content of a key not being built (filtered out, or written elsewhere) is passed over.
+      if (this.entry === null && kind >= abi.E_KEY_END && kind <= abi.E_MODULE_VALUE) {
         continue;
       }
       switch (kind) {
@@ -108,10 +107,7 @@ export class EntryBuilder {
     const rdbType = b.aux(i);
     const flags = b.flags(i);
     const key = b.bytes(i);
-    if (this.filter && !this.filter(this.db, key, rdbType)) {
-      this.skipping = true;
-      return;
-    }
+    if (this.filter && !this.filter(this.db, key, rdbType)) return;
     const type = valueTypeOf(rdbType);
     const e = {
       db: this.db,
@@ -133,7 +129,6 @@ export class EntryBuilder {
   }
 
   private endKey(): void {
-    if (this.skipping) { this.skipping = false; this.chunks = []; return; }
     const e = this.entry!;
     if (e.type === 'stream') this.finishStream(e.value);
     this.ready.push(e);
