@@ -1,34 +1,32 @@
 // The canonical JSON lines writer (FORMAT.md) inside the module: it reads the event buffer the parser
-// just filled and appends one line per key to the arena, so `parse --format jsonl` never builds JS
-// objects. Strings, lists, sets, sorted sets and hashes are written here; other types (streams, modules)
-// are left to the host, which reads the same events.
+// just filled and appends one line per key to the arena (region.ts), so `parse --format jsonl` never
+// builds JS objects. Every type of FORMAT.md is written here (streams in stream-writer.ts); module
+// values have no line.
 //
-// Arena (offsets from arenaBase): [completed lines 0..outEnd) [current key: key bytes, records ...]
-// A record: u32 aLen, u32 bLen, num (score f64 or field TTL i64) @8, u32 flags @16, A @32, then B.
-// At the key's end the records are sorted (sets, hashes by field; zsets by score then member), the
-// line is written after them and moved down to outEnd.
+// A key's elements are buffered as records after its key bytes: u32 aLen, u32 bLen, num (score f64 or
+// field TTL i64) @8, u32 flags @16, A @32, then B. At the key's end the records are sorted (sets, hashes
+// by field; sorted sets by score then member), the line is written after them and moved down.
 import {
   EVENT_SIZE, E_SELECT_DB, E_KEY, E_KEY_END, E_VALUE, E_LIST_ITEM, E_SET_MEMBER, E_ZSET_MEMBER, E_SCORE_TEXT,
-  E_HASH_FIELD, E_HASH_VALUE, E_CHUNK, F_CHUNKED, F_INTEGER, F_EXPIRE, F_SCORE_TEXT,
+  E_HASH_FIELD, E_HASH_VALUE, E_CHUNK, F_CHUNKED, F_EXPIRE, F_SCORE_TEXT,
 } from "../../src/core/abi";
-import { eventsBase, arenaBase, arenaUsed, arenaEnsure, setArenaUsed } from "../memory";
+import { eventsBase, arenaUsed, setArenaUsed } from "../memory";
 import { eventCount } from "../events";
 import { writeJsonBytes, jsonBytesBound } from "./text";
 import { writeSigned, writeScore } from "./numbers";
 import { sortEntries, setEntry, ENTRY } from "./sort";
+import { writeLineHead, VT_STRING, VT_LIST, VT_SET, VT_ZSET, VT_HASH, VT_STREAM } from "./line";
+import {
+  at, room, regStart, regEnd, outEnd, setRegEnd, beginKeyRegion, dropKeyRegion, completeLine,
+  appendEventString, regionReset, flushRegion,
+} from "./region";
+import { streamBegin, streamEvent, streamEnd, streamShift, streamFinishGroups } from "./stream-writer";
 
 @external("host", "keepKey")
 declare function hostKeepKey(db: i32, rdbType: u32, key: usize, len: u32): i32;
 
 @external("host", "parseScore")
 declare function hostParseScore(text: usize, len: u32): f64;
-
-// Value types the writer handles (0: left to the host).
-const VT_STRING: u32 = 1;
-const VT_LIST: u32 = 2;
-const VT_SET: u32 = 3;
-const VT_ZSET: u32 = 4;
-const VT_HASH: u32 = 5;
 
 function valueType(rdbType: u32): u32 {
   if (rdbType == 0) return VT_STRING;
@@ -37,6 +35,7 @@ function valueType(rdbType: u32): u32 {
   if (rdbType == 3 || rdbType == 5 || rdbType == 12 || rdbType == 17) return VT_ZSET;
   if (rdbType == 4 || rdbType == 9 || rdbType == 13 || rdbType == 16 || (rdbType >= 22 && rdbType <= 25) ||
       rdbType == 256 + 22) return VT_HASH;
+  if (rdbType == 15 || rdbType == 19 || rdbType == 21 || rdbType == 26) return VT_STREAM;
   return 0;
 }
 
@@ -49,17 +48,15 @@ let dbCount: usize = 0; // 0: every db
 
 // State.
 let db: i64 = 0;
-let vt: u32 = 0; // VT_* of the current key, 0 when none or skipped
-let outEnd: usize = 0;
-let regStart: usize = 0; // where the current key's bytes begin (= outEnd when it began)
-let regEnd: usize = 0;
+let vt: u32 = 0; // VT_* of the current key, 0 when none or not written here
 let keyLen: u32 = 0;
 let expireMs: i64 = 0;
 let hasExpire: bool = false;
 let records: u32 = 0;
-let recAt: usize = 0; // open record (offset), or usize.MAX_VALUE
-let inB: bool = false; // chunks of the open record belong to B (a hash value)
+let recAt: usize = 0; // open record (offset), or NO_RECORD
 let pendingScore: f64 = 0;
+/** Whether the last batch had events the writer did not consume (other types, metadata, dbs). */
+let hostNeeded: bool = true;
 
 const NO_RECORD: usize = usize.MAX_VALUE;
 
@@ -67,49 +64,22 @@ export function jsonInit(types: u32, hostFilter: bool, dbs: u32): void {
   typeMask = types;
   askHost = hostFilter;
   dbCount = <usize>dbs < MAX_DBS ? <usize>dbs : MAX_DBS;
-  db = 0; vt = 0; outEnd = 0; regStart = 0; regEnd = 0; recAt = NO_RECORD;
-  setArenaUsed(0);
+  db = 0; vt = 0; recAt = NO_RECORD;
+  regionReset();
 }
 
 export function jsonDbList(): usize {
   return dbList;
 }
 
-/** Offset → address; valid until scratch next grows (the parser is not running while we write). */
-@inline function at(off: usize): usize {
-  return arenaBase + off;
-}
-
-/** Makes room for n bytes after regEnd. */
-function room(n: usize): void {
-  const end = regEnd + n;
-  if (end > arenaUsed) {
-    arenaEnsure(end - arenaUsed);
-    setArenaUsed(end);
-  }
+export function jsonHostNeeded(): bool {
+  return hostNeeded;
 }
 
 function dbSelected(): bool {
   if (dbCount == 0) return true;
   for (let i: usize = 0; i < dbCount; i++) if (load<i64>(dbList + (i << 3)) == db) return true;
   return false;
-}
-
-/** Appends an event's string (bytes, or the decimal text of a lazy integer) at regEnd. */
-function appendString(ev: usize): u32 {
-  const flags = <u32>load<u16>(ev, 2);
-  if (flags & F_INTEGER) {
-    room(24);
-    const end = writeSigned(load<i64>(ev, 16), at(regEnd));
-    const n = <u32>(end - at(regEnd));
-    regEnd += n;
-    return n;
-  }
-  const n = load<u32>(ev, 8);
-  room(n);
-  memory.copy(at(regEnd), <usize>load<u32>(ev, 4), n);
-  regEnd += n;
-  return n;
 }
 
 function openRecord(): void {
@@ -119,8 +89,7 @@ function openRecord(): void {
   store<u64>(at(recAt), 0);
   store<u64>(at(recAt), 0, 8);
   store<u32>(at(recAt), 0, 16);
-  regEnd += 32;
-  inB = false;
+  setRegEnd(regEnd + 32);
 }
 
 /** The open record's A (or B) is the string of event ev, or the chunks appended before it. */
@@ -129,13 +98,12 @@ function finishPart(ev: usize, isB: bool): void {
   const start = isB ? at(recAt) + 32 + <usize>load<u32>(at(recAt)) : at(recAt) + 32;
   let n: u32;
   if (flags & F_CHUNKED) n = <u32>(at(regEnd) - start);
-  else n = appendString(ev);
+  else n = appendEventString(ev);
   store<u32>(at(recAt) + (isB ? 4 : 0), n);
 }
 
 function closeRecord(): void {
   recAt = NO_RECORD;
-  inB = false;
   records++;
 }
 
@@ -150,18 +118,11 @@ function startKey(ev: usize): void {
   const flags = <u32>load<u16>(ev, 2);
   hasExpire = (flags & F_EXPIRE) != 0;
   expireMs = load<i64>(ev, 16);
-  regStart = outEnd;
-  regEnd = outEnd;
-  keyLen = appendString(ev);
+  beginKeyRegion();
+  keyLen = appendEventString(ev);
   records = 0;
   recAt = NO_RECORD;
-}
-
-/** Whether the last batch had events the writer did not consume (other types, metadata, dbs). */
-let hostNeeded: bool = true;
-
-export function jsonHostNeeded(): bool {
-  return hostNeeded;
+  if (vt == VT_STREAM) streamBegin(regStart + <usize>keyLen, rdbType);
 }
 
 /** Processes every event in the event buffer. */
@@ -181,13 +142,17 @@ export function jsonConsume(): void {
       hostNeeded = true;
       continue;
     }
+    if (kind == E_KEY_END) {
+      if (vt == VT_STREAM) endStream();
+      else endKey();
+      vt = 0;
+      continue;
+    }
+    if (vt == VT_STREAM) { streamEvent(ev, kind); continue; }
     switch (kind) {
       case E_CHUNK: {
         openRecord();
-        const len = load<u32>(ev, 8);
-        room(len);
-        memory.copy(at(regEnd), <usize>load<u32>(ev, 4), len);
-        regEnd += len;
+        appendEventString(ev);
         break;
       }
       case E_VALUE:
@@ -213,7 +178,6 @@ export function jsonConsume(): void {
       case E_HASH_FIELD: {
         openRecord();
         finishPart(ev, false);
-        inB = true;
         break;
       }
       case E_HASH_VALUE: {
@@ -227,39 +191,19 @@ export function jsonConsume(): void {
         closeRecord();
         break;
       }
-      case E_KEY_END: {
-        endKey();
-        vt = 0;
-        break;
-      }
     }
   }
   if (arenaUsed < regEnd) setArenaUsed(regEnd);
 }
 
-// Constant pieces of a line, stored as little-endian words: each store may write past the piece; the
-// next write covers it (the line's room has slack).
-const TYPE_NAMES: usize = memory.data<u8>([
-  0, 0, 0, 0, 0, 0, 0, 0, // unused
-  115, 116, 114, 105, 110, 103, 0, 0, // string
-  108, 105, 115, 116, 0, 0, 0, 0, // list
-  115, 101, 116, 0, 0, 0, 0, 0, // set
-  122, 115, 101, 116, 0, 0, 0, 0, // zset
-  104, 97, 115, 104, 0, 0, 0, 0, // hash
-]);
-const TYPE_LENS: usize = memory.data<u8>([0, 6, 4, 3, 4, 4]);
-
-const FIELD_EXPIRE: usize = memory.data<u8>([44, 34, 102, 105, 101, 108, 100, 95, 101, 120, 112, 105, 114, 101, 95, 109, 115, 34, 58, 91]); // ,"field_expire_ms":[
-
-@inline function put(d: usize, piece: usize, n: usize): usize {
-  memory.copy(d, piece, n);
-  return d + n;
-}
-
-/** Writes up to 8 bytes given as a little-endian word; returns d + n. */
-@inline function word(d: usize, w: u64, n: usize): usize {
-  store<u64>(d, w);
-  return d + n;
+function endStream(): void {
+  streamFinishGroups();
+  room(256);
+  const lineAt = regEnd;
+  const d = writeLineHead(at(lineAt), db, at(regStart), <usize>keyLen, VT_STREAM, hasExpire, expireMs);
+  setRegEnd(lineAt + (d - at(lineAt)));
+  streamEnd();
+  completeLine(lineAt, regEnd - lineAt);
 }
 
 @inline function recA(r: usize): usize { return r + 32; }
@@ -271,7 +215,7 @@ function endKey(): void {
   if (recAt != NO_RECORD) closeRecord(); // a dangling part (corrupt input would have stopped us)
   if (vt != VT_STRING && records == 0) {
     // Redis drops empty collections while loading: they have no line.
-    regEnd = outEnd;
+    dropKeyRegion();
     return;
   }
   // One sort entry per record (records are packed without alignment: wasm allows unaligned access),
@@ -291,29 +235,14 @@ function endKey(): void {
   if (vt == VT_SET || vt == VT_HASH || vt == VT_ZSET) sorted = sortEntries(at(arr), n, at(arr) + n * ENTRY, base, vt == VT_ZSET);
   // The line: at most every data byte escaped six times, plus punctuation per record.
   const lineAt = arr + n * ENTRY * 2;
-  regEnd = lineAt;
+  setRegEnd(lineAt);
   room(jsonBytesBound(dataEnd - regStart) * 2 + n * 96 + 256);
   const line = writeLine(at(lineAt), sorted, base);
-  const len = line - at(lineAt);
-  memory.copy(at(outEnd), at(lineAt), len);
-  outEnd += len;
-  regEnd = outEnd;
+  completeLine(lineAt, line - at(lineAt));
 }
 
 function writeLine(d: usize, arr: usize, base: usize): usize {
-  d = word(d, 0x3a226264227b, 6); // {"db":
-  d = writeSigned(db, d);
-  d = word(d, 0x3a2279656b222c, 7); // ,"key":
-  d = writeJsonBytes(base, <usize>keyLen, d);
-  d = word(d, 0x3a2265707974222c, 8); // ,"type":
-  d = word(d, 0x22, 1); // "
-  d = word(d, load<u64>(TYPE_NAMES + (<usize>vt << 3)), <usize>load<u8>(TYPE_LENS + vt));
-  d = word(d, 0x7269707865222c22, 8); // ","expir
-  d = word(d, 0x3a22736d5f65, 6); // e_ms":
-  if (hasExpire) d = writeSigned(expireMs, d);
-  else d = word(d, 0x6c6c756e, 4);
-  d = word(d, 0x2265756c6176222c, 8); // ,"value"
-  d = word(d, 0x3a, 1); // :
+  d = writeLineHead(d, db, base, <usize>keyLen, vt, hasExpire, expireMs);
   const n = <usize>records;
   if (vt == VT_STRING) {
     const r = base + <usize>load<u32>(arr, 24);
@@ -341,12 +270,14 @@ function writeLine(d: usize, arr: usize, base: usize): usize {
   return d + 2;
 }
 
+const FIELD_EXPIRE: usize = memory.data<u8>([44, 34, 102, 105, 101, 108, 100, 95, 101, 120, 112, 105, 114, 101, 95, 109, 115, 34, 58, 91]); // ,"field_expire_ms":[
+
 function writeFieldExpires(d: usize, arr: usize, base: usize): usize {
   let first = true;
   for (let i: usize = 0; i < <usize>records; i++) {
     const r = base + <usize>load<u32>(arr + i * ENTRY, 24);
     if (load<u32>(r, 16) == 0) continue;
-    if (first) { d = put(d, FIELD_EXPIRE, 20); first = false; }
+    if (first) { memory.copy(d, FIELD_EXPIRE, 20); d += 20; first = false; }
     else store<u8>(d++, 44);
     store<u8>(d++, 91);
     d = writeJsonBytes(recA(r), recALen(r), d);
@@ -358,18 +289,11 @@ function writeFieldExpires(d: usize, arr: usize, base: usize): usize {
   return d;
 }
 
-/** Completed lines: arenaBase .. arenaBase + jsonOutputLength(). */
-export function jsonOutputLength(): usize {
-  return outEnd;
-}
+export { jsonOutputLength } from "./region";
 
 /** The host wrote the completed lines out: keep only the current key's bytes, moved to the front. */
 export function jsonFlushed(): void {
-  const keep = regEnd - outEnd;
-  if (keep > 0) memory.copy(at(0), at(outEnd), keep);
-  const shift = outEnd;
-  regStart -= shift;
-  regEnd -= shift;
+  const shift = flushRegion();
   if (recAt != NO_RECORD) recAt -= shift;
-  outEnd = 0;
+  streamShift(shift);
 }

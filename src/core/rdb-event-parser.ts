@@ -16,23 +16,23 @@ export interface RdbParserOptions {
   /** Most memory one key, field or packed container may need (default 1 GiB). */
   maxScratchBytes?: number;
   /**
-   * Let the core itself write canonical JSON lines (FORMAT.md) for strings, lists, sets, sorted sets and
-   * hashes; take them with canonicalOutput(). The sink then only receives batches that hold something
+   * Let the core itself write canonical JSON lines (FORMAT.md) for every type; take them with
+   * canonicalOutput(). The sink then only receives batches that hold something
    * else too (other types, metadata); they still contain every event.
    */
   canonicalJson?: CanonicalJsonOptions;
 }
 
 export interface CanonicalJsonOptions {
-  /** Value types to write (default: all five the core writes). */
-  types?: Array<'string' | 'list' | 'set' | 'zset' | 'hash'>;
+  /** Value types to write (default: all). */
+  types?: Array<'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream'>;
   /** Only these databases (default: all). */
   dbs?: number[];
   /** Per-key selection, asked for every key when given. */
   keepKey?: RdbCoreHost['keepKey'];
 }
 
-const JSON_TYPE_BITS = { string: 1 << 1, list: 1 << 2, set: 1 << 3, zset: 1 << 4, hash: 1 << 5 } as const;
+const JSON_TYPE_BITS = { string: 1 << 1, list: 1 << 2, set: 1 << 3, zset: 1 << 4, hash: 1 << 5, stream: 1 << 6 } as const;
 
 export type EventSink = (events: EventBatch) => void;
 
@@ -66,7 +66,7 @@ export class RdbEventParser {
   private json = false;
 
   private enableJson(o: CanonicalJsonOptions): void {
-    const types = o.types ?? (['string', 'list', 'set', 'zset', 'hash'] as const);
+    const types = o.types ?? (['string', 'list', 'set', 'zset', 'hash', 'stream'] as const);
     const mask = types.reduce((m, t) => m | JSON_TYPE_BITS[t], 0);
     const dbs = o.dbs ?? [];
     if (dbs.length > 64) throw new RangeError('canonicalJson.dbs: at most 64 databases');

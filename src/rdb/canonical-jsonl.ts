@@ -1,14 +1,11 @@
-// RDB → canonical JSON lines at full speed: the core writes the lines of strings, lists, sets, sorted
-// sets and hashes itself; streams go through the entry builder and canonicalLine here. The lines of a
-// dump are complete and exact either way (tests compare both paths with the fixtures).
+// RDB → canonical JSON lines at full speed: the core writes every line itself (assembly/json/), so no JS
+// object is built per key. The entry builder here only reads the file's metadata (AUX fields, checksum).
+// Tests hold this path and the entry path (canonical-json.ts) to the same fixtures.
 import { RdbEventParser, type RdbParserOptions } from '../core/rdb-event-parser.js';
 import { EntryBuilder } from './entry-builder.js';
-import { canonicalLine } from './canonical-json.js';
-import { keyFilter, type KeySelection } from './key-filter.js';
-import { valueTypeOf } from './encodings.js';
+import type { KeySelection } from './key-filter.js';
 import type { RdbMetadata, RdbValueType } from './entry.js';
 
-const CORE_TYPES: ReadonlySet<RdbValueType> = new Set(['string', 'list', 'set', 'zset', 'hash']);
 const FLUSH_AT = 1 << 20;
 
 /** Receives output: the bytes are only valid during the call (copy or write them synchronously). */
@@ -18,46 +15,38 @@ export interface CanonicalJsonlOptions extends Omit<RdbParserOptions, 'canonical
   selection?: KeySelection;
 }
 
+function coreOptions(options: CanonicalJsonlOptions): RdbParserOptions {
+  const sel = options.selection ?? {};
+  const pattern = sel.keyPattern;
+  const utf8 = new TextDecoder();
+  return {
+    ...options,
+    canonicalJson: {
+      // Module values have no canonical line.
+      types: sel.types?.filter((t): t is Exclude<RdbValueType, 'module'> => t !== 'module'),
+      dbs: sel.dbs,
+      keepKey: pattern ? (_db, _t, key) => pattern.test(utf8.decode(key)) : undefined,
+    },
+  };
+}
+
 export class CanonicalJsonl {
-  private readonly builder: EntryBuilder;
-  private readonly encoder = new TextEncoder();
+  private readonly builder = new EntryBuilder(() => false);
 
-  private constructor(private readonly parser: RdbEventParser, selection: KeySelection) {
-    const selected = keyFilter(selection);
-    this.builder = new EntryBuilder((db, key, rdbType) =>
-      !CORE_TYPES.has(valueTypeOf(rdbType)) && (!selected || selected(db, key, rdbType)));
-  }
-
-  private static coreOptions(options: CanonicalJsonlOptions): RdbParserOptions {
-    const sel = options.selection ?? {};
-    const pattern = sel.keyPattern;
-    const utf8 = new TextDecoder();
-    return {
-      ...options,
-      canonicalJson: {
-        types: sel.types ? sel.types.filter((t): t is 'string' | 'list' | 'set' | 'zset' | 'hash' => CORE_TYPES.has(t)) : undefined,
-        dbs: sel.dbs,
-        keepKey: pattern ? (_db, _t, key) => pattern.test(utf8.decode(key)) : undefined,
-      },
-    };
-  }
+  private constructor(private readonly parser: RdbEventParser) {}
 
   static async create(options: CanonicalJsonlOptions = {}): Promise<CanonicalJsonl> {
-    return new CanonicalJsonl(await RdbEventParser.create(CanonicalJsonl.coreOptions(options)), options.selection ?? {});
+    return new CanonicalJsonl(await RdbEventParser.create(coreOptions(options)));
   }
 
   static createSync(options: CanonicalJsonlOptions = {}): CanonicalJsonl {
-    return new CanonicalJsonl(RdbEventParser.createSync(CanonicalJsonl.coreOptions(options)), options.selection ?? {});
+    return new CanonicalJsonl(RdbEventParser.createSync(coreOptions(options)));
   }
 
   get metadata(): RdbMetadata {
     const m = this.builder.metadata;
     m.trailingBytes = this.parser.trailingBytes;
     return m;
-  }
-
-  get parserConsumed(): number {
-    return this.parser.consumed;
   }
 
   /** Parses a chunk; passes out completed lines once a megabyte of them is ready. Throws RdbError. */
@@ -76,15 +65,6 @@ export class CanonicalJsonl {
     if (this.parser.canonicalOutputLength > threshold) {
       sink(this.parser.canonicalOutput());
       this.parser.canonicalOutputTaken();
-    }
-    const entries = this.builder.take();
-    if (entries.length) {
-      let text = '';
-      for (const e of entries) {
-        const line = canonicalLine(e);
-        if (line !== null) text += `${line}\n`;
-      }
-      if (text) sink(this.encoder.encode(text));
     }
   }
 }
