@@ -74,7 +74,7 @@ function main() {
 function benchFile(file) {
   const bytes = fs.statSync(file).size;
   const name = path.basename(file);
-  const state = Object.fromEntries(contenders.map((c) => [c.id, { times: [], rssKb: [], error: null }]));
+  const state = Object.fromEntries(contenders.map((c) => [c.id, { times: [], inProcess: [], rssKb: [], error: null }]));
   process.stderr.write(`${name}: warm-up`);
   for (const c of contenders) {
     if (c.na) continue;
@@ -91,7 +91,10 @@ function benchFile(file) {
       if (r.error) { s.error = r.error; continue; }
       s.times.push(r.ms);
       if (r.rssKb != null) s.rssKb.push(r.rssKb);
-      if (r.output) s.output = r.output;
+      if (r.output) {
+        s.output = r.output;
+        if (r.output.parseMs != null) s.inProcess.push(r.output.parseMs);
+      }
     }
   }
   process.stderr.write('\n');
@@ -113,6 +116,9 @@ function benchFile(file) {
       ratioToPeer: ms && peerMedian ? peerMedian / ms : null,
       peakRssKb: s.rssKb.length ? Math.max(...s.rssKb) : null,
       output: s.output ?? null,
+      // (a) also reports its own time from module compilation to the last event, without Node's startup
+      inProcessMedianMs: s.inProcess.length ? median(s.inProcess) : null,
+      inProcessRatioToPeer: s.inProcess.length && peerMedian ? peerMedian / median(s.inProcess) : null,
     };
   }
   return result;
@@ -165,6 +171,11 @@ function printTable(results) {
         x.ratioToPeer ? `${fmt(x.ratioToPeer, 2)}x` : ''];
       if (haveTime) row.push(x.peakRssKb ? fmt(x.peakRssKb / 1024, 1) : '');
       rows.push(row);
+      if (x.inProcessMedianMs) {
+        const ms = x.inProcessMedianMs;
+        rows.push(['', '', '    same, in-process (no Node start)', fmt(ms / 1000, 3), fmt(r.bytes / 1e6 / (ms / 1000), 1),
+          `${fmt(x.inProcessRatioToPeer, 2)}x`, ...(haveTime ? [''] : [])]);
+      }
     });
     const a = r.contenders.a.output;
     if (a) {

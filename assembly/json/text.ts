@@ -91,10 +91,33 @@ function escaped(p: usize, n: usize, d: usize): usize {
   return d;
 }
 
+/** Two base64 characters for every 12-bit value (built on first use). */
+const B64_PAIRS: usize = memory.data(4096 * 2, 2);
+let pairsReady = false;
+
+function buildPairs(): void {
+  for (let v: u32 = 0; v < 4096; v++) {
+    store<u16>(B64_PAIRS + (<usize>v << 1), <u16>(<u32>load<u8>(B64 + (v >> 6)) | (<u32>load<u8>(B64 + (v & 63)) << 8)));
+  }
+  pairsReady = true;
+}
+
+@inline function pair(v: u64): u64 {
+  return <u64>load<u16>(B64_PAIRS + ((<usize>v & 4095) << 1));
+}
+
 function base64(p: usize, n: usize, d: usize): usize {
+  if (!pairsReady) buildPairs();
   store<u64>(d, 0x223a22343662227b); // {"b64":"
   d += 8;
   const end = p + n;
+  // Six input bytes (one big-endian word's top 48 bits) become eight characters.
+  while (p + 8 <= end) {
+    const v = bswap<u64>(load<u64>(p)) >> 16;
+    store<u64>(d, pair(v >> 36) | (pair(v >> 24) << 16) | (pair(v >> 12) << 32) | (pair(v) << 48));
+    p += 6;
+    d += 8;
+  }
   while (p + 3 <= end) {
     const v = (<u32>load<u8>(p) << 16) | (<u32>load<u8>(p + 1) << 8) | <u32>load<u8>(p + 2);
     store<u8>(d, load<u8>(B64 + (v >> 18)));

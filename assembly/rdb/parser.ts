@@ -489,7 +489,8 @@ function wholeKeyStep(op: u32, at: usize): bool {
   phase = P_VALUE;
   if (t == T.T_STRING) {
     emitElement(E_VALUE, sPtr, sLen, sFlags, sInt);
-    vstate = V_END;
+    emit(E_KEY_END, 0, 0, 0, t, 1, offsetOf(pos));
+    phase = P_OPCODE;
   } else if (startWalk(false) != R_CONT) {
     phase = P_VALUE; // the walk recorded the error; the next step reports it
     vstate = V_WALK_FAILED;

@@ -73,6 +73,17 @@ export function asText(): i32 {
  * bigContinue() run). S_FULL: drain events first. S_ERR: error recorded.
  */
 export function readString(mode: i32): i32 {
+  // The common case first: a 6-bit length (under 64 bytes) with all its bytes here.
+  if (cur < lim) {
+    const b = <usize>load<u8>(cur);
+    if (b < 0x40 && cur + 1 + b <= lim) {
+      sPtr = cur + 1;
+      sLen = <u32>b;
+      sFlags = 0;
+      cur += 1 + b;
+      return S_READY;
+    }
+  }
   const headerAt = cur;
   const n = readLen();
   if (short) return S_SHORT;

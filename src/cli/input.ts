@@ -1,5 +1,5 @@
 // Opening the dump a command reads: a path or "-" for standard input, with a clear error when missing.
-import { statSync } from 'node:fs';
+import { openSync, readSync, statSync } from 'node:fs';
 import { openFile } from '../node.js';
 import { CliError } from './cli-error.js';
 
@@ -8,10 +8,12 @@ export interface CliInput {
   /** Size in bytes when known (files), for progress. */
   size: number | null;
   name: string;
+  /** For files: fills a buffer synchronously (0 at the end), so parsers can read into their own memory. */
+  readInto: ((into: Uint8Array) => number) | null;
 }
 
 export function openInput(path: string): CliInput {
-  if (path === '-') return { source: process.stdin, size: null, name: 'standard input' };
+  if (path === '-') return { source: process.stdin, size: null, name: 'standard input', readInto: null };
   let size: number;
   try {
     const st = statSync(path);
@@ -21,5 +23,9 @@ export function openInput(path: string): CliInput {
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
-  return { source: openFile(path), size, name: path };
+  let fd: number | null = null;
+  const readInto = (into: Uint8Array) => readSync(fd ??= openSync(path, 'r'), into, 0, into.length, null);
+  // The stream is opened only if someone iterates it.
+  const source = { [Symbol.asyncIterator]: () => openFile(path)[Symbol.asyncIterator]() };
+  return { source, size, name: path, readInto };
 }

@@ -1,36 +1,42 @@
-// Output of a command: bytes to standard output or a file, with backpressure, and a closed pipe
-// (`| head`) treated as a normal end rather than an error.
-import { createWriteStream } from 'node:fs';
+// Output of a command: bytes to standard output or a file. Files and character devices are written
+// synchronously straight from the bytes given (no copy); pipes and sockets get a copy through the stream,
+// with backpressure, and a closed pipe (`| head`) ends the command quietly.
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export class Output {
   closed = false;
 
-  constructor(private readonly out: Writable) {
-    out.on('error', (err: NodeJS.ErrnoException) => {
+  private constructor(private readonly fd: number | null, private readonly stream: Writable | null, private readonly ownFd: boolean) {
+    stream?.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') this.closed = true;
       else throw err;
     });
   }
 
   static to(path: string | undefined): Output {
-    return new Output(path && path !== '-' ? createWriteStream(path) : process.stdout);
+    if (path && path !== '-') return new Output(openSync(path, 'w'), null, true);
+    const st = fstatSync(1);
+    if (st.isFile() || st.isCharacterDevice()) return new Output(1, null, false);
+    return new Output(null, process.stdout, false);
   }
 
-  /** Writes bytes the caller will not touch again; resolves once the destination wants more. */
+  /** Writes bytes that are only valid during the call. */
   async write(bytes: Uint8Array): Promise<void> {
     if (this.closed || bytes.length === 0) return;
-    if (this.out.write(bytes)) return;
+    if (this.fd !== null) {
+      for (let off = 0; off < bytes.length;) off += writeSync(this.fd, bytes, off);
+      return;
+    }
+    if (this.stream!.write(bytes.slice())) return;
     await new Promise<void>((resolve) => {
-      const done = () => { this.out.off('drain', done); this.out.off('close', done); resolve(); };
-      this.out.on('drain', done);
-      this.out.on('close', done);
+      const done = () => { this.stream!.off('drain', done); this.stream!.off('close', done); resolve(); };
+      this.stream!.on('drain', done);
+      this.stream!.on('close', done);
     });
   }
 
   async end(): Promise<void> {
-    if (this.out !== process.stdout && !this.closed) {
-      await new Promise<void>((resolve) => this.out.end(resolve));
-    }
+    if (this.ownFd && this.fd !== null) closeSync(this.fd);
   }
 }

@@ -37,22 +37,25 @@ Examples:
     const input = openInput(file);
     const out = Output.to(opts.output);
     const converter = await CanonicalJsonl.create({ verifyChecksum: opts.checksum, selection: selectionFrom(opts) });
-    // The converter hands out views valid only during the call: collect copies, then write them.
-    let pending: Uint8Array[] = [];
-    const sink = (bytes: Uint8Array) => { pending.push(bytes.slice()); }; // a copy the stream may keep
-    const flush = async () => {
-      const parts = pending;
-      pending = [];
-      for (const p of parts) await out.write(p);
+    // The converter hands out views valid only during its call; Output copies them only for pipes.
+    // (Output.write takes the bytes before its first await, so calling it here is enough.)
+    let pending: Promise<void> = Promise.resolve();
+    const sink = (bytes: Uint8Array) => {
+      const written = out.write(bytes);
+      pending = pending.then(() => written);
     };
-    for await (const chunk of input.source) {
-      converter.write(chunk, sink);
-      await flush();
-      if (out.closed) break;
+    if (input.readInto) {
+      while (!out.closed && converter.fill(input.readInto, sink) > 0) await pending;
+    } else {
+      for await (const chunk of input.source) {
+        converter.write(chunk, sink);
+        await pending;
+        if (out.closed) break;
+      }
     }
     if (!out.closed) {
       converter.end(sink);
-      await flush();
+      await pending;
     }
     await out.end();
     warnTrailing(converter.metadata.trailingBytes);

@@ -139,6 +139,22 @@ export class RdbEventParser {
     }
   }
 
+  /**
+   * Lets `read` put bytes straight into the parser's input buffer (no copy), then parses them. `read`
+   * gets the free space as a view and returns how many bytes it wrote (0: end of input, nothing parsed).
+   * Returns that count. For readers that can fill a given buffer, such as fs.readSync.
+   */
+  fill(read: (into: Uint8Array) => number, sink: EventSink): number {
+    if (this.status !== abi.ST_NEED_MORE) return 0;
+    const space = this.core.inputSpace();
+    const n = read(new Uint8Array(this.core.memory.buffer, this.core.inputPtr(), space));
+    if (n > 0) {
+      this.written += n;
+      this.settle(this.core.feed(n), sink);
+    }
+    return n;
+  }
+
   private written = 0;
 
   /** Bytes written after the end of the RDB (not parsed). */

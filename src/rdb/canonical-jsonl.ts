@@ -55,6 +55,13 @@ export class CanonicalJsonl {
     this.drain(sink, FLUSH_AT);
   }
 
+  /** Like write, but `read` fills the parser's input buffer directly (see RdbEventParser.fill). */
+  fill(read: (into: Uint8Array) => number, sink: JsonlSink): number {
+    const n = this.parser.fill(read, (batch) => this.builder.consume(batch));
+    this.drain(sink, FLUSH_AT);
+    return n;
+  }
+
   /** Ends the input (throws a truncation error when the RDB was incomplete) and passes out the rest. */
   end(sink: JsonlSink): void {
     this.parser.end((batch) => this.builder.consume(batch));
