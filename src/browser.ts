@@ -1,5 +1,5 @@
 // The browser (and any non-Node runtime) entry: everything that needs no Node built-ins.
-export { RdbEventParser, type RdbParserOptions, type EventSink } from './core/rdb-event-parser.js';
+export { RdbEventParser, type RdbParserOptions, type EventSink, type CanonicalJsonOptions } from './core/rdb-event-parser.js';
 export { EventBatch } from './core/event-batch.js';
 export { RdbError, type RdbErrorKind } from './core/errors.js';
 export { loadRdbCore } from './core/wasm.js';
@@ -7,4 +7,6 @@ export * as abi from './core/abi.js';
 export { parseRdb, parseDump, RdbReader, type RdbByteSource, type ParseRdbOptions } from './rdb/parse.js';
 export type * from './rdb/entry.js';
 export { canonicalLine, compareBytes } from './rdb/canonical-json.js';
+export { CanonicalJsonl, type CanonicalJsonlOptions, type JsonlSink } from './rdb/canonical-jsonl.js';
+export type { KeySelection } from './rdb/key-filter.js';
 export { decodeModuleId, encodingOf, valueTypeOf } from './rdb/encodings.js';

@@ -6,7 +6,7 @@ import {
   ERR_ZIPLIST_CORRUPT, ERR_LISTPACK_CORRUPT, ERR_INTSET_CORRUPT, ERR_ZIPMAP_CORRUPT,
 } from "../../src/core/abi";
 import { emit, roomForStep } from "../events";
-import { ePtr, eLen, eIsInt, eInt, eNext, listpackEntry, ziplistEntry } from "./entries";
+import { ePtr, eLen, eIsInt, eInt, eNext, listpackEntry, ziplistEntry, listpackBody, ziplistBody, bodyStart, bodyEnd } from "./entries";
 import { emitElement, emitScored, emitScoredText, countElem } from "./emitters";
 import { integerString, sPtr, sLen, S_READY, S_FULL } from "./strings";
 import { R_CONT, R_FULL, R_ERR, fail } from "./status";
@@ -40,14 +40,10 @@ function corrupt(): i32 {
 export function walkStart(kind: i32, role: i32, p: usize, n: u32, at: i64): i32 {
   wKind = kind; wRole = role; wAt = at;
   const end = p + <usize>n;
-  if (kind == C_ZIPLIST) {
-    wErr = ERR_ZIPLIST_CORRUPT;
-    if (n < 11 || load<u32>(p) != n || load<u8>(end - 1) != 0xff) return corrupt();
-    wCur = p + 10; wEnd = end - 1;
-  } else if (kind == C_LISTPACK) {
-    wErr = ERR_LISTPACK_CORRUPT;
-    if (n < 7 || load<u32>(p) != n || load<u8>(end - 1) != 0xff) return corrupt();
-    wCur = p + 6; wEnd = end - 1;
+  if (kind == C_ZIPLIST || kind == C_LISTPACK) {
+    wErr = kind == C_ZIPLIST ? ERR_ZIPLIST_CORRUPT : ERR_LISTPACK_CORRUPT;
+    if (!(kind == C_ZIPLIST ? ziplistBody(p, n) : listpackBody(p, n))) return corrupt();
+    wCur = bodyStart; wEnd = bodyEnd;
   } else if (kind == C_INTSET) {
     wErr = ERR_INTSET_CORRUPT;
     if (n < 8) return corrupt();

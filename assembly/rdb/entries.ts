@@ -18,6 +18,26 @@ export let eNext: usize = 0;
   eInt = v; eIsInt = true; eNext = next;
 }
 
+/** Where a packed blob's entries lie (set by listpackBody / ziplistBody): [bodyStart, bodyEnd). */
+export let bodyStart: usize = 0;
+export let bodyEnd: usize = 0;
+
+/** Checks a listpack's header (total bytes, count) and terminator; false when they do not fit. */
+export function listpackBody(p: usize, n: u32): bool {
+  if (n < 7 || load<u32>(p) != n || load<u8>(p + <usize>n - 1) != 0xff) return false;
+  bodyStart = p + 6;
+  bodyEnd = p + <usize>n - 1;
+  return true;
+}
+
+/** Checks a ziplist's header (total bytes, tail, count) and terminator. */
+export function ziplistBody(p: usize, n: u32): bool {
+  if (n < 11 || load<u32>(p) != n || load<u8>(p + <usize>n - 1) != 0xff) return false;
+  bodyStart = p + 10;
+  bodyEnd = p + <usize>n - 1;
+  return true;
+}
+
 /** Bytes a listpack backlen takes for an entry of `size` bytes (encoding + data). */
 function backlenSize(size: usize): usize {
   if (size <= 127) return 1;

@@ -10,7 +10,7 @@ import { emit, roomForStep } from "../events";
 import { scratchBase, scratchTop, scratchSetKeep } from "../memory";
 import { begin, commit, cur, short, readLen, lenKind, LEN_PLAIN, u64le, offsetOf, skip } from "./reader";
 import { readString, asText, releaseWholeString, sPtr, sLen, sFlags, S_READY, S_SHORT, S_BIG, S_FULL, M_WHOLE, M_SKIP } from "./strings";
-import { listpackEntry, ePtr, eLen, eIsInt, eInt, eNext } from "./entries";
+import { listpackEntry, listpackBody, bodyStart, bodyEnd, ePtr, eLen, eIsInt, eInt, eNext } from "./entries";
 import { countElem } from "./emitters";
 import { T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3, T_STREAM_LISTPACKS_4 } from "./types";
 import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail } from "./status";
@@ -345,10 +345,9 @@ function lpInt(): bool {
 }
 
 function walkBegin(p: usize, n: u32): bool {
-  const end = p + <usize>n;
-  if (n < 7 || load<u32>(p) != n || load<u8>(end - 1) != 0xff) return lpBad();
-  wCur = p + 6;
-  wEnd = end - 1;
+  if (!listpackBody(p, n)) return lpBad();
+  wCur = bodyStart;
+  wEnd = bodyEnd;
   // master entry: count, deleted, number of master fields, the fields, then a 0 terminator
   if (!lpInt() || !lpInt() || !lpInt()) return false;
   masterFields = <u64>eInt;
@@ -362,53 +361,30 @@ function walkBegin(p: usize, n: u32): bool {
   return true;
 }
 
-// The listpack entry decoded last by lpText: its bytes (integers as text in scratch) and what follows it.
-let tPtr: usize = 0;
-let tLen: u32 = 0;
-let tFlags: u32 = 0;
-let tInt: i64 = 0;
-let tNext: usize = 0;
-
-/** Decodes the entry at p as text (integers converted in scratch). R_CONT, R_FULL or R_ERR. */
-function lpText(p: usize): i32 {
-  if (p >= wEnd || !listpackEntry(p, wEnd)) { lpBad(); return R_ERR; }
-  tNext = eNext;
-  if (!eIsInt) {
-    tPtr = ePtr; tLen = eLen; tFlags = 0; tInt = 0;
-    return R_CONT;
-  }
-  // Integers stay lazy (F_INTEGER, value in n1): stream events have n1 free.
-  tPtr = 0; tLen = 0; tFlags = F_INTEGER; tInt = eInt;
-  return R_CONT;
+/** The entry after the one at p (0 when it is malformed). */
+function entryAfter(p: usize): usize {
+  if (p >= wEnd || !listpackEntry(p, wEnd)) { lpBad(); return 0; }
+  return eNext;
 }
 
-/** Steps past the entry at p without decoding it as text. */
-function lpSkip(p: usize): bool {
-  if (p >= wEnd || !listpackEntry(p, wEnd)) return lpBad();
-  tNext = eNext;
-  return true;
+/** Emits the listpack entry at p as a stream string (integers stay lazy: n1 is free); returns the next. */
+function emitEntry(kind: u32, p: usize): usize {
+  if (p >= wEnd || !listpackEntry(p, wEnd)) { lpBad(); return 0; }
+  if (eIsInt) emit(kind, F_INTEGER, 0, 0, 0, eInt, 0);
+  else emit(kind, 0, ePtr, eLen, 0, 0, 0);
+  return eNext;
 }
 
-/** One field/value pair of the current entry: both are decoded before either is emitted. */
+/** One field/value pair of the current entry (deleted entries are stepped over silently). */
 function pairStep(): i32 {
   const fieldAt = sameFields ? masterCursor : wCur;
-  if (deleted) {
-    if (!lpSkip(fieldAt)) return R_ERR;
-    const valueAt = sameFields ? wCur : tNext;
-    if (sameFields) masterCursor = tNext;
-    if (!lpSkip(valueAt)) return R_ERR;
-    wCur = tNext;
-    return R_CONT;
-  }
-  let r = lpText(fieldAt);
-  if (r != R_CONT) return r;
-  const fPtr = tPtr, fLen = tLen, fFlags = tFlags, fInt = tInt, fNext = tNext;
-  r = lpText(sameFields ? wCur : fNext);
-  if (r != R_CONT) return r;
-  emit(E_STREAM_FIELD, fFlags, fPtr, fLen, 0, fInt, 0);
-  emit(E_STREAM_VALUE, tFlags, tPtr, tLen, 0, tInt, 0);
-  if (sameFields) masterCursor = fNext;
-  wCur = tNext;
+  const afterField = deleted ? entryAfter(fieldAt) : emitEntry(E_STREAM_FIELD, fieldAt);
+  if (afterField == 0) return R_ERR;
+  const valueAt = sameFields ? wCur : afterField;
+  const afterValue = deleted ? entryAfter(valueAt) : emitEntry(E_STREAM_VALUE, valueAt);
+  if (afterValue == 0) return R_ERR;
+  if (sameFields) masterCursor = afterField;
+  wCur = afterValue;
   return R_CONT;
 }
 
