@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalLine } from '../src/rdb/canonical-json.js';
 import { parseDump } from '../src/rdb/parse.js';
-import { canonicalLines, parseBytes, type Split } from './helpers/feed.js';
+import { canonicalLines, jsonlLines, parseBytes, type Split } from './helpers/feed.js';
 import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
 const live = haveRedisServer();
@@ -54,6 +54,10 @@ describe.skipIf(!live)('a dump written by the local redis-server', () => {
     const { entries, metadata } = parseBytes(dump, split, { inputBufferSize });
     expect(metadata.checksum).toBe('verified');
     expect(canonicalLines(entries)).toEqual(expected);
+  });
+
+  it.each(splits)('the in-core JSON writer gives the same lines: %s', (_l, split, inputBufferSize) => {
+    expect(jsonlLines(dump, split, { inputBufferSize })).toEqual(expected);
   });
 
   it('keeps memory bounded with a small input buffer: big strings are streamed, not buffered', () => {

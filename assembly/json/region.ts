@@ -43,6 +43,11 @@ export function dropKeyRegion(): void {
   regEnd = outEnd;
 }
 
+/** The current key's bytes are its finished line (written in place). */
+export function completeRegion(): void {
+  outEnd = regEnd;
+}
+
 /** The line just written at lineAt (len bytes) becomes the next completed line. */
 export function completeLine(lineAt: usize, len: usize): void {
   memory.copy(at(outEnd), at(lineAt), len);
@@ -82,6 +87,15 @@ export function appendEventJson(ev: usize): void {
   const n = <usize>load<u32>(ev, 8);
   room(jsonBytesBound(n));
   regEnd += writeJsonBytes(<usize>load<u32>(ev, 4), n, at(regEnd)) - at(regEnd);
+}
+
+/** The raw bytes [from, regEnd) (a chunked string) are replaced by their JSON form. */
+export function jsonInPlace(from: usize): void {
+  const n = regEnd - from;
+  room(jsonBytesBound(n));
+  const len = writeJsonBytes(at(from), n, at(regEnd)) - at(regEnd);
+  memory.copy(at(from), at(regEnd), len);
+  regEnd = from + len;
 }
 
 /** Appends raw bytes given as a little-endian word (n ≤ 8). */

@@ -3,7 +3,9 @@
 // builds JS objects. Every type of FORMAT.md is written here (streams in stream-writer.ts); module
 // values have no line.
 //
-// A key's elements are buffered as records after its key bytes: u32 aLen, u32 bLen, num (score f64 or
+// Strings and lists keep file order, so their line is written directly as events arrive (a list with no
+// elements is rolled back: Redis drops empty collections). Other keys' elements are buffered as records
+// after the key bytes: u32 aLen, u32 bLen, num (score f64 or
 // field TTL i64) @8, u32 flags @16, A @32, then B. At the key's end the records are sorted (sets, hashes
 // by field; sorted sets by score then member), the line is written after them and moved down.
 import {
@@ -18,7 +20,7 @@ import { sortEntries, setEntry, ENTRY } from "./sort";
 import { writeLineHead, VT_STRING, VT_LIST, VT_SET, VT_ZSET, VT_HASH, VT_STREAM } from "./line";
 import {
   at, room, regStart, regEnd, outEnd, setRegEnd, beginKeyRegion, dropKeyRegion, completeLine,
-  appendEventString, regionReset, flushRegion,
+  appendEventString, appendEventJson, appendByte, appendWord, jsonInPlace, completeRegion, regionReset, flushRegion,
 } from "./region";
 import { streamBegin, streamEvent, streamEnd, streamShift, streamFinishGroups } from "./stream-writer";
 
@@ -119,10 +121,51 @@ function startKey(ev: usize): void {
   hasExpire = (flags & F_EXPIRE) != 0;
   expireMs = load<i64>(ev, 16);
   beginKeyRegion();
-  keyLen = appendEventString(ev);
   records = 0;
   recAt = NO_RECORD;
+  if (vt == VT_STRING || vt == VT_LIST) {
+    room(jsonBytesBound(<usize>load<u32>(ev, 8)) + 160);
+    const d = writeLineHead(at(regEnd), db, <usize>load<u32>(ev, 4), <usize>load<u32>(ev, 8), vt, hasExpire, expireMs);
+    setRegEnd(regEnd + (d - at(regEnd)));
+    if (vt == VT_LIST) appendByte(0x5b); // [
+    chunkAt = NO_RECORD;
+    return;
+  }
+  keyLen = appendEventString(ev);
   if (vt == VT_STREAM) streamBegin(regStart + <usize>keyLen, rdbType);
+}
+
+/** Where the raw chunks of a directly written element began, or NO_RECORD. */
+let chunkAt: usize = 0;
+
+/** Strings and lists: events go straight into the line. */
+function directEvent(ev: usize, kind: u32): void {
+  if (kind == E_CHUNK) {
+    if (chunkAt == NO_RECORD) {
+      if (vt == VT_LIST && records > 0) appendByte(0x2c);
+      chunkAt = regEnd;
+    }
+    appendEventString(ev);
+    return;
+  }
+  if (kind != E_VALUE && kind != E_LIST_ITEM) return;
+  if (chunkAt != NO_RECORD) {
+    jsonInPlace(chunkAt);
+    chunkAt = NO_RECORD;
+  } else {
+    if (vt == VT_LIST && records > 0) appendByte(0x2c);
+    appendEventJson(ev);
+  }
+  records++;
+}
+
+function endDirect(): void {
+  if (vt == VT_LIST) {
+    if (records == 0) { dropKeyRegion(); return; }
+    appendByte(0x5d); // ]
+  }
+  appendWord(0x0a7d, 2); // }\n
+  completeRegion();
 }
 
 /** Processes every event in the event buffer. */
@@ -144,11 +187,13 @@ export function jsonConsume(): void {
     }
     if (kind == E_KEY_END) {
       if (vt == VT_STREAM) endStream();
+      else if (vt == VT_STRING || vt == VT_LIST) endDirect();
       else endKey();
       vt = 0;
       continue;
     }
     if (vt == VT_STREAM) { streamEvent(ev, kind); continue; }
+    if (vt == VT_STRING || vt == VT_LIST) { directEvent(ev, kind); continue; }
     switch (kind) {
       case E_CHUNK: {
         openRecord();
@@ -213,13 +258,13 @@ function endStream(): void {
 
 function endKey(): void {
   if (recAt != NO_RECORD) closeRecord(); // a dangling part (corrupt input would have stopped us)
-  if (vt != VT_STRING && records == 0) {
+  if (records == 0) {
     // Redis drops empty collections while loading: they have no line.
     dropKeyRegion();
     return;
   }
   // One sort entry per record (records are packed without alignment: wasm allows unaligned access),
-  // sorted for sets, hashes and sorted sets; lists and strings keep file order.
+  // sorted (sets and hashes by bytes, sorted sets by score then member).
   const dataEnd = regEnd;
   const arr = dataEnd;
   const n = <usize>records;
@@ -231,8 +276,7 @@ function endKey(): void {
     setEntry(at(arr) + i * ENTRY, vt == VT_ZSET ? load<f64>(rec, 8) : 0, recA(rec), recALen(rec), <u32>(r - regStart));
     r += 32 + recALen(rec) + recBLen(rec);
   }
-  let sorted = at(arr);
-  if (vt == VT_SET || vt == VT_HASH || vt == VT_ZSET) sorted = sortEntries(at(arr), n, at(arr) + n * ENTRY, base, vt == VT_ZSET);
+  const sorted = sortEntries(at(arr), n, at(arr) + n * ENTRY, base, vt == VT_ZSET);
   // The line: at most every data byte escaped six times, plus punctuation per record.
   const lineAt = arr + n * ENTRY * 2;
   setRegEnd(lineAt);
@@ -244,15 +288,12 @@ function endKey(): void {
 function writeLine(d: usize, arr: usize, base: usize): usize {
   d = writeLineHead(d, db, base, <usize>keyLen, vt, hasExpire, expireMs);
   const n = <usize>records;
-  if (vt == VT_STRING) {
-    const r = base + <usize>load<u32>(arr, 24);
-    d = writeJsonBytes(recA(r), recALen(r), d);
-  } else {
+  {
     store<u8>(d++, 91); // [
     for (let i: usize = 0; i < n; i++) {
       const r = base + <usize>load<u32>(arr + i * ENTRY, 24);
       if (i > 0) store<u8>(d++, 44);
-      if (vt == VT_LIST || vt == VT_SET) {
+      if (vt == VT_SET) {
         d = writeJsonBytes(recA(r), recALen(r), d);
         continue;
       }
@@ -295,5 +336,6 @@ export { jsonOutputLength } from "./region";
 export function jsonFlushed(): void {
   const shift = flushRegion();
   if (recAt != NO_RECORD) recAt -= shift;
+  if (chunkAt != NO_RECORD) chunkAt -= shift;
   streamShift(shift);
 }

@@ -13,6 +13,8 @@ export type JsonlSink = (bytes: Uint8Array) => void;
 
 export interface CanonicalJsonlOptions extends Omit<RdbParserOptions, 'canonicalJson'> {
   selection?: KeySelection;
+  /** Completed lines are passed out once this many bytes are ready (default 1 MiB). */
+  flushAt?: number;
 }
 
 function coreOptions(options: CanonicalJsonlOptions): RdbParserOptions {
@@ -33,14 +35,14 @@ function coreOptions(options: CanonicalJsonlOptions): RdbParserOptions {
 export class CanonicalJsonl {
   private readonly builder = new EntryBuilder(() => false);
 
-  private constructor(private readonly parser: RdbEventParser) {}
+  private constructor(private readonly parser: RdbEventParser, private readonly flushAt: number) {}
 
   static async create(options: CanonicalJsonlOptions = {}): Promise<CanonicalJsonl> {
-    return new CanonicalJsonl(await RdbEventParser.create(coreOptions(options)));
+    return new CanonicalJsonl(await RdbEventParser.create(coreOptions(options)), options.flushAt ?? FLUSH_AT);
   }
 
   static createSync(options: CanonicalJsonlOptions = {}): CanonicalJsonl {
-    return new CanonicalJsonl(RdbEventParser.createSync(coreOptions(options)));
+    return new CanonicalJsonl(RdbEventParser.createSync(coreOptions(options)), options.flushAt ?? FLUSH_AT);
   }
 
   get metadata(): RdbMetadata {
@@ -52,13 +54,13 @@ export class CanonicalJsonl {
   /** Parses a chunk; passes out completed lines once a megabyte of them is ready. Throws RdbError. */
   write(chunk: Uint8Array, sink: JsonlSink): void {
     this.parser.write(chunk, (batch) => this.builder.consume(batch));
-    this.drain(sink, FLUSH_AT);
+    this.drain(sink, this.flushAt);
   }
 
   /** Like write, but `read` fills the parser's input buffer directly (see RdbEventParser.fill). */
   fill(read: (into: Uint8Array) => number, sink: JsonlSink): number {
     const n = this.parser.fill(read, (batch) => this.builder.consume(batch));
-    this.drain(sink, FLUSH_AT);
+    this.drain(sink, this.flushAt);
     return n;
   }
 

@@ -61,7 +61,8 @@ export function canonicalLines(entries: RdbEntry[]): string[] {
 
 /** The canonical lines written by the in-core JSON writer (CanonicalJsonl), sorted. */
 export function jsonlLines(data: Uint8Array, split: Split = 'whole', options: CanonicalJsonlOptions = {}): string[] {
-  const conv = CanonicalJsonl.createSync(options);
+  // Output is taken after every chunk (flushAt 1): the writer's state must survive being moved.
+  const conv = CanonicalJsonl.createSync({ flushAt: 1, ...options });
   const parts: string[] = [];
   const decoder = new TextDecoder();
   const sink = (b: Uint8Array) => { parts.push(decoder.decode(b)); };
