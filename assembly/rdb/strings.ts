@@ -72,8 +72,8 @@ export function asText(): i32 {
  * S_BIG: the header is consumed by cur and big-string streaming has been set up (commit, then let
  * bigContinue() run). S_FULL: drain events first. S_ERR: error recorded.
  */
-export function readString(mode: i32): i32 {
-  // The common case first: a 6-bit length (under 64 bytes) with all its bytes here.
+@inline export function readString(mode: i32): i32 {
+  // The common case first, inlined into every caller: a 6-bit length (under 64 bytes), all bytes here.
   if (cur < lim) {
     const b = <usize>load<u8>(cur);
     if (b < 0x40 && cur + 1 + b <= lim) {
@@ -84,6 +84,10 @@ export function readString(mode: i32): i32 {
       return S_READY;
     }
   }
+  return readStringSlow(mode);
+}
+
+function readStringSlow(mode: i32): i32 {
   const headerAt = cur;
   const n = readLen();
   if (short) return S_SHORT;
