@@ -40,7 +40,6 @@ export class EntryBuilder {
   private stream: StreamValue | null = null;
   private group: StreamGroup | null = null;
   private consumer: StreamGroup['consumers'][number] | null = null;
-  private fnParts: string[] = [];
 
   constructor(private readonly filter?: EntryFilter) {}
 
@@ -158,10 +157,10 @@ export class EntryBuilder {
       case abi.E_AUX_VALUE: this.metadata.aux.push([this.pendingAuxKey, utf8.decode(b.view(i))]); break;
       case abi.E_RESIZE_DB: this.metadata.resizeHints.set(this.db, { keys: b.n1(i), expires: b.n2(i) }); break;
       case abi.E_FUNCTION: {
+        // Pre-GA libraries (Redis 7.0 release candidates) also name their library and engine; the code
+        // is what both formats have in common.
         const part = b.aux(i);
-        if (part === abi.FN_LIBRARY) this.metadata.functions.push(b.text(i));
-        else if (part === abi.FN_PRE_GA_CODE) { this.metadata.functions.push(b.text(i)); this.fnParts = []; }
-        else this.fnParts.push(b.text(i));
+        if (part === abi.FN_LIBRARY || part === abi.FN_PRE_GA_CODE) this.metadata.functions.push(b.text(i));
         break;
       }
       case abi.E_MODULE_AUX: {
