@@ -3,10 +3,14 @@
 // so most comparisons never touch the element itself; runs are sorted by insertion, then merged
 // bottom-up (stable, O(n log n), sequential memory access).
 //
-// Entry: f64 score @0 (sorted sets), u64 k0 @8, u64 k1 @16 (bytes 0-7 and 8-15, zero-padded),
-// u32 record offset @24, u32 length @28 (of the compared bytes, which start at record + 32).
+// Entry: u64 k0 @0, u64 k1 @8 (bytes 0-7 and 8-15, zero-padded), u32 record offset @16, u32 length @20
+// (of the compared bytes, which start at record + 32), and for sorted sets f64 score @24. Entries are
+// 24 bytes, or 32 with a score: the merge passes move them, so smaller is faster.
 
-export const ENTRY: usize = 32;
+/** Bytes per sort entry, set by setEntryLayout before entries are made. */
+export let entrySize: usize = 24;
+export const ENTRY_MAX: usize = 32;
+export const ENTRY_OFFSET: usize = 16;
 
 /** Unsigned bytewise order (memcmp; a prefix sorts first). */
 export function compareBytes(a: usize, an: usize, b: usize, bn: usize): i32 {
@@ -34,36 +38,50 @@ export function compareBytes(a: usize, an: usize, b: usize, bn: usize): i32 {
   return bswap<u64>(x);
 }
 
-/** Fills the sort entry at e for the element of n bytes at p (record offset off). */
-export function setEntry(e: usize, score: f64, p: usize, n: usize, off: u32): void {
-  store<f64>(e, score);
-  store<u64>(e, prefixWord(p, n < 8 ? n : 8), 8);
-  store<u64>(e, n > 8 ? prefixWord(p + 8, n - 8 < 8 ? n - 8 : 8) : 0, 16);
-  store<u32>(e, off, 24);
-  store<u32>(e, <u32>n, 28);
+let byScore: bool = false;
+
+/** Sorted sets order by score first and need the 32-byte entries. */
+export function setEntryLayout(scored: bool): void {
+  byScore = scored;
+  entrySize = scored ? 32 : 24;
 }
 
-let byScore: bool = false;
+/** Fills the sort entry at e for the element of n bytes at p (record offset off). */
+export function setEntry(e: usize, score: f64, p: usize, n: usize, off: u32): void {
+  store<u64>(e, prefixWord(p, n < 8 ? n : 8));
+  store<u64>(e, n > 8 ? prefixWord(p + 8, n - 8 < 8 ? n - 8 : 8) : 0, 8);
+  store<u32>(e, off, 16);
+  store<u32>(e, <u32>n, 20);
+  if (byScore) store<f64>(e, score, 24);
+}
+
+/** An entry for an ID (ms, seq) — numeric order is word order — referring to offset ref. */
+export function setIdEntry(e: usize, ms: u64, seq: u64, ref: u32): void {
+  store<u64>(e, ms);
+  store<u64>(e, seq, 8);
+  store<u32>(e, ref, 16);
+  store<u32>(e, 16, 20);
+}
 let recordsBase: usize = 0;
 
 @inline function less(a: usize, b: usize): bool {
   if (byScore) {
-    const x = load<f64>(a);
-    const y = load<f64>(b);
+    const x = load<f64>(a, 24);
+    const y = load<f64>(b, 24);
     if (x != y) return x < y;
   }
-  const a0 = load<u64>(a, 8);
-  const b0 = load<u64>(b, 8);
+  const a0 = load<u64>(a);
+  const b0 = load<u64>(b);
   if (a0 != b0) return a0 < b0;
-  const a1 = load<u64>(a, 16);
-  const b1 = load<u64>(b, 16);
+  const a1 = load<u64>(a, 8);
+  const b1 = load<u64>(b, 8);
   if (a1 != b1) return a1 < b1;
-  const an = <usize>load<u32>(a, 28);
-  const bn = <usize>load<u32>(b, 28);
+  const an = <usize>load<u32>(a, 20);
+  const bn = <usize>load<u32>(b, 20);
   // Equal zero-padded prefixes: when either is at most 16 bytes long it is a prefix of the other.
   if (an <= 16 || bn <= 16) return an < bn;
-  const ra = recordsBase + <usize>load<u32>(a, 24) + 32 + 16;
-  const rb = recordsBase + <usize>load<u32>(b, 24) + 32 + 16;
+  const ra = recordsBase + <usize>load<u32>(a, 16) + 32 + 16;
+  const rb = recordsBase + <usize>load<u32>(b, 16) + 32 + 16;
   return compareBytes(ra, an - 16, rb, bn - 16) < 0;
 }
 
@@ -71,12 +89,13 @@ let recordsBase: usize = 0;
   store<u64>(dst, load<u64>(src));
   store<u64>(dst, load<u64>(src, 8), 8);
   store<u64>(dst, load<u64>(src, 16), 16);
-  store<u64>(dst, load<u64>(src, 24), 24);
+  if (byScore) store<u64>(dst, load<u64>(src, 24), 24);
 }
 
 const RUN: usize = 16;
 
 function insertionSort(arr: usize, from: usize, to: usize, tmp: usize): void {
+  const ENTRY = entrySize;
   for (let i = from + 1; i < to; i++) {
     const e = arr + i * ENTRY;
     if (!less(e, e - ENTRY)) continue;
@@ -94,9 +113,9 @@ function insertionSort(arr: usize, from: usize, to: usize, tmp: usize): void {
  * Sorts n entries at arr, using tmp (room for n entries) as the merge buffer. Returns where the sorted
  * entries ended up (arr or tmp). base: the address record offsets are relative to.
  */
-export function sortEntries(arr: usize, n: usize, tmp: usize, base: usize, scores: bool): usize {
-  byScore = scores;
+export function sortEntries(arr: usize, n: usize, tmp: usize, base: usize): usize {
   recordsBase = base;
+  const ENTRY = entrySize;
   for (let i: usize = 0; i < n; i += RUN) insertionSort(arr, i, i + RUN < n ? i + RUN : n, tmp);
   let src = arr;
   let dst = tmp;

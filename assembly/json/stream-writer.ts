@@ -13,7 +13,7 @@ import {
 } from "../../src/core/abi";
 import { at, room, regEnd, setRegEnd, appendEventJson, appendByte, appendWord } from "./region";
 import { writeUnsigned } from "./numbers";
-import { sortEntries, ENTRY } from "./sort";
+import { sortEntries, setEntryLayout, setIdEntry, entrySize, ENTRY_OFFSET } from "./sort";
 
 let entriesStart: usize = 0;
 let entriesEnd: usize = 0;
@@ -203,6 +203,8 @@ function finishGroup(): void {
     p += 8 + nameLen + count * 16;
   }
   const pels = (pelEnd - pelStart) / 24;
+  setEntryLayout(false);
+  const ENTRY = entrySize;
   const arr = regEnd;
   room((joins + pels) * ENTRY * 2 + 64);
   let k: usize = 0;
@@ -214,10 +216,10 @@ function finishGroup(): void {
     p = ids + count * 16;
   }
   const tmp = arr + (joins + pels) * ENTRY;
-  const joined = sortEntries(at(arr), joins, at(tmp), at(0), false);
+  const joined = sortEntries(at(arr), joins, at(tmp), at(0));
   const pelArr = arr + joins * ENTRY;
   for (let i: usize = 0; i < pels; i++) idEntry(at(pelArr) + i * ENTRY, pelStart + i * 24, pelStart + i * 24);
-  const pelSorted = sortEntries(at(pelArr), pels, at(tmp) + joins * ENTRY, at(0), false);
+  const pelSorted = sortEntries(at(pelArr), pels, at(tmp) + joins * ENTRY, at(0));
   // Copy the sorted arrays out of the way of the text (the merge buffer may be either half).
   setRegEnd(tmp + (joins + pels) * ENTRY);
   const textAt = regEnd;
@@ -227,21 +229,21 @@ function finishGroup(): void {
   let j: usize = 0;
   for (let i: usize = 0; i < pels; i++) {
     const e = pelSorted + i * ENTRY;
-    const ms = load<u64>(e, 8);
-    const seq = load<u64>(e, 16);
+    const ms = load<u64>(e);
+    const seq = load<u64>(e, 8);
     while (j < joins && before(joined + j * ENTRY, ms, seq)) j++;
     if (i > 0) appendByte(0x2c);
     appendByte(0x5b);
     appendId(ms, seq);
     appendByte(0x2c);
-    if (j < joins && load<u64>(joined + j * ENTRY, 8) == ms && load<u64>(joined + j * ENTRY, 16) == seq) {
-      const block = <usize>load<u32>(joined + j * ENTRY, 24);
+    if (j < joins && load<u64>(joined + j * ENTRY) == ms && load<u64>(joined + j * ENTRY, 8) == seq) {
+      const block = <usize>load<u32>(joined + j * ENTRY, ENTRY_OFFSET);
       appendBytes(at(block) + 4, <usize>load<u32>(at(block)));
     } else {
       appendText('null');
     }
     appendByte(0x2c);
-    appendNumber(load<u64>(at(<usize>load<u32>(e, 24)), 16));
+    appendNumber(load<u64>(at(<usize>load<u32>(e, ENTRY_OFFSET)), 16));
     appendByte(0x5d);
   }
   appendText('],"consumers":[');
@@ -273,16 +275,12 @@ function finishGroup(): void {
 
 /** A sort entry for the ID (ms, seq) stored at offset idAt; `ref` is kept as its record offset. */
 function idEntry(e: usize, idAt: usize, ref: usize): void {
-  store<f64>(e, 0);
-  store<u64>(e, load<u64>(at(idAt)), 8);
-  store<u64>(e, load<u64>(at(idAt), 8), 16);
-  store<u32>(e, <u32>ref, 24);
-  store<u32>(e, 16, 28);
+  setIdEntry(e, load<u64>(at(idAt)), load<u64>(at(idAt), 8), <u32>ref);
 }
 
 @inline function before(e: usize, ms: u64, seq: u64): bool {
-  const a = load<u64>(e, 8);
-  return a < ms || (a == ms && load<u64>(e, 16) < seq);
+  const a = load<u64>(e);
+  return a < ms || (a == ms && load<u64>(e, 8) < seq);
 }
 
 /** Completes the group being read (call before the line head is written after the stream's data). */

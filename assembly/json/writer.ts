@@ -16,7 +16,7 @@ import { eventsBase, arenaUsed, setArenaUsed } from "../memory";
 import { eventCount } from "../events";
 import { writeJsonBytes, jsonBytesBound } from "./text";
 import { writeSigned, writeScore } from "./numbers";
-import { sortEntries, setEntry, ENTRY } from "./sort";
+import { sortEntries, setEntry, setEntryLayout, entrySize, ENTRY_MAX, ENTRY_OFFSET } from "./sort";
 import { writeLineHead, VT_STRING, VT_LIST, VT_SET, VT_ZSET, VT_HASH, VT_STREAM } from "./line";
 import {
   at, room, regStart, regEnd, outEnd, setRegEnd, beginKeyRegion, dropKeyRegion, completeLine,
@@ -268,7 +268,9 @@ function endKey(): void {
   const dataEnd = regEnd;
   const arr = dataEnd;
   const n = <usize>records;
-  room(n * ENTRY * 2 + 64);
+  setEntryLayout(vt == VT_ZSET);
+  const ENTRY = entrySize;
+  room(n * ENTRY_MAX * 2 + 64);
   const base = at(regStart);
   let r = regStart + <usize>keyLen;
   for (let i: usize = 0; i < n; i++) {
@@ -276,7 +278,7 @@ function endKey(): void {
     setEntry(at(arr) + i * ENTRY, vt == VT_ZSET ? load<f64>(rec, 8) : 0, recA(rec), recALen(rec), <u32>(r - regStart));
     r += 32 + recALen(rec) + recBLen(rec);
   }
-  const sorted = sortEntries(at(arr), n, at(arr) + n * ENTRY, base, vt == VT_ZSET);
+  const sorted = sortEntries(at(arr), n, at(arr) + n * ENTRY, base);
   // The line: at most every data byte escaped six times, plus punctuation per record.
   const lineAt = arr + n * ENTRY * 2;
   setRegEnd(lineAt);
@@ -291,7 +293,7 @@ function writeLine(d: usize, arr: usize, base: usize): usize {
   {
     store<u8>(d++, 91); // [
     for (let i: usize = 0; i < n; i++) {
-      const r = base + <usize>load<u32>(arr + i * ENTRY, 24);
+      const r = base + <usize>load<u32>(arr + i * entrySize, ENTRY_OFFSET);
       if (i > 0) store<u8>(d++, 44);
       if (vt == VT_SET) {
         d = writeJsonBytes(recA(r), recALen(r), d);
@@ -316,7 +318,7 @@ const FIELD_EXPIRE: usize = memory.data<u8>([44, 34, 102, 105, 101, 108, 100, 95
 function writeFieldExpires(d: usize, arr: usize, base: usize): usize {
   let first = true;
   for (let i: usize = 0; i < <usize>records; i++) {
-    const r = base + <usize>load<u32>(arr + i * ENTRY, 24);
+    const r = base + <usize>load<u32>(arr + i * entrySize, ENTRY_OFFSET);
     if (load<u32>(r, 16) == 0) continue;
     if (first) { memory.copy(d, FIELD_EXPIRE, 20); d += 20; first = false; }
     else store<u8>(d++, 44);
