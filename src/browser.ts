@@ -2,7 +2,7 @@
 export { RdbEventParser, type RdbParserOptions, type EventSink, type CanonicalJsonOptions } from './core/rdb-event-parser.js';
 export { EventBatch } from './core/event-batch.js';
 export { RdbError, type RdbErrorKind } from './core/errors.js';
-export { loadRdbCore } from './core/wasm.js';
+export { loadRdbCore, useRdbCoreBuild, type RdbCoreBuild } from './core/wasm.js';
 export * as abi from './core/abi.js';
 export { parseRdb, parseDump, RdbReader, type RdbByteSource, type ParseRdbOptions } from './rdb/parse.js';
 export type * from './rdb/entry.js';

@@ -1,9 +1,10 @@
 // Conformance: every fixture written by a real Redis/Valkey (or published by other projects and loaded
 // by a real server) parses to exactly the lines the server produced, however the bytes are split.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { bytesOf, EXPECTED_ERRORS, fixtures } from './helpers/fixtures.js';
 import { canonicalLines, jsonlLines, parseBytes, type Split } from './helpers/feed.js';
 import { RdbError } from '../src/core/errors.js';
+import { useRdbCoreBuild } from '../src/core/wasm.js';
 
 /** Fixtures whose file is deliberately broken; the oracle was made by a server told to ignore it. */
 const CHECKSUM_BROKEN = new Set(['pub-librdb-invalid_chksum_v8']);
@@ -68,5 +69,15 @@ describe('fixtures without an oracle', () => {
         expect(err).toBeNull();
       }
     }
+  });
+});
+
+describe('the portable build (no SIMD) writes the same lines', () => {
+  afterAll(() => useRdbCoreBuild('auto'));
+  it.each(withOracle.map((f) => [f.name, f] as const))('%s', (name, f) => {
+    useRdbCoreBuild('portable');
+    const lines = jsonlLines(bytesOf(f), { seed: 4, max: 3000 }, { verifyChecksum: !CHECKSUM_BROKEN.has(name) });
+    useRdbCoreBuild('auto');
+    expect(lines).toEqual([...f.expected!].sort());
   });
 });

@@ -1,6 +1,6 @@
 // Loading the RDB core: the module is compiled once per process (or worker) and instantiated once per
 // parser, so every stream has its own linear memory and global state (DESIGN.md rule 6).
-import { RDB_WASM_BASE64 } from './rdb-wasm.generated.js';
+import { RDB_SIMD_WASM_BASE64, RDB_WASM_BASE64 } from './rdb-wasm.generated.js';
 import { parseScoreText } from './scores.js';
 
 /** The functions build/rdb.wasm exports (assembly/rdb/index.ts). */
@@ -35,26 +35,47 @@ export interface RdbCoreHost {
   keepKey?(db: number, rdbType: number, key: Uint8Array): boolean;
 }
 
+/** Which build of the core to load: the SIMD one where the engine supports it, or the portable one. */
+export type RdbCoreBuild = 'auto' | 'simd' | 'portable';
+
+let build: RdbCoreBuild = 'auto';
 let compiled: WebAssembly.Module | undefined;
 let compiling: Promise<WebAssembly.Module> | undefined;
 
-function wasmBytes(): Uint8Array<ArrayBuffer> {
-  const text = atob(RDB_WASM_BASE64);
+/** Chooses the build for parsers created from now on (tests run both; 'auto' is the default). */
+export function useRdbCoreBuild(choice: RdbCoreBuild): void {
+  if (choice !== build) {
+    build = choice;
+    compiled = undefined;
+    compiling = undefined;
+  }
+}
+
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  const text = atob(base64);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;
 }
 
+/** The builds to try, best first: an engine without SIMD rejects the SIMD build at validation. */
+function candidates(): Uint8Array<ArrayBuffer>[] {
+  if (build === 'portable') return [decode(RDB_WASM_BASE64)];
+  const simd = decode(RDB_SIMD_WASM_BASE64);
+  if (build === 'simd') return [simd];
+  return WebAssembly.validate(simd) ? [simd] : [decode(RDB_WASM_BASE64)];
+}
+
 /** Compiles the core asynchronously (required on browser main threads); cached. */
 export function loadRdbCore(): Promise<WebAssembly.Module> {
   if (compiled) return Promise.resolve(compiled);
-  compiling ??= WebAssembly.compile(wasmBytes()).then((m) => (compiled = m));
+  compiling ??= WebAssembly.compile(candidates()[0]!).then((m) => (compiled = m));
   return compiling;
 }
 
 /** Compiles the core synchronously (Node, workers); cached. */
 export function loadRdbCoreSync(): WebAssembly.Module {
-  compiled ??= new WebAssembly.Module(wasmBytes());
+  compiled ??= new WebAssembly.Module(candidates()[0]!);
   return compiled;
 }
 
