@@ -30,6 +30,11 @@ describe.skipIf(!live)('a dump written by the local redis-server', () => {
     await client.ok('ZADD', 'big:zset', '1.5', randomBytes(100_000), '-2.25', 'b', 'inf', 'c');
     await client.ok('SADD', 'big:set', text.slice(0, 200_000), randomBytes(90_000), 'x');
     await client.ok('RPUSH', 'big:list', text.slice(0, 300_000), randomBytes(50_000), 'tail');
+    // Members longer than 16 bytes that share their first 16: sorting must look past the prefix.
+    const long = (i: number) => `shared-prefix-0123456789:${(i * 7919) % 1000}`;
+    await client.ok('SADD', 'long:set', ...Array.from({ length: 300 }, (_, i) => long(i)));
+    await client.ok('HSET', 'long:hash', ...Array.from({ length: 300 }, (_, i) => [long(i), String(i)]).flat());
+    await client.ok('ZADD', 'long:zset', ...Array.from({ length: 300 }, (_, i) => ['1', long(i)]).flat());
     const fields: string[] = [];
     for (let i = 0; i < 2000; i++) fields.push(`field:${i}`, `value:${i * 7}`);
     await client.ok('HSET', 'wide:hash', ...fields);

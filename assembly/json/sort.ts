@@ -4,13 +4,15 @@
 // bottom-up (stable, O(n log n), sequential memory access).
 //
 // Entry: u64 k0 @0, u64 k1 @8 (bytes 0-7 and 8-15, zero-padded), u32 record offset @16, u32 length @20
-// (of the compared bytes, which start at record + 32), and for sorted sets f64 score @24. Entries are
+// (of the compared bytes, which start at record + RECORD_HEADER), and for sorted sets f64 score @24. Entries are
 // 24 bytes, or 32 with a score: the merge passes move them, so smaller is faster.
 
 /** Bytes per sort entry, set by setEntryLayout before entries are made. */
 export let entrySize: usize = 24;
 export const ENTRY_MAX: usize = 32;
 export const ENTRY_OFFSET: usize = 16;
+/** Bytes before a record's first string (writer.ts: u32 aLen, u32 bLen, 8-byte number). */
+export const RECORD_HEADER: usize = 16;
 
 /** Unsigned bytewise order (memcmp; a prefix sorts first). */
 export function compareBytes(a: usize, an: usize, b: usize, bn: usize): i32 {
@@ -80,8 +82,8 @@ let recordsBase: usize = 0;
   const bn = <usize>load<u32>(b, 20);
   // Equal zero-padded prefixes: when either is at most 16 bytes long it is a prefix of the other.
   if (an <= 16 || bn <= 16) return an < bn;
-  const ra = recordsBase + <usize>load<u32>(a, 16) + 32 + 16;
-  const rb = recordsBase + <usize>load<u32>(b, 16) + 32 + 16;
+  const ra = recordsBase + <usize>load<u32>(a, 16) + RECORD_HEADER + 16;
+  const rb = recordsBase + <usize>load<u32>(b, 16) + RECORD_HEADER + 16;
   return compareBytes(ra, an - 16, rb, bn - 16) < 0;
 }
 

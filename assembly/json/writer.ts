@@ -5,8 +5,8 @@
 //
 // Strings and lists keep file order, so their line is written directly as events arrive (a list with no
 // elements is rolled back: Redis drops empty collections). Other keys' elements are buffered as records
-// after the key bytes: u32 aLen, u32 bLen, num (score f64 or
-// field TTL i64) @8, u32 flags @16, A @32, then B. At the key's end the records are sorted (sets, hashes
+// after the key bytes: u32 aLen, u32 bLen, num (score f64, or field TTL i64 with 0 for none) @8, A @16,
+// then B (small headers keep a big hash's records close together for the sorted, random reads). At the key's end the records are sorted (sets, hashes
 // by field; sorted sets by score then member), the line is written after them and moved down.
 import {
   EVENT_SIZE, E_SELECT_DB, E_KEY, E_KEY_END, E_VALUE, E_LIST_ITEM, E_SET_MEMBER, E_ZSET_MEMBER, E_SCORE_TEXT,
@@ -16,7 +16,7 @@ import { eventsBase, arenaUsed, setArenaUsed } from "../memory";
 import { eventCount } from "../events";
 import { writeJsonBytes, jsonBytesBound } from "./text";
 import { writeSigned, writeScore } from "./numbers";
-import { sortEntries, setEntry, setEntryLayout, entrySize, ENTRY_MAX, ENTRY_OFFSET } from "./sort";
+import { sortEntries, setEntry, setEntryLayout, entrySize, ENTRY_MAX, ENTRY_OFFSET, RECORD_HEADER } from "./sort";
 import { writeLineHead, VT_STRING, VT_LIST, VT_SET, VT_ZSET, VT_HASH, VT_STREAM } from "./line";
 import {
   at, room, regStart, regEnd, outEnd, setRegEnd, beginKeyRegion, dropKeyRegion, completeLine,
@@ -55,6 +55,7 @@ let keyLen: u32 = 0;
 let expireMs: i64 = 0;
 let hasExpire: bool = false;
 let records: u32 = 0;
+let fieldTtls: u32 = 0; // hash fields with a TTL in the current key
 let recAt: usize = 0; // open record (offset), or NO_RECORD
 let pendingScore: f64 = 0;
 /** Whether the last batch had events the writer did not consume (other types, metadata, dbs). */
@@ -86,18 +87,17 @@ function dbSelected(): bool {
 
 function openRecord(): void {
   if (recAt != NO_RECORD) return;
-  room(32);
+  room(RECORD_HEADER);
   recAt = regEnd;
   store<u64>(at(recAt), 0);
   store<u64>(at(recAt), 0, 8);
-  store<u32>(at(recAt), 0, 16);
-  setRegEnd(regEnd + 32);
+  setRegEnd(regEnd + RECORD_HEADER);
 }
 
 /** The open record's A (or B) is the string of event ev, or the chunks appended before it. */
 function finishPart(ev: usize, isB: bool): void {
   const flags = <u32>load<u16>(ev, 2);
-  const start = isB ? at(recAt) + 32 + <usize>load<u32>(at(recAt)) : at(recAt) + 32;
+  const start = at(recAt) + RECORD_HEADER + (isB ? <usize>load<u32>(at(recAt)) : 0);
   let n: u32;
   if (flags & F_CHUNKED) n = <u32>(at(regEnd) - start);
   else n = appendEventString(ev);
@@ -122,6 +122,7 @@ function startKey(ev: usize): void {
   expireMs = load<i64>(ev, 16);
   beginKeyRegion();
   records = 0;
+  fieldTtls = 0;
   recAt = NO_RECORD;
   if (vt == VT_STRING || vt == VT_LIST) {
     room(jsonBytesBound(<usize>load<u32>(ev, 8)) + 160);
@@ -231,7 +232,7 @@ export function jsonConsume(): void {
         const flags = <u32>load<u16>(ev, 2);
         if (flags & F_EXPIRE) {
           store<i64>(at(recAt), load<i64>(ev, 16), 8);
-          store<u32>(at(recAt), 1, 16);
+          fieldTtls++;
         }
         closeRecord();
         break;
@@ -251,9 +252,9 @@ function endStream(): void {
   completeLine(lineAt, regEnd - lineAt);
 }
 
-@inline function recA(r: usize): usize { return r + 32; }
+@inline function recA(r: usize): usize { return r + RECORD_HEADER; }
 @inline function recALen(r: usize): usize { return <usize>load<u32>(r); }
-@inline function recB(r: usize): usize { return r + 32 + <usize>load<u32>(r); }
+@inline function recB(r: usize): usize { return r + RECORD_HEADER + <usize>load<u32>(r); }
 @inline function recBLen(r: usize): usize { return <usize>load<u32>(r, 4); }
 
 function endKey(): void {
@@ -276,7 +277,7 @@ function endKey(): void {
   for (let i: usize = 0; i < n; i++) {
     const rec = at(r);
     setEntry(at(arr) + i * ENTRY, vt == VT_ZSET ? load<f64>(rec, 8) : 0, recA(rec), recALen(rec), <u32>(r - regStart));
-    r += 32 + recALen(rec) + recBLen(rec);
+    r += RECORD_HEADER + recALen(rec) + recBLen(rec);
   }
   const sorted = sortEntries(at(arr), n, at(arr) + n * ENTRY, base);
   // The line: at most every data byte escaped six times, plus punctuation per record.
@@ -307,7 +308,7 @@ function writeLine(d: usize, arr: usize, base: usize): usize {
       store<u8>(d++, 93);
     }
     store<u8>(d++, 93); // ]
-    if (vt == VT_HASH) d = writeFieldExpires(d, arr, base);
+    if (fieldTtls > 0) d = writeFieldExpires(d, arr, base);
   }
   store<u16>(d, 0x0a7d); // }\n
   return d + 2;
@@ -319,7 +320,7 @@ function writeFieldExpires(d: usize, arr: usize, base: usize): usize {
   let first = true;
   for (let i: usize = 0; i < <usize>records; i++) {
     const r = base + <usize>load<u32>(arr + i * entrySize, ENTRY_OFFSET);
-    if (load<u32>(r, 16) == 0) continue;
+    if (load<i64>(r, 8) == 0) continue;
     if (first) { memory.copy(d, FIELD_EXPIRE, 20); d += 20; first = false; }
     else store<u8>(d++, 44);
     store<u8>(d++, 91);
