@@ -117,6 +117,87 @@ function insertionSort(arr: usize, from: usize, to: usize, tmp: usize): void {
  */
 export function sortEntries(arr: usize, n: usize, tmp: usize, base: usize): usize {
   recordsBase = base;
+  if (!byScore && n > RUN) {
+    radixSort(arr, n, tmp);
+    return arr;
+  }
+  return mergeSort(arr, n, tmp);
+}
+
+/** Byte d (0-15) of an entry's 16-byte big-endian prefix. */
+@inline function prefixByte(e: usize, d: usize): usize {
+  const w = d < 8 ? load<u64>(e) : load<u64>(e, 8);
+  return <usize>((w >> (<u64>(56 - ((d & 7) << 3)))) & 0xff);
+}
+
+const COUNTS: usize = memory.data(256 * 4, 4);
+const STACK_MAX: usize = 16 * 256 + 16;
+const STACK: usize = memory.data(<i32>(STACK_MAX * 12), 4); // (start u32, count u32, depth u32)
+
+/**
+ * Most-significant-byte radix sort on the prefix words for byte-ordered entries: few passes over the
+ * data, and a byte shared by a whole range (a common prefix) costs one counting pass. Ranges of at most
+ * RUN entries, and ranges whose 16 prefix bytes are all equal, are finished by comparison sorts.
+ */
+function radixSort(arr: usize, n: usize, tmp: usize): void {
+  const ENTRY = entrySize;
+  let top: usize = 0;
+  store<u32>(STACK, 0);
+  store<u32>(STACK, <u32>n, 4);
+  store<u32>(STACK, 0, 8);
+  top = 1;
+  while (top > 0) {
+    top--;
+    const start = <usize>load<u32>(STACK + top * 12);
+    const count = <usize>load<u32>(STACK + top * 12, 4);
+    const depth = <usize>load<u32>(STACK + top * 12, 8);
+    const from = arr + start * ENTRY;
+    if (count <= RUN) { insertionSort(from, 0, count, tmp); continue; }
+    if (depth == 16) { mergeSortInPlace(from, count, tmp); continue; }
+    memory.fill(COUNTS, 0, 256 * 4);
+    for (let i: usize = 0; i < count; i++) {
+      const c = COUNTS + (prefixByte(from + i * ENTRY, depth) << 2);
+      store<u32>(c, load<u32>(c) + 1);
+    }
+    if (load<u32>(COUNTS + (prefixByte(from, depth) << 2)) == <u32>count) {
+      // Every entry has this byte: look at the next one.
+      store<u32>(STACK + top * 12, <u32>start);
+      store<u32>(STACK + top * 12, <u32>count, 4);
+      store<u32>(STACK + top * 12, <u32>(depth + 1), 8);
+      top++;
+      continue;
+    }
+    // Bucket starts, then scatter into tmp and copy back; sub-ranges go on the stack.
+    let sum: u32 = 0;
+    for (let b: usize = 0; b < 256; b++) {
+      const c = load<u32>(COUNTS + (b << 2));
+      store<u32>(COUNTS + (b << 2), sum);
+      if (c > 1 && top < STACK_MAX) {
+        store<u32>(STACK + top * 12, <u32>start + sum);
+        store<u32>(STACK + top * 12, c, 4);
+        store<u32>(STACK + top * 12, <u32>(depth + 1), 8);
+        top++;
+      }
+      sum += c;
+    }
+    for (let i: usize = 0; i < count; i++) {
+      const e = from + i * ENTRY;
+      const c = COUNTS + (prefixByte(e, depth) << 2);
+      const slot = load<u32>(c);
+      store<u32>(c, slot + 1);
+      copyEntry(tmp + <usize>slot * ENTRY, e);
+    }
+    memory.copy(from, tmp, count * ENTRY);
+  }
+}
+
+/** Merge sort that leaves the result at arr. */
+function mergeSortInPlace(arr: usize, n: usize, tmp: usize): void {
+  const out = mergeSort(arr, n, tmp);
+  if (out != arr) memory.copy(arr, out, n * entrySize);
+}
+
+function mergeSort(arr: usize, n: usize, tmp: usize): usize {
   const ENTRY = entrySize;
   for (let i: usize = 0; i < n; i += RUN) insertionSort(arr, i, i + RUN < n ? i + RUN : n, tmp);
   let src = arr;
