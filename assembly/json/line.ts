@@ -1,6 +1,6 @@
 // The start of every canonical line: {"db":N,"key":K,"type":"T","expire_ms":E,"value":
 import { writeJsonBytes } from "./text";
-import { writeSigned } from "./numbers";
+import { writeSigned } from "../decimal";
 
 /** Writes up to 8 bytes given as a little-endian word; returns d + n (the room has slack). */
 @inline export function word(d: usize, w: u64, n: usize): usize {

@@ -3,7 +3,7 @@
 import { F_INTEGER } from "../../src/core/abi";
 import { arenaBase, arenaUsed, arenaEnsure, setArenaUsed } from "../memory";
 import { writeJsonBytes, jsonBytesBound } from "./text";
-import { writeSigned } from "./numbers";
+import { writeSigned } from "../decimal";
 
 export let outEnd: usize = 0;
 export let regStart: usize = 0;

@@ -12,7 +12,7 @@ import {
   SM_LENGTH, SM_LAST_ID, SM_FIRST_ID, SM_MAX_DELETED_ID, SM_ENTRIES_ADDED, SM_GROUP_ENTRIES_READ, SM_NACK,
 } from "../../src/core/abi";
 import { at, room, regEnd, setRegEnd, appendEventJson, appendByte, appendWord } from "./region";
-import { writeUnsigned } from "./numbers";
+import { writeUnsigned } from "../decimal";
 import { sortEntries, setEntryLayout, setIdEntry, entrySize, ENTRY_OFFSET } from "./sort";
 
 let entriesStart: usize = 0;

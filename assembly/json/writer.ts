@@ -15,7 +15,8 @@ import {
 import { eventsBase, arenaUsed, setArenaUsed } from "../memory";
 import { eventCount } from "../events";
 import { writeJsonBytes, jsonBytesBound } from "./text";
-import { writeSigned, writeScore } from "./numbers";
+import { writeScore } from "./numbers";
+import { writeSigned } from "../decimal";
 import { sortEntries, setEntry, setEntryLayout, entrySize, ENTRY_MAX, ENTRY_OFFSET, RECORD_HEADER } from "./sort";
 import { writeLineHead, VT_STRING, VT_LIST, VT_SET, VT_ZSET, VT_HASH, VT_STREAM } from "./line";
 import {

@@ -1,36 +1,9 @@
-// Number ↔ text conversions the core needs without the AssemblyScript runtime: integers are written as
-// decimal text into scratch (so every element reaches JS as bytes), and score text is converted to a
-// double only when the conversion is provably exact; otherwise the text goes to JS unchanged.
-import { scratchPtr, scratchCommit } from "../memory";
-
-/** Writes the decimal text of v at scratchPtr() (caller reserved 20 bytes); returns its length. */
-export function writeDecimal(v: i64): u32 {
-  const at = scratchPtr();
-  let u: u64 = v < 0 ? <u64>(-v) : <u64>v; // -(i64.MIN) wraps to itself, which as u64 is right
-  let n: u32 = 0;
-  do {
-    n++;
-    u /= 10;
-  } while (u != 0);
-  const neg: u32 = v < 0 ? 1 : 0;
-  const len = n + neg;
-  u = v < 0 ? <u64>(-v) : <u64>v;
-  let p = at + len;
-  do {
-    p--;
-    store<u8>(p, <u8>(48 + <u32>(u % 10)));
-    u /= 10;
-  } while (u != 0);
-  if (neg) store<u8>(at, 45);
-  scratchCommit(len);
-  return len;
-}
+// Score text → double, only when the conversion is provably exact; otherwise the text goes to JS
+// unchanged (integers → text live in ../decimal.ts).
+import { POW10 } from "../decimal";
 
 /** Result of parseExactDouble when it returns true. */
 export let parsedDouble: f64 = 0;
-
-const POW10: StaticArray<f64> = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 @inline function lower(c: u32): u32 { return c | 0x20; }
 

@@ -8,7 +8,7 @@ import { inputCap, scratchReserve, scratchPtr, scratchCommit, scratchBase, scrat
 import { emit, eventsPending, roomForStep } from "../events";
 import { cur, lim, short, has, readLen, lenKind, LEN_PLAIN, LEN_INT8, LEN_INT16, LEN_INT32, LEN_LZF, offsetOf, pos, commit, begin } from "./reader";
 import { lzfDecode, lzfIn, lzfOut, LZF_OK, LZF_WINDOW } from "./lzf";
-import { writeDecimal } from "./numbers";
+import { writeSigned } from "../decimal";
 import { fail } from "./status";
 
 export const M_CHUNKS: i32 = 0;
@@ -43,7 +43,8 @@ export function integerString(v: i64): i32 {
   if (r == SCRATCH_DRAIN) return S_FULL;
   if (r != SCRATCH_OK) { fail(ERR_TOO_LARGE, 20, offsetOf(cur)); return S_ERR; }
   sPtr = scratchPtr();
-  sLen = writeDecimal(v);
+  sLen = <u32>(writeSigned(v, sPtr) - sPtr);
+  scratchCommit(sLen);
   sFlags = 0;
   sInt = v;
   return S_READY;
