@@ -17,8 +17,8 @@ export interface RdbSummary {
   trailingBytes: number;
 }
 
-function bump(m: Map<string, number> | Map<number, number>, k: string | number): void {
-  (m as Map<typeof k, number>).set(k, ((m as Map<typeof k, number>).get(k) ?? 0) + 1);
+function bump<K>(m: Map<K, number>, k: K): void {
+  m.set(k, (m.get(k) ?? 0) + 1);
 }
 
 export function emptySummary(): RdbSummary {
