@@ -25,9 +25,17 @@ function* chunksOf(buf: Uint8Array, size = 1 << 20): Generator<Uint8Array> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
 }
 
+/** Duck-typed, not instanceof: buffers and streams may come from another realm (a worker, an iframe). */
+function isWebStream(source: RdbByteSource): source is ReadableStream<Uint8Array> {
+  return typeof (source as ReadableStream).getReader === 'function';
+}
+
 async function* chunksFrom(source: RdbByteSource): AsyncGenerator<Uint8Array> {
-  if (source instanceof Uint8Array) { yield* chunksOf(source); return; }
-  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) {
+  if (ArrayBuffer.isView(source)) {
+    yield* chunksOf(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+    return;
+  }
+  if (isWebStream(source)) {
     const reader = source.getReader();
     try {
       for (;;) {
