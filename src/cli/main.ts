@@ -12,7 +12,15 @@ const program = new Command('redistap')
   .version('0.1.0')
   .showHelpAfterError()
   .addCommand(summaryCommand())
-  .addCommand(parseCommand());
+  .addCommand(parseCommand())
+  .addHelpText('after', `
+Reads every RDB version from Redis 2.0 to 8.6 (RDB 1-13) and Valkey 9 (VALKEY080/081), verifying the
+CRC64 checksum. Errors name the byte offset where the file went wrong.
+
+Examples:
+  redistap summary dump.rdb
+  redistap parse dump.rdb --format jsonl > keys.jsonl
+  redistap parse dump.rdb --type hash --key '^user:' | head`);
 
 try {
   await program.parseAsync(process.argv);
