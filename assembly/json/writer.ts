@@ -20,7 +20,7 @@ import { writeSigned } from "../decimal";
 import { sortEntries, setEntry, setEntryLayout, entrySize, ENTRY_MAX, ENTRY_OFFSET, RECORD_HEADER } from "./sort";
 import { writeLineHead, VT_STRING, VT_LIST, VT_SET, VT_ZSET, VT_HASH, VT_STREAM } from "./line";
 import {
-  at, room, regStart, regEnd, outEnd, setRegEnd, beginKeyRegion, dropKeyRegion, completeLine,
+  at, room, regStart, regEnd, setRegEnd, beginKeyRegion, dropKeyRegion, completeLine,
   appendEventString, appendEventJson, appendByte, appendWord, jsonInPlace, completeRegion, regionReset, flushRegion,
 } from "./region";
 import { streamBegin, streamEvent, streamEnd, streamShift, streamFinishGroups } from "./stream-writer";

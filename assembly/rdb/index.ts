@@ -4,7 +4,7 @@
 //   after ST_NEED_MORE read the events too; at end of input call finish().
 // Events point into linear memory and stay valid only until the next call into the module.
 import { ST_NEED_MORE, ST_EVENTS_FULL, ST_DONE, ST_ERROR, ERR_TRUNCATED, ERR_INTERNAL, OPT_VERIFY_CHECKSUM } from "../../src/core/abi";
-import { layout, inputBase, inputCap, eventsBase, scratchReclaim } from "../memory";
+import { layout, inputCap, eventsBase, scratchReclaim } from "../memory";
 import { eventCount, resetEvents } from "../events";
 import { readerReset, compact, appended, pos, lim, offsetOf } from "./reader";
 import { crcInit } from "./crc64";
@@ -19,7 +19,7 @@ export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList, jsonHostNeeded 
 
 /**
  * Turns on the in-module canonical JSON writer (call after init): types is a bit mask of value types
- * (1 string, 2 list, 3 set, 4 zset, 5 hash), hostFilter asks host.keepKey about every key, dbs is the
+ * (1 string, 2 list, 3 set, 4 zset, 5 hash, 6 stream), hostFilter asks host.keepKey about every key, dbs is the
  * number of db numbers written at jsonDbList() (0: all).
  */
 export function jsonEnable(types: u32, hostFilter: i32, dbs: u32): i32 {
@@ -112,4 +112,3 @@ export function errorOffset(): f64 { return <f64>errOffset; }
 export function consumed(): f64 { return <f64>offsetOf(pos); }
 export function rdbVersion(): u32 { return version; }
 export function rdbFlavor(): u32 { return flavor; }
-export function inputBuffer(): usize { return inputBase; }

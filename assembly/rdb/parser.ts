@@ -8,13 +8,13 @@ import {
   FN_LIBRARY, FN_PRE_GA_NAME, FN_PRE_GA_ENGINE, FN_PRE_GA_DESCRIPTION, FN_PRE_GA_CODE,
   FLAVOR_REDIS, FLAVOR_VALKEY, CK_NONE, CK_ZERO, CK_VERIFIED, CK_SKIPPED, MODE_DUMP,
   ERR_BAD_MAGIC, ERR_UNSUPPORTED_VERSION, ERR_UNKNOWN_TYPE, ERR_BAD_LENGTH, ERR_CHECKSUM, ERR_BAD_SCORE,
-  ERR_QUICKLIST_CORRUPT, ERR_UNSUPPORTED_TYPE, ERR_BAD_DUMP_FOOTER, ERR_MODULE_CORRUPT, ERR_BAD_VALUE,
+  ERR_QUICKLIST_CORRUPT, ERR_UNSUPPORTED_TYPE, ERR_MODULE_CORRUPT, ERR_BAD_VALUE,
 } from "../../src/core/abi";
 import { emit, roomForStep } from "../events";
 import { scratchBase, scratchTop, scratchSetKeep } from "../memory";
 import {
   pos, cur, lim, short, begin, commit, readLen, lenKind, LEN_PLAIN, u8r, u16le, u32le, u64le, f64le,
-  has, skip, offsetOf, crc, crcCatchUp, crcOn,
+  has, skip, offsetOf, crc, crcCatchUp,
 } from "./reader";
 import {
   readString, asText, bigActive, bigContinue, releaseWholeString, sPtr, sLen, sFlags, sInt,

@@ -1,5 +1,4 @@
 // Step results inside the core and the error state the exports report.
-import { ERR_INTERNAL } from "../../src/core/abi";
 
 export const R_CONT: i32 = 0; // progress made; run the next step
 export const R_NEED: i32 = 1; // the step needs bytes that have not arrived; nothing was consumed
@@ -23,8 +22,4 @@ export function fail(code: i32, detail: i64, offset: i64): i32 {
 
 export function clearError(): void {
   errCode = 0; errDetail = 0; errOffset = 0;
-}
-
-export function internalError(detail: i64, offset: i64): i32 {
-  return fail(ERR_INTERNAL, detail, offset);
 }

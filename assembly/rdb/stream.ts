@@ -2,14 +2,14 @@
 // metadata, consumer groups, their pending entries and consumers (t_stream.c, rdb.c rdbLoadObject).
 import {
   E_STREAM_ENTRY, E_STREAM_FIELD, E_STREAM_VALUE, E_STREAM_META, E_STREAM_GROUP, E_STREAM_PEL,
-  E_STREAM_CONSUMER, E_STREAM_CONSUMER_PEL, F_INTEGER, F_UNKNOWN, F_ACTIVE_TIME, F_CHUNKED,
+  E_STREAM_CONSUMER, E_STREAM_CONSUMER_PEL, F_INTEGER, F_UNKNOWN, F_ACTIVE_TIME,
   SM_LENGTH, SM_LAST_ID, SM_FIRST_ID, SM_MAX_DELETED_ID, SM_ENTRIES_ADDED, SM_GROUP_ENTRIES_READ, SM_NACK, SM_GROUPS,
   ERR_STREAM_CORRUPT, ERR_LISTPACK_CORRUPT, ERR_BAD_LENGTH,
 } from "../../src/core/abi";
 import { emit, roomForStep } from "../events";
 import { scratchBase, scratchTop, scratchSetKeep } from "../memory";
 import { begin, commit, cur, short, readLen, lenKind, LEN_PLAIN, u64le, offsetOf, skip } from "./reader";
-import { readString, asText, releaseWholeString, sPtr, sLen, sFlags, S_READY, S_SHORT, S_BIG, S_FULL, M_WHOLE, M_SKIP } from "./strings";
+import { readString, asText, releaseWholeString, sPtr, sLen, S_READY, S_SHORT, S_BIG, S_FULL, M_WHOLE, M_SKIP } from "./strings";
 import { listpackEntry, listpackBody, bodyStart, bodyEnd, ePtr, eLen, eIsInt, eInt, eNext } from "./entries";
 import { countElem } from "./emitters";
 import { T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3, T_STREAM_LISTPACKS_4 } from "./types";

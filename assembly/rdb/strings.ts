@@ -6,7 +6,7 @@
 import { E_CHUNK, F_CHUNKED, F_INTEGER, ERR_BAD_LENGTH, ERR_LZF_CORRUPT, ERR_LZF_LENGTH, ERR_TOO_LARGE } from "../../src/core/abi";
 import { inputCap, scratchReserve, scratchPtr, scratchCommit, scratchBase, scratchTop, scratchSetKeep, SCRATCH_OK, SCRATCH_DRAIN } from "../memory";
 import { emit, eventsPending, roomForStep } from "../events";
-import { cur, lim, short, has, readLen, lenKind, LEN_PLAIN, LEN_INT8, LEN_INT16, LEN_INT32, LEN_LZF, offsetOf, pos, commit, begin } from "./reader";
+import { cur, lim, short, has, readLen, lenKind, LEN_PLAIN, LEN_INT8, LEN_INT16, LEN_INT32, LEN_LZF, offsetOf, commit, begin } from "./reader";
 import { lzfDecode, lzfIn, lzfOut, LZF_OK, LZF_WINDOW } from "./lzf";
 import { writeSigned } from "../decimal";
 import { fail } from "./status";
@@ -332,9 +332,4 @@ function flushWindow(): void {
     emit(E_CHUNK, 0, scratchBase + bigStart + bigWinSent, <u32>(bigWinPos - bigWinSent), 0, 0, 0);
     bigWinSent = bigWinPos;
   }
-}
-
-/** Absolute offset where the big string began (for errors raised by its consumer). */
-export function bigOffset(): i64 {
-  return bigAt;
 }

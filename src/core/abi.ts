@@ -115,6 +115,5 @@ export const ERR_BAD_SCORE = 15;
 export const ERR_MODULE_CORRUPT = 16; // detail: the module opcode
 export const ERR_QUICKLIST_CORRUPT = 17; // detail: container code
 export const ERR_UNSUPPORTED_TYPE = 18; // a known type this core cannot read (pre-GA module values); detail: type
-export const ERR_BAD_DUMP_FOOTER = 19;
 export const ERR_INTERNAL = 20;
 export const ERR_BAD_VALUE = 21; // a value that is structurally valid but impossible (e.g. empty key count); detail: code

@@ -6,7 +6,7 @@ export type RdbErrorKind =
   | 'truncated' | 'bad-magic' | 'unsupported-version' | 'unknown-type' | 'bad-length' | 'lzf-corrupt'
   | 'lzf-length' | 'ziplist-corrupt' | 'listpack-corrupt' | 'intset-corrupt' | 'zipmap-corrupt'
   | 'stream-corrupt' | 'checksum' | 'too-large' | 'bad-score' | 'module-corrupt' | 'quicklist-corrupt'
-  | 'unsupported-type' | 'bad-dump-footer' | 'bad-value' | 'trailing-data' | 'internal';
+  | 'unsupported-type' | 'bad-value' | 'trailing-data' | 'internal';
 
 const KINDS: Record<number, RdbErrorKind> = {
   [abi.ERR_TRUNCATED]: 'truncated',
@@ -27,7 +27,6 @@ const KINDS: Record<number, RdbErrorKind> = {
   [abi.ERR_MODULE_CORRUPT]: 'module-corrupt',
   [abi.ERR_QUICKLIST_CORRUPT]: 'quicklist-corrupt',
   [abi.ERR_UNSUPPORTED_TYPE]: 'unsupported-type',
-  [abi.ERR_BAD_DUMP_FOOTER]: 'bad-dump-footer',
   [abi.ERR_INTERNAL]: 'internal',
   [abi.ERR_BAD_VALUE]: 'bad-value',
 };
@@ -82,7 +81,6 @@ function describe(kind: RdbErrorKind, detail: number, ctx: RdbErrorContext): str
     case 'bad-score': return 'invalid sorted-set score (NaN)';
     case 'module-corrupt': return `corrupt module data (opcode ${detail})`;
     case 'quicklist-corrupt': return `corrupt quicklist node (container ${detail})`;
-    case 'bad-dump-footer': return 'corrupt DUMP payload footer';
     case 'bad-value': return `invalid value (${detail})`;
     case 'trailing-data': return `${detail} unexpected bytes follow the end of the RDB (EOF marker and checksum)`;
     case 'internal': return `internal parser error ${detail}`;
