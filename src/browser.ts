@@ -1,5 +1,6 @@
 // The browser (and any non-Node runtime) entry: everything that needs no Node built-ins.
-export { RdbEventParser, type RdbParserOptions, type EventSink, type CanonicalJsonOptions } from './core/rdb-event-parser.js';
+export { RdbEventParser, type RdbParserOptions, type UnverifiedChecksum, type EventSink, type CanonicalJsonOptions } from './core/rdb-event-parser.js';
+export { checksumOptions, verifyChecksumWith, type ExternalChecksum } from './core/external-checksum.js';
 export { EventBatch } from './core/event-batch.js';
 export { RdbError, type RdbErrorKind } from './core/errors.js';
 export { loadRdbCore, useRdbCoreBuild, type RdbCoreBuild } from './core/wasm.js';

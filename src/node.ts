@@ -1,12 +1,18 @@
 // The Node entry: the browser API plus file paths and Node streams as RDB sources.
 import { createReadStream } from 'node:fs';
 import { parseRdb as parseRdbFrom, type ParseRdbOptions, type RdbByteSource, type RdbReader } from './rdb/parse.js';
+import { FileChecksum } from './node/file-checksum.js';
 
 export * from './browser.js';
+export { FileChecksum, PARALLEL_CHECKSUM_MIN_BYTES } from './node/file-checksum.js';
 
-/** Like the browser parseRdb, but a string is a file path (read in 1 MiB chunks). */
+/**
+ * Like the browser parseRdb, but a string is a file path (read in 1 MiB chunks; the checksum of a large
+ * file is verified on a worker thread, see FileChecksum).
+ */
 export function parseRdb(source: RdbByteSource | string, options: ParseRdbOptions = {}): RdbReader {
-  return parseRdbFrom(typeof source === 'string' ? openFile(source) : source, options);
+  if (typeof source !== 'string') return parseRdbFrom(source, options);
+  return parseRdbFrom(openFile(source), { externalChecksum: () => FileChecksum.worthwhile(source), ...options });
 }
 
 export function openFile(path: string): AsyncIterable<Uint8Array> {

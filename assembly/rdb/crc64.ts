@@ -45,12 +45,17 @@ function gf2Square(dst: usize, src: usize): void {
   for (let n: usize = 0; n < 64; n++) store<u64>(dst + (n << 3), gf2Times(src, load<u64>(src + (n << 3))));
 }
 
+/** Writes at m the operator that appends one zero bit to a CRC. */
+function oneZeroBit(m: usize): void {
+  store<u64>(m, POLY);
+  for (let n: usize = 1; n < 64; n++) store<u64>(m + (n << 3), (<u64>1) << <u64>(n - 1));
+}
+
 /** Builds the operator for one zero bit, then squares it up to 8 * LANE zero bits. */
 function initShift(): void {
   let a = work;
   let b = work + 64 * 8;
-  store<u64>(a, POLY);
-  for (let n: usize = 1; n < 64; n++) store<u64>(a + (n << 3), (<u64>1) << <u64>(n - 1));
+  oneZeroBit(a);
   let bits: usize = 1;
   while (bits < 8 * LANE) {
     gf2Square(b, a);
@@ -58,6 +63,29 @@ function initShift(): void {
     bits <<= 1;
   }
   memory.copy(shiftLane, a, 64 * 8);
+}
+
+/**
+ * Given the CRC of some bytes A, the CRC of A followed by n zero bytes; XOR the CRC of n bytes B (computed
+ * from 0) to get the CRC of A followed by B. Lets two threads checksum two halves of a file.
+ */
+export function crcShift(crc: u64, n: u64): u64 {
+  let a = work;
+  let b = work + 64 * 8;
+  oneZeroBit(a);
+  for (let i = 0; i < 3; i++) { // 1 bit → 8 bits
+    gf2Square(b, a);
+    const t = a; a = b; b = t;
+  }
+  while (n != 0) {
+    if (n & 1) crc = gf2Times(a, crc);
+    n >>= 1;
+    if (n != 0) {
+      gf2Square(b, a);
+      const t = a; a = b; b = t;
+    }
+  }
+  return crc;
 }
 
 @inline function entry(t: usize, b: u64): u64 {

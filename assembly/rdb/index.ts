@@ -6,9 +6,9 @@
 import { ST_NEED_MORE, ST_EVENTS_FULL, ST_DONE, ST_ERROR, ERR_TRUNCATED, ERR_INTERNAL, OPT_VERIFY_CHECKSUM } from "../../src/core/abi";
 import { layout, inputCap, eventsBase, scratchReclaim } from "../memory";
 import { eventCount, resetEvents } from "../events";
-import { readerReset, compact, appended, pos, lim, offsetOf } from "./reader";
-import { crcInit } from "./crc64";
-import { parserInit, run, finished, version, flavor } from "./parser";
+import { readerReset, compact, appended, pos, lim, offsetOf, crc } from "./reader";
+import { crcInit, crcUpdate, crcShift } from "./crc64";
+import { parserInit, run, finished, version, flavor, trailerChecksum, trailerCovers } from "./parser";
 import { walkActive } from "./containers";
 import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "./status";
 import { arenaInit, arenaBase } from "../memory";
@@ -36,17 +36,19 @@ let status: i32 = ST_NEED_MORE;
 
 /**
  * Lays out memory and resets the parser. inCap: input buffer bytes (≥ 4 KiB); evCap: event records;
- * scratchMax: the most scratch memory a single string or container may take.
+ * scratchMax: the most scratch memory a single string or container may take; crcPrefix: without
+ * OPT_VERIFY_CHECKSUM, still checksum the first crcPrefix bytes (another thread does the rest; -1: none).
  * Small input buffers are for tests: they push more strings through the big-string paths.
  */
-export function init(inCap: u32, evCap: u32, scratchMax: u32, mode: i32, options: u32, dumpVersion: u32, dumpFlavor: u32): i32 {
+export function init(inCap: u32, evCap: u32, scratchMax: u32, mode: i32, options: u32, dumpVersion: u32, dumpFlavor: u32, crcPrefix: f64): i32 {
   if (inCap < 4096 || evCap < 64) return 0;
   if (!layout(inCap, evCap, <usize>scratchMax)) return 0;
   crcInit();
-  readerReset((options & OPT_VERIFY_CHECKSUM) != 0);
+  const verify = (options & OPT_VERIFY_CHECKSUM) != 0;
+  readerReset(verify || crcPrefix > 0, verify ? -1 : <i64>crcPrefix);
   resetEvents();
   clearError();
-  parserInit(mode, (options & OPT_VERIFY_CHECKSUM) != 0, dumpVersion, dumpFlavor);
+  parserInit(mode, verify, dumpVersion, dumpFlavor);
   status = ST_NEED_MORE;
   return 1;
 }
@@ -112,3 +114,14 @@ export function errorOffset(): f64 { return <f64>errOffset; }
 export function consumed(): f64 { return <f64>offsetOf(pos); }
 export function rdbVersion(): u32 { return version; }
 export function rdbFlavor(): u32 { return flavor; }
+
+// Verifying the checksum on another thread: the parser, told not to verify, reports the stored checksum,
+// its extent and the CRC of the prefix it computed (init's crcPrefix); a second instance computes the CRC64
+// of the rest of the file's bytes, put in its input buffer; crc64Join joins the two.
+export function trailerStored(): u64 { return trailerChecksum; }
+export function trailerLength(): f64 { return <f64>trailerCovers; }
+export function prefixCrc(): u64 { return crc; }
+/** CRC-64/Jones of n bytes at ptr, continuing from crc. */
+export function crc64(crc: u64, ptr: usize, n: u32): u64 { return crcUpdate(crc, ptr, n); }
+/** The CRC of A followed by B, from crc(A), crc(B) and B's length. */
+export function crc64Join(crcA: u64, crcB: u64, lengthB: f64): u64 { return crcShift(crcA, <u64>lengthB) ^ crcB; }

@@ -45,6 +45,10 @@ let mode: i32 = 0;
 let verify: bool = true;
 export let version: u32 = 0;
 export let flavor: u32 = FLAVOR_REDIS;
+/** After the EOF opcode of a file whose checksum is not skipped by the writer: the stored checksum and how
+ * many bytes it covers (-1: nothing to verify), for hosts that verify it elsewhere (a second thread). */
+export let trailerChecksum: u64 = 0;
+export let trailerCovers: i64 = -1;
 
 // The key being read.
 let vtype: u32 = 0; // normalized type (types.ts; Valkey codes shifted)
@@ -97,6 +101,8 @@ const V_WALK_FAILED = 31; // a packed blob's header was invalid (the error is al
 export function parserInit(m: i32, verifyChecksum: bool, dumpVersion: u32, dumpFlavor: u32): void {
   mode = m;
   verify = verifyChecksum;
+  trailerChecksum = 0;
+  trailerCovers = -1;
   nextFlags = 0;
   if (m == MODE_DUMP) {
     version = dumpVersion;
@@ -341,7 +347,11 @@ function eofStep(at: usize): i32 {
   let outcome: u32 = CK_NONE;
   if (hasChecksum) {
     if (stored == 0) outcome = CK_ZERO;
-    else if (!verify) outcome = CK_SKIPPED;
+    else if (!verify) {
+      outcome = CK_SKIPPED;
+      trailerChecksum = stored;
+      trailerCovers = offsetOf(at + 1);
+    }
     else if (stored != computed) return fail(ERR_CHECKSUM, <i64>computed, offsetOf(at + 1));
     else outcome = CK_VERIFIED;
   }

@@ -16,14 +16,16 @@ export let short: bool = false;
 /** Absolute stream offset of inputBase (grows as consumed bytes are discarded). */
 export let base: i64 = 0;
 
-/** Running CRC64 over every byte before crcPos. */
+/** Running CRC64 over every byte before crcPos, or before stream offset crcStop if that comes first. */
 export let crc: u64 = 0;
 export let crcPos: usize = 0;
 export let crcOn: bool = false;
+export let crcStop: i64 = i64.MAX_VALUE;
 
-export function readerReset(withCrc: bool): void {
+/** stopAt: stream offset where the running CRC stops (another thread checksums the rest); -1: never. */
+export function readerReset(withCrc: bool, stopAt: i64): void {
   pos = inputBase; lim = inputBase; cur = inputBase; short = false; base = 0;
-  crc = 0; crcPos = inputBase; crcOn = withCrc;
+  crc = 0; crcPos = inputBase; crcOn = withCrc; crcStop = stopAt < 0 ? i64.MAX_VALUE : stopAt;
 }
 
 /** Absolute stream offset of an address in the input buffer. */
@@ -32,10 +34,10 @@ export function readerReset(withCrc: bool): void {
 }
 
 export function crcCatchUp(upTo: usize): void {
-  if (crcOn && upTo > crcPos) {
-    crc = crcUpdate(crc, crcPos, upTo - crcPos);
-  }
-  if (upTo > crcPos) crcPos = upTo;
+  if (upTo <= crcPos) return;
+  const room = crcStop - offsetOf(crcPos);
+  if (crcOn && room > 0) crc = crcUpdate(crc, crcPos, room < <i64>(upTo - crcPos) ? <usize>room : upTo - crcPos);
+  crcPos = upTo;
 }
 
 /** Moves unconsumed bytes to the start of the input buffer; returns the free space after them. */

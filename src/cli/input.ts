@@ -1,6 +1,8 @@
 // Opening the dump a command reads: a path or "-" for standard input, with a clear error when missing.
 import { openSync, readSync, statSync } from 'node:fs';
 import { openFile } from '../node.js';
+import { FileChecksum } from '../node/file-checksum.js';
+import type { ExternalChecksum } from '../core/external-checksum.js';
 import { CliError } from './cli-error.js';
 
 export interface CliInput {
@@ -10,10 +12,14 @@ export interface CliInput {
   name: string;
   /** For files: fills a buffer synchronously (0 at the end), so parsers can read into their own memory. */
   readInto: ((into: Uint8Array) => number) | null;
+  /** For large files: their checksum computed on another thread (null: let the parser verify it). */
+  parallelChecksum: () => ExternalChecksum | null;
 }
 
 export function openInput(path: string): CliInput {
-  if (path === '-') return { source: process.stdin, size: null, name: 'standard input', readInto: null };
+  if (path === '-') {
+    return { source: process.stdin, size: null, name: 'standard input', readInto: null, parallelChecksum: () => null };
+  }
   let size: number;
   try {
     const st = statSync(path);
@@ -27,5 +33,5 @@ export function openInput(path: string): CliInput {
   const readInto = (into: Uint8Array) => readSync(fd ??= openSync(path, 'r'), into, 0, into.length, null);
   // The stream is opened only if someone iterates it.
   const source = { [Symbol.asyncIterator]: () => openFile(path)[Symbol.asyncIterator]() };
-  return { source, size, name: path, readInto };
+  return { source, size, name: path, readInto, parallelChecksum: () => FileChecksum.worthwhile(path) };
 }

@@ -1,6 +1,7 @@
 // `redistap parse <file|->`: every key of a dump, converted to an output format.
 import { Command, Option } from 'commander';
 import { CanonicalJsonl } from '../rdb/canonical-jsonl.js';
+import { checksumOptions } from '../core/external-checksum.js';
 import { openInput } from './input.js';
 import { Output } from './output.js';
 import { addSelectionOptions, selectionFrom } from './selection-options.js';
@@ -36,7 +37,8 @@ Examples:
   return cmd.action(async (file: string, opts: ParseOptions) => {
     const input = openInput(file);
     const out = Output.to(opts.output);
-    const converter = await CanonicalJsonl.create({ verifyChecksum: opts.checksum, selection: selectionFrom(opts) });
+    const checksum = opts.checksum ? input.parallelChecksum() : null;
+    const converter = await CanonicalJsonl.create({ verifyChecksum: opts.checksum, ...checksumOptions(checksum), selection: selectionFrom(opts) });
     // The converter hands out views valid only during its call; Output copies them only for pipes.
     // (Output.write takes the bytes before its first await, so calling it here is enough.)
     let pending: Promise<void> = Promise.resolve();
@@ -44,18 +46,23 @@ Examples:
       const written = out.write(bytes);
       pending = pending.then(() => written);
     };
-    if (input.readInto) {
-      while (!out.closed && converter.fill(input.readInto, sink) > 0) await pending;
-    } else {
-      for await (const chunk of input.source) {
-        converter.write(chunk, sink);
-        await pending;
-        if (out.closed) break;
+    try {
+      if (input.readInto) {
+        while (!out.closed && converter.fill(input.readInto, sink) > 0) await pending;
+      } else {
+        for await (const chunk of input.source) {
+          converter.write(chunk, sink);
+          await pending;
+          if (out.closed) break;
+        }
       }
-    }
-    if (!out.closed) {
-      converter.end(sink);
-      await pending;
+      if (!out.closed) {
+        converter.end(sink);
+        await pending;
+        if (checksum) await converter.verifyChecksumWith(checksum);
+      }
+    } finally {
+      checksum?.close();
     }
     await out.end();
     warnTrailing(converter.metadata.trailingBytes);

@@ -46,7 +46,7 @@ export function summaryCommand(): Command {
     .option('--no-checksum', 'do not verify the CRC64 checksum')
     .action(async (file: string, opts: { checksum: boolean }) => {
       const input = openInput(file);
-      const summary = await summarizeRdb(input.source, { verifyChecksum: opts.checksum });
+      const summary = await summarizeRdb(input.source, { verifyChecksum: opts.checksum, externalChecksum: input.parallelChecksum });
       process.stdout.write(`${renderSummary(summary, input.name, input.size)}\n`);
       warnTrailing(summary.trailingBytes);
     });

@@ -7,6 +7,11 @@ import { instantiateRdbCore, loadRdbCore, loadRdbCoreSync, type RdbCoreExports, 
 export interface RdbParserOptions {
   /** Verify the CRC64 trailer when it is not 0 (default true). */
   verifyChecksum?: boolean;
+  /**
+   * With verifyChecksum: false, still compute the CRC64 of the first this many bytes: an ExternalChecksum
+   * computes the rest on another thread and verifyChecksumWith joins the two (see its `from`).
+   */
+  checksumPrefix?: number;
   /** Parse a DUMP/RESTORE payload instead of a whole RDB file; its footer must be passed. */
   dump?: { version: number; flavor?: 'redis' | 'valkey' };
   /** Bytes of the core's input buffer (default 1 MiB, at least 4 KiB). Strings up to half of it arrive in one piece. */
@@ -36,6 +41,13 @@ const JSON_TYPE_BITS = { string: 1 << 1, list: 1 << 2, set: 1 << 3, zset: 1 << 4
 
 export type EventSink = (events: EventBatch) => void;
 
+export interface UnverifiedChecksum {
+  stored: bigint;
+  length: number;
+  prefixCrc: bigint;
+  prefixLength: number;
+}
+
 const DEFAULT_INPUT = 1 << 20;
 const DEFAULT_EVENTS = 8192;
 const DEFAULT_SCRATCH = 1 << 30;
@@ -46,7 +58,10 @@ export class RdbEventParser {
   private status: number = abi.ST_NEED_MORE;
   private u8: Uint8Array;
 
+  private readonly prefix: number;
+
   private constructor(module: WebAssembly.Module, options: RdbParserOptions) {
+    this.prefix = options.verifyChecksum === false ? options.checksumPrefix ?? 0 : 0;
     this.core = instantiateRdbCore(module, { keepKey: options.canonicalJson?.keepKey });
     const dump = options.dump;
     const ok = this.core.init(
@@ -57,6 +72,7 @@ export class RdbEventParser {
       options.verifyChecksum === false ? 0 : abi.OPT_VERIFY_CHECKSUM,
       dump?.version ?? 0,
       dump?.flavor === 'valkey' || (dump && dump.version >= 80) ? abi.FLAVOR_VALKEY : abi.FLAVOR_REDIS,
+      options.checksumPrefix ?? -1,
     );
     if (!ok) throw new RangeError('could not set up the RDB parser memory');
     this.u8 = new Uint8Array(this.core.memory.buffer);
@@ -116,6 +132,28 @@ export class RdbEventParser {
   /** Size of the parser's WebAssembly memory (its whole footprint). */
   get memoryBytes(): number {
     return this.core.memory.buffer.byteLength;
+  }
+
+  /**
+   * With verifyChecksum: false, once done: the checksum the file stores, how many bytes it covers, and the
+   * CRC of the first prefixLength of them (see checksumPrefix), for a caller that verifies it elsewhere
+   * (verifyChecksumWith). Null when there is nothing to verify (RDB < 5, a writer that stored 0, checksum
+   * verified by the parser itself, DUMP payloads).
+   */
+  get unverifiedChecksum(): UnverifiedChecksum | null {
+    const length = this.done ? this.core.trailerLength() : -1;
+    if (length < 0) return null;
+    return {
+      stored: BigInt.asUintN(64, this.core.trailerStored()),
+      length,
+      prefixCrc: this.core.prefixCrc(),
+      prefixLength: Math.min(length, Math.max(this.prefix, 0)),
+    };
+  }
+
+  /** The CRC64 of bytes A followed by B, from the CRC of each and B's length. */
+  joinCrc(crcA: bigint, crcB: bigint, lengthB: number): bigint {
+    return BigInt.asUintN(64, this.core.crc64Join(crcA, crcB, lengthB));
   }
 
   get version(): number {

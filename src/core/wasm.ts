@@ -6,7 +6,7 @@ import { parseScoreText } from './scores.js';
 /** The functions build/rdb.wasm exports (assembly/rdb/index.ts). */
 export interface RdbCoreExports {
   memory: WebAssembly.Memory;
-  init(inputCap: number, eventCap: number, scratchMax: number, mode: number, options: number, dumpVersion: number, dumpFlavor: number): number;
+  init(inputCap: number, eventCap: number, scratchMax: number, mode: number, options: number, dumpVersion: number, dumpFlavor: number, crcPrefix: number): number;
   inputSpace(): number;
   inputPtr(): number;
   feed(n: number): number;
@@ -20,6 +20,11 @@ export interface RdbCoreExports {
   consumed(): number;
   rdbVersion(): number;
   rdbFlavor(): number;
+  trailerStored(): bigint;
+  trailerLength(): number;
+  prefixCrc(): bigint;
+  crc64(crc: bigint, ptr: number, n: number): bigint;
+  crc64Join(crcA: bigint, crcB: bigint, lengthB: number): bigint;
   jsonEnable(types: number, hostFilter: number, dbs: number): number;
   jsonDbList(): number;
   jsonConsume(): void;

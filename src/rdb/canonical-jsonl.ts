@@ -2,6 +2,7 @@
 // object is built per key. The entry builder here only reads the file's metadata (AUX fields, checksum).
 // Tests hold this path and the entry path (canonical-json.ts) to the same fixtures.
 import { RdbEventParser, type RdbParserOptions } from '../core/rdb-event-parser.js';
+import { verifyChecksumWith, type ExternalChecksum } from '../core/external-checksum.js';
 import { EntryBuilder } from './entry-builder.js';
 import type { KeySelection } from './key-filter.js';
 import type { RdbMetadata, RdbValueType } from './entry.js';
@@ -68,6 +69,11 @@ export class CanonicalJsonl {
   end(sink: JsonlSink): void {
     this.parser.end((batch) => this.builder.consume(batch));
     this.drain(sink, 0);
+  }
+
+  /** After end(), when created with verifyChecksum: false: verifies the checksum with `checksum` (then closed). */
+  async verifyChecksumWith(checksum: ExternalChecksum): Promise<void> {
+    if (await verifyChecksumWith(this.parser, checksum)) this.builder.metadata.checksum = 'verified';
   }
 
   private drain(sink: JsonlSink, threshold: number): void {

@@ -2,6 +2,7 @@
 import { RdbEventParser, type RdbParserOptions } from '../core/rdb-event-parser.js';
 import { EntryBuilder, type EntryFilter } from './entry-builder.js';
 import { RdbError } from '../core/errors.js';
+import { checksumOptions, verifyChecksumWith, type ExternalChecksum } from '../core/external-checksum.js';
 import type { RdbEntry, RdbMetadata } from './entry.js';
 
 /** Anything that yields the bytes of an RDB: a buffer, a web stream or an async iterable of chunks. */
@@ -18,6 +19,11 @@ export interface ParseRdbOptions extends RdbParserOptions {
   rejectTrailingData?: boolean;
   /** Called with the number of input bytes consumed so far, after every chunk. */
   onProgress?: (bytes: number) => void;
+  /**
+   * Verifies the checksum with what this returns (called when reading starts; null: the parser verifies
+   * it itself) instead of inside the parser, e.g. on another thread. The Node entry does this for large files.
+   */
+  externalChecksum?: () => ExternalChecksum | null;
 }
 
 /** Splits a buffer into chunks so a large in-memory file still streams through bounded batches. */
@@ -63,7 +69,17 @@ export class RdbReader implements AsyncIterable<RdbEntry> {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<RdbEntry> {
-    const parser = await RdbEventParser.create(this.options);
+    const checksum = this.options.verifyChecksum === false ? null : this.options.externalChecksum?.() ?? null;
+    try {
+      const parser = await RdbEventParser.create({ ...this.options, ...checksumOptions(checksum) });
+      yield* this.entriesFrom(parser);
+      if (checksum && await verifyChecksumWith(parser, checksum)) this.builder.metadata.checksum = 'verified';
+    } finally {
+      checksum?.close();
+    }
+  }
+
+  private async *entriesFrom(parser: RdbEventParser): AsyncGenerator<RdbEntry> {
     const sink = (batch: Parameters<EntryBuilder['consume']>[0]) => this.builder.consume(batch);
     let bytes = 0;
     for await (const chunk of chunksFrom(this.source)) {
