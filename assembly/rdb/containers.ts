@@ -9,7 +9,7 @@ import { emit, roomForStep } from "../events";
 import { ePtr, eLen, eIsInt, eInt, eNext, listpackEntry, ziplistEntry, listpackBody, ziplistBody, bodyStart, bodyEnd } from "./entries";
 import { emitElement, emitScored, emitScoredText, countElem } from "./emitters";
 import { integerString, sPtr, sLen, S_READY, S_FULL } from "./strings";
-import { R_CONT, R_FULL, fail } from "./status";
+import { R_CONT, R_FULL, fail } from "../status";
 
 export const C_ZIPLIST: i32 = 1;
 export const C_LISTPACK: i32 = 2;

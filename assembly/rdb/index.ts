@@ -10,7 +10,7 @@ import { readerReset, compact, appended, pos, lim, offsetOf, crc } from "./reade
 import { crcInit, crcUpdate, crcShift } from "./crc64";
 import { parserInit, run, finished, version, flavor, trailerChecksum, trailerCovers } from "./parser";
 import { walkActive } from "./containers";
-import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "./status";
+import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "../status";
 import { arenaInit, arenaBase } from "../memory";
 import { jsonInit } from "../json/writer";
 

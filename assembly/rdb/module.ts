@@ -4,7 +4,7 @@ import { ERR_MODULE_CORRUPT, ERR_BAD_LENGTH } from "../../src/core/abi";
 import { begin, commit, readLen, lenKind, LEN_PLAIN, skip, short, cur, offsetOf, pos } from "./reader";
 import { readString, S_READY, S_SHORT, S_BIG, S_FULL, M_SKIP } from "./strings";
 import { MOD_EOF, MOD_SINT, MOD_UINT, MOD_FLOAT, MOD_DOUBLE, MOD_STRING } from "./types";
-import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail } from "./status";
+import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail } from "../status";
 
 /** Size in bytes of the module value skipped last (valid after R_DONE). */
 export let moduleBytes: i64 = 0;

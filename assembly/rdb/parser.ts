@@ -28,7 +28,7 @@ import { emitElement, emitScored, emitScoredText, keyElems, resetKeyElems, count
 import { streamBegin, streamStep } from "./stream";
 import { moduleBegin, moduleStep, moduleBytes } from "./module";
 import * as T from "./types";
-import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail, clearError } from "./status";
+import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail, clearError } from "../status";
 
 // Phases.
 const P_HEADER = 0;

@@ -13,7 +13,7 @@ import { readString, asText, releaseWholeString, sPtr, sLen, S_READY, S_SHORT, S
 import { listpackEntry, listpackBody, bodyStart, bodyEnd, ePtr, eLen, eIsInt, eInt, eNext } from "./entries";
 import { countElem } from "./emitters";
 import { T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3, T_STREAM_LISTPACKS_4 } from "./types";
-import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail } from "./status";
+import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail } from "../status";
 
 // Stream value states.
 const SS_NODES = 0; // count of listpacks

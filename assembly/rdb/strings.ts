@@ -9,7 +9,7 @@ import { emit, eventsPending, roomForStep } from "../events";
 import { cur, lim, short, has, readLen, lenKind, LEN_PLAIN, LEN_INT8, LEN_INT16, LEN_INT32, LEN_LZF, offsetOf, commit, begin } from "./reader";
 import { lzfDecode, lzfIn, lzfOut, LZF_OK, LZF_WINDOW } from "./lzf";
 import { writeSigned } from "../decimal";
-import { fail } from "./status";
+import { fail } from "../status";
 
 export const M_CHUNKS: i32 = 0;
 export const M_WHOLE: i32 = 1;

@@ -1,4 +1,4 @@
-// Step results inside the core and the error state the exports report.
+// Step results inside a core (RDB or RESP) and the error state its exports report.
 
 export const R_CONT: i32 = 0; // progress made; run the next step
 export const R_NEED: i32 = 1; // the step needs bytes that have not arrived; nothing was consumed

@@ -1,0 +1,126 @@
+// The low-level streaming RESP reader: feed bytes in chunks of any size, receive batches of events
+// (resp-abi.ts). Replies (RESP2/RESP3) or, after PSYNC, a master's replication stream.
+import * as abi from './abi.js';
+import { RESP_MODE_REPLICATION, RESP_MODE_REPLY } from './resp-abi.js';
+import { EventBatch } from './event-batch.js';
+import { RespError } from './resp-error.js';
+import { RESP_WASM_BASE64 } from './resp-wasm.generated.js';
+
+interface RespCoreExports {
+  memory: WebAssembly.Memory;
+  init(inputCap: number, eventCap: number, mode: number, maxBulk: number, maxElements: number, maxDepth: number): number;
+  setMode(mode: number): number;
+  inputSpace(): number;
+  inputPtr(): number;
+  feed(n: number): number;
+  resume(): number;
+  eventsPtr(): number;
+  eventsCount(): number;
+  errorCode(): number;
+  errorDetail(): number;
+  errorOffset(): number;
+  consumed(): number;
+  atBoundary(): number;
+}
+
+export interface RespReaderOptions {
+  /** 'reply' (default): replies to commands; 'replication': what a master sends after PSYNC. */
+  mode?: 'reply' | 'replication';
+  /** Input buffer bytes (default 256 KiB, at least 4 KiB). Bulk strings over half of it arrive in chunks. */
+  inputBufferSize?: number;
+  /** Event records per batch (default 4096). */
+  eventCapacity?: number;
+  /** Longest bulk string accepted (default 512 MiB, Redis's proto-max-bulk-len). */
+  maxBulkBytes?: number;
+  /** Most elements one aggregate may declare (default 2^32 - 1, hiredis's limit). */
+  maxElements?: number;
+  /** Deepest nesting of aggregates (default 128). */
+  maxDepth?: number;
+}
+
+export type RespSink = (events: EventBatch) => void;
+
+let compiled: WebAssembly.Module | undefined;
+
+function respModule(): WebAssembly.Module {
+  if (!compiled) {
+    const text = atob(RESP_WASM_BASE64);
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+    compiled = new WebAssembly.Module(bytes);
+  }
+  return compiled;
+}
+
+const MODES = { reply: RESP_MODE_REPLY, replication: RESP_MODE_REPLICATION } as const;
+
+export class RespReader {
+  private readonly core: RespCoreExports;
+  private readonly batch = new EventBatch();
+  private status: number = abi.ST_NEED_MORE;
+
+  constructor(options: RespReaderOptions = {}) {
+    this.core = new WebAssembly.Instance(respModule(), {}).exports as unknown as RespCoreExports;
+    const ok = this.core.init(
+      Math.max(options.inputBufferSize ?? 256 << 10, 4096),
+      Math.max(options.eventCapacity ?? 4096, 64),
+      MODES[options.mode ?? 'reply'],
+      options.maxBulkBytes ?? 512 << 20,
+      options.maxElements ?? 2 ** 32 - 1,
+      options.maxDepth ?? 128,
+    );
+    if (!ok) throw new RangeError('could not set up the RESP reader memory');
+  }
+
+  /** Stream offset of the first byte not consumed yet (bytes fed since the reader was created). */
+  get consumed(): number {
+    return this.core.consumed();
+  }
+
+  /** True when every byte fed was consumed and no reply or command is partly read. */
+  get atBoundary(): boolean {
+    return this.core.atBoundary() === 1;
+  }
+
+  /** Switches between replies and a replication stream; only between replies (else throws). */
+  setMode(mode: 'reply' | 'replication'): void {
+    if (!this.core.setMode(MODES[mode])) {
+      this.status = abi.ST_ERROR;
+      throw this.error();
+    }
+  }
+
+  /** Parses a chunk of any size, calling sink for every batch of events. Throws RespError (sticky). */
+  write(chunk: Uint8Array, sink: RespSink): void {
+    if (this.status === abi.ST_ERROR) throw this.error();
+    let off = 0;
+    while (off < chunk.length) {
+      const n = Math.min(this.core.inputSpace(), chunk.length - off);
+      if (n === 0) throw new RespError('internal', this.consumed, 0);
+      new Uint8Array(this.core.memory.buffer, this.core.inputPtr(), n).set(chunk.subarray(off, off + n));
+      off += n;
+      this.settle(this.core.feed(n), sink);
+    }
+  }
+
+  private settle(status: number, sink: RespSink): void {
+    for (;;) {
+      const count = this.core.eventsCount();
+      if (count > 0) {
+        this.batch.reset(this.core.memory, this.core.eventsPtr(), count);
+        sink(this.batch);
+      }
+      if (status === abi.ST_EVENTS_FULL) {
+        status = this.core.resume();
+        continue;
+      }
+      this.status = status;
+      if (status === abi.ST_ERROR) throw this.error();
+      return;
+    }
+  }
+
+  private error(): RespError {
+    return RespError.fromCore(this.core.errorCode(), this.core.errorOffset(), this.core.errorDetail());
+  }
+}
