@@ -1,0 +1,235 @@
+// One connection to a master, as a replica: the handshake a real replica performs, PSYNC, then the
+// replication stream cut into its parts (snapshot bytes, commands with their replication offsets).
+// Reconnecting, checkpoints and delivery are the Replica's business (replica.ts).
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import * as r from '../core/resp-abi.js';
+import type { EventBatch } from '../core/event-batch.js';
+import { encodeCommand, type CommandArg } from '../resp/encode.js';
+import { RespErrorReply, RespReplyReader, type RespValue } from '../resp/replies.js';
+import type { RedisEndpoint } from './redis-url.js';
+
+/** Why a link failed; `retryable` says whether reconnecting may help. */
+export class ReplicaError extends Error {
+  override name = 'ReplicaError';
+  constructor(message: string, readonly retryable: boolean) {
+    super(message);
+  }
+}
+
+export interface LinkOptions {
+  endpoint: RedisEndpoint;
+  /** TLS options (CA, client certificate, servername) for rediss:// endpoints. */
+  tls?: ConnectionOptions;
+  /** The port reported with REPLCONF listening-port (INFO replication shows it; default 0). */
+  listeningPort?: number;
+  /** The PSYNC command's name, for services that rename it (default PSYNC). */
+  psyncCommand?: string;
+  /** Give up on a connection attempt or a silent link after this long (default 60 s, Redis's repl-timeout). */
+  timeoutMs?: number;
+}
+
+export interface LinkHandlers {
+  fullResync(replid: string, offset: number): void;
+  continued(replid: string | null): void;
+  rdbBegin(total: number | null): void;
+  /** Bytes of the snapshot: a view valid only during the call. */
+  rdbData(bytes: Uint8Array): void;
+  rdbEnd(): void;
+  /** A complete command: arguments concatenated in `data`, `ends` their end positions. */
+  command(data: Uint8Array, ends: Uint32Array, firstOffset: number, offset: number): void;
+  closed(error: Error | null): void;
+}
+
+const RETRYABLE_PSYNC_ERRORS = ['NOMASTERLINK', 'LOADING', 'MASTERDOWN', 'TRYAGAIN', 'BUSY'];
+
+export class ReplicaLink {
+  private readonly replies = new RespReplyReader();
+  private waiting: Array<{ resolve: (v: RespValue) => void; reject: (e: Error) => void }> = [];
+  private streaming = false;
+  private closedError: Error | null = null;
+  // Replication offsets: the stream offset (bytes read on this connection) where commands start, and
+  // the replication offset just before it.
+  private streamBase = 0;
+  private replBase = 0;
+  private args = new Uint8Array(1024);
+  private argsLength = 0;
+  private argEnds: number[] = [];
+  private commandStart = 0;
+
+  private constructor(private readonly socket: Socket, private readonly handlers: LinkHandlers) {
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('error', (err) => { this.closedError ??= err; });
+    socket.on('close', () => this.onClose());
+  }
+
+  /**
+   * Connects, performs the handshake and sends PSYNC: from `from` (replid and the offset of the last
+   * byte consumed) or `? -1` for a full sync. Resolves once PSYNC is sent; the handlers hear the rest.
+   */
+  static async open(options: LinkOptions, from: { replid: string; offset: number } | null, handlers: LinkHandlers): Promise<ReplicaLink> {
+    const socket = await connectSocket(options);
+    const link = new ReplicaLink(socket, handlers);
+    try {
+      await link.handshake(options);
+      link.psync(options.psyncCommand ?? 'PSYNC', from);
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    return link;
+  }
+
+  /** Tells the master how far we have read (REPLCONF ACK). */
+  ack(offset: number): void {
+    if (!this.socket.destroyed) this.socket.write(encodeCommand(['REPLCONF', 'ACK', offset]));
+  }
+
+  close(error?: Error): void {
+    if (error) this.closedError ??= error;
+    this.socket.destroy();
+  }
+
+  private async handshake(options: LinkOptions): Promise<void> {
+    const { username, password } = options.endpoint;
+    const pong = await this.call(['PING']);
+    // A master that requires AUTH answers PING with NOAUTH (or NOPERM); Redis's replicas go on to AUTH.
+    if (pong instanceof RespErrorReply && !(password && /^(NOAUTH|NOPERM)/.test(pong.message))) {
+      throw new ReplicaError(`the master refused PING: ${pong.message}`, /^(LOADING|BUSY)/.test(pong.message));
+    }
+    if (password) {
+      const auth = await this.call(username ? ['AUTH', username, password] : ['AUTH', password]);
+      if (auth instanceof RespErrorReply) throw new ReplicaError(`authentication failed: ${auth.message}`, false);
+    }
+    const port = await this.call(['REPLCONF', 'listening-port', options.listeningPort ?? 0]);
+    if (port instanceof RespErrorReply) throw new ReplicaError(`REPLCONF listening-port failed: ${port.message}`, false);
+    // capa eof: we read diskless snapshots; capa psync2: we follow replication ID changes (failover).
+    const capa = await this.call(['REPLCONF', 'capa', 'eof', 'capa', 'psync2']);
+    if (capa instanceof RespErrorReply) throw new ReplicaError(`REPLCONF capa failed: ${capa.message}`, false);
+  }
+
+  private psync(command: string, from: { replid: string; offset: number } | null): void {
+    this.replies.raw.setMode('replication');
+    this.streaming = true;
+    this.replBase = from?.offset ?? 0;
+    this.socket.write(encodeCommand(from ? [command, from.replid, from.offset + 1] : [command, '?', -1]));
+  }
+
+  private call(args: CommandArg[]): Promise<RespValue> {
+    return new Promise((resolve, reject) => {
+      if (this.closedError || this.socket.destroyed) {
+        reject(this.closedError ?? new ReplicaError('the connection closed during the handshake', true));
+        return;
+      }
+      this.waiting.push({ resolve, reject });
+      this.socket.write(encodeCommand(args));
+    });
+  }
+
+  private read(chunk: Buffer): void {
+    try {
+      if (!this.streaming) {
+        for (const reply of this.replies.write(chunk)) this.waiting.shift()?.resolve(reply);
+      } else {
+        this.replies.raw.write(chunk, (batch) => this.stream(batch));
+      }
+    } catch (err) {
+      this.close(err as Error);
+    }
+  }
+
+  private stream(b: EventBatch): void {
+    for (let i = 0; i < b.count; i++) {
+      switch (b.kind(i)) {
+        case r.RE_RDB_DATA:
+          this.handlers.rdbData(b.view(i));
+          break;
+        case r.RE_COMMAND:
+          this.argsLength = 0;
+          this.argEnds = [];
+          this.commandStart = b.n2(i);
+          break;
+        case r.RE_CHUNK:
+          this.append(b.view(i));
+          break;
+        case r.RE_VALUE:
+          if (b.aux(i) === r.T_ERROR) throw this.psyncError(b.text(i));
+          if (!(b.flags(i) & r.RF_CHUNKED)) this.append(b.view(i));
+          this.argEnds.push(this.argsLength);
+          break;
+        case r.RE_AGGREGATE_END:
+          this.handlers.command(this.args.slice(0, this.argsLength), Uint32Array.from(this.argEnds),
+            this.replicationOffset(this.commandStart) + 1, this.replicationOffset(b.n2(i)));
+          break;
+        case r.RE_PSYNC:
+          this.psyncReply(b.aux(i), b.text(i), b.n2(i));
+          break;
+        case r.RE_RDB_BEGIN:
+          this.handlers.rdbBegin(b.n1(i) >= 0 ? b.n1(i) : null);
+          break;
+        case r.RE_RDB_END:
+          this.streamBase = b.n2(i);
+          this.handlers.rdbEnd();
+          break;
+      }
+    }
+  }
+
+  private replicationOffset(streamOffset: number): number {
+    return this.replBase + (streamOffset - this.streamBase);
+  }
+
+  private psyncReply(kind: number, text: string, end: number): void {
+    const words = text.split(' ');
+    if (kind === r.PSYNC_FULLRESYNC) {
+      const offset = Number(words[2]);
+      if (words.length !== 3 || !Number.isSafeInteger(offset)) throw new ReplicaError(`malformed reply to PSYNC: +${text}`, true);
+      this.replBase = offset;
+      this.handlers.fullResync(words[1]!, offset);
+    } else {
+      this.streamBase = end;
+      this.handlers.continued(words[1] ?? null);
+    }
+  }
+
+  private psyncError(message: string): ReplicaError {
+    const code = message.split(' ', 1)[0]!;
+    return new ReplicaError(`the master refused PSYNC: ${message}`, RETRYABLE_PSYNC_ERRORS.includes(code));
+  }
+
+  private append(bytes: Uint8Array): void {
+    if (this.argsLength + bytes.length > this.args.length) {
+      const grown = new Uint8Array(Math.max(this.args.length * 2, this.argsLength + bytes.length));
+      grown.set(this.args.subarray(0, this.argsLength));
+      this.args = grown;
+    }
+    this.args.set(bytes, this.argsLength);
+    this.argsLength += bytes.length;
+  }
+
+  private onClose(): void {
+    const error = this.closedError;
+    for (const w of this.waiting) w.reject(error ?? new ReplicaError('the connection closed during the handshake', true));
+    this.waiting = [];
+    this.handlers.closed(error);
+  }
+}
+
+function connectSocket(options: LinkOptions): Promise<Socket> {
+  const { host, port, tls } = options.endpoint;
+  const timeout = options.timeoutMs ?? 60_000;
+  return new Promise((resolve, reject) => {
+    const socket: Socket = tls
+      ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ...options.tls }, () => ready())
+      : netConnect({ host, port }, () => ready());
+    const ready = () => {
+      socket.off('error', failed);
+      socket.setNoDelay(true);
+      socket.setTimeout(timeout, () => socket.destroy(new ReplicaError(`no data from the master for ${timeout} ms`, true)));
+      resolve(socket);
+    };
+    const failed = (err: Error) => reject(new ReplicaError(`cannot connect to ${host}:${port}: ${err.message}`, true));
+    socket.once('error', failed);
+    socket.setTimeout(timeout, () => socket.destroy(new Error(`timed out after ${timeout} ms`)));
+  });
+}

@@ -1,0 +1,280 @@
+// A Node program that a Redis or Valkey master treats as one of its replicas: it turns the snapshot and
+// every later write into events, ACKs like a replica, and reconnects with PSYNC from where it stood.
+import { RdbEventParser } from '../core/rdb-event-parser.js';
+import { EntryBuilder } from '../rdb/entry-builder.js';
+import { ReplicaCommand, type Checkpoint, type ReplicaEvent } from './events.js';
+import { ReplicaError, ReplicaLink, type LinkHandlers, type LinkOptions } from './link.js';
+import { parseRedisUrl } from './redis-url.js';
+
+export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
+  /** redis://[user:password@]host[:port], or rediss:// for TLS. */
+  url: string;
+  /** Resume from here (PSYNC replid offset+1) instead of asking for a full sync. */
+  checkpoint?: Checkpoint | null;
+  /** Do not parse the snapshot into entries (its bytes are still read, and counted). */
+  skipRdb?: boolean;
+  /** Verify the snapshot's CRC64 (default true). */
+  verifyChecksum?: boolean;
+  /** Stops the replica; the iterator then ends. */
+  signal?: AbortSignal;
+  /** How often to send REPLCONF ACK (default 1000 ms, as Redis's replicas do). */
+  ackIntervalMs?: number;
+  /** Reconnect delays: doubling from initialDelayMs (default 100) up to maxDelayMs (default 5000). */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+}
+
+interface Queued {
+  event: ReplicaEvent | null;
+  /** Where the stream stands once the consumer has taken this item (transaction boundaries only). */
+  checkpoint: Checkpoint | null;
+}
+
+/** Events of a replica: `for await (const e of replica)`; checkpoint() tells where the consumer stands. */
+export class Replica implements AsyncIterable<ReplicaEvent> {
+  private readonly options: ReplicaOptions;
+  private queue: Queued[] = [];
+  private head = 0;
+  private wake: (() => void) | null = null;
+  private started = false;
+  private stopped = false;
+  private failure: Error | null = null;
+  private link: ReplicaLink | null = null;
+  private ackTimer: ReturnType<typeof setInterval> | null = null;
+  private consumed: Checkpoint | null;
+
+  // Parse side: where the stream stands as read from the socket.
+  private replid = '';
+  private offset = 0;
+  private db = 0;
+  /** The last transaction boundary read: where a reconnect resumes. */
+  private boundary: Checkpoint | null;
+  private streaming = false;
+  private transaction: ReplicaCommand[] | null = null;
+  private transactionFirst = 0;
+  private rdb: { parser: RdbEventParser | null; builder: EntryBuilder; bytes: number; total: number | null; keys: number } | null = null;
+
+  constructor(options: ReplicaOptions) {
+    this.options = options;
+    parseRedisUrl(options.url); // fail fast on a bad URL
+    this.boundary = options.checkpoint ?? null;
+    this.consumed = this.boundary;
+    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  /** Where the consumer stands: after the last transaction boundary it has taken. Null before any. */
+  get checkpoint(): Checkpoint | null {
+    return this.consumed;
+  }
+
+  /** Stops: closes the link; the iterator ends after the event it is on. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.link?.close();
+    this.stopAcks();
+    this.notify();
+  }
+
+  /** The callback form: calls `handler` for every event, one at a time, until stopped. */
+  async run(handler: (event: ReplicaEvent) => void | Promise<void>): Promise<void> {
+    for await (const event of this) await handler(event);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<ReplicaEvent> {
+    if (this.started) throw new Error('a Replica can be iterated only once');
+    this.started = true;
+    if (this.options.signal?.aborted) return;
+    void this.connectLoop();
+    try {
+      for (;;) {
+        while (this.head < this.queue.length && !this.stopped) {
+          const item = this.queue[this.head]!;
+          this.queue[this.head++] = undefined as unknown as Queued;
+          if (item.event) yield item.event;
+          if (item.checkpoint) this.consumed = item.checkpoint;
+        }
+        if (this.head > 1024 && this.head === this.queue.length) {
+          this.queue = [];
+          this.head = 0;
+        }
+        if (this.failure) throw this.failure;
+        if (this.stopped) return;
+        await new Promise<void>((resolve) => { this.wake = resolve; });
+      }
+    } finally {
+      this.stop();
+    }
+  }
+
+  private push(event: ReplicaEvent | null, checkpoint: Checkpoint | null = null): void {
+    this.queue.push({ event, checkpoint });
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private async connectLoop(): Promise<void> {
+    const endpoint = parseRedisUrl(this.options.url);
+    const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.reconnect ?? {};
+    let delay = initialDelayMs;
+    while (!this.stopped) {
+      let error: Error | null;
+      try {
+        const closed = new Promise<Error | null>((resolve) => {
+          this.connect(endpoint, resolve).catch(resolve);
+        });
+        error = await closed;
+      } catch (err) {
+        error = err as Error;
+      }
+      this.link = null;
+      this.stopAcks();
+      if (this.stopped) return;
+      if (error instanceof ReplicaError && !error.retryable) {
+        this.failure = error;
+        this.push({ type: 'link-down', error, reconnectInMs: null });
+        return;
+      }
+      if (this.streaming) delay = initialDelayMs; // the link had worked: start the backoff over
+      this.streaming = false;
+      this.push({ type: 'link-down', error, reconnectInMs: delay });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, maxDelayMs);
+    }
+  }
+
+  private async connect(endpoint: ReturnType<typeof parseRedisUrl>, closed: (error: Error | null) => void): Promise<void> {
+    // Resume from the last boundary read (events after it were never completed on this side).
+    const from = this.boundary;
+    this.transaction = null;
+    this.rdb = null;
+    if (from) {
+      this.replid = from.replid;
+      this.offset = from.offset;
+      this.db = from.db;
+    }
+    const handlers: LinkHandlers = {
+      fullResync: (replid, offset) => this.fullResync(replid, offset, from !== null),
+      continued: (replid) => this.continued(replid),
+      rdbBegin: (total) => this.rdbBegin(total),
+      rdbData: (bytes) => this.rdbData(bytes),
+      rdbEnd: () => this.rdbEnd(),
+      command: (data, ends, first, offset) => this.command(data, ends, first, offset),
+      closed,
+    };
+    this.link = await ReplicaLink.open({ ...this.options, endpoint }, from && { replid: from.replid, offset: from.offset }, handlers);
+    if (this.stopped) this.link.close();
+    this.push({ type: 'link-up', host: endpoint.host, port: endpoint.port });
+  }
+
+  private fullResync(replid: string, offset: number, hadCheckpoint: boolean): void {
+    this.replid = replid;
+    this.offset = offset;
+    this.db = 0;
+    this.push({ type: 'full-sync-start', replid, offset, reason: hadCheckpoint ? 'resync' : 'no-checkpoint' });
+  }
+
+  private continued(newReplid: string | null): void {
+    if (newReplid && newReplid !== this.replid) {
+      this.push({ type: 'replid-changed', from: this.replid, to: newReplid, offset: this.offset });
+      this.replid = newReplid;
+    }
+    this.push({ type: 'resumed', replid: this.replid, offset: this.offset });
+    this.startStreaming();
+  }
+
+  private rdbBegin(total: number | null): void {
+    const builder = new EntryBuilder();
+    const parser = this.options.skipRdb ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum });
+    this.rdb = { parser, builder, bytes: 0, total, keys: 0 };
+  }
+
+  private rdbData(bytes: Uint8Array): void {
+    const rdb = this.rdb!;
+    rdb.bytes += bytes.length;
+    if (rdb.parser) {
+      rdb.parser.write(bytes, (batch) => rdb.builder.consume(batch));
+      this.takeEntries();
+    }
+    this.push({ type: 'rdb-progress', bytes: rdb.bytes, total: rdb.total });
+  }
+
+  private takeEntries(): void {
+    const rdb = this.rdb!;
+    for (const entry of rdb.builder.take()) {
+      rdb.keys++;
+      this.push({ type: 'entry', entry });
+    }
+  }
+
+  private rdbEnd(): void {
+    const rdb = this.rdb!;
+    if (rdb.parser) {
+      rdb.parser.end((batch) => rdb.builder.consume(batch));
+      this.takeEntries();
+      if (rdb.parser.trailingBytes > 0) {
+        throw new ReplicaError(`the snapshot has ${rdb.parser.trailingBytes} bytes after its end`, true);
+      }
+    }
+    this.rdb = null;
+    this.push(
+      { type: 'full-sync-end', replid: this.replid, offset: this.offset, keys: rdb.keys, bytes: rdb.bytes },
+      this.mark(),
+    );
+    this.startStreaming();
+    // A diskless master waits for this first ACK before it streams commands.
+    this.link?.ack(this.offset);
+  }
+
+  private startStreaming(): void {
+    this.streaming = true;
+    this.stopAcks();
+    const interval = this.options.ackIntervalMs ?? 1000;
+    this.ackTimer = setInterval(() => this.link?.ack(this.offset), interval);
+    this.ackTimer.unref?.();
+  }
+
+  private stopAcks(): void {
+    if (this.ackTimer) clearInterval(this.ackTimer);
+    this.ackTimer = null;
+  }
+
+  /** Records a transaction boundary at the current position and returns it. */
+  private mark(): Checkpoint {
+    this.boundary = { replid: this.replid, offset: this.offset, db: this.db };
+    return this.boundary;
+  }
+
+  private command(data: Uint8Array, ends: Uint32Array, first: number, offset: number): void {
+    const cmd = new ReplicaCommand(this.db, data, ends, first, offset);
+    const name = cmd.name;
+    const before = this.offset;
+    this.offset = offset;
+    if (name === 'replconf') {
+      // GETACK is answered with the offset before it, as Redis's replicas do.
+      if (cmd.argCount > 1 && cmd.argText(1).toLowerCase() === 'getack') this.link?.ack(before);
+    } else if (name === 'select') {
+      this.db = Number(cmd.argText(1));
+    } else if (name === 'multi') {
+      this.transaction = [];
+      this.transactionFirst = first;
+      return;
+    } else if (name === 'exec' && this.transaction) {
+      const commands = this.transaction;
+      this.transaction = null;
+      this.push({ type: 'transaction', replid: this.replid, commands, firstOffset: this.transactionFirst, offset }, this.mark());
+      return;
+    } else if (this.transaction) {
+      this.transaction.push(cmd);
+      return;
+    } else if (name !== 'ping') {
+      this.push({ type: 'command', replid: this.replid, command: cmd }, this.mark());
+      return;
+    }
+    if (!this.transaction) this.push(null, this.mark());
+  }
+}
