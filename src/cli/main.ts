@@ -6,13 +6,15 @@ import { RdbError } from '../core/errors.js';
 import { CliError } from './cli-error.js';
 import { parseCommand } from './parse-command.js';
 import { summaryCommand } from './summary-command.js';
+import { tailCommand } from './tail-command.js';
 
 const program = new Command('redistap')
-  .description('Read Redis and Valkey RDB files (dump.rdb) with a WebAssembly parser.')
+  .description('Read Redis and Valkey RDB files (dump.rdb) with a WebAssembly parser, and follow a live server as its replica.')
   .version('0.1.0')
   .showHelpAfterError()
   .addCommand(summaryCommand())
   .addCommand(parseCommand())
+  .addCommand(tailCommand())
   .addHelpText('after', `
 Reads every RDB version from Redis 2.0 to 8.6 (RDB 1-13) and Valkey 9 (VALKEY080/081), verifying the
 CRC64 checksum. Errors name the byte offset where the file went wrong.
@@ -20,7 +22,8 @@ CRC64 checksum. Errors name the byte offset where the file went wrong.
 Examples:
   redistap summary dump.rdb
   redistap parse dump.rdb --format jsonl > keys.jsonl
-  redistap parse dump.rdb --type hash --key '^user:' | head`);
+  redistap parse dump.rdb --type hash --key '^user:' | head
+  redistap tail redis://127.0.0.1:6379 --checkpoint tail.pos`);
 
 try {
   await program.parseAsync(process.argv);

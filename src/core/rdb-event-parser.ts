@@ -1,6 +1,7 @@
 // The low-level streaming RDB parser: feed bytes in chunks of any size, receive batches of typed events.
 import * as abi from './abi.js';
 import { EventBatch } from './event-batch.js';
+import { pumpEvents } from './event-pump.js';
 import { RdbError } from './errors.js';
 import { instantiateRdbCore, loadRdbCore, loadRdbCoreSync, type RdbCoreExports, type RdbCoreHost } from './wasm.js';
 
@@ -206,24 +207,12 @@ export class RdbEventParser {
   }
 
   private settle(status: number, sink: EventSink): void {
-    for (;;) {
-      const count = this.core.eventsCount();
-      if (count > 0) {
-        if (this.json) this.core.jsonConsume();
-        // In canonicalJson mode, batches the core wrote entirely are not passed on.
-        if (!this.json || this.core.jsonHostNeeded()) {
-          this.batch.reset(this.core.memory, this.core.eventsPtr(), count);
-          sink(this.batch);
-        }
-      }
-      if (status === abi.ST_EVENTS_FULL) {
-        status = this.core.resume();
-        continue;
-      }
-      this.status = status;
-      if (status === abi.ST_ERROR) throw this.error();
-      return;
-    }
+    this.status = pumpEvents(this.core, this.batch, status, this.json ? (batch) => {
+      this.core.jsonConsume();
+      // In canonicalJson mode, batches the core wrote entirely are not passed on.
+      if (this.core.jsonHostNeeded()) sink(batch);
+    } : sink);
+    if (this.status === abi.ST_ERROR) throw this.error();
   }
 
   private error(): RdbError {

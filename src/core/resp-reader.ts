@@ -3,6 +3,7 @@
 import * as abi from './abi.js';
 import { RESP_MODE_REPLICATION, RESP_MODE_REPLY } from './resp-abi.js';
 import { EventBatch } from './event-batch.js';
+import { pumpEvents } from './event-pump.js';
 import { RespError } from './resp-error.js';
 import { RESP_WASM_BASE64 } from './resp-wasm.generated.js';
 
@@ -104,20 +105,8 @@ export class RespReader {
   }
 
   private settle(status: number, sink: RespSink): void {
-    for (;;) {
-      const count = this.core.eventsCount();
-      if (count > 0) {
-        this.batch.reset(this.core.memory, this.core.eventsPtr(), count);
-        sink(this.batch);
-      }
-      if (status === abi.ST_EVENTS_FULL) {
-        status = this.core.resume();
-        continue;
-      }
-      this.status = status;
-      if (status === abi.ST_ERROR) throw this.error();
-      return;
-    }
+    this.status = pumpEvents(this.core, this.batch, status, sink);
+    if (this.status === abi.ST_ERROR) throw this.error();
   }
 
   private error(): RespError {

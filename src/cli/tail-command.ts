@@ -1,0 +1,108 @@
+// `redistap tail <redis-url>`: connect as a replica and print the snapshot, then every write, as JSON lines.
+import { Command, Option } from 'commander';
+import { canonicalLine, jsonBytes } from '../rdb/canonical-json.js';
+import { Replica } from '../replica/replica.js';
+import { CheckpointFile } from '../replica/checkpoint-file.js';
+import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
+import { Output } from './output.js';
+import { CliError } from './cli-error.js';
+
+interface TailOptions {
+  checkpoint?: string;
+  rdb: boolean;
+  format: 'jsonl';
+  psyncCommand: string;
+}
+
+function commandLine(replid: string, c: ReplicaCommand): string {
+  return `{"replid":"${replid}","offset":${c.offset},"db":${c.db},"cmd":[${c.args.map(jsonBytes).join(',')}]}\n`;
+}
+
+/** What a lifecycle event says on standard error (the data goes to standard output). */
+function describe(e: ReplicaEvent): string | null {
+  switch (e.type) {
+    case 'link-up': return `connected to ${e.host}:${e.port}`;
+    case 'link-down': return `link down${e.error ? `: ${e.error.message}` : ''}${e.reconnectInMs === null ? '' : `; reconnecting in ${e.reconnectInMs} ms`}`;
+    case 'full-sync-start': return `full sync from ${e.replid} at offset ${e.offset}${e.reason === 'resync' ? ' (the master could not continue from the checkpoint)' : ''}`;
+    case 'full-sync-end': return `full sync done: ${e.keys} keys, ${e.bytes} bytes`;
+    case 'resumed': return `resumed ${e.replid} after offset ${e.offset}`;
+    case 'replid-changed': return `replication ID changed from ${e.from} to ${e.to} at offset ${e.offset}`;
+    default: return null;
+  }
+}
+
+export function tailCommand(): Command {
+  const cmd = new Command('tail')
+    .description('connect to a Redis or Valkey server as a replica and print its data, then every write')
+    .argument('<redis-url>', 'redis://[user:password@]host[:port], or rediss:// for TLS')
+    .option('-c, --checkpoint <file>', 'resume from the position saved in this file, and keep it there')
+    .option('--no-rdb', 'do not print the snapshot (a full sync still reads it)')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl']).default('jsonl'))
+    .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC');
+  cmd.addHelpText('after', `
+Output (jsonl): the snapshot as canonical lines (as \`redistap parse\` writes them), then one line per
+write, MULTI/EXEC blocks whole:
+  {"replid":"8371b4fb...","offset":1234,"db":0,"cmd":["SET","k","v"]}
+offset is the replication offset of the command's last byte (what a replica ACKs after it). Progress
+and connection events go to standard error. Ctrl-C stops cleanly.
+
+With --checkpoint FILE the position ({"replid","offset","db"}) is written atomically at least once a
+second while it moves and on exit; the next run resumes from it with PSYNC, without a full sync while
+the master's backlog still holds the writes since.
+
+Examples:
+  redistap tail redis://127.0.0.1:6379 --no-rdb
+  redistap tail redis://:secret@10.0.0.5:6379 --checkpoint tail.pos >> changes.jsonl`);
+  return cmd.action(async (url: string, opts: TailOptions) => {
+    const store = opts.checkpoint ? new CheckpointFile(opts.checkpoint) : null;
+    let checkpoint: Checkpoint | null;
+    try {
+      checkpoint = store?.load() ?? null;
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    let replica: Replica;
+    try {
+      replica = new Replica({ url, checkpoint, skipRdb: !opts.rdb, signal: abort.signal, psyncCommand: opts.psyncCommand });
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    const out = Output.to(undefined);
+    let saved = checkpoint?.offset ?? -1;
+    const save = () => {
+      const cp = replica.checkpoint;
+      if (store && cp && cp.offset !== saved) {
+        store.save(cp);
+        saved = cp.offset;
+      }
+    };
+    const timer = setInterval(save, 1000);
+    try {
+      for await (const e of replica) {
+        const note = describe(e);
+        if (note) process.stderr.write(`redistap: ${note}\n`);
+        if (e.type === 'entry') {
+          const line = canonicalLine(e.entry);
+          if (line !== null) await out.write(Buffer.from(`${line}\n`));
+        } else if (e.type === 'command') {
+          await out.write(Buffer.from(commandLine(e.replid, e.command)));
+        } else if (e.type === 'transaction') {
+          await out.write(Buffer.from(e.commands.map((c) => commandLine(e.replid, c)).join('')));
+        }
+        if (out.closed) break;
+      }
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    } finally {
+      clearInterval(timer);
+      save();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      await out.end();
+    }
+  });
+}
