@@ -11,3 +11,8 @@ export { canonicalLine, compareBytes } from './rdb/canonical-json.js';
 export { CanonicalJsonl, type CanonicalJsonlOptions, type JsonlSink } from './rdb/canonical-jsonl.js';
 export type { KeySelection } from './rdb/key-filter.js';
 export { decodeModuleId, encodingOf, valueTypeOf } from './rdb/encodings.js';
+export { RespReader, type RespReaderOptions, type RespSink } from './core/resp-reader.js';
+export { RespError, type RespErrorKind } from './core/resp-error.js';
+export * as respAbi from './core/resp-abi.js';
+export { RespReplyReader, RespErrorReply, RespMap, RespSet, RespPush, RespVerbatim, type RespValue } from './resp/replies.js';
+export { encodeCommand, type CommandArg } from './resp/encode.js';

@@ -5,6 +5,11 @@ import { FileChecksum } from './node/file-checksum.js';
 
 export * from './browser.js';
 export { FileChecksum, PARALLEL_CHECKSUM_MIN_BYTES } from './node/file-checksum.js';
+export { Replica, type ReplicaOptions } from './replica/replica.js';
+export { ReplicaCommand, type ReplicaEvent, type Checkpoint } from './replica/events.js';
+export { ReplicaError } from './replica/link.js';
+export { CheckpointFile } from './replica/checkpoint-file.js';
+export { parseRedisUrl, type RedisEndpoint } from './replica/redis-url.js';
 
 /**
  * Like the browser parseRdb, but a string is a file path (read in 1 MiB chunks; the checksum of a large
