@@ -1,7 +1,7 @@
 // CRLF-terminated lines and the decimal integers in them. A line is looked for from a start address; the
 // result is the address of its '\r', or 0 when the caller must wait (or the error was recorded).
 import { RERR_BAD_LINE, RERR_LINE_TOO_LONG, RERR_BAD_INTEGER } from "../../src/core/resp-abi";
-import { fail } from "../status";
+import { R_NEED, R_ERR, fail } from "../status";
 import { lim, offsetOf } from "./input";
 
 /** Longest line (without CRLF) a step waits for; set by init from the input buffer's size. */
@@ -27,10 +27,34 @@ export function lineEnd(from: usize): usize {
   return 0;
 }
 
-function failLine(code: i32, detail: i64, at: usize): usize {
+/** Records an error found in a line; returns 0 like a line that is not there. */
+export function failLine(code: i32, detail: i64, at: usize): usize {
   fail(code, detail, offsetOf(at));
   lineFailed = true;
   return 0;
+}
+
+/** What a step returns when a line it needs is not there: wait for bytes, or the recorded error. */
+@inline export function waitOrFail(): i32 {
+  return lineFailed ? R_ERR : R_NEED;
+}
+
+/** The value of the last integerLine. */
+export let lineInteger: i64 = 0;
+
+/**
+ * Reads the line at `from` as a decimal integer into lineInteger; returns the address after its CRLF,
+ * or 0 (see waitOrFail).
+ */
+export function integerLine(from: usize): usize {
+  const e = lineEnd(from);
+  if (!e) return 0;
+  lineInteger = parseInteger(from, e);
+  if (badInteger) {
+    lineFailed = true;
+    return 0;
+  }
+  return e + 2;
 }
 
 /** Set by parseInteger when the text was not a 64-bit decimal integer (the error is recorded). */

@@ -9,7 +9,7 @@ import {
 import { emit } from "../events";
 import { R_CONT, R_NEED, R_FULL, R_ERR, fail } from "../status";
 import { pos, lim, offsetOf, consume } from "./input";
-import { lineEnd, lineFailed, parseInteger, badInteger } from "./lines";
+import { lineEnd, waitOrFail, integerLine, lineInteger, parseInteger, badInteger } from "./lines";
 import { valueStep, pushLevel, setOnlyBulks, depth, roomForValueStep, maxElementCount } from "./values";
 
 export const PH_PSYNC: i32 = 0;
@@ -43,10 +43,6 @@ function skipKeepalives(): void {
   let p = pos;
   while (p < lim && load<u8>(p) == 0x0a) p++;
   consume(p);
-}
-
-@inline function waitOrFail(): i32 {
-  return lineFailed ? R_ERR : R_NEED;
 }
 
 function startsWith(p: usize, end: usize, text: string): bool {
@@ -149,13 +145,12 @@ function commandStep(): i32 {
   if (pos >= lim) return R_NEED;
   const b = <u32>load<u8>(pos);
   if (b != T_ARRAY) return fail(RERR_UNEXPECTED, <i64>b, offsetOf(pos));
-  const e = lineEnd(pos + 1);
-  if (!e) return waitOrFail();
-  const n = parseInteger(pos + 1, e);
-  if (badInteger) return R_ERR;
+  const next = integerLine(pos + 1);
+  if (!next) return waitOrFail();
+  const n = lineInteger;
   if (n < 1) return fail(RERR_BAD_VALUE, n, offsetOf(pos));
   if (n > maxElementCount()) return fail(RERR_TOO_MANY_ELEMENTS, n, offsetOf(pos));
   emit(RE_COMMAND, 0, 0, 0, T_ARRAY, n, offsetOf(pos));
-  pushLevel(T_ARRAY, n, e + 2);
+  pushLevel(T_ARRAY, n, next);
   return R_CONT;
 }

@@ -11,9 +11,9 @@ import {
 } from "../../src/core/resp-abi";
 import { emit, eventCount } from "../events";
 import { eventCap } from "../memory";
-import { R_CONT, R_NEED, R_FULL, R_ERR, fail } from "../status";
+import { R_CONT, R_NEED, R_FULL, fail } from "../status";
 import { pos, lim, offsetOf, consume } from "./input";
-import { lineEnd, lineFailed, parseInteger, badInteger } from "./lines";
+import { lineEnd, waitOrFail, failLine, integerLine, lineInteger } from "./lines";
 
 /** The most nesting levels any instance may allow. */
 export const MAX_DEPTH_CAP: u32 = 1024;
@@ -63,10 +63,6 @@ export function atValueBoundary(): bool {
   return depth == 0 ? RF_LAST : 0;
 }
 
-@inline function waitOrFail(): i32 {
-  return lineFailed ? R_ERR : R_NEED;
-}
-
 export function valueStep(): i32 {
   if (!roomForValueStep()) return R_FULL;
   if (bulkLeft >= 0) return chunkStep();
@@ -109,11 +105,9 @@ function lineValue(type: u32): i32 {
 }
 
 function integerValue(): i32 {
-  const e = lineEnd(pos + 1);
-  if (!e) return waitOrFail();
-  const v = parseInteger(pos + 1, e);
-  if (badInteger) return R_ERR;
-  return scalar(0, pos + 1, e - pos - 1, T_INTEGER, v, e + 2);
+  const next = integerLine(pos + 1);
+  if (!next) return waitOrFail();
+  return scalar(0, pos + 1, next - pos - 3, T_INTEGER, lineInteger, next);
 }
 
 function booleanValue(): i32 {
@@ -131,32 +125,20 @@ function nullValue(): i32 {
   return scalar(RF_NULL, 0, 0, T_NULL, 0, e + 2);
 }
 
-/** The count or length after a type byte: -1 for RESP2's null, else 0 ... limit. */
-let headerValue: i64 = 0;
-
-/** Reads a header line's integer into headerValue; returns the address after its CRLF, or 0. */
+/**
+ * Reads the count or length after a type byte into lineInteger (-1: RESP2's null, else 0 ... ); returns
+ * the address after its CRLF, or 0 (see waitOrFail).
+ */
 function header(): usize {
-  const e = lineEnd(pos + 1);
-  if (!e) return 0;
-  headerValue = parseInteger(pos + 1, e);
-  if (badInteger) return 0;
-  if (headerValue < -1) {
-    fail(RERR_BAD_INTEGER, headerValue, offsetOf(pos + 1));
-    return 0;
-  }
-  return e + 2;
-}
-
-/** Whether a header that returned 0 recorded an error (rather than waiting for bytes). */
-@inline function headerFailed(): bool {
-  return lineFailed || badInteger || headerValue < -1;
+  const next = integerLine(pos + 1);
+  if (next && lineInteger < -1) return failLine(RERR_BAD_INTEGER, lineInteger, pos + 1);
+  return next;
 }
 
 function bulkValue(type: u32): i32 {
-  headerValue = 0;
   const body = header();
-  if (!body) return headerFailed() ? R_ERR : R_NEED;
-  const n = headerValue;
+  if (!body) return waitOrFail();
+  const n = lineInteger;
   if (n == -1) {
     if (type != T_BULK || onlyBulks) return fail(RERR_BAD_VALUE, <i64>type, offsetOf(pos));
     return scalar(RF_NULL, 0, 0, type, 0, body);
@@ -195,10 +177,9 @@ function chunkStep(): i32 {
 }
 
 function aggregate(type: u32): i32 {
-  headerValue = 0;
   const next = header();
-  if (!next) return headerFailed() ? R_ERR : R_NEED;
-  const n = headerValue;
+  if (!next) return waitOrFail();
+  const n = lineInteger;
   if (n == -1) {
     if (type != T_ARRAY) return fail(RERR_BAD_VALUE, <i64>type, offsetOf(pos));
     return scalar(RF_NULL, 0, 0, type, 0, next);
