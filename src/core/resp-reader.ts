@@ -6,6 +6,7 @@ import { EventBatch } from './event-batch.js';
 import { pumpEvents } from './event-pump.js';
 import { RespError } from './resp-error.js';
 import { RESP_WASM_BASE64 } from './resp-wasm.generated.js';
+import { decodeBase64 } from './base64.js';
 
 interface RespCoreExports {
   memory: WebAssembly.Memory;
@@ -44,12 +45,7 @@ export type RespSink = (events: EventBatch) => void;
 let compiled: WebAssembly.Module | undefined;
 
 function respModule(): WebAssembly.Module {
-  if (!compiled) {
-    const text = atob(RESP_WASM_BASE64);
-    const bytes = new Uint8Array(text.length);
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-    compiled = new WebAssembly.Module(bytes);
-  }
+  compiled ??= new WebAssembly.Module(decodeBase64(RESP_WASM_BASE64));
   return compiled;
 }
 

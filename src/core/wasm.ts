@@ -2,6 +2,7 @@
 // parser, so every stream has its own linear memory and global state (DESIGN.md rule 6).
 import { RDB_SIMD_WASM_BASE64, RDB_WASM_BASE64 } from './rdb-wasm.generated.js';
 import { parseScoreText } from './scores.js';
+import { decodeBase64 } from './base64.js';
 
 /** The functions build/rdb.wasm exports (assembly/rdb/index.ts). */
 export interface RdbCoreExports {
@@ -56,19 +57,12 @@ export function useRdbCoreBuild(choice: RdbCoreBuild): void {
   }
 }
 
-function decode(base64: string): Uint8Array<ArrayBuffer> {
-  const text = atob(base64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
 /** The builds to try, best first: an engine without SIMD rejects the SIMD build at validation. */
 function candidates(): Uint8Array<ArrayBuffer>[] {
-  if (build === 'portable') return [decode(RDB_WASM_BASE64)];
-  const simd = decode(RDB_SIMD_WASM_BASE64);
+  if (build === 'portable') return [decodeBase64(RDB_WASM_BASE64)];
+  const simd = decodeBase64(RDB_SIMD_WASM_BASE64);
   if (build === 'simd') return [simd];
-  return WebAssembly.validate(simd) ? [simd] : [decode(RDB_WASM_BASE64)];
+  return WebAssembly.validate(simd) ? [simd] : [decodeBase64(RDB_WASM_BASE64)];
 }
 
 /** Compiles the core asynchronously (required on browser main threads); cached. */
