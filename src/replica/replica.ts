@@ -122,15 +122,10 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
     while (!this.stopped) {
-      let error: Error | null;
-      try {
-        const closed = new Promise<Error | null>((resolve) => {
-          this.connect(endpoint, resolve).catch(resolve);
-        });
-        error = await closed;
-      } catch (err) {
-        error = err as Error;
-      }
+      // Resolves when the link closes, or with the error that kept it from opening.
+      const error = await new Promise<Error | null>((resolve) => {
+        this.connect(endpoint, resolve).catch(resolve);
+      });
       this.link = null;
       this.stopAcks();
       if (this.stopped) return;
