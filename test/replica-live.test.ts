@@ -5,31 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalLine } from '../src/rdb/canonical-json.js';
 import { Replica } from '../src/replica/replica.js';
-import type { ReplicaEvent, Checkpoint } from '../src/replica/events.js';
-import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../src/replica/events.js';
+import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer, type Reply } from './helpers/redis-server.js';
+import { catchUp, collect } from './helpers/replica-events.js';
 
 const live = haveRedisServer();
 
-/** Takes events from a replica until `until` says stop (or the time runs out). */
-async function collect(it: AsyncIterator<ReplicaEvent>, until: (e: ReplicaEvent, all: ReplicaEvent[]) => boolean, ms = 20_000): Promise<ReplicaEvent[]> {
-  const all: ReplicaEvent[] = [];
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const left = deadline - Date.now();
-    const next = await Promise.race([it.next(), new Promise<null>((r) => setTimeout(() => r(null), Math.max(left, 0)))]);
-    if (!next) throw new Error(`timed out; last events: ${JSON.stringify(all.slice(-5).map((e) => e.type))}`);
-    if (next.done) return all;
-    all.push(next.value);
-    if (until(next.value, all)) return all;
-  }
-}
-
 const commandArgs = (e: ReplicaEvent) => (e.type === 'command' ? e.command.args.map((a) => Buffer.from(a).toString()) : null);
-
-async function masterOffset(client: RedisClient): Promise<number> {
-  const info = String(await client.ok('INFO', 'replication'));
-  return Number(/master_repl_offset:(\d+)/.exec(info)![1]);
-}
 
 describe.skipIf(!live).each(['yes', 'no'])('a replica of redis-server with repl-diskless-sync %s', (diskless) => {
   let server: RedisServer;
@@ -85,20 +67,79 @@ describe.skipIf(!live).each(['yes', 'no'])('a replica of redis-server with repl-
       const spans = events.flatMap((e) => (e.type === 'command' ? [[e.command.firstOffset, e.command.offset]] : e.type === 'transaction' ? [[e.firstOffset, e.offset]] : []));
       for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThan(spans[i - 1]![1]!);
 
-      // Once writes stop, the replica's position is the master's (it may send a PING meanwhile).
-      const deadline = Date.now() + 5000;
-      let master = await masterOffset(client);
-      while (Date.now() < deadline) {
-        const race = await Promise.race([it.next(), new Promise<null>((r) => setTimeout(() => r(null), 200))]);
-        master = await masterOffset(client);
-        if (!race && replica.checkpoint?.offset === master) break;
-      }
-      expect(replica.checkpoint?.offset).toBe(master);
+      // Once writes stop, the replica's position is the master's.
+      const position = await catchUp(it, replica, client);
+      expect(position.replica).toBe(position.master);
     } finally {
       replica.stop();
     }
   }, 60_000);
+  it('streams writes to every type (populate tool, Lua, MULTI, expiring keys) that rebuild the keyspace in another server', async () => {
+    const target = await startRedisServer();
+    const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, skipRdb: true });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      await collect(it, (e) => e.type === 'full-sync-end');
+      // FLUSHALL first, then every type and encoding, streams with groups, functions, TTLs, dbs 0, 1 and 15.
+      sharedTool('rdb-fixture-populate', ['--port', String(server.port), '--profile', 'full', '--seed', '7']);
+      await client.ok('EVAL', "redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCRBY', KEYS[2], 5); return redis.call('SPOP', KEYS[3])",
+        '3', 'lua:s', 'lua:n', 'lua:set', 'v');
+      await client.ok('SADD', 'spop:src', 'a', 'b', 'c', 'd');
+      await client.ok('SPOP', 'spop:src', '2'); // random: replicated as the members it removed
+      await client.ok('SET', 'ttl:rel', 'v', 'EX', '1000');
+      await client.ok('SET', 'ttl:short', 'v', 'PX', '30');
+      await client.ok('EXPIRE', 'lua:s', '5000');
+      await client.ok('MULTI');
+      await client.call('LPUSH', 'tx:list', 'a', 'b');
+      await client.call('XADD', 'tx:stream', '*', 'f', 'v');
+      await client.ok('EXEC');
+      await new Promise((r) => setTimeout(r, 200)); // ttl:short expires: the master propagates its deletion
+      await client.ok('GET', 'ttl:short');
+      await client.ok('SET', 'sentinel', 'end');
+      const events = await collect(it, (e) => e.type === 'command' && e.command.argText(1) === 'sentinel');
+      const position = await catchUp(it, replica, client);
+      expect(position.replica).toBe(position.master);
+
+      // The populate tool's FLUSHALL is announced, then everything after it is replayed into the target.
+      const flushAt = events.findIndex((e) => e.type === 'flush' && e.cause === 'command' && e.db === null);
+      expect(flushAt).toBeGreaterThanOrEqual(0);
+      expect(events.filter((e) => e.type === 'transaction').length).toBeGreaterThanOrEqual(2); // Lua and MULTI
+      await replay(events.slice(flushAt + 1), target.port);
+      const dump = (port: number) => sharedTool('redis-canonical-dump', ['--port', String(port)]).split('\n').filter(Boolean).sort();
+      const source = dump(server.port);
+      expect(source.some((l) => l.includes('"type":"stream"') && l.includes('"groups":[{'))).toBe(true);
+      expect(source.some((l) => l.includes('"key":"ttl:rel"') && !l.includes('"expire_ms":null'))).toBe(true);
+      expect(dump(target.port)).toEqual(source);
+    } finally {
+      replica.stop();
+      await target.stop();
+    }
+  }, 120_000);
 });
+
+/** Applies command and transaction events to a server, in order, selecting each command's db; any error fails. */
+async function replay(events: ReplicaEvent[], port: number): Promise<void> {
+  const target = await RedisClient.connect(port);
+  let db = -1;
+  const send = async (c: ReplicaCommand) => {
+    if (c.db !== db) await target.ok('SELECT', String(db = c.db));
+    return target.ok(...c.args.map((a) => Buffer.from(a)));
+  };
+  try {
+    for (const e of events) {
+      if (e.type === 'command') await send(e.command);
+      if (e.type !== 'transaction') continue;
+      if (e.commands[0]!.db !== db) await target.ok('SELECT', String(db = e.commands[0]!.db));
+      await target.ok('MULTI');
+      for (const c of e.commands) await send(c);
+      const results = await target.ok('EXEC');
+      const failed = (results as Reply[]).find((r) => r !== null && typeof r === 'object' && 'error' in r);
+      if (failed) throw new Error(`replayed transaction failed: ${JSON.stringify(failed)}`);
+    }
+  } finally {
+    target.close();
+  }
+}
 
 describe.skipIf(!live)('resuming a replica', () => {
   let server: RedisServer;
@@ -115,7 +156,10 @@ describe.skipIf(!live)('resuming a replica', () => {
   });
 
   /** The values of `RPUSH seq <i>` commands among the events, in order. */
-  const pushed = (events: ReplicaEvent[]) => events.flatMap((e) => (e.type === 'command' && e.command.name === 'rpush' ? [Number(e.command.argText(2))] : []));
+  const pushed = (events: ReplicaEvent[]) => events.flatMap((e) => {
+    const commands = e.type === 'command' ? [e.command] : e.type === 'transaction' ? e.commands : [];
+    return commands.flatMap((c) => (c.name === 'rpush' ? [Number(c.argText(2))] : []));
+  });
 
   it('continues from a checkpoint after a restart, and after killed links, without losing or repeating a write', async () => {
     const url = `redis://127.0.0.1:${server.port}`;
@@ -137,19 +181,39 @@ describe.skipIf(!live)('resuming a replica', () => {
     events.push(...await collect(it2, (e) => e.type === 'resumed'));
     expect(events.some((e) => e.type === 'full-sync-start')).toBe(false);
 
-    // Kill the link several times under write load: each time the replica resumes with PSYNC.
+    // Kill the link several times while another client writes without pause (every tenth write a MULTI of
+    // two): each time the replica resumes with PSYNC, and no transaction arrives split.
     let n = 100;
+    let writing = true;
+    const writer = (async () => {
+      const w = await RedisClient.connect(server.port);
+      while (writing) {
+        if (n % 10 === 0) {
+          await w.ok('MULTI');
+          await w.call('RPUSH', 'seq', String(n++));
+          await w.call('RPUSH', 'seq', String(n++));
+          await w.ok('EXEC');
+        } else {
+          await w.ok('RPUSH', 'seq', String(n++));
+        }
+      }
+      w.close();
+    })();
     for (let round = 0; round < 4; round++) {
-      for (let k = 0; k < 25; k++) await client.ok('RPUSH', 'seq', String(n++));
+      await new Promise((r) => setTimeout(r, 150));
       expect(await client.ok('CLIENT', 'KILL', 'TYPE', 'replica')).toBe(1);
-      for (let k = 0; k < 25; k++) await client.ok('RPUSH', 'seq', String(n++));
       events.push(...await collect(it2, (e) => e.type === 'resumed'));
     }
+    writing = false;
+    await writer;
     events.push(...await collect(it2, (_e, all) => pushed([...events, ...all]).length >= n - 50));
     second.stop();
     expect(pushed(events)).toEqual(Array.from({ length: n - 50 }, (_, i) => i + 50));
     expect(events.filter((e) => e.type === 'resumed').length).toBe(5);
     expect(events.filter((e) => e.type === 'link-down').length).toBe(4);
     expect(events.some((e) => e.type === 'full-sync-start')).toBe(false);
+    const transactions = events.flatMap((e) => (e.type === 'transaction' ? [pushed([e])] : []));
+    expect(transactions.length).toBeGreaterThan(10);
+    for (const t of transactions) expect(t).toEqual([t[0], t[0]! + 1]);
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 // `redistap tail <redis-url>`: connect as a replica and print the snapshot, then every write, as JSON lines.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { canonicalLine, jsonBytes } from '../rdb/canonical-json.js';
 import { Replica } from '../replica/replica.js';
 import { CheckpointFile } from '../replica/checkpoint-file.js';
@@ -12,6 +12,14 @@ interface TailOptions {
   rdb: boolean;
   format: 'jsonl';
   psyncCommand: string;
+  buffer: number;
+  spoolDir?: string;
+}
+
+function mebibytes(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of MiB');
+  return n;
 }
 
 function commandLine(replid: string, c: ReplicaCommand): string {
@@ -38,13 +46,19 @@ export function tailCommand(): Command {
     .option('-c, --checkpoint <file>', 'resume from the position saved in this file, and keep it there')
     .option('--no-rdb', 'do not print the snapshot (a full sync still reads it)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl']).default('jsonl'))
-    .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC');
+    .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC')
+    .option('--buffer <MiB>', 'memory for writes waiting to be printed; beyond it they wait on disk', mebibytes, 64)
+    .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)');
   cmd.addHelpText('after', `
 Output (jsonl): the snapshot as canonical lines (as \`redistap parse\` writes them), then one line per
 write, MULTI/EXEC blocks whole:
   {"replid":"8371b4fb...","offset":1234,"db":0,"cmd":["SET","k","v"]}
 offset is the replication offset of the command's last byte (what a replica ACKs after it). Progress
 and connection events go to standard error. Ctrl-C stops cleanly.
+
+The master's stream is read as fast as it comes even when the output is slower (a pipe to a busy
+program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link
+for an overfull replica output buffer.
 
 With --checkpoint FILE the position ({"replid","offset","db"}) is written atomically at least once a
 second while it moves and on exit; the next run resumes from it with PSYNC, without a full sync while
@@ -67,7 +81,8 @@ Examples:
     process.once('SIGTERM', stop);
     let replica: Replica;
     try {
-      replica = new Replica({ url, checkpoint, skipRdb: !opts.rdb, signal: abort.signal, psyncCommand: opts.psyncCommand });
+      replica = new Replica({ url, checkpoint, skipRdb: !opts.rdb, signal: abort.signal,
+        psyncCommand: opts.psyncCommand, maxQueuedBytes: opts.buffer * 2 ** 20, spoolDir: opts.spoolDir });
     } catch (err) {
       throw new CliError((err as Error).message);
     }

@@ -59,6 +59,12 @@ export type ReplicaEvent =
   | { type: 'full-sync-start'; replid: string; offset: number; reason: 'no-checkpoint' | 'resync' }
   /** Bytes of the snapshot received so far (`total` is null for a diskless transfer). */
   | { type: 'rdb-progress'; bytes: number; total: number | null }
+  /**
+   * A database was emptied: `db` null for all. `cause` 'full-sync': before a snapshot's entries (a replica
+   * discards its dataset to load it); 'command': FLUSHALL or FLUSHDB, whose command (or transaction) event
+   * follows — apply one or the other, not both.
+   */
+  | { type: 'flush'; db: number | null; cause: 'full-sync' | 'command' }
   /** A key of the snapshot (not sent with skipRdb). */
   | { type: 'entry'; entry: RdbEntry }
   /** The snapshot is complete; writes follow. */

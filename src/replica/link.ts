@@ -2,18 +2,19 @@
 // replication stream cut into its parts (snapshot bytes, commands with their replication offsets).
 // Reconnecting, checkpoints and delivery are the Replica's business (replica.ts).
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import * as r from '../core/resp-abi.js';
 import type { EventBatch } from '../core/event-batch.js';
 import { encodeCommand, type CommandArg } from '../resp/encode.js';
 import { RespErrorReply, RespReplyReader, type RespValue } from '../resp/replies.js';
 import type { RedisEndpoint } from './redis-url.js';
+import { Spool } from './spool.js';
 
 /** Why a link failed; `retryable` says whether reconnecting may help. */
 export class ReplicaError extends Error {
   override name = 'ReplicaError';
-  constructor(message: string, readonly retryable: boolean) {
-    super(message);
+  constructor(message: string, readonly retryable: boolean, options?: ErrorOptions) {
+    super(message, options);
   }
 }
 
@@ -27,6 +28,8 @@ export interface LinkOptions {
   psyncCommand?: string;
   /** Give up on a connection attempt or a silent link after this long (default 60 s, Redis's repl-timeout). */
   timeoutMs?: number;
+  /** Where bytes received while the consumer is behind are kept (default the OS temp directory). */
+  spoolDir?: string;
 }
 
 export interface LinkHandlers {
@@ -48,6 +51,12 @@ export class ReplicaLink {
   private waiting: Array<{ resolve: (v: RespValue) => void; reject: (e: Error) => void }> = [];
   private streaming = false;
   private closedError: Error | null = null;
+  // Flow control: while held, what the socket delivers goes to the spool, and is parsed once released.
+  private readonly spool: Spool;
+  private held = false;
+  private socketClosed = false;
+  private discarding = false;
+  private finished = false;
   // Replication offsets: the stream offset (bytes read on this connection) where commands start, and
   // the replication offset just before it.
   private streamBase = 0;
@@ -57,9 +66,10 @@ export class ReplicaLink {
   private argEnds: number[] = [];
   private commandStart = 0;
 
-  private constructor(private readonly socket: Socket, private readonly handlers: LinkHandlers) {
+  private constructor(private readonly socket: Socket, private readonly handlers: LinkHandlers, spoolDir?: string) {
+    this.spool = new Spool(spoolDir);
     socket.on('data', (chunk: Buffer) => this.read(chunk));
-    socket.on('error', (err) => { this.closedError ??= err; });
+    socket.on('error', (err) => { this.closedError ??= tlsRefusal(err, socket) ?? err; });
     socket.on('close', () => this.onClose());
   }
 
@@ -69,7 +79,7 @@ export class ReplicaLink {
    */
   static async open(options: LinkOptions, from: { replid: string; offset: number } | null, handlers: LinkHandlers): Promise<ReplicaLink> {
     const socket = await connectSocket(options);
-    const link = new ReplicaLink(socket, handlers);
+    const link = new ReplicaLink(socket, handlers, options.spoolDir);
     try {
       await link.handshake(options);
       link.psync(options.psyncCommand ?? 'PSYNC', from);
@@ -85,9 +95,28 @@ export class ReplicaLink {
     if (!this.socket.destroyed) this.socket.write(encodeCommand(['REPLCONF', 'ACK', offset]));
   }
 
+  /** Bytes received and not parsed yet (kept in the spool file). */
+  get spooledBytes(): number {
+    return this.spool.size;
+  }
+
+  /** Stops parsing: the socket is still read at line rate, into the spool, until release(). */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Parses what was spooled (on a later turn of the event loop), then the socket's data as it comes. */
+  release(): void {
+    this.held = false;
+    setImmediate(() => this.drain());
+  }
+
+  /** Closes now; what is spooled is dropped (the next link resumes from the last boundary parsed). */
   close(error?: Error): void {
     if (error) this.closedError ??= error;
+    this.discarding = true;
     this.socket.destroy();
+    if (this.socketClosed) this.finish();
   }
 
   private async handshake(options: LinkOptions): Promise<void> {
@@ -127,6 +156,19 @@ export class ReplicaLink {
   }
 
   private read(chunk: Buffer): void {
+    if (this.discarding) return;
+    if (this.streaming && (this.held || this.spool.size > 0)) {
+      try {
+        this.spool.append(chunk);
+      } catch (err) {
+        this.close(new ReplicaError(`cannot keep the stream in the spool file: ${(err as Error).message}`, true));
+      }
+      return;
+    }
+    this.parse(chunk);
+  }
+
+  private parse(chunk: Uint8Array): void {
     try {
       if (!this.streaming) {
         for (const reply of this.replies.write(chunk)) this.waiting.shift()?.resolve(reply);
@@ -136,6 +178,16 @@ export class ReplicaLink {
     } catch (err) {
       this.close(err as Error);
     }
+  }
+
+  private drain(): void {
+    while (!this.held && !this.discarding) {
+      const chunk = this.spool.read();
+      if (!chunk) break;
+      this.parse(chunk);
+    }
+    // A master that closed the link had its last bytes parsed before the link reports itself closed.
+    if (this.socketClosed && this.spool.size === 0) this.finish();
   }
 
   private stream(b: EventBatch): void {
@@ -208,10 +260,17 @@ export class ReplicaLink {
   }
 
   private onClose(): void {
-    const error = this.closedError;
-    for (const w of this.waiting) w.reject(error ?? new ReplicaError('the connection closed during the handshake', true));
+    this.socketClosed = true;
+    for (const w of this.waiting) w.reject(this.closedError ?? new ReplicaError('the connection closed during the handshake', true));
     this.waiting = [];
-    this.handlers.closed(error);
+    if (this.discarding || this.spool.size === 0) this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.spool.close();
+    this.handlers.closed(this.closedError);
   }
 }
 
@@ -228,8 +287,29 @@ function connectSocket(options: LinkOptions): Promise<Socket> {
       socket.setTimeout(timeout, () => socket.destroy(new ReplicaError(`no data from the master for ${timeout} ms`, true)));
       resolve(socket);
     };
-    const failed = (err: Error) => reject(new ReplicaError(`cannot connect to ${host}:${port}: ${err.message}`, true));
+    const failed = (err: Error) => reject(tlsRefusal(err, socket, `cannot connect to ${host}:${port}: `)
+      ?? new ReplicaError(`cannot connect to ${host}:${port}: ${err.message}`, true));
     socket.once('error', failed);
     socket.setTimeout(timeout, () => socket.destroy(new Error(`timed out after ${timeout} ms`)));
   });
+}
+
+/**
+ * A TLS failure that reconnecting cannot cure, as a non-retryable ReplicaError (else null): the master's
+ * certificate failed verification (unknown CA, expired, name mismatch: Node sets authorizationError), or
+ * the master refused our client certificate (a certificate alert; with TLS 1.3 it arrives only after the
+ * handshake, on the first read).
+ */
+function tlsRefusal(err: Error, socket: Socket, prefix = ''): ReplicaError | null {
+  const verify = (socket as Partial<TLSSocket>).authorizationError;
+  if (verify) {
+    return new ReplicaError(`${prefix}the master's TLS certificate failed verification (${String(verify)}: ${err.message}); ` +
+      'give the CA that signed it as tls.ca', false, { cause: err });
+  }
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_(CERTIFICATE_\w+|BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|UNKNOWN_CA|ACCESS_DENIED)$/.test(code)) {
+    return new ReplicaError(`${prefix}the master refused our TLS client certificate (${code}); ` +
+      'give one its tls-ca-cert-file accepts as tls.cert and tls.key', false, { cause: err });
+  }
+  return null;
 }

@@ -1,6 +1,8 @@
 // A Node program that a Redis or Valkey master treats as one of its replicas: it turns the snapshot and
 // every later write into events, ACKs like a replica, and reconnects with PSYNC from where it stood.
+import { RdbError } from '../core/errors.js';
 import { RdbEventParser } from '../core/rdb-event-parser.js';
+import { RespError } from '../core/resp-error.js';
 import { EntryBuilder } from '../rdb/entry-builder.js';
 import { ReplicaCommand, type Checkpoint, type ReplicaEvent } from './events.js';
 import { ReplicaError, ReplicaLink, type LinkHandlers, type LinkOptions } from './link.js';
@@ -21,12 +23,37 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   ackIntervalMs?: number;
   /** Reconnect delays: doubling from initialDelayMs (default 100) up to maxDelayMs (default 5000). */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /**
+   * How much of the stream (in its own bytes) may wait in memory for the consumer (default 64 MiB).
+   * Beyond it the socket is still read at line rate, into a temporary file (`spoolDir`), and parsed
+   * once the consumer has taken half of what waits: a slow consumer never makes the master drop us.
+   */
+  maxQueuedBytes?: number;
+}
+
+const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * Errors that would recur on every attempt end the replica: a refusal the master means (bad password...),
+ * and a snapshot or stream we cannot read (TCP does not corrupt bytes; an unsupported format stays one).
+ */
+function isFatal(error: Error | null): boolean {
+  if (error instanceof ReplicaError) return !error.retryable;
+  return error instanceof RdbError || error instanceof RespError;
 }
 
 interface Queued {
   event: ReplicaEvent | null;
   /** Where the stream stands once the consumer has taken this item (transaction boundaries only). */
   checkpoint: Checkpoint | null;
+  /** Stream bytes this item accounts for, for flow control. */
+  bytes: number;
+}
+
+/** How far behind the consumer is: stream bytes parsed and waiting in memory, and bytes in the spool file. */
+export interface ReplicaBacklog {
+  queuedBytes: number;
+  spooledBytes: number;
 }
 
 /** Events of a replica: `for await (const e of replica)`; checkpoint() tells where the consumer stands. */
@@ -41,6 +68,9 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private link: ReplicaLink | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   private consumed: Checkpoint | null;
+  private queuedBytes = 0;
+  private readonly maxQueuedBytes: number;
+  private holding = false;
 
   // Parse side: where the stream stands as read from the socket.
   private replid = '';
@@ -51,19 +81,25 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private streaming = false;
   private transaction: ReplicaCommand[] | null = null;
   private transactionFirst = 0;
-  private rdb: { parser: RdbEventParser | null; builder: EntryBuilder; bytes: number; total: number | null; keys: number } | null = null;
+  private rdb: { parser: RdbEventParser | null; builder: EntryBuilder; bytes: number; total: number | null; keys: number; reportedAt: number } | null = null;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
     parseRedisUrl(options.url); // fail fast on a bad URL
     this.boundary = options.checkpoint ?? null;
     this.consumed = this.boundary;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 64 << 20;
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
   }
 
   /** Where the consumer stands: after the last transaction boundary it has taken. Null before any. */
   get checkpoint(): Checkpoint | null {
     return this.consumed;
+  }
+
+  /** How much of the stream waits for the consumer. */
+  get backlog(): ReplicaBacklog {
+    return { queuedBytes: this.queuedBytes, spooledBytes: this.link?.spooledBytes ?? 0 };
   }
 
   /** Stops: closes the link; the iterator ends after the event it is on. */
@@ -90,6 +126,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
         while (this.head < this.queue.length && !this.stopped) {
           const item = this.queue[this.head]!;
           this.queue[this.head++] = undefined as unknown as Queued;
+          this.taken(item.bytes);
           if (item.event) yield item.event;
           if (item.checkpoint) this.consumed = item.checkpoint;
         }
@@ -106,9 +143,22 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     }
   }
 
-  private push(event: ReplicaEvent | null, checkpoint: Checkpoint | null = null): void {
-    this.queue.push({ event, checkpoint });
+  private push(event: ReplicaEvent | null, checkpoint: Checkpoint | null = null, bytes = 0): void {
+    this.queue.push({ event, checkpoint, bytes });
+    this.queuedBytes += bytes;
+    if (!this.holding && this.queuedBytes > this.maxQueuedBytes) {
+      this.holding = true;
+      this.link?.hold();
+    }
     this.notify();
+  }
+
+  private taken(bytes: number): void {
+    this.queuedBytes -= bytes;
+    if (this.holding && this.queuedBytes <= this.maxQueuedBytes / 2) {
+      this.holding = false;
+      this.link?.release();
+    }
   }
 
   private notify(): void {
@@ -129,7 +179,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       this.link = null;
       this.stopAcks();
       if (this.stopped) return;
-      if (error instanceof ReplicaError && !error.retryable) {
+      if (isFatal(error)) {
         this.failure = error;
         this.push({ type: 'link-down', error, reconnectInMs: null });
         return;
@@ -162,6 +212,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       closed,
     };
     this.link = await ReplicaLink.open({ ...this.options, endpoint }, from && { replid: from.replid, offset: from.offset }, handlers);
+    if (this.holding) this.link.hold();
     if (this.stopped) this.link.close();
     this.push({ type: 'link-up', host: endpoint.host, port: endpoint.port });
   }
@@ -171,6 +222,8 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     this.offset = offset;
     this.db = 0;
     this.push({ type: 'full-sync-start', replid, offset, reason: hadCheckpoint ? 'resync' : 'no-checkpoint' });
+    // A replica empties its dataset before it loads the snapshot (modules see a FLUSHALL here too).
+    this.push({ type: 'flush', db: null, cause: 'full-sync' });
   }
 
   private continued(newReplid: string | null): void {
@@ -185,7 +238,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private rdbBegin(total: number | null): void {
     const builder = new EntryBuilder();
     const parser = this.options.skipRdb ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum });
-    this.rdb = { parser, builder, bytes: 0, total, keys: 0 };
+    this.rdb = { parser, builder, bytes: 0, total, keys: 0, reportedAt: 0 };
   }
 
   private rdbData(bytes: Uint8Array): void {
@@ -195,7 +248,11 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       rdb.parser.write(bytes, (batch) => rdb.builder.consume(batch));
       this.takeEntries();
     }
-    this.push({ type: 'rdb-progress', bytes: rdb.bytes, total: rdb.total });
+    // Progress at most every PROGRESS_INTERVAL_MS; the chunk's bytes are accounted for either way.
+    const now = Date.now();
+    const report = now - rdb.reportedAt >= PROGRESS_INTERVAL_MS;
+    if (report) rdb.reportedAt = now;
+    this.push(report ? { type: 'rdb-progress', bytes: rdb.bytes, total: rdb.total } : null, null, bytes.length);
   }
 
   private takeEntries(): void {
@@ -212,7 +269,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       rdb.parser.end((batch) => rdb.builder.consume(batch));
       this.takeEntries();
       if (rdb.parser.trailingBytes > 0) {
-        throw new ReplicaError(`the snapshot has ${rdb.parser.trailingBytes} bytes after its end`, true);
+        throw new ReplicaError(`the snapshot has ${rdb.parser.trailingBytes} bytes after its end`, false);
       }
     }
     this.rdb = null;
@@ -261,15 +318,25 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     } else if (name === 'exec' && this.transaction) {
       const commands = this.transaction;
       this.transaction = null;
-      this.push({ type: 'transaction', replid: this.replid, commands, firstOffset: this.transactionFirst, offset }, this.mark());
+      for (const c of commands) this.reportFlush(c);
+      const firstOffset = this.transactionFirst;
+      this.push({ type: 'transaction', replid: this.replid, commands, firstOffset, offset }, this.mark(), offset - firstOffset + 1);
       return;
     } else if (this.transaction) {
       this.transaction.push(cmd);
       return;
     } else if (name !== 'ping') {
-      this.push({ type: 'command', replid: this.replid, command: cmd }, this.mark());
+      this.reportFlush(cmd);
+      this.push({ type: 'command', replid: this.replid, command: cmd }, this.mark(), offset - first + 1);
       return;
     }
-    if (!this.transaction) this.push(null, this.mark());
+    if (!this.transaction) this.push(null, this.mark(), offset - first + 1);
+  }
+
+  /** FLUSHALL and FLUSHDB are announced by a flush event before the command (or transaction) itself. */
+  private reportFlush(cmd: ReplicaCommand): void {
+    const name = cmd.name;
+    if (name === 'flushall') this.push({ type: 'flush', db: null, cause: 'command' });
+    else if (name === 'flushdb') this.push({ type: 'flush', db: cmd.db, cause: 'command' });
   }
 }

@@ -8,6 +8,14 @@ import { join } from 'node:path';
 
 export type Reply = string | number | Buffer | null | Reply[] | { error: string };
 
+/** Credentials for AUTH: a password (the default user's), or an ACL user and its password. */
+export interface RedisAuth {
+  username?: string;
+  password: string;
+}
+
+const isError = (r: Reply): r is { error: string } => r !== null && typeof r === 'object' && 'error' in r;
+
 /** True when redis-server is installed; in CI a missing server is a failure, never a skip. */
 export function haveRedisServer(): boolean {
   const found = spawnSync('redis-server', ['--version']).status === 0;
@@ -71,11 +79,20 @@ export class RedisClient {
     });
   }
 
-  static connect(port: number): Promise<RedisClient> {
-    return new Promise((resolve, reject) => {
+  /** Connects to 127.0.0.1:port; with `auth`, sends AUTH first (an error reply rejects). */
+  static async connect(port: number, auth?: RedisAuth): Promise<RedisClient> {
+    const client = await new Promise<RedisClient>((resolve, reject) => {
       const s = createConnection({ host: '127.0.0.1', port }, () => resolve(new RedisClient(s)));
       s.once('error', reject);
     });
+    if (auth) {
+      const r = await client.call('AUTH', ...(auth.username ? [auth.username] : []), auth.password);
+      if (isError(r)) {
+        client.close();
+        throw new Error(`AUTH: ${r.error}`);
+      }
+    }
+    return client;
   }
 
   call(...args: Array<string | Buffer | number>): Promise<Reply> {
@@ -86,7 +103,7 @@ export class RedisClient {
   /** Like call, but an error reply rejects. */
   async ok(...args: Array<string | Buffer | number>): Promise<Reply> {
     const r = await this.call(...args);
-    if (r && typeof r === 'object' && 'error' in r) throw new Error(`${args[0]}: ${r.error}`);
+    if (isError(r)) throw new Error(`${args[0]}: ${r.error}`);
     return r;
   }
 
@@ -110,33 +127,77 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Starts redis-server on a free loopback port in a fresh directory; extra args are config options. */
-export async function startRedisServer(extra: string[] = []): Promise<RedisServer> {
+/** A loopback port nothing listens on now (for a second listener, e.g. --tls-port). */
+export async function freePort(): Promise<number> {
   let port = 7400 + Math.floor(Math.random() * 500);
   while (!(await portFree(port))) port++;
+  return port;
+}
+
+export interface StartOptions {
+  /** The server requires AUTH (--requirepass, ACL users): the readiness check authenticates with this. */
+  auth?: RedisAuth;
+  /** Give up (and stop the process) if it does not answer PING within this long (default 10 s). */
+  startTimeoutMs?: number;
+}
+
+/** Rejects if `p` does not settle within `ms`. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Starts redis-server on a free loopback port in a fresh directory; extra args are config options. Waits,
+ * at most `startTimeoutMs`, for PONG (after AUTH when `auth` is given); an error reply other than LOADING
+ * (e.g. NOAUTH: the server wants a password) or the process exiting fails at once, with its output.
+ */
+export async function startRedisServer(extra: string[] = [], options: StartOptions = {}): Promise<RedisServer> {
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redistap-test-'));
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-    '--save', '', '--appendonly', 'no', ...extra], { stdio: 'ignore' });
+    '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (d: Buffer) => { output = (output + d.toString()).slice(-4000); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; ; i++) {
-    try {
-      const c = await RedisClient.connect(port);
-      const pong = await c.call('PING');
-      c.close();
-      if (pong === 'PONG') break;
-    } catch {
-      if (i > 100 || child.exitCode !== null) throw new Error(`redis-server did not start on port ${port}`);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
+  let last = 'no connection yet';
+  for (;;) {
+    let fatal: string | null = null;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      fatal = `it exited (${child.exitCode ?? child.signalCode})`;
+    } else {
+      try {
+        const c = await within(RedisClient.connect(port), 1000, 'connect');
+        try {
+          const r = options.auth ? await within(c.call('AUTH', ...(options.auth.username ? [options.auth.username] : []), options.auth.password), 1000, 'AUTH') : 'OK';
+          const pong = isError(r) ? r : await within(c.call('PING'), 1000, 'PING');
+          if (pong === 'PONG') break;
+          last = isError(pong) ? pong.error : `PING answered ${JSON.stringify(pong)}`;
+          if (!last.startsWith('LOADING')) fatal = last + (last.startsWith('NOAUTH') ? ' (give startRedisServer the password: options.auth)' : '');
+        } finally {
+          c.close();
+        }
+      } catch (err) {
+        last = (err as Error).message;
+      }
+    }
+    if (!fatal && Date.now() > deadline) fatal = `no PONG within ${options.startTimeoutMs ?? 10_000} ms (last: ${last})`;
+    if (fatal) {
+      await stop();
+      throw new Error(`redis-server on port ${port} did not start: ${fatal}\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return {
-    port, dir, process: child,
-    async stop() {
-      if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { port, dir, process: child, stop };
 }
 
 /** Runs one of the shared tools (../shared/tools/NAME) with arguments; returns its stdout. */

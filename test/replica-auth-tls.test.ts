@@ -1,0 +1,269 @@
+// The Replica against masters that want credentials: a password (requirepass), an ACL user allowed only
+// the replication commands, and TLS with a test CA (generated here with the openssl CLI) and a client
+// certificate. Each syncs (entries equal to the master's keyspace as the shared canonical dumper reads it)
+// and streams a write; each refusal (wrong password, missing permission, certificate) ends the replica
+// with a non-retryable ReplicaError after one attempt instead of a reconnect loop.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalLine } from '../src/rdb/canonical-json.js';
+import type { ReplicaEvent } from '../src/replica/events.js';
+import { ReplicaError } from '../src/replica/link.js';
+import { Replica } from '../src/replica/replica.js';
+import { freePort, haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+
+const live = haveRedisServer();
+
+/** The openssl CLI makes the test CA; in CI a missing one is a failure, never a skip. */
+function haveOpenssl(): boolean {
+  const found = spawnSync('openssl', ['version']).status === 0;
+  if (!found && process.env.CI) throw new Error('CI is set but openssl is not installed (.ci/run installs it)');
+  return found;
+}
+const openssl = live && haveOpenssl();
+
+/** Events until the iterator ends or throws, `n` link-downs (a reconnect loop) or `ms` pass. */
+async function drain(replica: Replica, until: (e: ReplicaEvent) => boolean = () => false, ms = 5000) {
+  const it = replica[Symbol.asyncIterator]();
+  const events: ReplicaEvent[] = [];
+  const deadline = Date.now() + ms;
+  let error: unknown = null;
+  try {
+    for (;;) {
+      const next = await Promise.race([it.next(), new Promise<null>((r) => setTimeout(() => r(null), Math.max(deadline - Date.now(), 0)))]);
+      if (!next) throw new Error(`timed out; last events: ${JSON.stringify(events.slice(-5).map((e) => e.type))}`);
+      if (next.done) break;
+      events.push(next.value);
+      if (until(next.value) || events.filter((e) => e.type === 'link-down').length >= 3) break;
+    }
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('timed out')) throw err;
+    error = err;
+  }
+  return { it, events, error };
+}
+
+/** The replica ended after a single attempt with a non-retryable ReplicaError matching `message`. */
+function expectRefused(r: Awaited<ReturnType<typeof drain>>, message: RegExp): void {
+  const downs = r.events.filter((e) => e.type === 'link-down');
+  expect(downs.map((e) => e.type === 'link-down' && [String(e.error), e.reconnectInMs])).toEqual([[String(r.error), null]]);
+  expect(r.error).toBeInstanceOf(ReplicaError);
+  expect(r.error).toMatchObject({ retryable: false, message: expect.stringMatching(message) });
+  expect(r.events.some((e) => e.type === 'full-sync-start')).toBe(false);
+}
+
+const entryLines = (events: ReplicaEvent[]) =>
+  events.flatMap((e) => (e.type === 'entry' ? [canonicalLine(e.entry)] : [])).filter((l) => l !== null).sort();
+const args = (e: ReplicaEvent | undefined) => (e?.type === 'command' ? e.command.args.map((a) => Buffer.from(a).toString()) : null);
+const dump = (port: number) => sharedTool('redis-canonical-dump', ['--port', String(port)]).split('\n').filter(Boolean).sort();
+
+async function connectionsReceived(client: RedisClient): Promise<number> {
+  return Number(/total_connections_received:(\d+)/.exec(String(await client.ok('INFO', 'stats')))![1]);
+}
+
+/** A few keys of several types, in two databases (binary values, a TTL). */
+async function writeKeys(client: RedisClient): Promise<void> {
+  await client.ok('SET', 'str', Buffer.from([0, 1, 13, 10, 255]));
+  await client.ok('SET', 'ttl', 'v');
+  await client.ok('PEXPIREAT', 'ttl', 4102444800000);
+  await client.ok('RPUSH', 'list', 'a', 'b', 'c');
+  await client.ok('HSET', 'hash', 'f1', 'v1', 'f2', '2');
+  await client.ok('SELECT', '2');
+  await client.ok('SADD', 'set', 'x', 'y', '3');
+  await client.ok('ZADD', 'zset', '1.5', 'm', '-2', 'n');
+  await client.ok('SELECT', '0');
+}
+
+/**
+ * The canonical dumper cannot AUTH: with requirepass cleared for the moment it reads the keyspace, then
+ * the password is set again (before any replica connects).
+ */
+async function dumpWithoutPassword(server: RedisServer, admin: RedisClient, password: string): Promise<string[]> {
+  await admin.ok('CONFIG', 'SET', 'requirepass', '');
+  try {
+    return dump(server.port);
+  } finally {
+    await admin.ok('CONFIG', 'SET', 'requirepass', password);
+  }
+}
+
+/** Syncs, checks the entries against `expected` (and `synced`), then streams a SET made by `writer`. */
+async function syncAndStream(replica: Replica, writer: RedisClient, expected: string[], synced?: () => Promise<void>): Promise<void> {
+  try {
+    const sync = await drain(replica, (e) => e.type === 'full-sync-end', 8000);
+    expect(sync.error).toBe(null);
+    expect(sync.events[0]?.type).toBe('link-up');
+    expect(entryLines(sync.events)).toEqual(expected);
+    await synced?.();
+    await writer.ok('SET', 'written-after-sync', 'yes');
+    const events: ReplicaEvent[] = [];
+    for (;;) {
+      const next = await Promise.race([sync.it.next(), new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+      if (!next || next.done) throw new Error(`no write streamed; events: ${JSON.stringify(events.map((e) => e.type))}`);
+      events.push(next.value);
+      if (next.value.type === 'command') break;
+    }
+    expect(args(events.find((e) => e.type === 'command'))).toEqual(['SET', 'written-after-sync', 'yes']);
+  } finally {
+    replica.stop();
+    await writer.ok('DEL', 'written-after-sync'); // the next test's expected keyspace has no such key
+  }
+}
+
+describe.skipIf(!live)('a master with requirepass', () => {
+  const password = 'secret';
+  let server: RedisServer;
+  let admin: RedisClient;
+  let expected: string[];
+
+  beforeAll(async () => {
+    server = await startRedisServer(['--requirepass', password, '--repl-diskless-sync-delay', '0'], { auth: { password } });
+    admin = await RedisClient.connect(server.port, { password });
+    await writeKeys(admin);
+    expected = await dumpWithoutPassword(server, admin, password);
+  }, 30_000);
+
+  afterAll(async () => {
+    admin?.close();
+    await server?.stop();
+  });
+
+  it('is not awaited forever by startRedisServer without the password: NOAUTH fails the start', async () => {
+    await expect(startRedisServer(['--requirepass', 'x'])).rejects.toThrow(/NOAUTH/);
+  }, 10_000);
+
+  it('syncs with redis://:secret@ and streams a write', async () => {
+    expect(expected.length).toBe(6);
+    await syncAndStream(new Replica({ url: `redis://:${password}@127.0.0.1:${server.port}` }), admin, expected);
+  }, 10_000);
+
+  it.each([
+    ['a wrong password', ':wrong@', /^authentication failed: WRONGPASS/],
+    ['no password', '', /^the master refused PING: NOAUTH/],
+  ])('with %s, fails once with a non-retryable error', async (_what, credentials, message) => {
+    const before = await connectionsReceived(admin);
+    const replica = new Replica({ url: `redis://${credentials}127.0.0.1:${server.port}`, reconnect: { initialDelayMs: 20 } });
+    expectRefused(await drain(replica), message);
+    // The master saw one connection from it (the INFO calls use the admin's open connection).
+    expect(await connectionsReceived(admin) - before).toBe(1);
+  }, 10_000);
+});
+
+describe.skipIf(!live)('an ACL user for replication only', () => {
+  // Characters that must be percent-encoded in a URL's password.
+  const password = 'p@ss:w/rd %';
+  const url = (user: string) => `redis://${user}:${encodeURIComponent(password)}@127.0.0.1:${server.port}`;
+  let server: RedisServer;
+  let admin: RedisClient;
+  let expected: string[];
+
+  beforeAll(async () => {
+    // The default user needs a password too, or anyone could replicate without one.
+    server = await startRedisServer(['--requirepass', 'admin', '--repl-diskless-sync-delay', '0'], { auth: { password: 'admin' } });
+    admin = await RedisClient.connect(server.port, { password: 'admin' });
+    // What the issue asks for. A new user has no keys, channels or other commands.
+    await admin.ok('ACL', 'SETUSER', 'repl', 'reset', 'on', `>${password}`, '+psync', '+replconf', '+ping');
+    // Redis 7.0 needs only these two from this replica: it sends PING before AUTH, as Redis's replicas do,
+    // so PING runs as the default user (answered NOAUTH, which the handshake accepts), and the master
+    // streams writes to a replica whatever its user may read. +ping is for replicas that PING after AUTH.
+    await admin.ok('ACL', 'SETUSER', 'repl-min', 'reset', 'on', `>${password}`, '+psync', '+replconf');
+    await admin.ok('ACL', 'SETUSER', 'no-psync', 'reset', 'on', `>${password}`, '+replconf', '+ping');
+    await admin.ok('ACL', 'SETUSER', 'no-replconf', 'reset', 'on', `>${password}`, '+psync', '+ping');
+    await writeKeys(admin);
+    expected = await dumpWithoutPassword(server, admin, 'admin');
+  }, 30_000);
+
+  afterAll(async () => {
+    admin?.close();
+    await server?.stop();
+  });
+
+  it('is really limited: it may not read a key', async () => {
+    const c = await RedisClient.connect(server.port, { username: 'repl', password });
+    try {
+      expect(await c.call('GET', 'ttl')).toEqual({ error: expect.stringMatching(/^NOPERM/) });
+    } finally {
+      c.close();
+    }
+  });
+
+  it.each(['repl', 'repl-min'])('%s syncs and streams a write made by another client', async (user) => {
+    await syncAndStream(new Replica({ url: url(user) }), admin, expected);
+  }, 10_000);
+
+  it.each([
+    ['no-psync', /^the master refused PSYNC: NOPERM .*'psync'/],
+    ['no-replconf', /^REPLCONF listening-port failed: NOPERM .*'replconf'/],
+  ])('%s fails once with a non-retryable error', async (user, message) => {
+    expectRefused(await drain(new Replica({ url: url(user), reconnect: { initialDelayMs: 20 } })), message);
+  }, 10_000);
+});
+
+describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
+  let certs: string;
+  let server: RedisServer;
+  let tlsPort: number;
+  let client: RedisClient;
+  let expected: string[];
+  const file = (name: string) => readFileSync(join(certs, name));
+
+  /** A key and a certificate signed by the test CA; `ext` lines go into its extensions. */
+  function issue(name: string, subject: string, ext: string[]): void {
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' });
+    writeFileSync(join(certs, `${name}.ext`), ext.join('\n') + '\n');
+    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`,
+      '-out', `${name}.csr`, '-subj', subject]);
+    run(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(Date.now()),
+      '-days', '1', '-out', `${name}.crt`, '-extfile', `${name}.ext`]);
+  }
+
+  beforeAll(async () => {
+    certs = mkdtempSync(join(tmpdir(), 'redistap-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=redistap test CA',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { cwd: certs, stdio: 'pipe' });
+    issue('server', '/CN=localhost', ['subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth']);
+    issue('client', '/CN=redistap replica', ['extendedKeyUsage=clientAuth']);
+    // A plain port for the test's own clients and the dumper; the replica uses the TLS port, where the
+    // master also wants a client certificate from its CA. (tls-replication is the replica-side setting:
+    // the master accepts a replica on whichever port it connects to.)
+    tlsPort = await freePort();
+    server = await startRedisServer(['--tls-port', String(tlsPort), '--tls-cert-file', join(certs, 'server.crt'),
+      '--tls-key-file', join(certs, 'server.key'), '--tls-ca-cert-file', join(certs, 'ca.crt'),
+      '--tls-auth-clients', 'yes', '--repl-diskless-sync-delay', '0']);
+    sharedTool('rdb-fixture-populate', ['--port', String(server.port), '--profile', 'full']);
+    client = await RedisClient.connect(server.port);
+    expected = dump(server.port);
+  }, 60_000);
+
+  afterAll(async () => {
+    client?.close();
+    await server?.stop();
+    if (certs) rmSync(certs, { recursive: true, force: true });
+  });
+
+  it('syncs over rediss:// with the CA and a client certificate, and streams a write', async () => {
+    const replica = new Replica({ url: `rediss://127.0.0.1:${tlsPort}`, tls: { ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key') } });
+    await syncAndStream(replica, client, expected, async () => {
+      // The master lists it as its one replica, connected to the TLS port.
+      const replicas = String(await client.ok('CLIENT', 'LIST', 'TYPE', 'replica')).trim().split('\n');
+      expect(replicas).toHaveLength(1);
+      expect(replicas[0]).toContain(`laddr=127.0.0.1:${tlsPort} `);
+    });
+  }, 15_000);
+
+  it.each<[string, () => ConnectionOptions, RegExp]>([
+    ['without the CA', () => ({ cert: file('client.crt'), key: file('client.key') }),
+      /^cannot connect to 127\.0\.0\.1:\d+: the master's TLS certificate failed verification \(SELF_SIGNED_CERT_IN_CHAIN/],
+    ['with a name the certificate does not carry', () => ({ ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key'), servername: 'elsewhere.example' }),
+      /^cannot connect to 127\.0\.0\.1:\d+: the master's TLS certificate failed verification \(ERR_TLS_CERT_ALTNAME_INVALID/],
+    ['without a client certificate', () => ({ ca: file('ca.crt') }),
+      /^the master refused our TLS client certificate \(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\)/],
+  ])('%s, fails once with a non-retryable error', async (_what, tls, message) => {
+    const replica = new Replica({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls(), reconnect: { initialDelayMs: 20 } });
+    expectRefused(await drain(replica), message);
+  }, 10_000);
+});

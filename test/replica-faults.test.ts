@@ -1,0 +1,134 @@
+// What a replica reports when the master cannot simply continue: a link killed in the middle of the
+// snapshot (a new full sync, the partial one voided by a flush), a backlog too small to resume from (a
+// full resync, reason 'resync'), and a master that is itself a replica without its master (-NOMASTERLINK,
+// retried until it can serve). Real redis-server processes on loopback.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalLine } from '../src/rdb/canonical-json.js';
+import { Replica } from '../src/replica/replica.js';
+import type { ReplicaEvent } from '../src/replica/events.js';
+import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { collect } from './helpers/replica-events.js';
+
+const live = haveRedisServer();
+
+const keyspace = (port: number) => sharedTool('redis-canonical-dump', ['--port', String(port)]).split('\n').filter(Boolean).sort();
+const entryLines = (events: ReplicaEvent[]) => events.flatMap((e) => (e.type === 'entry' ? [canonicalLine(e.entry)!] : [])).sort();
+const types = (events: ReplicaEvent[]) => events.map((e) => e.type).filter((t) => t !== 'entry' && t !== 'rdb-progress');
+
+async function fill(client: RedisClient, keys: number, prefix: string): Promise<void> {
+  for (let i = 0; i < keys; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, (_, k) => client.ok('SET', `${prefix}${i + k}`, `value-${i + k}`)));
+  }
+}
+
+describe.skipIf(!live)('replica faults', () => {
+  const servers: RedisServer[] = [];
+  const clients: RedisClient[] = [];
+  async function start(args: string[]): Promise<[RedisServer, RedisClient]> {
+    const server = await startRedisServer(args);
+    const client = await RedisClient.connect(server.port);
+    servers.push(server);
+    clients.push(client);
+    return [server, client];
+  }
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it('starts a new full sync when the link dies in the middle of the snapshot, and says so', async () => {
+    // 2000 keys, 1 ms each: the diskless snapshot takes about two seconds to stream.
+    const [server, client] = await start(['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', '--rdb-key-save-delay', '1000']);
+    await fill(client, 2000, 'k');
+    const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, reconnect: { initialDelayMs: 20 } });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      const first = await collect(it, (e) => e.type === 'entry');
+      expect(await client.ok('CLIENT', 'KILL', 'TYPE', 'replica')).toBe(1);
+      await client.ok('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+      const rest = await collect(it, (e) => e.type === 'full-sync-end');
+      const events = [...first, ...rest];
+      expect(types(events)).toEqual(['link-up', 'full-sync-start', 'flush', 'link-down', 'link-up', 'full-sync-start', 'flush', 'full-sync-end']);
+      const partial = events.slice(0, events.findIndex((e) => e.type === 'link-down'));
+      expect(entryLines(partial).length).toBeLessThan(2000);
+      // After the second flush: the whole keyspace, once.
+      const secondFlush = events.map((e) => e.type).lastIndexOf('flush');
+      expect(entryLines(events.slice(secondFlush))).toEqual(keyspace(server.port));
+      expect(events.find((e) => e.type === 'full-sync-end')).toMatchObject({ keys: 2000 });
+    } finally {
+      replica.stop();
+    }
+  }, 60_000);
+
+  it('reports a full resync when the backlog no longer holds the writes since the checkpoint', async () => {
+    const [server, client] = await start(['--repl-backlog-size', '16kb', '--repl-diskless-sync-delay', '0']);
+    const url = `redis://127.0.0.1:${server.port}`;
+    const first = new Replica({ url });
+    const it1 = first[Symbol.asyncIterator]();
+    await collect(it1, (e) => e.type === 'full-sync-end');
+    await client.ok('SET', 'seen', '1');
+    await collect(it1, (e) => e.type === 'command');
+    first.stop();
+    const checkpoint = first.checkpoint!;
+
+    await fill(client, 1000, 'later:'); // ~30 kB of stream: more than the 16 kB backlog
+    const second = new Replica({ url, checkpoint });
+    const it2 = second[Symbol.asyncIterator]();
+    try {
+      const events = await collect(it2, (e) => e.type === 'full-sync-end');
+      expect(types(events)).toEqual(['link-up', 'full-sync-start', 'flush', 'full-sync-end']);
+      expect(events.find((e) => e.type === 'full-sync-start')).toMatchObject({ reason: 'resync', replid: checkpoint.replid });
+      expect(entryLines(events)).toEqual(keyspace(server.port));
+      await client.ok('SET', 'after', '1');
+      const [next] = await collect(it2, (e) => e.type === 'command');
+      expect(next!.type === 'command' && next!.command.args.map((a) => Buffer.from(a).toString())).toEqual(['SET', 'after', '1']);
+    } finally {
+      second.stop();
+    }
+  }, 60_000);
+
+  it('retries a master that answers -NOMASTERLINK until it can serve', async () => {
+    // A replica of a port where nothing listens: it refuses PSYNC while it has no master link.
+    const [nobody] = await start([]);
+    const deadPort = nobody.port;
+    await nobody.stop();
+    const [server, client] = await start(['--replicaof', '127.0.0.1', String(deadPort), '--repl-diskless-sync-delay', '0']);
+    const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      const refused = await collect(it, (e) => e.type === 'link-down');
+      const down = refused[refused.length - 1]!;
+      expect(down.type === 'link-down' && down.error?.message).toMatch(/NOMASTERLINK/);
+      expect(down.type === 'link-down' && down.reconnectInMs).toBeGreaterThan(0);
+      await client.ok('REPLICAOF', 'NO', 'ONE');
+      await client.ok('SET', 'k', 'v');
+      const events = await collect(it, (e) => e.type === 'full-sync-end');
+      expect(entryLines(events)).toEqual(keyspace(server.port));
+    } finally {
+      replica.stop();
+    }
+  }, 60_000);
+
+  it('retries a master that answers -LOADING while it loads its dataset', async () => {
+    // DEBUG RELOAD saves and loads the dataset again, 100 µs per key: about a second of -LOADING (the
+    // server answers clients every 1 kB of its file while it loads).
+    const [server, client] = await start(['--enable-debug-command', 'local', '--key-load-delay', '100', '--loading-process-events-interval-bytes', '1024', '--repl-diskless-sync-delay', '0']);
+    await fill(client, 10_000, 'k');
+    const reload = client.ok('DEBUG', 'RELOAD');
+    await new Promise((r) => setTimeout(r, 100));
+    const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      const events = await collect(it, (e) => e.type === 'full-sync-end');
+      await reload;
+      const refusals = events.flatMap((e) => (e.type === 'link-down' ? [e.error?.message ?? ''] : []));
+      expect(refusals.length).toBeGreaterThan(0);
+      expect(refusals.every((m) => /LOADING/.test(m))).toBe(true);
+      expect(events.find((e) => e.type === 'full-sync-end')).toMatchObject({ keys: 10_000 });
+      expect(entryLines(events)).toEqual(keyspace(server.port));
+    } finally {
+      replica.stop();
+    }
+  }, 60_000);
+});
