@@ -131,4 +131,24 @@ describe.skipIf(!live)('replica faults', () => {
       replica.stop();
     }
   }, 60_000);
+
+  it('gets the command stream promptly after a diskless snapshot, not at the next regular ACK', async () => {
+    // The master starts streaming on the first ACK it reads after it has reaped its snapshot fork; the
+    // replica's ACK right after the snapshot often comes earlier. Regular ACKs here: every 5 s.
+    const [server, client] = await start(['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0']);
+    await fill(client, 100, 'k');
+    for (let round = 0; round < 3; round++) {
+      const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, ackIntervalMs: 5000 });
+      const it = replica[Symbol.asyncIterator]();
+      try {
+        await collect(it, (e) => e.type === 'full-sync-end');
+        const synced = Date.now();
+        await client.ok('SET', 'prompt', String(round));
+        await collect(it, (e) => e.type === 'command', 10_000);
+        expect(Date.now() - synced).toBeLessThan(1500);
+      } finally {
+        replica.stop();
+      }
+    }
+  }, 60_000);
 });

@@ -32,6 +32,7 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
 }
 
 const PROGRESS_INTERVAL_MS = 100;
+const EARLY_ACK_FIRST_MS = 10;
 
 /**
  * Errors that would recur on every attempt end the replica: a refusal the master means (bad password...),
@@ -67,6 +68,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private failure: Error | null = null;
   private link: ReplicaLink | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
+  private earlyAck: ReturnType<typeof setTimeout> | null = null;
   private consumed: Checkpoint | null;
   private queuedBytes = 0;
   private readonly maxQueuedBytes: number;
@@ -278,21 +280,37 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       this.mark(),
     );
     this.startStreaming();
-    // A diskless master waits for this first ACK before it streams commands.
+    // A diskless master starts the command stream on the first ACK it reads once it has reaped the fork
+    // that wrote the snapshot; an ACK that arrives before is ignored. So: one now, a few more soon.
     this.link?.ack(this.offset);
+    this.ackEarly(EARLY_ACK_FIRST_MS);
   }
 
   private startStreaming(): void {
     this.streaming = true;
     this.stopAcks();
-    const interval = this.options.ackIntervalMs ?? 1000;
-    this.ackTimer = setInterval(() => this.link?.ack(this.offset), interval);
+    this.ackTimer = setInterval(() => this.link?.ack(this.offset), this.ackInterval);
     this.ackTimer.unref?.();
+  }
+
+  private get ackInterval(): number {
+    return this.options.ackIntervalMs ?? 1000;
+  }
+
+  /** ACKs after `delay`, then after twice that, ... until the regular interval takes over. */
+  private ackEarly(delay: number): void {
+    if (delay >= this.ackInterval) return;
+    this.earlyAck = setTimeout(() => {
+      this.link?.ack(this.offset);
+      this.ackEarly(delay * 2);
+    }, delay);
+    this.earlyAck.unref?.();
   }
 
   private stopAcks(): void {
     if (this.ackTimer) clearInterval(this.ackTimer);
-    this.ackTimer = null;
+    if (this.earlyAck) clearTimeout(this.earlyAck);
+    this.ackTimer = this.earlyAck = null;
   }
 
   /** Records a transaction boundary at the current position and returns it. */
