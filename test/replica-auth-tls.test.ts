@@ -170,6 +170,7 @@ describe.skipIf(!live)('an ACL user for replication only', () => {
     // so PING runs as the default user (answered NOAUTH, which the handshake accepts), and the master
     // streams writes to a replica whatever its user may read. +ping is for replicas that PING after AUTH.
     await admin.ok('ACL', 'SETUSER', 'repl-min', 'reset', 'on', `>${password}`, '+psync', '+replconf');
+    await admin.ok('ACL', 'SETUSER', 'repl-nopass', 'reset', 'on', 'nopass', '+psync', '+replconf');
     await admin.ok('ACL', 'SETUSER', 'no-psync', 'reset', 'on', `>${password}`, '+replconf', '+ping');
     await admin.ok('ACL', 'SETUSER', 'no-replconf', 'reset', 'on', `>${password}`, '+psync', '+ping');
     await writeKeys(admin);
@@ -192,6 +193,10 @@ describe.skipIf(!live)('an ACL user for replication only', () => {
 
   it.each(['repl', 'repl-min'])('%s syncs and streams a write made by another client', async (user) => {
     await syncAndStream(new Replica({ url: url(user) }), admin, expected);
+  }, 10_000);
+
+  it('a nopass user given without a password (redis://user@) authenticates as that user', async () => {
+    await syncAndStream(new Replica({ url: `redis://repl-nopass@127.0.0.1:${server.port}` }), admin, expected);
   }, 10_000);
 
   it.each([

@@ -123,10 +123,10 @@ export class ReplicaLink {
     const { username, password } = options.endpoint;
     const pong = await this.call(['PING']);
     // A master that requires AUTH answers PING with NOAUTH (or NOPERM); Redis's replicas go on to AUTH.
-    if (pong instanceof RespErrorReply && !(password && /^(NOAUTH|NOPERM)/.test(pong.message))) {
+    if (pong instanceof RespErrorReply && !(password !== undefined && /^(NOAUTH|NOPERM)/.test(pong.message))) {
       throw new ReplicaError(`the master refused PING: ${pong.message}`, /^(LOADING|BUSY)/.test(pong.message));
     }
-    if (password) {
+    if (password !== undefined) {
       const auth = await this.call(username ? ['AUTH', username, password] : ['AUTH', password]);
       if (auth instanceof RespErrorReply) throw new ReplicaError(`authentication failed: ${auth.message}`, false);
     }

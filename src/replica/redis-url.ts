@@ -23,7 +23,8 @@ export function parseRedisUrl(url: string): RedisEndpoint {
     port: u.port ? Number(u.port) : 6379,
     tls: u.protocol === 'rediss:',
   };
+  // A user name always goes with a password, empty for an ACL user marked nopass (AUTH user "").
   if (u.username) endpoint.username = decodeURIComponent(u.username);
-  if (u.password) endpoint.password = decodeURIComponent(u.password);
+  if (u.password || u.username) endpoint.password = decodeURIComponent(u.password);
   return endpoint;
 }
