@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalLine } from '../src/rdb/canonical-json.js';
 import type { ReplicaEvent } from '../src/replica/events.js';
 import { ReplicaError } from '../src/replica/link.js';
 import { Replica } from '../src/replica/replica.js';
 import { freePort, haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { collect, entryLines, keyspace } from './helpers/replica-events.js';
 
 const live = haveRedisServer();
 
@@ -25,20 +25,16 @@ function haveOpenssl(): boolean {
 }
 const openssl = live && haveOpenssl();
 
-/** Events until the iterator ends or throws, `n` link-downs (a reconnect loop) or `ms` pass. */
+/** Events until the iterator ends or throws, `until` says stop, 3 link-downs (a reconnect loop) or `ms` pass. */
 async function drain(replica: Replica, until: (e: ReplicaEvent) => boolean = () => false, ms = 5000) {
   const it = replica[Symbol.asyncIterator]();
   const events: ReplicaEvent[] = [];
-  const deadline = Date.now() + ms;
   let error: unknown = null;
   try {
-    for (;;) {
-      const next = await Promise.race([it.next(), new Promise<null>((r) => setTimeout(() => r(null), Math.max(deadline - Date.now(), 0)))]);
-      if (!next) throw new Error(`timed out; last events: ${JSON.stringify(events.slice(-5).map((e) => e.type))}`);
-      if (next.done) break;
-      events.push(next.value);
-      if (until(next.value) || events.filter((e) => e.type === 'link-down').length >= 3) break;
-    }
+    await collect(it, (e) => {
+      events.push(e);
+      return until(e) || events.filter((d) => d.type === 'link-down').length >= 3;
+    }, ms);
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('timed out')) throw err;
     error = err;
@@ -55,10 +51,7 @@ function expectRefused(r: Awaited<ReturnType<typeof drain>>, message: RegExp): v
   expect(r.events.some((e) => e.type === 'full-sync-start')).toBe(false);
 }
 
-const entryLines = (events: ReplicaEvent[]) =>
-  events.flatMap((e) => (e.type === 'entry' ? [canonicalLine(e.entry)] : [])).filter((l) => l !== null).sort();
 const args = (e: ReplicaEvent | undefined) => (e?.type === 'command' ? e.command.args.map((a) => Buffer.from(a).toString()) : null);
-const dump = (port: number) => sharedTool('redis-canonical-dump', ['--port', String(port)]).split('\n').filter(Boolean).sort();
 
 async function connectionsReceived(client: RedisClient): Promise<number> {
   return Number(/total_connections_received:(\d+)/.exec(String(await client.ok('INFO', 'stats')))![1]);
@@ -84,7 +77,7 @@ async function writeKeys(client: RedisClient): Promise<void> {
 async function dumpWithoutPassword(server: RedisServer, admin: RedisClient, password: string): Promise<string[]> {
   await admin.ok('CONFIG', 'SET', 'requirepass', '');
   try {
-    return dump(server.port);
+    return keyspace(server.port);
   } finally {
     await admin.ok('CONFIG', 'SET', 'requirepass', password);
   }
@@ -99,13 +92,7 @@ async function syncAndStream(replica: Replica, writer: RedisClient, expected: st
     expect(entryLines(sync.events)).toEqual(expected);
     await synced?.();
     await writer.ok('SET', 'written-after-sync', 'yes');
-    const events: ReplicaEvent[] = [];
-    for (;;) {
-      const next = await Promise.race([sync.it.next(), new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
-      if (!next || next.done) throw new Error(`no write streamed; events: ${JSON.stringify(events.map((e) => e.type))}`);
-      events.push(next.value);
-      if (next.value.type === 'command') break;
-    }
+    const events = await collect(sync.it, (e) => e.type === 'command', 5000);
     expect(args(events.find((e) => e.type === 'command'))).toEqual(['SET', 'written-after-sync', 'yes']);
   } finally {
     replica.stop();
@@ -241,7 +228,7 @@ describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
       '--tls-auth-clients', 'yes', '--repl-diskless-sync-delay', '0']);
     sharedTool('rdb-fixture-populate', ['--port', String(server.port), '--profile', 'full']);
     client = await RedisClient.connect(server.port);
-    expected = dump(server.port);
+    expected = keyspace(server.port);
   }, 60_000);
 
   afterAll(async () => {

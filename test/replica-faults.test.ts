@@ -3,16 +3,13 @@
 // full resync, reason 'resync'), and a master that is itself a replica without its master (-NOMASTERLINK,
 // retried until it can serve). Real redis-server processes on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalLine } from '../src/rdb/canonical-json.js';
 import { Replica } from '../src/replica/replica.js';
 import type { ReplicaEvent } from '../src/replica/events.js';
-import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
-import { collect } from './helpers/replica-events.js';
+import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { collect, entryLines, keyspace } from './helpers/replica-events.js';
 
 const live = haveRedisServer();
 
-const keyspace = (port: number) => sharedTool('redis-canonical-dump', ['--port', String(port)]).split('\n').filter(Boolean).sort();
-const entryLines = (events: ReplicaEvent[]) => events.flatMap((e) => (e.type === 'entry' ? [canonicalLine(e.entry)!] : [])).sort();
 const types = (events: ReplicaEvent[]) => events.map((e) => e.type).filter((t) => t !== 'entry' && t !== 'rdb-progress');
 
 async function fill(client: RedisClient, keys: number, prefix: string): Promise<void> {

@@ -3,11 +3,10 @@
 // MULTI/EXEC kept whole, the offset meets the master's, and resuming from a checkpoint (after a restart
 // or a killed link) continues with PSYNC without losing or repeating a write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalLine } from '../src/rdb/canonical-json.js';
 import { Replica } from '../src/replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../src/replica/events.js';
 import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer, type Reply } from './helpers/redis-server.js';
-import { catchUp, collect } from './helpers/replica-events.js';
+import { catchUp, collect, entryLines, keyspace } from './helpers/replica-events.js';
 
 const live = haveRedisServer();
 
@@ -22,7 +21,7 @@ describe.skipIf(!live).each(['yes', 'no'])('a replica of redis-server with repl-
     server = await startRedisServer(['--repl-diskless-sync', diskless, '--repl-diskless-sync-delay', '0']);
     sharedTool('rdb-fixture-populate', ['--port', String(server.port), '--profile', 'full']);
     client = await RedisClient.connect(server.port);
-    expected = sharedTool('redis-canonical-dump', ['--port', String(server.port)]).split('\n').filter(Boolean).sort();
+    expected = keyspace(server.port);
   }, 120_000);
 
   afterAll(async () => {
@@ -37,8 +36,7 @@ describe.skipIf(!live).each(['yes', 'no'])('a replica of redis-server with repl-
       const sync = await collect(it, (e) => e.type === 'full-sync-end');
       expect(sync[0]!.type).toBe('link-up');
       expect(sync.find((e) => e.type === 'full-sync-start')).toMatchObject({ reason: 'no-checkpoint' });
-      const lines = sync.flatMap((e) => (e.type === 'entry' ? [canonicalLine(e.entry)] : [])).filter((l) => l !== null).sort();
-      expect(lines).toEqual(expected);
+      expect(entryLines(sync)).toEqual(expected);
 
       // Writes of every type, in db 0 and db 3, one transaction among them.
       const writes: string[][] = [
@@ -105,11 +103,10 @@ describe.skipIf(!live).each(['yes', 'no'])('a replica of redis-server with repl-
       expect(flushAt).toBeGreaterThanOrEqual(0);
       expect(events.filter((e) => e.type === 'transaction').length).toBeGreaterThanOrEqual(2); // Lua and MULTI
       await replay(events.slice(flushAt + 1), target.port);
-      const dump = (port: number) => sharedTool('redis-canonical-dump', ['--port', String(port)]).split('\n').filter(Boolean).sort();
-      const source = dump(server.port);
+      const source = keyspace(server.port);
       expect(source.some((l) => l.includes('"type":"stream"') && l.includes('"groups":[{'))).toBe(true);
       expect(source.some((l) => l.includes('"key":"ttl:rel"') && !l.includes('"expire_ms":null'))).toBe(true);
-      expect(dump(target.port)).toEqual(source);
+      expect(keyspace(target.port)).toEqual(source);
     } finally {
       replica.stop();
       await target.stop();

@@ -1,6 +1,15 @@
 // Reading a Replica's events in tests: with a deadline, so that a stream that stops is a failure, not a hang.
+import { canonicalLine } from '../../src/rdb/canonical-json.js';
 import type { ReplicaEvent } from '../../src/replica/events.js';
-import type { RedisClient } from './redis-server.js';
+import { sharedTool, type RedisClient } from './redis-server.js';
+
+/** The snapshot entries among the events as canonical lines, sorted (to compare with `keyspace`). */
+export const entryLines = (events: ReplicaEvent[]): string[] =>
+  events.flatMap((e) => (e.type === 'entry' ? [canonicalLine(e.entry)] : [])).filter((l) => l !== null).sort();
+
+/** A live server's keyspace as canonical lines, sorted, read by the shared dumper. */
+export const keyspace = (port: number): string[] =>
+  sharedTool('redis-canonical-dump', ['--port', String(port)]).split('\n').filter(Boolean).sort();
 
 /** Takes events from a replica until `until` says stop; throws if `ms` pass first. */
 export async function collect(it: AsyncIterator<ReplicaEvent>, until: (e: ReplicaEvent, all: ReplicaEvent[]) => boolean, ms = 20_000): Promise<ReplicaEvent[]> {
