@@ -1,12 +1,14 @@
 // What a replica reports when the master cannot simply continue: a link killed in the middle of the
 // snapshot (a new full sync, the partial one voided by a flush), a backlog too small to resume from (a
-// full resync, reason 'resync'), and a master that is itself a replica without its master (-NOMASTERLINK,
-// retried until it can serve). Real redis-server processes on loopback.
+// full resync, reason 'resync'), a master that is itself a replica without its master (-NOMASTERLINK) or is
+// loading its data (-LOADING), both retried; the command stream starting promptly after a diskless
+// snapshot; and a failover (the master promoted: new replication ID adopted, no full sync). Real
+// redis-server processes on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Replica } from '../src/replica/replica.js';
 import type { ReplicaEvent } from '../src/replica/events.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
-import { collect, entryLines, keyspace } from './helpers/replica-events.js';
+import { catchUp, collect, entryLines, keyspace } from './helpers/replica-events.js';
 
 const live = haveRedisServer();
 
@@ -146,6 +148,40 @@ describe.skipIf(!live)('replica faults', () => {
       } finally {
         replica.stop();
       }
+    }
+  }, 60_000);
+
+  it('adopts and reports a new replication ID when its master is promoted (failover), without a full sync', async () => {
+    const [origin, originClient] = await start(['--repl-diskless-sync-delay', '0']);
+    const [server, client] = await start(['--replicaof', '127.0.0.1', String(origin.port), '--repl-diskless-sync-delay', '0']);
+    const info = async (c: RedisClient, field: string) => new RegExp(`${field}:(\\S+)`).exec(String(await c.ok('INFO', 'replication')))![1]!;
+    while ((await info(client, 'master_link_status')) !== 'up') await new Promise((r) => setTimeout(r, 50));
+    const oldId = await info(originClient, 'master_replid');
+
+    // Our replica follows the replica: the stream (and its replication ID) is the origin's.
+    const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, reconnect: { initialDelayMs: 20 } });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      await collect(it, (e) => e.type === 'full-sync-end');
+      await originClient.ok('SET', 'before', '1');
+      const [before] = (await collect(it, (e) => e.type === 'command')).filter((e) => e.type === 'command');
+      expect(before).toMatchObject({ replid: oldId });
+
+      // Promoted: it takes a new ID, drops its replicas, and lets them continue (PSYNC with the old ID).
+      await client.ok('REPLICAOF', 'NO', 'ONE');
+      const newId = await info(client, 'master_replid');
+      expect(newId).not.toBe(oldId);
+      await client.ok('SET', 'after', '2');
+      const events = await collect(it, (e) => e.type === 'command');
+      expect(types(events)).toEqual(['link-down', 'link-up', 'replid-changed', 'resumed', 'command']);
+      expect(events.find((e) => e.type === 'replid-changed')).toMatchObject({ from: oldId, to: newId });
+      const after = events[events.length - 1]!;
+      expect(after.type === 'command' && [after.replid, after.command.argText(1)]).toEqual([newId, 'after']);
+      const position = await catchUp(it, replica, client);
+      expect(position.replica).toBe(position.master);
+      expect(replica.checkpoint?.replid).toBe(newId);
+    } finally {
+      replica.stop();
     }
   }, 60_000);
 });
