@@ -24,15 +24,18 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   /** Reconnect delays: doubling from initialDelayMs (default 100) up to maxDelayMs (default 5000). */
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
   /**
-   * How much of the stream (in its own bytes) may wait in memory for the consumer (default 64 MiB).
-   * Beyond it the socket is still read at line rate, into a temporary file (`spoolDir`), and parsed
-   * once the consumer has taken half of what waits: a slow consumer never makes the master drop us.
+   * How much memory events waiting for the consumer may take (default 64 MiB; estimated as their stream
+   * bytes plus 640 bytes per event). Beyond it the socket is still read at line rate, into a temporary
+   * file (`spoolDir`), and parsed once the consumer has taken half of what waits: a slow consumer never
+   * makes the master drop us for an overfull output buffer.
    */
   maxQueuedBytes?: number;
 }
 
 const PROGRESS_INTERVAL_MS = 100;
 const EARLY_ACK_FIRST_MS = 10;
+/** What an event costs in memory beyond its stream bytes (a command event and its queue slot: ~650 B). */
+const EVENT_BYTES = 640;
 
 /**
  * Errors that would recur on every attempt end the replica: a refusal the master means (bad password...),
@@ -47,11 +50,11 @@ interface Queued {
   event: ReplicaEvent | null;
   /** Where the stream stands once the consumer has taken this item (transaction boundaries only). */
   checkpoint: Checkpoint | null;
-  /** Stream bytes this item accounts for, for flow control. */
+  /** Memory this item accounts for, for flow control. */
   bytes: number;
 }
 
-/** How far behind the consumer is: stream bytes parsed and waiting in memory, and bytes in the spool file. */
+/** How far behind the consumer is: memory taken by waiting events (estimated), and bytes in the spool file. */
 export interface ReplicaBacklog {
   queuedBytes: number;
   spooledBytes: number;
@@ -126,15 +129,9 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     try {
       for (;;) {
         while (this.head < this.queue.length && !this.stopped) {
-          const item = this.queue[this.head]!;
-          this.queue[this.head++] = undefined as unknown as Queued;
-          this.taken(item.bytes);
+          const item = this.take();
           if (item.event) yield item.event;
           if (item.checkpoint) this.consumed = item.checkpoint;
-        }
-        if (this.head > 1024 && this.head === this.queue.length) {
-          this.queue = [];
-          this.head = 0;
         }
         if (this.failure) throw this.failure;
         if (this.stopped) return;
@@ -145,7 +142,9 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     }
   }
 
-  private push(event: ReplicaEvent | null, checkpoint: Checkpoint | null = null, bytes = 0): void {
+  /** Queues an event (or only a checkpoint); `streamBytes`: the stream bytes it stands for. */
+  private push(event: ReplicaEvent | null, checkpoint: Checkpoint | null = null, streamBytes = 0): void {
+    const bytes = streamBytes + (event ? EVENT_BYTES * (event.type === 'transaction' ? event.commands.length : 1) : 0);
     this.queue.push({ event, checkpoint, bytes });
     this.queuedBytes += bytes;
     if (!this.holding && this.queuedBytes > this.maxQueuedBytes) {
@@ -155,12 +154,20 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     this.notify();
   }
 
-  private taken(bytes: number): void {
-    this.queuedBytes -= bytes;
+  private take(): Queued {
+    const item = this.queue[this.head]!;
+    this.queue[this.head++] = undefined as unknown as Queued;
+    // Drop taken slots once they are most of the array: a queue that never empties must not grow.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.queuedBytes -= item.bytes;
     if (this.holding && this.queuedBytes <= this.maxQueuedBytes / 2) {
       this.holding = false;
       this.link?.release();
     }
+    return item;
   }
 
   private notify(): void {
