@@ -184,4 +184,29 @@ describe.skipIf(!live)('replica faults', () => {
       replica.stop();
     }
   }, 60_000);
+
+  it('uses a renamed PSYNC when told its name, and says what to do when not', async () => {
+    const [server, client] = await start(['--rename-command', 'PSYNC', 'SYNC-FROM-HERE', '--repl-diskless-sync-delay', '0']);
+    await fill(client, 100, 'k');
+    const url = `redis://127.0.0.1:${server.port}`;
+    const unaware = new Replica({ url });
+    const events: ReplicaEvent[] = [];
+    const error = await (async () => { for await (const e of unaware) events.push(e); })().then(() => null, (err: unknown) => err);
+    expect(String(error)).toMatch(/refused PSYNC: ERR unknown command .*psyncCommand/);
+    expect(events.filter((e) => e.type === 'link-down')).toHaveLength(1);
+
+    // A master recognises PSYNC by its name: renamed, it is SYNC — a snapshot without a replication ID.
+    const replica = new Replica({ url, psyncCommand: 'SYNC-FROM-HERE' });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      const sync = await collect(it, (e) => e.type === 'full-sync-end');
+      expect(sync.find((e) => e.type === 'full-sync-start')).toMatchObject({ replid: '', offset: 0 });
+      expect(entryLines(sync)).toEqual(keyspace(server.port));
+      await client.ok('SET', 'after', '1');
+      const [write] = (await collect(it, (e) => e.type === 'command')).filter((e) => e.type === 'command');
+      expect(write!.type === 'command' && write!.command.args.map((a) => Buffer.from(a).toString())).toEqual(['SET', 'after', '1']);
+    } finally {
+      replica.stop();
+    }
+  }, 60_000);
 });

@@ -219,6 +219,18 @@ describe('replication stream', () => {
     ]);
   });
 
+  it.each(splits)('a snapshot with no reply line before it (the master took PSYNC for SYNC) (%j)', (split) => {
+    const head = '\n\n$10\r\n';
+    const rdbEnd = head.length + 10;
+    expect(replicationRecords([b(`${head}0123456789${PING}`)], split)).toEqual([
+      ['psync', r.PSYNC_SYNC, '', 2],
+      ['rdb-begin', 10, ''],
+      ['rdb', '0123456789'],
+      ['rdb-end', rdbEnd],
+      ['cmd', 1, rdbEnd, 'PING', rdbEnd + PING.length],
+    ]);
+  });
+
   it('an error reply to PSYNC is a reply; the next PSYNC reply is read after it', () => {
     const error = "-NOMASTERLINK Can't SYNC while not connected with a master\r\n";
     expect(replicationRecords([b(`${error}+CONTINUE\r\n`)], 'bytes')).toEqual([

@@ -1,9 +1,10 @@
-// What a master sends a replica after PSYNC: the reply line (+FULLRESYNC / +CONTINUE, or an error),
+// What a master sends a replica after PSYNC: the reply line (+FULLRESYNC / +CONTINUE, or an error; none
+// when the master treats the command as SYNC, as Redis and Valkey do with a renamed PSYNC),
 // newline keepalives while it prepares a snapshot, the RDB payload framed as `$<length>\r\n` + bytes or
 // `$EOF:<40-byte mark>\r\n` + bytes + the mark (diskless), then the command stream: arrays of bulk strings,
 // each reported with the stream offsets of its first and last byte.
 import {
-  RE_PSYNC, RE_RDB_BEGIN, RE_RDB_DATA, RE_RDB_END, RE_COMMAND, T_ARRAY, T_ERROR, PSYNC_FULLRESYNC, PSYNC_CONTINUE,
+  RE_PSYNC, RE_RDB_BEGIN, RE_RDB_DATA, RE_RDB_END, RE_COMMAND, T_ARRAY, T_ERROR, PSYNC_FULLRESYNC, PSYNC_CONTINUE, PSYNC_SYNC,
   RERR_UNEXPECTED, RERR_BAD_PSYNC, RERR_BAD_INTEGER, RERR_BAD_VALUE, RERR_TOO_MANY_ELEMENTS,
 } from "../../src/core/resp-abi";
 import { emit } from "../events";
@@ -57,6 +58,13 @@ function psyncReplyStep(): i32 {
   if (pos >= lim) return R_NEED;
   const b = <u32>load<u8>(pos);
   if (b == T_ERROR) return valueStep(); // e.g. -NOMASTERLINK, -LOADING: the caller retries
+  if (b == 0x24) {
+    // The snapshot with no reply line before it: the master took our command for SYNC (a master only
+    // recognises PSYNC by its name, so a renamed PSYNC is a SYNC). No replication ID, offsets from 0.
+    emit(RE_PSYNC, 0, pos, 0, PSYNC_SYNC, 0, offsetOf(pos));
+    phase = PH_RDB_HEADER;
+    return R_CONT;
+  }
   if (b != 0x2b) return fail(RERR_UNEXPECTED, <i64>b, offsetOf(pos));
   const e = lineEnd(pos + 1);
   if (!e) return waitOrFail();

@@ -31,7 +31,9 @@ function describe(e: ReplicaEvent): string | null {
   switch (e.type) {
     case 'link-up': return `connected to ${e.host}:${e.port}`;
     case 'link-down': return `link down${e.error ? `: ${e.error.message}` : ''}${e.reconnectInMs === null ? '' : `; reconnecting in ${e.reconnectInMs} ms`}`;
-    case 'full-sync-start': return `full sync from ${e.replid} at offset ${e.offset}${e.reason === 'resync' ? ' (the master could not continue from the checkpoint)' : ''}`;
+    case 'full-sync-start':
+      if (!e.replid) return 'full sync without a replication ID: the master took the PSYNC command for SYNC (renamed?); a restart will sync in full again';
+      return `full sync from ${e.replid} at offset ${e.offset}${e.reason === 'resync' ? ' (the master could not continue from the checkpoint)' : ''}`;
     case 'full-sync-end': return `full sync done: ${e.keys} keys, ${e.bytes} bytes`;
     case 'resumed': return `resumed ${e.replid} after offset ${e.offset}`;
     case 'replid-changed': return `replication ID changed from ${e.from} to ${e.to} at offset ${e.offset}`;

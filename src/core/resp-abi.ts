@@ -50,6 +50,7 @@ export const T_PUSH = 0x3e; // '>'
 // PSYNC replies (RE_PSYNC aux).
 export const PSYNC_FULLRESYNC = 1; // "+FULLRESYNC <replid> <offset>": an RDB payload follows
 export const PSYNC_CONTINUE = 2; // "+CONTINUE [<replid>]": commands follow
+export const PSYNC_SYNC = 3; // no reply line: an RDB payload follows at once (the master took the command for SYNC)
 
 // Error codes (errorCode()); errorDetail() carries the number the message names.
 export const RERR_UNKNOWN_TYPE = 1; // detail: the byte where a type prefix was expected

@@ -3,6 +3,7 @@ import type { RdbEntry } from '../rdb/entry.js';
 
 /** Where a replica stands in a master's replication stream; resuming from it continues right after. */
 export interface Checkpoint {
+  /** The master's replication ID; '' after a SYNC-style transfer, which cannot be continued from. */
   replid: string;
   /** Replication offset of the last byte consumed (what the replica ACKs). */
   offset: number;
@@ -55,7 +56,11 @@ export type ReplicaEvent =
   | { type: 'link-up'; host: string; port: number }
   /** The link dropped; the replica reconnects (with backoff) unless stopped. */
   | { type: 'link-down'; error: Error | null; reconnectInMs: number | null }
-  /** The master is sending a snapshot. `reason`: no checkpoint, or the master could not continue from it. */
+  /**
+   * The master is sending a snapshot. `reason`: no checkpoint, or the master could not continue from it.
+   * `replid` is '' when the master took our PSYNC for SYNC (it does so when PSYNC is renamed): offsets
+   * then count from 0 and a later reconnect is a new full sync.
+   */
   | { type: 'full-sync-start'; replid: string; offset: number; reason: 'no-checkpoint' | 'resync' }
   /** Bytes of the snapshot received so far (`total` is null for a diskless transfer). */
   | { type: 'rdb-progress'; bytes: number; total: number | null }

@@ -33,6 +33,7 @@ export interface LinkOptions {
 }
 
 export interface LinkHandlers {
+  /** A snapshot follows; `replid` is '' when the master took our PSYNC for SYNC (offsets then start at 0). */
   fullResync(replid: string, offset: number): void;
   continued(replid: string | null): void;
   rdbBegin(total: number | null): void;
@@ -50,6 +51,7 @@ export class ReplicaLink {
   private readonly replies = new RespReplyReader();
   private waiting: Array<{ resolve: (v: RespValue) => void; reject: (e: Error) => void }> = [];
   private streaming = false;
+  private psyncName = 'PSYNC';
   private closedError: Error | null = null;
   // Flow control: while held, what the socket delivers goes to the spool, and is parsed once released.
   private readonly spool: Spool;
@@ -138,10 +140,12 @@ export class ReplicaLink {
   }
 
   private psync(command: string, from: { replid: string; offset: number } | null): void {
+    this.psyncName = command;
     this.replies.raw.setMode('replication');
     this.streaming = true;
     this.replBase = from?.offset ?? 0;
-    this.socket.write(encodeCommand(from ? [command, from.replid, from.offset + 1] : [command, '?', -1]));
+    // A position without a replication ID (from a SYNC-style transfer) cannot be continued from.
+    this.socket.write(encodeCommand(from?.replid ? [command, from.replid, from.offset + 1] : [command, '?', -1]));
   }
 
   private call(args: CommandArg[]): Promise<RespValue> {
@@ -238,6 +242,9 @@ export class ReplicaLink {
       if (words.length !== 3 || !Number.isSafeInteger(offset)) throw new ReplicaError(`malformed reply to PSYNC: +${text}`, true);
       this.replBase = offset;
       this.handlers.fullResync(words[1]!, offset);
+    } else if (kind === r.PSYNC_SYNC) {
+      this.replBase = 0;
+      this.handlers.fullResync('', 0);
     } else {
       this.streamBase = end;
       this.handlers.continued(words[1] ?? null);
@@ -246,7 +253,9 @@ export class ReplicaLink {
 
   private psyncError(message: string): ReplicaError {
     const code = message.split(' ', 1)[0]!;
-    return new ReplicaError(`the master refused PSYNC: ${message}`, RETRYABLE_PSYNC_ERRORS.includes(code));
+    // Managed services rename PSYNC; Redis answers a command it does not know with "unknown command".
+    const hint = /unknown command/i.test(message) ? ' (if the service renamed PSYNC, give its name: psyncCommand, tail --psync-command)' : '';
+    return new ReplicaError(`the master refused ${this.psyncName}: ${message}${hint}`, RETRYABLE_PSYNC_ERRORS.includes(code));
   }
 
   private append(bytes: Uint8Array): void {
