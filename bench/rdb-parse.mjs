@@ -10,6 +10,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { environmentLine, fail, fmt, gitState, median, positiveInt } from './common.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -25,8 +26,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '5' },
   },
 });
-const runs = Number(opts.runs);
-if (!Number.isInteger(runs) || runs < 1) fail(`--runs must be a positive integer, got ${opts.runs}`);
+const runs = positiveInt('--runs', opts.runs);
 const corpusDir = path.resolve(opts.corpus);
 const files = corpusFiles(corpusDir, opts.only);
 const expected = expectedCounts(corpusDir);
@@ -59,7 +59,10 @@ main();
 
 function main() {
   const startedAt = new Date();
-  console.log(environmentLine());
+  console.log(environmentLine({
+    before: [peerVersion() ?? 'redis-check-rdb ?'],
+    after: haveTime ? [] : ['no /usr/bin/time: peak RSS not measured'],
+  }));
   console.log(`corpus ${corpusDir}: ${files.map((f) => path.basename(f)).join(', ')}; ${runs} runs each, median\n`);
   const results = files.map(benchFile);
   printTable(results);
@@ -238,35 +241,7 @@ function expectedCounts(dir) {
   }
 }
 
-function environmentLine() {
-  return `${peerVersion() ?? 'redis-check-rdb ?'} | node ${process.version} | ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}` +
-    (haveTime ? '' : ' | no /usr/bin/time: peak RSS not measured');
-}
-
 function peerVersion() {
   const r = spawnSync(PEER, ['--version'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : null;
-}
-
-function gitState() {
-  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  if (rev.status !== 0) return null;
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src', 'assembly'], { cwd: ROOT, encoding: 'utf8' });
-  return { commit: rev.stdout.trim(), dirty: dirty.stdout.trim() !== '' };
-}
-
-function median(xs) {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-function fmt(x, digits) {
-  return x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function fail(message, code = 2) {
-  console.error(message);
-  process.exit(code);
 }

@@ -1,0 +1,839 @@
+// Replication end to end against real redis-server processes (started here, on loopback, in temp dirs):
+//
+//   lag:       a master under redis-benchmark (SET, pipelined) with a redistap Replica following it;
+//              how far behind the master the Replica's consumer is, in bytes and in milliseconds.
+//   full sync: the master loaded with an RDB file; a redistap Replica from connect to 'full-sync-end'
+//              (every entry built and counted) vs a real `redis-server --replicaof` until its link is
+//              up and loaded, alternating, medians.
+//
+//   node bench/replication-live.mjs [--part lag,fullsync] [--requests N] [--runs N] [--rdb FILE] ...
+//
+// See bench/README.md ("Replication against live servers") and --help.
+import fs from 'node:fs';
+import os from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { spawn, spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { parseArgs } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { environmentLine, fail, fmt, gitState, median, positiveInt } from './common.mjs';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH_DIR);
+
+const HELP = `Replication against live redis-server processes: lag under load, and full-sync time.
+
+Usage: node bench/replication-live.mjs [options]
+
+  --part LIST        lag, fullsync or lag,fullsync (default: both)
+
+ lag (a master under redis-benchmark, a redistap Replica with skipRdb following it):
+  --requests N       redis-benchmark -n (default 5000000)
+  --pipeline N       redis-benchmark -P (default 64)
+  --keyspace N       redis-benchmark -r (default 100000)
+  --data-size N      redis-benchmark -d (default 32)
+  --sample-ms N      how often the consumer's offset is sampled (default 100)
+  --master-poll-ms N how often the master's INFO replication is polled for its offset timeline
+                     (default 20); both samplers run on a worker thread
+
+ fullsync (master loaded from an RDB file, diskless sync; redistap Replica vs redis-server replica):
+  --rdb FILE         the RDB the master loads (default: bench/corpus/mixed.rdb, else
+                     /work/corpus/mixed.rdb, else generated with ../shared/tools/perf-corpus --only mixed)
+  --runs N           timed runs of each, alternating, median (default 3; plus one untimed warm-up each)
+  --poll-ms N        how often the Redis replica's INFO replication is polled (default 20)
+
+  --no-save          do not write bench/results/replication-live-<timestamp>.json
+  -h, --help         this text
+
+Needs redis-server (and redis-benchmark for lag) in PATH, and the built library (npm run build).
+Servers run on free 127.0.0.1 ports in temp dirs, are stopped by PID, and the dirs removed, also on
+Ctrl-C.`;
+
+const { values: opts } = parseArgs({
+  options: {
+    part: { type: 'string', default: 'lag,fullsync' },
+    requests: { type: 'string', default: '5000000' },
+    pipeline: { type: 'string', default: '64' },
+    keyspace: { type: 'string', default: '100000' },
+    'data-size': { type: 'string', default: '32' },
+    'sample-ms': { type: 'string', default: '100' },
+    'master-poll-ms': { type: 'string', default: '20' },
+    rdb: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    'poll-ms': { type: 'string', default: '20' },
+    'no-save': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opts.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const parts = opts.part.split(',').map((s) => s.trim()).filter(Boolean);
+if (parts.length === 0 || parts.some((p) => p !== 'lag' && p !== 'fullsync')) fail(`--part takes lag, fullsync or lag,fullsync; got ${opts.part}`);
+const cfg = {
+  requests: positiveInt('--requests', opts.requests),
+  pipeline: positiveInt('--pipeline', opts.pipeline),
+  keyspace: positiveInt('--keyspace', opts.keyspace),
+  dataSize: positiveInt('--data-size', opts['data-size']),
+  sampleMs: positiveInt('--sample-ms', opts['sample-ms']),
+  masterPollMs: positiveInt('--master-poll-ms', opts['master-poll-ms']),
+  runs: positiveInt('--runs', opts.runs),
+  pollMs: positiveInt('--poll-ms', opts['poll-ms']),
+};
+
+const REDIS_SERVER = which('redis-server');
+const REDIS_BENCHMARK = which('redis-benchmark');
+if (!REDIS_SERVER) fail('redis-server not found in PATH: install Redis (Debian/Ubuntu: apt-get install redis-server)');
+if (parts.includes('lag') && !REDIS_BENCHMARK) fail('redis-benchmark not found in PATH: install Redis tools (Debian/Ubuntu: apt-get install redis-tools)');
+if (!fs.existsSync(path.join(ROOT, 'dist/node.js'))) fail('dist/node.js missing: run `npm run build` first');
+const { Replica } = await import(pathToFileURL(path.join(ROOT, 'dist/node.js')).href);
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+const now = () => performance.timeOrigin + performance.now(); // ms since the epoch, sub-ms, same clock in workers
+
+// ---------------------------------------------------------------- processes and temp dirs, cleaned up on any exit
+
+const children = new Set(); // ChildProcess objects still running
+const tempDirs = new Set();
+
+function cleanupSync() {
+  for (const child of children) {
+    try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  children.clear();
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+process.on('exit', cleanupSync);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping ${children.size} process(es), removing ${tempDirs.size} temp dir(s)`);
+    cleanupSync();
+    process.exit(128 + (os.constants.signals[signal] ?? 2));
+  });
+}
+
+function makeTempDir(tag) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `redistap-bench-${tag}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function removeTempDir(dir) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+function track(child) {
+  children.add(child);
+  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    children.delete(child);
+    resolve({ code, signal });
+  }));
+  return child;
+}
+
+/** Stops a process by its PID: SIGTERM, then SIGKILL after `graceMs`. */
+async function stopProcess(child, graceMs = 10_000) {
+  if (!children.has(child)) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts redis-server on 127.0.0.1:port with its dir in `dir` (log: dir/redis.log); nothing is saved
+ * on shutdown. Resolves once it accepts connections (it may still be loading).
+ */
+async function startServer(port, dir, extra = []) {
+  const log = fs.openSync(path.join(dir, 'redis.log'), 'a');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
+    '--daemonize', 'no', '--logfile', '', '--protected-mode', 'no', ...extra];
+  const child = track(spawn(REDIS_SERVER, args, { stdio: ['ignore', log, log] }));
+  fs.closeSync(log);
+  child.port = port;
+  child.dir = dir;
+  child.on('error', () => {});
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (!children.has(child)) throw new Error(`redis-server on port ${port} exited at start-up:\n${logTail(dir)}`);
+    try {
+      const c = await MiniClient.connect(port);
+      c.close();
+      return child;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not accept connections within 20 s:\n${logTail(dir)}`);
+      await sleep(10);
+    }
+  }
+}
+
+function logTail(dir, lines = 15) {
+  try {
+    return fs.readFileSync(path.join(dir, 'redis.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+// ---------------------------------------------------------------- a tiny RESP client for the harness
+// (independent of the library under test): one command at a time; simple strings, errors, integers, bulks.
+
+class MiniClient {
+  static connect(port, host = '127.0.0.1') {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host });
+      socket.once('error', reject);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        socket.setNoDelay(true);
+        resolve(new MiniClient(socket));
+      });
+    });
+  }
+
+  constructor(socket) {
+    this.socket = socket;
+    this.buf = Buffer.alloc(0);
+    this.pending = null;
+    socket.on('data', (d) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.tryReply();
+    });
+    socket.on('error', (err) => this.fail(err));
+    socket.on('close', () => this.fail(new Error('connection closed')));
+  }
+
+  call(...args) {
+    if (this.pending) throw new Error('MiniClient: one command at a time');
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      let s = `*${args.length}\r\n`;
+      for (const a of args) s += `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`;
+      this.socket.write(s);
+    });
+  }
+
+  tryReply() {
+    if (!this.pending) return;
+    const nl = this.buf.indexOf('\r\n');
+    if (nl < 0) return;
+    const type = String.fromCharCode(this.buf[0]);
+    const line = this.buf.toString('utf8', 1, nl);
+    let value;
+    let used = nl + 2;
+    if (type === '$') {
+      const n = Number(line);
+      if (n < 0) value = null;
+      else {
+        if (this.buf.length < used + n + 2) return;
+        value = this.buf.toString('utf8', used, used + n);
+        used += n + 2;
+      }
+    } else if (type === '+') value = line;
+    else if (type === ':') value = Number(line);
+    else if (type === '-') value = new Error(line);
+    else value = new Error(`MiniClient: unsupported reply type ${type}`);
+    this.buf = this.buf.subarray(used);
+    const p = this.pending;
+    this.pending = null;
+    p.resolve(value);
+  }
+
+  fail(err) {
+    const p = this.pending;
+    this.pending = null;
+    p?.reject(err);
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+}
+
+/** INFO <section> as a {field: value} object. */
+async function info(client, section) {
+  const text = await client.call('INFO', section);
+  if (text instanceof Error) throw text;
+  const out = {};
+  for (const line of text.split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+/** Waits until the server answers PING with PONG (not -LOADING). */
+async function waitLoaded(client, timeoutMs = 300_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await client.call('PING');
+    if (r === 'PONG') return;
+    if (Date.now() > deadline) throw new Error(`server still answers ${r} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** Waits until the master has no replica and no snapshot child (the previous sync is over). */
+async function waitMasterIdle(client, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const repl = await info(client, 'replication');
+    const pers = await info(client, 'persistence');
+    if (repl.connected_slaves === '0' && pers.rdb_bgsave_in_progress === '0') return;
+    if (Date.now() > deadline) throw new Error('the master still has a replica or a snapshot child');
+    await sleep(20);
+  }
+}
+
+// ---------------------------------------------------------------- (a) lag under load
+
+/**
+ * The worker thread that samples, on an event loop of its own: the master's offset timeline
+ * ([{tSend, tRecv, offset}], INFO replication every intervalMs) and the consumer's position
+ * ([{t, offset}] every sampleMs, read from memory the consumer writes to on the main thread). Sampling
+ * from here sees the consumer stand still while the main thread is busy parsing a chunk; a timer on the
+ * main thread would only fire after it, and miss the worst moments.
+ */
+const SAMPLER_WORKER = `
+const net = require('node:net');
+const { parentPort, workerData } = require('node:worker_threads');
+const now = () => performance.timeOrigin + performance.now();
+const { port, intervalMs, sampleMs, shared } = workerData;
+const position = new Float64Array(shared);
+const records = [];
+const samples = [];
+let stop = false;
+let sampling = null;
+parentPort.on('message', (m) => {
+  if (m === 'sample') {
+    samples.push({ t: now(), offset: position[0] });
+    sampling = setInterval(() => samples.push({ t: now(), offset: position[0] }), sampleMs);
+  } else if (m === 'stop') {
+    stop = true;
+  }
+});
+const socket = net.connect({ port, host: '127.0.0.1' });
+socket.setNoDelay(true);
+let buf = '';
+let waiting = null;
+socket.on('data', (d) => {
+  buf += d.toString('latin1');
+  const nl = buf.indexOf('\\r\\n');
+  if (nl < 0) return;
+  const n = Number(buf.slice(1, nl));
+  if (buf.length < nl + 2 + n + 2) return;
+  const text = buf.slice(nl + 2, nl + 2 + n);
+  buf = buf.slice(nl + 2 + n + 2);
+  const w = waiting; waiting = null; w(text);
+});
+socket.on('error', (e) => parentPort.postMessage({ error: String(e) }));
+const ask = () => new Promise((resolve) => { waiting = resolve; socket.write('*2\\r\\n$4\\r\\nINFO\\r\\n$11\\r\\nreplication\\r\\n'); });
+socket.once('connect', async () => {
+  parentPort.postMessage({ ready: true });
+  let next = now();
+  while (!stop) {
+    const tSend = now();
+    const text = await ask();
+    const tRecv = now();
+    const m = /master_repl_offset:(\\d+)/.exec(text);
+    if (m) records.push({ tSend, tRecv, offset: Number(m[1]) });
+    next += intervalMs;
+    const wait = next - now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait)); else next = now();
+  }
+  clearInterval(sampling);
+  samples.push({ t: now(), offset: position[0] });
+  socket.destroy();
+  parentPort.postMessage({ records, samples });
+  parentPort.close();
+});
+`;
+
+async function lagBench() {
+  const dir = makeTempDir('lag');
+  const port = await freePort();
+  console.log(`lag: master on 127.0.0.1:${port}; redis-benchmark -P ${cfg.pipeline} -t set -n ${cfg.requests} -r ${cfg.keyspace} -d ${cfg.dataSize}`);
+  const master = await startServer(port, dir, ['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0']);
+  const client = await MiniClient.connect(port);
+  const result = { port, config: { ...cfg } };
+  let replica = null;
+  let consumer = null;
+  let worker = null;
+  try {
+    // The Replica, as a consumer would use it: iterate, keep the latest command's offset.
+    replica = new Replica({ url: `redis://127.0.0.1:${port}`, skipRdb: true });
+    const st = { commands: 0, transactions: 0, lastCommandOffset: 0, linkDowns: [], synced: null, error: null, position: null };
+    let onSynced;
+    const synced = new Promise((resolve) => { onSynced = resolve; });
+    consumer = (async () => {
+      for await (const e of replica) {
+        switch (e.type) {
+          case 'command':
+            st.commands++;
+            st.lastCommandOffset = e.command.offset;
+            if (st.position) st.position[0] = st.lastCommandOffset;
+            break;
+          case 'transaction':
+            st.transactions++;
+            st.commands += e.commands.length;
+            st.lastCommandOffset = e.offset;
+            if (st.position) st.position[0] = st.lastCommandOffset;
+            break;
+          case 'full-sync-end':
+            st.synced = e;
+            onSynced();
+            break;
+          case 'link-down':
+            st.linkDowns.push({ t: now(), error: e.error ? String(e.error.message ?? e.error) : null });
+            break;
+        }
+      }
+    })().catch((err) => { st.error = err; onSynced(); });
+    await withTimeout(synced, 30_000, 'the Replica did not finish its (empty) full sync within 30 s');
+    if (st.error) throw st.error;
+    // Where the consumer stands: its latest command, or the checkpoint (which also moves past PINGs,
+    // SELECTs and other stream items that are not events). Written to shared memory for the sampler.
+    const replicaOffset = () => Math.max(st.lastCommandOffset, replica.checkpoint?.offset ?? 0);
+    const shared = new SharedArrayBuffer(8);
+    st.position = new Float64Array(shared);
+    st.position[0] = replicaOffset();
+
+    worker = new Worker(SAMPLER_WORKER, { eval: true, workerData: { port, intervalMs: cfg.masterPollMs, sampleMs: cfg.sampleMs, shared } });
+    const collected = new Promise((resolve, reject) => {
+      worker.on('message', (m) => { if (m.records) resolve(m); else if (m.error) reject(new Error(m.error)); });
+      worker.on('error', reject);
+    });
+    await new Promise((resolve) => worker.once('message', resolve)); // ready
+    await sleep(3 * cfg.masterPollMs);
+
+    const startOffset = Number((await info(client, 'replication')).master_repl_offset);
+    const tLoadStart = now();
+    worker.postMessage('sample');
+    const bench = await runCapture(REDIS_BENCHMARK, ['-h', '127.0.0.1', '-p', String(port), '-P', String(cfg.pipeline),
+      '-t', 'set', '-n', String(cfg.requests), '-r', String(cfg.keyspace), '-d', String(cfg.dataSize), '-q']);
+    const tLoadEnd = now();
+    if (bench.code !== 0) throw new Error(`redis-benchmark failed (${bench.code}): ${bench.stderr || bench.stdout}`);
+    const endOffset = Number((await info(client, 'replication')).master_repl_offset);
+    // redis-benchmark may send a few more than -n (its last pipelines): count what the master executed.
+    const setCalls = Number(/calls=(\d+)/.exec((await info(client, 'commandstats')).cmdstat_set ?? '')?.[1] ?? NaN);
+
+    // Catch-up: until the consumer stands at the master's offset (30 s at most).
+    const deadline = Date.now() + 30_000;
+    while (replicaOffset() < endOffset && Date.now() < deadline && !st.error) {
+      st.position[0] = replicaOffset();
+      await sleep(5);
+    }
+    st.position[0] = replicaOffset();
+    const tCaughtUp = replicaOffset() >= endOffset ? now() : null;
+    await sleep(3 * cfg.masterPollMs);
+    worker.postMessage('stop');
+    const { records, samples } = await withTimeout(collected, 10_000, 'the sampler worker did not answer');
+    if (st.error) throw st.error;
+
+    const lags = samples.filter((s) => s.t >= tLoadStart).map((s) => lagAt(s, records));
+    const reqPerSec = /SET: ([\d.]+) requests per second/.exec(bench.stdout)?.[1];
+    Object.assign(result, {
+      benchmark: { output: bench.stdout.trim().split('\n').filter(Boolean).at(-1), setsPerSec: reqPerSec ? Number(reqPerSec) : null },
+      loadSeconds: (tLoadEnd - tLoadStart) / 1000,
+      streamBytes: endOffset - startOffset,
+      commandsSeen: st.commands,
+      masterSetCalls: setCalls,
+      transactions: st.transactions,
+      linkDowns: st.linkDowns,
+      catchUpMs: tCaughtUp ? tCaughtUp - tLoadEnd : null,
+      caughtUp: tCaughtUp !== null,
+      samples: lags.length,
+      masterRecords: records.length,
+      lagMs: stats(lags.map((l) => l.ms)),
+      lagBytes: stats(lags.map((l) => l.bytes)),
+      series: lags.map((l) => ({ t: Math.round(l.t - tLoadStart), ms: Math.round(l.ms * 10) / 10, bytes: l.bytes })),
+    });
+  } finally {
+    replica?.stop();
+    await consumer;
+    await worker?.terminate();
+    client.close();
+    await stopProcess(master);
+    removeTempDir(dir);
+  }
+  return result;
+}
+
+/**
+ * The lag of one sample of the Replica's offset r at time t, against the master's timeline (records
+ * with the time each was asked and answered, and the offset): in bytes, the master's offset at t
+ * (interpolated) minus r; in ms, t minus the moment the master went past r (interpolated between the
+ * last record at or below r and the first above it), 0 when no record is above r.
+ */
+function lagAt({ t, offset: r }, records) {
+  const at = (x) => (x.tSend + x.tRecv) / 2;
+  let k = records.findIndex((x) => x.offset > r);
+  let ms = 0;
+  if (k === 0) ms = t - at(records[0]);
+  else if (k > 0) {
+    const a = records[k - 1];
+    const b = records[k];
+    const passed = at(a) + ((r + 1 - a.offset) / (b.offset - a.offset)) * (at(b) - at(a));
+    ms = t - passed;
+  }
+  // The master's offset at t.
+  k = records.findIndex((x) => at(x) > t);
+  let masterOffset;
+  if (k === -1) masterOffset = records.at(-1).offset;
+  else if (k === 0) masterOffset = records[0].offset;
+  else {
+    const a = records[k - 1];
+    const b = records[k];
+    masterOffset = a.offset + ((t - at(a)) / (at(b) - at(a))) * (b.offset - a.offset);
+  }
+  return { t, ms: Math.max(0, ms), bytes: Math.max(0, Math.round(masterOffset - r)) };
+}
+
+// ---------------------------------------------------------------- (b) full sync: redistap Replica vs redis-server --replicaof
+
+/** The RDB the master loads, and what corpus.json says about it (key count, server config), if known. */
+function findRdb() {
+  const candidates = opts.rdb ? [path.resolve(opts.rdb)] : [path.join(BENCH_DIR, 'corpus/mixed.rdb'), '/work/corpus/mixed.rdb'];
+  let file = candidates.find((f) => fs.existsSync(f));
+  if (!file && opts.rdb) fail(`--rdb ${opts.rdb}: no such file`);
+  if (!file) {
+    const tool = path.resolve(ROOT, '../shared/tools/perf-corpus');
+    if (!fs.existsSync(tool)) fail(`no mixed.rdb in bench/corpus or /work/corpus, and ${tool} is missing to generate one; pass --rdb FILE`);
+    console.log(`generating bench/corpus/mixed.rdb with ${path.relative(process.cwd(), tool)} (once; ~30 s)...`);
+    const r = spawnSync(process.execPath, [tool, path.join(BENCH_DIR, 'corpus'), '--only', 'mixed'], { stdio: 'inherit' });
+    if (r.status !== 0) fail('perf-corpus failed');
+    file = path.join(BENCH_DIR, 'corpus/mixed.rdb');
+  }
+  let meta = null;
+  try {
+    meta = JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'corpus.json'), 'utf8')).files?.[path.basename(file)] ?? null;
+  } catch { /* no corpus.json: an arbitrary RDB */ }
+  return { file, bytes: fs.statSync(file).size, keys: meta?.keys ?? null, serverConfig: meta?.spec?.serverConfig?.split(/\s+/).filter(Boolean) ?? [] };
+}
+
+async function oursFullSync(port) {
+  gc();
+  const t0 = now();
+  const replica = new Replica({ url: `redis://127.0.0.1:${port}` });
+  let entries = 0;
+  let tFullSyncStart = null;
+  let tFirstByte = null;
+  let end = null;
+  try {
+    for await (const e of replica) {
+      if (e.type === 'entry') entries++;
+      else if (e.type === 'rdb-progress') tFirstByte ??= now();
+      else if (e.type === 'full-sync-start') tFullSyncStart = now();
+      else if (e.type === 'full-sync-end') { end = e; break; }
+      else if (e.type === 'link-down') throw new Error(`link down during the sync: ${e.error?.message ?? e.error}`);
+    }
+  } finally {
+    replica.stop();
+  }
+  const t1 = now();
+  if (!end) throw new Error('the Replica stopped before full-sync-end');
+  return {
+    ms: t1 - t0, entries, keys: end.keys, rdbBytes: end.bytes,
+    toFullSyncStartMs: tFullSyncStart - t0, toFirstByteMs: tFirstByte - t0,
+    heapUsedMb: process.memoryUsage().heapUsed / 1e6, rssMb: process.memoryUsage().rss / 1e6,
+  };
+}
+
+/**
+ * The floor: a raw socket that performs a replica's handshake, PSYNC ? -1, and reads the diskless
+ * snapshot to its end mark, discarding it. Its time is how fast the master produces and sends the
+ * snapshot; a replica cannot finish sooner.
+ */
+function rawFullSync(port) {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    const cmd = (...args) => `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('');
+    let stage = 0; // 0-2: handshake replies, 3: PSYNC reply, 4: $EOF header, 5: payload
+    let pending = Buffer.alloc(0);
+    let mark = null;
+    let bytes = 0;
+    let tail = Buffer.alloc(0);
+    const done = (err, value) => { socket.destroy(); if (err) reject(err); else resolve(value); };
+    socket.on('error', (err) => done(err));
+    socket.on('connect', () => socket.write(cmd('PING') + cmd('REPLCONF', 'listening-port', 0) + cmd('REPLCONF', 'capa', 'eof', 'capa', 'psync2')));
+    socket.on('data', (d) => {
+      if (stage === 5) {
+        bytes += d.length;
+        tail = Buffer.concat([tail, d]).subarray(-40);
+        if (tail.length === 40 && tail.equals(mark)) done(null, { ms: now() - t0, rdbBytes: bytes - 40 });
+        return;
+      }
+      pending = Buffer.concat([pending, d]);
+      for (;;) {
+        if (stage === 4) while (pending[0] === 0x0a) pending = pending.subarray(1); // keepalive newlines
+        const nl = pending.indexOf('\r\n');
+        if (nl < 0) return;
+        const line = pending.toString('latin1', 0, nl);
+        pending = pending.subarray(nl + 2);
+        if (line.startsWith('-')) return done(new Error(`master: ${line}`));
+        if (stage < 2) { stage++; continue; }
+        if (stage === 2) { stage = 3; socket.write(cmd('PSYNC', '?', -1)); continue; }
+        if (stage === 3) { if (!line.startsWith('+FULLRESYNC')) return done(new Error(`master: ${line}`)); stage = 4; continue; }
+        if (!line.startsWith('$EOF:')) return done(new Error(`expected a diskless snapshot, got ${line.slice(0, 60)}`));
+        mark = Buffer.from(line.slice(5), 'latin1');
+        stage = 5;
+        if (pending.length) socket.emit('data', pending);
+        return;
+      }
+    });
+  });
+}
+
+async function redisFullSync(masterPort, serverConfig) {
+  const dir = makeTempDir('replica');
+  const port = await freePort();
+  const t0 = now();
+  const child = await startServer(port, dir, ['--replicaof', '127.0.0.1', String(masterPort), '--repl-diskless-load', 'swapdb', ...serverConfig]);
+  let client = null;
+  try {
+    client = await MiniClient.connect(port);
+    let tSyncStarted = null;
+    for (;;) {
+      const repl = await info(client, 'replication');
+      if (repl.master_sync_in_progress === '1') tSyncStarted ??= now();
+      if (repl.master_link_status === 'up' && repl.master_sync_in_progress === '0') break;
+      if (!children.has(child)) throw new Error(`the Redis replica exited:\n${logTail(dir)}`);
+      await sleep(cfg.pollMs);
+    }
+    const t1 = now();
+    const keys = await client.call('DBSIZE');
+    const mem = await info(client, 'memory');
+    return { ms: t1 - t0, keys, toSyncStartMs: tSyncStarted ? tSyncStarted - t0 : null, rssMb: Number(mem.used_memory_rss) / 1e6 };
+  } finally {
+    client?.close();
+    await stopProcess(child);
+    removeTempDir(dir);
+  }
+}
+
+async function fullSyncBench() {
+  const rdb = findRdb();
+  const dir = makeTempDir('master');
+  const port = await freePort();
+  console.log(`fullsync: ${rdb.file} (${fmt(rdb.bytes / 1e6, 1)} MB${rdb.keys ? `, ${fmt(rdb.keys, 0)} keys` : ''}); master on 127.0.0.1:${port}, diskless sync`);
+  fs.copyFileSync(rdb.file, path.join(dir, 'dump.rdb'));
+  const t0 = now();
+  const master = await startServer(port, dir, ['--dbfilename', 'dump.rdb', '--repl-diskless-sync', 'yes',
+    '--repl-diskless-sync-delay', '0', ...rdb.serverConfig]);
+  const client = await MiniClient.connect(port);
+  const result = { rdb: { file: rdb.file, bytes: rdb.bytes, keys: rdb.keys }, serverConfig: rdb.serverConfig, raw: [], ours: [], redis: [] };
+  try {
+    await waitLoaded(client);
+    const dbsize = await client.call('DBSIZE');
+    result.masterLoadMs = now() - t0;
+    result.masterKeys = dbsize;
+    console.log(`  master loaded ${fmt(dbsize, 0)} keys in ${fmt(result.masterLoadMs / 1000, 1)} s` +
+      (rdb.keys != null && rdb.keys !== dbsize ? ` (corpus.json says ${rdb.keys}!)` : ''));
+    const check = (label, keys) => {
+      if (keys !== dbsize) throw new Error(`${label}: ${keys} keys, the master has ${dbsize}`);
+    };
+    const contenders = {
+      raw: () => rawFullSync(port),
+      ours: async () => {
+        const r = await oursFullSync(port);
+        check('redistap Replica', r.entries);
+        return r;
+      },
+      redis: async () => {
+        const r = await redisFullSync(port, rdb.serverConfig);
+        check('Redis replica', r.keys);
+        return r;
+      },
+    };
+    process.stderr.write('  warm-up');
+    for (let rep = 0; rep <= cfg.runs; rep++) {
+      if (rep > 0) process.stderr.write(` ${rep}`);
+      // Alternate who goes first.
+      const order = rep % 2 === 0 ? ['raw', 'ours', 'redis'] : ['redis', 'ours', 'raw'];
+      for (const id of order) {
+        await waitMasterIdle(client);
+        const r = await contenders[id]();
+        if (rep > 0) result[id].push(r);
+        else result[`${id}WarmUp`] = r;
+      }
+    }
+    process.stderr.write('\n');
+    // Let the last snapshot child exit first: a master stopped while it runs leaves it an orphan.
+    await waitMasterIdle(client);
+  } finally {
+    client.close();
+    await stopProcess(master);
+    removeTempDir(dir);
+  }
+  const m = (xs, f) => median(xs.map(f));
+  result.oursMedianMs = m(result.ours, (r) => r.ms);
+  result.redisMedianMs = m(result.redis, (r) => r.ms);
+  result.rawMedianMs = m(result.raw, (r) => r.ms);
+  result.ratio = result.oursMedianMs / result.redisMedianMs;
+  result.rdbStreamBytes = result.ours[0]?.rdbBytes ?? null;
+  return result;
+}
+
+// ---------------------------------------------------------------- output
+
+function printLag(r) {
+  console.log('');
+  const rows = [
+    ['redis-benchmark', `${r.benchmark.output}`],
+    ['load', `${fmt(r.loadSeconds, 2)} s, ${fmt(r.streamBytes / 1e6, 1)} MB of replication stream (${fmt(r.streamBytes / 1e6 / r.loadSeconds, 1)} MB/s)`],
+    ['commands seen by the Replica', `${fmt(r.commandsSeen, 0)} (the master executed ${fmt(r.masterSetCalls, 0)} SETs)${r.commandsSeen === r.masterSetCalls ? '' : '  MISMATCH'}`],
+    ['link drops', r.linkDowns.length ? r.linkDowns.map((l) => l.error).join('; ') : 'none'],
+    ['caught up after load ended', r.caughtUp ? `${fmt(r.catchUpMs, 0)} ms` : 'NO (still behind after 30 s)'],
+    ['samples', `${r.samples} (every ${r.config.sampleMs} ms); master timeline: ${r.masterRecords} polls (every ${r.config.masterPollMs} ms)`],
+  ];
+  const w = Math.max(...rows.map((x) => x[0].length));
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
+  console.log('');
+  const header = ['lag', 'max', 'p99', 'p50', 'mean'];
+  const table = [
+    ['ms', ...['max', 'p99', 'p50', 'mean'].map((k) => fmt(r.lagMs[k], 1))],
+    ['bytes', ...['max', 'p99', 'p50', 'mean'].map((k) => fmt(r.lagBytes[k], 0))],
+  ];
+  printRows(header, table, new Set([0]));
+  const verdict = r.caughtUp && r.lagMs.max <= 1000 ? 'meets' : 'misses';
+  console.log(`\n  max lag ${fmt(r.lagMs.max, 0)} ms: ${verdict} the "within 1 s" target`);
+}
+
+function printFullSync(r) {
+  console.log('');
+  const row = (label, xs, medianMs, extra) => [label, fmt(medianMs / 1000, 3), xs.map((x) => fmt(x.ms / 1000, 2)).join(' '), extra];
+  const ours = r.ours;
+  const table = [
+    row('redistap Replica: connect → full-sync-end', ours, r.oursMedianMs,
+      `${fmt(median(ours.map((x) => x.entries)), 0)} entries; FULLRESYNC at ${fmt(median(ours.map((x) => x.toFullSyncStartMs)), 0)} ms, ` +
+      `first RDB byte at ${fmt(median(ours.map((x) => x.toFirstByteMs)), 0)} ms; RSS ${fmt(Math.max(...ours.map((x) => x.rssMb)), 0)} MB`),
+    row('redis-server --replicaof (swapdb): start → link up, loaded', r.redis, r.redisMedianMs,
+      `${fmt(median(r.redis.map((x) => x.keys)), 0)} keys; used_memory_rss ${fmt(Math.max(...r.redis.map((x) => x.rssMb)), 0)} MB`),
+  ];
+  table.push(row('floor: raw socket replica, snapshot discarded', r.raw, r.rawMedianMs,
+    `the master's send rate: ${fmt(median(r.raw.map((x) => x.rdbBytes)) / 1e6 / (r.rawMedianMs / 1000), 1)} MB/s`));
+  printRows(['contender', 'median s', 'runs (s)', 'notes'], table, new Set([0, 2, 3]));
+  const verdict = r.ratio <= 1 ? 'meets' : 'misses';
+  console.log(`\n  ours / Redis = ${fmt(r.ratio, 2)} (${r.ratio <= 1 ? 'faster' : 'slower'}): ${verdict} the "ours <= Redis" target`);
+  console.log(`  diskless RDB stream: ${fmt(r.rdbStreamBytes / 1e6, 1)} MB; master load of the file: ${fmt(r.masterLoadMs / 1000, 1)} s`);
+}
+
+function printRows(header, rows, left) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells) => '  ' + cells.map((v, i) => (left.has(i) ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ').trimEnd();
+  console.log(line(header));
+  console.log('  ' + widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}
+
+function writeJson(startedAt, results) {
+  const dir = path.join(BENCH_DIR, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, `replication-live-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const doc = {
+    startedAt: startedAt.toISOString(),
+    environment: {
+      node: process.version, redis: redisVersion(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length,
+      os: `${os.type()} ${os.release()}`, git: gitState(),
+    },
+    units: { time: 'ms (wall clock)', lag: 'ms and replication-stream bytes behind the master' },
+    results,
+  };
+  fs.writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
+  return out;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const startedAt = new Date();
+  console.log(`${environmentLine({ before: [redisVersion()] })}\n`);
+  const results = {};
+  let failed = false;
+  for (const part of parts) {
+    try {
+      if (part === 'lag') {
+        results.lag = await lagBench();
+        printLag(results.lag);
+      } else {
+        results.fullsync = await fullSyncBench();
+        printFullSync(results.fullsync);
+      }
+    } catch (err) {
+      failed = true;
+      results[part] = { error: String(err.stack ?? err) };
+      console.log(`\n${part} FAILED: ${err.stack ?? err}`);
+    }
+    console.log('');
+  }
+  if (!opts['no-save']) console.log(`result: ${path.relative(process.cwd(), writeJson(startedAt, results))}`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();
+
+// ---------------------------------------------------------------- small helpers
+
+function runCapture(cmd, args) {
+  return new Promise((resolve) => {
+    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('error', (err) => { stderr += String(err); });
+    child.exited.then(({ code, signal }) => resolve({ code: code ?? signal, stdout: stdout.replace(/.*\r/g, ''), stderr }));
+  });
+}
+
+function withTimeout(promise, ms, message) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function stats(xs) {
+  if (xs.length === 0) return { max: NaN, p99: NaN, p50: NaN, mean: NaN };
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+  return { max: s.at(-1), p99: q(0.99), p50: q(0.5), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+function which(cmd) {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const f = path.join(dir, cmd);
+    try {
+      fs.accessSync(f, fs.constants.X_OK);
+      return f;
+    } catch { /* next */ }
+  }
+  return null;
+}
+
+function redisVersion() {
+  const r = spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim().replace(/ sha=.*$/, '') : 'redis-server ?';
+}
