@@ -84,4 +84,10 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('unsupported scheme http:');
   });
+
+  it('explains a --buffer it cannot use', async () => {
+    const r = await tailUntil(['redis://127.0.0.1:1', '--buffer', '0'], () => false, async () => {});
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--buffer expects a positive number of MiB, got "0"');
+  });
 });

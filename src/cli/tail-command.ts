@@ -1,5 +1,5 @@
 // `redistap tail <redis-url>`: connect as a replica and print the snapshot, then every write, as JSON lines.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { canonicalLine, jsonBytes } from '../rdb/canonical-json.js';
 import { Replica } from '../replica/replica.js';
 import { CheckpointFile } from '../replica/checkpoint-file.js';
@@ -12,13 +12,13 @@ interface TailOptions {
   rdb: boolean;
   format: 'jsonl';
   psyncCommand: string;
-  buffer: number;
+  buffer: string;
   spoolDir?: string;
 }
 
 function mebibytes(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of MiB');
+  if (!Number.isFinite(n) || n <= 0) throw new CliError(`--buffer expects a positive number of MiB, got "${value}"`);
   return n;
 }
 
@@ -49,7 +49,7 @@ export function tailCommand(): Command {
     .option('--no-rdb', 'do not print the snapshot (a full sync still reads it)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl']).default('jsonl'))
     .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC')
-    .option('--buffer <MiB>', 'memory for writes waiting to be printed; beyond it they wait on disk', mebibytes, 64)
+    .option('--buffer <MiB>', 'memory for writes waiting to be printed; beyond it they wait on disk', '64')
     .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)');
   cmd.addHelpText('after', `
 Output (jsonl): the snapshot as canonical lines (as \`redistap parse\` writes them), then one line per
@@ -70,6 +70,7 @@ Examples:
   redistap tail redis://127.0.0.1:6379 --no-rdb
   redistap tail redis://:secret@10.0.0.5:6379 --checkpoint tail.pos >> changes.jsonl`);
   return cmd.action(async (url: string, opts: TailOptions) => {
+    const maxQueuedBytes = mebibytes(opts.buffer) * 2 ** 20;
     const store = opts.checkpoint ? new CheckpointFile(opts.checkpoint) : null;
     let checkpoint: Checkpoint | null;
     try {
@@ -84,7 +85,7 @@ Examples:
     let replica: Replica;
     try {
       replica = new Replica({ url, checkpoint, skipRdb: !opts.rdb, signal: abort.signal,
-        psyncCommand: opts.psyncCommand, maxQueuedBytes: opts.buffer * 2 ** 20, spoolDir: opts.spoolDir });
+        psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir });
     } catch (err) {
       throw new CliError((err as Error).message);
     }
