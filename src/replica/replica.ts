@@ -343,7 +343,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     } else if (name === 'exec' && this.transaction) {
       const commands = this.transaction;
       this.transaction = null;
-      for (const c of commands) this.reportFlush(c);
+      for (const c of commands) this.reportFlush(c.name, c.db);
       const firstOffset = this.transactionFirst;
       this.push({ type: 'transaction', replid: this.replid, commands, firstOffset, offset }, this.mark(), offset - firstOffset + 1);
       return;
@@ -351,7 +351,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       this.transaction.push(cmd);
       return;
     } else if (name !== 'ping') {
-      this.reportFlush(cmd);
+      this.reportFlush(name, cmd.db);
       this.push({ type: 'command', replid: this.replid, command: cmd }, this.mark(), offset - first + 1);
       return;
     }
@@ -359,9 +359,8 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   }
 
   /** FLUSHALL and FLUSHDB are announced by a flush event before the command (or transaction) itself. */
-  private reportFlush(cmd: ReplicaCommand): void {
-    const name = cmd.name;
+  private reportFlush(name: string, db: number): void {
     if (name === 'flushall') this.push({ type: 'flush', db: null, cause: 'command' });
-    else if (name === 'flushdb') this.push({ type: 'flush', db: cmd.db, cause: 'command' });
+    else if (name === 'flushdb') this.push({ type: 'flush', db, cause: 'command' });
   }
 }
