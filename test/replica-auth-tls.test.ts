@@ -54,7 +54,7 @@ function expectRefused(r: Awaited<ReturnType<typeof drain>>, message: RegExp): v
 const args = (e: ReplicaEvent | undefined) => (e?.type === 'command' ? e.command.args.map((a) => Buffer.from(a).toString()) : null);
 
 async function connectionsReceived(client: RedisClient): Promise<number> {
-  return Number(/total_connections_received:(\d+)/.exec(String(await client.ok('INFO', 'stats')))![1]);
+  return Number(await client.info('stats', 'total_connections_received'));
 }
 
 /** A few keys of several types, in two databases (binary values, a TTL). */

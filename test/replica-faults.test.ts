@@ -154,9 +154,8 @@ describe.skipIf(!live)('replica faults', () => {
   it('adopts and reports a new replication ID when its master is promoted (failover), without a full sync', async () => {
     const [origin, originClient] = await start(['--repl-diskless-sync-delay', '0']);
     const [server, client] = await start(['--replicaof', '127.0.0.1', String(origin.port), '--repl-diskless-sync-delay', '0']);
-    const info = async (c: RedisClient, field: string) => new RegExp(`${field}:(\\S+)`).exec(String(await c.ok('INFO', 'replication')))![1]!;
-    while ((await info(client, 'master_link_status')) !== 'up') await new Promise((r) => setTimeout(r, 50));
-    const oldId = await info(originClient, 'master_replid');
+    while ((await client.info('replication', 'master_link_status')) !== 'up') await new Promise((r) => setTimeout(r, 50));
+    const oldId = await originClient.info('replication', 'master_replid');
 
     // Our replica follows the replica: the stream (and its replication ID) is the origin's.
     const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, reconnect: { initialDelayMs: 20 } });
@@ -169,7 +168,7 @@ describe.skipIf(!live)('replica faults', () => {
 
       // Promoted: it takes a new ID, drops its replicas, and lets them continue (PSYNC with the old ID).
       await client.ok('REPLICAOF', 'NO', 'ONE');
-      const newId = await info(client, 'master_replid');
+      const newId = await client.info('replication', 'master_replid');
       expect(newId).not.toBe(oldId);
       await client.ok('SET', 'after', '2');
       const events = await collect(it, (e) => e.type === 'command');

@@ -28,8 +28,7 @@ describe.skipIf(!live)('a replica whose consumer sleeps', () => {
   });
 
   async function replicaLinks(): Promise<number> {
-    const info = String(await client.ok('INFO', 'replication'));
-    return Number(/connected_slaves:(\d+)/.exec(info)![1]);
+    return Number(await client.info('replication', 'connected_slaves'));
   }
 
   it('is not dropped by the master while 200 MB pass, and then gets every write in order', async () => {

@@ -60,8 +60,7 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     expect(first.code).toBe(0);
     const lines = first.out.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ db: 0, key: 'before', type: 'string', expire_ms: null, value: 'snapshot' });
-    const info = String(await client.ok('INFO', 'replication'));
-    const replid = /master_replid:(\w+)/.exec(info)![1];
+    const replid = await client.info('replication', 'master_replid');
     expect(lines[1]).toMatchObject({ replid, db: 0, cmd: ['SET', 'first', 'write'] });
     const saved = JSON.parse(readFileSync(pos, 'utf8'));
     expect(saved).toMatchObject({ replid, db: 0 });

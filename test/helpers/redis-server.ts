@@ -107,6 +107,13 @@ export class RedisClient {
     return r;
   }
 
+  /** One field of INFO `section` (e.g. 'replication', 'master_repl_offset'); throws if it is absent. */
+  async info(section: string, field: string): Promise<string> {
+    const value = new RegExp(`^${field}:(.*?)\r?$`, 'm').exec(String(await this.ok('INFO', section)))?.[1];
+    if (value === undefined) throw new Error(`INFO ${section} has no ${field}`);
+    return value;
+  }
+
   close(): void {
     this.socket.destroy();
   }

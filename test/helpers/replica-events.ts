@@ -27,8 +27,7 @@ export async function collect(it: AsyncIterator<ReplicaEvent>, until: (e: Replic
 
 /** The master's replication offset, from INFO replication. */
 export async function masterOffset(client: RedisClient): Promise<number> {
-  const info = String(await client.ok('INFO', 'replication'));
-  return Number(/master_repl_offset:(\d+)/.exec(info)![1]);
+  return Number(await client.info('replication', 'master_repl_offset'));
 }
 
 /**
