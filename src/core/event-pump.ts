@@ -10,6 +10,17 @@ export interface EventCore {
   resume(): number;
 }
 
+/** What both cores export to be fed: their input buffer, feed, and a sticky error with its offset. */
+export interface StreamingCore extends EventCore {
+  inputSpace(): number;
+  inputPtr(): number;
+  feed(n: number): number;
+  errorCode(): number;
+  errorDetail(): number;
+  errorOffset(): number;
+  consumed(): number;
+}
+
 /** Hands every batch to `take` until the core stops asking to be drained; returns its final status. */
 export function pumpEvents(core: EventCore, batch: EventBatch, status: number, take: (batch: EventBatch) => void): number {
   for (;;) {

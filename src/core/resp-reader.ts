@@ -3,25 +3,15 @@
 import * as abi from './abi.js';
 import { RESP_MODE_REPLICATION, RESP_MODE_REPLY } from './resp-abi.js';
 import { EventBatch } from './event-batch.js';
-import { pumpEvents } from './event-pump.js';
+import { pumpEvents, type StreamingCore } from './event-pump.js';
 import { RespError } from './resp-error.js';
 import { RESP_WASM_BASE64 } from './resp-wasm.generated.js';
 import { decodeBase64 } from './base64.js';
 
-interface RespCoreExports {
-  memory: WebAssembly.Memory;
+/** The functions build/resp.wasm exports (assembly/resp/index.ts). */
+interface RespCoreExports extends StreamingCore {
   init(inputCap: number, eventCap: number, mode: number, maxBulk: number, maxElements: number, maxDepth: number): number;
   setMode(mode: number): number;
-  inputSpace(): number;
-  inputPtr(): number;
-  feed(n: number): number;
-  resume(): number;
-  eventsPtr(): number;
-  eventsCount(): number;
-  errorCode(): number;
-  errorDetail(): number;
-  errorOffset(): number;
-  consumed(): number;
   atBoundary(): number;
 }
 

@@ -3,22 +3,12 @@
 import { RDB_SIMD_WASM_BASE64, RDB_WASM_BASE64 } from './rdb-wasm.generated.js';
 import { parseScoreText } from './scores.js';
 import { decodeBase64 } from './base64.js';
+import type { StreamingCore } from './event-pump.js';
 
 /** The functions build/rdb.wasm exports (assembly/rdb/index.ts). */
-export interface RdbCoreExports {
-  memory: WebAssembly.Memory;
+export interface RdbCoreExports extends StreamingCore {
   init(inputCap: number, eventCap: number, scratchMax: number, mode: number, options: number, dumpVersion: number, dumpFlavor: number, crcPrefix: number): number;
-  inputSpace(): number;
-  inputPtr(): number;
-  feed(n: number): number;
-  resume(): number;
   finish(): number;
-  eventsPtr(): number;
-  eventsCount(): number;
-  errorCode(): number;
-  errorDetail(): number;
-  errorOffset(): number;
-  consumed(): number;
   rdbVersion(): number;
   rdbFlavor(): number;
   trailerStored(): bigint;
