@@ -179,12 +179,12 @@ const contenders = [
     setup(consumer) {
       const socket = fakeSocket();
       const command = consumer === 'strings'
-        ? (data, ends, first, offset) => {
-            const cmd = new ReplicaCommand(0, data, ends, first, offset);
+        ? (source, at, argCount, name, first, offset) => {
+            const cmd = new ReplicaCommand(0, source, at, argCount, name, first, offset);
             takeStrings(cmd.name, cmd.argText(1));
           }
-        : (data, ends, first, offset) => {
-            const cmd = new ReplicaCommand(0, data, ends, first, offset);
+        : (source, at, argCount, name, first, offset) => {
+            const cmd = new ReplicaCommand(0, source, at, argCount, name, first, offset);
             takeViews(cmd.arg(0), cmd.arg(1));
           };
       const handlers = { fullResync() {}, continued() {}, rdbBegin() {}, rdbData() {}, rdbEnd() {}, closed() {}, command };
@@ -198,45 +198,6 @@ const contenders = [
     run({ socket }, chunks) {
       for (const c of chunks) socket.data(c);
       if (socket.error) throw socket.error; // link.read() closes the link on a parse error
-    },
-  },
-  {
-    id: 'reader',
-    label: 'redistap RespReader events',
-    ours: true,
-    consumers: ['strings', 'views'],
-    note: 'the RESP core alone: RespReader in replication mode, the consumer fed straight from the ' +
-      'event batch (views into wasm memory; strings: TextDecoder, as ReplicaCommand decodes), no ' +
-      'per-command copy or object: the floor under the link',
-    setup(consumer) {
-      const reader = new RespReader({ mode: 'replication' });
-      reader.write(CONTINUE, () => {});
-      const utf8 = new TextDecoder();
-      const strings = consumer === 'strings';
-      let argIndex = 0;
-      let name = null;
-      const sink = (b) => {
-        for (let i = 0; i < b.count; i++) {
-          switch (b.kind(i)) {
-            case r.RE_COMMAND:
-              argIndex = 0;
-              break;
-            case r.RE_VALUE:
-              if (argIndex === 0) name = strings ? utf8.decode(b.view(i)) : b.view(i);
-              else if (argIndex === 1) (strings ? takeStrings : takeViews)(name, strings ? utf8.decode(b.view(i)) : b.view(i));
-              argIndex++;
-              break;
-            case r.RE_CHUNK: // a bulk over half the input buffer: never in this stream
-              throw new Error('unexpected RE_CHUNK');
-          }
-        }
-        // A view is valid only until the next call into the core: keep a name whose key is still to come.
-        if (!strings && argIndex === 1) name = name.slice();
-      };
-      return { reader, sink };
-    },
-    run({ reader, sink }, chunks) {
-      for (const c of chunks) reader.write(c, sink);
     },
   },
   {

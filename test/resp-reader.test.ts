@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import * as r from '../src/core/resp-abi.js';
 import { RespReader, type RespReaderOptions } from '../src/core/resp-reader.js';
 import { RespError } from '../src/core/resp-error.js';
+import type { EventBatch } from '../src/core/event-batch.js';
 import { RespErrorReply, RespMap, RespPush, RespReplyReader, RespSet, RespVerbatim, type RespValue } from '../src/resp/replies.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { chunks, type Split } from './helpers/feed.js';
@@ -145,7 +146,8 @@ function replicationRecords(parts: Uint8Array[], split: Split, options: RespRead
   const dec = new TextDecoder();
   let cmd: Rec | null = null;
   let chunk = '';
-  const sink = (batch: Parameters<Parameters<RespReader['write']>[1]>[0]) => {
+  const names = new Map<number, string>();
+  const sink = (batch: EventBatch) => {
     for (let i = 0; i < batch.count; i++) {
       const kind = batch.kind(i);
       const last = out[out.length - 1];
@@ -155,6 +157,7 @@ function replicationRecords(parts: Uint8Array[], split: Split, options: RespRead
         if (last?.[0] === 'rdb') last[1] += batch.text(i);
         else out.push(['rdb', batch.text(i)]);
       } else if (kind === r.RE_RDB_END) out.push(['rdb-end', batch.n2(i)]);
+      else if (kind === r.RE_WHOLE_COMMAND) out.push(wholeCommandRecord(batch, i, names));
       else if (kind === r.RE_COMMAND) cmd = ['cmd', batch.n1(i), batch.n2(i)];
       else if (kind === r.RE_CHUNK) chunk += dec.decode(batch.view(i));
       else if (kind === r.RE_VALUE && cmd) {
@@ -171,6 +174,25 @@ function replicationRecords(parts: Uint8Array[], split: Split, options: RespRead
   // Parts are delivered one after the other, as separate reads would (the master pauses after a mark).
   for (const part of parts) for (const c of chunks(part, split)) reader.write(c, sink);
   return out;
+}
+
+/**
+ * A whole command as the same record as one read argument by argument; checks that its name's ID stands
+ * for one name only (compared lower-cased).
+ */
+function wholeCommandRecord(batch: EventBatch, i: number, names: Map<number, string>): Rec {
+  const argc = batch.aux(i);
+  const bounds = batch.copyWords(batch.n1Low(i), batch.n1Low(i) + 8 * argc);
+  const args = Array.from({ length: argc }, (_, k) => new TextDecoder().decode(batch.copyBytes(bounds[2 * k]!, bounds[2 * k + 1]!)));
+  const id = batch.n1High(i);
+  if (id !== 0) {
+    if (!names.has(id)) names.set(id, args[0]!.toLowerCase());
+    expect(args[0]!.toLowerCase()).toBe(names.get(id));
+  }
+  // ptr/len span the command: from its '*' to the CRLF after its last argument.
+  expect(batch.copyBytes(batch.ptr(i), batch.ptr(i) + 1)[0]).toBe(r.T_ARRAY);
+  expect(bounds[2 * argc - 1]! + 2).toBe(batch.ptr(i) + batch.len(i));
+  return ['cmd', argc, batch.n2(i), ...args, batch.n2(i) + batch.len(i)];
 }
 
 const REPLID = '8371b4fb1155b71f4a04d3e1bc3e18c4a990aeeb';
@@ -244,6 +266,46 @@ describe('replication stream', () => {
     const text = `+CONTINUE\r\n${new TextDecoder().decode(encodeCommand(['SET', 'k', value]))}`;
     const recs = replicationRecords([b(text)], split, { inputBufferSize: 4096 });
     expect(recs[1]).toEqual(['cmd', 3, 11, 'SET', 'k', value, text.length]);
+  });
+
+  /** `commands` after +CONTINUE, and the records expected for them (offsets counted by hand). */
+  function continued(commands: string[][]): { text: string; expected: Rec[] } {
+    let text = '+CONTINUE\r\n';
+    const expected: Rec[] = [['psync', r.PSYNC_CONTINUE, 'CONTINUE', text.length]];
+    for (const args of commands) {
+      const bytes = new TextDecoder().decode(encodeCommand(args));
+      expected.push(['cmd', args.length, text.length, ...args, text.length + bytes.length]);
+      text += bytes;
+    }
+    return { text, expected };
+  }
+
+  it.each(splits)('commands under hundreds of names, in any case, keep their names (%j)', (split) => {
+    // More distinct names than the core interns, names longer than it interns, the same name in
+    // several cases: whatever the core does with them, every command reads back as sent.
+    const names = Array.from({ length: 300 }, (_, i) => `Cmd${i}`);
+    const commands = names.flatMap((name, i) => [[name, `k${i}`], [name.toUpperCase(), 'v'], ['set', 'a', 'b'], ['SeT', 'c', 'd'], ['DEL', 'c']]);
+    commands.push(['x'.repeat(33), '1'], ['y'.repeat(32), '2'], ['z'.repeat(8), '3'], ['Z'.repeat(8), '4']);
+    const { text, expected } = continued(commands);
+    expect(replicationRecords([b(text)], split)).toEqual(expected);
+  });
+
+  it.each(splits)('commands with more arguments than the argument table holds, or longer than half the input buffer (%j)', (split) => {
+    // 64 events: an argument table of 256 arguments; a 4 KiB input buffer waits for commands under 2 KiB.
+    const many = ['RPUSH', 'list', ...Array.from({ length: 300 }, (_, i) => `e${i}`)];
+    const long = ['HSET', 'h', ...Array.from({ length: 60 }, (_, i) => `field-${i}-${'f'.repeat(40)}`)];
+    const { text, expected } = continued([['SET', 'a', 'b'], many, ['SET', 'c', 'd'], long, ['SET', 'e', 'f'], many]);
+    expect(replicationRecords([b(text)], split, { inputBufferSize: 4096, eventCapacity: 64 })).toEqual(expected);
+  });
+
+  it('small commands arrive as one event each; one the argument table cannot hold, argument by argument', () => {
+    const reader = new RespReader({ mode: 'replication', eventCapacity: 64 });
+    const kinds: number[] = [];
+    const { text } = continued([['SET', 'a', 'b'], ['DEL', ...Array.from({ length: 300 }, (_, i) => `k${i}`)], ['SET', 'c', 'd']]);
+    reader.write(b(text), (batch) => {
+      for (let i = 0; i < batch.count; i++) if (batch.kind(i) === r.RE_WHOLE_COMMAND || batch.kind(i) === r.RE_COMMAND) kinds.push(batch.kind(i));
+    });
+    expect(kinds).toEqual([r.RE_WHOLE_COMMAND, r.RE_COMMAND, r.RE_WHOLE_COMMAND]);
   });
 
   const bad: Array<[string, string, string, number]> = [

@@ -4,13 +4,15 @@
 // into linear memory and stay valid only until the next call into the module.
 import { ST_NEED_MORE, ST_EVENTS_FULL, ST_ERROR, ERR_INTERNAL } from "../../src/core/abi";
 import { RESP_MODE_REPLY, RESP_MODE_REPLICATION, RERR_BAD_MODE } from "../../src/core/resp-abi";
-import { layout, inputCap, eventsBase } from "../memory";
+import { layout, inputCap, eventsBase, scratchReserve, scratchPtr, scratchCommit, SCRATCH_OK } from "../memory";
 import { eventCount, resetEvents } from "../events";
 import { R_CONT, R_NEED, R_FULL, errCode, errDetail, errOffset, clearError, fail } from "../status";
 import { inputReset, compactInput, appendInput, pos, lim, offsetOf } from "./input";
 import { setMaxLine } from "./lines";
 import { valuesInit, valueStep, setOnlyBulks, atValueBoundary, MAX_DEPTH_CAP } from "./values";
 import { replicationReset, replicationStep } from "./replication";
+import { wholeCommandsInit, resetArgumentTable } from "./whole-commands";
+import { namesReset } from "./command-names";
 
 let mode: i32 = RESP_MODE_REPLY;
 let status: i32 = ST_NEED_MORE;
@@ -22,7 +24,12 @@ let status: i32 = ST_NEED_MORE;
  */
 export function init(inCap: u32, evCap: u32, m: i32, maxBulk: f64, maxElements: f64, maxDepth: u32): i32 {
   if (inCap < 4096 || evCap < 64 || maxDepth < 1) return 0;
-  if (!layout(inCap, evCap, 0)) return 0;
+  // The argument table of whole commands lives where the RDB core keeps scratch (this core needs none).
+  const tablePairs = evCap * 4;
+  const tableBytes = <usize>tablePairs * 8;
+  if (!layout(inCap, evCap, tableBytes) || scratchReserve(tableBytes, false) != SCRATCH_OK) return 0;
+  const table = scratchPtr();
+  scratchCommit(tableBytes);
   inputReset();
   resetEvents();
   clearError();
@@ -31,6 +38,9 @@ export function init(inCap: u32, evCap: u32, m: i32, maxBulk: f64, maxElements: 
   let depth = maxDepth < MAX_DEPTH_CAP ? maxDepth : MAX_DEPTH_CAP;
   if (depth > evCap - 8) depth = evCap - 8;
   valuesInit(<i64>maxBulk, <i64>maxElements, depth, <i64>(inCap / 2));
+  const wholeBulk = <i64>maxBulk < <i64>half ? <i64>maxBulk : <i64>half;
+  wholeCommandsInit(table, tablePairs, wholeBulk, <i64>maxElements, <usize>half);
+  namesReset();
   startMode(m);
   status = ST_NEED_MORE;
   return 1;
@@ -69,6 +79,7 @@ export function inputPtr(): usize {
 
 function run(): i32 {
   resetEvents();
+  resetArgumentTable();
   for (;;) {
     const r = mode == RESP_MODE_REPLY ? valueStep() : replicationStep();
     if (r == R_CONT) continue;

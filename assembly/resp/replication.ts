@@ -12,6 +12,7 @@ import { R_CONT, R_NEED, R_FULL, R_ERR, fail } from "../status";
 import { pos, lim, offsetOf, consume } from "./input";
 import { lineEnd, waitOrFail, integerLine, lineInteger, parseInteger, badInteger } from "./lines";
 import { valueStep, pushLevel, setOnlyBulks, depth, roomForValueStep, maxElementCount } from "./values";
+import { wholeCommandStep, R_BY_ELEMENT } from "./whole-commands";
 
 export const PH_PSYNC: i32 = 0;
 const PH_RDB_HEADER: i32 = 1;
@@ -148,11 +149,16 @@ function startCommands(): void {
   setOnlyBulks(true);
 }
 
-/** A command: `*<argc>\r\n`, then its arguments (bulk strings, read by valueStep). */
+/**
+ * A command: `*<argc>\r\n`, then its arguments (bulk strings). Read whole when it can be; else its header
+ * here and its arguments by valueStep.
+ */
 function commandStep(): i32 {
   if (pos >= lim) return R_NEED;
   const b = <u32>load<u8>(pos);
   if (b != T_ARRAY) return fail(RERR_UNEXPECTED, <i64>b, offsetOf(pos));
+  const whole = wholeCommandStep();
+  if (whole != R_BY_ELEMENT) return whole;
   const next = integerLine(pos + 1);
   if (!next) return waitOrFail();
   const n = lineInteger;

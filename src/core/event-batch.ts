@@ -50,6 +50,9 @@ export class EventBatch {
     const at = this.base + i * (EVENT_SIZE >> 2) + 6;
     return this.i32[at + 1]! * TWO_32 + this.u32[at]!;
   }
+  /** The low and high 32 bits of n1, for events that pack two numbers into it. */
+  n1Low(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2) + 4]!; }
+  n1High(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2) + 5]!; }
   /** n1/n2 as unsigned 64-bit (stream IDs, counters). */
   n1Unsigned(i: number): bigint { return this.u64(this.base + i * (EVENT_SIZE >> 2) + 4); }
   n2Unsigned(i: number): bigint { return this.u64(this.base + i * (EVENT_SIZE >> 2) + 6); }
@@ -88,6 +91,15 @@ export class EventBatch {
     const p = this.ptr(i);
     return this.u8.slice(p, p + this.len(i));
   }
+  /** A copy of module memory [start, end), for bytes that several events point into. */
+  copyBytes(start: number, end: number): Uint8Array {
+    return this.u8.slice(start, end);
+  }
+  /** A copy of the 32-bit words of module memory [start, end) (addresses, 4-byte aligned). */
+  copyWords(start: number, end: number): Uint32Array {
+    return this.u32.slice(start >>> 2, end >>> 2);
+  }
+
   /** The event's byte string decoded as UTF-8 (invalid sequences become U+FFFD). */
   text(i: number): string {
     return this.isInteger(i) ? this.integerText(i) : utf8.decode(this.view(i));

@@ -23,6 +23,16 @@ export const RE_RDB_DATA = 7; // replication: ptr/len: the next bytes of the RDB
 export const RE_RDB_END = 8; // replication: the RDB payload ended; n2: offset of the first command byte
 export const RE_COMMAND = 9; // replication: a command starts; n1: its argument count; n2: offset of its first byte
 // A command's arguments then arrive as RE_VALUE (T_BULK), its end as RE_AGGREGATE_END with F_LAST.
+export const RE_WHOLE_COMMAND = 10; // replication: a command whose bytes were all in the input buffer, in
+//                                    one event: ptr/len: its bytes; aux: argument count; n2: offset of its
+//                                    first byte; n1: low 32 bits: address of its arguments' bounds in the
+//                                    argument table (per argument u32 start, u32 end: addresses of its
+//                                    bytes), high 32 bits: its name's ID (NAME_IDS), 0 when not interned
+// Commands with an argument over half the input buffer, more arguments than the table holds, or bytes
+// the whole-command reader does not take (any error) arrive as RE_COMMAND + values instead.
+
+/** Command names are interned per instance: IDs 1..NAME_IDS stand for one name each, ASCII case folded. */
+export const NAME_IDS = 256;
 
 // Flags. RF_CHUNKED means what the RDB core's F_CHUNKED means; the others stay clear of the RDB core's
 // flag bits, so EventBatch reads both cores' records alike.

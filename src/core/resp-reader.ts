@@ -32,6 +32,18 @@ export interface RespReaderOptions {
 
 export type RespSink = (events: EventBatch) => void;
 
+/**
+ * What the events of a sink call were read from: `chunk`, the one passed to write(), whose bytes from
+ * `start` on were copied to module memory at `address` before the feed that produced them. An event's
+ * bytes at ptr >= address are therefore chunk[start + ptr - address ...] too; bytes before `address`
+ * were fed earlier (a command's beginning, kept in the input buffer until its end arrived).
+ */
+export interface FeedSource {
+  chunk: Uint8Array;
+  start: number;
+  address: number;
+}
+
 let compiled: WebAssembly.Module | undefined;
 
 function respModule(): WebAssembly.Module {
@@ -45,6 +57,8 @@ export class RespReader {
   private readonly core: RespCoreExports;
   private readonly batch = new EventBatch();
   private status: number = abi.ST_NEED_MORE;
+  /** Valid during a sink call (updated in place before every feed). */
+  readonly feeding: FeedSource = { chunk: new Uint8Array(0), start: 0, address: 0 };
 
   constructor(options: RespReaderOptions = {}) {
     this.core = new WebAssembly.Instance(respModule(), {}).exports as unknown as RespCoreExports;
@@ -84,7 +98,11 @@ export class RespReader {
     while (off < chunk.length) {
       const n = Math.min(this.core.inputSpace(), chunk.length - off);
       if (n === 0) throw new RespError('internal', this.consumed, 0);
-      new Uint8Array(this.core.memory.buffer, this.core.inputPtr(), n).set(chunk.subarray(off, off + n));
+      const address = this.core.inputPtr();
+      new Uint8Array(this.core.memory.buffer, address, n).set(chunk.subarray(off, off + n));
+      this.feeding.chunk = chunk;
+      this.feeding.start = off;
+      this.feeding.address = address;
       off += n;
       this.settle(this.core.feed(n), sink);
     }

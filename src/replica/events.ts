@@ -11,43 +11,80 @@ export interface Checkpoint {
   db: number;
 }
 
-const utf8 = new TextDecoder();
+/**
+ * Copied stream bytes that commands share (the commands of one read, or one large command), and where
+ * each argument is in them: `bounds` holds a start and an end per argument, positions in `bytes` plus
+ * `shift`.
+ */
+export class CommandBytes {
+  private readonly buffer: ArrayBufferLike;
+  /** Added to a bound to get its position in `buffer`. */
+  private readonly delta: number;
 
-/** One command of the stream. Its arguments share one copied buffer; decode only what you need. */
+  constructor(private readonly bytes: Buffer, readonly bounds: Uint32Array, private readonly shift: number) {
+    this.buffer = bytes.buffer;
+    this.delta = bytes.byteOffset - shift;
+  }
+
+  /** The argument whose bounds are at bounds[k], bounds[k + 1], as a view. */
+  view(k: number): Uint8Array {
+    const start = this.bounds[k]!;
+    return new Uint8Array(this.buffer, start + this.delta, this.bounds[k + 1]! - start);
+  }
+
+  /** The same argument decoded as UTF-8. */
+  text(k: number): string {
+    return this.bytes.toString('utf8', this.bounds[k]! - this.shift, this.bounds[k + 1]! - this.shift);
+  }
+}
+
+/**
+ * One command of the stream. Its arguments are views of bytes it shares with the commands read with it
+ * (like Buffer slices of a socket's data): decode or copy what you keep for long.
+ */
 export class ReplicaCommand {
+  private nameText: string | undefined;
+
   constructor(
     /** The database the command applies to. */
     readonly db: number,
-    private readonly data: Uint8Array,
-    /** End of each argument in `data` (the first starts at 0). */
-    private readonly ends: Uint32Array,
+    private readonly source: CommandBytes,
+    /** Where its first argument's bounds are in source.bounds. */
+    private readonly at: number,
+    readonly argCount: number,
+    /** Its name lower-cased, when the reader already knows it. */
+    name: string | undefined,
     /** Replication offset of the command's first byte. */
     readonly firstOffset: number,
     /** Replication offset of its last byte: the value a replica ACKs after it. */
     readonly offset: number,
-  ) {}
+  ) {
+    this.nameText = name;
+  }
 
   /** The command name, lower-cased (set, hset, xadd...). */
   get name(): string {
-    return this.argText(0).toLowerCase();
+    this.nameText ??= this.argText(0).toLowerCase();
+    return this.nameText;
   }
 
-  get argCount(): number {
-    return this.ends.length;
-  }
-
-  /** Argument i (0 is the name) as a view of the command's buffer. */
+  /** Argument i (0 is the name) as a view of the bytes the command shares. */
   arg(i: number): Uint8Array {
-    return this.data.subarray(i === 0 ? 0 : this.ends[i - 1]!, this.ends[i]!);
+    return this.source.view(this.bounds(i));
   }
 
   argText(i: number): string {
-    return utf8.decode(this.arg(i));
+    return this.source.text(this.bounds(i));
   }
 
   /** Every argument, name included. */
   get args(): Uint8Array[] {
-    return Array.from({ length: this.ends.length }, (_, i) => this.arg(i));
+    return Array.from({ length: this.argCount }, (_, i) => this.arg(i));
+  }
+
+  private bounds(i: number): number {
+    if (!(i >= 0 && i < this.argCount)) throw new RangeError(`argument ${i} of a command with ${this.argCount}`);
+    return this.at + 2 * i;
   }
 }
 

@@ -7,6 +7,7 @@ import * as r from '../core/resp-abi.js';
 import type { EventBatch } from '../core/event-batch.js';
 import { encodeCommand, type CommandArg } from '../resp/encode.js';
 import { RespErrorReply, RespReplyReader, type RespValue } from '../resp/replies.js';
+import { CommandBytes } from './events.js';
 import type { RedisEndpoint } from './redis-url.js';
 import { Spool } from './spool.js';
 
@@ -40,9 +41,17 @@ export interface LinkHandlers {
   /** Bytes of the snapshot: a view valid only during the call. */
   rdbData(bytes: Uint8Array): void;
   rdbEnd(): void;
-  /** A complete command: arguments concatenated in `data`, `ends` their end positions. */
-  command(data: Uint8Array, ends: Uint32Array, firstOffset: number, offset: number): void;
+  /**
+   * A complete command: its arguments' bounds start at source.bounds[at]; `name` lower-cased when the
+   * reader knows it; the replication offsets of its first and last byte.
+   */
+  command(source: CommandBytes, at: number, argCount: number, name: string | undefined, firstOffset: number, offset: number): void;
   closed(error: Error | null): void;
+}
+
+/** A Buffer over the same memory (for its UTF-8 decoding). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 const RETRYABLE_PSYNC_ERRORS = ['NOMASTERLINK', 'LOADING', 'MASTERDOWN', 'TRYAGAIN', 'BUSY'];
@@ -63,6 +72,14 @@ export class ReplicaLink {
   // the replication offset just before it.
   private streamBase = 0;
   private replBase = 0;
+  // The whole commands of the batch being read: their argument table, copied on first use, and the chunk
+  // they were read from as the bytes they share (commands begun in an earlier chunk get a copy).
+  private batchBounds: Uint32Array | null = null;
+  private batchTableStart = 0;
+  private batchChunk: CommandBytes | null = null;
+  /** Command names by the ID the RESP core interned them under. */
+  private readonly names: string[] = [];
+  // A command read argument by argument (one too large to be read whole).
   private args = new Uint8Array(1024);
   private argsLength = 0;
   private argEnds: number[] = [];
@@ -195,8 +212,13 @@ export class ReplicaLink {
   }
 
   private stream(b: EventBatch): void {
+    this.batchBounds = null;
+    this.batchChunk = null;
     for (let i = 0; i < b.count; i++) {
       switch (b.kind(i)) {
+        case r.RE_WHOLE_COMMAND:
+          this.wholeCommand(b, i);
+          break;
         case r.RE_RDB_DATA:
           this.handlers.rdbData(b.view(i));
           break;
@@ -214,8 +236,7 @@ export class ReplicaLink {
           this.argEnds.push(this.argsLength);
           break;
         case r.RE_AGGREGATE_END:
-          this.handlers.command(this.args.slice(0, this.argsLength), Uint32Array.from(this.argEnds),
-            this.replicationOffset(this.commandStart) + 1, this.replicationOffset(b.n2(i)));
+          this.commandByElement(b.n2(i));
           break;
         case r.RE_PSYNC:
           this.psyncReply(b.aux(i), b.text(i), b.n2(i));
@@ -229,6 +250,42 @@ export class ReplicaLink {
           break;
       }
     }
+  }
+
+  private wholeCommand(b: EventBatch, i: number): void {
+    const bounds = this.batchBounds ?? this.copyBounds(b, i);
+    const ptr = b.ptr(i);
+    const len = b.len(i);
+    const feeding = this.replies.raw.feeding;
+    const source = ptr >= feeding.address
+      ? (this.batchChunk ??= new CommandBytes(asBuffer(feeding.chunk), bounds, feeding.address - feeding.start))
+      : new CommandBytes(asBuffer(b.copyBytes(ptr, ptr + len)), bounds, ptr);
+    const at = (b.n1Low(i) - this.batchTableStart) >>> 2;
+    const id = b.n1High(i);
+    const name = id === 0 ? undefined : (this.names[id] ??= source.text(at).toLowerCase());
+    const first = b.n2(i);
+    this.handlers.command(source, at, b.aux(i), name, this.replicationOffset(first) + 1, this.replicationOffset(first + len));
+  }
+
+  /** Copies the argument bounds of the batch's whole commands, from event `first` on (one copy per batch). */
+  private copyBounds(b: EventBatch, first: number): Uint32Array {
+    let last = b.count - 1;
+    while (b.kind(last) !== r.RE_WHOLE_COMMAND) last--;
+    this.batchTableStart = b.n1Low(first);
+    this.batchBounds = b.copyWords(this.batchTableStart, b.n1Low(last) + 8 * b.aux(last));
+    return this.batchBounds;
+  }
+
+  /** A command read argument by argument is complete; `end` is the stream offset after it. */
+  private commandByElement(end: number): void {
+    const ends = this.argEnds;
+    const bounds = new Uint32Array(2 * ends.length);
+    for (let k = 0; k < ends.length; k++) {
+      bounds[2 * k] = k === 0 ? 0 : ends[k - 1]!;
+      bounds[2 * k + 1] = ends[k]!;
+    }
+    const source = new CommandBytes(Buffer.from(this.args.subarray(0, this.argsLength)), bounds, 0);
+    this.handlers.command(source, 0, ends.length, undefined, this.replicationOffset(this.commandStart) + 1, this.replicationOffset(end));
   }
 
   private replicationOffset(streamOffset: number): number {

@@ -217,7 +217,9 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       rdbBegin: (total) => this.rdbBegin(total),
       rdbData: (bytes) => this.rdbData(bytes),
       rdbEnd: () => this.rdbEnd(),
-      command: (data, ends, first, offset) => this.command(data, ends, first, offset),
+      command: (source, at, argCount, name, first, offset) => {
+        this.command(new ReplicaCommand(this.db, source, at, argCount, name, first, offset));
+      },
       closed,
     };
     this.link = await ReplicaLink.open({ ...this.options, endpoint }, from && { replid: from.replid, offset: from.offset }, handlers);
@@ -326,9 +328,8 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     return this.boundary;
   }
 
-  private command(data: Uint8Array, ends: Uint32Array, first: number, offset: number): void {
-    const cmd = new ReplicaCommand(this.db, data, ends, first, offset);
-    const name = cmd.name;
+  private command(cmd: ReplicaCommand): void {
+    const { name, firstOffset: first, offset } = cmd;
     const before = this.offset;
     this.offset = offset;
     if (name === 'replconf') {

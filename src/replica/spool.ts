@@ -10,12 +10,9 @@ export class Spool {
   private fd: number | null = null;
   private writeAt = 0;
   private readAt = 0;
-  private readonly buffer: Buffer;
 
   /** `dir`: where the temporary file goes (default the OS temp directory); `chunkBytes`: the size of reads. */
-  constructor(private readonly dir = tmpdir(), chunkBytes = 1 << 20) {
-    this.buffer = Buffer.allocUnsafe(chunkBytes);
-  }
+  constructor(private readonly dir = tmpdir(), private readonly chunkBytes = 1 << 20) {}
 
   /** Bytes written and not yet read back. */
   get size(): number {
@@ -29,17 +26,21 @@ export class Spool {
     this.writeAt += chunk.length;
   }
 
-  /** The oldest bytes not yet read, up to one chunk (a view valid until the next call), or null when empty. */
-  read(): Uint8Array | null {
+  /**
+   * The oldest bytes not yet read, up to one chunk, in a buffer of their own (commands read from it keep
+   * views of it, as they do of a socket's chunks), or null when empty.
+   */
+  read(): Buffer | null {
     if (this.size === 0) return null;
-    const n = readSync(this.fd!, this.buffer, 0, Math.min(this.buffer.length, this.size), this.readAt);
+    const buffer = Buffer.allocUnsafe(Math.min(this.chunkBytes, this.size));
+    const n = readSync(this.fd!, buffer, 0, buffer.length, this.readAt);
     this.readAt += n;
     // Emptied: start the file over so that it does not grow with everything ever spooled.
     if (this.size === 0) {
       ftruncateSync(this.fd!, 0);
       this.writeAt = this.readAt = 0;
     }
-    return this.buffer.subarray(0, n);
+    return buffer.subarray(0, n);
   }
 
   close(): void {
