@@ -30,7 +30,8 @@ function ensureMemory(end: usize): bool {
 export function layout(inCap: u32, evCap: u32, scratchMax: usize): bool {
   inputBase = (__heap_base + 15) & ~<usize>15;
   inputCap = inCap;
-  eventsBase = (inputBase + inCap + 15) & ~<usize>15;
+  // 16 bytes between the input and the events: a core may keep a sentinel byte just past its input.
+  eventsBase = (inputBase + inCap + 16 + 15) & ~<usize>15;
   eventCap = evCap;
   scratchBase = (eventsBase + <usize>evCap * 32 + 15) & ~<usize>15;
   scratchLimit = scratchMax;

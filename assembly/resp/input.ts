@@ -5,14 +5,14 @@ import { inputBase } from "../memory";
 
 /** First unconsumed byte (absolute address in linear memory). */
 export let pos: usize = 0;
-/** End of the valid input bytes. */
+/** End of the valid input bytes; the byte at lim is always 0 (a sentinel: never a digit, CR or LF). */
 export let lim: usize = 0;
 /** Stream offset of inputBase: bytes discarded by earlier compactions. */
 export let base: i64 = 0;
 
 export function inputReset(): void {
   pos = inputBase;
-  lim = inputBase;
+  setLim(inputBase);
   base = 0;
 }
 
@@ -26,7 +26,7 @@ export function consume(to: usize): void {
 }
 
 export function appendInput(n: u32): void {
-  lim += n;
+  setLim(lim + n);
 }
 
 /** Moves the unconsumed bytes to the start of the buffer; returns the free space after them. */
@@ -36,7 +36,12 @@ export function compactInput(cap: u32): u32 {
     if (keep > 0) memory.copy(inputBase, pos, keep);
     base += <i64>(pos - inputBase);
     pos = inputBase;
-    lim = inputBase + keep;
+    setLim(inputBase + keep);
   }
   return cap - <u32>keep;
+}
+
+@inline function setLim(to: usize): void {
+  lim = to;
+  store<u8>(lim, 0);
 }

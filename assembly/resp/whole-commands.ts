@@ -38,21 +38,20 @@ export function resetArgumentTable(): void {
 /** Where the last number read ends: the address after its CRLF; 0: more bytes needed; 1: not plain digits. */
 let numberEnd: usize = 0;
 
-/** `<digits>\r\n` at p (at most 10 digits), its value; see numberEnd. */
+/** `<digits>\r\n` at p (at most 9 digits), its value; see numberEnd. */
 @inline function plainNumber(p: usize): i64 {
-  const stop = lim < p + 11 ? lim : p + 11;
-  let v: i64 = 0;
+  // The byte at lim is a sentinel that is not a digit: the loop needs no bound.
   let q = p;
-  for (; q < stop; q++) {
-    const d = <u32>load<u8>(q) - 0x30;
-    if (d > 9) break;
-    v = v * 10 + <i64>d;
+  let v: u32 = 0;
+  let d = <u32>load<u8>(q) - 0x30;
+  while (d <= 9) {
+    v = v * 10 + d;
+    d = <u32>load<u8>(++q) - 0x30;
   }
-  if (q == lim) numberEnd = q - p > 10 ? 1 : 0;
-  else if (q == p || q - p > 10 || load<u8>(q) != 0x0d) numberEnd = 1;
-  else if (q + 1 == lim) numberEnd = 0;
-  else numberEnd = load<u8>(q + 1) == 0x0a ? q + 2 : 1;
-  return v;
+  const digits = q - p;
+  if (digits - 1 < 9 && q + 2 <= lim && load<u16>(q) == 0x0a0d) numberEnd = q + 2;
+  else numberEnd = digits <= 9 && (q == lim || (q + 1 == lim && load<u8>(q) == 0x0d)) ? 0 : 1;
+  return <i64>v;
 }
 
 @inline function incomplete(): i32 {
@@ -68,9 +67,8 @@ export function wholeCommandStep(): i32 {
   const bounds = tableBase + <usize>tableUsed * 8;
   let slot = bounds;
   let p = numberEnd;
-  for (let i: i64 = 0; i < argc; i++) {
-    if (p >= lim) return incomplete();
-    if (load<u8>(p) != 0x24) return R_BY_ELEMENT;
+  for (let i = <u32>argc; i > 0; i--) {
+    if (load<u8>(p) != 0x24) return p >= lim ? incomplete() : R_BY_ELEMENT;
     const n = plainNumber(p + 1);
     if (numberEnd <= 1) return numberEnd == 0 ? incomplete() : R_BY_ELEMENT;
     if (n > bulkLimit) return R_BY_ELEMENT;

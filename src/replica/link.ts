@@ -72,11 +72,6 @@ export class ReplicaLink {
   // the replication offset just before it.
   private streamBase = 0;
   private replBase = 0;
-  // The whole commands of the batch being read: their argument table, copied on first use, and the chunk
-  // they were read from as the bytes they share (commands begun in an earlier chunk get a copy).
-  private batchBounds: Uint32Array | null = null;
-  private batchTableStart = 0;
-  private batchChunk: CommandBytes | null = null;
   /** Command names by the ID the RESP core interned them under. */
   private readonly names: string[] = [];
   // A command read argument by argument (one too large to be read whole).
@@ -212,68 +207,71 @@ export class ReplicaLink {
   }
 
   private stream(b: EventBatch): void {
-    this.batchBounds = null;
-    this.batchChunk = null;
-    for (let i = 0; i < b.count; i++) {
-      switch (b.kind(i)) {
-        case r.RE_WHOLE_COMMAND:
-          this.wholeCommand(b, i);
-          break;
-        case r.RE_RDB_DATA:
-          this.handlers.rdbData(b.view(i));
-          break;
-        case r.RE_COMMAND:
-          this.argsLength = 0;
-          this.argEnds = [];
-          this.commandStart = b.n2(i);
-          break;
-        case r.RE_CHUNK:
-          this.append(b.view(i));
-          break;
-        case r.RE_VALUE:
-          if (b.aux(i) === r.T_ERROR) throw this.psyncError(b.text(i));
-          if (!(b.flags(i) & r.RF_CHUNKED)) this.append(b.view(i));
-          this.argEnds.push(this.argsLength);
-          break;
-        case r.RE_AGGREGATE_END:
-          this.commandByElement(b.n2(i));
-          break;
-        case r.RE_PSYNC:
-          this.psyncReply(b.aux(i), b.text(i), b.n2(i));
-          break;
-        case r.RE_RDB_BEGIN:
-          this.handlers.rdbBegin(b.n1(i) >= 0 ? b.n1(i) : null);
-          break;
-        case r.RE_RDB_END:
-          this.streamBase = b.n2(i);
-          this.handlers.rdbEnd();
-          break;
-      }
+    for (let i = 0; i < b.count;) {
+      if (b.kind(i) === r.RE_WHOLE_COMMAND) i = this.wholeCommands(b, i);
+      else this.event(b, i++);
     }
   }
 
-  private wholeCommand(b: EventBatch, i: number): void {
-    const bounds = this.batchBounds ?? this.copyBounds(b, i);
-    const ptr = b.ptr(i);
-    const len = b.len(i);
-    const feeding = this.replies.raw.feeding;
-    const source = ptr >= feeding.address
-      ? (this.batchChunk ??= new CommandBytes(asBuffer(feeding.chunk), bounds, feeding.address - feeding.start))
-      : new CommandBytes(asBuffer(b.copyBytes(ptr, ptr + len)), bounds, ptr);
-    const at = (b.n1Low(i) - this.batchTableStart) >>> 2;
-    const id = b.n1High(i);
-    const name = id === 0 ? undefined : (this.names[id] ??= source.text(at).toLowerCase());
-    const first = b.n2(i);
-    this.handlers.command(source, at, b.aux(i), name, this.replicationOffset(first) + 1, this.replicationOffset(first + len));
+  private event(b: EventBatch, i: number): void {
+    switch (b.kind(i)) {
+      case r.RE_RDB_DATA:
+        this.handlers.rdbData(b.view(i));
+        break;
+      case r.RE_COMMAND:
+        this.argsLength = 0;
+        this.argEnds = [];
+        this.commandStart = b.n2(i);
+        break;
+      case r.RE_CHUNK:
+        this.append(b.view(i));
+        break;
+      case r.RE_VALUE:
+        if (b.aux(i) === r.T_ERROR) throw this.psyncError(b.text(i));
+        if (!(b.flags(i) & r.RF_CHUNKED)) this.append(b.view(i));
+        this.argEnds.push(this.argsLength);
+        break;
+      case r.RE_AGGREGATE_END:
+        this.commandByElement(b.n2(i));
+        break;
+      case r.RE_PSYNC:
+        this.psyncReply(b.aux(i), b.text(i), b.n2(i));
+        break;
+      case r.RE_RDB_BEGIN:
+        this.handlers.rdbBegin(b.n1(i) >= 0 ? b.n1(i) : null);
+        break;
+      case r.RE_RDB_END:
+        this.streamBase = b.n2(i);
+        this.handlers.rdbEnd();
+        break;
+    }
   }
 
-  /** Copies the argument bounds of the batch's whole commands, from event `first` on (one copy per batch). */
-  private copyBounds(b: EventBatch, first: number): Uint32Array {
-    let last = b.count - 1;
-    while (b.kind(last) !== r.RE_WHOLE_COMMAND) last--;
-    this.batchTableStart = b.n1Low(first);
-    this.batchBounds = b.copyWords(this.batchTableStart, b.n1Low(last) + 8 * b.aux(last));
-    return this.batchBounds;
+  /**
+   * The run of whole commands that starts at event `from`; returns the index of the event after it. Their
+   * argument bounds are copied once for the run; their bytes are the chunk being parsed (no copy), but
+   * for a command begun in an earlier chunk, which gets a copy of its own.
+   */
+  private wholeCommands(b: EventBatch, from: number): number {
+    let end = from + 1;
+    while (end < b.count && b.kind(end) === r.RE_WHOLE_COMMAND) end++;
+    const tableStart = b.n1Low(from);
+    const bounds = b.copyWords(tableStart, b.n1Low(end - 1) + 8 * b.aux(end - 1));
+    const { chunk, start, address } = this.replies.raw.feeding;
+    let fromChunk: CommandBytes | null = null;
+    for (let i = from; i < end; i++) {
+      const ptr = b.ptr(i);
+      const len = b.len(i);
+      const source = ptr >= address
+        ? (fromChunk ??= new CommandBytes(asBuffer(chunk), bounds, address - start))
+        : new CommandBytes(asBuffer(b.copyBytes(ptr, ptr + len)), bounds, ptr);
+      const at = (b.n1Low(i) - tableStart) >>> 2;
+      const id = b.n1High(i);
+      const name = id === 0 ? undefined : (this.names[id] ??= source.text(at).toLowerCase());
+      const first = b.n2(i);
+      this.handlers.command(source, at, b.aux(i), name, this.replicationOffset(first) + 1, this.replicationOffset(first + len));
+    }
+    return end;
   }
 
   /** A command read argument by argument is complete; `end` is the stream offset after it. */
