@@ -1,12 +1,13 @@
 // Replication-stream parsing throughput: redistap's RESP core in replication mode vs the JavaScript RESP
 // parsers of ioredis / node_redis v3 (`redis-parser`) and node-redis v4+ (`@redis/client`'s Decoder),
-// in one process, on the same bytes: what a master sends after "+CONTINUE", many small SET commands,
+// in one run, on the same bytes: what a master sends after "+CONTINUE", many small SET commands,
 // cut into 64 KiB chunks.
 //
 //   node bench/replication-parse.mjs [--mb 96] [--runs 7] [--chunk-kib 64] [--seed 1] [--no-save]
 //
 // See bench/README.md ("Replication stream parsing").
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -38,8 +39,8 @@ The stream: "+CONTINUE <replid>\\r\\n" (fed before timing), SELECT 0, then SET k
 bytes> as RESP arrays of bulk strings. Every contender hands each command's name and key to the same
 consumer: 'strings' gets JS strings (and lower-cases the name), 'views' gets byte views (Uint8Array or
 Buffer) and compares the name byte-wise. Counts and key bytes are checked against the generator's.
-Each row's ratio is to the fastest peer serving the same consumer. Uses the built library in dist/
-(npm run build first).`;
+Each row's ratio is to the fastest peer serving the same consumer. Every timed run is a process of its
+own (one warm-up run first), the rows interleaved. Uses the built library in dist/ (npm run build first).`;
 
 const { values: opts } = parseArgs({
   options: {
@@ -50,6 +51,9 @@ const { values: opts } = parseArgs({
     consumer: { type: 'string', default: 'strings,views' },
     dist: { type: 'string', default: path.join(ROOT, 'dist') },
     'no-save': { type: 'boolean', default: false },
+    // Internal: run one row in this process (see measureInChild).
+    child: { type: 'string' },
+    stream: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -69,7 +73,7 @@ if (consumerKinds.length === 0 || consumerKinds.some((k) => k !== 'strings' && k
 
 const DIST = path.resolve(opts.dist);
 if (!fs.existsSync(path.join(DIST, 'node.js'))) fail(`${path.join(DIST, 'node.js')} missing: run \`npm run build\` first`);
-const { RespReader, respAbi: r, ReplicaCommand } = await import(pathToFileURL(path.join(DIST, 'node.js')).href);
+const { ReplicaCommand } = await import(pathToFileURL(path.join(DIST, 'node.js')).href);
 // The link is not exported; the bench drives the real one through a stand-in socket (see linkContender).
 const { ReplicaLink } = await import(pathToFileURL(path.join(DIST, 'replica/link.js')).href);
 const RedisParser = requireOrFail('redis-parser');
@@ -173,8 +177,8 @@ const contenders = [
     label: 'redistap ReplicaLink+ReplicaCommand',
     ours: true,
     consumers: ['strings', 'views'],
-    note: 'link.ts as the Replica uses it: its socket "data" handler (RespReader.write, stream() ' +
-      'copying each command\'s arguments, handlers.command), then a ReplicaCommand per command as ' +
+    note: 'link.ts as the Replica uses it: its socket "data" handler (RespReader.write, one event per ' +
+      'whole command, views of the chunk), handlers.command, then a ReplicaCommand per command as ' +
       'replica.ts builds it; strings: cmd.name and cmd.argText(1), views: cmd.arg(0), cmd.arg(1)',
     setup(consumer) {
       const socket = fakeSocket();
@@ -283,7 +287,8 @@ const contenders = [
 
 // ---------------------------------------------------------------- running
 
-main();
+if (opts.child) childMain();
+else main();
 
 function main() {
   const startedAt = new Date();
@@ -293,38 +298,41 @@ function main() {
   const bytes = stream.length;
   console.log(`stream: ${fmt(bytes / 1e6, 1)} MB, ${fmt(expect.commands, 0)} commands (SELECT 0, SET key:<12 digits> <10..100 B>), ` +
     `${chunks.length} chunks of ${chunkSize / 1024} KiB, seed ${seed}; generated in ${fmt((performance.now() - t0) / 1000, 1)} s`);
-  console.log(`consumers: ${consumerKinds.join(', ')}; ${runs} timed runs per row, interleaved, median; one untimed warm-up run each\n`);
+  console.log(`consumers: ${consumerKinds.join(', ')}; ${runs} timed runs per row, each in a process of its own after a warm-up run, ` +
+    'interleaved; median\n');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redistap-bench-'));
+  const file = path.join(dir, 'stream.bin');
+  fs.writeFileSync(file, stream);
+  fs.writeFileSync(`${file}.json`, JSON.stringify(expect));
 
   // One entry per (contender, consumer kind): the rows of the table.
   const entries = [];
   for (const kind of consumerKinds) {
     for (const c of contenders) if (c.consumers.includes(kind)) entries.push({ c, kind, times: [], error: null });
   }
-  // Warm-up: JIT, wasm compilation; also the correctness check (counts, key bytes).
-  process.stderr.write('warm-up');
-  for (const e of entries) {
-    const res = runOnce(e, chunks, expect);
-    if (res.error) e.error = res.error;
-  }
-  for (let rep = 1; rep <= runs; rep++) {
-    process.stderr.write(` ${rep}`);
-    // Rotate the order every repetition so no row always runs right after the same one.
-    for (let k = 0; k < entries.length; k++) {
-      const e = entries[(k + rep) % entries.length];
-      if (e.error) continue;
-      const res = runOnce(e, chunks, expect);
-      if (res.error) e.error = res.error;
-      else e.times.push(res.ms);
+  try {
+    process.stderr.write('run');
+    for (let rep = 1; rep <= runs; rep++) {
+      process.stderr.write(` ${rep}`);
+      // Rotate the order every repetition so no row always runs right after the same one.
+      for (let k = 0; k < entries.length; k++) {
+        const e = entries[(k + rep) % entries.length];
+        if (e.error) continue;
+        const res = measureInChild(e, file);
+        if (res.error) e.error = res.error;
+        else e.times.push(res.ms);
+      }
     }
+    process.stderr.write('\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  process.stderr.write('\n');
 
   const results = entries.map(({ c, kind, times, error }) => {
     const ms = error ? null : median(times);
     return {
       id: c.id, consumer: kind, label: c.label, ours: !!c.ours, note: c.note,
-      error: error ? String(error.stack ?? error) : null,
-      timesMs: times, medianMs: ms,
+      error, timesMs: times, medianMs: ms,
       mbPerSec: ms ? bytes / 1e6 / (ms / 1000) : null,
       commandsPerSec: ms ? expect.commands / (ms / 1000) : null,
     };
@@ -345,9 +353,38 @@ function main() {
   process.exitCode = results.some((x) => x.error) ? 1 : 0;
 }
 
+/**
+ * One timed run of a row in a fresh Node process: in one process the contenders would share the
+ * consumer's type feedback (Buffer and Uint8Array arguments make it polymorphic for all of them) and
+ * collect each other's garbage. Returns { ms } or { error }.
+ */
+function measureInChild({ c, kind }, file) {
+  const args = [fileURLToPath(import.meta.url), '--child', `${c.id}:${kind}`, '--stream', file,
+    '--chunk-kib', String(chunkSize / 1024), '--dist', DIST];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  try {
+    return JSON.parse(child.stdout.trim().split('\n').pop());
+  } catch {
+    return { error: `the child process for ${c.id}:${kind} failed (exit ${child.status}): ${child.stderr.trim().split('\n').slice(0, 6).join('\n  ')}` };
+  }
+}
+
+/** The child: an untimed warm-up run (JIT, wasm compilation, the counts checked), then the timed run. */
+function childMain() {
+  const [id, kind] = opts.child.split(':');
+  const entry = { c: contenders.find((c) => c.id === id), kind };
+  const stream = fs.readFileSync(opts.stream);
+  const expect = JSON.parse(fs.readFileSync(`${opts.stream}.json`, 'utf8'));
+  const chunks = [];
+  for (let off = 0; off < stream.length; off += chunkSize) chunks.push(stream.subarray(off, off + chunkSize));
+  const warm = runOnce(entry, chunks, expect);
+  const res = warm.error ? warm : runOnce(entry, chunks, expect);
+  console.log(JSON.stringify(res.error ? { error: String(res.error.stack ?? res.error) } : res));
+}
+
 function runOnce({ c, kind }, chunks, expect) {
   try {
-    gc(); // the previous row's garbage is not collected on this one's time
+    gc(); // the warm-up's garbage is not collected on the timed run's time
     const st = c.setup(kind);
     seen = { commands: 0, sets: 0, keyBytes: 0 };
     const t0 = process.hrtime.bigint();

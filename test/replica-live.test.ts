@@ -213,4 +213,49 @@ describe.skipIf(!live)('resuming a replica', () => {
     expect(transactions.length).toBeGreaterThan(10);
     for (const t of transactions) expect(t).toEqual([t[0], t[0]! + 1]);
   }, 60_000);
+
+  it('run() hands over every event in order, waits for the promises its handler returns, and ends when stopped', async () => {
+    const stop = new AbortController();
+    const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, skipRdb: true, signal: stop.signal });
+    let synced!: () => void;
+    const ready = new Promise<void>((resolve) => { synced = resolve; });
+    const values: number[] = [];
+    let lastOffset = 0;
+    let busy = false;
+    let overlapped = false;
+    const running = replica.run(async (e) => {
+      overlapped ||= busy;
+      if (e.type === 'full-sync-end') synced();
+      if (e.type !== 'command' || !e.command.argText(1).startsWith('run:')) return;
+      values.push(Number(e.command.argText(2)));
+      lastOffset = e.command.offset;
+      if (values.length % 10 === 0) {
+        busy = true;
+        await new Promise((r) => setTimeout(r, 1));
+        busy = false;
+      }
+      if (values.length === 200) stop.abort();
+    });
+    await ready;
+    for (let i = 0; i < 200; i++) void client.call('SET', `run:${i}`, String(i));
+    await running;
+    expect(values).toEqual([...Array(200).keys()]);
+    expect(overlapped).toBe(false);
+    expect(replica.checkpoint?.offset).toBe(lastOffset); // the handler finished the last event: consumed
+  }, 30_000);
+
+  it('next() called again before the previous call settled: both settle, in order', async () => {
+    const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, skipRdb: true });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      await collect(it, (e) => e.type === 'full-sync-end');
+      const [first, second] = [it.next(), it.next()];
+      await client.ok('SET', 'next:1', 'a');
+      await client.ok('SET', 'next:2', 'b');
+      const keys = (await Promise.all([first, second])).map((r) => (!r.done && r.value.type === 'command' ? r.value.command.argText(1) : r));
+      expect(keys).toEqual(['next:1', 'next:2']);
+    } finally {
+      replica.stop();
+    }
+  }, 30_000);
 });

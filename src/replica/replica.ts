@@ -66,6 +66,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private queue: Queued[] = [];
   private head = 0;
   private wake: (() => void) | null = null;
+  private arrived: Promise<void> | null = null;
   private started = false;
   private stopped = false;
   private failure: Error | null = null;
@@ -73,6 +74,8 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   private earlyAck: ReturnType<typeof setTimeout> | null = null;
   private consumed: Checkpoint | null;
+  /** The checkpoint of the event the consumer holds: consumed once it asks for the next. */
+  private handedOver: Checkpoint | null = null;
   private queuedBytes = 0;
   private readonly maxQueuedBytes: number;
   private holding = false;
@@ -116,30 +119,82 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     this.notify();
   }
 
-  /** The callback form: calls `handler` for every event, one at a time, until stopped. */
+  /**
+   * The callback form: calls `handler` for every event, one at a time, until stopped; a promise it
+   * returns is awaited before the next event. Events already received are handed over without a turn of
+   * the event loop between them (the async iterator costs a promise per event).
+   */
   async run(handler: (event: ReplicaEvent) => void | Promise<void>): Promise<void> {
-    for await (const event of this) await handler(event);
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<ReplicaEvent> {
-    if (this.started) throw new Error('a Replica can be iterated only once');
-    this.started = true;
-    if (this.options.signal?.aborted) return;
-    void this.connectLoop();
+    this.begin();
     try {
       for (;;) {
-        while (this.head < this.queue.length && !this.stopped) {
-          const item = this.take();
-          if (item.event) yield item.event;
-          if (item.checkpoint) this.consumed = item.checkpoint;
+        for (let event = this.nextReady(); event; event = this.nextReady()) {
+          const done = handler(event);
+          if (done) await done;
         }
         if (this.failure) throw this.failure;
         if (this.stopped) return;
-        await new Promise<void>((resolve) => { this.wake = resolve; });
+        await this.arrival();
       }
     } finally {
       this.stop();
     }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ReplicaEvent> {
+    this.begin();
+    return {
+      next: () => this.nextEvent(),
+      // The consumer left the loop: stop (the event it was on is not counted as consumed).
+      return: () => {
+        this.stop();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+
+  private begin(): void {
+    if (this.started) throw new Error('a Replica can be iterated (or run) only once');
+    this.started = true;
+    if (this.options.signal?.aborted) this.stop();
+    else void this.connectLoop();
+  }
+
+  private async nextEvent(): Promise<IteratorResult<ReplicaEvent, undefined>> {
+    for (;;) {
+      const event = this.nextReady();
+      if (event) return { done: false, value: event };
+      if (this.failure) {
+        this.stop();
+        throw this.failure;
+      }
+      if (this.stopped) return { done: true, value: undefined };
+      await this.arrival();
+    }
+  }
+
+  /**
+   * The next event already received, or undefined. Asking for it means the consumer is done with the
+   * one handed over before: the checkpoint that came with it now counts as consumed.
+   */
+  private nextReady(): ReplicaEvent | undefined {
+    if (this.handedOver) this.consumed = this.handedOver;
+    this.handedOver = null;
+    while (this.head < this.queue.length && !this.stopped) {
+      const item = this.take();
+      if (item.event) {
+        this.handedOver = item.checkpoint;
+        return item.event;
+      }
+      if (item.checkpoint) this.consumed = item.checkpoint;
+    }
+    return undefined;
+  }
+
+  /** Resolves when something is queued or the replica stops (one promise for every waiting caller). */
+  private arrival(): Promise<void> {
+    this.arrived ??= new Promise<void>((resolve) => { this.wake = resolve; });
+    return this.arrived;
   }
 
   /** Queues an event (or only a checkpoint); `streamBytes`: the stream bytes it stands for. */
@@ -173,6 +228,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private notify(): void {
     const wake = this.wake;
     this.wake = null;
+    this.arrived = null;
     wake?.();
   }
 
