@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -10,6 +11,24 @@ const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export function fail(message, code = 2) {
   console.error(message);
   process.exit(code);
+}
+
+/**
+ * The command line parsed with node:util parseArgs (`options` plus -h/--help): prints `help` and exits on
+ * --help; a bad option is a one-line usage error (exit 2) instead of a stack trace.
+ */
+export function parseOptions(options, help) {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h', default: false } } }));
+  } catch (err) {
+    fail(`${err.message} (--help lists the options)`);
+  }
+  if (values.help) {
+    console.log(help);
+    process.exit(0);
+  }
+  return values;
 }
 
 /** `x` with exactly `digits` fraction digits and thousands separators; 'n/a' for null, undefined or NaN. */

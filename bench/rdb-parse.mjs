@@ -8,9 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { environmentLine, fail, fmt, gitState, median, positiveInt } from './common.mjs';
+import { environmentLine, fail, parseOptions, fmt, gitState, median, positiveInt } from './common.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -19,13 +18,25 @@ const GNU_TIME = '/usr/bin/time';
 const CLI = path.join(ROOT, 'dist/cli/main.js');
 const RUN_TIMEOUT_MS = 10 * 60 * 1000;
 
-const { values: opts } = parseArgs({
-  options: {
-    corpus: { type: 'string', default: path.join(BENCH_DIR, 'corpus') },
-    only: { type: 'string' },
-    runs: { type: 'string', default: '5' },
-  },
-});
+const HELP = `RDB parsing throughput: redistap vs Debian's redis-check-rdb on the files of a corpus directory.
+
+Usage: node bench/rdb-parse.mjs [options]     (npm run bench -- [options])
+
+  --corpus DIR    the .rdb files to read (default bench/corpus; write it with npm run bench:corpus,
+                  i.e. ../shared/tools/perf-corpus)
+  --only NAMES    comma-separated file names without .rdb (e.g. mixed,small-keys)
+  --runs N        timed runs per contender and file, median reported (default 5)
+  -h, --help      this text
+
+Contenders: redis-check-rdb; (a) redistap's raw event parsing; (b) redistap parse --format jsonl
+> /dev/null. Every run is a fresh process timed from spawn to exit, the contenders interleaved; (a) also
+reports its own in-process time. Uses the built CLI in dist/ (npm run build first). See bench/README.md.`;
+
+const opts = parseOptions({
+  corpus: { type: 'string', default: path.join(BENCH_DIR, 'corpus') },
+  only: { type: 'string' },
+  runs: { type: 'string', default: '5' },
+}, HELP);
 const runs = positiveInt('--runs', opts.runs);
 const corpusDir = path.resolve(opts.corpus);
 const files = corpusFiles(corpusDir, opts.only);

@@ -17,9 +17,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { spawn, spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { environmentLine, fail, fmt, gitState, median, positiveInt } from './common.mjs';
+import { environmentLine, fail, parseOptions, fmt, gitState, median, positiveInt } from './common.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -52,26 +51,19 @@ Needs redis-server (and redis-benchmark for lag) in PATH, and the built library 
 Servers run on free 127.0.0.1 ports in temp dirs, are stopped by PID, and the dirs removed, also on
 Ctrl-C.`;
 
-const { values: opts } = parseArgs({
-  options: {
-    part: { type: 'string', default: 'lag,fullsync' },
-    requests: { type: 'string', default: '5000000' },
-    pipeline: { type: 'string', default: '64' },
-    keyspace: { type: 'string', default: '100000' },
-    'data-size': { type: 'string', default: '32' },
-    'sample-ms': { type: 'string', default: '100' },
-    'master-poll-ms': { type: 'string', default: '20' },
-    rdb: { type: 'string' },
-    runs: { type: 'string', default: '3' },
-    'poll-ms': { type: 'string', default: '20' },
-    'no-save': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+const opts = parseOptions({
+  part: { type: 'string', default: 'lag,fullsync' },
+  requests: { type: 'string', default: '5000000' },
+  pipeline: { type: 'string', default: '64' },
+  keyspace: { type: 'string', default: '100000' },
+  'data-size': { type: 'string', default: '32' },
+  'sample-ms': { type: 'string', default: '100' },
+  'master-poll-ms': { type: 'string', default: '20' },
+  rdb: { type: 'string' },
+  runs: { type: 'string', default: '3' },
+  'poll-ms': { type: 'string', default: '20' },
+  'no-save': { type: 'boolean', default: false },
+}, HELP);
 const parts = opts.part.split(',').map((s) => s.trim()).filter(Boolean);
 if (parts.length === 0 || parts.some((p) => p !== 'lag' && p !== 'fullsync')) fail(`--part takes lag, fullsync or lag,fullsync; got ${opts.part}`);
 const cfg = {

@@ -13,9 +13,8 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { environmentLine, fail, fmt, gitState, median, positiveInt } from './common.mjs';
+import { environmentLine, fail, parseOptions, fmt, gitState, median, positiveInt } from './common.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -42,25 +41,18 @@ Buffer) and compares the name byte-wise. Counts and key bytes are checked agains
 Each row's ratio is to the fastest peer serving the same consumer. Every timed run is a process of its
 own (one warm-up run first), the rows interleaved. Uses the built library in dist/ (npm run build first).`;
 
-const { values: opts } = parseArgs({
-  options: {
-    mb: { type: 'string', default: '96' },
-    runs: { type: 'string', default: '7' },
-    'chunk-kib': { type: 'string', default: '64' },
-    seed: { type: 'string', default: '1' },
-    consumer: { type: 'string', default: 'strings,views' },
-    dist: { type: 'string', default: path.join(ROOT, 'dist') },
-    'no-save': { type: 'boolean', default: false },
-    // Internal: run one row in this process (see measureInChild).
-    child: { type: 'string' },
-    stream: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (opts.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+const opts = parseOptions({
+  mb: { type: 'string', default: '96' },
+  runs: { type: 'string', default: '7' },
+  'chunk-kib': { type: 'string', default: '64' },
+  seed: { type: 'string', default: '1' },
+  consumer: { type: 'string', default: 'strings,views' },
+  dist: { type: 'string', default: path.join(ROOT, 'dist') },
+  'no-save': { type: 'boolean', default: false },
+  // Internal: run one row in this process (see measureInChild).
+  child: { type: 'string' },
+  stream: { type: 'string' },
+}, HELP);
 const runs = positiveInt('--runs', opts.runs);
 const targetBytes = Math.round(Number(opts.mb) * 1e6);
 if (!(targetBytes >= 1e5)) fail(`--mb must be a number >= 0.1, got ${opts.mb}`);
