@@ -9,8 +9,8 @@ import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from
 
 const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
-/** Runs tail until `ready(stdout)`, then SIGINT; resolves with its output and exit code. */
-function tailUntil(args: string[], ready: (out: string) => boolean, during: () => Promise<void>) {
+/** Runs tail until `ready(stdout)` (or `readyErr(stderr)`), then SIGINT; resolves with its output and exit code. */
+function tailUntil(args: string[], ready: (out: string) => boolean, during: () => Promise<void>, readyErr: (err: string) => boolean = () => false) {
   return new Promise<{ out: string; err: string; code: number | null }>((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, 'tail', ...args]);
     let out = '';
@@ -23,7 +23,7 @@ function tailUntil(args: string[], ready: (out: string) => boolean, during: () =
         started = true;
         during().catch(reject);
       }
-      if (!signalled && ready(out)) {
+      if (!signalled && (ready(out) || readyErr(err))) {
         signalled = true;
         child.kill('SIGINT');
       }
@@ -31,6 +31,20 @@ function tailUntil(args: string[], ready: (out: string) => boolean, during: () =
     child.stdout.on('data', (d) => { out += d; check(); });
     child.stderr.on('data', (d) => { err += d; check(); });
     child.on('exit', (code) => { clearTimeout(timer); resolve({ out, err, code }); });
+  });
+}
+
+/** Runs `command` on a pseudo-terminal (util-linux `script`) until its output has `until`; resolves with it. */
+function onTerminal(command: string, until: string, ms = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null']);
+    let out = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out; output: ${out.slice(-500)}`)); }, ms);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes(until)) child.kill('SIGTERM');
+    });
+    child.on('exit', () => { clearTimeout(timer); resolve(out); });
   });
 }
 
@@ -89,4 +103,25 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('--buffer expects a positive number of MiB, got "0"');
   });
+
+  it('shows a progress line for a long full sync on a terminal only, and clears it when the sync ends', async () => {
+    // ~110 MB of keys: the snapshot takes a few seconds to arrive, past the second before the line shows.
+    const big = await startRedisServer(['--enable-debug-command', 'yes', '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0']);
+    try {
+      const c = await RedisClient.connect(big.port);
+      await c.ok('DEBUG', 'POPULATE', '3000000', 'key', '100');
+      c.close();
+      const url = `redis://127.0.0.1:${big.port}`;
+      const shown = await onTerminal(`${process.execPath} ${MAIN} tail ${url} --no-rdb`, 'full sync done');
+      expect(shown).toMatch(/full sync \d+\.\d MB \(\d+\.\d MB\/s\)/);
+      // The line is erased (ESC [2K) before the note that ends the sync.
+      expect(shown.indexOf('\x1b[2K')).toBeGreaterThan(shown.lastIndexOf('MB/s)'));
+      expect(shown.indexOf('\x1b[2K')).toBeLessThan(shown.indexOf('redistap: full sync done'));
+      const piped = await tailUntil([url, '--no-rdb'], () => false, async () => {}, (err) => err.includes('full sync done'));
+      expect(piped.err).toContain('full sync done');
+      expect(piped.err).not.toContain('MB/s');
+    } finally {
+      await big.stop();
+    }
+  }, 90_000);
 });

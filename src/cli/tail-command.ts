@@ -5,6 +5,7 @@ import { Replica } from '../replica/replica.js';
 import { CheckpointFile } from '../replica/checkpoint-file.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { Output } from './output.js';
+import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
 
 interface TailOptions {
@@ -55,8 +56,9 @@ export function tailCommand(): Command {
 Output (jsonl): the snapshot as canonical lines (as \`redistap parse\` writes them), then one line per
 write, MULTI/EXEC blocks whole:
   {"replid":"8371b4fb...","offset":1234,"db":0,"cmd":["SET","k","v"]}
-offset is the replication offset of the command's last byte (what a replica ACKs after it). Progress
-and connection events go to standard error. Ctrl-C stops cleanly.
+offset is the replication offset of the command's last byte (what a replica ACKs after it). Connection
+events go to standard error, and on a terminal a progress line while a full sync takes more than a
+second. Ctrl-C stops cleanly.
 
 The master's stream is read as fast as it comes even when the output is slower (a pipe to a busy
 program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link
@@ -99,10 +101,15 @@ Examples:
       }
     };
     const timer = setInterval(save, 1000);
+    const progress = new ByteProgress('full sync');
     try {
       for await (const e of replica) {
+        if (e.type === 'rdb-progress') progress.update(e.bytes, e.total);
         const note = describe(e);
-        if (note) process.stderr.write(`redistap: ${note}\n`);
+        if (note) {
+          progress.stop();
+          process.stderr.write(`redistap: ${note}\n`);
+        }
         if (e.type === 'entry') {
           const line = canonicalLine(e.entry);
           if (line !== null) await out.write(Buffer.from(`${line}\n`));
@@ -116,6 +123,7 @@ Examples:
     } catch (err) {
       throw new CliError((err as Error).message);
     } finally {
+      progress.stop();
       clearInterval(timer);
       save();
       process.off('SIGINT', stop);
