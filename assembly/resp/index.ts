@@ -78,8 +78,6 @@ export function inputPtr(): usize {
 }
 
 function run(): i32 {
-  resetEvents();
-  resetArgumentTable();
   for (;;) {
     const r = mode == RESP_MODE_REPLY ? valueStep() : replicationStep();
     if (r == R_CONT) continue;
@@ -92,15 +90,21 @@ function run(): i32 {
   }
 }
 
-export function feed(n: u32): i32 {
+/** Every call starts with the host having drained the last batch: its events and argument table. */
+function startCall(): void {
   resetEvents();
+  resetArgumentTable();
+}
+
+export function feed(n: u32): i32 {
+  startCall();
   if (status != ST_NEED_MORE) return status;
   appendInput(n);
   return run();
 }
 
 export function resume(): i32 {
-  resetEvents();
+  startCall();
   if (status != ST_EVENTS_FULL) return status;
   return run();
 }

@@ -127,15 +127,12 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   async run(handler: (event: ReplicaEvent) => void | Promise<void>): Promise<void> {
     this.begin();
     try {
-      for (;;) {
+      do {
         for (let event = this.nextReady(); event; event = this.nextReady()) {
           const done = handler(event);
           if (done) await done;
         }
-        if (this.failure) throw this.failure;
-        if (this.stopped) return;
-        await this.arrival();
-      }
+      } while (await this.more());
     } finally {
       this.stop();
     }
@@ -164,12 +161,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     for (;;) {
       const event = this.nextReady();
       if (event) return { done: false, value: event };
-      if (this.failure) {
-        this.stop();
-        throw this.failure;
-      }
-      if (this.stopped) return { done: true, value: undefined };
-      await this.arrival();
+      if (!(await this.more())) return { done: true, value: undefined };
     }
   }
 
@@ -191,10 +183,20 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     return undefined;
   }
 
-  /** Resolves when something is queued or the replica stops (one promise for every waiting caller). */
-  private arrival(): Promise<void> {
+  /**
+   * Once every queued event was taken: waits until something is queued and resolves true, or resolves
+   * false when the replica has stopped, or stops it and throws the error that ended it. Every waiting
+   * caller shares one promise.
+   */
+  private async more(): Promise<boolean> {
+    if (this.failure) {
+      this.stop();
+      throw this.failure;
+    }
+    if (this.stopped) return false;
     this.arrived ??= new Promise<void>((resolve) => { this.wake = resolve; });
-    return this.arrived;
+    await this.arrived;
+    return true;
   }
 
   /** Queues an event (or only a checkpoint); `streamBytes`: the stream bytes it stands for. */
