@@ -35,6 +35,13 @@ export class EventBatch {
     this.count = count;
   }
 
+  /**
+   * The records as 32-bit words, and where record i starts among them (word 1 ptr, 2 len, 3 aux, 4/5 n1
+   * low/high, 6/7 n2 low/high): for hot loops that read several fields of many records in a row.
+   */
+  get words(): Uint32Array { return this.u32; }
+  record(i: number): number { return this.base + i * (EVENT_SIZE >> 2); }
+
   kind(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2)]! & 0xffff; }
   flags(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2)]! >>> 16; }
   ptr(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2) + 1]!; }

@@ -3,6 +3,7 @@
 // Reconnecting, checkpoints and delivery are the Replica's business (replica.ts).
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { EVENT_SIZE } from '../core/abi.js';
 import * as r from '../core/resp-abi.js';
 import type { EventBatch } from '../core/event-batch.js';
 import { encodeCommand, type CommandArg } from '../resp/encode.js';
@@ -54,6 +55,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
+const EVENT_WORDS = EVENT_SIZE >> 2;
+const TWO_32 = 2 ** 32;
 const RETRYABLE_PSYNC_ERRORS = ['NOMASTERLINK', 'LOADING', 'MASTERDOWN', 'TRYAGAIN', 'BUSY'];
 
 export class ReplicaLink {
@@ -258,18 +261,20 @@ export class ReplicaLink {
     const tableStart = b.n1Low(from);
     const bounds = b.copyWords(tableStart, b.n1Low(end - 1) + 8 * b.aux(end - 1));
     const { chunk, start, address } = this.replies.raw.feeding;
+    const toReplication = this.replBase - this.streamBase;
+    const words = b.words;
     let fromChunk: CommandBytes | null = null;
-    for (let i = from; i < end; i++) {
-      const ptr = b.ptr(i);
-      const len = b.len(i);
+    for (let i = from, at = b.record(from); i < end; i++, at += EVENT_WORDS) {
+      const ptr = words[at + 1]!;
+      const len = words[at + 2]!;
       const source = ptr >= address
         ? (fromChunk ??= new CommandBytes(asBuffer(chunk), bounds, address - start))
         : new CommandBytes(asBuffer(b.copyBytes(ptr, ptr + len)), bounds, ptr);
-      const at = (b.n1Low(i) - tableStart) >>> 2;
-      const id = b.n1High(i);
-      const name = id === 0 ? undefined : (this.names[id] ??= source.text(at).toLowerCase());
-      const first = b.n2(i);
-      this.handlers.command(source, at, b.aux(i), name, this.replicationOffset(first) + 1, this.replicationOffset(first + len));
+      const table = (words[at + 4]! - tableStart) >>> 2;
+      const id = words[at + 5]!;
+      const name = id === 0 ? undefined : (this.names[id] ??= source.text(table).toLowerCase());
+      const first = words[at + 7]! * TWO_32 + words[at + 6]! + toReplication;
+      this.handlers.command(source, table, words[at + 3]!, name, first + 1, first + len);
     }
     return end;
   }
