@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RdbError } from '../src/core/errors.js';
 import { bytesOf, EXPECTED_ERRORS, fixtures } from './helpers/fixtures.js';
 import { jsonlLines, parseBytes, rng } from './helpers/feed.js';
+import { handmade, str } from './helpers/handmade-rdb.js';
 
 const small = fixtures().filter((f) => f.size <= 4096 && !(f.name in EXPECTED_ERRORS));
 const SCRATCH_LIMIT = 8 << 20;
@@ -84,14 +85,6 @@ describe('checksum', () => {
     }
   });
 });
-
-/** Builds an RDB 9 file by hand: header, the given body, EOF and a zero (unchecked) checksum. */
-function handmade(...body: number[][]): Uint8Array {
-  const magic = [...'REDIS0009'].map((c) => c.charCodeAt(0));
-  return new Uint8Array([...magic, ...body.flat(), 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
-}
-
-const str = (s: string) => [s.length, ...[...s].map((c) => c.charCodeAt(0))];
 
 describe('hostile lengths', () => {
   it('a 4 GiB string length in a short file is a truncation, not an allocation', () => {

@@ -4,17 +4,18 @@
 import {
   E_LIST_ITEM, E_SET_MEMBER, E_HASH_FIELD, E_HASH_VALUE, F_INTEGER, F_EXPIRE,
   ERR_ZIPLIST_CORRUPT, ERR_LISTPACK_CORRUPT, ERR_INTSET_CORRUPT, ERR_ZIPMAP_CORRUPT,
+  BLOB_ZIPLIST, BLOB_LISTPACK, BLOB_INTSET, BLOB_ZIPMAP,
 } from "../../src/core/abi";
 import { emit, roomForStep } from "../events";
 import { ePtr, eLen, eIsInt, eInt, eNext, listpackEntry, ziplistEntry, listpackBody, ziplistBody, bodyStart, bodyEnd } from "./entries";
-import { emitElement, emitScored, emitScoredText, countElem } from "./emitters";
+import { emitElement, emitScored, emitScoredText, countElem, emitBlob } from "./emitters";
 import { integerString, sPtr, sLen, S_READY, S_FULL } from "./strings";
 import { R_CONT, R_FULL, fail } from "../status";
 
-export const C_ZIPLIST: i32 = 1;
-export const C_LISTPACK: i32 = 2;
-export const C_INTSET: i32 = 3;
-export const C_ZIPMAP: i32 = 4;
+export const C_ZIPLIST: i32 = BLOB_ZIPLIST;
+export const C_LISTPACK: i32 = BLOB_LISTPACK;
+export const C_INTSET: i32 = BLOB_INTSET;
+export const C_ZIPMAP: i32 = BLOB_ZIPMAP;
 
 export const ROLE_LIST: i32 = 1;
 export const ROLE_SET: i32 = 2;
@@ -56,6 +57,7 @@ export function walkStart(kind: i32, role: i32, p: usize, n: u32, at: i64): i32 
     if (n < 2 || load<u8>(end - 1) != 0xff) return corrupt();
     wCur = p + 1; wEnd = end - 1;
   }
+  emitBlob(kind, n);
   walkActive = true;
   return R_CONT;
 }

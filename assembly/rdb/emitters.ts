@@ -1,10 +1,22 @@
 // Element events shared by the plain encodings (parser.ts) and the packed ones (containers.ts).
-import { E_ZSET_MEMBER, E_SCORE_TEXT, F_SCORE_TEXT, F_INTEGER } from "../../src/core/abi";
+import { E_ZSET_MEMBER, E_SCORE_TEXT, E_BLOB, F_SCORE_TEXT, F_INTEGER } from "../../src/core/abi";
 import { emit } from "../events";
 import { parseExactDouble, parsedDouble } from "./numbers";
 
 /** Elements delivered for the current key (reported in E_KEY_END). */
 export let keyElems: i64 = 0;
+
+/** Whether containers are reported as E_BLOB events (OPT_BLOB_EVENTS). */
+let blobEvents = false;
+
+export function setBlobEvents(on: bool): void {
+  blobEvents = on;
+}
+
+/** A packed container of `bytes` bytes, when asked for; id: a stream listpack's master entry ID. */
+export function emitBlob(kind: i32, bytes: u32, idMs: u64 = 0, idSeq: u64 = 0): void {
+  if (blobEvents) emit(E_BLOB, 0, 0, bytes, <u32>kind, <i64>idMs, <i64>idSeq);
+}
 
 export function resetKeyElems(): void {
   keyElems = 0;

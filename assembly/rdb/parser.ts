@@ -8,7 +8,7 @@ import {
   FN_LIBRARY, FN_PRE_GA_NAME, FN_PRE_GA_ENGINE, FN_PRE_GA_DESCRIPTION, FN_PRE_GA_CODE,
   FLAVOR_REDIS, FLAVOR_VALKEY, CK_NONE, CK_ZERO, CK_VERIFIED, CK_SKIPPED, MODE_DUMP,
   ERR_BAD_MAGIC, ERR_UNSUPPORTED_VERSION, ERR_UNKNOWN_TYPE, ERR_BAD_LENGTH, ERR_CHECKSUM, ERR_BAD_SCORE,
-  ERR_QUICKLIST_CORRUPT, ERR_UNSUPPORTED_TYPE, ERR_MODULE_CORRUPT, ERR_BAD_VALUE,
+  ERR_QUICKLIST_CORRUPT, ERR_UNSUPPORTED_TYPE, ERR_MODULE_CORRUPT, ERR_BAD_VALUE, BLOB_PLAIN,
 } from "../../src/core/abi";
 import { emit, roomForStep } from "../events";
 import { scratchBase, scratchTop, scratchSetKeep } from "../memory";
@@ -24,7 +24,7 @@ import {
   walkActive, walkStart, walkContinue, C_ZIPLIST, C_LISTPACK, C_INTSET, C_ZIPMAP,
   ROLE_LIST, ROLE_SET, ROLE_ZSET, ROLE_HASH, ROLE_HASH_TTL,
 } from "./containers";
-import { emitElement, emitScored, emitScoredText, keyElems, resetKeyElems, countElem } from "./emitters";
+import { emitElement, emitScored, emitScoredText, keyElems, resetKeyElems, countElem, emitBlob } from "./emitters";
 import { streamBegin, streamStep } from "./stream";
 import { moduleBegin, moduleStep, moduleBytes } from "./module";
 import * as T from "./types";
@@ -654,6 +654,7 @@ function valueStep(): i32 {
       if (lenKind != LEN_PLAIN) return fail(ERR_BAD_LENGTH, 0, offsetOf(at));
       if (container != T.QL_PLAIN && container != T.QL_PACKED) return fail(ERR_QUICKLIST_CORRUPT, <i64>container, offsetOf(at));
       commit();
+      if (container == T.QL_PLAIN) emitBlob(BLOB_PLAIN, 0);
       vstate = container == T.QL_PLAIN ? V_ITEM : V_NODE;
       return R_CONT;
     }

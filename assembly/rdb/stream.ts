@@ -4,14 +4,14 @@ import {
   E_STREAM_ENTRY, E_STREAM_FIELD, E_STREAM_VALUE, E_STREAM_META, E_STREAM_GROUP, E_STREAM_PEL,
   E_STREAM_CONSUMER, E_STREAM_CONSUMER_PEL, F_INTEGER, F_UNKNOWN, F_ACTIVE_TIME,
   SM_LENGTH, SM_LAST_ID, SM_FIRST_ID, SM_MAX_DELETED_ID, SM_ENTRIES_ADDED, SM_GROUP_ENTRIES_READ, SM_NACK, SM_GROUPS,
-  ERR_STREAM_CORRUPT, ERR_LISTPACK_CORRUPT, ERR_BAD_LENGTH,
+  ERR_STREAM_CORRUPT, ERR_LISTPACK_CORRUPT, ERR_BAD_LENGTH, BLOB_STREAM_LISTPACK,
 } from "../../src/core/abi";
 import { emit, roomForStep } from "../events";
 import { scratchBase, scratchTop, scratchSetKeep } from "../memory";
 import { begin, commit, cur, short, readLen, lenKind, LEN_PLAIN, u64le, offsetOf, skip } from "./reader";
 import { readString, asText, releaseWholeString, sPtr, sLen, S_READY, S_SHORT, S_BIG, S_FULL, M_WHOLE, M_SKIP } from "./strings";
 import { listpackEntry, listpackBody, bodyStart, bodyEnd, ePtr, eLen, eIsInt, eInt, eNext } from "./entries";
-import { countElem } from "./emitters";
+import { countElem, emitBlob } from "./emitters";
 import { T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3, T_STREAM_LISTPACKS_4 } from "./types";
 import { R_CONT, R_NEED, R_FULL, R_DONE, R_ERR, fail } from "../status";
 
@@ -159,6 +159,7 @@ export function streamStep(): i32 {
     case SS_NODE_LP_DONE: {
       if (sPtr >= scratchBase) scratchSetKeep(scratchTop);
       if (!walkBegin(sPtr, sLen)) return R_ERR;
+      emitBlob(BLOB_STREAM_LISTPACK, sLen, masterMs, masterSeq);
       st = SS_WALK;
       return R_CONT;
     }

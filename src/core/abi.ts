@@ -51,6 +51,18 @@ export const E_MODULE_VALUE = 27; // n1: module id; n2: size in bytes of the ski
 export const E_EOF = 28; // aux: CK_* checksum outcome; n1: stored checksum
 export const E_SLOT_IMPORT = 29; // Valkey SLOT_IMPORT: ptr/len: job name; n1: number of slot ranges
 export const E_SLOT_RANGE = 30; // aux: 0; n1: first slot; n2: last slot (Valkey SLOT_IMPORT)
+// Only with OPT_BLOB_EVENTS: a packed container as the file stores it, before its elements; what memory
+// estimates need (a server keeps most of these blobs as they are). aux: BLOB_* kind; len: its byte
+// length (ptr is 0: no bytes); for BLOB_STREAM_LISTPACK n1/n2: its master entry ID (ms, seq).
+export const E_BLOB = 31;
+
+// Container kinds (E_BLOB aux).
+export const BLOB_ZIPLIST = 1;
+export const BLOB_LISTPACK = 2;
+export const BLOB_INTSET = 3;
+export const BLOB_ZIPMAP = 4;
+export const BLOB_PLAIN = 5; // a quicklist 2 plain node (len 0): the one E_LIST_ITEM that follows is the node
+export const BLOB_STREAM_LISTPACK = 6;
 
 // Event flags.
 export const F_CHUNKED = 1; // the owned string arrived as preceding E_CHUNK events
@@ -95,6 +107,7 @@ export const MODE_DUMP = 1; // a DUMP/RESTORE payload: one type + value, then 2-
 
 // Option bits for init().
 export const OPT_VERIFY_CHECKSUM = 1;
+export const OPT_BLOB_EVENTS = 2; // emit E_BLOB events
 
 // Error codes (errorCode()); errorDetail() carries the number the message names.
 export const ERR_TRUNCATED = 1; // input ended inside the RDB
