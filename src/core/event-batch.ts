@@ -40,6 +40,8 @@ export class EventBatch {
    * low/high, 6/7 n2 low/high): for hot loops that read several fields of many records in a row.
    */
   get words(): Uint32Array { return this.u32; }
+  /** Module memory as bytes: an event's string is [ptr(i), ptr(i) + len(i)) in it (not for F_INTEGER). */
+  get memory(): Uint8Array { return this.u8; }
   record(i: number): number { return this.base + i * (EVENT_SIZE >> 2); }
 
   kind(i: number): number { return this.u32[this.base + i * (EVENT_SIZE >> 2)]! & 0xffff; }

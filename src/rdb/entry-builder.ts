@@ -3,6 +3,7 @@ import * as abi from '../core/abi.js';
 import type { EventBatch } from '../core/event-batch.js';
 import type { Int64, RdbEntry, RdbMetadata, StreamGroup, StreamId, StreamValue } from './entry.js';
 import { decodeModuleId, encodingOf, valueTypeOf } from './encodings.js';
+import { MetadataReader } from './metadata-reader.js';
 import { parseScoreText } from '../core/scores.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -16,8 +17,6 @@ function streamId(ms: bigint, seq: bigint): StreamId {
   return `${ms}-${seq}`;
 }
 
-const utf8 = new TextDecoder('utf-8');
-
 /** Options deciding which keys are assembled at all (the others are skipped cheaply). */
 export interface EntryFilter {
   /** Called with the db, key bytes and RDB type code before a key's value is read. */
@@ -25,9 +24,7 @@ export interface EntryFilter {
 }
 
 export class EntryBuilder {
-  readonly metadata: RdbMetadata = {
-    version: 0, flavor: 'redis', aux: [], functions: [], moduleAux: [], resizeHints: new Map(), checksum: null, trailingBytes: 0,
-  };
+  private readonly meta = new MetadataReader();
   /** Completed entries waiting to be taken. */
   ready: RdbEntry[] = [];
 
@@ -36,12 +33,15 @@ export class EntryBuilder {
   private chunks: Uint8Array[] = [];
   private pendingField: Uint8Array | null = null;
   private pendingScoreText: string | null = null;
-  private pendingAuxKey = '';
   private stream: StreamValue | null = null;
   private group: StreamGroup | null = null;
   private consumer: StreamGroup['consumers'][number] | null = null;
 
   constructor(private readonly filter?: EntryFilter) {}
+
+  get metadata(): RdbMetadata {
+    return this.meta.metadata;
+  }
 
   take(): RdbEntry[] {
     const out = this.ready;
@@ -148,36 +148,12 @@ export class EntryBuilder {
 
   private other(b: EventBatch, i: number, kind: number): void {
     const s = this.stream;
+    if (this.meta.take(b, i, kind, this.db)) return;
     switch (kind) {
-      case abi.E_HEADER:
-        this.metadata.version = b.n1(i);
-        this.metadata.flavor = b.aux(i) === abi.FLAVOR_VALKEY ? 'valkey' : 'redis';
-        break;
-      case abi.E_AUX_KEY: this.pendingAuxKey = b.text(i); break;
-      case abi.E_AUX_VALUE: this.metadata.aux.push([this.pendingAuxKey, utf8.decode(b.view(i))]); break;
-      case abi.E_RESIZE_DB: this.metadata.resizeHints.set(this.db, { keys: b.n1(i), expires: b.n2(i) }); break;
-      case abi.E_FUNCTION: {
-        // Pre-GA libraries (Redis 7.0 release candidates) also name their library and engine; the code
-        // is what both formats have in common.
-        const part = b.aux(i);
-        if (part === abi.FN_LIBRARY || part === abi.FN_PRE_GA_CODE) this.metadata.functions.push(b.text(i));
-        break;
-      }
-      case abi.E_MODULE_AUX: {
-        const { name, version } = decodeModuleId(b.n1Unsigned(i));
-        this.metadata.moduleAux.push({ moduleName: name, moduleVersion: version, when: b.n2(i) });
-        break;
-      }
       case abi.E_MODULE_VALUE: {
         const id = b.n1Unsigned(i);
         const { name, version } = decodeModuleId(id);
         Object.assign(this.entry!, { moduleId: id, moduleName: name, moduleVersion: version, sizeBytes: b.n2(i) });
-        break;
-      }
-      case abi.E_EOF: {
-        const ck = b.aux(i);
-        this.metadata.checksum = ck === abi.CK_VERIFIED ? 'verified' : ck === abi.CK_ZERO ? 'zero'
-          : ck === abi.CK_SKIPPED ? 'not-checked' : 'absent';
         break;
       }
       case abi.E_STREAM_ENTRY:

@@ -1,0 +1,195 @@
+// Reads the core's events (with blobEvents on) into one record per key: its type, size in elements, and
+// the memory a model estimates for it. Nothing of a value is kept but running totals, so any dump can be
+// measured in bounded memory; the key itself is copied (analysis needs it after the key's events).
+import * as abi from '../core/abi.js';
+import type { EventBatch } from '../core/event-batch.js';
+import { parseScoreText } from '../core/scores.js';
+import { encodingOf, valueTypeOf } from '../rdb/encodings.js';
+import type { RdbMetadata, RdbValueType } from '../rdb/entry.js';
+import { MetadataReader } from '../rdb/metadata-reader.js';
+import { canonicalInteger } from './memory/decimal.js';
+import type { KeySizer } from './memory/key-sizer.js';
+import { streamIdKey } from './memory/rax-nodes.js';
+
+export interface KeyRecord {
+  db: number;
+  key: Uint8Array;
+  type: RdbValueType;
+  rdbType: number;
+  /** The encoding in the file (listpack, ziplist, quicklist, intset, ...). */
+  fileEncoding: string;
+  /** The encoding the modelled server gives the value after loading it (OBJECT ENCODING). */
+  encoding: string;
+  /** Absolute expire time in Unix ms, or null. */
+  expireMs: number | null;
+  /** Elements: list items, members, hash fields, stream entries; a string's length in bytes. */
+  elements: number;
+  /** Bytes of the longest element (member, field or value, stream field or value); a string's length. */
+  largestElement: number;
+  /** Estimated memory in bytes (MEMORY USAGE). */
+  memory: number;
+}
+
+/** Decimal digits (and sign) of an integer, as Redis would print it. */
+function decimalLength(b: EventBatch, i: number): number {
+  const v = b.n1(i);
+  if (Number.isSafeInteger(v)) {
+    let digits = v < 0 ? 2 : 1;
+    for (let rest = Math.abs(v); rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    return digits;
+  }
+  return b.integerText(i).length;
+}
+
+export class KeyMeasurer {
+  private readonly meta = new MetadataReader();
+  private db = 0;
+  private record: KeyRecord | null = null;
+  private chunkBytes = 0;
+  private pendingScoreText: string | null = null;
+  private sizerInUse: KeySizer | null = null;
+
+  /**
+   * `chooseSizer` is called once, at the first key, with what the file said before it (the AUX fields
+   * that name its writer); `onKey` for every key once its value has been read.
+   */
+  constructor(
+    private readonly chooseSizer: (metadata: RdbMetadata) => KeySizer,
+    private readonly onKey: (record: KeyRecord) => void,
+  ) {}
+
+  private get sizer(): KeySizer {
+    return (this.sizerInUse ??= this.chooseSizer(this.meta.metadata));
+  }
+
+  get metadata(): RdbMetadata {
+    return this.meta.metadata;
+  }
+
+  consume(b: EventBatch): void {
+    for (let i = 0; i < b.count; i++) {
+      const kind = b.kind(i);
+      switch (kind) {
+        case abi.E_KEY: this.startKey(b, i); break;
+        case abi.E_CHUNK: this.chunkBytes += b.len(i); break;
+        case abi.E_VALUE: {
+          const length = this.length(b, i);
+          this.sizer.string(length, this.integer(b, i));
+          this.record!.elements = length;
+          this.record!.largestElement = length;
+          break;
+        }
+        case abi.E_LIST_ITEM: {
+          const length = this.length(b, i);
+          this.sizer.listItem(length, this.integer(b, i));
+          this.element(length);
+          break;
+        }
+        case abi.E_SET_MEMBER: {
+          const length = this.length(b, i);
+          this.sizer.setMember(length, this.integer(b, i));
+          this.element(length);
+          break;
+        }
+        case abi.E_SCORE_TEXT: this.pendingScoreText = b.text(i); break;
+        case abi.E_ZSET_MEMBER: {
+          const length = this.length(b, i);
+          let score: number;
+          if (b.flags(i) & abi.F_SCORE_TEXT) {
+            score = parseScoreText(this.pendingScoreText ?? '');
+            this.pendingScoreText = null;
+          } else score = b.score(i);
+          this.sizer.zsetMember(length, this.integer(b, i), score);
+          this.element(length);
+          break;
+        }
+        case abi.E_HASH_FIELD: {
+          const length = this.length(b, i);
+          this.sizer.hashField(length, this.integer(b, i));
+          this.record!.largestElement = Math.max(this.record!.largestElement, length);
+          break;
+        }
+        case abi.E_HASH_VALUE: {
+          const length = this.length(b, i);
+          this.sizer.hashValue(length, this.integer(b, i), (b.flags(i) & abi.F_EXPIRE) !== 0);
+          this.element(length);
+          break;
+        }
+        case abi.E_BLOB:
+          if (b.aux(i) === abi.BLOB_STREAM_LISTPACK) this.sizer.streamListpack(streamIdKey(b.n1Unsigned(i), b.n2Unsigned(i)), b.len(i));
+          else this.sizer.blob(b.aux(i), b.len(i));
+          break;
+        case abi.E_STREAM_ENTRY:
+          this.sizer.streamEntry(b.aux(i));
+          this.record!.elements++;
+          break;
+        case abi.E_STREAM_FIELD:
+        case abi.E_STREAM_VALUE:
+          this.record!.largestElement = Math.max(this.record!.largestElement, this.length(b, i));
+          break;
+        case abi.E_STREAM_GROUP: this.sizer.streamGroup(); break;
+        case abi.E_STREAM_PEL: this.sizer.streamPending(streamIdKey(b.n1Unsigned(i), b.n2Unsigned(i))); break;
+        case abi.E_STREAM_CONSUMER: this.sizer.streamConsumer(b.len(i)); break;
+        case abi.E_STREAM_CONSUMER_PEL: this.sizer.streamConsumerPending(streamIdKey(b.n1Unsigned(i), b.n2Unsigned(i))); break;
+        case abi.E_MODULE_VALUE: this.sizer.moduleValue(b.n2(i)); break;
+        case abi.E_KEY_END: this.endKey(); break;
+        case abi.E_SELECT_DB: this.db = b.n1(i); break;
+        default: this.meta.take(b, i, kind, this.db);
+      }
+    }
+  }
+
+  private startKey(b: EventBatch, i: number): void {
+    const rdbType = b.aux(i);
+    const key = b.bytes(i);
+    this.sizer.begin(rdbType, key.length);
+    this.record = {
+      db: this.db,
+      key,
+      type: valueTypeOf(rdbType),
+      rdbType,
+      fileEncoding: encodingOf(rdbType),
+      encoding: '',
+      expireMs: b.flags(i) & abi.F_EXPIRE ? b.n1(i) : null,
+      elements: 0,
+      largestElement: 0,
+      memory: 0,
+    };
+  }
+
+  private endKey(): void {
+    const record = this.record!;
+    const estimate = this.sizer.end();
+    record.memory = estimate.bytes;
+    record.encoding = estimate.encoding;
+    this.record = null;
+    this.onKey(record);
+  }
+
+  private element(length: number): void {
+    const r = this.record!;
+    r.elements++;
+    if (length > r.largestElement) r.largestElement = length;
+  }
+
+  /** Byte length of the event's string: chunks before it, decimal digits of an integer. */
+  private length(b: EventBatch, i: number): number {
+    const flags = b.flags(i);
+    if (flags & abi.F_INTEGER) return decimalLength(b, i);
+    if (flags & abi.F_CHUNKED) {
+      const n = this.chunkBytes;
+      this.chunkBytes = 0;
+      return n;
+    }
+    return b.len(i);
+  }
+
+  /** The event's string as the integer Redis would store it as, or null. */
+  private integer(b: EventBatch, i: number): number | null {
+    const flags = b.flags(i);
+    if (flags & abi.F_INTEGER) return b.n1(i);
+    if (flags & abi.F_CHUNKED) return null;
+    const p = b.ptr(i);
+    return canonicalInteger(b.memory, p, p + b.len(i));
+  }
+}

@@ -1,0 +1,383 @@
+// Redis 7.0's MEMORY USAGE <key> SAMPLES 0 right after loading a dump, predicted from the dump
+// (docs/memory-model.md). Each value is built the way rdbLoadObject builds it — which encoding it lands
+// in, which containers are kept as the file has them and which are rebuilt, how its dicts were sized —
+// then counted the way objectComputeSize counts it: jemalloc classes for allocations, plain sizeof for
+// the structs it does not round, and the floating-point average over elements that truncates.
+import * as abi from '../../core/abi.js';
+import { sdsSize, sizeClass, type Quantum } from './allocator.js';
+import { DictSlots } from './dict-slots.js';
+import type { KeySizer, ValueEstimate } from './key-sizer.js';
+import { LISTPACK_EMPTY, listpackEntrySize } from './listpack-size.js';
+import { raxNodes } from './rax-nodes.js';
+import { canonicalIntegerOfText, redisDoubleText } from './decimal.js';
+import { RDB_TYPE as T, valueTypeOf } from '../../rdb/encodings.js';
+
+// Struct sizes on x86-64 (server.h, dict.h, quicklist.h, stream.h, rax.h).
+const ROBJ = 16;
+const DICT_ENTRY = 24;
+const DICT = 56;
+const BUCKET = 8;
+const QUICKLIST = 40;
+const QUICKLIST_NODE = 40;
+const ZSET = 16;
+const ZSKIPLIST = 32;
+const STREAM = 80;
+const CONSUMER_GROUP = 40;
+const CONSUMER = 24;
+const PENDING_ENTRY = 24;
+/** objectComputeSize's rax estimate: 16 per element and sizeof(raxNode) + 30 pointers per node. */
+const RAX_ELEMENT = 16;
+const RAX_NODE = 4 + 8 * 30;
+const EMBSTR_OVERHEAD = ROBJ + 3 + 1; // robj, sdshdr8, terminator in one allocation
+
+// Default thresholds (config.c).
+const EMBSTR_MAX = 44;
+const LIST_NODE_BYTES = 8192; // list-max-listpack-size -2
+const LIST_INSERT_OVERHEAD = 8; // quicklist.c SIZE_ESTIMATE_OVERHEAD
+const SET_MAX_INTSET = 512;
+const ZSET_MAX_LISTPACK = 128;
+const HASH_MAX_LISTPACK = 512;
+const MAX_LISTPACK_VALUE = 64;
+const INITIAL_DICT = 4;
+const SKIPLIST_MAX_LEVEL = 32;
+
+/** The skiplist header node: 32 levels. */
+function skiplistHeader(quantum: Quantum): number {
+  return sizeClass(24 + 16 * SKIPLIST_MAX_LEVEL, quantum);
+}
+
+/** Expected allocation of a skiplist node: levels are random (P(L) = 0.75 * 0.25^(L-1), capped at 32). */
+function expectedSkiplistNode(quantum: Quantum): number {
+  let sum = 0;
+  for (let level = 1; level <= SKIPLIST_MAX_LEVEL; level++) {
+    const p = level < SKIPLIST_MAX_LEVEL ? 0.75 * 0.25 ** (level - 1) : 0.25 ** (SKIPLIST_MAX_LEVEL - 1);
+    sum += p * sizeClass(24 + 16 * level, quantum);
+  }
+  return sum;
+}
+
+/** C's `asize += (double)elesize / samples * count` into a size_t, with SAMPLES 0 (samples = count). */
+function averaged(base: number, elementsTotal: number, count: number): number {
+  return count === 0 ? base : Math.trunc(base + (elementsTotal / count) * count);
+}
+
+/** How a list node's allocation is known: built here from its elements, kept from the file, or a plain node. */
+const enum Node { None, Built, Kept, Plain }
+
+export interface Redis70Options {
+  quantum: Quantum;
+}
+
+export class Redis70Sizer implements KeySizer {
+  private readonly quantum: Quantum;
+  private readonly skiplistNode: number;
+
+  private type = 0;
+  private keyPart = 0;
+  /** Elements (list items, members, pairs). */
+  private n = 0;
+  private longest = 0;
+  /** Bytes of one listpack holding every element, as the loader would build it. */
+  private listpack = LISTPACK_EMPTY;
+  /** Sum over elements of what a hash table entry costs (entry + sds strings). */
+  private table = 0;
+  private blobBytes = 0;
+  private stringEstimate: ValueEstimate | null = null;
+
+  // sets: integers only so far (intset), their width, members read before the first other one
+  private integersOnly = true;
+  private intWidth = 2;
+  private integersBeforeOther = -1;
+  // hashes: the pending field, the first pair (1-based) with a string too long for a listpack
+  private fieldLength = 0;
+  private fieldInteger: number | null = null;
+  private firstLongPair = 0;
+  // lists: the node being filled, and the nodes done
+  private node = Node.None;
+  private nodeBytes = 0;
+  private nodeItems = 0;
+  private nodes = 0;
+  private nodesTotal = 0;
+  // streams
+  private masters: Uint8Array[] = [];
+  private streamExtra = 0;
+  private pending: Uint8Array[] | null = null;
+  private consumerPending: Uint8Array[] | null = null;
+  private moduleBytes = 0;
+
+  constructor(options: Redis70Options) {
+    this.quantum = options.quantum;
+    this.skiplistNode = expectedSkiplistNode(options.quantum);
+  }
+
+  begin(rdbType: number, keyLength: number): void {
+    this.type = rdbType;
+    this.keyPart = sdsSize(keyLength, this.quantum) + DICT_ENTRY;
+    this.n = 0;
+    this.longest = 0;
+    this.listpack = LISTPACK_EMPTY;
+    this.table = 0;
+    this.blobBytes = 0;
+    this.stringEstimate = null;
+    this.integersOnly = true;
+    this.intWidth = 2;
+    this.integersBeforeOther = -1;
+    this.firstLongPair = 0;
+    this.node = Node.None;
+    this.nodeBytes = 0;
+    this.nodeItems = 0;
+    this.nodes = 0;
+    this.nodesTotal = 0;
+    this.masters = [];
+    this.streamExtra = 0;
+    this.pending = null;
+    this.consumerPending = null;
+    this.moduleBytes = 0;
+  }
+
+  string(length: number, integer: number | null): void {
+    const q = this.quantum;
+    if (integer !== null) this.stringEstimate = { bytes: ROBJ, encoding: 'int' };
+    else if (length <= EMBSTR_MAX) this.stringEstimate = { bytes: sizeClass(length + EMBSTR_OVERHEAD, q), encoding: 'embstr' };
+    else this.stringEstimate = { bytes: ROBJ + sdsSize(length, q), encoding: 'raw' };
+  }
+
+  listItem(length: number, integer: number | null): void {
+    this.n++;
+    this.longest = Math.max(this.longest, length);
+    const entry = listpackEntrySize(length, integer);
+    if (this.type === T.LIST || this.type === T.LIST_ZIPLIST) {
+      // Types 1 and 10: pushed one by one, a new node when the estimate passes the node size.
+      if (this.node !== Node.Built || this.nodeBytes + length + LIST_INSERT_OVERHEAD > LIST_NODE_BYTES) {
+        this.closeNode();
+        this.openNode(Node.Built, LISTPACK_EMPTY);
+      }
+      this.nodeBytes += entry;
+    } else if (this.node === Node.Built) {
+      this.nodeBytes += entry;
+    } else if (this.node === Node.Plain) {
+      this.nodeBytes = sizeClass(length, this.quantum);
+    }
+    this.nodeItems++;
+  }
+
+  setMember(length: number, integer: number | null): void {
+    if (integer === null) {
+      if (this.integersOnly) this.integersBeforeOther = this.n;
+      this.integersOnly = false;
+    } else {
+      this.intWidth = Math.max(this.intWidth, integerWidth(integer));
+    }
+    this.n++;
+    this.longest = Math.max(this.longest, length);
+    this.table += DICT_ENTRY + sdsSize(length, this.quantum);
+    this.listpack += listpackEntrySize(length, integer);
+  }
+
+  zsetMember(length: number, integer: number | null, score: number): void {
+    this.n++;
+    this.longest = Math.max(this.longest, length);
+    this.table += sdsSize(length, this.quantum) + DICT_ENTRY;
+    const scoreText = redisDoubleText(score);
+    this.listpack += listpackEntrySize(length, integer) + listpackEntrySize(scoreText.length, canonicalIntegerOfText(scoreText));
+  }
+
+  hashField(length: number, integer: number | null): void {
+    this.fieldLength = length;
+    this.fieldInteger = integer;
+  }
+
+  hashValue(length: number, integer: number | null): void {
+    this.n++;
+    const field = this.fieldLength;
+    this.longest = Math.max(this.longest, field, length);
+    if (this.firstLongPair === 0 && (field > MAX_LISTPACK_VALUE || length > MAX_LISTPACK_VALUE)) this.firstLongPair = this.n;
+    this.table += DICT_ENTRY + sdsSize(field, this.quantum) + sdsSize(length, this.quantum);
+    this.listpack += listpackEntrySize(field, this.fieldInteger) + listpackEntrySize(length, integer);
+  }
+
+  blob(kind: number, bytes: number): void {
+    if (this.type === T.LIST_QUICKLIST || this.type === T.LIST_QUICKLIST_2) {
+      // Quicklists: a node per container; ziplists are converted (rebuilt), listpacks kept.
+      this.closeNode();
+      if (kind === abi.BLOB_PLAIN) this.openNode(Node.Plain, 0);
+      else if (kind === abi.BLOB_LISTPACK) this.openNode(Node.Kept, sizeClass(bytes, this.quantum));
+      else this.openNode(Node.Built, LISTPACK_EMPTY);
+      return;
+    }
+    this.blobBytes += bytes;
+  }
+
+  streamListpack(masterKey: Uint8Array, bytes: number): void {
+    this.masters.push(masterKey);
+    this.blobBytes += sizeClass(bytes, this.quantum);
+  }
+
+  streamEntry(): void {
+    this.n++;
+  }
+
+  streamGroup(): void {
+    this.closePending();
+    this.pending = [];
+    this.streamExtra += CONSUMER_GROUP;
+  }
+
+  streamPending(id: Uint8Array): void {
+    this.pending?.push(id);
+  }
+
+  streamConsumer(nameLength: number): void {
+    this.closeConsumer();
+    this.consumerPending = [];
+    this.streamExtra += CONSUMER + nameLength;
+  }
+
+  streamConsumerPending(id: Uint8Array): void {
+    this.consumerPending?.push(id);
+  }
+
+  moduleValue(bytes: number): void {
+    this.moduleBytes = bytes;
+  }
+
+  end(): ValueEstimate {
+    const value = this.value();
+    return { bytes: value.bytes + this.keyPart, encoding: value.encoding };
+  }
+
+  private value(): ValueEstimate {
+    switch (valueTypeOf(this.type)) {
+      case 'string': return this.stringEstimate ?? { bytes: ROBJ, encoding: 'embstr' };
+      case 'list': return this.list();
+      case 'set': return this.set();
+      case 'zset': return this.zset();
+      case 'hash': return this.hash();
+      case 'stream': return this.stream();
+      default: return { bytes: ROBJ + this.moduleBytes, encoding: 'module' };
+    }
+  }
+
+  private openNode(kind: Node, bytes: number): void {
+    this.node = kind;
+    this.nodeBytes = bytes;
+    this.nodeItems = 0;
+  }
+
+  private closeNode(): void {
+    if (this.node === Node.None) return;
+    // The loader drops containers that hold no element.
+    if (this.nodeItems > 0) {
+      this.nodes++;
+      this.nodesTotal += QUICKLIST_NODE + (this.node === Node.Built ? sizeClass(this.nodeBytes, this.quantum) : this.nodeBytes);
+    }
+    this.node = Node.None;
+  }
+
+  private list(): ValueEstimate {
+    this.closeNode();
+    return { bytes: averaged(ROBJ + QUICKLIST, this.nodesTotal, this.nodes), encoding: 'quicklist' };
+  }
+
+  private set(): ValueEstimate {
+    const q = this.quantum;
+    const n = this.n;
+    if (this.type === T.SET_INTSET && n <= SET_MAX_INTSET) return { bytes: ROBJ + sizeClass(this.blobBytes, q), encoding: 'intset' };
+    if (this.type === T.SET && n <= SET_MAX_INTSET && this.integersOnly) {
+      return { bytes: ROBJ + sizeClass(8 + n * this.intWidth, q), encoding: 'intset' };
+    }
+    if (this.type === T.SET_LISTPACK && n <= SET_MAX_INTSET) return { bytes: ROBJ + sizeClass(this.blobBytes, q), encoding: 'listpack' };
+    let slots: number;
+    if (this.type === T.SET && n <= SET_MAX_INTSET) {
+      // Read into an intset until the first member that is not an integer, then converted: a dict
+      // sized for the integers so far, asked to expand to the whole set (a rehash), then filled.
+      const k = this.integersBeforeOther;
+      const dict = new DictSlots();
+      dict.expand(k);
+      for (let i = 0; i < k; i++) dict.add();
+      dict.expand(n);
+      for (let i = k; i < n; i++) dict.add();
+      slots = dict.slots;
+    } else {
+      slots = DictSlots.presized(n);
+    }
+    return { bytes: averaged(ROBJ + DICT + BUCKET * slots, this.table, n), encoding: 'hashtable' };
+  }
+
+  private zset(): ValueEstimate {
+    const q = this.quantum;
+    const n = this.n;
+    const fromPlain = this.type === T.ZSET || this.type === T.ZSET_2;
+    if (n <= ZSET_MAX_LISTPACK && (!fromPlain || this.longest <= MAX_LISTPACK_VALUE)) {
+      const bytes = this.type === T.ZSET_LISTPACK ? this.blobBytes : this.listpack;
+      return { bytes: ROBJ + sizeClass(bytes, q), encoding: 'listpack' };
+    }
+    let slots: number;
+    if (fromPlain) {
+      slots = DictSlots.presized(n);
+    } else {
+      // zsetConvert in 7.0 does not pre-size its dict: it grows (and rehashes) one add at a time.
+      const dict = new DictSlots();
+      for (let i = 0; i < n; i++) dict.add();
+      slots = dict.slots;
+    }
+    const base = ROBJ + ZSET + ZSKIPLIST + DICT + BUCKET * slots + skiplistHeader(q);
+    return { bytes: averaged(base, this.table + Math.round(n * this.skiplistNode), n), encoding: 'skiplist' };
+  }
+
+  private hash(): ValueEstimate {
+    const q = this.quantum;
+    const n = this.n;
+    if (n <= HASH_MAX_LISTPACK) {
+      if (this.type === T.HASH_LISTPACK || this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA) return { bytes: ROBJ + sizeClass(this.blobBytes, q), encoding: 'listpack' };
+      if (this.type === T.HASH_ZIPLIST || (this.firstLongPair === 0 && this.longest <= MAX_LISTPACK_VALUE)) {
+        return { bytes: ROBJ + sizeClass(this.listpack, q), encoding: 'listpack' };
+      }
+    }
+    let slots: number;
+    if (n <= HASH_MAX_LISTPACK && this.type === T.HASH) {
+      // A listpack until pair j brings a long string: converted into a dict sized for j - 1 pairs, pair j
+      // added, the dict asked to expand to the pairs still to come (when more than 4), then filled.
+      const j = this.firstLongPair;
+      const dict = new DictSlots();
+      dict.expand(j - 1);
+      for (let i = 0; i < j; i++) dict.add();
+      const remaining = n - j;
+      if (remaining > INITIAL_DICT) dict.expand(remaining);
+      for (let i = 0; i < remaining; i++) dict.add();
+      slots = dict.slots;
+    } else {
+      slots = DictSlots.presized(n);
+    }
+    return { bytes: averaged(ROBJ + DICT + BUCKET * slots, this.table, n), encoding: 'hashtable' };
+  }
+
+  private closePending(): void {
+    this.closeConsumer();
+    if (this.pending === null) return;
+    const ids = this.pending;
+    this.streamExtra += (RAX_ELEMENT + PENDING_ENTRY) * ids.length + RAX_NODE * raxNodes(ids);
+    this.pending = null;
+  }
+
+  private closeConsumer(): void {
+    if (this.consumerPending === null) return;
+    const ids = this.consumerPending;
+    this.streamExtra += RAX_ELEMENT * ids.length + RAX_NODE * raxNodes(ids);
+    this.consumerPending = null;
+  }
+
+  private stream(): ValueEstimate {
+    this.closePending();
+    const masters = this.masters;
+    const bytes = ROBJ + STREAM + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.blobBytes + this.streamExtra;
+    return { bytes, encoding: 'stream' };
+  }
+}
+
+/** Bytes an intset needs per element for this value: 2, 4 or 8. */
+function integerWidth(v: number): number {
+  if (v >= -32768 && v <= 32767) return 2;
+  if (v >= -2147483648 && v <= 2147483647) return 4;
+  return 8;
+}

@@ -1,0 +1,112 @@
+// The memory model against a real server: every key of the fixtures a Redis 7.0 can load, and of
+// generated dumps of every type, loaded into Debian's redis-server (DEBUG RELOAD, the path a restart takes),
+// its MEMORY USAGE key SAMPLES 0 compared with our estimate from the same file. Targets (issue 4): median
+// absolute error <= 5 %, 95th percentile <= 15 %, total within 3 %. The figures are printed.
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { measureKeysSync, type KeyRecord } from '../src/analysis/measure-keys.js';
+import type { Quantum } from '../src/analysis/memory/allocator.js';
+import { fixtures } from './helpers/fixtures.js';
+import { populateMixed } from './helpers/mixed-data.js';
+import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+
+interface Row { source: string; key: KeyRecord; ours: number; theirs: number; theirEncoding: string }
+
+const live = haveRedisServer();
+
+describe.skipIf(!live)('memory model (redis-7.0) against MEMORY USAGE of a live redis-server', () => {
+  let server: RedisServer;
+  let client: RedisClient;
+  let quantum: Quantum;
+  const rows: Row[] = [];
+  const refused: string[] = [];
+
+  beforeAll(async () => {
+    server = await startRedisServer(['--enable-debug-command', 'yes']);
+    client = await RedisClient.connect(server.port);
+    const version = await client.info('server', 'redis_version');
+    if (!version.startsWith('7.0.')) throw new Error(`these figures are for Redis 7.0; redis-server is ${version}`);
+    // Debian links the system jemalloc (16-byte quantum); upstream builds bundle one with 8.
+    quantum = Number(/Quantum size: (\d+)/.exec(String(await client.ok('MEMORY', 'MALLOC-STATS')))?.[1] ?? 8) as Quantum;
+  }, 30_000);
+
+  afterAll(async () => {
+    client?.close();
+    await server?.stop();
+  });
+
+  /** Loads the server's dump.rdb as a restart would, then compares every key. */
+  async function compareLoaded(source: string): Promise<void> {
+    const reply = await client.call('DEBUG', 'RELOAD', 'NOSAVE');
+    if (reply !== 'OK') {
+      refused.push(`${source}: ${JSON.stringify(reply)}`);
+      return;
+    }
+    const { keys } = measureKeysSync(new Uint8Array(readFileSync(join(server.dir, 'dump.rdb'))), { quantum });
+    const asked = keys.map((key) => Promise.all([
+      client.call('SELECT', key.db),
+      client.call('MEMORY', 'USAGE', Buffer.from(key.key), 'SAMPLES', '0'),
+      client.call('OBJECT', 'ENCODING', Buffer.from(key.key)),
+    ]));
+    for (const [k, [, usage, encoding]] of (await Promise.all(asked)).entries()) {
+      // Keys already expired when the server loads the file are not loaded.
+      if (typeof usage !== 'number') continue;
+      rows.push({ source, key: keys[k]!, ours: keys[k]!.memory, theirs: usage, theirEncoding: String(encoding) });
+    }
+  }
+
+  it('loads the fixtures a 7.0 server can read and compares every key', async () => {
+    const loadable = fixtures().filter((f) => f.expected !== null && /REDIS00(0\d|10)/.test(readFileSync(f.path).subarray(0, 9).toString('latin1')));
+    expect(loadable.length).toBeGreaterThan(20);
+    for (const f of loadable) {
+      copyFileSync(f.path, join(server.dir, 'dump.rdb'));
+      await compareLoaded(f.name);
+    }
+  }, 120_000);
+
+  it('compares every key of generated dumps of every type (ours, and the shared fixture generator)', async () => {
+    for (const seed of [1, 2]) {
+      await client.ok('FLUSHALL');
+      await populateMixed(client, seed);
+      await client.ok('SAVE');
+      await compareLoaded(`mixed seed ${seed}`);
+    }
+    await client.ok('FLUSHALL');
+    sharedTool('rdb-fixture-populate', ['--port', String(server.port), '--profile', 'full']);
+    await client.ok('SAVE');
+    await compareLoaded('rdb-fixture-populate full');
+  }, 180_000);
+
+  it('meets the accuracy targets: median <= 5 %, p95 <= 15 %, total within 3 %', () => {
+    expect(rows.length).toBeGreaterThan(1000);
+    const errors = rows.map((r) => Math.abs(r.ours - r.theirs) / r.theirs).sort((a, b) => a - b);
+    const at = (q: number) => errors[Math.min(errors.length - 1, Math.floor(q * errors.length))]!;
+    const ours = rows.reduce((s, r) => s + r.ours, 0);
+    const theirs = rows.reduce((s, r) => s + r.theirs, 0);
+    const total = Math.abs(ours - theirs) / theirs;
+    const exact = rows.filter((r) => r.ours === r.theirs).length;
+    const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+    const byType = new Map<string, { n: number; exact: number; ours: number; theirs: number }>();
+    for (const r of rows) {
+      const t = byType.get(`${r.key.type}/${r.theirEncoding}`) ?? { n: 0, exact: 0, ours: 0, theirs: 0 };
+      t.n++;
+      t.exact += r.ours === r.theirs ? 1 : 0;
+      t.ours += r.ours;
+      t.theirs += r.theirs;
+      byType.set(`${r.key.type}/${r.theirEncoding}`, t);
+    }
+    const lines = [
+      `memory model redis-7.0 (quantum ${quantum}) vs MEMORY USAGE SAMPLES 0 of redis-server 7.0, ${rows.length} keys:`,
+      `  median error ${pct(at(0.5))}, 95th percentile ${pct(at(0.95))}, max ${pct(errors[errors.length - 1]!)}, total ${pct(total)} (${ours} vs ${theirs} bytes), exact for ${exact} keys`,
+      ...[...byType].sort().map(([t, s]) => `  ${t.padEnd(20)} ${String(s.n).padStart(6)} keys, exact ${String(s.exact).padStart(6)}, total ${pct((s.ours - s.theirs) / s.theirs)}`),
+      ...(refused.length ? [`  not loaded by this server: ${refused.join('; ')}`] : []),
+    ];
+    console.log(lines.join('\n'));
+    const wrongEncoding = rows.filter((r) => r.key.encoding !== r.theirEncoding).map((r) => `${r.source} ${Buffer.from(r.key.key)}: ${r.key.encoding} vs ${r.theirEncoding}`);
+    expect(wrongEncoding.slice(0, 10)).toEqual([]);
+    expect(at(0.5)).toBeLessThanOrEqual(0.05);
+    expect(at(0.95)).toBeLessThanOrEqual(0.15);
+    expect(total).toBeLessThanOrEqual(0.03);
+  });
+});

@@ -1,0 +1,72 @@
+// The memory model's building blocks against values derived by hand from jemalloc's and Redis's sources
+// (docs/memory-model.md), and the Redis 7.0 sizes the notes checked on a live server.
+import { describe, expect, it } from 'vitest';
+import { sdsSize, sizeClass } from '../src/analysis/memory/allocator.js';
+import { canonicalInteger, canonicalIntegerOfText, redisDoubleText } from '../src/analysis/memory/decimal.js';
+import { DictSlots } from '../src/analysis/memory/dict-slots.js';
+import { listpackEntrySize } from '../src/analysis/memory/listpack-size.js';
+import { raxNodes, streamIdKey } from '../src/analysis/memory/rax-nodes.js';
+
+describe('jemalloc size classes', () => {
+  it('quantum 16: 8, 16, 32, 48 ... four classes per doubling', () => {
+    const classes = [1, 8, 9, 16, 17, 33, 49, 65, 129, 161, 513, 14337, 16385, 65537].map((n) => sizeClass(n, 16));
+    expect(classes).toEqual([8, 8, 16, 16, 32, 48, 64, 80, 160, 192, 640, 16384, 20480, 81920]);
+  });
+  it('quantum 8 adds 24, 40 and 56 and is the same from 64 up', () => {
+    expect([17, 25, 33, 41, 49, 57, 65, 100].map((n) => sizeClass(n, 8))).toEqual([24, 32, 40, 48, 56, 64, 80, 112]);
+  });
+  it('sds strings: header by length (an empty one is type 8), terminator, class', () => {
+    expect([0, 1, 31, 32, 255, 256].map((n) => sdsSize(n, 16))).toEqual([8, 8, 48, 48, 320, 320]);
+  });
+});
+
+describe('decimal texts Redis stores as integers', () => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  const of = (s: string) => canonicalInteger(bytes(s), 0, s.length);
+  it('accepts canonical 64-bit decimals only', () => {
+    expect(['0', '-1', '123'].map(of)).toEqual([0, -1, 123]);
+    // at the ends of the range the value is a double (only its magnitude matters); the range check is exact
+    expect(of('9223372036854775807')).toBeCloseTo(2 ** 63, -4);
+    expect(of('-9223372036854775808')).toBeCloseTo(-(2 ** 63), -4);
+    expect(['', '-', '-0', '01', '+1', '1.0', ' 1', '9223372036854775808', '-9223372036854775809', '123456789012345678901'].map(of)).toEqual(Array(10).fill(null));
+  });
+  it("prints doubles as Redis 7.0's d2string does", () => {
+    expect([3, -7.25, 0.1, 1e20, 2 ** 52, -0, 1e-5, 0.0001].map(redisDoubleText))
+      .toEqual(['3', '-7.25', '0.10000000000000001', '1e+20', '4503599627370496', '-0', '1.0000000000000001e-05', '0.0001']);
+    expect(canonicalIntegerOfText('4503599627370496')).toBe(2 ** 52);
+  });
+});
+
+describe('listpack entries', () => {
+  it('integers by range, strings by length, plus the back-length', () => {
+    expect([0, 127, 128, -4096, 4096, 32767, 8388607, 2147483647, 2 ** 31].map((v) => listpackEntrySize(0, v))).toEqual([2, 2, 3, 3, 4, 4, 5, 6, 10]);
+    expect([0, 63, 64, 125, 126, 4095, 4096].map((n) => listpackEntrySize(n, null))).toEqual([2, 65, 67, 128, 130, 4099, 4103]);
+  });
+});
+
+describe('dict slots (Redis 7.0 dict.c)', () => {
+  it('a dict converted with 4 entries, a 5th added, asked for 5 more, then filled: 24 slots (seen on the server)', () => {
+    const d = new DictSlots();
+    d.expand(4);
+    for (let i = 0; i < 5; i++) d.add();
+    d.expand(5);
+    for (let i = 0; i < 5; i++) d.add();
+    expect(d.slots).toBe(24);
+  });
+  it('grown one add at a time: 129 entries leave a rehash from 128 to 256 running (384, seen on the server)', () => {
+    const d = new DictSlots();
+    for (let i = 0; i < 129; i++) d.add();
+    expect(d.slots).toBe(384);
+    expect(DictSlots.presized(129)).toBe(256);
+    expect(DictSlots.presized(3)).toBe(4);
+  });
+});
+
+describe('rax nodes of stream IDs', () => {
+  it('an empty rax is its head; one key is a compressed node and a leaf; keys differing in the last byte branch there', () => {
+    expect(raxNodes([])).toBe(1);
+    expect(raxNodes([streamIdKey(1n, 0n)])).toBe(2);
+    // shared 15 bytes (one compressed node), a branching node, two leaves
+    expect(raxNodes([streamIdKey(1n, 0n), streamIdKey(1n, 1n)])).toBe(4);
+  });
+});
