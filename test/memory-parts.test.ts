@@ -2,7 +2,7 @@
 // (docs/memory-model.md), and the Redis 7.0 sizes the notes checked on a live server.
 import { describe, expect, it } from 'vitest';
 import { sdsSize, sizeClass } from '../src/analysis/memory/allocator.js';
-import { canonicalInteger, canonicalIntegerOfText, redisDoubleText } from '../src/analysis/memory/decimal.js';
+import { canonicalInteger, redisScoreText } from '../src/analysis/memory/decimal.js';
 import { DictSlots } from '../src/analysis/memory/dict-slots.js';
 import { listpackEntrySize } from '../src/analysis/memory/listpack-size.js';
 import { raxNodes, streamIdKey } from '../src/analysis/memory/rax-nodes.js';
@@ -30,10 +30,12 @@ describe('decimal texts Redis stores as integers', () => {
     expect(of('-9223372036854775808')).toBeCloseTo(-(2 ** 63), -4);
     expect(['', '-', '-0', '01', '+1', '1.0', ' 1', '9223372036854775808', '-9223372036854775809', '123456789012345678901'].map(of)).toEqual(Array(10).fill(null));
   });
-  it("prints doubles as Redis 7.0's d2string does", () => {
-    expect([3, -7.25, 0.1, 1e20, 2 ** 52, -0, 1e-5, 0.0001].map(redisDoubleText))
-      .toEqual(['3', '-7.25', '0.10000000000000001', '1e+20', '4503599627370496', '-0', '1.0000000000000001e-05', '0.0001']);
-    expect(canonicalIntegerOfText('4503599627370496')).toBe(2 ** 52);
+  it("stores scores as Redis 7.0's d2string prints them: integers, else the length of %.17g", () => {
+    expect([3, -2, 2 ** 52, 99999999999999990].map((x) => redisScoreText(x).integer)).toEqual([3, -2, 2 ** 52, 99999999999999990]);
+    // C's printf: -7.25, 0.10000000000000001, 1e+20, -0, 1.0000000000000001e-05, 0.0001, 123456789.123,
+    // -1.5000000000000001e+300, 1e+17
+    expect([-7.25, 0.1, 1e20, -0, 1e-5, 0.0001, 123456789.123, -1.5e300, 1e17].map((x) => redisScoreText(x)))
+      .toEqual([5, 19, 5, 2, 22, 6, 13, 24, 5].map((length) => ({ integer: null, length })));
   });
 });
 

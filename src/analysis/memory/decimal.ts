@@ -37,34 +37,32 @@ function withinInt64(bytes: Uint8Array, first: number, negative: boolean): boole
   return true;
 }
 
-const TEXT = new TextEncoder();
-
-/** canonicalInteger of a JS string of ASCII text. */
-export function canonicalIntegerOfText(text: string): number | null {
-  const bytes = TEXT.encode(text);
-  return canonicalInteger(bytes, 0, bytes.length);
+/**
+ * How Redis 7.0 stores a sorted-set score in a listpack: d2string (util.c) prints it (integer digits
+ * below 2^52, else printf's %.17g) and the listpack keeps the text as an integer when it is one. Returns
+ * the integer, or null and the text's length.
+ */
+export function redisScoreText(x: number): { integer: number | null; length: number } {
+  if (Number.isInteger(x) && Math.abs(x) < 1e17) return Object.is(x, -0) ? { integer: null, length: 2 } : { integer: x, length: 0 };
+  if (!Number.isFinite(x)) return { integer: null, length: Number.isNaN(x) ? 3 : x > 0 ? 3 : 4 };
+  return { integer: null, length: percentG17Length(x) };
 }
 
-/** How Redis 7.0's d2string prints a score (util.c): what a listpack then stores. */
-export function redisDoubleText(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
-  if (x > -4503599627370495 && x < 4503599627370496 && Number.isInteger(x)) return String(x);
-  return percentG17(x);
-}
-
-/** C's printf("%.17g", x) for a finite, non-zero x. */
-function percentG17(x: number): string {
-  const [mantissa, exponentText] = x.toExponential(16).split('e') as [string, string];
-  const exponent = Number(exponentText);
+/** Length of C's printf("%.17g", x) for a finite, non-zero x, from its 17 significant digits. */
+function percentG17Length(x: number): number {
+  const text = x.toExponential(16); // [-]d.dddddddddddddddde[+-]X
+  const sign = x < 0 ? 1 : 0;
+  const e = text.indexOf('e');
+  const exponent = Number(text.slice(e + 1));
+  let digits = 17; // significant digits once trailing zeros are trimmed
+  while (digits > 1 && text.charCodeAt(e - 1 - (17 - digits)) === 0x30) digits--;
   if (exponent < -4 || exponent >= 17) {
-    const sign = exponent < 0 ? '-' : '+';
-    return `${trimZeros(mantissa)}e${sign}${String(Math.abs(exponent)).padStart(2, '0')}`;
+    const exponentDigits = Math.max(2, String(Math.abs(exponent)).length);
+    return sign + digits + (digits > 1 ? 1 : 0) + 2 + exponentDigits;
   }
-  return trimZeros(x.toFixed(16 - exponent));
-}
-
-function trimZeros(fixed: string): string {
-  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+  if (exponent >= 0) {
+    const whole = exponent + 1;
+    return sign + Math.max(whole, digits) + (digits > whole ? 1 : 0);
+  }
+  return sign + 2 + (-exponent - 1) + digits; // "0." then zeros, then the digits
 }

@@ -9,7 +9,7 @@ import { DictSlots } from './dict-slots.js';
 import type { KeySizer, ValueEstimate } from './key-sizer.js';
 import { LISTPACK_EMPTY, listpackEntrySize } from './listpack-size.js';
 import { raxNodes } from './rax-nodes.js';
-import { canonicalIntegerOfText, redisDoubleText } from './decimal.js';
+import { redisScoreText } from './decimal.js';
 import { RDB_TYPE as T, valueTypeOf } from '../../rdb/encodings.js';
 
 // Struct sizes on x86-64 (server.h, dict.h, quicklist.h, stream.h, rax.h).
@@ -178,8 +178,8 @@ export class Redis70Sizer implements KeySizer {
     this.n++;
     this.longest = Math.max(this.longest, length);
     this.table += sdsSize(length, this.quantum) + DICT_ENTRY;
-    const scoreText = redisDoubleText(score);
-    this.listpack += listpackEntrySize(length, integer) + listpackEntrySize(scoreText.length, canonicalIntegerOfText(scoreText));
+    const stored = redisScoreText(score);
+    this.listpack += listpackEntrySize(length, integer) + listpackEntrySize(stored.length, stored.integer);
   }
 
   hashField(length: number, integer: number | null): void {
