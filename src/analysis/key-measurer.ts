@@ -3,7 +3,7 @@
 // measured in bounded memory; the key itself is copied (analysis needs it after the key's events).
 import * as abi from '../core/abi.js';
 import type { EventBatch } from '../core/event-batch.js';
-import { parseScoreText } from '../core/scores.js';
+import { memberScore } from '../core/scores.js';
 import { encodingOf, valueTypeOf } from '../rdb/encodings.js';
 import type { RdbMetadata, RdbValueType } from '../rdb/entry.js';
 import { MetadataReader } from '../rdb/metadata-reader.js';
@@ -94,11 +94,8 @@ export class KeyMeasurer {
         case abi.E_SCORE_TEXT: this.pendingScoreText = b.text(i); break;
         case abi.E_ZSET_MEMBER: {
           const length = this.length(b, i);
-          let score: number;
-          if (b.flags(i) & abi.F_SCORE_TEXT) {
-            score = parseScoreText(this.pendingScoreText ?? '');
-            this.pendingScoreText = null;
-          } else score = b.score(i);
+          const score = memberScore(b, i, this.pendingScoreText);
+          this.pendingScoreText = null;
           this.sizer.zsetMember(length, this.integer(b, i), score);
           this.element(length);
           break;

@@ -4,7 +4,7 @@ import type { EventBatch } from '../core/event-batch.js';
 import type { Int64, RdbEntry, RdbMetadata, StreamGroup, StreamId, StreamValue } from './entry.js';
 import { decodeModuleId, encodingOf, valueTypeOf } from './encodings.js';
 import { MetadataReader } from './metadata-reader.js';
-import { parseScoreText } from '../core/scores.js';
+import { memberScore } from '../core/scores.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -78,11 +78,8 @@ export class EntryBuilder {
         case abi.E_SCORE_TEXT: this.pendingScoreText = b.text(i); break;
         case abi.E_ZSET_MEMBER: {
           const member = this.own(b, i);
-          let score: number;
-          if (b.flags(i) & abi.F_SCORE_TEXT) {
-            score = parseScoreText(this.pendingScoreText ?? '');
-            this.pendingScoreText = null;
-          } else score = b.score(i);
+          const score = memberScore(b, i, this.pendingScoreText);
+          this.pendingScoreText = null;
           (this.entry as { value: Array<[Uint8Array, number]> }).value.push([member, score]);
           break;
         }
