@@ -16,3 +16,7 @@ export { RespError, type RespErrorKind } from './core/resp-error.js';
 export * as respAbi from './core/resp-abi.js';
 export { RespReplyReader, RespErrorReply, RespMap, RespSet, RespPush, RespVerbatim, type RespValue } from './resp/replies.js';
 export { encodeCommand, type CommandArg } from './resp/encode.js';
+export { KeyMeasurer, type KeyRecord } from './analysis/key-measurer.js';
+export { measureKeysSync, type MeasuredDump } from './analysis/measure-keys.js';
+export { MEMORY_MODELS, chooseMemoryModel, createSizer, type MemoryModel, type MemoryModelName, type MemoryModelOptions } from './analysis/memory/memory-model.js';
+export type { KeySizer, ValueEstimate } from './analysis/memory/key-sizer.js';
