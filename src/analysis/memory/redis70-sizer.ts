@@ -76,12 +76,16 @@ export class Redis70Sizer implements KeySizer {
   private keyPart = 0;
   /** Elements (list items, members, pairs). */
   private n = 0;
+  /** Longest sorted-set member (a listpack takes members up to 64 bytes). */
   private longest = 0;
   /** Bytes of one listpack holding every element, as the loader would build it. */
   private listpack = LISTPACK_EMPTY;
   /** Sum over elements of what a hash table entry costs (entry + sds strings). */
   private table = 0;
+  /** Bytes of the value's packed containers in the file (sets, sorted sets, hashes kept as stored). */
   private blobBytes = 0;
+  /** Allocated size of a stream's listpacks. */
+  private streamListpacks = 0;
   private stringEstimate: ValueEstimate | null = null;
 
   // sets: integers only so far (intset), their width, members read before the first other one
@@ -118,6 +122,7 @@ export class Redis70Sizer implements KeySizer {
     this.listpack = LISTPACK_EMPTY;
     this.table = 0;
     this.blobBytes = 0;
+    this.streamListpacks = 0;
     this.stringEstimate = null;
     this.integersOnly = true;
     this.intWidth = 2;
@@ -144,7 +149,6 @@ export class Redis70Sizer implements KeySizer {
 
   listItem(length: number, integer: number | null): void {
     this.n++;
-    this.longest = Math.max(this.longest, length);
     const entry = listpackEntrySize(length, integer);
     if (this.type === T.LIST || this.type === T.LIST_ZIPLIST) {
       // Types 1 and 10: pushed one by one, a new node when the estimate passes the node size.
@@ -169,9 +173,7 @@ export class Redis70Sizer implements KeySizer {
       this.intWidth = Math.max(this.intWidth, integerWidth(integer));
     }
     this.n++;
-    this.longest = Math.max(this.longest, length);
     this.table += DICT_ENTRY + sdsSize(length, this.quantum);
-    this.listpack += listpackEntrySize(length, integer);
   }
 
   zsetMember(length: number, integer: number | null, score: number): void {
@@ -190,7 +192,6 @@ export class Redis70Sizer implements KeySizer {
   hashValue(length: number, integer: number | null): void {
     this.n++;
     const field = this.fieldLength;
-    this.longest = Math.max(this.longest, field, length);
     if (this.firstLongPair === 0 && (field > MAX_LISTPACK_VALUE || length > MAX_LISTPACK_VALUE)) this.firstLongPair = this.n;
     this.table += DICT_ENTRY + sdsSize(field, this.quantum) + sdsSize(length, this.quantum);
     this.listpack += listpackEntrySize(field, this.fieldInteger) + listpackEntrySize(length, integer);
@@ -210,7 +211,7 @@ export class Redis70Sizer implements KeySizer {
 
   streamListpack(masterKey: Uint8Array, bytes: number): void {
     this.masters.push(masterKey);
-    this.blobBytes += sizeClass(bytes, this.quantum);
+    this.streamListpacks += sizeClass(bytes, this.quantum);
   }
 
   streamEntry(): void {
@@ -330,7 +331,7 @@ export class Redis70Sizer implements KeySizer {
     const n = this.n;
     if (n <= HASH_MAX_LISTPACK) {
       if (this.type === T.HASH_LISTPACK || this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA) return { bytes: ROBJ + sizeClass(this.blobBytes, q), encoding: 'listpack' };
-      if (this.type === T.HASH_ZIPLIST || (this.firstLongPair === 0 && this.longest <= MAX_LISTPACK_VALUE)) {
+      if (this.type === T.HASH_ZIPLIST || this.firstLongPair === 0) {
         return { bytes: ROBJ + sizeClass(this.listpack, q), encoding: 'listpack' };
       }
     }
@@ -370,7 +371,7 @@ export class Redis70Sizer implements KeySizer {
   private stream(): ValueEstimate {
     this.closePending();
     const masters = this.masters;
-    const bytes = ROBJ + STREAM + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.blobBytes + this.streamExtra;
+    const bytes = ROBJ + STREAM + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamListpacks + this.streamExtra;
     return { bytes, encoding: 'stream' };
   }
 }
