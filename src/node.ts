@@ -2,6 +2,8 @@
 import { createReadStream } from 'node:fs';
 import { parseRdb as parseRdbFrom, type ParseRdbOptions, type RdbByteSource, type RdbReader } from './rdb/parse.js';
 import { FileChecksum } from './node/file-checksum.js';
+import { analyzeRdb as analyzeRdbFrom, type AnalyzeOptions } from './analysis/analyze.js';
+import type { RdbReport } from './analysis/report.js';
 
 export * from './browser.js';
 export { FileChecksum, PARALLEL_CHECKSUM_MIN_BYTES } from './node/file-checksum.js';
@@ -18,6 +20,12 @@ export { parseRedisUrl, type RedisEndpoint } from './replica/redis-url.js';
 export function parseRdb(source: RdbByteSource | string, options: ParseRdbOptions = {}): RdbReader {
   if (typeof source !== 'string') return parseRdbFrom(source, options);
   return parseRdbFrom(openFile(source), { externalChecksum: () => FileChecksum.worthwhile(source), ...options });
+}
+
+/** Like the browser analyzeRdb, but a string is a file path (its checksum verified on a worker thread when large). */
+export function analyzeRdb(source: RdbByteSource | string, options: AnalyzeOptions = {}): Promise<RdbReport> {
+  if (typeof source !== 'string') return analyzeRdbFrom(source, options);
+  return analyzeRdbFrom(openFile(source), { externalChecksum: () => FileChecksum.worthwhile(source), ...options });
 }
 
 export function openFile(path: string): AsyncIterable<Uint8Array> {

@@ -1,6 +1,6 @@
 // The prefix tree on hand-made key sets: the counts below are worked out by hand from the keys.
 import { describe, expect, it } from 'vitest';
-import { PrefixTree, type PrefixNode } from '../src/analysis/prefix-tree.js';
+import { PrefixTree, segmentHash, type PrefixNode } from '../src/analysis/prefix-tree.js';
 
 const enc = new TextEncoder();
 
@@ -10,9 +10,9 @@ function tree(keys: Array<[string | Uint8Array, number]>, options = {}): PrefixT
   return t;
 }
 
-/** The tree as [prefix, keys, bytes, children...] for compact comparisons. */
+/** The tree as [prefix, keys, memory, children...] for compact comparisons. */
 type Shape = [string, number, number, ...Shape[]];
-const shape = (n: PrefixNode): Shape => [n.prefix, n.keys, n.bytes, ...n.children.map(shape)];
+const shape = (n: PrefixNode): Shape => [n.prefix, n.keys, n.memory, ...n.children.map(shape)];
 
 describe('PrefixTree', () => {
   const keys: Array<[string, number]> = [
@@ -42,15 +42,31 @@ describe('PrefixTree', () => {
     expect(shape(report.root)).toEqual(['', 5, 31, ['a:', 4, 27, ['a:1:', 2, 9], ['a:2:', 1, 2]]]);
   });
 
-  it('sorts children by bytes, then by prefix, and cuts each level to maxChildren', () => {
+  it('sorts children by memory, then by prefix, and cuts each level to maxChildren', () => {
     const t = tree([['c:1', 5], ['b:1', 5], ['a:1', 1], ['d:1', 9]]);
     expect(t.report(3).root.children.map((c) => c.prefix)).toEqual(['d:', 'b:', 'c:']);
   });
 
   it('keeps binary prefixes apart and shows them as UTF-8', () => {
     const t = tree([[Uint8Array.of(0x80, 0x3a, 0x31), 1], [Uint8Array.of(0x81, 0x3a, 0x31), 2], ['é:1', 4]]);
-    const prefixes = t.report().root.children.map((c) => [c.prefix, c.bytes]);
+    const prefixes = t.report().root.children.map((c) => [c.prefix, c.memory]);
     expect(prefixes).toEqual([['é:', 4], ['\ufffd:', 2], ['\ufffd:', 1]]);
+  });
+
+  it('keeps apart two prefixes whose segments share a hash', () => {
+    // Birthday search: among ~2^15 segments two share a 30-bit hash.
+    const byHash = new Map<number, string>();
+    let pair: [string, string] | null = null;
+    for (let i = 0; !pair; i++) {
+      const segment = `s${i}:`;
+      const other = byHash.get(segmentHash(enc.encode(segment)));
+      if (other) pair = [other, segment];
+      else byHash.set(segmentHash(enc.encode(segment)), segment);
+    }
+    const [a, b] = pair;
+    expect(a).not.toBe(b);
+    const t = tree([[`${a}1`, 1], [`${b}1`, 2], [`${a}2`, 4], [`${b}2:z`, 8]]);
+    expect(shape(t.report().root)).toEqual(['', 4, 15, [b, 2, 10, [`${b}2:`, 1, 8]], [a, 2, 5]]);
   });
 
   it('refuses separators that are not single ASCII characters', () => {

@@ -26,7 +26,7 @@ import {
 import { streamBegin, streamEvent, streamEnd, streamShift, streamFinishGroups } from "./stream-writer";
 
 @external("host", "keepKey")
-declare function hostKeepKey(db: i32, rdbType: u32, key: usize, len: u32): i32;
+declare function hostKeepKey(db: i32, rdbType: u32, key: usize, len: u32, expireMs: f64): i32;
 
 @external("host", "parseScore")
 declare function hostParseScore(text: usize, len: u32): f64;
@@ -113,14 +113,15 @@ function closeRecord(): void {
 function startKey(ev: usize): void {
   const rdbType = load<u32>(ev, 12);
   vt = valueType(rdbType);
-  if (vt == 0 || ((1 << vt) & typeMask) == 0 || !dbSelected() ||
-      (askHost && hostKeepKey(<i32>db, rdbType, <usize>load<u32>(ev, 4), load<u32>(ev, 8)) == 0)) {
-    vt = 0;
-    return;
-  }
   const flags = <u32>load<u16>(ev, 2);
   hasExpire = (flags & F_EXPIRE) != 0;
   expireMs = load<i64>(ev, 16);
+  // The host gets the expire time as a double (exact for any real date; NaN: none): no BigInt per key.
+  if (vt == 0 || ((1 << vt) & typeMask) == 0 || !dbSelected() ||
+      (askHost && hostKeepKey(<i32>db, rdbType, <usize>load<u32>(ev, 4), load<u32>(ev, 8), hasExpire ? <f64>expireMs : NaN) == 0)) {
+    vt = 0;
+    return;
+  }
   beginKeyRegion();
   records = 0;
   fieldTtls = 0;

@@ -6,6 +6,7 @@ import type { EventBatch } from '../core/event-batch.js';
 import { memberScore } from '../core/scores.js';
 import { encodingOf, valueTypeOf } from '../rdb/encodings.js';
 import type { RdbMetadata, RdbValueType } from '../rdb/entry.js';
+import type { KeyPredicate } from '../rdb/key-filter.js';
 import { MetadataReader } from '../rdb/metadata-reader.js';
 import { canonicalInteger } from './memory/decimal.js';
 import type { KeySizer } from './memory/key-sizer.js';
@@ -51,11 +52,13 @@ export class KeyMeasurer {
 
   /**
    * `chooseSizer` is called once, at the first key, with what the file said before it (the AUX fields
-   * that name its writer); `onKey` for every key once its value has been read.
+   * that name its writer); `onKey` for every key once its value has been read; `keep`, when given,
+   * decides before a key's value whether it is measured at all.
    */
   constructor(
     private readonly chooseSizer: (metadata: RdbMetadata) => KeySizer,
     private readonly onKey: (record: KeyRecord) => void,
+    private readonly keep?: KeyPredicate,
   ) {}
 
   private get sizer(): KeySizer {
@@ -69,6 +72,8 @@ export class KeyMeasurer {
   consume(b: EventBatch): void {
     for (let i = 0; i < b.count; i++) {
       const kind = b.kind(i);
+      // The content of a key not kept is passed over.
+      if (this.record === null && ((kind >= abi.E_KEY_END && kind <= abi.E_MODULE_VALUE) || kind === abi.E_BLOB)) continue;
       switch (kind) {
         case abi.E_KEY: this.startKey(b, i); break;
         case abi.E_CHUNK: this.chunkBytes += b.len(i); break;
@@ -138,6 +143,8 @@ export class KeyMeasurer {
 
   private startKey(b: EventBatch, i: number): void {
     const rdbType = b.aux(i);
+    const expireMs = b.flags(i) & abi.F_EXPIRE ? b.n1(i) : null;
+    if (this.keep && !this.keep(this.db, b.view(i), rdbType, expireMs)) return;
     const key = b.bytes(i);
     this.sizer.begin(rdbType, key.length);
     this.record = {
@@ -147,7 +154,7 @@ export class KeyMeasurer {
       rdbType,
       fileEncoding: encodingOf(rdbType),
       encoding: '',
-      expireMs: b.flags(i) & abi.F_EXPIRE ? b.n1(i) : null,
+      expireMs,
       elements: 0,
       largestElement: 0,
       memory: 0,

@@ -1,11 +1,52 @@
-// Measures every key of a dump: a KeyRecord per key (type, elements, estimated memory) in file order.
+// Measuring the keys of a dump: a KeyMeasurer for a selection, with the memory model chosen from the
+// dump's writer, and the synchronous whole-buffer driver.
 import type { EventBatch } from '../core/event-batch.js';
 import { RdbEventParser } from '../core/rdb-event-parser.js';
 import type { RdbMetadata } from '../rdb/entry.js';
+import { keyPredicate, savedAtMs, type KeySelection } from '../rdb/key-filter.js';
 import { KeyMeasurer, type KeyRecord } from './key-measurer.js';
 import { chooseMemoryModel, createSizer, type MemoryModel, type MemoryModelOptions } from './memory/memory-model.js';
+import type { TtlReference } from './report.js';
 
 export type { KeyRecord };
+
+export interface MeasureOptions extends MemoryModelOptions {
+  selection?: KeySelection;
+  /** Unix ms that "expired" and TTLs are judged from when the dump has no save time (default: now). */
+  nowMs?: number;
+}
+
+/** The selected keys of a dump as KeyRecords: feed it the core's events (parsed with blobEvents). */
+export class MeasuredKeys {
+  readonly measurer: KeyMeasurer;
+  /** The model the estimates follow, chosen at the first selected key (null before). */
+  model: MemoryModel | null = null;
+  private readonly nowMs: number;
+
+  constructor(options: MeasureOptions, onKey: (record: KeyRecord) => void) {
+    this.nowMs = options.nowMs ?? Date.now();
+    const minMemory = options.selection?.minMemory ?? 0;
+    this.measurer = new KeyMeasurer(
+      (metadata) => createSizer((this.model = chooseMemoryModel(metadata.aux, options))),
+      minMemory > 0 ? (r) => { if (r.memory >= minMemory) onKey(r); } : onKey,
+      keyPredicate(options.selection ?? {}, () => this.ttlReference.atMs),
+    );
+  }
+
+  get metadata(): RdbMetadata {
+    return this.measurer.metadata;
+  }
+
+  /** When TTLs are measured from: the dump's save time (known once its AUX fields are read), else now. */
+  get ttlReference(): TtlReference {
+    const saved = savedAtMs(this.measurer.metadata);
+    return saved === null ? { atMs: this.nowMs, source: 'analysis' } : { atMs: saved, source: 'saved' };
+  }
+
+  consume(b: EventBatch): void {
+    this.measurer.consume(b);
+  }
+}
 
 export interface MeasuredDump {
   keys: KeyRecord[];
@@ -15,13 +56,12 @@ export interface MeasuredDump {
 }
 
 /** Synchronously measures a dump held in memory. */
-export function measureKeysSync(data: Uint8Array, options: MemoryModelOptions = {}): MeasuredDump {
+export function measureKeysSync(data: Uint8Array, options: MeasureOptions = {}): MeasuredDump {
   const keys: KeyRecord[] = [];
-  let model: MemoryModel | null = null;
-  const measurer = new KeyMeasurer((metadata) => createSizer((model = chooseMemoryModel(metadata.aux, options))), (r) => keys.push(r));
+  const measured = new MeasuredKeys(options, (r) => keys.push(r));
   const parser = RdbEventParser.createSync({ blobEvents: true });
-  const sink = (b: EventBatch) => measurer.consume(b);
+  const sink = (b: EventBatch) => measured.consume(b);
   parser.write(data, sink);
   parser.end(sink);
-  return { keys, metadata: measurer.metadata, model };
+  return { keys, metadata: measured.metadata, model: measured.model };
 }

@@ -1,11 +1,12 @@
 // Where memory goes by key namespace: keys are cut at separator bytes (`user:42:name` under `user:` and
-// `user:42:`), and every prefix ending at a separator is a node holding the keys and bytes of all keys
+// `user:42:`), and every prefix ending at a separator is a node holding the keys and memory of all keys
 // below it. Memory stays bounded for dumps with millions of distinct prefixes: once the tree holds
 // `maxNodes` nodes it admits no new ones, and a key whose prefix was not admitted counts in the deepest
 // admitted ancestor only. A node is created by the first key under it and only ever grows, so every
 // count in the tree is exact; what the cap costs is detail (those keys show as "not under a listed
 // prefix" of an ancestor), never accuracy. Keys arrive in hash-table order, so the namespaces that hold
 // a noticeable share appear early, long before a cap is reached.
+import { compareBytes } from '../rdb/canonical-json.js';
 
 export interface PrefixTreeOptions {
   /** Bytes that end a segment (default ':'). ASCII characters. */
@@ -16,12 +17,13 @@ export interface PrefixTreeOptions {
   maxNodes?: number;
 }
 
-/** A prefix and the keys under it. `children` are sorted by bytes, largest first. */
+/** A prefix and the keys under it. `children` are sorted by memory, largest first. */
 export interface PrefixNode {
   /** The prefix, separator included ('' for the root), decoded as UTF-8 (invalid bytes as U+FFFD). */
   prefix: string;
   keys: number;
-  bytes: number;
+  /** Estimated memory of those keys, bytes. */
+  memory: number;
   children: PrefixNode[];
 }
 
@@ -34,21 +36,61 @@ export interface PrefixTreeReport {
   root: PrefixNode;
 }
 
+/** Why `separators` cannot be used, or null when it can. */
+export function separatorsProblem(separators: string): string | null {
+  if (separators.length === 0) return 'give at least one character';
+  for (const ch of separators) {
+    if (ch.length !== 1 || ch.charCodeAt(0) > 0x7f) return `${JSON.stringify(ch)} is not an ASCII character`;
+  }
+  return null;
+}
+
 interface Node {
   keys: number;
-  bytes: number;
-  /** Children by their segment (the bytes after the parent's prefix, separator included), as latin1 text. */
-  children: Map<string, Node> | null;
+  memory: number;
+  /** The bytes after the parent's prefix, separator included. */
+  segment: Uint8Array;
+  /** Children by a hash of their segment; `next` chains children whose hashes are equal. */
+  children: Map<number, Node> | null;
+  next: Node | null;
 }
 
 const utf8 = new TextDecoder();
+
+// FNV-1a over a segment's bytes, computed while scanning for separators (no string per segment), cut to
+// 30 bits so Map keys stay small integers.
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+const HASH_MASK = 0x3fffffff;
+
+/** The hash a segment is filed under (exported for tests that need two segments with the same one). */
+export function segmentHash(segment: Uint8Array): number {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < segment.length; i++) hash = Math.imul(hash ^ segment[i]!, FNV_PRIME);
+  return hash & HASH_MASK;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array, bStart: number, bEnd: number): boolean {
+  if (a.length !== bEnd - bStart) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[bStart + i]) return false;
+  return true;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+const newNode = (segment: Uint8Array): Node => ({ keys: 0, memory: 0, segment, children: null, next: null });
 
 export class PrefixTree {
   readonly separators: string;
   readonly maxDepth: number;
   readonly maxNodes: number;
   private readonly isSeparator = new Uint8Array(256);
-  private readonly root: Node = { keys: 0, bytes: 0, children: null };
+  private readonly root = newNode(new Uint8Array(0));
   private nodes = 0;
   private truncated = false;
 
@@ -56,81 +98,71 @@ export class PrefixTree {
     this.separators = options.separators ?? ':';
     this.maxDepth = options.maxDepth ?? 8;
     this.maxNodes = options.maxNodes ?? 100_000;
-    if (this.separators.length === 0) throw new RangeError('separators: give at least one character');
-    for (const ch of this.separators) {
-      const code = ch.charCodeAt(0);
-      if (ch.length !== 1 || code > 0x7f) throw new RangeError(`separators: ${JSON.stringify(ch)} is not an ASCII character`);
-      this.isSeparator[code] = 1;
-    }
+    const problem = separatorsProblem(this.separators);
+    if (problem) throw new RangeError(`separators: ${problem}`);
+    for (const ch of this.separators) this.isSeparator[ch.charCodeAt(0)] = 1;
   }
 
-  /** Counts a key and the bytes it takes under the root and every prefix of it. */
-  add(key: Uint8Array, bytes: number): void {
+  /** Counts a key and the memory it takes under the root and every prefix of it. */
+  add(key: Uint8Array, memory: number): void {
     let node = this.root;
     node.keys++;
-    node.bytes += bytes;
+    node.memory += memory;
     let start = 0;
     let depth = 0;
+    let hash = FNV_OFFSET;
     for (let i = 0; i < key.length && depth < this.maxDepth; i++) {
-      if (!this.isSeparator[key[i]!]) continue;
+      const c = key[i]!;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+      if (!this.isSeparator[c]) continue;
       // A key that ends with a separator is a key, not a namespace: only prefixes with more after them.
       if (i + 1 === key.length) break;
-      const child = this.child(node, latin1Text(key.subarray(start, i + 1)));
+      const child = this.child(node, hash & HASH_MASK, key, start, i + 1);
       if (!child) return;
       child.keys++;
-      child.bytes += bytes;
+      child.memory += memory;
       node = child;
       start = i + 1;
       depth++;
+      hash = FNV_OFFSET;
     }
   }
 
-  /** The tree, children sorted by bytes (then prefix), each level cut to its `maxChildren` largest. */
+  /** The tree, children sorted by memory (then prefix), each level cut to its `maxChildren` largest. */
   report(maxChildren = Infinity): PrefixTreeReport {
     return {
       separators: this.separators,
       maxDepth: this.maxDepth,
       truncated: this.truncated,
       nodes: this.nodes,
-      root: this.describe(this.root, '', maxChildren),
+      root: this.describe(this.root, this.root.segment, maxChildren),
     };
   }
 
-  private child(node: Node, segment: string): Node | null {
-    const found = node.children?.get(segment);
-    if (found) return found;
+  /** The child of `node` whose segment is key[start, end), created if the cap allows (else null). */
+  private child(node: Node, hash: number, key: Uint8Array, start: number, end: number): Node | null {
+    const first = node.children?.get(hash);
+    for (let n: Node | null = first ?? null; n; n = n.next) if (sameBytes(n.segment, key, start, end)) return n;
     if (this.nodes >= this.maxNodes) {
       this.truncated = true;
       return null;
     }
-    const created: Node = { keys: 0, bytes: 0, children: null };
-    (node.children ??= new Map()).set(segment, created);
+    const created = newNode(key.slice(start, end));
+    created.next = first ?? null;
+    (node.children ??= new Map()).set(hash, created);
     this.nodes++;
     return created;
   }
 
-  private describe(node: Node, prefix: string, maxChildren: number): PrefixNode {
-    const children = [...(node.children ?? [])]
-      .sort(([a, x], [b, y]) => y.bytes - x.bytes || (a < b ? -1 : a > b ? 1 : 0))
-      .slice(0, maxChildren)
-      .map(([segment, child]) => this.describe(child, prefix + segment, maxChildren));
-    return { prefix: prefix === '' ? '' : utf8.decode(latin1Bytes(prefix)), keys: node.keys, bytes: node.bytes, children };
+  private describe(node: Node, prefix: Uint8Array, maxChildren: number): PrefixNode {
+    const children: Node[] = [];
+    for (const first of node.children?.values() ?? []) for (let n: Node | null = first; n; n = n.next) children.push(n);
+    children.sort((x, y) => y.memory - x.memory || compareBytes(x.segment, y.segment));
+    return {
+      prefix: utf8.decode(prefix),
+      keys: node.keys,
+      memory: node.memory,
+      children: children.slice(0, maxChildren).map((child) => this.describe(child, concat(prefix, child.segment), maxChildren)),
+    };
   }
-}
-
-/**
- * Bytes as a string of one character per byte (an exact map key; TextDecoder's 'latin1' is really
- * windows-1252, which maps 0x80-0x9f elsewhere).
- */
-function latin1Text(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
-  return s;
-}
-
-/** The bytes of a latin1Text string. */
-function latin1Bytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
 }

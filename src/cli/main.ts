@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { RdbError } from '../core/errors.js';
 import { CliError } from './cli-error.js';
 import { parseCommand } from './parse-command.js';
+import { reportCommand } from './report-command.js';
 import { summaryCommand } from './summary-command.js';
 import { tailCommand } from './tail-command.js';
 
@@ -13,6 +14,7 @@ const program = new Command('redistap')
   .version('0.1.0')
   .showHelpAfterError()
   .addCommand(summaryCommand())
+  .addCommand(reportCommand())
   .addCommand(parseCommand())
   .addCommand(tailCommand())
   .addHelpText('after', `
@@ -21,6 +23,7 @@ CRC64 checksum. Errors name the byte offset where the file went wrong.
 
 Examples:
   redistap summary dump.rdb
+  redistap report dump.rdb --top 50
   redistap parse dump.rdb --format jsonl > keys.jsonl
   redistap parse dump.rdb --type hash --key '^user:' | head
   redistap tail redis://127.0.0.1:6379 --checkpoint tail.pos`);

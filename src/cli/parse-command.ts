@@ -1,70 +1,223 @@
-// `redistap parse <file|->`: every key of a dump, converted to an output format.
+// `redistap parse <file|->`: every selected key of a dump, converted to an output format.
 import { Command, Option } from 'commander';
-import { CanonicalJsonl } from '../rdb/canonical-jsonl.js';
+import { MeasuredEntries } from '../analysis/measured-entries.js';
+import { MeasuredKeys } from '../analysis/measure-keys.js';
+import type { KeyRecord } from '../analysis/key-measurer.js';
+import type { MemoryModelOptions } from '../analysis/memory/memory-model.js';
 import { checksumOptions } from '../core/external-checksum.js';
-import { openInput } from './input.js';
+import { CSV_HEADER, csvRow } from '../convert/csv.js';
+import { RespCommandWriter } from '../convert/resp-commands.js';
+import { canonicalLine } from '../rdb/canonical-json.js';
+import { CanonicalJsonl } from '../rdb/canonical-jsonl.js';
+import type { RdbEntry, RdbMetadata } from '../rdb/entry.js';
+import type { KeySelection } from '../rdb/key-filter.js';
+import { readEvents } from '../rdb/read-events.js';
+import type { EventSink } from '../core/rdb-event-parser.js';
+import { openInput, type CliInput } from './input.js';
+import { addMemoryOptions, memoryModelFrom, type MemoryFlags } from './memory-options.js';
 import { Output } from './output.js';
-import { addSelectionOptions, selectionFrom } from './selection-options.js';
+import { ByteProgress } from './progress.js';
+import { addSelectionOptions, selectionFrom, type SelectionFlags } from './selection-options.js';
 import { warnTrailing } from './warnings.js';
 
-interface ParseOptions {
-  format: 'jsonl';
+const FORMATS = ['jsonl', 'csv', 'resp', 'keys'] as const;
+type Format = (typeof FORMATS)[number];
+
+interface ParseFlags extends SelectionFlags, MemoryFlags {
+  format: Format;
   output?: string;
   checksum: boolean;
-  db?: string[];
-  type?: string[];
-  key?: string;
+}
+
+/** Text and bytes gathered into ~1 MiB writes. */
+class Batcher {
+  private parts: Uint8Array[] = [];
+  private size = 0;
+  private readonly encoder = new TextEncoder();
+
+  constructor(private readonly out: Output) {}
+
+  text(s: string): void {
+    this.bytes(this.encoder.encode(s));
+  }
+
+  bytes(b: Uint8Array): void {
+    this.parts.push(b);
+    this.size += b.length;
+  }
+
+  async flush(threshold = 1 << 20): Promise<void> {
+    if (this.size < threshold) return;
+    const all = new Uint8Array(this.size);
+    let at = 0;
+    for (const p of this.parts) { all.set(p, at); at += p.length; }
+    this.parts = [];
+    this.size = 0;
+    await this.out.write(all);
+  }
+}
+
+interface Job {
+  input: CliInput;
+  out: Output;
+  /** Where converted text and bytes gather before they are written. */
+  batch: Batcher;
+  selection: KeySelection;
+  memoryModel: MemoryModelOptions;
+  verifyChecksum: boolean;
+  progress: ByteProgress;
+}
+
+/** Reads the input through `sink`, awaiting `drain` between chunks; stops early when the output closed. */
+async function pump(job: Job, sink: EventSink, metadata: RdbMetadata, drain: () => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  try {
+    await readEvents(job.input.source, sink, metadata, {
+      blobEvents: true,
+      verifyChecksum: job.verifyChecksum,
+      externalChecksum: job.input.parallelChecksum,
+      signal: stop.signal,
+      onProgress: (bytes) => job.progress.update(bytes, job.input.size),
+      drain: async () => {
+        await drain();
+        if (job.out.closed) stop.abort();
+      },
+    });
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
+  }
+  await drain();
+  await job.batch.flush(0);
+}
+
+/** csv and keys: one line per key from its KeyRecord. */
+async function recordLines(job: Job, line: (r: KeyRecord) => void): Promise<RdbMetadata> {
+  const keys = new MeasuredKeys({ ...job.memoryModel, selection: job.selection }, line);
+  await pump(job, (b) => keys.consume(b), keys.metadata, () => job.batch.flush());
+  return keys.metadata;
+}
+
+/** resp, and jsonl with a memory threshold: whole entries. */
+async function entryOutput(job: Job, write: (e: RdbEntry) => void): Promise<RdbMetadata> {
+  const entries = new MeasuredEntries({ ...job.memoryModel, selection: job.selection });
+  const drain = async () => {
+    for (const { entry } of entries.take()) write(entry);
+    await job.batch.flush();
+  };
+  await pump(job, (b) => entries.consume(b), entries.metadata, drain);
+  return entries.metadata;
+}
+
+/** jsonl at full speed: lines written inside the core. */
+async function fastJsonl(job: Job): Promise<RdbMetadata> {
+  const { input, out } = job;
+  const checksum = job.verifyChecksum ? input.parallelChecksum() : null;
+  const converter = await CanonicalJsonl.create({ verifyChecksum: job.verifyChecksum, ...checksumOptions(checksum), selection: job.selection });
+  // The converter hands out views valid only during its call; Output copies them only for pipes.
+  // (Output.write takes the bytes before its first await, so calling it here is enough.)
+  let pending: Promise<void> = Promise.resolve();
+  const sink = (bytes: Uint8Array) => {
+    const written = out.write(bytes);
+    pending = pending.then(() => written);
+  };
+  const { progress } = job;
+  let read = 0;
+  try {
+    if (input.readInto) {
+      for (let n; !out.closed && (n = converter.fill(input.readInto, sink)) > 0;) {
+        progress.update((read += n), input.size);
+        await pending;
+      }
+    } else {
+      for await (const chunk of input.source) {
+        converter.write(chunk, sink);
+        progress.update((read += chunk.length), input.size);
+        await pending;
+        if (out.closed) break;
+      }
+    }
+    if (!out.closed) {
+      converter.end(sink);
+      await pending;
+      if (checksum) await converter.verifyChecksumWith(checksum);
+    }
+  } finally {
+    checksum?.close();
+  }
+  return converter.metadata;
+}
+
+const NEWLINE = new Uint8Array([0x0a]);
+
+async function convert(format: Format, job: Job): Promise<RdbMetadata> {
+  const { batch } = job;
+  switch (format) {
+    case 'jsonl':
+      if (job.selection.minMemory === undefined) return fastJsonl(job);
+      return entryOutput(job, (e) => {
+        const line = canonicalLine(e);
+        if (line !== null) batch.text(`${line}\n`);
+      });
+    case 'csv':
+      batch.text(CSV_HEADER);
+      return recordLines(job, (r) => batch.text(csvRow(r)));
+    case 'keys': return recordLines(job, (r) => { batch.bytes(r.key); batch.bytes(NEWLINE); });
+    case 'resp': {
+      const writer = new RespCommandWriter((bytes) => batch.bytes(bytes));
+      const metadata = await entryOutput(job, (e) => writer.write(e));
+      if (writer.skippedModules > 0) {
+        process.stderr.write(`redistap: warning: ${writer.skippedModules} module value(s) left out: no command rebuilds them\n`);
+      }
+      if (writer.skippedStreamEntries > 0) {
+        process.stderr.write(`redistap: warning: ${writer.skippedStreamEntries} stream entries without fields left out: XADD cannot write them\n`);
+      }
+      return metadata;
+    }
+  }
 }
 
 export function parseCommand(): Command {
   const cmd = new Command('parse')
     .description('convert every key of an RDB file to another format')
     .argument('<file>', 'the RDB file, or - for standard input')
-    .addOption(new Option('-f, --format <format>', 'output format: jsonl = one canonical JSON object per key').choices(['jsonl']).default('jsonl'))
+    .addOption(new Option('-f, --format <format>', 'output format (see below)').choices([...FORMATS]).default('jsonl'))
     .option('-o, --output <file>', 'write to this file instead of standard output')
     .option('--no-checksum', 'do not verify the CRC64 checksum (read files whose checksum is wrong)');
-  addSelectionOptions(cmd);
+  addSelectionOptions(cmd, { memory: true });
+  addMemoryOptions(cmd);
   cmd.addHelpText('after', `
-Output (jsonl): one line per key, in file order, as defined by the canonical format:
-  {"db":0,"key":"user:1","type":"hash","expire_ms":null,"value":[["name","Ada"]]}
-Byte strings that are not valid UTF-8 are written as {"b64":"..."}; module values and
-empty collections (which Redis drops on load) are left out.
+Formats:
+  jsonl  one canonical JSON object per key, in file order:
+           {"db":0,"key":"user:1","type":"hash","expire_ms":null,"value":[["name","Ada"]]}
+         Byte strings that are not valid UTF-8 are written as {"b64":"..."}; module values and
+         empty collections (which Redis drops on load) are left out.
+  csv    one row per key: database,type,key,size_in_bytes,encoding,num_elements,
+         len_largest_element,expiry (estimated memory, encoding after a load, ISO 8601 UTC expiry;
+         in keys, a backslash, control characters and invalid UTF-8 bytes are escaped as \\\\ and \\xHH)
+  resp   the commands that rebuild the data in an empty server (SELECT, SET, RPUSH, SADD, ZADD,
+         HSET, XADD, XGROUP, XCLAIM, PEXPIREAT...), binary-safe, for redis-cli --pipe; module
+         values are left out (with a warning); hash field TTLs need Redis 7.4
+  keys   the key names, one per line, as raw bytes
 
 Examples:
   redistap parse dump.rdb > keys.jsonl
-  redistap parse dump.rdb --db 0 --type hash,zset --key '^user:'
-  cat dump.rdb | redistap parse - | head`);
-  return cmd.action(async (file: string, opts: ParseOptions) => {
+  redistap parse dump.rdb --format csv -o memory.csv
+  redistap parse dump.rdb --format resp --db 0 | redis-cli -p 6380 --pipe
+  redistap parse dump.rdb --format keys --prefix session: --no-expired
+  redistap parse dump.rdb --db 0 --type hash,zset --key '^user:' --min-size 64k`);
+  return cmd.action(async (file: string, flags: ParseFlags) => {
+    const selection = selectionFrom(flags);
     const input = openInput(file);
-    const out = Output.to(opts.output);
-    const checksum = opts.checksum ? input.parallelChecksum() : null;
-    const converter = await CanonicalJsonl.create({ verifyChecksum: opts.checksum, ...checksumOptions(checksum), selection: selectionFrom(opts) });
-    // The converter hands out views valid only during its call; Output copies them only for pipes.
-    // (Output.write takes the bytes before its first await, so calling it here is enough.)
-    let pending: Promise<void> = Promise.resolve();
-    const sink = (bytes: Uint8Array) => {
-      const written = out.write(bytes);
-      pending = pending.then(() => written);
-    };
+    const out = Output.to(flags.output);
+    // Output going to this terminal is its own progress; a progress line would tangle with it.
+    const toTerminal = !flags.output && process.stdout.isTTY === true;
+    const progress = new ByteProgress('reading', toTerminal ? null : process.stderr);
     try {
-      if (input.readInto) {
-        while (!out.closed && converter.fill(input.readInto, sink) > 0) await pending;
-      } else {
-        for await (const chunk of input.source) {
-          converter.write(chunk, sink);
-          await pending;
-          if (out.closed) break;
-        }
-      }
-      if (!out.closed) {
-        converter.end(sink);
-        await pending;
-        if (checksum) await converter.verifyChecksumWith(checksum);
-      }
+      const job = { input, out, batch: new Batcher(out), selection, memoryModel: memoryModelFrom(flags), verifyChecksum: flags.checksum, progress };
+      const metadata = await convert(flags.format, job);
+      warnTrailing(metadata.trailingBytes);
     } finally {
-      checksum?.close();
+      progress.stop();
     }
-    await out.end();
-    warnTrailing(converter.metadata.trailingBytes);
   });
 }

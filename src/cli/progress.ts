@@ -13,11 +13,12 @@ export class ByteProgress {
   private bar: SingleBar | null = null;
   private startedAt = 0;
 
-  constructor(private readonly label: string, private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  /** `stream` null: never shown (e.g. when the command's own output is going to the same terminal). */
+  constructor(private readonly label: string, private readonly stream: NodeJS.WriteStream | null = process.stderr) {}
 
   /** `bytes` done so far of `total` (null: unknown, e.g. a diskless snapshot or standard input). */
   update(bytes: number, total: number | null): void {
-    if (!this.stream.isTTY) return;
+    if (!this.stream?.isTTY) return;
     const now = Date.now();
     this.startedAt ||= now;
     if (!this.bar && now - this.startedAt < SHOW_AFTER_MS) return;

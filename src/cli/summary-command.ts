@@ -2,16 +2,9 @@
 import { Command } from 'commander';
 import { summarizeRdb, type RdbSummary } from '../rdb/summary.js';
 import { openInput } from './input.js';
+import { addSelectionOptions, selectionFrom, type SelectionFlags } from './selection-options.js';
+import { formatBytes } from './units.js';
 import { warnTrailing } from './warnings.js';
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-  return `${v.toFixed(1)} ${units[u]}`;
-}
 
 function table(rows: Array<[string, string]>): string {
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -40,13 +33,16 @@ export function renderSummary(s: RdbSummary, name: string, size: number | null):
 }
 
 export function summaryCommand(): Command {
-  return new Command('summary')
+  const cmd = new Command('summary')
     .description('show the RDB and server version, keys per database, type and encoding, and expiring keys')
     .argument('<file>', 'the RDB file, or - for standard input')
-    .option('--no-checksum', 'do not verify the CRC64 checksum')
-    .action(async (file: string, opts: { checksum: boolean }) => {
+    .option('--no-checksum', 'do not verify the CRC64 checksum');
+  return addSelectionOptions(cmd, { memory: false })
+    .action(async (file: string, opts: SelectionFlags & { checksum: boolean }) => {
       const input = openInput(file);
-      const summary = await summarizeRdb(input.source, { verifyChecksum: opts.checksum, externalChecksum: input.parallelChecksum });
+      const summary = await summarizeRdb(input.source, {
+        verifyChecksum: opts.checksum, externalChecksum: input.parallelChecksum, selection: selectionFrom(opts),
+      });
       process.stdout.write(`${renderSummary(summary, input.name, input.size)}\n`);
       warnTrailing(summary.trailingBytes);
     });

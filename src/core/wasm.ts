@@ -27,8 +27,11 @@ export interface RdbCoreExports extends StreamingCore {
 
 /** What the core may ask its host while it writes canonical JSON. */
 export interface RdbCoreHost {
-  /** Whether the key (bytes valid during the call) is selected; only asked when a key filter is set. */
-  keepKey?(db: number, rdbType: number, key: Uint8Array): boolean;
+  /**
+   * Whether the key (bytes valid during the call; expire time in Unix ms or null) is selected; only asked
+   * when a key filter is set.
+   */
+  keepKey?(db: number, rdbType: number, key: Uint8Array, expireMs: number | null): boolean;
 }
 
 /** Which build of the core to load: the SIMD one where the engine supports it, or the portable one. */
@@ -83,8 +86,8 @@ export function instantiateRdbCore(module: WebAssembly.Module, host: RdbCoreHost
         for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
         return text.length;
       },
-      keepKey: (db: number, rdbType: number, ptr: number, len: number) =>
-        (host.keepKey ? host.keepKey(db, rdbType, bytes(ptr, len)) : true) ? 1 : 0,
+      keepKey: (db: number, rdbType: number, ptr: number, len: number, expireMs: number) =>
+        (host.keepKey ? host.keepKey(db, rdbType, bytes(ptr, len), Number.isNaN(expireMs) ? null : expireMs) : true) ? 1 : 0,
     },
   };
   const exports = new WebAssembly.Instance(module, imports).exports as unknown as RdbCoreExports;

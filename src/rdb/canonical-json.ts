@@ -28,16 +28,21 @@ function base64(b: Uint8Array): string {
   return btoa(s);
 }
 
-/** A byte string: a JSON string when valid UTF-8, else {"b64":...}. */
+/** A byte string as a JSON value: the text when the bytes are valid UTF-8, else {b64}. */
+export type ByteText = string | { b64: string };
+
+export function byteText(b: Uint8Array): ByteText {
+  try {
+    return strictUtf8.decode(b);
+  } catch {
+    return { b64: base64(b) };
+  }
+}
+
+/** A byte string as JSON text: a JSON string when valid UTF-8, else {"b64":...}. */
 export function jsonBytes(b: Uint8Array): string {
   if (b.length < 64 && isPlainAscii(b)) return `"${String.fromCharCode(...b)}"`;
-  let text: string;
-  try {
-    text = strictUtf8.decode(b);
-  } catch {
-    return `{"b64":"${base64(b)}"}`;
-  }
-  return JSON.stringify(text);
+  return JSON.stringify(byteText(b));
 }
 
 /** An exact integer. */
@@ -62,7 +67,7 @@ function compareDecimal(a: string, b: string): number {
 }
 
 /** Stream IDs "<ms>-<seq>" in numeric order (ms, then seq). */
-function compareIds(a: string, b: string): number {
+export function compareIds(a: string, b: string): number {
   const i = a.indexOf('-');
   const j = b.indexOf('-');
   return compareDecimal(a.slice(0, i), b.slice(0, j)) || compareDecimal(a.slice(i + 1), b.slice(j + 1));

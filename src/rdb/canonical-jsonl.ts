@@ -2,9 +2,10 @@
 // object is built per key. The entry builder here only reads the file's metadata (AUX fields, checksum).
 // Tests hold this path and the entry path (canonical-json.ts) to the same fixtures.
 import { RdbEventParser, type RdbParserOptions } from '../core/rdb-event-parser.js';
+import { loadRdbCore } from '../core/wasm.js';
 import { verifyChecksumWith, type ExternalChecksum } from '../core/external-checksum.js';
 import { EntryBuilder } from './entry-builder.js';
-import type { KeySelection } from './key-filter.js';
+import { keyPredicate, savedAtMs, type KeySelection } from './key-filter.js';
 import type { RdbMetadata, RdbValueType } from './entry.js';
 
 const FLUSH_AT = 1 << 20;
@@ -18,32 +19,40 @@ export interface CanonicalJsonlOptions extends Omit<RdbParserOptions, 'canonical
   flushAt?: number;
 }
 
-function coreOptions(options: CanonicalJsonlOptions): RdbParserOptions {
-  const sel = options.selection ?? {};
-  const pattern = sel.keyPattern;
-  const utf8 = new TextDecoder();
+/** The core's options; `reference` tells when "expired" is judged (the dump's save time). */
+function coreOptions(options: CanonicalJsonlOptions, reference: () => number): RdbParserOptions {
+  const { dbs, types, minMemory, ...perKey } = options.selection ?? {};
+  if (minMemory !== undefined) throw new RangeError('CanonicalJsonl cannot select by memory: it estimates none (use KeyMeasurer)');
+  const keep = keyPredicate(perKey, reference);
   return {
     ...options,
     canonicalJson: {
       // Module values have no canonical line.
-      types: sel.types?.filter((t): t is Exclude<RdbValueType, 'module'> => t !== 'module'),
-      dbs: sel.dbs,
-      keepKey: pattern ? (_db, _t, key) => pattern.test(utf8.decode(key)) : undefined,
+      types: types?.filter((t): t is Exclude<RdbValueType, 'module'> => t !== 'module'),
+      dbs,
+      keepKey: keep ? (db, rdbType, key, expireMs) => keep(db, key, rdbType, expireMs) : undefined,
     },
   };
 }
 
 export class CanonicalJsonl {
   private readonly builder = new EntryBuilder(() => false);
+  private readonly parser: RdbEventParser;
+  private readonly flushAt: number;
 
-  private constructor(private readonly parser: RdbEventParser, private readonly flushAt: number) {}
+  private constructor(options: CanonicalJsonlOptions) {
+    const startedAt = Date.now();
+    this.parser = RdbEventParser.createSync(coreOptions(options, () => savedAtMs(this.builder.metadata) ?? startedAt));
+    this.flushAt = options.flushAt ?? FLUSH_AT;
+  }
 
   static async create(options: CanonicalJsonlOptions = {}): Promise<CanonicalJsonl> {
-    return new CanonicalJsonl(await RdbEventParser.create(coreOptions(options)), options.flushAt ?? FLUSH_AT);
+    await loadRdbCore(); // compiled asynchronously (browsers' main threads); createSync then reuses it
+    return new CanonicalJsonl(options);
   }
 
   static createSync(options: CanonicalJsonlOptions = {}): CanonicalJsonl {
-    return new CanonicalJsonl(RdbEventParser.createSync(coreOptions(options)), options.flushAt ?? FLUSH_AT);
+    return new CanonicalJsonl(options);
   }
 
   get metadata(): RdbMetadata {

@@ -5,6 +5,7 @@ import type { Int64, RdbEntry, RdbMetadata, StreamGroup, StreamId, StreamValue }
 import { decodeModuleId, encodingOf, valueTypeOf } from './encodings.js';
 import { MetadataReader } from './metadata-reader.js';
 import { memberScore } from '../core/scores.js';
+import type { KeyPredicate } from './key-filter.js';
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -17,11 +18,8 @@ function streamId(ms: bigint, seq: bigint): StreamId {
   return `${ms}-${seq}`;
 }
 
-/** Options deciding which keys are assembled at all (the others are skipped cheaply). */
-export interface EntryFilter {
-  /** Called with the db, key bytes and RDB type code before a key's value is read. */
-  (db: number, key: Uint8Array, rdbType: number): boolean;
-}
+/** Decides which keys are assembled at all (the others are skipped cheaply), before a key's value is read. */
+export type EntryFilter = KeyPredicate;
 
 export class EntryBuilder {
   private readonly meta = new MetadataReader();
@@ -103,7 +101,7 @@ export class EntryBuilder {
     const rdbType = b.aux(i);
     const flags = b.flags(i);
     const key = b.bytes(i);
-    if (this.filter && !this.filter(this.db, key, rdbType)) return;
+    if (this.filter && !this.filter(this.db, key, rdbType, flags & abi.F_EXPIRE ? b.n1(i) : null)) return;
     const type = valueTypeOf(rdbType);
     const e = {
       db: this.db,

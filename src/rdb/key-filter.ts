@@ -1,6 +1,6 @@
-// Key selection shared by every command: databases, value types and a key pattern.
-import type { EntryFilter } from './entry-builder.js';
-import type { RdbValueType } from './entry.js';
+// Key selection shared by every command: databases, value types, key pattern and prefixes, expired or
+// not, and (for the commands that estimate memory) a minimum size.
+import type { RdbMetadata, RdbValueType } from './entry.js';
 import { valueTypeOf } from './encodings.js';
 
 export interface KeySelection {
@@ -8,18 +8,54 @@ export interface KeySelection {
   types?: RdbValueType[];
   /** Matched against the key decoded as UTF-8 (invalid bytes become U+FFFD). */
   keyPattern?: RegExp;
+  /** Keys that begin with one of these (compared as UTF-8 bytes). */
+  prefixes?: string[];
+  /** true: only keys whose expire time had passed when the dump was saved; false: only the others. */
+  expired?: boolean;
+  /** Only keys whose estimated memory is at least this many bytes (applied where memory is estimated). */
+  minMemory?: number;
 }
 
-const utf8 = new TextDecoder('utf-8');
+/** Decides about a key before its value is read (its expire time in Unix ms, or null). */
+export type KeyPredicate = (db: number, key: Uint8Array, rdbType: number, expireMs: number | null) => boolean;
 
-/** An EntryFilter for the selection, or undefined when it selects everything. */
-export function keyFilter(sel: KeySelection): EntryFilter | undefined {
+const utf8 = new TextDecoder('utf-8');
+const encoder = new TextEncoder();
+
+/** When the dump was saved, in Unix ms: its `ctime` AUX field (seconds), or null when it does not say. */
+export function savedAtMs(metadata: RdbMetadata): number | null {
+  const ctime = metadata.aux.find(([k]) => k === 'ctime')?.[1];
+  const seconds = ctime === undefined ? NaN : Number(ctime);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null;
+}
+
+/** Whether a key with this expire time had expired at `nowMs` (Redis: once now > when). */
+export function isExpiredAt(expireMs: number | null, nowMs: number): boolean {
+  return expireMs !== null && expireMs < nowMs;
+}
+
+function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * A predicate for the key-level part of a selection (everything but minMemory), or undefined when it
+ * selects every key. `referenceMs` tells when "expired" is judged: the dump's save time, asked at each
+ * key since the AUX fields that carry it are read before the first key.
+ */
+export function keyPredicate(sel: KeySelection, referenceMs: () => number): KeyPredicate | undefined {
   const dbs = sel.dbs?.length ? new Set(sel.dbs) : null;
   const types = sel.types?.length ? new Set(sel.types) : null;
   const pattern = sel.keyPattern ?? null;
-  if (!dbs && !types && !pattern) return undefined;
-  return (db, key, rdbType) =>
+  const prefixes = sel.prefixes?.length ? sel.prefixes.map((p) => encoder.encode(p)) : null;
+  const expired = sel.expired ?? null;
+  if (!dbs && !types && !pattern && !prefixes && expired === null) return undefined;
+  return (db, key, rdbType, expireMs) =>
     (!dbs || dbs.has(db)) &&
     (!types || types.has(valueTypeOf(rdbType))) &&
+    (!prefixes || prefixes.some((p) => startsWith(key, p))) &&
+    (expired === null || isExpiredAt(expireMs, referenceMs()) === expired) &&
     (!pattern || pattern.test(utf8.decode(key)));
 }

@@ -36,7 +36,8 @@ function isWebStream(source: RdbByteSource): source is ReadableStream<Uint8Array
   return typeof (source as ReadableStream).getReader === 'function';
 }
 
-async function* chunksFrom(source: RdbByteSource): AsyncGenerator<Uint8Array> {
+/** The chunks of any byte source, in order. */
+export async function* chunksFrom(source: RdbByteSource): AsyncGenerator<Uint8Array> {
   if (ArrayBuffer.isView(source)) {
     yield* chunksOf(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
     return;

@@ -1,6 +1,7 @@
 // A quick overview of a dump: versions, keys per database and type, expiring keys.
 import type { RdbEntry, RdbMetadata } from './entry.js';
-import { parseRdb, type ParseRdbOptions, type RdbByteSource } from './parse.js';
+import { keyPredicate, savedAtMs, type KeySelection } from './key-filter.js';
+import { parseRdb, type ParseRdbOptions, type RdbByteSource, type RdbReader } from './parse.js';
 
 export interface RdbSummary {
   rdbVersion: number;
@@ -46,10 +47,12 @@ export function addMetadata(s: RdbSummary, m: RdbMetadata): void {
   s.serverVersion = ver ? ver[1] : null;
 }
 
-/** Reads the whole dump and summarizes it. */
-export async function summarizeRdb(source: RdbByteSource, options: ParseRdbOptions = {}): Promise<RdbSummary> {
+/** Reads the whole dump and summarizes the selected keys ("expired" judged at the dump's save time, else now). */
+export async function summarizeRdb(source: RdbByteSource, options: ParseRdbOptions & { selection?: KeySelection } = {}): Promise<RdbSummary> {
   const s = emptySummary();
-  const reader = parseRdb(source, options);
+  const startedAt = Date.now();
+  const filter = options.selection && keyPredicate(options.selection, () => savedAtMs(reader.metadata) ?? startedAt);
+  const reader: RdbReader = parseRdb(source, { ...options, filter });
   for await (const e of reader) addEntry(s, e);
   addMetadata(s, reader.metadata);
   return s;
