@@ -201,7 +201,9 @@ describe.skipIf(!live)('report and CSV against the server that wrote the dump', 
     expect(names(['--type', 'stream,set'])).toEqual(['events', 'tags:small', 'tags:words']);
     const big = keys.filter((k) => k.memory >= 4096).map((k) => k.key).sort();
     expect(big.length).toBeGreaterThan(2);
-    expect(names(['--min-size', '4k'])).toEqual(big);
+    expect(names(['--min-size', '4k', '--allocator-quantum', quantum])).toEqual(big);
+    const jsonl = run(['parse', dump, '--min-size', '4k', '--allocator-quantum', quantum]);
+    expect(jsonl.stdout.toString().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { key: string }).key).sort()).toEqual(big);
     expect(names(['--no-expired'])).toHaveLength(103);
     expect(names(['--expired'])).toEqual([]);
   });

@@ -1,7 +1,12 @@
-// The small parts of the report on hand-made inputs: the N largest of a stream, TTL buckets.
+// The parts of the report on hand-made inputs: the N largest of a stream, TTL buckets, expire times
+// judged at the dump's save time.
 import { describe, expect, it } from 'vitest';
 import { TopN } from '../src/analysis/top-n.js';
 import { ttlBucket } from '../src/analysis/ttl-buckets.js';
+import { analyzeRdb } from '../src/analysis/analyze.js';
+import type { RdbReport } from '../src/analysis/report.js';
+import { CanonicalJsonl } from '../src/rdb/canonical-jsonl.js';
+import { handmade, str } from './helpers/handmade-rdb.js';
 
 describe('TopN', () => {
   it('keeps the n largest, largest first, ties in arrival order, and builds only what it keeps', () => {
@@ -45,5 +50,39 @@ describe('ttlBucket', () => {
     [saved + 86_399_999, 'under-1d'], [saved + 86_400_000, 'under-7d'], [saved + 7 * 86_400_000, 'longer'], [BigInt(saved) * 1000n, 'longer'],
   ] as const)('expire %s -> %s', (expire, bucket) => {
     expect(ttlBucket(expire, saved)).toBe(bucket);
+  });
+});
+
+describe('expire times judged at the save time (a hand-made RDB 9)', () => {
+  // ctime 1,700,000,000 s; "gone" expired a second before the save, "soon" expires 30 min after it.
+  const saved = 1_700_000_000_000;
+  const ms = (t: number) => [0xfc, ...Array.from({ length: 8 }, (_, i) => Number((BigInt(t) >> BigInt(8 * i)) & 0xffn))];
+  const withCtime = handmade([0xfa, ...str('ctime'), ...str('1700000000')], ms(saved - 1000), [0, ...str('gone'), ...str('x')],
+    ms(saved + 1_800_000), [0, ...str('soon'), ...str('y')], [0, ...str('kept'), ...str('z')]);
+  const withoutCtime = handmade([0, ...str('kept'), ...str('z')], ms(saved - 1000), [0, ...str('gone'), ...str('x')]);
+  const keysOf = (report: RdbReport) => report.top.byMemory.map((k) => k.key).sort();
+
+  it('counts a key that had expired when the dump was saved as expired, and the others by their TTL', async () => {
+    const report = await analyzeRdb(withCtime);
+    expect(report.ttlReference).toEqual({ atMs: saved, source: 'saved' });
+    expect(Object.fromEntries(report.ttl.map((b) => [b.bucket, b.keys]))).toEqual({ expired: 1, 'under-1h': 1, 'under-1d': 0, 'under-7d': 0, longer: 0, none: 1 });
+  });
+
+  it('selects expired or unexpired keys, in the report and in the fast JSONL path', async () => {
+    expect(keysOf(await analyzeRdb(withCtime, { selection: { expired: true } }))).toEqual(['gone']);
+    expect(keysOf(await analyzeRdb(withCtime, { selection: { expired: false } }))).toEqual(['kept', 'soon']);
+    const lines: string[] = [];
+    const jsonl = CanonicalJsonl.createSync({ selection: { expired: true } });
+    const sink = (b: Uint8Array) => lines.push(new TextDecoder().decode(b));
+    jsonl.write(withCtime, sink);
+    jsonl.end(sink);
+    expect(lines.join('')).toBe('{"db":0,"key":"gone","type":"string","expire_ms":1699999999000,"value":"x"}\n');
+  });
+
+  it('without a save time, measures from the analysis time', async () => {
+    const report = await analyzeRdb(withoutCtime, { nowMs: saved });
+    expect(report.ttlReference).toEqual({ atMs: saved, source: 'analysis' });
+    expect(report.ttl.find((b) => b.bucket === 'expired')!.keys).toBe(1);
+    expect(report.dump.savedAtMs).toBeNull();
   });
 });

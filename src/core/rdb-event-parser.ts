@@ -98,6 +98,15 @@ export class RdbEventParser {
     this.json = true;
   }
 
+  /**
+   * The batch being read. In canonicalJson mode the core's writer reads each batch before the sink does,
+   * and asks keepKey while reading it: a keepKey that needs events before the key (the AUX fields) finds
+   * the ones the sink has not seen yet here.
+   */
+  get batchInProgress(): EventBatch {
+    return this.batch;
+  }
+
   /** Bytes of completed canonical lines waiting (canonicalJson mode). */
   get canonicalOutputLength(): number {
     return this.json ? this.core.jsonOutputLength() : 0;
