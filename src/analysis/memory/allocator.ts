@@ -7,6 +7,17 @@ export type Quantum = 8 | 16;
 
 /** Bytes jemalloc hands out for a request of n bytes. */
 export function sizeClass(n: number, quantum: Quantum): number {
+  if (n <= TABLE_MAX) return (quantum === 8 ? table8 : table16)[n]!;
+  return computeSizeClass(n, quantum);
+}
+
+// Most requests are small (keys, sds strings, entries): those are looked up, one table per quantum.
+const TABLE_MAX = 4096;
+const tableFor = (quantum: Quantum) => Uint32Array.from({ length: TABLE_MAX + 1 }, (_, n) => computeSizeClass(n, quantum));
+const table8 = tableFor(8);
+const table16 = tableFor(16);
+
+function computeSizeClass(n: number, quantum: Quantum): number {
   if (n <= 8) return 8;
   // 2^p < n <= 2^(p+1); the step is a quarter of 2^p, but never below the quantum.
   const p = n <= 2 ** 32 ? 31 - Math.clz32(n - 1) : Math.floor(Math.log2(n - 1));

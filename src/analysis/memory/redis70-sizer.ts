@@ -86,7 +86,8 @@ export class Redis70Sizer implements KeySizer {
   private blobBytes = 0;
   /** Allocated size of a stream's listpacks. */
   private streamListpacks = 0;
-  private stringEstimate: ValueEstimate | null = null;
+  private stringBytes = ROBJ;
+  private stringEncoding = 'embstr';
 
   // sets: integers only so far (intset), their width, members read before the first other one
   private integersOnly = true;
@@ -123,7 +124,8 @@ export class Redis70Sizer implements KeySizer {
     this.table = 0;
     this.blobBytes = 0;
     this.streamListpacks = 0;
-    this.stringEstimate = null;
+    this.stringBytes = ROBJ;
+    this.stringEncoding = 'embstr';
     this.integersOnly = true;
     this.intWidth = 2;
     this.integersBeforeOther = -1;
@@ -133,7 +135,7 @@ export class Redis70Sizer implements KeySizer {
     this.nodeItems = 0;
     this.nodes = 0;
     this.nodesTotal = 0;
-    this.masters = [];
+    this.masters.length = 0;
     this.streamExtra = 0;
     this.pending = null;
     this.consumerPending = null;
@@ -142,9 +144,12 @@ export class Redis70Sizer implements KeySizer {
 
   string(length: number, integer: number | null): void {
     const q = this.quantum;
-    if (integer !== null) this.stringEstimate = { bytes: ROBJ, encoding: 'int' };
-    else if (length <= EMBSTR_MAX) this.stringEstimate = { bytes: sizeClass(length + EMBSTR_OVERHEAD, q), encoding: 'embstr' };
-    else this.stringEstimate = { bytes: ROBJ + sdsSize(length, q), encoding: 'raw' };
+    if (integer !== null) this.stringEncoding = 'int';
+    else if (length <= EMBSTR_MAX) this.stringBytes = sizeClass(length + EMBSTR_OVERHEAD, q);
+    else {
+      this.stringBytes = ROBJ + sdsSize(length, q);
+      this.stringEncoding = 'raw';
+    }
   }
 
   listItem(length: number, integer: number | null): void {
@@ -243,13 +248,14 @@ export class Redis70Sizer implements KeySizer {
   }
 
   end(): ValueEstimate {
-    const value = this.value();
-    return { bytes: value.bytes + this.keyPart, encoding: value.encoding };
+    const estimate = this.value(); // a fresh object: completed in place
+    estimate.bytes += this.keyPart;
+    return estimate;
   }
 
   private value(): ValueEstimate {
     switch (valueTypeOf(this.type)) {
-      case 'string': return this.stringEstimate ?? { bytes: ROBJ, encoding: 'embstr' };
+      case 'string': return { bytes: this.stringBytes, encoding: this.stringEncoding };
       case 'list': return this.list();
       case 'set': return this.set();
       case 'zset': return this.zset();
