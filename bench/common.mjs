@@ -1,6 +1,7 @@
 // Small helpers shared by the benchmark scripts in bench/ (rdb-parse, replication-parse, replication-live).
 import os from 'node:os';
 import path from 'node:path';
+import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -67,4 +68,72 @@ export function gitState() {
 export function environmentLine({ before = [], after = [] } = {}) {
   const node = [`node ${process.version}`, `${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}`];
   return [...before, ...node, ...after].join(' | ');
+}
+
+/**
+ * The .rdb files of a corpus directory, sorted, or those named in `only` ("a,b", names without .rdb);
+ * fails with how to create the corpus when there are none. `usage` is the command that takes --corpus.
+ */
+export function corpusFiles(dir, only, usage) {
+  const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.rdb')).sort() : [];
+  if (all.length === 0) {
+    fail(`no .rdb files in ${dir}\n` +
+      'Create the benchmark corpus with:  npm run bench:corpus   (writes bench/corpus, needs redis-server)\n' +
+      `or point at an existing one with:   ${usage} --corpus DIR`, 1);
+  }
+  if (!only) return all.map((f) => path.join(dir, f));
+  return only.split(',').map((name) => {
+    const f = name.trim().replace(/\.rdb$/, '') + '.rdb';
+    if (!all.includes(f)) fail(`${f} not in ${dir} (has: ${all.join(', ')})`);
+    return path.join(dir, f);
+  });
+}
+
+/** Key counts recorded by perf-corpus in the corpus's corpus.json (empty when it has none). */
+export function expectedCounts(dir) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'corpus.json'), 'utf8')).files ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** Writes a bench's results as bench/results/<name>-<start time>.json and returns the path. */
+export function writeResults(name, startedAt, doc) {
+  const dir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const out = path.join(dir, `${name}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(out, JSON.stringify({ startedAt: startedAt.toISOString(), ...doc }, null, 2) + '\n');
+  return out;
+}
+
+const GNU_TIME = '/usr/bin/time';
+
+/** Whether GNU time is installed (Debian package `time`): peak RSS is measured only then. */
+export const haveGnuTime = fs.existsSync(GNU_TIME);
+
+/**
+ * Runs argv as a fresh process, timed by wall clock from spawn to exit, its peak RSS read by GNU time
+ * when installed. Returns {ms, rssKb, stdout} or {error} (the failure and the last lines it printed).
+ */
+export function timedRun(argv, { stdout = 'pipe', timeoutMs = 20 * 60 * 1000 } = {}) {
+  // GNU time writes the peak RSS to a file of its own, leaving the contender's stderr clean.
+  const rssFile = haveGnuTime ? path.join(os.tmpdir(), `redistap-bench-rss-${process.pid}`) : null;
+  if (rssFile) argv = [GNU_TIME, '-f', '%M', '-o', rssFile, ...argv];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', stdout, 'pipe'], maxBuffer: 64 << 20, timeout: timeoutMs });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  let rssKb = null;
+  if (rssFile) {
+    // On failure GNU time prepends "Command exited with non-zero status N"; the RSS is the last line.
+    const lines = fs.existsSync(rssFile) ? fs.readFileSync(rssFile, 'utf8').trim().split('\n') : [];
+    rssKb = Number(lines.at(-1)) || null;
+    fs.rmSync(rssFile, { force: true });
+  }
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+    const said = [r.stdout, r.stderr].map((b) => b?.toString().trim() ?? '').filter(Boolean).join('\n');
+    return { error: said ? `${why}:\n${said.split('\n').slice(-8).join('\n')}` : why };
+  }
+  return { ms, rssKb, stdout: r.stdout };
 }

@@ -9,12 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { environmentLine, fail, parseOptions, fmt, gitState, median, positiveInt } from './common.mjs';
+import {
+  corpusFiles, environmentLine, expectedCounts, fail, fmt, gitState, haveGnuTime, median, parseOptions, positiveInt, timedRun, writeResults,
+} from './common.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
 const PEER = '/usr/bin/redis-check-rdb';
-const GNU_TIME = '/usr/bin/time';
 const CLI = path.join(ROOT, 'dist/cli/main.js');
 const RUN_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -39,9 +40,8 @@ const opts = parseOptions({
 }, HELP);
 const runs = positiveInt('--runs', opts.runs);
 const corpusDir = path.resolve(opts.corpus);
-const files = corpusFiles(corpusDir, opts.only);
+const files = corpusFiles(corpusDir, opts.only, 'npm run bench --');
 const expected = expectedCounts(corpusDir);
-const haveTime = fs.existsSync(GNU_TIME);
 const devNull = fs.openSync('/dev/null', 'w');
 
 // The contenders, in the order they run within each repetition. `stdout` is where the process writes:
@@ -72,7 +72,7 @@ function main() {
   const startedAt = new Date();
   console.log(environmentLine({
     before: [peerVersion() ?? 'redis-check-rdb ?'],
-    after: haveTime ? [] : ['no /usr/bin/time: peak RSS not measured'],
+    after: haveGnuTime ? [] : ['no /usr/bin/time: peak RSS not measured'],
   }));
   console.log(`corpus ${corpusDir}: ${files.map((f) => path.basename(f)).join(', ')}; ${runs} runs each, median\n`);
   const results = files.map(benchFile);
@@ -140,36 +140,15 @@ function benchFile(file) {
 
 /** Spawns one contender on one file; returns {ms, rssKb, output} or {error}. */
 function runOnce(contender, file, stdout = contender.stdout) {
-  let argv = contender.argv(file);
-  // GNU time writes the peak RSS to a file of its own, leaving the contender's stderr clean.
-  const rssFile = haveTime ? path.join(os.tmpdir(), `rdb-bench-rss-${process.pid}`) : null;
-  if (rssFile) argv = [GNU_TIME, '-f', '%M', '-o', rssFile, ...argv];
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), {
-    stdio: ['ignore', stdout, 'pipe'],
-    maxBuffer: 64 << 20,
-    timeout: RUN_TIMEOUT_MS,
-  });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  let rssKb = null;
-  if (rssFile) {
-    // On failure GNU time prepends "Command exited with non-zero status N"; the RSS is the last line.
-    const lines = fs.existsSync(rssFile) ? fs.readFileSync(rssFile, 'utf8').trim().split('\n') : [];
-    rssKb = Number(lines.at(-1)) || null;
-    fs.rmSync(rssFile, { force: true });
-  }
-  if (r.error || r.status !== 0) {
-    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
-    const said = [r.stdout, r.stderr].map((b) => b?.toString().trim() ?? '').filter(Boolean).join('\n');
-    return { error: said ? `${why}:\n${said.split('\n').slice(-8).join('\n')}` : why };
-  }
+  const r = timedRun(contender.argv(file), { stdout, timeoutMs: RUN_TIMEOUT_MS });
+  if (r.error) return r;
   const output = contender.parse && stdout === 'pipe' ? contender.parse(r.stdout.toString()) : null;
-  return { ms, rssKb, output };
+  return { ms: r.ms, rssKb: r.rssKb, output };
 }
 
 function printTable(results) {
   const header = ['file', 'MB', 'contender', 'median s', 'MB/s', 'vs check-rdb'];
-  if (haveTime) header.push('peak RSS MB');
+  if (haveGnuTime) header.push('peak RSS MB');
   const rows = [];
   const notes = new Set(); // a Set: "n/a" would otherwise repeat for every file
   for (const r of results) {
@@ -183,12 +162,12 @@ function printTable(results) {
       }
       const row = [...first, c.label, fmt(x.medianMs / 1000, 3), fmt(x.mbPerSec, 1),
         x.ratioToPeer ? `${fmt(x.ratioToPeer, 2)}x` : ''];
-      if (haveTime) row.push(x.peakRssKb ? fmt(x.peakRssKb / 1024, 1) : '');
+      if (haveGnuTime) row.push(x.peakRssKb ? fmt(x.peakRssKb / 1024, 1) : '');
       rows.push(row);
       if (x.inProcessMedianMs) {
         const ms = x.inProcessMedianMs;
         rows.push(['', '', '    same, in-process (no Node start)', fmt(ms / 1000, 3), fmt(r.bytes / 1e6 / (ms / 1000), 1),
-          `${fmt(x.inProcessRatioToPeer, 2)}x`, ...(haveTime ? [''] : [])]);
+          `${fmt(x.inProcessRatioToPeer, 2)}x`, ...(haveGnuTime ? [''] : [])]);
       }
     });
     const a = r.contenders.a.output;
@@ -211,46 +190,15 @@ function printTable(results) {
 }
 
 function writeJson(startedAt, results) {
-  const dir = path.join(BENCH_DIR, 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const out = path.join(dir, `rdb-parse-${stamp}.json`);
-  const doc = {
-    startedAt: startedAt.toISOString(),
+  return writeResults('rdb-parse', startedAt, {
     runs, corpus: corpusDir,
     environment: { node: process.version, peer: peerVersion(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length, os: `${os.type()} ${os.release()}`, git: gitState() },
     units: { time: 'ms (wall clock, spawn to exit)', throughput: 'MB/s, MB = 1e6 bytes', rss: 'KiB (GNU time %M)' },
     results,
-  };
-  fs.writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
-  return out;
-}
-
-// ---------------------------------------------------------------- small helpers
-
-function corpusFiles(dir, only) {
-  const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.rdb')).sort() : [];
-  if (all.length === 0) {
-    fail(`no .rdb files in ${dir}\n` +
-      'Create the benchmark corpus with:  npm run bench:corpus   (writes bench/corpus, needs redis-server)\n' +
-      'or point at an existing one with:   npm run bench -- --corpus DIR', 1);
-  }
-  if (!only) return all.map((f) => path.join(dir, f));
-  return only.split(',').map((name) => {
-    const f = name.trim().replace(/\.rdb$/, '') + '.rdb';
-    if (!all.includes(f)) fail(`${f} not in ${dir} (has: ${all.join(', ')})`);
-    return path.join(dir, f);
   });
 }
 
-/** Key counts recorded by perf-corpus in corpus.json, to check that (a) saw every key. */
-function expectedCounts(dir) {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'corpus.json'), 'utf8')).files ?? {};
-  } catch {
-    return {};
-  }
-}
+// ---------------------------------------------------------------- small helpers
 
 function peerVersion() {
   const r = spawnSync(PEER, ['--version'], { encoding: 'utf8' });
