@@ -9,7 +9,8 @@ export { parseRdb, parseDump, RdbReader, type RdbByteSource, type ParseRdbOption
 export type * from './rdb/entry.js';
 export { canonicalLine, compareBytes } from './rdb/canonical-json.js';
 export { CanonicalJsonl, type CanonicalJsonlOptions, type JsonlSink } from './rdb/canonical-jsonl.js';
-export { keyPredicate, savedAtMs, type KeySelection, type KeyPredicate } from './rdb/key-filter.js';
+export { keyPredicate, ttlReferenceOf, type KeySelection, type KeyPredicate, type TtlReference } from './rdb/key-filter.js';
+export { savedAtMs, writerOf } from './rdb/metadata-reader.js';
 export { decodeModuleId, encodingOf, valueTypeOf } from './rdb/encodings.js';
 export { RespReader, type RespReaderOptions, type RespSink } from './core/resp-reader.js';
 export { RespError, type RespErrorKind } from './core/resp-error.js';
@@ -18,9 +19,9 @@ export { RespReplyReader, RespErrorReply, RespMap, RespSet, RespPush, RespVerbat
 export { encodeCommand, type CommandArg } from './resp/encode.js';
 export { KeyMeasurer, type KeyRecord } from './analysis/key-measurer.js';
 export { MeasuredKeys, measureKeysSync, type MeasureOptions, type MeasuredDump } from './analysis/measure-keys.js';
-export { MeasuredEntries } from './analysis/measured-entries.js';
+export { SelectedEntries } from './analysis/selected-entries.js';
 export { analyzeRdb, type AnalyzeOptions } from './analysis/analyze.js';
-export { ReportBuilder, REPORT_SCHEMA, REPORT_VERSION, type RdbReport, type KeyRow, type ReportOptions, type Tally, type TtlReference } from './analysis/report.js';
+export { ReportBuilder, REPORT_SCHEMA, REPORT_VERSION, type RdbReport, type KeyRow, type ReportOptions, type Tally } from './analysis/report.js';
 export { PrefixTree, type PrefixNode, type PrefixTreeOptions, type PrefixTreeReport } from './analysis/prefix-tree.js';
 export { TTL_BUCKETS, type TtlBucket } from './analysis/ttl-buckets.js';
 export { readEvents, type ReadEventsOptions } from './rdb/read-events.js';

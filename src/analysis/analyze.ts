@@ -14,7 +14,7 @@ export interface AnalyzeOptions extends MeasureOptions, ReportOptions, Pick<Read
 export async function analyzeRdb(source: RdbByteSource, options: AnalyzeOptions = {}): Promise<RdbReport> {
   let keys = 0;
   const measured: MeasuredKeys = new MeasuredKeys(options, (r) => { keys++; report.add(r); });
-  const report = new ReportBuilder(() => measured.ttlReference, options);
+  const report = new ReportBuilder(measured.ttlReference, options);
   const bytes = await readEvents(source, (b) => measured.consume(b), measured.metadata, {
     blobEvents: true,
     verifyChecksum: options.verifyChecksum,

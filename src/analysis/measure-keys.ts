@@ -3,10 +3,9 @@
 import type { EventBatch } from '../core/event-batch.js';
 import { RdbEventParser } from '../core/rdb-event-parser.js';
 import type { RdbMetadata } from '../rdb/entry.js';
-import { keyPredicate, savedAtMs, type KeySelection } from '../rdb/key-filter.js';
+import { keyPredicate, ttlReferenceOf, type KeySelection, type TtlReference } from '../rdb/key-filter.js';
 import { KeyMeasurer, type KeyRecord } from './key-measurer.js';
 import { chooseMemoryModel, createSizer, type MemoryModel, type MemoryModelOptions } from './memory/memory-model.js';
-import type { TtlReference } from './report.js';
 
 export type { KeyRecord };
 
@@ -21,26 +20,21 @@ export class MeasuredKeys {
   readonly measurer: KeyMeasurer;
   /** The model the estimates follow, chosen at the first selected key (null before). */
   model: MemoryModel | null = null;
-  private readonly nowMs: number;
+  /** When TTLs are measured from: the dump's save time, else `nowMs` (now). */
+  readonly ttlReference: () => TtlReference;
 
   constructor(options: MeasureOptions, onKey: (record: KeyRecord) => void) {
-    this.nowMs = options.nowMs ?? Date.now();
+    this.ttlReference = ttlReferenceOf(() => this.measurer.metadata, options.nowMs);
     const minMemory = options.selection?.minMemory ?? 0;
     this.measurer = new KeyMeasurer(
       (metadata) => createSizer((this.model = chooseMemoryModel(metadata.aux, options))),
       minMemory > 0 ? (r) => { if (r.memory >= minMemory) onKey(r); } : onKey,
-      keyPredicate(options.selection ?? {}, () => this.ttlReference.atMs),
+      keyPredicate(options.selection ?? {}, () => this.ttlReference().atMs),
     );
   }
 
   get metadata(): RdbMetadata {
     return this.measurer.metadata;
-  }
-
-  /** When TTLs are measured from: the dump's save time (known once its AUX fields are read), else now. */
-  get ttlReference(): TtlReference {
-    const saved = savedAtMs(this.measurer.metadata);
-    return saved === null ? { atMs: this.nowMs, source: 'analysis' } : { atMs: saved, source: 'saved' };
   }
 
   consume(b: EventBatch): void {

@@ -5,7 +5,8 @@
 import { byteText, type ByteText } from '../rdb/canonical-json.js';
 import type { RdbMetadata, RdbValueType } from '../rdb/entry.js';
 import { encodingOf, valueTypeOf } from '../rdb/encodings.js';
-import { savedAtMs } from '../rdb/key-filter.js';
+import type { TtlReference } from '../rdb/key-filter.js';
+import { auxNumber, savedAtMs, writerOf } from '../rdb/metadata-reader.js';
 import type { KeyRecord } from './key-measurer.js';
 import type { MemoryModel } from './memory/memory-model.js';
 import { PrefixTree, type PrefixTreeOptions, type PrefixTreeReport } from './prefix-tree.js';
@@ -70,12 +71,6 @@ export interface RdbReport {
   modules: RdbMetadata['moduleAux'];
 }
 
-/** The moment TTLs are measured from: the save time, or the analysis time when the dump has none. */
-export interface TtlReference {
-  atMs: number;
-  source: 'saved' | 'analysis';
-}
-
 export interface ReportOptions {
   /** Keys in each top list (default 50). */
   top?: number;
@@ -138,12 +133,6 @@ function encodingRows(byType: Map<RdbValueType, Map<string, Counter>>): RdbRepor
   return rows.sort(byMemory);
 }
 
-function auxNumber(metadata: RdbMetadata, name: string): number | null {
-  const value = metadata.aux.find(([k]) => k === name)?.[1];
-  const n = value === undefined ? NaN : Number(value);
-  return Number.isFinite(n) ? n : null;
-}
-
 /** Accumulates KeyRecords into a report. */
 export class ReportBuilder {
   private readonly totals = counter();
@@ -158,12 +147,8 @@ export class ReportBuilder {
   private readonly topElements: TopN<KeyRow>;
   private readonly topLargestElement: TopN<KeyRow>;
   private readonly prefixes: PrefixTree;
-  private ttlReference: TtlReference | null = null;
 
-  /**
-   * `reference` says when TTLs are measured from; asked at the first key (the AUX fields that carry the
-   * save time come before it) or at the end.
-   */
+  /** `reference` says when TTLs are measured from (ttlReferenceOf: fixed once asked). */
   constructor(private readonly reference: () => TtlReference, private readonly options: ReportOptions = {}) {
     const n = options.top ?? 50;
     this.topMemory = new TopN(n);
@@ -180,7 +165,7 @@ export class ReportBuilder {
     }
     count(this.lastDbCounter, r);
     count(counterIn(entryOf(this.shapes, r.rdbType, () => new Map<string, Counter>()), r.encoding), r);
-    count(this.ttl[ttlBucket(r.expireMs, (this.ttlReference ??= this.reference()).atMs)], r);
+    count(this.ttl[ttlBucket(r.expireMs, this.reference().atMs)], r);
     offer(this.topMemory, r.memory, r);
     if (r.type !== 'string') offer(this.topElements, r.elements, r);
     offer(this.topLargestElement, r.largestElement, r);
@@ -188,19 +173,17 @@ export class ReportBuilder {
   }
 
   finish(metadata: RdbMetadata, model: MemoryModel | null, bytes: number): RdbReport {
-    const ttlReference = (this.ttlReference ??= this.reference());
     const { types, encodings, fileEncodings } = this.byType();
     const { keys, memory, expiringKeys, elements } = this.totals;
-    const version = metadata.aux.find(([k]) => k === 'valkey-ver') ?? metadata.aux.find(([k]) => k === 'redis-ver');
     return {
       schema: REPORT_SCHEMA,
       version: REPORT_VERSION,
       dump: {
-        rdbVersion: metadata.version, flavor: metadata.flavor, serverVersion: version?.[1] ?? null, savedAtMs: savedAtMs(metadata),
+        rdbVersion: metadata.version, flavor: metadata.flavor, serverVersion: writerOf(metadata.aux)?.version ?? null, savedAtMs: savedAtMs(metadata),
         usedMemory: auxNumber(metadata, 'used-mem'), checksum: metadata.checksum, bytes, trailingBytes: metadata.trailingBytes,
       },
       memoryModel: model,
-      ttlReference,
+      ttlReference: this.reference(),
       totals: { keys, memory, expiringKeys, elements },
       databases: [...this.dbs].sort(([a], [b]) => a - b)
         .map(([db, c]) => ({ db, keys: c.keys, memory: c.memory, expiringKeys: c.expiringKeys })),

@@ -1,7 +1,7 @@
 // `redistap parse <file|->`: every selected key of a dump, converted to an output format.
 import { Command, Option } from 'commander';
-import { MeasuredEntries } from '../analysis/measured-entries.js';
 import { MeasuredKeys } from '../analysis/measure-keys.js';
+import { SelectedEntries } from '../analysis/selected-entries.js';
 import type { KeyRecord } from '../analysis/key-measurer.js';
 import type { MemoryModelOptions } from '../analysis/memory/memory-model.js';
 import { checksumOptions } from '../core/external-checksum.js';
@@ -68,12 +68,15 @@ interface Job {
   progress: ByteProgress;
 }
 
-/** Reads the input through `sink`, awaiting `drain` between chunks; stops early when the output closed. */
-async function pump(job: Job, sink: EventSink, metadata: RdbMetadata, drain: () => Promise<void>): Promise<void> {
+/**
+ * Reads the input through `sink`, awaiting `drain` between chunks; stops early when the output closed.
+ * `measure`: the sink estimates memory (it needs the core's container events).
+ */
+async function pump(job: Job, measure: boolean, sink: EventSink, metadata: RdbMetadata, drain: () => Promise<void>): Promise<void> {
   const stop = new AbortController();
   try {
     await readEvents(job.input.source, sink, metadata, {
-      blobEvents: true,
+      blobEvents: measure,
       verifyChecksum: job.verifyChecksum,
       externalChecksum: job.input.parallelChecksum,
       signal: stop.signal,
@@ -93,18 +96,18 @@ async function pump(job: Job, sink: EventSink, metadata: RdbMetadata, drain: () 
 /** csv and keys: one line per key from its KeyRecord. */
 async function recordLines(job: Job, line: (r: KeyRecord) => void): Promise<RdbMetadata> {
   const keys = new MeasuredKeys({ ...job.memoryModel, selection: job.selection }, line);
-  await pump(job, (b) => keys.consume(b), keys.metadata, () => job.batch.flush());
+  await pump(job, true, (b) => keys.consume(b), keys.metadata, () => job.batch.flush());
   return keys.metadata;
 }
 
 /** resp, and jsonl with a memory threshold: whole entries. */
 async function entryOutput(job: Job, write: (e: RdbEntry) => void): Promise<RdbMetadata> {
-  const entries = new MeasuredEntries({ ...job.memoryModel, selection: job.selection });
+  const entries = new SelectedEntries({ ...job.memoryModel, selection: job.selection });
   const drain = async () => {
-    for (const { entry } of entries.take()) write(entry);
+    for (const entry of entries.take()) write(entry);
     await job.batch.flush();
   };
-  await pump(job, (b) => entries.consume(b), entries.metadata, drain);
+  await pump(job, job.selection.minMemory !== undefined, (b) => entries.consume(b), entries.metadata, drain);
   return entries.metadata;
 }
 

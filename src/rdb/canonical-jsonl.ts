@@ -5,8 +5,8 @@ import { RdbEventParser, type RdbParserOptions } from '../core/rdb-event-parser.
 import { loadRdbCore } from '../core/wasm.js';
 import { verifyChecksumWith, type ExternalChecksum } from '../core/external-checksum.js';
 import { EntryBuilder } from './entry-builder.js';
-import { MetadataReader } from './metadata-reader.js';
-import { keyPredicate, savedAtMs, type KeySelection } from './key-filter.js';
+import { MetadataReader, savedAtMs } from './metadata-reader.js';
+import { keyPredicate, ttlReferenceOf, type KeySelection } from './key-filter.js';
 import type { RdbMetadata, RdbValueType } from './entry.js';
 
 const FLUSH_AT = 1 << 20;
@@ -41,23 +41,22 @@ export class CanonicalJsonl {
   private readonly parser: RdbEventParser;
   private readonly flushAt: number;
 
-  private readonly startedAt = Date.now();
-  /** When "expired" is judged: fixed at the first key (the AUX fields that say it come before any key). */
-  private referenceMs: number | undefined;
-
   private constructor(options: CanonicalJsonlOptions) {
-    this.parser = RdbEventParser.createSync(coreOptions(options, () => (this.referenceMs ??= this.savedAt() ?? this.startedAt)));
+    const reference = ttlReferenceOf(() => this.metadataSoFar());
+    this.parser = RdbEventParser.createSync(coreOptions(options, () => reference().atMs));
     this.flushAt = options.flushAt ?? FLUSH_AT;
   }
 
-  /** The dump's save time: from the AUX fields read so far, or from the batch the core is writing. */
-  private savedAt(): number | null {
-    const seen = savedAtMs(this.builder.metadata);
-    if (seen !== null) return seen;
+  /**
+   * What the file said before the current key: the core asks keepKey while it reads a batch the builder
+   * has not seen yet, so a save time not in the builder's metadata may be in that batch.
+   */
+  private metadataSoFar(): RdbMetadata {
+    if (savedAtMs(this.builder.metadata) !== null) return this.builder.metadata;
     const pending = new MetadataReader();
     const b = this.parser.batchInProgress;
     for (let i = 0; i < b.count; i++) pending.take(b, i, b.kind(i), 0);
-    return savedAtMs(pending.metadata);
+    return pending.metadata;
   }
 
   static async create(options: CanonicalJsonlOptions = {}): Promise<CanonicalJsonl> {

@@ -2,6 +2,7 @@
 // not, and (for the commands that estimate memory) a minimum size.
 import type { RdbMetadata, RdbValueType } from './entry.js';
 import { valueTypeOf } from './encodings.js';
+import { savedAtMs } from './metadata-reader.js';
 
 export interface KeySelection {
   dbs?: number[];
@@ -22,11 +23,24 @@ export type KeyPredicate = (db: number, key: Uint8Array, rdbType: number, expire
 const utf8 = new TextDecoder('utf-8');
 const encoder = new TextEncoder();
 
-/** When the dump was saved, in Unix ms: its `ctime` AUX field (seconds), or null when it does not say. */
-export function savedAtMs(metadata: RdbMetadata): number | null {
-  const ctime = metadata.aux.find(([k]) => k === 'ctime')?.[1];
-  const seconds = ctime === undefined ? NaN : Number(ctime);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null;
+/** The moment expire times are judged and TTLs measured from: the save time, or the analysis time when the dump has none. */
+export interface TtlReference {
+  atMs: number;
+  source: 'saved' | 'analysis';
+}
+
+/**
+ * The TTL reference of the dump whose metadata `metadata` returns; `nowMs` stands in when it has no save
+ * time. Fixed at the first call: the AUX fields that carry the save time come before every key, and the
+ * first call comes from a key (or the end of the file), so later calls cost nothing.
+ */
+export function ttlReferenceOf(metadata: () => RdbMetadata, nowMs = Date.now()): () => TtlReference {
+  let reference: TtlReference | null = null;
+  return () => {
+    if (reference) return reference;
+    const saved = savedAtMs(metadata());
+    return (reference = saved === null ? { atMs: nowMs, source: 'analysis' } : { atMs: saved, source: 'saved' });
+  };
 }
 
 /** Whether a key with this expire time had expired at `nowMs` (Redis: once now > when). */
@@ -42,8 +56,7 @@ function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
 
 /**
  * A predicate for the key-level part of a selection (everything but minMemory), or undefined when it
- * selects every key. `referenceMs` tells when "expired" is judged: the dump's save time, asked at each
- * key since the AUX fields that carry it are read before the first key.
+ * selects every key. `referenceMs` tells when "expired" is judged (see ttlReferenceOf).
  */
 export function keyPredicate(sel: KeySelection, referenceMs: () => number): KeyPredicate | undefined {
   const dbs = sel.dbs?.length ? new Set(sel.dbs) : null;

@@ -46,3 +46,24 @@ export class MetadataReader {
     }
   }
 }
+
+/** An AUX field's value as a number, or null when the field is absent or not a number. */
+export function auxNumber(metadata: RdbMetadata, name: string): number | null {
+  const value = metadata.aux.find(([k]) => k === name)?.[1];
+  const n = value === undefined ? NaN : Number(value);
+  return Number.isFinite(n) ? n : null;
+}
+
+/** When the dump was saved, in Unix ms: its `ctime` AUX field (seconds), or null when it does not say. */
+export function savedAtMs(metadata: RdbMetadata): number | null {
+  const seconds = auxNumber(metadata, 'ctime');
+  return seconds !== null && seconds > 0 ? seconds * 1000 : null;
+}
+
+/** The server that wrote the dump: its valkey-ver, else redis-ver AUX field; null when neither is there. */
+export function writerOf(aux: ReadonlyArray<readonly [string, string]>): { product: 'Redis' | 'Valkey'; version: string } | null {
+  const valkey = aux.find(([k]) => k === 'valkey-ver');
+  if (valkey) return { product: 'Valkey', version: valkey[1] };
+  const redis = aux.find(([k]) => k === 'redis-ver');
+  return redis ? { product: 'Redis', version: redis[1] } : null;
+}

@@ -1,6 +1,7 @@
 // A quick overview of a dump: versions, keys per database and type, expiring keys.
 import type { RdbEntry, RdbMetadata } from './entry.js';
-import { keyPredicate, savedAtMs, type KeySelection } from './key-filter.js';
+import { keyPredicate, ttlReferenceOf, type KeySelection } from './key-filter.js';
+import { writerOf } from './metadata-reader.js';
 import { parseRdb, type ParseRdbOptions, type RdbByteSource, type RdbReader } from './parse.js';
 
 export interface RdbSummary {
@@ -43,15 +44,14 @@ export function addMetadata(s: RdbSummary, m: RdbMetadata): void {
   s.checksum = m.checksum;
   s.functions = m.functions.length;
   s.trailingBytes = m.trailingBytes;
-  const ver = m.aux.find(([k]) => k === 'valkey-ver') ?? m.aux.find(([k]) => k === 'redis-ver');
-  s.serverVersion = ver ? ver[1] : null;
+  s.serverVersion = writerOf(m.aux)?.version ?? null;
 }
 
 /** Reads the whole dump and summarizes the selected keys ("expired" judged at the dump's save time, else now). */
 export async function summarizeRdb(source: RdbByteSource, options: ParseRdbOptions & { selection?: KeySelection } = {}): Promise<RdbSummary> {
   const s = emptySummary();
-  const startedAt = Date.now();
-  const filter = options.selection && keyPredicate(options.selection, () => savedAtMs(reader.metadata) ?? startedAt);
+  const reference = ttlReferenceOf(() => reader.metadata);
+  const filter = options.selection && keyPredicate(options.selection, () => reference().atMs);
   const reader: RdbReader = parseRdb(source, { ...options, filter });
   for await (const e of reader) addEntry(s, e);
   addMetadata(s, reader.metadata);

@@ -2,6 +2,7 @@
 // redis-ver / valkey-ver AUX field unless the caller names one. Only Redis 7.0 is modelled so far
 // (docs/memory-model.md says what the others change); it stands in for every writer until they are.
 import type { Quantum } from './allocator.js';
+import { writerOf } from '../../rdb/metadata-reader.js';
 import type { KeySizer } from './key-sizer.js';
 import { Redis70Sizer } from './redis70-sizer.js';
 
@@ -28,8 +29,8 @@ export function chooseMemoryModel(aux: ReadonlyArray<readonly [string, string]>,
     if (!MEMORY_MODELS.includes(options.model)) throw new RangeError(`unknown memory model ${options.model}; known: ${MEMORY_MODELS.join(', ')}`);
     return { name: options.model, quantum, reason: 'chosen' };
   }
-  const writer = aux.find(([k]) => k === 'valkey-ver') ?? aux.find(([k]) => k === 'redis-ver');
-  const reason = writer ? `written by ${writer[0] === 'valkey-ver' ? 'Valkey' : 'Redis'} ${writer[1]}` : 'the dump does not say which server wrote it';
+  const writer = writerOf(aux);
+  const reason = writer ? `written by ${writer.product} ${writer.version}` : 'the dump does not say which server wrote it';
   return { name: 'redis-7.0', quantum, reason };
 }
 
