@@ -4,9 +4,15 @@ import { PrefixTree, segmentHash, type PrefixNode } from '../src/analysis/prefix
 
 const enc = new TextEncoder();
 
+/** Each key is added from the middle of a buffer padded with separators, which must not count. */
 function tree(keys: Array<[string | Uint8Array, number]>, options = {}): PrefixTree {
   const t = new PrefixTree(options);
-  for (const [k, bytes] of keys) t.add(typeof k === 'string' ? enc.encode(k) : k, bytes);
+  for (const [k, bytes] of keys) {
+    const key = typeof k === 'string' ? enc.encode(k) : k;
+    const padded = new Uint8Array(key.length + 4).fill(0x3a);
+    padded.set(key, 2);
+    t.add(padded, 2, 2 + key.length, bytes);
+  }
   return t;
 }
 

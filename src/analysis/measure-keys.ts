@@ -4,10 +4,10 @@ import type { EventBatch } from '../core/event-batch.js';
 import { RdbEventParser } from '../core/rdb-event-parser.js';
 import type { RdbMetadata } from '../rdb/entry.js';
 import { keyPredicate, ttlReferenceOf, type KeySelection, type TtlReference } from '../rdb/key-filter.js';
-import { KeyMeasurer, type KeyRecord } from './key-measurer.js';
+import { KeyMeasurer, type KeyRecord, type MeasuredKey } from './key-measurer.js';
 import { chooseMemoryModel, createSizer, type MemoryModel, type MemoryModelOptions } from './memory/memory-model.js';
 
-export type { KeyRecord };
+export type { KeyRecord, MeasuredKey };
 
 export interface MeasureOptions extends MemoryModelOptions {
   selection?: KeySelection;
@@ -15,7 +15,7 @@ export interface MeasureOptions extends MemoryModelOptions {
   nowMs?: number;
 }
 
-/** The selected keys of a dump as KeyRecords: feed it the core's events (parsed with blobEvents). */
+/** The selected keys of a dump, measured: feed it the core's events (parsed with blobEvents). */
 export class MeasuredKeys {
   readonly measurer: KeyMeasurer;
   /** The model the estimates follow, chosen at the first selected key (null before). */
@@ -23,7 +23,8 @@ export class MeasuredKeys {
   /** When TTLs are measured from: the dump's save time, else `nowMs` (now). */
   readonly ttlReference: () => TtlReference;
 
-  constructor(options: MeasureOptions, onKey: (record: KeyRecord) => void) {
+  /** `onKey` receives a record reused for the next key (`toRecord()` keeps a copy). */
+  constructor(options: MeasureOptions, onKey: (record: MeasuredKey) => void) {
     this.ttlReference = ttlReferenceOf(() => this.measurer.metadata, options.nowMs);
     const minMemory = options.selection?.minMemory ?? 0;
     this.measurer = new KeyMeasurer(
@@ -52,7 +53,7 @@ export interface MeasuredDump {
 /** Synchronously measures a dump held in memory. */
 export function measureKeysSync(data: Uint8Array, options: MeasureOptions = {}): MeasuredDump {
   const keys: KeyRecord[] = [];
-  const measured = new MeasuredKeys(options, (r) => keys.push(r));
+  const measured = new MeasuredKeys(options, (r) => keys.push(r.toRecord()));
   const parser = RdbEventParser.createSync({ blobEvents: true });
   const sink = (b: EventBatch) => measured.consume(b);
   parser.write(data, sink);

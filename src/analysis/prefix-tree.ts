@@ -53,20 +53,21 @@ interface Node {
   /** Children by a hash of their segment; `next` chains children whose hashes are equal. */
   children: Map<number, Node> | null;
   next: Node | null;
+  /** The child the last key under this node went to. */
+  lastChild: Node | null;
 }
 
 const utf8 = new TextDecoder();
 
-// FNV-1a over a segment's bytes, computed while scanning for separators (no string per segment), cut to
-// 30 bits so Map keys stay small integers.
+// FNV-1a over a segment's bytes (no string per segment), cut to 30 bits so Map keys stay small integers.
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 const HASH_MASK = 0x3fffffff;
 
-/** The hash a segment is filed under (exported for tests that need two segments with the same one). */
-export function segmentHash(segment: Uint8Array): number {
+/** The hash bytes[start, end) is filed under (exported for tests that need two segments with the same one). */
+export function segmentHash(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let hash = FNV_OFFSET;
-  for (let i = 0; i < segment.length; i++) hash = Math.imul(hash ^ segment[i]!, FNV_PRIME);
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, FNV_PRIME);
   return hash & HASH_MASK;
 }
 
@@ -83,7 +84,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-const newNode = (segment: Uint8Array): Node => ({ keys: 0, memory: 0, segment, children: null, next: null });
+const newNode = (segment: Uint8Array): Node => ({ keys: 0, memory: 0, segment, children: null, next: null, lastChild: null });
 
 export class PrefixTree {
   readonly separators: string;
@@ -103,28 +104,24 @@ export class PrefixTree {
     for (const ch of this.separators) this.isSeparator[ch.charCodeAt(0)] = 1;
   }
 
-  /** Counts a key and the memory it takes under the root and every prefix of it. */
-  add(key: Uint8Array, memory: number): void {
+  /** Counts the key bytes[start, end) and the memory it takes under the root and every prefix of it. */
+  add(bytes: Uint8Array, start: number, end: number, memory: number): void {
     let node = this.root;
     node.keys++;
     node.memory += memory;
-    let start = 0;
+    const isSeparator = this.isSeparator;
+    let segmentStart = start;
     let depth = 0;
-    let hash = FNV_OFFSET;
-    for (let i = 0; i < key.length && depth < this.maxDepth; i++) {
-      const c = key[i]!;
-      hash = Math.imul(hash ^ c, FNV_PRIME);
-      if (!this.isSeparator[c]) continue;
-      // A key that ends with a separator is a key, not a namespace: only prefixes with more after them.
-      if (i + 1 === key.length) break;
-      const child = this.child(node, hash & HASH_MASK, key, start, i + 1);
+    // A key that ends with a separator is a key, not a namespace: its last byte never ends a prefix.
+    for (let i = start; i < end - 1 && depth < this.maxDepth; i++) {
+      if (isSeparator[bytes[i]!] === 0) continue;
+      const child = this.child(node, bytes, segmentStart, i + 1);
       if (!child) return;
       child.keys++;
       child.memory += memory;
       node = child;
-      start = i + 1;
+      segmentStart = i + 1;
       depth++;
-      hash = FNV_OFFSET;
     }
   }
 
@@ -140,9 +137,15 @@ export class PrefixTree {
   }
 
   /** The child of `node` whose segment is key[start, end), created if the cap allows (else null). */
-  private child(node: Node, hash: number, key: Uint8Array, start: number, end: number): Node | null {
+  private child(node: Node, key: Uint8Array, start: number, end: number): Node | null {
+    // Keys of one namespace tend to come together: the child found last is tried before hashing.
+    const last = node.lastChild;
+    if (last !== null && sameBytes(last.segment, key, start, end)) return last;
+    const hash = segmentHash(key, start, end);
     const first = node.children?.get(hash);
-    for (let n: Node | null = first ?? null; n; n = n.next) if (sameBytes(n.segment, key, start, end)) return n;
+    for (let n: Node | null = first ?? null; n; n = n.next) {
+      if (sameBytes(n.segment, key, start, end)) return (node.lastChild = n);
+    }
     if (this.nodes >= this.maxNodes) {
       this.truncated = true;
       return null;
@@ -151,7 +154,7 @@ export class PrefixTree {
     created.next = first ?? null;
     (node.children ??= new Map()).set(hash, created);
     this.nodes++;
-    return created;
+    return (node.lastChild = created);
   }
 
   private describe(node: Node, prefix: Uint8Array, maxChildren: number): PrefixNode {

@@ -7,7 +7,7 @@ import type { RdbMetadata, RdbValueType } from '../rdb/entry.js';
 import { encodingOf, valueTypeOf } from '../rdb/encodings.js';
 import type { TtlReference } from '../rdb/key-filter.js';
 import { auxNumber, savedAtMs, writerOf } from '../rdb/metadata-reader.js';
-import type { KeyRecord } from './key-measurer.js';
+import type { KeyRecord, MeasuredKey } from './key-measurer.js';
 import type { MemoryModel } from './memory/memory-model.js';
 import { PrefixTree, type PrefixTreeOptions, type PrefixTreeReport } from './prefix-tree.js';
 import { TopN } from './top-n.js';
@@ -82,6 +82,12 @@ interface Counter extends Tally {
   elements: number;
 }
 
+/** The keys of one RDB type that load with one encoding (a type has a handful at most). */
+interface ShapeCounter {
+  encoding: string;
+  counter: Counter;
+}
+
 const counter = (): Counter => ({ keys: 0, memory: 0, expiringKeys: 0, elements: 0 });
 
 /** Elements of a collection (list items, members, hash fields, stream entries); a string has none. */
@@ -135,13 +141,15 @@ function encodingRows(byType: Map<RdbValueType, Map<string, Counter>>): RdbRepor
 
 /** Accumulates KeyRecords into a report. */
 export class ReportBuilder {
-  private readonly totals = counter();
   private readonly dbs = new Map<number, Counter>();
   // Keys come grouped by database: the last one's counter saves a lookup per key.
   private lastDb = -1;
   private lastDbCounter = counter();
-  /** Per RDB type (which fixes the value type and file encoding), per encoding after a load. */
-  private readonly shapes = new Map<number, Map<string, Counter>>();
+  /** Per RDB type (which fixes the value type and file encoding): a counter per encoding after a load. */
+  private readonly shapes = new Map<number, ShapeCounter[]>();
+  // Keys of one type often come in runs: the last type's list saves a lookup.
+  private lastRdbType = -1;
+  private lastShapes: ShapeCounter[] = [];
   private readonly ttl = Object.fromEntries(TTL_BUCKETS.map((b) => [b, counter()])) as Record<TtlBucket, Counter>;
   private readonly topMemory: TopN<KeyRow>;
   private readonly topElements: TopN<KeyRow>;
@@ -157,24 +165,39 @@ export class ReportBuilder {
     this.prefixes = new PrefixTree(options.prefixes);
   }
 
-  add(r: KeyRecord): void {
-    count(this.totals, r);
+  /** Counts a key (the record may be reused once this returns). */
+  add(r: MeasuredKey): void {
     if (r.db !== this.lastDb) {
       this.lastDb = r.db;
       this.lastDbCounter = counterIn(this.dbs, r.db);
     }
     count(this.lastDbCounter, r);
-    count(counterIn(entryOf(this.shapes, r.rdbType, () => new Map<string, Counter>()), r.encoding), r);
-    count(this.ttl[ttlBucket(r.expireMs, this.reference().atMs)], r);
+    count(this.shapeCounter(r), r);
+    // Keys without a TTL are the rest of the totals (finish): most keys, so they are not counted here.
+    if (r.expireMs !== null) count(this.ttl[ttlBucket(r.expireMs, this.reference().atMs)], r);
     offer(this.topMemory, r.memory, r);
     if (r.type !== 'string') offer(this.topElements, r.elements, r);
     offer(this.topLargestElement, r.largestElement, r);
-    this.prefixes.add(r.key, r.memory);
+    this.prefixes.add(r.keyBytes, r.keyStart, r.keyEnd, r.memory);
+  }
+
+  private shapeCounter(r: KeyRecord): Counter {
+    if (r.rdbType !== this.lastRdbType) {
+      this.lastRdbType = r.rdbType;
+      this.lastShapes = entryOf(this.shapes, r.rdbType, () => []);
+    }
+    const shapes = this.lastShapes;
+    for (let k = 0; k < shapes.length; k++) if (shapes[k]!.encoding === r.encoding) return shapes[k]!.counter;
+    const created = { encoding: r.encoding, counter: counter() };
+    shapes.push(created);
+    return created.counter;
   }
 
   finish(metadata: RdbMetadata, model: MemoryModel | null, bytes: number): RdbReport {
     const { types, encodings, fileEncodings } = this.byType();
-    const { keys, memory, expiringKeys, elements } = this.totals;
+    const totals = counter();
+    for (const c of types.values()) merge(totals, c);
+    const { keys, memory, expiringKeys, elements } = totals;
     return {
       schema: REPORT_SCHEMA,
       version: REPORT_VERSION,
@@ -190,7 +213,7 @@ export class ReportBuilder {
       types: [...types].map(([type, c]) => ({ type, keys: c.keys, memory: c.memory, elements: c.elements })).sort(byMemory),
       encodings: encodingRows(encodings),
       fileEncodings: encodingRows(fileEncodings),
-      ttl: TTL_BUCKETS.map((bucket) => ({ bucket, keys: this.ttl[bucket].keys, memory: this.ttl[bucket].memory })),
+      ttl: this.ttlRows(totals),
       top: {
         byMemory: this.topMemory.sorted().map((x) => x.item),
         byElements: this.topElements.sorted().map((x) => x.item),
@@ -203,14 +226,23 @@ export class ReportBuilder {
     };
   }
 
+  /** Keys per TTL bucket; those with none are what the other buckets leave of the totals. */
+  private ttlRows(totals: Counter): RdbReport['ttl'] {
+    const rows = TTL_BUCKETS.map((bucket) => ({ bucket, keys: this.ttl[bucket].keys, memory: this.ttl[bucket].memory }));
+    const none = rows.find((row) => row.bucket === 'none')!;
+    none.keys = totals.keys - totals.expiringKeys;
+    none.memory = totals.memory - rows.reduce((sum, row) => sum + row.memory, 0);
+    return rows;
+  }
+
   /** The per-shape counters summed per value type, per encoding after a load, and per file encoding. */
   private byType() {
     const types = new Map<RdbValueType, Counter>();
     const encodings = new Map<RdbValueType, Map<string, Counter>>();
     const fileEncodings = new Map<RdbValueType, Map<string, Counter>>();
-    for (const [rdbType, byEncoding] of this.shapes) {
+    for (const [rdbType, shapes] of this.shapes) {
       const type = valueTypeOf(rdbType);
-      for (const [encoding, c] of byEncoding) {
+      for (const { encoding, counter: c } of shapes) {
         merge(counterIn(types, type), c);
         merge(counterIn(encodingsOf(encodings, type), encoding), c);
         merge(counterIn(encodingsOf(fileEncodings, type), encodingOf(rdbType)), c);

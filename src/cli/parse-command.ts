@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { MeasuredKeys } from '../analysis/measure-keys.js';
 import { SelectedEntries } from '../analysis/selected-entries.js';
-import type { KeyRecord } from '../analysis/key-measurer.js';
+import type { MeasuredKey } from '../analysis/key-measurer.js';
 import type { MemoryModelOptions } from '../analysis/memory/memory-model.js';
 import { checksumOptions } from '../core/external-checksum.js';
 import { CSV_HEADER, csvRow } from '../convert/csv.js';
@@ -41,6 +41,7 @@ class Batcher {
     this.bytes(this.encoder.encode(s));
   }
 
+  /** Keeps `b` until the next flush: give it a copy of anything that changes. */
   bytes(b: Uint8Array): void {
     this.parts.push(b);
     this.size += b.length;
@@ -93,8 +94,8 @@ async function pump(job: Job, measure: boolean, sink: EventSink, metadata: RdbMe
   await job.batch.flush(0);
 }
 
-/** csv and keys: one line per key from its KeyRecord. */
-async function recordLines(job: Job, line: (r: KeyRecord) => void): Promise<RdbMetadata> {
+/** csv and keys: one line per key from its record (valid during the call only). */
+async function recordLines(job: Job, line: (r: MeasuredKey) => void): Promise<RdbMetadata> {
   const keys = new MeasuredKeys({ ...job.memoryModel, selection: job.selection }, line);
   await pump(job, true, (b) => keys.consume(b), keys.metadata, () => job.batch.flush());
   return keys.metadata;
@@ -164,7 +165,7 @@ async function convert(format: Format, job: Job): Promise<RdbMetadata> {
     case 'csv':
       batch.text(CSV_HEADER);
       return recordLines(job, (r) => batch.text(csvRow(r)));
-    case 'keys': return recordLines(job, (r) => { batch.bytes(r.key); batch.bytes(NEWLINE); });
+    case 'keys': return recordLines(job, (r) => { batch.bytes(r.key.slice()); batch.bytes(NEWLINE); });
     case 'resp': {
       const writer = new RespCommandWriter((bytes) => batch.bytes(bytes));
       const metadata = await entryOutput(job, (e) => writer.write(e));

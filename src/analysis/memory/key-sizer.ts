@@ -32,5 +32,6 @@ export interface KeySizer {
   streamConsumerPending(id: Uint8Array): void;
   /** A module value of `bytes` bytes in the file (its size in memory is the module's business). */
   moduleValue(bytes: number): void;
+  /** The key's estimate; the object may be reused for the next key. */
   end(): ValueEstimate;
 }

@@ -109,6 +109,7 @@ export class Redis70Sizer implements KeySizer {
   private pending: Uint8Array[] | null = null;
   private consumerPending: Uint8Array[] | null = null;
   private moduleBytes = 0;
+  private readonly estimate: ValueEstimate = { bytes: 0, encoding: '' };
 
   constructor(options: Redis70Options) {
     this.quantum = options.quantum;
@@ -135,7 +136,7 @@ export class Redis70Sizer implements KeySizer {
     this.nodeItems = 0;
     this.nodes = 0;
     this.nodesTotal = 0;
-    this.masters.length = 0;
+    if (this.masters.length > 0) this.masters.length = 0; // setting a length costs a call even when it is 0
     this.streamExtra = 0;
     this.pending = null;
     this.consumerPending = null;
@@ -185,8 +186,12 @@ export class Redis70Sizer implements KeySizer {
     this.n++;
     this.longest = Math.max(this.longest, length);
     this.table += sdsSize(length, this.quantum) + DICT_ENTRY;
-    const stored = redisScoreText(score);
-    this.listpack += listpackEntrySize(length, integer) + listpackEntrySize(stored.length, stored.integer);
+    // The listpack the loader would build: only while the value can still end as one (printing every
+    // score of a large sorted set the way Redis does would cost more than all the rest).
+    if (this.type !== T.ZSET_LISTPACK && this.n <= ZSET_MAX_LISTPACK) {
+      const stored = redisScoreText(score);
+      this.listpack += listpackEntrySize(length, integer) + listpackEntrySize(stored.length, stored.integer);
+    }
   }
 
   hashField(length: number, integer: number | null): void {
@@ -248,20 +253,28 @@ export class Redis70Sizer implements KeySizer {
   }
 
   end(): ValueEstimate {
-    const estimate = this.value(); // a fresh object: completed in place
+    const estimate = this.value();
     estimate.bytes += this.keyPart;
     return estimate;
   }
 
+  /** The value's estimate, in the one object end() hands out (a key at a time, nothing allocated). */
+  private result(bytes: number, encoding: string): ValueEstimate {
+    const estimate = this.estimate;
+    estimate.bytes = bytes;
+    estimate.encoding = encoding;
+    return estimate;
+  }
+
   private value(): ValueEstimate {
+    if (this.type === T.STRING) return this.result(this.stringBytes, this.stringEncoding); // most keys
     switch (valueTypeOf(this.type)) {
-      case 'string': return { bytes: this.stringBytes, encoding: this.stringEncoding };
       case 'list': return this.list();
       case 'set': return this.set();
       case 'zset': return this.zset();
       case 'hash': return this.hash();
       case 'stream': return this.stream();
-      default: return { bytes: ROBJ + this.moduleBytes, encoding: 'module' };
+      default: return this.result(ROBJ + this.moduleBytes, 'module');
     }
   }
 
@@ -283,17 +296,17 @@ export class Redis70Sizer implements KeySizer {
 
   private list(): ValueEstimate {
     this.closeNode();
-    return { bytes: averaged(ROBJ + QUICKLIST, this.nodesTotal, this.nodes), encoding: 'quicklist' };
+    return this.result(averaged(ROBJ + QUICKLIST, this.nodesTotal, this.nodes), 'quicklist');
   }
 
   private set(): ValueEstimate {
     const q = this.quantum;
     const n = this.n;
-    if (this.type === T.SET_INTSET && n <= SET_MAX_INTSET) return { bytes: ROBJ + sizeClass(this.blobBytes, q), encoding: 'intset' };
+    if (this.type === T.SET_INTSET && n <= SET_MAX_INTSET) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'intset');
     if (this.type === T.SET && n <= SET_MAX_INTSET && this.integersOnly) {
-      return { bytes: ROBJ + sizeClass(8 + n * this.intWidth, q), encoding: 'intset' };
+      return this.result(ROBJ + sizeClass(8 + n * this.intWidth, q), 'intset');
     }
-    if (this.type === T.SET_LISTPACK && n <= SET_MAX_INTSET) return { bytes: ROBJ + sizeClass(this.blobBytes, q), encoding: 'listpack' };
+    if (this.type === T.SET_LISTPACK && n <= SET_MAX_INTSET) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
     let slots: number;
     if (this.type === T.SET && n <= SET_MAX_INTSET) {
       // Read into an intset until the first member that is not an integer, then converted: a dict
@@ -308,7 +321,7 @@ export class Redis70Sizer implements KeySizer {
     } else {
       slots = DictSlots.presized(n);
     }
-    return { bytes: averaged(ROBJ + DICT + BUCKET * slots, this.table, n), encoding: 'hashtable' };
+    return this.result(averaged(ROBJ + DICT + BUCKET * slots, this.table, n), 'hashtable');
   }
 
   private zset(): ValueEstimate {
@@ -317,7 +330,7 @@ export class Redis70Sizer implements KeySizer {
     const fromPlain = this.type === T.ZSET || this.type === T.ZSET_2;
     if (n <= ZSET_MAX_LISTPACK && (!fromPlain || this.longest <= MAX_LISTPACK_VALUE)) {
       const bytes = this.type === T.ZSET_LISTPACK ? this.blobBytes : this.listpack;
-      return { bytes: ROBJ + sizeClass(bytes, q), encoding: 'listpack' };
+      return this.result(ROBJ + sizeClass(bytes, q), 'listpack');
     }
     let slots: number;
     if (fromPlain) {
@@ -329,16 +342,16 @@ export class Redis70Sizer implements KeySizer {
       slots = dict.slots;
     }
     const base = ROBJ + ZSET + ZSKIPLIST + DICT + BUCKET * slots + skiplistHeader(q);
-    return { bytes: averaged(base, this.table + Math.round(n * this.skiplistNode), n), encoding: 'skiplist' };
+    return this.result(averaged(base, this.table + Math.round(n * this.skiplistNode), n), 'skiplist');
   }
 
   private hash(): ValueEstimate {
     const q = this.quantum;
     const n = this.n;
     if (n <= HASH_MAX_LISTPACK) {
-      if (this.type === T.HASH_LISTPACK || this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA) return { bytes: ROBJ + sizeClass(this.blobBytes, q), encoding: 'listpack' };
+      if (this.type === T.HASH_LISTPACK || this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
       if (this.type === T.HASH_ZIPLIST || this.firstLongPair === 0) {
-        return { bytes: ROBJ + sizeClass(this.listpack, q), encoding: 'listpack' };
+        return this.result(ROBJ + sizeClass(this.listpack, q), 'listpack');
       }
     }
     let slots: number;
@@ -356,7 +369,7 @@ export class Redis70Sizer implements KeySizer {
     } else {
       slots = DictSlots.presized(n);
     }
-    return { bytes: averaged(ROBJ + DICT + BUCKET * slots, this.table, n), encoding: 'hashtable' };
+    return this.result(averaged(ROBJ + DICT + BUCKET * slots, this.table, n), 'hashtable');
   }
 
   private closePending(): void {
