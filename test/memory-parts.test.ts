@@ -30,12 +30,20 @@ describe('decimal texts Redis stores as integers', () => {
     expect(of('-9223372036854775808')).toBeCloseTo(-(2 ** 63), -4);
     expect(['', '-', '-0', '01', '+1', '1.0', ' 1', '9223372036854775808', '-9223372036854775809', '123456789012345678901'].map(of)).toEqual(Array(10).fill(null));
   });
-  it("stores scores as Redis 7.0's d2string prints them: integers, else the length of %.17g", () => {
-    expect([3, -2, 2 ** 52, 99999999999999990].map((x) => redisScoreText(x).integer)).toEqual([3, -2, 2 ** 52, 99999999999999990]);
-    // C's printf: -7.25, 0.10000000000000001, 1e+20, -0, 1.0000000000000001e-05, 0.0001, 123456789.123,
-    // -1.5000000000000001e+300, 1e+17
-    expect([-7.25, 0.1, 1e20, -0, 1e-5, 0.0001, 123456789.123, -1.5e300, 1e17].map((x) => redisScoreText(x)))
-      .toEqual([5, 19, 5, 2, 22, 6, 13, 24, 5].map((length) => ({ integer: null, length })));
+  it('stores scores as d2string prints them: integers within 2^62 (double2ll), else text', () => {
+    expect([3, -2, 2 ** 52, 1e17, 2 ** 62, -(2 ** 62)].map((x) => redisScoreText(x).integer)).toEqual([3, -2, 2 ** 52, 1e17, 2 ** 62, -(2 ** 62)]);
+    expect(redisScoreText(2 ** 63)).toEqual({ integer: null, length: 22 }); // %.17g: 9.2233720368547758e+18
+  });
+  it("Redis 7.0 prints the others with printf's %.17g", () => {
+    // -7.25, 0.10000000000000001, 1e+20, -0, 1.0000000000000001e-05, 0.0001, 123456789.123, -1.5000000000000001e+300
+    expect([-7.25, 0.1, 1e20, -0, 1e-5, 0.0001, 123456789.123, -1.5e300].map((x) => redisScoreText(x, 'printf17')))
+      .toEqual([5, 19, 5, 2, 22, 6, 13, 24].map((length) => ({ integer: null, length })));
+  });
+  it("Redis 7.2 with fpconv_dtoa's shortest digits", () => {
+    // -7.25, 0.1, 1e+20, -0, 0.00001, 0.0001, 123456789.123, -1.5e+300, 1e-7, 1234567.5, and 2^63 as its
+    // 16 shortest digits padded with zeros (exponent 18 < 16 + 7), 1e+21
+    expect([-7.25, 0.1, 1e20, -0, 1e-5, 0.0001, 123456789.123, -1.5e300, 1e-7, 1234567.5, 2 ** 63, 1e21].map((x) => redisScoreText(x, 'shortest')))
+      .toEqual([5, 3, 5, 2, 7, 6, 13, 9, 4, 9, 19, 5].map((length) => ({ integer: null, length })));
   });
 });
 

@@ -146,6 +146,8 @@ export interface StartOptions {
   auth?: RedisAuth;
   /** Give up (and stop the process) if it does not answer PING within this long (default 10 s). */
   startTimeoutMs?: number;
+  /** The server binary (default: redis-server from the PATH). */
+  binary?: string;
 }
 
 /** Rejects if `p` does not settle within `ms`. */
@@ -163,7 +165,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export async function startRedisServer(extra: string[] = [], options: StartOptions = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redistap-test-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
+  const child = spawn(options.binary ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
     '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const keep = (d: Buffer) => { output = (output + d.toString()).slice(-4000); };

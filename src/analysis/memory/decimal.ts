@@ -1,6 +1,6 @@
 // The decimal texts Redis stores as integers: what string2ll / lpStringToInt64 accept (1-20 bytes, an
-// optional '-', no leading zeros, no "-0", within the signed 64-bit range), and how Redis 7.0 prints a
-// double (d2string: integer digits below 2^52, else printf's %.17g).
+// optional '-', no leading zeros, no "-0", within the signed 64-bit range), and how a server prints a
+// double into a listpack (d2string).
 
 const INT64_MAX_DIGITS = '9223372036854775807';
 const INT64_MIN_DIGITS = '9223372036854775808';
@@ -37,15 +37,40 @@ function withinInt64(bytes: Uint8Array, first: number, negative: boolean): boole
   return true;
 }
 
+/** How a server prints a double into a listpack: Redis 7.0's printf("%.17g"), or 7.2's shortest digits (fpconv). */
+export type ScorePrinting = 'printf17' | 'shortest';
+
 /**
- * How Redis 7.0 stores a sorted-set score in a listpack: d2string (util.c) prints it (integer digits
- * below 2^52, else printf's %.17g) and the listpack keeps the text as an integer when it is one. Returns
- * the integer, or null and the text's length.
+ * How a server stores a sorted-set score in a listpack: d2string (util.c) prints it and the listpack
+ * keeps the text as an integer when it is one. Integers within ±2^62 (double2ll) are printed as such;
+ * other values by printf's %.17g in Redis 7.0, by fpconv_dtoa's shortest digits from 7.2. Returns the
+ * integer, or null and the text's length.
  */
-export function redisScoreText(x: number): { integer: number | null; length: number } {
-  if (Number.isInteger(x) && Math.abs(x) < 1e17) return Object.is(x, -0) ? { integer: null, length: 2 } : { integer: x, length: 0 };
+export function redisScoreText(x: number, printing: ScorePrinting = 'printf17'): { integer: number | null; length: number } {
+  if (Number.isInteger(x) && Math.abs(x) <= 2 ** 62) return Object.is(x, -0) ? { integer: null, length: 2 } : { integer: x, length: 0 };
   if (!Number.isFinite(x)) return { integer: null, length: Number.isNaN(x) ? 3 : x > 0 ? 3 : 4 };
-  return { integer: null, length: percentG17Length(x) };
+  return { integer: null, length: printing === 'printf17' ? percentG17Length(x) : fpconvLength(x) };
+}
+
+/**
+ * Length of fpconv_dtoa's text for a finite, non-zero x (deps/fpconv emit_digits): the shortest digits
+ * that read back as x (JS finds the same ones), written plain, as a decimal, or in scientific notation.
+ */
+function fpconvLength(x: number): number {
+  const text = Math.abs(x).toExponential(); // d[.ddd]e[+-]X, the shortest digits
+  const e = text.indexOf('e');
+  const ndigits = e > 1 ? e - 1 : 1;
+  const exponent = Number(text.slice(e + 1));
+  const k = exponent - (ndigits - 1); // x = digits * 10^k
+  const sign = x < 0 ? 1 : 0;
+  const exp = Math.abs(exponent);
+  if (k >= 0 && exp < ndigits + 7) return sign + ndigits + k;
+  if (k < 0 && (k > -7 || exp < 4)) {
+    const offset = ndigits + k;
+    return sign + (offset <= 0 ? ndigits + 2 - offset : ndigits + 1);
+  }
+  const shown = Math.min(ndigits, 18 - sign);
+  return sign + (shown > 1 ? shown + 1 : 1) + 2 + (exp > 99 ? 3 : exp > 9 ? 2 : 1);
 }
 
 /** Length of C's printf("%.17g", x) for a finite, non-zero x, from its 17 significant digits. */

@@ -39,8 +39,7 @@ export class DictSlots {
       return;
     }
     this.table1 = size;
-    const s = this.table0;
-    this.stepsNeeded = Math.round(s * (1 - (1 - 1 / s) ** this.used));
+    this.stepsNeeded = Math.round(DictSlots.expectedNonEmpty(this.table0, this.used));
     this.stepsDone = 0;
   }
 
@@ -55,6 +54,11 @@ export class DictSlots {
       else if (this.used >= this.table0) this.expand(this.used + 1);
     }
     this.used++;
+  }
+
+  /** Buckets expected to hold at least one of m entries hashed at random into s buckets. */
+  static expectedNonEmpty(s: number, m: number): number {
+    return s * (1 - (1 - 1 / s) ** m);
   }
 
   /** A dict pre-sized to n and then filled with n entries: max(4, next power of two >= n) slots. */

@@ -1,13 +1,14 @@
 // Memory models: which server's MEMORY USAGE a key's estimate imitates. Chosen from the dump's
-// redis-ver / valkey-ver AUX field unless the caller names one. Only Redis 7.0 is modelled so far
-// (docs/memory-model.md says what the others change); it stands in for every writer until they are.
+// redis-ver / valkey-ver AUX field (the server that wrote a dump is the one most likely to load it)
+// unless the caller names one. A writer with no model of its own gets the nearest one, and the reason
+// says so.
 import type { Quantum } from './allocator.js';
 import { writerOf } from '../../rdb/metadata-reader.js';
 import type { KeySizer } from './key-sizer.js';
-import { Redis70Sizer } from './redis70-sizer.js';
+import { RedisSizer } from './redis-sizer.js';
+import { MEMORY_MODELS, SERVER_RULES, type MemoryModelName } from './server-rules.js';
 
-export const MEMORY_MODELS = ['redis-7.0'] as const;
-export type MemoryModelName = (typeof MEMORY_MODELS)[number];
+export { MEMORY_MODELS, type MemoryModelName };
 
 export interface MemoryModel {
   name: MemoryModelName;
@@ -22,6 +23,28 @@ export interface MemoryModelOptions {
   quantum?: Quantum;
 }
 
+/** [major, minor] of a version text such as "7.2.4"; null when it is not one. */
+function majorMinor(version: string): [number, number] | null {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+/** The family whose rules a writer's own server follows, and whether that is a stand-in. */
+function familyOf(product: 'Redis' | 'Valkey', version: string): { name: MemoryModelName; exact: boolean } {
+  const v = majorMinor(version);
+  if (!v) return { name: 'redis-7.0', exact: false };
+  const [major, minor] = v;
+  if (product === 'Valkey') {
+    // Valkey 7.2 is Redis 7.2; 8.0 embeds keys in the keyspace's entries; 8.1 replaced dicts by hashtables.
+    if (major < 8) return { name: 'redis-7.2', exact: major === 7 && minor === 2 };
+    return { name: 'valkey-8.0', exact: major === 8 && minor === 0 };
+  }
+  if (major < 7) return { name: 'redis-7.0', exact: false };
+  if (major === 7 && minor < 2) return { name: 'redis-7.0', exact: true };
+  if (major === 7 && minor < 4) return { name: 'redis-7.2', exact: true };
+  return { name: 'redis-7.4', exact: major === 7 };
+}
+
 /** The model for a dump with these AUX fields. */
 export function chooseMemoryModel(aux: ReadonlyArray<readonly [string, string]>, options: MemoryModelOptions = {}): MemoryModel {
   const quantum = options.quantum ?? 8;
@@ -30,12 +53,12 @@ export function chooseMemoryModel(aux: ReadonlyArray<readonly [string, string]>,
     return { name: options.model, quantum, reason: 'chosen' };
   }
   const writer = writerOf(aux);
-  const reason = writer ? `written by ${writer.product} ${writer.version}` : 'the dump does not say which server wrote it';
-  return { name: 'redis-7.0', quantum, reason };
+  if (!writer) return { name: 'redis-7.0', quantum, reason: 'the dump does not say which server wrote it' };
+  const { name, exact } = familyOf(writer.product, writer.version);
+  const reason = `written by ${writer.product} ${writer.version}${exact ? '' : ` (no model of its own: the nearest, ${name})`}`;
+  return { name, quantum, reason };
 }
 
 export function createSizer(model: MemoryModel): KeySizer {
-  switch (model.name) {
-    case 'redis-7.0': return new Redis70Sizer({ quantum: model.quantum });
-  }
+  return new RedisSizer({ quantum: model.quantum, rules: SERVER_RULES[model.name] });
 }

@@ -1,20 +1,26 @@
-// Redis 7.0's MEMORY USAGE <key> SAMPLES 0 right after loading a dump, predicted from the dump
-// (docs/memory-model.md). Each value is built the way rdbLoadObject builds it — which encoding it lands
-// in, which containers are kept as the file has them and which are rebuilt, how its dicts were sized —
-// then counted the way objectComputeSize counts it: jemalloc classes for allocations, plain sizeof for
-// the structs it does not round, and the floating-point average over elements that truncates.
+// A server's MEMORY USAGE <key> SAMPLES 0 right after loading a dump, predicted from the dump
+// (docs/memory-model.md): Redis 7.0's rules, and where a family differs, its ServerRules. Each value is
+// built the way rdbLoadObject builds it — which encoding it lands in, which containers are kept as the
+// file has them and which are rebuilt, how its dicts were sized — then counted the way objectComputeSize
+// counts it: jemalloc classes for allocations, plain sizeof for the structs it does not round, and the
+// floating-point average over elements that truncates.
 import * as abi from '../../core/abi.js';
-import { sdsSize, sizeClass, type Quantum } from './allocator.js';
+import { sdsHeader, sdsSize, sizeClass, type Quantum } from './allocator.js';
 import { DictSlots } from './dict-slots.js';
 import type { KeySizer, ValueEstimate } from './key-sizer.js';
 import { LISTPACK_EMPTY, listpackEntrySize } from './listpack-size.js';
 import { raxNodes } from './rax-nodes.js';
 import { redisScoreText } from './decimal.js';
+import type { ServerRules } from './server-rules.js';
 import { RDB_TYPE as T, valueTypeOf } from '../../rdb/encodings.js';
 
 // Struct sizes on x86-64 (server.h, dict.h, quicklist.h, stream.h, rax.h).
 const ROBJ = 16;
 const DICT_ENTRY = 24;
+/** Valkey 8.0's dictEntryNoValue: key, next. */
+const NO_VALUE_ENTRY = 16;
+/** Valkey 8.0's dictEntryEmbedded before the key's sds: value, next, header size. */
+const EMBEDDED_ENTRY = 17;
 const DICT = 56;
 const BUCKET = 8;
 const QUICKLIST = 40;
@@ -23,18 +29,22 @@ const ZSET = 16;
 const ZSKIPLIST = 32;
 const STREAM = 80;
 const CONSUMER_GROUP = 40;
-const CONSUMER = 24;
 const PENDING_ENTRY = 24;
 /** objectComputeSize's rax estimate: 16 per element and sizeof(raxNode) + 30 pointers per node. */
 const RAX_ELEMENT = 16;
 const RAX_NODE = 4 + 8 * 30;
 const EMBSTR_OVERHEAD = ROBJ + 3 + 1; // robj, sdshdr8, terminator in one allocation
+/** 7.4's listpackEx (the listpack of a hash with field TTLs, and their expiry bookkeeping). */
+const LISTPACK_EX = 32;
+/** 7.4's hash field metadata for a TTL: ExpireMeta and mstr flags. */
+const FIELD_TTL_META = 16 + 2;
 
 // Default thresholds (config.c).
 const EMBSTR_MAX = 44;
 const LIST_NODE_BYTES = 8192; // list-max-listpack-size -2
 const LIST_INSERT_OVERHEAD = 8; // quicklist.c SIZE_ESTIMATE_OVERHEAD
 const SET_MAX_INTSET = 512;
+const SET_MAX_LISTPACK = 128; // 7.2+
 const ZSET_MAX_LISTPACK = 128;
 const HASH_MAX_LISTPACK = 512;
 const MAX_LISTPACK_VALUE = 64;
@@ -64,12 +74,14 @@ function averaged(base: number, elementsTotal: number, count: number): number {
 /** How a list node's allocation is known: built here from its elements, kept from the file, or a plain node. */
 const enum Node { None, Built, Kept, Plain }
 
-export interface Redis70Options {
+export interface RedisSizerOptions {
   quantum: Quantum;
+  rules: ServerRules;
 }
 
-export class Redis70Sizer implements KeySizer {
+export class RedisSizer implements KeySizer {
   private readonly quantum: Quantum;
+  private readonly rules: ServerRules;
   private readonly skiplistNode: number;
 
   private type = 0;
@@ -93,16 +105,22 @@ export class Redis70Sizer implements KeySizer {
   private integersOnly = true;
   private intWidth = 2;
   private integersBeforeOther = -1;
+  private smallestInteger = 0;
+  private largestInteger = 0;
   // hashes: the pending field, the first pair (1-based) with a string too long for a listpack
   private fieldLength = 0;
   private fieldInteger: number | null = null;
   private firstLongPair = 0;
-  // lists: the node being filled, and the nodes done
+  /** Bytes of the TTL entries a listpackex would hold. */
+  private fieldTtls = 0;
+  // lists: the node being filled (its bytes, not yet rounded to a class), and the nodes done
   private node = Node.None;
   private nodeBytes = 0;
   private nodeItems = 0;
   private nodes = 0;
   private nodesTotal = 0;
+  /** Bytes of the last node done, when it is packed (not a plain node); else -1. */
+  private packedNodeBytes = -1;
   // streams
   private masters: Uint8Array[] = [];
   private streamExtra = 0;
@@ -111,14 +129,17 @@ export class Redis70Sizer implements KeySizer {
   private moduleBytes = 0;
   private readonly estimate: ValueEstimate = { bytes: 0, encoding: '' };
 
-  constructor(options: Redis70Options) {
+  constructor(options: RedisSizerOptions) {
     this.quantum = options.quantum;
+    this.rules = options.rules;
     this.skiplistNode = expectedSkiplistNode(options.quantum);
   }
 
   begin(rdbType: number, keyLength: number): void {
     this.type = rdbType;
-    this.keyPart = sdsSize(keyLength, this.quantum) + DICT_ENTRY;
+    this.keyPart = this.rules.keyInDictEntry
+      ? sizeClass(EMBEDDED_ENTRY + sdsHeader(keyLength) + keyLength + 1, this.quantum)
+      : sdsSize(keyLength, this.quantum) + DICT_ENTRY;
     this.n = 0;
     this.longest = 0;
     this.listpack = LISTPACK_EMPTY;
@@ -130,12 +151,16 @@ export class Redis70Sizer implements KeySizer {
     this.integersOnly = true;
     this.intWidth = 2;
     this.integersBeforeOther = -1;
+    this.smallestInteger = 0;
+    this.largestInteger = 0;
     this.firstLongPair = 0;
+    this.fieldTtls = 0;
     this.node = Node.None;
     this.nodeBytes = 0;
     this.nodeItems = 0;
     this.nodes = 0;
     this.nodesTotal = 0;
+    this.packedNodeBytes = -1;
     if (this.masters.length > 0) this.masters.length = 0; // setting a length costs a call even when it is 0
     this.streamExtra = 0;
     this.pending = null;
@@ -158,6 +183,12 @@ export class Redis70Sizer implements KeySizer {
     const entry = listpackEntrySize(length, integer);
     if (this.type === T.LIST || this.type === T.LIST_ZIPLIST) {
       // Types 1 and 10: pushed one by one, a new node when the estimate passes the node size.
+      if (this.rules.plainLargeListItems && length > LIST_NODE_BYTES) {
+        this.closeNode();
+        this.openNode(Node.Plain, length);
+        this.nodeItems++;
+        return;
+      }
       if (this.node !== Node.Built || this.nodeBytes + length + LIST_INSERT_OVERHEAD > LIST_NODE_BYTES) {
         this.closeNode();
         this.openNode(Node.Built, LISTPACK_EMPTY);
@@ -166,7 +197,7 @@ export class Redis70Sizer implements KeySizer {
     } else if (this.node === Node.Built) {
       this.nodeBytes += entry;
     } else if (this.node === Node.Plain) {
-      this.nodeBytes = sizeClass(length, this.quantum);
+      this.nodeBytes = length;
     }
     this.nodeItems++;
   }
@@ -177,9 +208,15 @@ export class Redis70Sizer implements KeySizer {
       this.integersOnly = false;
     } else {
       this.intWidth = Math.max(this.intWidth, integerWidth(integer));
+      if (this.integersOnly) {
+        if (this.n === 0 || integer < this.smallestInteger) this.smallestInteger = integer;
+        if (this.n === 0 || integer > this.largestInteger) this.largestInteger = integer;
+      }
     }
     this.n++;
-    this.table += DICT_ENTRY + sdsSize(length, this.quantum);
+    if (length > this.longest) this.longest = length;
+    this.table += (this.rules.bareSetMembers ? 0 : DICT_ENTRY) + sdsSize(length, this.quantum);
+    if (this.rules.listpackSets && this.n <= SET_MAX_LISTPACK) this.listpack += listpackEntrySize(length, integer);
   }
 
   zsetMember(length: number, integer: number | null, score: number): void {
@@ -189,7 +226,8 @@ export class Redis70Sizer implements KeySizer {
     // The listpack the loader would build: only while the value can still end as one (printing every
     // score of a large sorted set the way Redis does would cost more than all the rest).
     if (this.type !== T.ZSET_LISTPACK && this.n <= ZSET_MAX_LISTPACK) {
-      const stored = redisScoreText(score);
+      // A ziplist's scores are converted as the text its writer printed (Redis <= 6.2: %.17g); others are printed by the loader.
+      const stored = redisScoreText(score, this.type === T.ZSET_ZIPLIST ? 'printf17' : this.rules.scorePrinting);
       this.listpack += listpackEntrySize(length, integer) + listpackEntrySize(stored.length, stored.integer);
     }
   }
@@ -199,12 +237,15 @@ export class Redis70Sizer implements KeySizer {
     this.fieldInteger = integer;
   }
 
-  hashValue(length: number, integer: number | null): void {
+  hashValue(length: number, integer: number | null, expires: boolean): void {
     this.n++;
     const field = this.fieldLength;
     if (this.firstLongPair === 0 && (field > MAX_LISTPACK_VALUE || length > MAX_LISTPACK_VALUE)) this.firstLongPair = this.n;
-    this.table += DICT_ENTRY + sdsSize(field, this.quantum) + sdsSize(length, this.quantum);
+    const fieldBytes = this.rules.hashFieldTtl ? hashFieldSize(field, expires, this.quantum) : sdsSize(field, this.quantum);
+    this.table += DICT_ENTRY + fieldBytes + sdsSize(length, this.quantum);
     this.listpack += listpackEntrySize(field, this.fieldInteger) + listpackEntrySize(length, integer);
+    // A listpackex's third entry per field: its expire time (ms, a 64-bit integer), or 0 without one.
+    this.fieldTtls += expires ? 10 : 2;
   }
 
   blob(kind: number, bytes: number): void {
@@ -212,7 +253,7 @@ export class Redis70Sizer implements KeySizer {
       // Quicklists: a node per container; ziplists are converted (rebuilt), listpacks kept.
       this.closeNode();
       if (kind === abi.BLOB_PLAIN) this.openNode(Node.Plain, 0);
-      else if (kind === abi.BLOB_LISTPACK) this.openNode(Node.Kept, sizeClass(bytes, this.quantum));
+      else if (kind === abi.BLOB_LISTPACK) this.openNode(Node.Kept, bytes);
       else this.openNode(Node.Built, LISTPACK_EMPTY);
       return;
     }
@@ -241,7 +282,7 @@ export class Redis70Sizer implements KeySizer {
   streamConsumer(nameLength: number): void {
     this.closeConsumer();
     this.consumerPending = [];
-    this.streamExtra += CONSUMER + nameLength;
+    this.streamExtra += this.rules.streamConsumer + nameLength;
   }
 
   streamConsumerPending(id: Uint8Array): void {
@@ -289,13 +330,18 @@ export class Redis70Sizer implements KeySizer {
     // The loader drops containers that hold no element.
     if (this.nodeItems > 0) {
       this.nodes++;
-      this.nodesTotal += QUICKLIST_NODE + (this.node === Node.Built ? sizeClass(this.nodeBytes, this.quantum) : this.nodeBytes);
+      this.nodesTotal += QUICKLIST_NODE + sizeClass(this.nodeBytes, this.quantum);
+      this.packedNodeBytes = this.node === Node.Plain ? -1 : this.nodeBytes;
     }
     this.node = Node.None;
   }
 
   private list(): ValueEstimate {
     this.closeNode();
+    // 7.2+: a quicklist of one packed node within the node size becomes that listpack (not from a type-10 ziplist).
+    if (this.rules.listpackLists && this.type !== T.LIST_ZIPLIST && this.nodes === 1 && this.packedNodeBytes >= 0 && this.packedNodeBytes <= LIST_NODE_BYTES) {
+      return this.result(ROBJ + sizeClass(this.packedNodeBytes, this.quantum), 'listpack');
+    }
     return this.result(averaged(ROBJ + QUICKLIST, this.nodesTotal, this.nodes), 'quicklist');
   }
 
@@ -306,10 +352,14 @@ export class Redis70Sizer implements KeySizer {
     if (this.type === T.SET && n <= SET_MAX_INTSET && this.integersOnly) {
       return this.result(ROBJ + sizeClass(8 + n * this.intWidth, q), 'intset');
     }
-    if (this.type === T.SET_LISTPACK && n <= SET_MAX_INTSET) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
+    const listpackMax = this.rules.listpackSets ? SET_MAX_LISTPACK : SET_MAX_INTSET;
+    if (this.type === T.SET_LISTPACK && n <= listpackMax) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
+    if (this.rules.listpackSets && this.type === T.SET && n <= SET_MAX_LISTPACK && this.longest <= MAX_LISTPACK_VALUE) {
+      return this.result(ROBJ + sizeClass(Math.max(this.convertedListpackCapacity(), this.listpack), q), 'listpack');
+    }
     let slots: number;
-    if (this.type === T.SET && n <= SET_MAX_INTSET) {
-      // Read into an intset until the first member that is not an integer, then converted: a dict
+    if (this.type === T.SET && n <= SET_MAX_INTSET && !this.rules.listpackSets) {
+      // 7.0: read into an intset until the first member that is not an integer, then converted: a dict
       // sized for the integers so far, asked to expand to the whole set (a rehash), then filled.
       const k = this.integersBeforeOther;
       const dict = new DictSlots();
@@ -321,7 +371,20 @@ export class Redis70Sizer implements KeySizer {
     } else {
       slots = DictSlots.presized(n);
     }
-    return this.result(averaged(ROBJ + DICT + BUCKET * slots, this.table, n), 'hashtable');
+    // Valkey 8.0: members beyond the first of their bucket have an entry (buckets are filled at random).
+    const entries = this.rules.bareSetMembers ? NO_VALUE_ENTRY * Math.round(n - DictSlots.expectedNonEmpty(slots, n)) : 0;
+    return this.result(averaged(ROBJ + DICT + BUCKET * slots, this.table + entries, n), 'hashtable');
+  }
+
+  /**
+   * 7.2+: the listpack an intset of k integers is converted into when a string member arrives is
+   * allocated for k entries as wide as the widest of its smallest and largest, and never shrunk.
+   */
+  private convertedListpackCapacity(): number {
+    const k = this.integersBeforeOther;
+    if (k <= 0) return LISTPACK_EMPTY;
+    const widest = Math.max(listpackEntrySize(0, this.smallestInteger), listpackEntrySize(0, this.largestInteger));
+    return LISTPACK_EMPTY + widest * k;
   }
 
   private zset(): ValueEstimate {
@@ -333,7 +396,7 @@ export class Redis70Sizer implements KeySizer {
       return this.result(ROBJ + sizeClass(bytes, q), 'listpack');
     }
     let slots: number;
-    if (fromPlain) {
+    if (fromPlain || this.rules.presizedZsetConversion) {
       slots = DictSlots.presized(n);
     } else {
       // zsetConvert in 7.0 does not pre-size its dict: it grows (and rehashes) one add at a time.
@@ -348,14 +411,22 @@ export class Redis70Sizer implements KeySizer {
   private hash(): ValueEstimate {
     const q = this.quantum;
     const n = this.n;
+    const withFieldTtls = this.rules.hashFieldTtl && HASH_TYPES_WITH_TTLS.has(this.type);
     if (n <= HASH_MAX_LISTPACK) {
-      if (this.type === T.HASH_LISTPACK || this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
-      if (this.type === T.HASH_ZIPLIST || this.firstLongPair === 0) {
+      if (withFieldTtls) {
+        const kept = this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA;
+        if (kept || this.firstLongPair === 0) {
+          const listpack = kept ? this.blobBytes : this.listpack + this.fieldTtls;
+          return this.result(ROBJ + sizeClass(LISTPACK_EX, q) + sizeClass(listpack, q), 'listpackex');
+        }
+      } else if (this.type === T.HASH_LISTPACK || this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA) {
+        return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
+      } else if (this.type === T.HASH_ZIPLIST || this.firstLongPair === 0) {
         return this.result(ROBJ + sizeClass(this.listpack, q), 'listpack');
       }
     }
     let slots: number;
-    if (n <= HASH_MAX_LISTPACK && this.type === T.HASH) {
+    if (n <= HASH_MAX_LISTPACK && (this.type === T.HASH || withFieldTtls)) {
       // A listpack until pair j brings a long string: converted into a dict sized for j - 1 pairs, pair j
       // added, the dict asked to expand to the pairs still to come (when more than 4), then filled.
       const j = this.firstLongPair;
@@ -365,6 +436,11 @@ export class Redis70Sizer implements KeySizer {
       const remaining = n - j;
       if (remaining > INITIAL_DICT) dict.expand(remaining);
       for (let i = 0; i < remaining; i++) dict.add();
+      slots = dict.slots;
+    } else if (withFieldTtls) {
+      // 7.4: a large hash with field TTLs starts as an empty dict that is never pre-sized.
+      const dict = new DictSlots();
+      for (let i = 0; i < n; i++) dict.add();
       slots = dict.slots;
     } else {
       slots = DictSlots.presized(n);
@@ -393,6 +469,15 @@ export class Redis70Sizer implements KeySizer {
     const bytes = ROBJ + STREAM + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamListpacks + this.streamExtra;
     return { bytes, encoding: 'stream' };
   }
+}
+
+/** RDB types of hashes whose fields may have TTLs (Redis 7.4+). */
+const HASH_TYPES_WITH_TTLS = new Set<number>([T.HASH_METADATA, T.HASH_METADATA_PRE_GA, T.HASH_LISTPACK_EX, T.HASH_LISTPACK_EX_PRE_GA]);
+
+/** 7.4's hash field (hfield, an mstr): header 1, 3, 3 or 9 bytes; metadata when it has a TTL. */
+function hashFieldSize(length: number, expires: boolean, quantum: Quantum): number {
+  const header = length < 32 ? 1 : length < 65536 ? 3 : 9;
+  return sizeClass((expires ? FIELD_TTL_META : 0) + header + length + 1, quantum);
 }
 
 /** Bytes an intset needs per element for this value: 2, 4 or 8. */

@@ -1,0 +1,61 @@
+// What changes between the server families the memory model follows (docs/memory-model.md §12–16): the
+// load rules and MEMORY USAGE terms that differ from Redis 7.0, as data the one sizer reads.
+
+import type { ScorePrinting } from './decimal.js';
+
+export const MEMORY_MODELS = ['redis-7.0', 'redis-7.2', 'redis-7.4', 'valkey-8.0'] as const;
+export type MemoryModelName = (typeof MEMORY_MODELS)[number];
+
+export interface ServerRules {
+  /** 7.2+: a list whose one node is packed and within list-max-listpack-size loads as a listpack. */
+  listpackLists: boolean;
+  /**
+   * 7.2+: a set of strings within set-max-listpack-entries/-value loads as a listpack, and a set
+   * converted to a hash table gets it pre-sized to the whole set (7.0 rehashes part of it).
+   */
+  listpackSets: boolean;
+  /** How a sorted-set score is printed into a listpack: %.17g in 7.0, the shortest digits from 7.2. */
+  scorePrinting: ScorePrinting;
+  /** 7.2+: a sorted set converted from a listpack gets a pre-sized dict (7.0 grows it one add at a time). */
+  presizedZsetConversion: boolean;
+  /** 7.4+: a list element pushed while loading that is larger than a node (8 KiB) gets a plain node of its own. */
+  plainLargeListItems: boolean;
+  /**
+   * 7.4+: hash fields are mstr strings (headers 1/3/3/9 bytes), a field with a TTL carries 18 bytes of
+   * metadata; hashes with field TTLs load as listpackex (a 32-byte struct and a listpack of field,
+   * value, TTL triplets) or as a hash table grown one field at a time.
+   */
+  hashFieldTtl: boolean;
+  /** sizeof(streamConsumer): 24, 32 from 7.2 (active_time). */
+  streamConsumer: number;
+  /**
+   * Valkey 8.0: the key is embedded in the keyspace's dict entry, and MEMORY USAGE counts that one
+   * allocation instead of the key's sds and a 24-byte entry.
+   */
+  keyInDictEntry: boolean;
+  /**
+   * Valkey 8.0: a set's hash table holds the first member of each bucket bare (no entry, counted 0) and
+   * gives the others a 16-byte entry without a value.
+   */
+  bareSetMembers: boolean;
+}
+
+const REDIS_70: ServerRules = {
+  listpackLists: false,
+  listpackSets: false,
+  presizedZsetConversion: false,
+  scorePrinting: 'printf17',
+  plainLargeListItems: false,
+  hashFieldTtl: false,
+  streamConsumer: 24,
+  keyInDictEntry: false,
+  bareSetMembers: false,
+};
+const REDIS_72: ServerRules = { ...REDIS_70, listpackLists: true, listpackSets: true, presizedZsetConversion: true, scorePrinting: 'shortest', streamConsumer: 32 };
+
+export const SERVER_RULES: Record<MemoryModelName, ServerRules> = {
+  'redis-7.0': REDIS_70,
+  'redis-7.2': REDIS_72,
+  'redis-7.4': { ...REDIS_72, plainLargeListItems: true, hashFieldTtl: true },
+  'valkey-8.0': { ...REDIS_72, plainLargeListItems: true, keyInDictEntry: true, bareSetMembers: true },
+};
