@@ -39,7 +39,7 @@ function familyOf(product: 'Redis' | 'Valkey', version: string): { name: MemoryM
     if (major < 8) return { name: 'redis-7.2', exact: major === 7 && minor === 2 };
     return { name: 'valkey-8.0', exact: major === 8 && minor === 0 };
   }
-  if (major < 7) return { name: 'redis-7.0', exact: false };
+  if (major < 7) return { name: 'redis-6.2', exact: major === 6 && minor === 2 };
   if (major === 7 && minor < 2) return { name: 'redis-7.0', exact: true };
   if (major === 7 && minor < 4) return { name: 'redis-7.2', exact: true };
   return { name: 'redis-7.4', exact: major === 7 };

@@ -9,6 +9,7 @@ import { sdsHeader, sdsSize, sizeClass, type Quantum } from './allocator.js';
 import { DictSlots } from './dict-slots.js';
 import type { KeySizer, ValueEstimate } from './key-sizer.js';
 import { LISTPACK_EMPTY, listpackEntrySize } from './listpack-size.js';
+import { PackedSize, pushOverhead } from './packed-size.js';
 import { raxNodes } from './rax-nodes.js';
 import { redisScoreText } from './decimal.js';
 import type { ServerRules } from './server-rules.js';
@@ -21,14 +22,10 @@ const DICT_ENTRY = 24;
 const NO_VALUE_ENTRY = 16;
 /** Valkey 8.0's dictEntryEmbedded before the key's sds: value, next, header size. */
 const EMBEDDED_ENTRY = 17;
-const DICT = 56;
 const BUCKET = 8;
 const QUICKLIST = 40;
-const QUICKLIST_NODE = 40;
 const ZSET = 16;
 const ZSKIPLIST = 32;
-const STREAM = 80;
-const CONSUMER_GROUP = 40;
 const PENDING_ENTRY = 24;
 /** objectComputeSize's rax estimate: 16 per element and sizeof(raxNode) + 30 pointers per node. */
 const RAX_ELEMENT = 16;
@@ -42,7 +39,6 @@ const FIELD_TTL_META = 16 + 2;
 // Default thresholds (config.c).
 const EMBSTR_MAX = 44;
 const LIST_NODE_BYTES = 8192; // list-max-listpack-size -2
-const LIST_INSERT_OVERHEAD = 8; // quicklist.c SIZE_ESTIMATE_OVERHEAD
 const SET_MAX_INTSET = 512;
 const SET_MAX_LISTPACK = 128; // 7.2+
 const ZSET_MAX_LISTPACK = 128;
@@ -90,8 +86,8 @@ export class RedisSizer implements KeySizer {
   private n = 0;
   /** Longest sorted-set member (a listpack takes members up to 64 bytes). */
   private longest = 0;
-  /** Bytes of one listpack holding every element, as the loader would build it. */
-  private listpack = LISTPACK_EMPTY;
+  /** One listpack (ziplist up to 6.2) holding every element, as the loader would build it. */
+  private readonly packed: PackedSize;
   /** Sum over elements of what a hash table entry costs (entry + sds strings). */
   private table = 0;
   /** Bytes of the value's packed containers in the file (sets, sorted sets, hashes kept as stored). */
@@ -115,7 +111,9 @@ export class RedisSizer implements KeySizer {
   private fieldTtls = 0;
   // lists: the node being filled (its bytes, not yet rounded to a class), and the nodes done
   private node = Node.None;
+  /** Bytes of a kept or plain node; a built one is nodePacked. */
   private nodeBytes = 0;
+  private readonly nodePacked: PackedSize;
   private nodeItems = 0;
   private nodes = 0;
   private nodesTotal = 0;
@@ -132,6 +130,8 @@ export class RedisSizer implements KeySizer {
   constructor(options: RedisSizerOptions) {
     this.quantum = options.quantum;
     this.rules = options.rules;
+    this.packed = new PackedSize(options.rules.packedFormat);
+    this.nodePacked = new PackedSize(options.rules.packedFormat);
     this.skiplistNode = expectedSkiplistNode(options.quantum);
   }
 
@@ -142,7 +142,7 @@ export class RedisSizer implements KeySizer {
       : sdsSize(keyLength, this.quantum) + DICT_ENTRY;
     this.n = 0;
     this.longest = 0;
-    this.listpack = LISTPACK_EMPTY;
+    this.packed.reset();
     this.table = 0;
     this.blobBytes = 0;
     this.streamListpacks = 0;
@@ -171,7 +171,7 @@ export class RedisSizer implements KeySizer {
   string(length: number, integer: number | null): void {
     const q = this.quantum;
     if (integer !== null) this.stringEncoding = 'int';
-    else if (length <= EMBSTR_MAX) this.stringBytes = sizeClass(length + EMBSTR_OVERHEAD, q);
+    else if (length <= EMBSTR_MAX) this.stringBytes = this.rules.exactContainers ? ROBJ + length + 2 : sizeClass(length + EMBSTR_OVERHEAD, q);
     else {
       this.stringBytes = ROBJ + sdsSize(length, q);
       this.stringEncoding = 'raw';
@@ -180,7 +180,6 @@ export class RedisSizer implements KeySizer {
 
   listItem(length: number, integer: number | null): void {
     this.n++;
-    const entry = listpackEntrySize(length, integer);
     if (this.type === T.LIST || this.type === T.LIST_ZIPLIST) {
       // Types 1 and 10: pushed one by one, a new node when the estimate passes the node size.
       if (this.rules.plainLargeListItems && length > LIST_NODE_BYTES) {
@@ -189,13 +188,13 @@ export class RedisSizer implements KeySizer {
         this.nodeItems++;
         return;
       }
-      if (this.node !== Node.Built || this.nodeBytes + length + LIST_INSERT_OVERHEAD > LIST_NODE_BYTES) {
+      if (this.node !== Node.Built || this.nodePacked.bytes + length + pushOverhead(this.nodePacked.format, length) > LIST_NODE_BYTES) {
         this.closeNode();
-        this.openNode(Node.Built, LISTPACK_EMPTY);
+        this.openNode(Node.Built, 0);
       }
-      this.nodeBytes += entry;
+      this.nodePacked.add(length, integer);
     } else if (this.node === Node.Built) {
-      this.nodeBytes += entry;
+      this.nodePacked.add(length, integer);
     } else if (this.node === Node.Plain) {
       this.nodeBytes = length;
     }
@@ -216,7 +215,7 @@ export class RedisSizer implements KeySizer {
     this.n++;
     if (length > this.longest) this.longest = length;
     this.table += (this.rules.bareSetMembers ? 0 : DICT_ENTRY) + sdsSize(length, this.quantum);
-    if (this.rules.listpackSets && this.n <= SET_MAX_LISTPACK) this.listpack += listpackEntrySize(length, integer);
+    if (this.rules.listpackSets && this.n <= SET_MAX_LISTPACK) this.packed.add(length, integer);
   }
 
   zsetMember(length: number, integer: number | null, score: number): void {
@@ -228,7 +227,8 @@ export class RedisSizer implements KeySizer {
     if (this.type !== T.ZSET_LISTPACK && this.n <= ZSET_MAX_LISTPACK) {
       // A ziplist's scores are converted as the text its writer printed (Redis <= 6.2: %.17g); others are printed by the loader.
       const stored = redisScoreText(score, this.type === T.ZSET_ZIPLIST ? 'printf17' : this.rules.scorePrinting);
-      this.listpack += listpackEntrySize(length, integer) + listpackEntrySize(stored.length, stored.integer);
+      this.packed.add(length, integer);
+      this.packed.add(stored.length, stored.integer);
     }
   }
 
@@ -243,18 +243,19 @@ export class RedisSizer implements KeySizer {
     if (this.firstLongPair === 0 && (field > MAX_LISTPACK_VALUE || length > MAX_LISTPACK_VALUE)) this.firstLongPair = this.n;
     const fieldBytes = this.rules.hashFieldTtl ? hashFieldSize(field, expires, this.quantum) : sdsSize(field, this.quantum);
     this.table += DICT_ENTRY + fieldBytes + sdsSize(length, this.quantum);
-    this.listpack += listpackEntrySize(field, this.fieldInteger) + listpackEntrySize(length, integer);
+    this.packed.add(field, this.fieldInteger);
+    this.packed.add(length, integer);
     // A listpackex's third entry per field: its expire time (ms, a 64-bit integer), or 0 without one.
     this.fieldTtls += expires ? 10 : 2;
   }
 
   blob(kind: number, bytes: number): void {
     if (this.type === T.LIST_QUICKLIST || this.type === T.LIST_QUICKLIST_2) {
-      // Quicklists: a node per container; ziplists are converted (rebuilt), listpacks kept.
+      // Quicklists: a node per container, kept as the file has it, except ziplists from 7.0 on (rebuilt as listpacks).
       this.closeNode();
       if (kind === abi.BLOB_PLAIN) this.openNode(Node.Plain, 0);
-      else if (kind === abi.BLOB_LISTPACK) this.openNode(Node.Kept, bytes);
-      else this.openNode(Node.Built, LISTPACK_EMPTY);
+      else if (kind === abi.BLOB_LISTPACK || this.rules.packedFormat === 'ziplist') this.openNode(Node.Kept, bytes);
+      else this.openNode(Node.Built, 0);
       return;
     }
     this.blobBytes += bytes;
@@ -272,7 +273,7 @@ export class RedisSizer implements KeySizer {
   streamGroup(): void {
     this.closePending();
     this.pending = [];
-    this.streamExtra += CONSUMER_GROUP;
+    this.streamExtra += this.rules.consumerGroup;
   }
 
   streamPending(id: Uint8Array): void {
@@ -299,6 +300,11 @@ export class RedisSizer implements KeySizer {
     return estimate;
   }
 
+  /** What MEMORY USAGE counts for a packed container (ziplist, listpack, intset): its class, its exact size up to 6.2. */
+  private container(bytes: number): number {
+    return this.rules.exactContainers ? bytes : sizeClass(bytes, this.quantum);
+  }
+
   /** The value's estimate, in the one object end() hands out (a key at a time, nothing allocated). */
   private result(bytes: number, encoding: string): ValueEstimate {
     const estimate = this.estimate;
@@ -322,6 +328,7 @@ export class RedisSizer implements KeySizer {
   private openNode(kind: Node, bytes: number): void {
     this.node = kind;
     this.nodeBytes = bytes;
+    this.nodePacked.reset();
     this.nodeItems = 0;
   }
 
@@ -329,9 +336,10 @@ export class RedisSizer implements KeySizer {
     if (this.node === Node.None) return;
     // The loader drops containers that hold no element.
     if (this.nodeItems > 0) {
+      const bytes = this.node === Node.Built ? this.nodePacked.bytes : this.nodeBytes;
       this.nodes++;
-      this.nodesTotal += QUICKLIST_NODE + sizeClass(this.nodeBytes, this.quantum);
-      this.packedNodeBytes = this.node === Node.Plain ? -1 : this.nodeBytes;
+      this.nodesTotal += this.rules.quicklistNode + (this.node === Node.Plain ? sizeClass(bytes, this.quantum) : this.container(bytes));
+      this.packedNodeBytes = this.node === Node.Plain ? -1 : bytes;
     }
     this.node = Node.None;
   }
@@ -348,14 +356,14 @@ export class RedisSizer implements KeySizer {
   private set(): ValueEstimate {
     const q = this.quantum;
     const n = this.n;
-    if (this.type === T.SET_INTSET && n <= SET_MAX_INTSET) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'intset');
+    if (this.type === T.SET_INTSET && n <= SET_MAX_INTSET) return this.result(ROBJ + this.container(this.blobBytes), 'intset');
     if (this.type === T.SET && n <= SET_MAX_INTSET && this.integersOnly) {
-      return this.result(ROBJ + sizeClass(8 + n * this.intWidth, q), 'intset');
+      return this.result(ROBJ + this.container(8 + n * this.intWidth), 'intset');
     }
     const listpackMax = this.rules.listpackSets ? SET_MAX_LISTPACK : SET_MAX_INTSET;
     if (this.type === T.SET_LISTPACK && n <= listpackMax) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
     if (this.rules.listpackSets && this.type === T.SET && n <= SET_MAX_LISTPACK && this.longest <= MAX_LISTPACK_VALUE) {
-      return this.result(ROBJ + sizeClass(Math.max(this.convertedListpackCapacity(), this.listpack), q), 'listpack');
+      return this.result(ROBJ + sizeClass(Math.max(this.convertedListpackCapacity(), this.packed.bytes), q), 'listpack');
     }
     let slots: number;
     if (this.type === T.SET && n <= SET_MAX_INTSET && !this.rules.listpackSets) {
@@ -373,7 +381,7 @@ export class RedisSizer implements KeySizer {
     }
     // Valkey 8.0: members beyond the first of their bucket have an entry (buckets are filled at random).
     const entries = this.rules.bareSetMembers ? NO_VALUE_ENTRY * Math.round(n - DictSlots.expectedNonEmpty(slots, n)) : 0;
-    return this.result(averaged(ROBJ + DICT + BUCKET * slots, this.table + entries, n), 'hashtable');
+    return this.result(averaged(ROBJ + this.rules.dictStruct + BUCKET * slots, this.table + entries, n), 'hashtable');
   }
 
   /**
@@ -392,8 +400,8 @@ export class RedisSizer implements KeySizer {
     const n = this.n;
     const fromPlain = this.type === T.ZSET || this.type === T.ZSET_2;
     if (n <= ZSET_MAX_LISTPACK && (!fromPlain || this.longest <= MAX_LISTPACK_VALUE)) {
-      const bytes = this.type === T.ZSET_LISTPACK ? this.blobBytes : this.listpack;
-      return this.result(ROBJ + sizeClass(bytes, q), 'listpack');
+      const kept = this.type === T.ZSET_LISTPACK || (this.type === T.ZSET_ZIPLIST && this.rules.packedFormat === 'ziplist');
+      return this.result(ROBJ + this.container(kept ? this.blobBytes : this.packed.bytes), this.rules.packedFormat);
     }
     let slots: number;
     if (fromPlain || this.rules.presizedZsetConversion) {
@@ -404,7 +412,7 @@ export class RedisSizer implements KeySizer {
       for (let i = 0; i < n; i++) dict.add();
       slots = dict.slots;
     }
-    const base = ROBJ + ZSET + ZSKIPLIST + DICT + BUCKET * slots + skiplistHeader(q);
+    const base = ROBJ + ZSET + ZSKIPLIST + this.rules.dictStruct + BUCKET * slots + skiplistHeader(q);
     return this.result(averaged(base, this.table + Math.round(n * this.skiplistNode), n), 'skiplist');
   }
 
@@ -416,22 +424,25 @@ export class RedisSizer implements KeySizer {
       if (withFieldTtls) {
         const kept = this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA;
         if (kept || this.firstLongPair === 0) {
-          const listpack = kept ? this.blobBytes : this.listpack + this.fieldTtls;
+          const listpack = kept ? this.blobBytes : this.packed.bytes + this.fieldTtls;
           return this.result(ROBJ + sizeClass(LISTPACK_EX, q) + sizeClass(listpack, q), 'listpackex');
         }
       } else if (this.type === T.HASH_LISTPACK || this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA) {
         return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
+      } else if (this.type === T.HASH_ZIPLIST && this.rules.packedFormat === 'ziplist') {
+        return this.result(ROBJ + this.container(this.blobBytes), 'ziplist');
       } else if (this.type === T.HASH_ZIPLIST || this.firstLongPair === 0) {
-        return this.result(ROBJ + sizeClass(this.listpack, q), 'listpack');
+        return this.result(ROBJ + this.container(this.packed.bytes), this.rules.packedFormat);
       }
     }
     let slots: number;
     if (n <= HASH_MAX_LISTPACK && (this.type === T.HASH || withFieldTtls)) {
-      // A listpack until pair j brings a long string: converted into a dict sized for j - 1 pairs, pair j
-      // added, the dict asked to expand to the pairs still to come (when more than 4), then filled.
+      // A listpack until pair j brings a long string: converted into a dict sized for j - 1 pairs (6.2:
+      // not sized), pair j added, the dict asked to expand to the pairs still to come (when more than 4),
+      // then filled.
       const j = this.firstLongPair;
       const dict = new DictSlots();
-      dict.expand(j - 1);
+      if (this.rules.presizedHashConversion) dict.expand(j - 1);
       for (let i = 0; i < j; i++) dict.add();
       const remaining = n - j;
       if (remaining > INITIAL_DICT) dict.expand(remaining);
@@ -445,7 +456,7 @@ export class RedisSizer implements KeySizer {
     } else {
       slots = DictSlots.presized(n);
     }
-    return this.result(averaged(ROBJ + DICT + BUCKET * slots, this.table, n), 'hashtable');
+    return this.result(averaged(ROBJ + this.rules.dictStruct + BUCKET * slots, this.table, n), 'hashtable');
   }
 
   private closePending(): void {
@@ -466,7 +477,7 @@ export class RedisSizer implements KeySizer {
   private stream(): ValueEstimate {
     this.closePending();
     const masters = this.masters;
-    const bytes = ROBJ + STREAM + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamListpacks + this.streamExtra;
+    const bytes = ROBJ + this.rules.streamStruct + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamListpacks + this.streamExtra;
     return { bytes, encoding: 'stream' };
   }
 }

@@ -2,11 +2,23 @@
 // load rules and MEMORY USAGE terms that differ from Redis 7.0, as data the one sizer reads.
 
 import type { ScorePrinting } from './decimal.js';
+import type { PackedFormat } from './packed-size.js';
 
-export const MEMORY_MODELS = ['redis-7.0', 'redis-7.2', 'redis-7.4', 'valkey-8.0'] as const;
+export const MEMORY_MODELS = ['redis-6.2', 'redis-7.0', 'redis-7.2', 'redis-7.4', 'valkey-8.0'] as const;
 export type MemoryModelName = (typeof MEMORY_MODELS)[number];
 
 export interface ServerRules {
+  /** What the loader packs small values into: ziplists up to 6.2, listpacks from 7.0. */
+  packedFormat: PackedFormat;
+  /** 6.2: MEMORY USAGE counts ziplists, intsets and embstr strings at their exact size, not their allocation. */
+  exactContainers: boolean;
+  /** Struct sizes: dict (96 in 6.2, 56 from 7.0), quicklistNode (32, 40), stream (40, 80), streamCG (32, 40). */
+  dictStruct: number;
+  quicklistNode: number;
+  streamStruct: number;
+  consumerGroup: number;
+  /** 7.0+: a hash converted from a listpack gets a dict sized for the pairs so far (6.2 grows it). */
+  presizedHashConversion: boolean;
   /** 7.2+: a list whose one node is packed and within list-max-listpack-size loads as a listpack. */
   listpackLists: boolean;
   /**
@@ -41,6 +53,13 @@ export interface ServerRules {
 }
 
 const REDIS_70: ServerRules = {
+  packedFormat: 'listpack',
+  exactContainers: false,
+  dictStruct: 56,
+  quicklistNode: 40,
+  streamStruct: 80,
+  consumerGroup: 40,
+  presizedHashConversion: true,
   listpackLists: false,
   listpackSets: false,
   presizedZsetConversion: false,
@@ -53,7 +72,19 @@ const REDIS_70: ServerRules = {
 };
 const REDIS_72: ServerRules = { ...REDIS_70, listpackLists: true, listpackSets: true, presizedZsetConversion: true, scorePrinting: 'shortest', streamConsumer: 32 };
 
+const REDIS_62: ServerRules = {
+  ...REDIS_70,
+  packedFormat: 'ziplist',
+  exactContainers: true,
+  dictStruct: 96,
+  quicklistNode: 32,
+  streamStruct: 40,
+  consumerGroup: 32,
+  presizedHashConversion: false,
+};
+
 export const SERVER_RULES: Record<MemoryModelName, ServerRules> = {
+  'redis-6.2': REDIS_62,
   'redis-7.0': REDIS_70,
   'redis-7.2': REDIS_72,
   'redis-7.4': { ...REDIS_72, plainLargeListItems: true, hashFieldTtl: true },
