@@ -6,6 +6,7 @@ import { canonicalInteger, redisScoreText } from '../src/analysis/memory/decimal
 import { DictSlots } from '../src/analysis/memory/dict-slots.js';
 import { listpackEntrySize } from '../src/analysis/memory/listpack-size.js';
 import { raxNodes, streamIdKey } from '../src/analysis/memory/rax-nodes.js';
+import { chooseMemoryModel } from '../src/analysis/memory/memory-model.js';
 
 describe('jemalloc size classes', () => {
   it('quantum 16: 8, 16, 32, 48 ... four classes per doubling', () => {
@@ -78,5 +79,29 @@ describe('rax nodes of stream IDs', () => {
     expect(raxNodes([streamIdKey(1n, 0n)])).toBe(2);
     // shared 15 bytes (one compressed node), a branching node, two leaves
     expect(raxNodes([streamIdKey(1n, 0n), streamIdKey(1n, 1n)])).toBe(4);
+  });
+});
+
+describe('choosing the memory model from the writer', () => {
+  const chosen = (aux: Array<[string, string]>) => {
+    const m = chooseMemoryModel(aux);
+    return [m.name, m.reason];
+  };
+  it("takes the writer's family, or the nearest one and says so", () => {
+    expect(chosen([['redis-ver', '6.2.14']])).toEqual(['redis-6.2', 'written by Redis 6.2.14']);
+    expect(chosen([['redis-ver', '5.0.7']])).toEqual(['redis-6.2', 'written by Redis 5.0.7 (no model of its own: the nearest, redis-6.2)']);
+    expect(chosen([['redis-ver', '7.0.15']])[0]).toBe('redis-7.0');
+    expect(chosen([['redis-ver', '7.2.4']])[0]).toBe('redis-7.2');
+    expect(chosen([['redis-ver', '7.4.1']])[0]).toBe('redis-7.4');
+    expect(chosen([['redis-ver', '8.2.1']])).toEqual(['redis-7.4', 'written by Redis 8.2.1 (no model of its own: the nearest, redis-7.4)']);
+    // Valkey writes redis-ver 7.2.4 as well; valkey-ver decides.
+    expect(chosen([['redis-ver', '7.2.4'], ['valkey-ver', '8.0.1']])).toEqual(['valkey-8.0', 'written by Valkey 8.0.1']);
+    expect(chosen([['redis-ver', '7.2.4'], ['valkey-ver', '7.2.5']])).toEqual(['redis-7.2', 'written by Valkey 7.2.5']);
+    expect(chosen([['valkey-ver', '9.0.0']])[1]).toBe('written by Valkey 9.0.0 (no model of its own: the nearest, valkey-8.0)');
+    expect(chosen([])).toEqual(['redis-7.0', 'the dump does not say which server wrote it']);
+  });
+  it('a named model wins, an unknown name is refused', () => {
+    expect(chooseMemoryModel([['redis-ver', '7.0.15']], { model: 'redis-6.2', quantum: 16 })).toEqual({ name: 'redis-6.2', quantum: 16, reason: 'chosen' });
+    expect(() => chooseMemoryModel([], { model: 'redis-9.9' as never })).toThrow(/unknown memory model redis-9.9/);
   });
 });
