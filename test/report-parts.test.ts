@@ -10,22 +10,22 @@ import { handmade, str } from './helpers/handmade-rdb.js';
 
 describe('TopN', () => {
   it('keeps the n largest, largest first, ties in arrival order, and builds only what it keeps', () => {
-    const top = new TopN<string>(3);
     let built = 0;
+    const top = new TopN(3, (i: number) => { built++; return `k${i}`; });
     const scores = [5, 1, 9, 5, 7, 2, 9, 5];
-    scores.forEach((s, i) => top.offer(s, () => { built++; return `k${i}`; }));
+    scores.forEach((s, i) => top.offer(s, i));
     expect(top.sorted()).toEqual([{ score: 9, item: 'k2' }, { score: 9, item: 'k6' }, { score: 7, item: 'k4' }]);
     expect(top.threshold).toBe(7);
     expect(built).toBe(6); // k0 k1 k2 kept at first; k3 (5 > 1) replaces k1; k4, k6 go in; k5 (2) and k7 (5) do not
   });
 
   it('n = 0 keeps nothing; fewer items than n keeps them all', () => {
-    const none = new TopN<number>(0);
-    none.offer(1, () => 1);
+    const none = new TopN(0, (x: number) => x);
+    none.offer(1, 1);
     expect(none.sorted()).toEqual([]);
-    const few = new TopN<number>(10);
-    few.offer(1, () => 1);
-    few.offer(3, () => 3);
+    const few = new TopN(10, (x: number) => x);
+    few.offer(1, 1);
+    few.offer(3, 3);
     expect(few.sorted().map((x) => x.item)).toEqual([3, 1]);
     expect(few.threshold).toBe(-Infinity);
   });
@@ -35,8 +35,8 @@ describe('TopN', () => {
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     for (let round = 0; round < 50; round++) {
       const scores = Array.from({ length: 200 }, () => Math.floor(rand() * 40));
-      const top = new TopN<number>(17);
-      scores.forEach((s, i) => top.offer(s, () => i));
+      const top = new TopN(17, (i: number) => i);
+      scores.forEach((s, i) => top.offer(s, i));
       const expected = scores.map((score, item) => ({ score, item })).sort((a, b) => b.score - a.score || a.item - b.item).slice(0, 17);
       expect(top.sorted()).toEqual(expected);
     }

@@ -33,16 +33,22 @@ export interface KeyRecord {
   memory: number;
 }
 
-const POWERS_OF_TEN = Array.from({ length: 16 }, (_, k) => 10 ** k);
+/** Decimal digits of 0 <= m < 10^16, by comparisons (a loop or a logarithm costs more, millions of times). */
+function digitCount(m: number): number {
+  if (m < 1e8) {
+    if (m < 1e4) return m < 1e2 ? (m < 10 ? 1 : 2) : m < 1e3 ? 3 : 4;
+    return m < 1e6 ? (m < 1e5 ? 5 : 6) : m < 1e7 ? 7 : 8;
+  }
+  if (m < 1e12) return m < 1e10 ? (m < 1e9 ? 9 : 10) : m < 1e11 ? 11 : 12;
+  return m < 1e14 ? (m < 1e13 ? 13 : 14) : m < 1e15 ? 15 : 16;
+}
 
 /** Decimal digits (and sign) of an integer, as Redis would print it. */
 function decimalLength(b: EventBatch, i: number): number {
   const v = b.n1(i);
   const magnitude = Math.abs(v);
-  if (magnitude >= POWERS_OF_TEN[15]!) return b.integerText(i).length;
-  let digits = 1;
-  while (magnitude >= POWERS_OF_TEN[digits]!) digits++;
-  return v < 0 ? digits + 1 : digits;
+  if (magnitude >= 1e16) return b.integerText(i).length;
+  return v < 0 ? digitCount(magnitude) + 1 : digitCount(magnitude);
 }
 
 const NO_BYTES: Uint8Array = new Uint8Array(0);

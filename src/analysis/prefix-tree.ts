@@ -91,6 +91,8 @@ export class PrefixTree {
   readonly maxDepth: number;
   readonly maxNodes: number;
   private readonly isSeparator = new Uint8Array(256);
+  /** The separator when there is one only, else -1. */
+  private readonly onlySeparator: number;
   private readonly root = newNode(new Uint8Array(0));
   private nodes = 0;
   private truncated = false;
@@ -102,6 +104,7 @@ export class PrefixTree {
     const problem = separatorsProblem(this.separators);
     if (problem) throw new RangeError(`separators: ${problem}`);
     for (const ch of this.separators) this.isSeparator[ch.charCodeAt(0)] = 1;
+    this.onlySeparator = this.separators.length === 1 ? this.separators.charCodeAt(0) : -1;
   }
 
   /** Counts the key bytes[start, end) and the memory it takes under the root and every prefix of it. */
@@ -109,12 +112,11 @@ export class PrefixTree {
     let node = this.root;
     node.keys++;
     node.memory += memory;
-    const isSeparator = this.isSeparator;
     let segmentStart = start;
     let depth = 0;
     // A key that ends with a separator is a key, not a namespace: its last byte never ends a prefix.
-    for (let i = start; i < end - 1 && depth < this.maxDepth; i++) {
-      if (isSeparator[bytes[i]!] === 0) continue;
+    const last = end - 1;
+    for (let i = this.nextSeparator(bytes, start, last); i >= 0 && depth < this.maxDepth; i = this.nextSeparator(bytes, i + 1, last)) {
       const child = this.child(node, bytes, segmentStart, i + 1);
       if (!child) return;
       child.keys++;
@@ -123,6 +125,18 @@ export class PrefixTree {
       segmentStart = i + 1;
       depth++;
     }
+  }
+
+  /** The first separator in bytes[from, end), or -1. One separator (the usual case) is a plain comparison. */
+  private nextSeparator(bytes: Uint8Array, from: number, end: number): number {
+    const only = this.onlySeparator;
+    if (only >= 0) {
+      for (let i = from; i < end; i++) if (bytes[i] === only) return i;
+      return -1;
+    }
+    const isSeparator = this.isSeparator;
+    for (let i = from; i < end; i++) if (isSeparator[bytes[i]!] !== 0) return i;
+    return -1;
   }
 
   /** The tree, children sorted by memory (then prefix), each level cut to its `maxChildren` largest. */

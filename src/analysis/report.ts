@@ -123,9 +123,9 @@ function row(r: KeyRecord): KeyRow {
   };
 }
 
-/** Offers a record to a top list; the row is built only when the list keeps it. */
-function offer(top: TopN<KeyRow>, score: number, r: KeyRecord): void {
-  if (score > top.threshold) top.offer(score, () => row(r));
+/** Offers a record to a top list (the row is built only when the list keeps it). */
+function offer(top: TopN<KeyRecord, KeyRow>, score: number, r: KeyRecord): void {
+  if (score > top.threshold) top.offer(score, r);
 }
 
 const byMemory = <T extends Tally>(a: T, b: T) => b.memory - a.memory || b.keys - a.keys;
@@ -151,17 +151,17 @@ export class ReportBuilder {
   private lastRdbType = -1;
   private lastShapes: ShapeCounter[] = [];
   private readonly ttl = Object.fromEntries(TTL_BUCKETS.map((b) => [b, counter()])) as Record<TtlBucket, Counter>;
-  private readonly topMemory: TopN<KeyRow>;
-  private readonly topElements: TopN<KeyRow>;
-  private readonly topLargestElement: TopN<KeyRow>;
+  private readonly topMemory: TopN<KeyRecord, KeyRow>;
+  private readonly topElements: TopN<KeyRecord, KeyRow>;
+  private readonly topLargestElement: TopN<KeyRecord, KeyRow>;
   private readonly prefixes: PrefixTree;
 
   /** `reference` says when TTLs are measured from (ttlReferenceOf: fixed once asked). */
   constructor(private readonly reference: () => TtlReference, private readonly options: ReportOptions = {}) {
     const n = options.top ?? 50;
-    this.topMemory = new TopN(n);
-    this.topElements = new TopN(n);
-    this.topLargestElement = new TopN(n);
+    this.topMemory = new TopN(n, row);
+    this.topElements = new TopN(n, row);
+    this.topLargestElement = new TopN(n, row);
     this.prefixes = new PrefixTree(options.prefixes);
   }
 

@@ -1,29 +1,30 @@
 // The N largest items of a stream by a score, in O(N) memory: a min-heap whose root is the smallest kept
 // item, replaced when a larger one arrives. Ties keep the item that arrived first, so the result does not
-// depend on anything but the input order.
+// depend on anything but the input order. Items are built by `make` from what is offered, and only when
+// kept: a stream of millions of small ones allocates nothing (not even a closure per offer).
 
-export class TopN<T> {
+export class TopN<A, T> {
   private readonly scores: number[] = [];
   private readonly items: T[] = [];
   private readonly arrivals: number[] = [];
   private arrived = 0;
 
-  constructor(readonly n: number) {
+  constructor(readonly n: number, private readonly make: (offered: A) => T) {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`TopN: n must be an integer >= 0, got ${n}`);
   }
 
-  /** Offers an item; `make` builds it only if it is kept (so a stream of small items allocates nothing). */
-  offer(score: number, make: () => T): void {
+  /** Offers an item; it is built only if it is kept. */
+  offer(score: number, offered: A): void {
     const arrival = this.arrived++;
     if (this.n === 0) return;
     if (this.scores.length < this.n) {
       this.scores.push(score);
-      this.items.push(make());
+      this.items.push(this.make(offered));
       this.arrivals.push(arrival);
       this.up(this.scores.length - 1);
     } else if (score > this.scores[0]!) {
       this.scores[0] = score;
-      this.items[0] = make();
+      this.items[0] = this.make(offered);
       this.arrivals[0] = arrival;
       this.down(0);
     }

@@ -80,7 +80,8 @@ export class RedisSizer implements KeySizer {
   private readonly rules: ServerRules;
   private readonly skiplistNode: number;
 
-  private type = 0;
+  /** The key's RDB type; not a string before the first key, so that begin() resets everything. */
+  private type = -1;
   private keyPart = 0;
   /** Elements (list items, members, pairs). */
   private n = 0;
@@ -136,18 +137,23 @@ export class RedisSizer implements KeySizer {
   }
 
   begin(rdbType: number, keyLength: number): void {
+    // Most keys are strings: what only other types use is reset only after one of them.
+    if (this.type !== T.STRING) this.resetCollection();
     this.type = rdbType;
     this.keyPart = this.rules.keyInDictEntry
       ? sizeClass(EMBEDDED_ENTRY + sdsHeader(keyLength) + keyLength + 1, this.quantum)
       : sdsSize(keyLength, this.quantum) + DICT_ENTRY;
+    this.stringBytes = ROBJ;
+    this.stringEncoding = 'embstr';
+  }
+
+  private resetCollection(): void {
     this.n = 0;
     this.longest = 0;
     this.packed.reset();
     this.table = 0;
     this.blobBytes = 0;
     this.streamListpacks = 0;
-    this.stringBytes = ROBJ;
-    this.stringEncoding = 'embstr';
     this.integersOnly = true;
     this.intWidth = 2;
     this.integersBeforeOther = -1;
