@@ -41,7 +41,10 @@ interface ServerUnderTest {
   maxRdb: number;
 }
 
-const MAX_RDB: Record<MemoryModelName, number> = { 'redis-6.2': 9, 'redis-7.0': 10, 'redis-7.2': 11, 'redis-7.4': 12, 'valkey-8.0': 11 };
+const MAX_RDB: Record<MemoryModelName, number> = {
+  'redis-6.2': 9, 'redis-7.0': 10, 'redis-7.2': 11, 'redis-7.4': 12, 'redis-8.0': 12, 'redis-8.2': 12,
+  'valkey-8.0': 11,
+};
 
 function extraServers(): ServerUnderTest[] {
   const spec = process.env.REDISTAP_MEMORY_SERVERS ?? '';

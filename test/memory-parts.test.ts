@@ -93,7 +93,9 @@ describe('choosing the memory model from the writer', () => {
     expect(chosen([['redis-ver', '7.0.15']])[0]).toBe('redis-7.0');
     expect(chosen([['redis-ver', '7.2.4']])[0]).toBe('redis-7.2');
     expect(chosen([['redis-ver', '7.4.1']])[0]).toBe('redis-7.4');
-    expect(chosen([['redis-ver', '8.2.1']])).toEqual(['redis-7.4', 'written by Redis 8.2.1 (no model of its own: the nearest, redis-7.4)']);
+    expect(chosen([['redis-ver', '8.0.2']])).toEqual(['redis-8.0', 'written by Redis 8.0.2']);
+    expect(chosen([['redis-ver', '8.2.1']])).toEqual(['redis-8.2', 'written by Redis 8.2.1']);
+    expect(chosen([['redis-ver', '8.4.0']])).toEqual(['redis-8.2', 'written by Redis 8.4.0 (no model of its own: the nearest, redis-8.2)']);
     // Valkey writes redis-ver 7.2.4 as well; valkey-ver decides.
     expect(chosen([['redis-ver', '7.2.4'], ['valkey-ver', '8.0.1']])).toEqual(['valkey-8.0', 'written by Valkey 8.0.1']);
     expect(chosen([['redis-ver', '7.2.4'], ['valkey-ver', '7.2.5']])).toEqual(['redis-7.2', 'written by Valkey 7.2.5']);

@@ -200,7 +200,7 @@ export class KeyMeasurer {
     // Keys always arrive as bytes (never F_INTEGER: their n1 is the expire time).
     const start = b.ptr(i);
     const length = b.len(i);
-    (this.sizer ??= this.chooseSizer(this.meta.metadata)).begin(rdbType, length);
+    (this.sizer ??= this.chooseSizer(this.meta.metadata)).begin(rdbType, length, expireMs !== null);
     const r = this.record;
     r.db = this.db;
     r.keyBytes = b.memory;

@@ -10,7 +10,8 @@ export interface ValueEstimate {
 }
 
 export interface KeySizer {
-  begin(rdbType: number, keyLength: number): void;
+  /** `expires`: the key has a TTL. */
+  begin(rdbType: number, keyLength: number, expires: boolean): void;
   /** A string value; `integer` is its value when it is stored as, or spells, a canonical integer. */
   string(length: number, integer: number | null): void;
   listItem(length: number, integer: number | null): void;

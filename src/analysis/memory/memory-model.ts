@@ -42,7 +42,9 @@ function familyOf(product: 'Redis' | 'Valkey', version: string): { name: MemoryM
   if (major < 7) return { name: 'redis-6.2', exact: major === 6 && minor === 2 };
   if (major === 7 && minor < 2) return { name: 'redis-7.0', exact: true };
   if (major === 7 && minor < 4) return { name: 'redis-7.2', exact: true };
-  return { name: 'redis-7.4', exact: major === 7 };
+  if (major === 7) return { name: 'redis-7.4', exact: minor === 4 };
+  if (major === 8 && minor < 2) return { name: 'redis-8.0', exact: minor === 0 };
+  return { name: 'redis-8.2', exact: major === 8 && minor === 2 };
 }
 
 /** The model for a dump with these AUX fields. */

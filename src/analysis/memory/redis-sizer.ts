@@ -26,13 +26,10 @@ const BUCKET = 8;
 const QUICKLIST = 40;
 const ZSET = 16;
 const ZSKIPLIST = 32;
-const PENDING_ENTRY = 24;
 /** objectComputeSize's rax estimate: 16 per element and sizeof(raxNode) + 30 pointers per node. */
 const RAX_ELEMENT = 16;
 const RAX_NODE = 4 + 8 * 30;
 const EMBSTR_OVERHEAD = ROBJ + 3 + 1; // robj, sdshdr8, terminator in one allocation
-/** 7.4's listpackEx (the listpack of a hash with field TTLs, and their expiry bookkeeping). */
-const LISTPACK_EX = 32;
 /** 7.4's hash field metadata for a TTL: ExpireMeta and mstr flags. */
 const FIELD_TTL_META = 16 + 2;
 
@@ -82,6 +79,10 @@ export class RedisSizer implements KeySizer {
 
   /** The key's RDB type; not a string before the first key, so that begin() resets everything. */
   private type = -1;
+  private keyLength = 0;
+  private expires = false;
+  /** What the value's object counts: robj, or Redis 8.2's kvobj holding the key. */
+  private object = ROBJ;
   private keyPart = 0;
   /** Elements (list items, members, pairs). */
   private n = 0;
@@ -136,15 +137,38 @@ export class RedisSizer implements KeySizer {
     this.skiplistNode = expectedSkiplistNode(options.quantum);
   }
 
-  begin(rdbType: number, keyLength: number): void {
+  begin(rdbType: number, keyLength: number, expires: boolean): void {
     // Most keys are strings: what only other types use is reset only after one of them.
     if (this.type !== T.STRING) this.resetCollection();
     this.type = rdbType;
-    this.keyPart = this.rules.keyInDictEntry
-      ? sizeClass(EMBEDDED_ENTRY + sdsHeader(keyLength) + keyLength + 1, this.quantum)
-      : sdsSize(keyLength, this.quantum) + DICT_ENTRY;
-    this.stringBytes = ROBJ;
+    this.keyLength = keyLength;
+    this.expires = expires;
+    const q = this.quantum;
+    switch (this.rules.keyEmbedding) {
+      case 'sds':
+        this.object = ROBJ;
+        this.keyPart = sdsSize(keyLength, q) + DICT_ENTRY;
+        break;
+      case 'dict-entry':
+        this.object = ROBJ;
+        this.keyPart = sizeClass(EMBEDDED_ENTRY + sdsHeader(keyLength) + keyLength + 1, q);
+        break;
+      case 'kvobj':
+        this.object = sizeClass(this.kvobjBytes(), q);
+        this.keyPart = 0;
+    }
+    this.stringBytes = this.object;
     this.stringEncoding = 'embstr';
+  }
+
+  /**
+   * Redis 8.2's kvobj without an embedded value: robj, the expire time (a key with a TTL, or of 128
+   * bytes and more), the key's header size and its sds (a 1-byte header below 32 bytes, even empty).
+   */
+  private kvobjBytes(): number {
+    const length = this.keyLength;
+    const header = length < 32 ? 1 : length < 256 ? 3 : length < 65536 ? 5 : 9;
+    return ROBJ + (this.expires || length >= 128 ? 8 : 0) + 1 + header + length + 1;
   }
 
   private resetCollection(): void {
@@ -177,9 +201,21 @@ export class RedisSizer implements KeySizer {
   string(length: number, integer: number | null): void {
     const q = this.quantum;
     if (integer !== null) this.stringEncoding = 'int';
+    else if (length <= EMBSTR_MAX && this.rules.keyEmbedding === 'kvobj') this.kvobjString(length);
     else if (length <= EMBSTR_MAX) this.stringBytes = this.rules.exactContainers ? ROBJ + length + 2 : sizeClass(length + EMBSTR_OVERHEAD, q);
     else {
-      this.stringBytes = ROBJ + sdsSize(length, q);
+      this.stringBytes = this.object + sdsSize(length, q);
+      this.stringEncoding = 'raw';
+    }
+  }
+
+  /** Redis 8.2: a short string is embedded in the kvobj with its key when the sum stays within 64 bytes. */
+  private kvobjString(length: number): void {
+    const expireBytes = this.expires ? 8 : 0;
+    if (ROBJ + this.keyLength + 3 + expireBytes + 4 + length <= 64) {
+      this.stringBytes = sizeClass(this.kvobjBytes() + 3 + length + 1, this.quantum);
+    } else {
+      this.stringBytes = this.object + sdsSize(length, this.quantum);
       this.stringEncoding = 'raw';
     }
   }
@@ -227,7 +263,7 @@ export class RedisSizer implements KeySizer {
   zsetMember(length: number, integer: number | null, score: number): void {
     this.n++;
     this.longest = Math.max(this.longest, length);
-    this.table += sdsSize(length, this.quantum) + DICT_ENTRY;
+    this.table += sdsSize(length, this.quantum) + this.rules.zsetEntry;
     // The listpack the loader would build: only while the value can still end as one (printing every
     // score of a large sorted set the way Redis does would cost more than all the rest).
     if (this.type !== T.ZSET_LISTPACK && this.n <= ZSET_MAX_LISTPACK) {
@@ -327,7 +363,7 @@ export class RedisSizer implements KeySizer {
       case 'zset': return this.zset();
       case 'hash': return this.hash();
       case 'stream': return this.stream();
-      default: return this.result(ROBJ + this.moduleBytes, 'module');
+      default: return this.result(this.object + this.moduleBytes, 'module');
     }
   }
 
@@ -354,22 +390,22 @@ export class RedisSizer implements KeySizer {
     this.closeNode();
     // 7.2+: a quicklist of one packed node within the node size becomes that listpack (not from a type-10 ziplist).
     if (this.rules.listpackLists && this.type !== T.LIST_ZIPLIST && this.nodes === 1 && this.packedNodeBytes >= 0 && this.packedNodeBytes <= LIST_NODE_BYTES) {
-      return this.result(ROBJ + sizeClass(this.packedNodeBytes, this.quantum), 'listpack');
+      return this.result(this.object + sizeClass(this.packedNodeBytes, this.quantum), 'listpack');
     }
-    return this.result(averaged(ROBJ + QUICKLIST, this.nodesTotal, this.nodes), 'quicklist');
+    return this.result(averaged(this.object + QUICKLIST, this.nodesTotal, this.rules.listAveragePerElement ? this.n : this.nodes), 'quicklist');
   }
 
   private set(): ValueEstimate {
     const q = this.quantum;
     const n = this.n;
-    if (this.type === T.SET_INTSET && n <= SET_MAX_INTSET) return this.result(ROBJ + this.container(this.blobBytes), 'intset');
+    if (this.type === T.SET_INTSET && n <= SET_MAX_INTSET) return this.result(this.object + this.container(this.blobBytes), 'intset');
     if (this.type === T.SET && n <= SET_MAX_INTSET && this.integersOnly) {
-      return this.result(ROBJ + this.container(8 + n * this.intWidth), 'intset');
+      return this.result(this.object + this.container(8 + n * this.intWidth), 'intset');
     }
     const listpackMax = this.rules.listpackSets ? SET_MAX_LISTPACK : SET_MAX_INTSET;
-    if (this.type === T.SET_LISTPACK && n <= listpackMax) return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
+    if (this.type === T.SET_LISTPACK && n <= listpackMax) return this.result(this.object + sizeClass(this.blobBytes, q), 'listpack');
     if (this.rules.listpackSets && this.type === T.SET && n <= SET_MAX_LISTPACK && this.longest <= MAX_LISTPACK_VALUE) {
-      return this.result(ROBJ + sizeClass(Math.max(this.convertedListpackCapacity(), this.packed.bytes), q), 'listpack');
+      return this.result(this.object + sizeClass(Math.max(this.convertedListpackCapacity(), this.packed.bytes), q), 'listpack');
     }
     let slots: number;
     if (this.type === T.SET && n <= SET_MAX_INTSET && !this.rules.listpackSets) {
@@ -387,7 +423,7 @@ export class RedisSizer implements KeySizer {
     }
     // Valkey 8.0: members beyond the first of their bucket have an entry (buckets are filled at random).
     const entries = this.rules.bareSetMembers ? NO_VALUE_ENTRY * Math.round(n - DictSlots.expectedNonEmpty(slots, n)) : 0;
-    return this.result(averaged(ROBJ + this.rules.dictStruct + BUCKET * slots, this.table + entries, n), 'hashtable');
+    return this.result(averaged(this.object + this.rules.dictStruct + BUCKET * slots, this.table + entries, n), 'hashtable');
   }
 
   /**
@@ -407,7 +443,7 @@ export class RedisSizer implements KeySizer {
     const fromPlain = this.type === T.ZSET || this.type === T.ZSET_2;
     if (n <= ZSET_MAX_LISTPACK && (!fromPlain || this.longest <= MAX_LISTPACK_VALUE)) {
       const kept = this.type === T.ZSET_LISTPACK || (this.type === T.ZSET_ZIPLIST && this.rules.packedFormat === 'ziplist');
-      return this.result(ROBJ + this.container(kept ? this.blobBytes : this.packed.bytes), this.rules.packedFormat);
+      return this.result(this.object + this.container(kept ? this.blobBytes : this.packed.bytes), this.rules.packedFormat);
     }
     let slots: number;
     if (fromPlain || this.rules.presizedZsetConversion) {
@@ -418,7 +454,7 @@ export class RedisSizer implements KeySizer {
       for (let i = 0; i < n; i++) dict.add();
       slots = dict.slots;
     }
-    const base = ROBJ + ZSET + ZSKIPLIST + this.rules.dictStruct + BUCKET * slots + skiplistHeader(q);
+    const base = this.object + ZSET + ZSKIPLIST + this.rules.dictStruct + BUCKET * slots + skiplistHeader(q);
     return this.result(averaged(base, this.table + Math.round(n * this.skiplistNode), n), 'skiplist');
   }
 
@@ -431,14 +467,14 @@ export class RedisSizer implements KeySizer {
         const kept = this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA;
         if (kept || this.firstLongPair === 0) {
           const listpack = kept ? this.blobBytes : this.packed.bytes + this.fieldTtls;
-          return this.result(ROBJ + sizeClass(LISTPACK_EX, q) + sizeClass(listpack, q), 'listpackex');
+          return this.result(this.object + sizeClass(this.rules.listpackEx, q) + sizeClass(listpack, q), 'listpackex');
         }
       } else if (this.type === T.HASH_LISTPACK || this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA) {
-        return this.result(ROBJ + sizeClass(this.blobBytes, q), 'listpack');
+        return this.result(this.object + sizeClass(this.blobBytes, q), 'listpack');
       } else if (this.type === T.HASH_ZIPLIST && this.rules.packedFormat === 'ziplist') {
-        return this.result(ROBJ + this.container(this.blobBytes), 'ziplist');
+        return this.result(this.object + this.container(this.blobBytes), 'ziplist');
       } else if (this.type === T.HASH_ZIPLIST || this.firstLongPair === 0) {
-        return this.result(ROBJ + this.container(this.packed.bytes), this.rules.packedFormat);
+        return this.result(this.object + this.container(this.packed.bytes), this.rules.packedFormat);
       }
     }
     let slots: number;
@@ -462,14 +498,14 @@ export class RedisSizer implements KeySizer {
     } else {
       slots = DictSlots.presized(n);
     }
-    return this.result(averaged(ROBJ + this.rules.dictStruct + BUCKET * slots, this.table, n), 'hashtable');
+    return this.result(averaged(this.object + this.rules.dictStruct + BUCKET * slots, this.table, n), 'hashtable');
   }
 
   private closePending(): void {
     this.closeConsumer();
     if (this.pending === null) return;
     const ids = this.pending;
-    this.streamExtra += (RAX_ELEMENT + PENDING_ENTRY) * ids.length + RAX_NODE * raxNodes(ids);
+    this.streamExtra += (RAX_ELEMENT + this.rules.pendingEntry) * ids.length + RAX_NODE * raxNodes(ids);
     this.pending = null;
   }
 
@@ -483,7 +519,7 @@ export class RedisSizer implements KeySizer {
   private stream(): ValueEstimate {
     this.closePending();
     const masters = this.masters;
-    const bytes = ROBJ + this.rules.streamStruct + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamListpacks + this.streamExtra;
+    const bytes = this.object + this.rules.streamStruct + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamListpacks + this.streamExtra;
     return { bytes, encoding: 'stream' };
   }
 }

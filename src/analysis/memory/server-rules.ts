@@ -4,7 +4,7 @@
 import type { ScorePrinting } from './decimal.js';
 import type { PackedFormat } from './packed-size.js';
 
-export const MEMORY_MODELS = ['redis-6.2', 'redis-7.0', 'redis-7.2', 'redis-7.4', 'valkey-8.0'] as const;
+export const MEMORY_MODELS = ['redis-6.2', 'redis-7.0', 'redis-7.2', 'redis-7.4', 'redis-8.0', 'redis-8.2', 'valkey-8.0'] as const;
 export type MemoryModelName = (typeof MEMORY_MODELS)[number];
 
 export interface ServerRules {
@@ -12,11 +12,16 @@ export interface ServerRules {
   packedFormat: PackedFormat;
   /** 6.2: MEMORY USAGE counts ziplists, intsets and embstr strings at their exact size, not their allocation. */
   exactContainers: boolean;
-  /** Struct sizes: dict (96 in 6.2, 56 from 7.0), quicklistNode (32, 40), stream (40, 80), streamCG (32, 40). */
+  /**
+   * Struct sizes: dict (96 in 6.2, 56 from 7.0), quicklistNode (32, 40), stream (40, 80, 112 in 8.2),
+   * streamCG (32, 40), streamNACK (24, 32 in 8.2), listpackEx (32 in 7.4, 24 in 8.2).
+   */
   dictStruct: number;
   quicklistNode: number;
   streamStruct: number;
   consumerGroup: number;
+  pendingEntry: number;
+  listpackEx: number;
   /** 7.0+: a hash converted from a listpack gets a dict sized for the pairs so far (6.2 grows it). */
   presizedHashConversion: boolean;
   /** 7.2+: a list whose one node is packed and within list-max-listpack-size loads as a listpack. */
@@ -41,10 +46,15 @@ export interface ServerRules {
   /** sizeof(streamConsumer): 24, 32 from 7.2 (active_time). */
   streamConsumer: number;
   /**
-   * Valkey 8.0: the key is embedded in the keyspace's dict entry, and MEMORY USAGE counts that one
-   * allocation instead of the key's sds and a 24-byte entry.
+   * Where the key lives and what MEMORY USAGE counts for it: its own sds plus a 24-byte dict entry
+   * ('sds'); Valkey 8.0: embedded in the keyspace's dict entry, one allocation ('dict-entry'); Redis 8.2:
+   * embedded in the value's object with room for its expire time, a short string value too ('kvobj').
    */
-  keyInDictEntry: boolean;
+  keyEmbedding: 'sds' | 'dict-entry' | 'kvobj';
+  /** Redis 8.0+: a quicklist's nodes are averaged per element, not per node. */
+  listAveragePerElement: boolean;
+  /** Bytes counted per sorted-set member for its dict entry: 24; 16 in Redis 8.2 (an entry without a value). */
+  zsetEntry: number;
   /**
    * Valkey 8.0: a set's hash table holds the first member of each bucket bare (no entry, counted 0) and
    * gives the others a 16-byte entry without a value.
@@ -59,6 +69,8 @@ const REDIS_70: ServerRules = {
   quicklistNode: 40,
   streamStruct: 80,
   consumerGroup: 40,
+  pendingEntry: 24,
+  listpackEx: 32,
   presizedHashConversion: true,
   listpackLists: false,
   listpackSets: false,
@@ -67,7 +79,9 @@ const REDIS_70: ServerRules = {
   plainLargeListItems: false,
   hashFieldTtl: false,
   streamConsumer: 24,
-  keyInDictEntry: false,
+  keyEmbedding: 'sds',
+  listAveragePerElement: false,
+  zsetEntry: 24,
   bareSetMembers: false,
 };
 const REDIS_72: ServerRules = { ...REDIS_70, listpackLists: true, listpackSets: true, presizedZsetConversion: true, scorePrinting: 'shortest', streamConsumer: 32 };
@@ -83,10 +97,15 @@ const REDIS_62: ServerRules = {
   presizedHashConversion: false,
 };
 
+const REDIS_74: ServerRules = { ...REDIS_72, plainLargeListItems: true, hashFieldTtl: true };
+const REDIS_80: ServerRules = { ...REDIS_74, listAveragePerElement: true };
+
 export const SERVER_RULES: Record<MemoryModelName, ServerRules> = {
   'redis-6.2': REDIS_62,
   'redis-7.0': REDIS_70,
   'redis-7.2': REDIS_72,
-  'redis-7.4': { ...REDIS_72, plainLargeListItems: true, hashFieldTtl: true },
-  'valkey-8.0': { ...REDIS_72, plainLargeListItems: true, keyInDictEntry: true, bareSetMembers: true },
+  'redis-7.4': REDIS_74,
+  'redis-8.0': REDIS_80,
+  'redis-8.2': { ...REDIS_80, keyEmbedding: 'kvobj', zsetEntry: 16, streamStruct: 112, pendingEntry: 32, listpackEx: 24 },
+  'valkey-8.0': { ...REDIS_72, plainLargeListItems: true, keyEmbedding: 'dict-entry', bareSetMembers: true },
 };
