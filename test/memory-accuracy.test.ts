@@ -37,13 +37,14 @@ interface ServerUnderTest {
   binary?: string;
   /** The version the server must report (checked before anything is compared). */
   version: RegExp;
-  /** Highest RDB version it loads. */
+  /** Highest RDB version it loads ("REDIS" magic), and whether it reads Valkey 9's "VALKEY" files. */
   maxRdb: number;
+  valkeyMagic?: boolean;
 }
 
 const MAX_RDB: Record<MemoryModelName, number> = {
   'redis-6.2': 9, 'redis-7.0': 10, 'redis-7.2': 11, 'redis-7.4': 12, 'redis-8.0': 12, 'redis-8.2': 12,
-  'valkey-8.0': 11,
+  'valkey-8.0': 11, 'valkey-8.1': 11, 'valkey-9.0': 11,
 };
 
 function extraServers(): ServerUnderTest[] {
@@ -53,7 +54,7 @@ function extraServers(): ServerUnderTest[] {
     if (!MEMORY_MODELS.includes(model as MemoryModelName) || !binary) throw new Error(`REDISTAP_MEMORY_SERVERS: "${pair}" is not model=binary (models: ${MEMORY_MODELS.join(', ')})`);
     const m = model as MemoryModelName;
     const [product, version] = m.split('-') as [string, string];
-    return { model: m, binary, version: new RegExp(`^${product}-${version.replace('.', '\\.')}\\.`), maxRdb: MAX_RDB[m] };
+    return { model: m, binary, version: new RegExp(`^${product}-${version.replace('.', '\\.')}\\.`), maxRdb: MAX_RDB[m], valkeyMagic: m === 'valkey-9.0' };
   });
 }
 
@@ -110,8 +111,9 @@ describe.each(servers.map((s) => [s.model, s] as const))('memory model %s agains
 
   it('loads the fixtures the server can read and compares every key', async () => {
     const loadable = fixtures().filter((f) => {
-      const header = /^REDIS(\d{4})/.exec(readFileSync(f.path).subarray(0, 9).toString('latin1'));
-      return f.expected !== null && header !== null && Number(header[1]) <= target.maxRdb && checksumHolds(f.path);
+      const header = /^(REDIS|VALKEY)(\d{3,4})/.exec(readFileSync(f.path).subarray(0, 9).toString('latin1'));
+      const readable = header !== null && (header[1] === 'REDIS' ? Number(header[2]) <= target.maxRdb : target.valkeyMagic === true);
+      return f.expected !== null && readable && checksumHolds(f.path);
     });
     expect(loadable.length).toBeGreaterThan(20);
     for (const f of loadable) {

@@ -99,7 +99,9 @@ describe('choosing the memory model from the writer', () => {
     // Valkey writes redis-ver 7.2.4 as well; valkey-ver decides.
     expect(chosen([['redis-ver', '7.2.4'], ['valkey-ver', '8.0.1']])).toEqual(['valkey-8.0', 'written by Valkey 8.0.1']);
     expect(chosen([['redis-ver', '7.2.4'], ['valkey-ver', '7.2.5']])).toEqual(['redis-7.2', 'written by Valkey 7.2.5']);
-    expect(chosen([['valkey-ver', '9.0.0']])[1]).toBe('written by Valkey 9.0.0 (no model of its own: the nearest, valkey-8.0)');
+    expect(chosen([['valkey-ver', '8.1.2']])).toEqual(['valkey-8.1', 'written by Valkey 8.1.2']);
+    expect(chosen([['valkey-ver', '9.0.0']])).toEqual(['valkey-9.0', 'written by Valkey 9.0.0']);
+    expect(chosen([['valkey-ver', '9.1.0']])[1]).toBe('written by Valkey 9.1.0 (no model of its own: the nearest, valkey-9.0)');
     expect(chosen([])).toEqual(['redis-7.0', 'the dump does not say which server wrote it']);
   });
   it('a named model wins, an unknown name is refused', () => {

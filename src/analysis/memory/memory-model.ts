@@ -37,7 +37,8 @@ function familyOf(product: 'Redis' | 'Valkey', version: string): { name: MemoryM
   if (product === 'Valkey') {
     // Valkey 7.2 is Redis 7.2; 8.0 embeds keys in the keyspace's entries; 8.1 replaced dicts by hashtables.
     if (major < 8) return { name: 'redis-7.2', exact: major === 7 && minor === 2 };
-    return { name: 'valkey-8.0', exact: major === 8 && minor === 0 };
+    if (major === 8) return minor === 0 ? { name: 'valkey-8.0', exact: true } : { name: 'valkey-8.1', exact: minor === 1 };
+    return { name: 'valkey-9.0', exact: major === 9 && minor === 0 };
   }
   if (major < 7) return { name: 'redis-6.2', exact: major === 6 && minor === 2 };
   if (major === 7 && minor < 2) return { name: 'redis-7.0', exact: true };

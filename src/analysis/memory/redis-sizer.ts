@@ -7,10 +7,12 @@
 import * as abi from '../../core/abi.js';
 import { sdsHeader, sdsSize, sizeClass, type Quantum } from './allocator.js';
 import { DictSlots } from './dict-slots.js';
+import { embeddedObject, sdsRequest } from './embedded-key.js';
+import { hashtableBytes } from './hashtable-buckets.js';
 import type { KeySizer, ValueEstimate } from './key-sizer.js';
 import { LISTPACK_EMPTY, listpackEntrySize } from './listpack-size.js';
 import { PackedSize, pushOverhead } from './packed-size.js';
-import { raxNodes } from './rax-nodes.js';
+import { raxAllocSize, raxNodes } from './rax-nodes.js';
 import { redisScoreText } from './decimal.js';
 import type { ServerRules } from './server-rules.js';
 import { RDB_TYPE as T, valueTypeOf } from '../../rdb/encodings.js';
@@ -123,9 +125,17 @@ export class RedisSizer implements KeySizer {
   private packedNodeBytes = -1;
   // streams
   private masters: Uint8Array[] = [];
+  /** Redis: groups, consumers and their PELs as counted so far. */
   private streamExtra = 0;
   private pending: Uint8Array[] | null = null;
   private consumerPending: Uint8Array[] | null = null;
+  // Valkey 8.1+ averages consumers per group and groups per stream (truncating, like other collections).
+  private groups = 0;
+  private groupsBytes = 0;
+  private groupBytes = 0;
+  private consumers = 0;
+  private consumersBytes = 0;
+  private consumerBytes = 0;
   private moduleBytes = 0;
   private readonly estimate: ValueEstimate = { bytes: 0, encoding: '' };
 
@@ -154,21 +164,15 @@ export class RedisSizer implements KeySizer {
         this.keyPart = sizeClass(EMBEDDED_ENTRY + sdsHeader(keyLength) + keyLength + 1, q);
         break;
       case 'kvobj':
-        this.object = sizeClass(this.kvobjBytes(), q);
+        this.object = embeddedObject(keyLength, null, expires, this.rules, q).bytes;
+        this.keyPart = 0;
+        break;
+      case 'kvobj-uncounted':
+        this.object = ROBJ;
         this.keyPart = 0;
     }
     this.stringBytes = this.object;
     this.stringEncoding = 'embstr';
-  }
-
-  /**
-   * Redis 8.2's kvobj without an embedded value: robj, the expire time (a key with a TTL, or of 128
-   * bytes and more), the key's header size and its sds (a 1-byte header below 32 bytes, even empty).
-   */
-  private kvobjBytes(): number {
-    const length = this.keyLength;
-    const header = length < 32 ? 1 : length < 256 ? 3 : length < 65536 ? 5 : 9;
-    return ROBJ + (this.expires || length >= 128 ? 8 : 0) + 1 + header + length + 1;
   }
 
   private resetCollection(): void {
@@ -193,6 +197,10 @@ export class RedisSizer implements KeySizer {
     this.packedNodeBytes = -1;
     if (this.masters.length > 0) this.masters.length = 0; // setting a length costs a call even when it is 0
     this.streamExtra = 0;
+    this.groups = 0;
+    this.groupsBytes = 0;
+    this.consumers = 0;
+    this.consumersBytes = 0;
     this.pending = null;
     this.consumerPending = null;
     this.moduleBytes = 0;
@@ -201,7 +209,7 @@ export class RedisSizer implements KeySizer {
   string(length: number, integer: number | null): void {
     const q = this.quantum;
     if (integer !== null) this.stringEncoding = 'int';
-    else if (length <= EMBSTR_MAX && this.rules.keyEmbedding === 'kvobj') this.kvobjString(length);
+    else if (length <= EMBSTR_MAX && (this.rules.keyEmbedding === 'kvobj' || this.rules.keyEmbedding === 'kvobj-uncounted')) this.kvobjString(length);
     else if (length <= EMBSTR_MAX) this.stringBytes = this.rules.exactContainers ? ROBJ + length + 2 : sizeClass(length + EMBSTR_OVERHEAD, q);
     else {
       this.stringBytes = this.object + sdsSize(length, q);
@@ -209,11 +217,11 @@ export class RedisSizer implements KeySizer {
     }
   }
 
-  /** Redis 8.2: a short string is embedded in the kvobj with its key when the sum stays within 64 bytes. */
+  /** Redis 8.2, Valkey 8.1+: a short string may be embedded in the object that holds its key. */
   private kvobjString(length: number): void {
-    const expireBytes = this.expires ? 8 : 0;
-    if (ROBJ + this.keyLength + 3 + expireBytes + 4 + length <= 64) {
-      this.stringBytes = sizeClass(this.kvobjBytes() + 3 + length + 1, this.quantum);
+    const object = embeddedObject(this.keyLength, length, this.expires, this.rules, this.quantum);
+    if (object.embedsValue) {
+      this.stringBytes = object.bytes;
     } else {
       this.stringBytes = this.object + sdsSize(length, this.quantum);
       this.stringEncoding = 'raw';
@@ -256,7 +264,7 @@ export class RedisSizer implements KeySizer {
     }
     this.n++;
     if (length > this.longest) this.longest = length;
-    this.table += (this.rules.bareSetMembers ? 0 : DICT_ENTRY) + sdsSize(length, this.quantum);
+    this.table += this.rules.setEntry + sdsSize(length, this.quantum);
     if (this.rules.listpackSets && this.n <= SET_MAX_LISTPACK) this.packed.add(length, integer);
   }
 
@@ -283,8 +291,12 @@ export class RedisSizer implements KeySizer {
     this.n++;
     const field = this.fieldLength;
     if (this.firstLongPair === 0 && (field > MAX_LISTPACK_VALUE || length > MAX_LISTPACK_VALUE)) this.firstLongPair = this.n;
-    const fieldBytes = this.rules.hashFieldTtl ? hashFieldSize(field, expires, this.quantum) : sdsSize(field, this.quantum);
-    this.table += DICT_ENTRY + fieldBytes + sdsSize(length, this.quantum);
+    if (this.rules.tables === 'hashtable') {
+      this.table += hashtableEntrySize(field, length, expires, this.quantum);
+    } else {
+      const fieldBytes = this.rules.hashFieldTtl ? hashFieldSize(field, expires, this.quantum) : sdsSize(field, this.quantum);
+      this.table += DICT_ENTRY + fieldBytes + sdsSize(length, this.quantum);
+    }
     this.packed.add(field, this.fieldInteger);
     this.packed.add(length, integer);
     // A listpackex's third entry per field: its expire time (ms, a 64-bit integer), or 0 without one.
@@ -315,7 +327,8 @@ export class RedisSizer implements KeySizer {
   streamGroup(): void {
     this.closePending();
     this.pending = [];
-    this.streamExtra += this.rules.consumerGroup;
+    if (this.rules.streamAccounting === 'valkey') this.groupBytes = this.rules.consumerGroup;
+    else this.streamExtra += this.rules.consumerGroup;
   }
 
   streamPending(id: Uint8Array): void {
@@ -325,7 +338,8 @@ export class RedisSizer implements KeySizer {
   streamConsumer(nameLength: number): void {
     this.closeConsumer();
     this.consumerPending = [];
-    this.streamExtra += this.rules.streamConsumer + nameLength;
+    if (this.rules.streamAccounting === 'valkey') this.consumerBytes = this.rules.streamConsumer + nameLength;
+    else this.streamExtra += this.rules.streamConsumer + nameLength;
   }
 
   streamConsumerPending(id: Uint8Array): void {
@@ -340,6 +354,11 @@ export class RedisSizer implements KeySizer {
     const estimate = this.value();
     estimate.bytes += this.keyPart;
     return estimate;
+  }
+
+  /** A hash table of n entries: a dict of `slots` buckets, or Valkey's hashtable (sized for n, `metadata` bytes). */
+  private hashTableBytes(slots: number, n: number, metadata: number): number {
+    return this.rules.tables === 'hashtable' ? hashtableBytes(n, metadata) : this.rules.dictStruct + BUCKET * slots;
   }
 
   /** What MEMORY USAGE counts for a packed container (ziplist, listpack, intset): its class, its exact size up to 6.2. */
@@ -423,7 +442,7 @@ export class RedisSizer implements KeySizer {
     }
     // Valkey 8.0: members beyond the first of their bucket have an entry (buckets are filled at random).
     const entries = this.rules.bareSetMembers ? NO_VALUE_ENTRY * Math.round(n - DictSlots.expectedNonEmpty(slots, n)) : 0;
-    return this.result(averaged(this.object + this.rules.dictStruct + BUCKET * slots, this.table + entries, n), 'hashtable');
+    return this.result(averaged(this.object + this.hashTableBytes(slots, n, 0), this.table + entries, n), 'hashtable');
   }
 
   /**
@@ -454,7 +473,7 @@ export class RedisSizer implements KeySizer {
       for (let i = 0; i < n; i++) dict.add();
       slots = dict.slots;
     }
-    const base = this.object + ZSET + ZSKIPLIST + this.rules.dictStruct + BUCKET * slots + skiplistHeader(q);
+    const base = this.object + ZSET + ZSKIPLIST + this.hashTableBytes(slots, n, 0) + skiplistHeader(q);
     return this.result(averaged(base, this.table + Math.round(n * this.skiplistNode), n), 'skiplist');
   }
 
@@ -462,7 +481,8 @@ export class RedisSizer implements KeySizer {
     const q = this.quantum;
     const n = this.n;
     const withFieldTtls = this.rules.hashFieldTtl && HASH_TYPES_WITH_TTLS.has(this.type);
-    if (n <= HASH_MAX_LISTPACK) {
+    // Valkey 9.0 loads a hash whose fields may have TTLs into a hashtable whatever its size.
+    if (n <= HASH_MAX_LISTPACK && this.type !== T.VALKEY_HASH_2) {
       if (withFieldTtls) {
         const kept = this.type === T.HASH_LISTPACK_EX || this.type === T.HASH_LISTPACK_EX_PRE_GA;
         if (kept || this.firstLongPair === 0) {
@@ -498,30 +518,59 @@ export class RedisSizer implements KeySizer {
     } else {
       slots = DictSlots.presized(n);
     }
-    return this.result(averaged(this.object + this.rules.dictStruct + BUCKET * slots, this.table, n), 'hashtable');
+    return this.result(averaged(this.object + this.hashTableBytes(slots, n, this.rules.hashTableMetadata), this.table, n), 'hashtable');
   }
 
   private closePending(): void {
     this.closeConsumer();
     if (this.pending === null) return;
     const ids = this.pending;
-    this.streamExtra += (RAX_ELEMENT + this.rules.pendingEntry) * ids.length + RAX_NODE * raxNodes(ids);
     this.pending = null;
+    if (this.rules.streamAccounting === 'redis') {
+      this.streamExtra += (RAX_ELEMENT + this.rules.pendingEntry) * ids.length + RAX_NODE * raxNodes(ids);
+      return;
+    }
+    this.groupsBytes += this.groupBytes + raxAllocSize(ids, this.quantum) + this.rules.pendingEntry * ids.length;
+    if (this.consumers > 0) this.groupsBytes = averaged(this.groupsBytes, this.consumersBytes, this.consumers);
+    this.consumers = 0;
+    this.consumersBytes = 0;
+    this.groups++;
   }
 
   private closeConsumer(): void {
     if (this.consumerPending === null) return;
     const ids = this.consumerPending;
-    this.streamExtra += RAX_ELEMENT * ids.length + RAX_NODE * raxNodes(ids);
     this.consumerPending = null;
+    if (this.rules.streamAccounting === 'redis') {
+      this.streamExtra += RAX_ELEMENT * ids.length + RAX_NODE * raxNodes(ids);
+      return;
+    }
+    this.consumersBytes += this.consumerBytes + raxAllocSize(ids, this.quantum);
+    this.consumers++;
   }
 
   private stream(): ValueEstimate {
     this.closePending();
     const masters = this.masters;
-    const bytes = this.object + this.rules.streamStruct + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamListpacks + this.streamExtra;
-    return { bytes, encoding: 'stream' };
+    const base = this.object + this.rules.streamStruct + this.streamListpacks;
+    if (this.rules.streamAccounting === 'redis') {
+      return this.result(base + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamExtra, 'stream');
+    }
+    return this.result(averaged(base + raxAllocSize(masters, this.quantum), this.groupsBytes, this.groups), 'stream');
   }
+}
+
+/**
+ * Valkey 8.1+'s hash entry: field and value in one allocation when both fit in 128 bytes (the value as
+ * a type-8 sds), else the field after a pointer to the value's own sds; an expire time in front of a
+ * field with a TTL (Valkey 9.0).
+ */
+function hashtableEntrySize(field: number, value: number, expires: boolean, quantum: Quantum): number {
+  const expire = expires ? 8 : 0;
+  const fieldBytes = expire > 0 && field < 32 ? 3 + field + 1 : sdsRequest(field);
+  if (fieldBytes + expire + 3 + value + 1 <= 128) return sizeClass(fieldBytes + expire + 3 + value + 1, quantum);
+  const pointed = field < 32 ? 3 + field + 1 : fieldBytes; // a field before a value pointer is type 8 or wider
+  return sizeClass(expire + 8 + pointed, quantum) + sdsSize(value, quantum);
 }
 
 /** RDB types of hashes whose fields may have TTLs (Redis 7.4+). */

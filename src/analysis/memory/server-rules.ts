@@ -4,7 +4,7 @@
 import type { ScorePrinting } from './decimal.js';
 import type { PackedFormat } from './packed-size.js';
 
-export const MEMORY_MODELS = ['redis-6.2', 'redis-7.0', 'redis-7.2', 'redis-7.4', 'redis-8.0', 'redis-8.2', 'valkey-8.0'] as const;
+export const MEMORY_MODELS = ['redis-6.2', 'redis-7.0', 'redis-7.2', 'redis-7.4', 'redis-8.0', 'redis-8.2', 'valkey-8.0', 'valkey-8.1', 'valkey-9.0'] as const;
 export type MemoryModelName = (typeof MEMORY_MODELS)[number];
 
 export interface ServerRules {
@@ -43,14 +43,31 @@ export interface ServerRules {
    * value, TTL triplets) or as a hash table grown one field at a time.
    */
   hashFieldTtl: boolean;
+  /**
+   * How a stream's radix trees and groups are counted: Redis estimates a rax from its nodes and adds up
+   * every group and consumer; Valkey 8.1+ counts the bytes each rax has allocated and averages consumers
+   * per group and groups per stream.
+   */
+  streamAccounting: 'redis' | 'valkey';
   /** sizeof(streamConsumer): 24, 32 from 7.2 (active_time). */
   streamConsumer: number;
   /**
    * Where the key lives and what MEMORY USAGE counts for it: its own sds plus a 24-byte dict entry
    * ('sds'); Valkey 8.0: embedded in the keyspace's dict entry, one allocation ('dict-entry'); Redis 8.2:
-   * embedded in the value's object with room for its expire time, a short string value too ('kvobj').
+   * embedded in the value's object with room for its expire time, a short string value too ('kvobj');
+   * Valkey 8.1 embeds it the same way but counts only the robj for values not embedded ('kvobj-uncounted').
    */
-  keyEmbedding: 'sds' | 'dict-entry' | 'kvobj';
+  keyEmbedding: 'sds' | 'dict-entry' | 'kvobj' | 'kvobj-uncounted';
+  /** Valkey 9.0: whether a short string is embedded with its key is decided with the key's real sds header. */
+  embstrKeyHeader: boolean;
+  /** Redis 8.2: the object holding the key is created knowing its TTL (Valkey adds it afterwards). */
+  expireAtCreation: boolean;
+  /** Sets, sorted sets and hashes in hash tables: Redis's dict, or Valkey 8.1+'s hashtable (hashtable-buckets.ts). */
+  tables: 'dict' | 'hashtable';
+  /** Bytes of metadata a hash's hashtable carries (Valkey 9.0: 8). */
+  hashTableMetadata: number;
+  /** Bytes counted per set member for its entry: 24; none in Valkey (8.0: see bareSetMembers). */
+  setEntry: number;
   /** Redis 8.0+: a quicklist's nodes are averaged per element, not per node. */
   listAveragePerElement: boolean;
   /** Bytes counted per sorted-set member for its dict entry: 24; 16 in Redis 8.2 (an entry without a value). */
@@ -78,8 +95,14 @@ const REDIS_70: ServerRules = {
   scorePrinting: 'printf17',
   plainLargeListItems: false,
   hashFieldTtl: false,
+  streamAccounting: 'redis',
   streamConsumer: 24,
   keyEmbedding: 'sds',
+  embstrKeyHeader: false,
+  expireAtCreation: false,
+  tables: 'dict',
+  hashTableMetadata: 0,
+  setEntry: 24,
   listAveragePerElement: false,
   zsetEntry: 24,
   bareSetMembers: false,
@@ -100,12 +123,19 @@ const REDIS_62: ServerRules = {
 const REDIS_74: ServerRules = { ...REDIS_72, plainLargeListItems: true, hashFieldTtl: true };
 const REDIS_80: ServerRules = { ...REDIS_74, listAveragePerElement: true };
 
+const VALKEY_81: ServerRules = {
+  ...REDIS_72, plainLargeListItems: true, keyEmbedding: 'kvobj-uncounted', tables: 'hashtable', setEntry: 0, zsetEntry: 0,
+  streamAccounting: 'valkey',
+};
+
 export const SERVER_RULES: Record<MemoryModelName, ServerRules> = {
   'redis-6.2': REDIS_62,
   'redis-7.0': REDIS_70,
   'redis-7.2': REDIS_72,
   'redis-7.4': REDIS_74,
   'redis-8.0': REDIS_80,
-  'redis-8.2': { ...REDIS_80, keyEmbedding: 'kvobj', zsetEntry: 16, streamStruct: 112, pendingEntry: 32, listpackEx: 24 },
-  'valkey-8.0': { ...REDIS_72, plainLargeListItems: true, keyEmbedding: 'dict-entry', bareSetMembers: true },
+  'redis-8.2': { ...REDIS_80, keyEmbedding: 'kvobj', expireAtCreation: true, zsetEntry: 16, streamStruct: 112, pendingEntry: 32, listpackEx: 24 },
+  'valkey-8.0': { ...REDIS_72, plainLargeListItems: true, keyEmbedding: 'dict-entry', setEntry: 0, bareSetMembers: true },
+  'valkey-8.1': VALKEY_81,
+  'valkey-9.0': { ...VALKEY_81, keyEmbedding: 'kvobj', embstrKeyHeader: true, hashTableMetadata: 8 },
 };
