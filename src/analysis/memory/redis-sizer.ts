@@ -12,9 +12,9 @@ import { hashtableBytes } from './hashtable-buckets.js';
 import type { KeySizer, ValueEstimate } from './key-sizer.js';
 import { LISTPACK_EMPTY, listpackEntrySize } from './listpack-size.js';
 import { PackedSize, pushOverhead } from './packed-size.js';
-import { raxAllocSize, raxNodes } from './rax-nodes.js';
 import { redisScoreText } from './decimal.js';
 import type { ServerRules } from './server-rules.js';
+import { averaged, StreamSize } from './stream-size.js';
 import { RDB_TYPE as T, valueTypeOf } from '../../rdb/encodings.js';
 
 // Struct sizes on x86-64 (server.h, dict.h, quicklist.h, stream.h, rax.h).
@@ -28,9 +28,6 @@ const BUCKET = 8;
 const QUICKLIST = 40;
 const ZSET = 16;
 const ZSKIPLIST = 32;
-/** objectComputeSize's rax estimate: 16 per element and sizeof(raxNode) + 30 pointers per node. */
-const RAX_ELEMENT = 16;
-const RAX_NODE = 4 + 8 * 30;
 const EMBSTR_OVERHEAD = ROBJ + 3 + 1; // robj, sdshdr8, terminator in one allocation
 /** 7.4's hash field metadata for a TTL: ExpireMeta and mstr flags. */
 const FIELD_TTL_META = 16 + 2;
@@ -61,11 +58,6 @@ function expectedSkiplistNode(quantum: Quantum): number {
   return sum;
 }
 
-/** C's `asize += (double)elesize / samples * count` into a size_t, with SAMPLES 0 (samples = count). */
-function averaged(base: number, elementsTotal: number, count: number): number {
-  return count === 0 ? base : Math.trunc(base + (elementsTotal / count) * count);
-}
-
 /** How a list node's allocation is known: built here from its elements, kept from the file, or a plain node. */
 const enum Node { None, Built, Kept, Plain }
 
@@ -83,7 +75,7 @@ export class RedisSizer implements KeySizer {
   private type = -1;
   private keyLength = 0;
   private expires = false;
-  /** What the value's object counts: robj, or Redis 8.2's kvobj holding the key. */
+  /** What the value's object counts: robj, or the object that holds the key too (Redis 8.2, Valkey 8.1+). */
   private object = ROBJ;
   private keyPart = 0;
   /** Elements (list items, members, pairs). */
@@ -96,8 +88,6 @@ export class RedisSizer implements KeySizer {
   private table = 0;
   /** Bytes of the value's packed containers in the file (sets, sorted sets, hashes kept as stored). */
   private blobBytes = 0;
-  /** Allocated size of a stream's listpacks. */
-  private streamListpacks = 0;
   private stringBytes = ROBJ;
   private stringEncoding = 'embstr';
 
@@ -123,19 +113,7 @@ export class RedisSizer implements KeySizer {
   private nodesTotal = 0;
   /** Bytes of the last node done, when it is packed (not a plain node); else -1. */
   private packedNodeBytes = -1;
-  // streams
-  private masters: Uint8Array[] = [];
-  /** Redis: groups, consumers and their PELs as counted so far. */
-  private streamExtra = 0;
-  private pending: Uint8Array[] | null = null;
-  private consumerPending: Uint8Array[] | null = null;
-  // Valkey 8.1+ averages consumers per group and groups per stream (truncating, like other collections).
-  private groups = 0;
-  private groupsBytes = 0;
-  private groupBytes = 0;
-  private consumers = 0;
-  private consumersBytes = 0;
-  private consumerBytes = 0;
+  private readonly stream: StreamSize;
   private moduleBytes = 0;
   private readonly estimate: ValueEstimate = { bytes: 0, encoding: '' };
 
@@ -144,6 +122,7 @@ export class RedisSizer implements KeySizer {
     this.rules = options.rules;
     this.packed = new PackedSize(options.rules.packedFormat);
     this.nodePacked = new PackedSize(options.rules.packedFormat);
+    this.stream = new StreamSize(options.rules, options.quantum);
     this.skiplistNode = expectedSkiplistNode(options.quantum);
   }
 
@@ -181,7 +160,6 @@ export class RedisSizer implements KeySizer {
     this.packed.reset();
     this.table = 0;
     this.blobBytes = 0;
-    this.streamListpacks = 0;
     this.integersOnly = true;
     this.intWidth = 2;
     this.integersBeforeOther = -1;
@@ -195,14 +173,7 @@ export class RedisSizer implements KeySizer {
     this.nodes = 0;
     this.nodesTotal = 0;
     this.packedNodeBytes = -1;
-    if (this.masters.length > 0) this.masters.length = 0; // setting a length costs a call even when it is 0
-    this.streamExtra = 0;
-    this.groups = 0;
-    this.groupsBytes = 0;
-    this.consumers = 0;
-    this.consumersBytes = 0;
-    this.pending = null;
-    this.consumerPending = null;
+    this.stream.reset();
     this.moduleBytes = 0;
   }
 
@@ -316,8 +287,7 @@ export class RedisSizer implements KeySizer {
   }
 
   streamListpack(masterKey: Uint8Array, bytes: number): void {
-    this.masters.push(masterKey);
-    this.streamListpacks += sizeClass(bytes, this.quantum);
+    this.stream.listpack(masterKey, bytes);
   }
 
   streamEntry(): void {
@@ -325,25 +295,19 @@ export class RedisSizer implements KeySizer {
   }
 
   streamGroup(): void {
-    this.closePending();
-    this.pending = [];
-    if (this.rules.streamAccounting === 'valkey') this.groupBytes = this.rules.consumerGroup;
-    else this.streamExtra += this.rules.consumerGroup;
+    this.stream.group();
   }
 
   streamPending(id: Uint8Array): void {
-    this.pending?.push(id);
+    this.stream.groupPending(id);
   }
 
   streamConsumer(nameLength: number): void {
-    this.closeConsumer();
-    this.consumerPending = [];
-    if (this.rules.streamAccounting === 'valkey') this.consumerBytes = this.rules.streamConsumer + nameLength;
-    else this.streamExtra += this.rules.streamConsumer + nameLength;
+    this.stream.consumer(nameLength);
   }
 
   streamConsumerPending(id: Uint8Array): void {
-    this.consumerPending?.push(id);
+    this.stream.consumerPendingEntry(id);
   }
 
   moduleValue(bytes: number): void {
@@ -381,7 +345,7 @@ export class RedisSizer implements KeySizer {
       case 'set': return this.set();
       case 'zset': return this.zset();
       case 'hash': return this.hash();
-      case 'stream': return this.stream();
+      case 'stream': return this.result(this.stream.bytes(this.object), 'stream');
       default: return this.result(this.object + this.moduleBytes, 'module');
     }
   }
@@ -521,43 +485,6 @@ export class RedisSizer implements KeySizer {
     return this.result(averaged(this.object + this.hashTableBytes(slots, n, this.rules.hashTableMetadata), this.table, n), 'hashtable');
   }
 
-  private closePending(): void {
-    this.closeConsumer();
-    if (this.pending === null) return;
-    const ids = this.pending;
-    this.pending = null;
-    if (this.rules.streamAccounting === 'redis') {
-      this.streamExtra += (RAX_ELEMENT + this.rules.pendingEntry) * ids.length + RAX_NODE * raxNodes(ids);
-      return;
-    }
-    this.groupsBytes += this.groupBytes + raxAllocSize(ids, this.quantum) + this.rules.pendingEntry * ids.length;
-    if (this.consumers > 0) this.groupsBytes = averaged(this.groupsBytes, this.consumersBytes, this.consumers);
-    this.consumers = 0;
-    this.consumersBytes = 0;
-    this.groups++;
-  }
-
-  private closeConsumer(): void {
-    if (this.consumerPending === null) return;
-    const ids = this.consumerPending;
-    this.consumerPending = null;
-    if (this.rules.streamAccounting === 'redis') {
-      this.streamExtra += RAX_ELEMENT * ids.length + RAX_NODE * raxNodes(ids);
-      return;
-    }
-    this.consumersBytes += this.consumerBytes + raxAllocSize(ids, this.quantum);
-    this.consumers++;
-  }
-
-  private stream(): ValueEstimate {
-    this.closePending();
-    const masters = this.masters;
-    const base = this.object + this.rules.streamStruct + this.streamListpacks;
-    if (this.rules.streamAccounting === 'redis') {
-      return this.result(base + RAX_ELEMENT * masters.length + RAX_NODE * raxNodes(masters) + this.streamExtra, 'stream');
-    }
-    return this.result(averaged(base + raxAllocSize(masters, this.quantum), this.groupsBytes, this.groups), 'stream');
-  }
 }
 
 /**
