@@ -21,6 +21,7 @@ export { KeyMeasurer, type KeyRecord } from './analysis/key-measurer.js';
 export { MeasuredKeys, measureKeysSync, type MeasureOptions, type MeasuredDump } from './analysis/measure-keys.js';
 export { SelectedEntries } from './analysis/selected-entries.js';
 export { analyzeRdb, type AnalyzeOptions } from './analysis/analyze.js';
+export { previewValue, type ValuePreview, type PreviewItem, type PreviewOptions } from './analysis/value-preview.js';
 export { ReportBuilder, REPORT_SCHEMA, REPORT_VERSION, type RdbReport, type KeyRow, type ReportOptions, type Tally } from './analysis/report.js';
 export { PrefixTree, type PrefixNode, type PrefixTreeOptions, type PrefixTreeReport } from './analysis/prefix-tree.js';
 export { TTL_BUCKETS, type TtlBucket } from './analysis/ttl-buckets.js';
