@@ -1,11 +1,10 @@
 // The report as aligned tables for people (the JSON schema is for machines). Colour only on a terminal.
 import Table from 'cli-table3';
 import pc from 'picocolors';
-import type { ByteText } from '../rdb/canonical-json.js';
 import type { KeyRow, RdbReport, Tally } from '../analysis/report.js';
 import type { PrefixNode } from '../analysis/prefix-tree.js';
 import type { TtlBucket } from '../analysis/ttl-buckets.js';
-import { formatBytes } from './units.js';
+import { formatBytes, formatCount as int, formatShare as share, keyText, ttlText } from '../analysis/report-format.js';
 
 export interface ViewOptions {
   /** Rows in each top-keys table. */
@@ -25,24 +24,6 @@ const NO_BORDER = {
   top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
   'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
 };
-
-const int = (n: number) => n.toLocaleString('en-US');
-const share = (part: number, whole: number) => (whole > 0 ? `${((100 * part) / whole).toFixed(1)} %` : '-');
-
-/** A key for a terminal: control characters escaped, binary keys marked. */
-function keyText(key: ByteText, max = 60): string {
-  const text = typeof key === 'string' ? key.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : `base64:${key.b64}`;
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
-function ttlText(expireMs: number | null, atMs: number): string {
-  if (expireMs === null) return '-';
-  const s = (expireMs - atMs) / 1000;
-  if (s < 0) return 'expired';
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${(s / 3600).toFixed(1)}h`;
-  return `${(s / 86400).toFixed(1)}d`;
-}
 
 export class ReportView {
   private readonly bold: (s: string) => string;

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { summarizeRdb, type RdbSummary } from '../rdb/summary.js';
 import { openInput } from './input.js';
 import { addSelectionOptions, selectionFrom, type SelectionFlags } from './selection-options.js';
-import { formatBytes } from './units.js';
+import { formatBytes } from '../analysis/report-format.js';
 import { warnTrailing } from './warnings.js';
 
 function table(rows: Array<[string, string]>): string {

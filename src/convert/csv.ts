@@ -20,6 +20,9 @@ function expiry(ms: number | null): string {
   return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : String(ms);
 }
 
-export function csvRow(r: KeyRecord): string {
+/** What a row shows of a key (a KeyRecord, or a report's key row with its key as bytes). */
+export type CsvKey = Pick<KeyRecord, 'db' | 'type' | 'key' | 'memory' | 'encoding' | 'elements' | 'largestElement' | 'expireMs'>;
+
+export function csvRow(r: CsvKey): string {
   return `${r.db},${r.type},${field(escapedKey(r.key))},${r.memory},${r.encoding},${r.elements},${r.largestElement},${expiry(r.expireMs)}\r\n`;
 }
