@@ -1,0 +1,121 @@
+// The browser inspector end to end in real headless Chromium (Debian's, driven by playwright-core): the
+// built page is served from 127.0.0.1, a fixture goes through its file input, and what the page shows
+// and exports must equal what the CLI says about the same file (`redistap report --json`, `parse
+// --format csv`). The page must make no network request once loaded. A screenshot is kept in
+// test/artifacts/ (git-ignored) for people to look at.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as esbuild from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RdbReport } from '../src/analysis/report.js';
+import { fixture } from './helpers/fixtures.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = new URL('..', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist/cli/main.js');
+const ARTIFACTS = join(ROOT, 'test/artifacts');
+
+/** True when Debian's Chromium is installed; in CI a missing browser is a failure, never a skip. */
+function haveChromium(): boolean {
+  const found = existsSync(CHROMIUM);
+  if (!found && process.env.CI) throw new Error(`CI is set but ${CHROMIUM} is missing (.ci/run installs the chromium package)`);
+  return found;
+}
+
+function cli(args: string[]): Buffer {
+  const r = spawnSync(process.execPath, [CLI, ...args], { maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`redistap ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The report without what depends on when it was made (the TTL reference is "now" for a dump without a save time). */
+function comparable(r: RdbReport): unknown {
+  return r.ttlReference.source === 'saved' ? r : { ...r, ttlReference: { source: r.ttlReference.source }, ttl: undefined, top: undefined };
+}
+
+describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chromium', () => {
+  let server: esbuild.BuildContext;
+  let url: string;
+  let browser: Browser;
+  let page: Page;
+  const requestsAfterLoad: string[] = [];
+  const dump = fixture('redis-7.4.1-full-nocompress');
+
+  beforeAll(async () => {
+    const built = spawnSync(process.execPath, [join(ROOT, 'web-demo/build.mjs')], { encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`web-demo build failed: ${built.stderr}`);
+    server = await esbuild.context({});
+    const { port } = await server.serve({ servedir: join(ROOT, 'web-demo/dist'), host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${port}/`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    page.on('pageerror', (e) => { throw e; });
+    await page.goto(url, { waitUntil: 'load' });
+    page.on('request', (r) => requestsAfterLoad.push(r.url()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  async function open(path: string): Promise<void> {
+    await page.setInputFiles('input[type=file]', path);
+    await page.waitForSelector('[data-testid=total-keys]', { timeout: 60_000 });
+  }
+
+  async function downloaded(buttonId: string): Promise<string> {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`#${buttonId}`)]);
+    return readFileSync((await download.path())!, 'utf8');
+  }
+
+  it('shows the same report as `redistap report --json` and exports it', async () => {
+    await open(dump.path);
+    const expected = JSON.parse(cli(['report', dump.path, '--json', '--top', '100']).toString()) as RdbReport;
+    expect(await page.textContent('[data-testid=total-keys]')).toBe(String(expected.totals.keys));
+    const exported = JSON.parse(await downloaded('export-json')) as RdbReport;
+    expect(comparable(exported)).toEqual(comparable(expected));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'web-demo.png'), fullPage: true });
+  }, 90_000);
+
+  it('exports the key table as the CSV rows `redistap parse --format csv` writes for those keys', async () => {
+    const csv = (await downloaded('export-csv')).split('\r\n').filter((l) => l !== '');
+    const all = new Set(cli(['parse', dump.path, '--format', 'csv']).toString().split('\r\n'));
+    expect(csv[0]).toBe('database,type,key,size_in_bytes,encoding,num_elements,len_largest_element,expiry');
+    expect(csv.length).toBeGreaterThan(50);
+    for (const row of csv.slice(1)) expect(all.has(row), row).toBe(true);
+  });
+
+  it("previews a key's value from the file", async () => {
+    const first = page.locator('#key-table tbody tr').first();
+    const key = (await first.locator('td.key').textContent())!;
+    await first.locator('button').click();
+    await page.waitForSelector('[data-testid=preview-items]');
+    const text = (await page.textContent('#preview'))!;
+    expect(text.startsWith(key)).toBe(true);
+    const elements = (await first.locator('td').nth(5).textContent())!;
+    expect(text).toContain(`${elements} elements`);
+  });
+
+  it('reads a gzipped dump the same way', async () => {
+    const gz = join(tmpdir(), `redistap-web-${process.pid}.rdb.gz`);
+    writeFileSync(gz, gzipSync(readFileSync(dump.path)));
+    await page.reload({ waitUntil: 'load' });
+    requestsAfterLoad.length = 0;
+    await open(gz);
+    const expected = JSON.parse(cli(['report', dump.path, '--json']).toString()) as RdbReport;
+    expect(await page.textContent('[data-testid=total-keys]')).toBe(String(expected.totals.keys));
+  }, 60_000);
+
+  it('made no network request after loading, and cannot make one (its Content-Security-Policy forbids connections)', async () => {
+    expect(requestsAfterLoad).toEqual([]);
+    const attempt = await page.evaluate(() => fetch('/index.html').then(() => 'fetched', () => 'refused'));
+    expect(attempt).toBe('refused');
+    expect(requestsAfterLoad).toEqual([]);
+  });
+});

@@ -1,0 +1,23 @@
+// Messages between the page and its analysis worker. The worker holds the dropped file and does all the
+// reading (the analysis, and each key preview); the page only renders.
+import type { ByteText, RdbReport, ValuePreview } from '../../src/browser.js';
+
+export type ToWorker =
+  | { type: 'analyze'; file: File; separators: string }
+  | { type: 'cancel' }
+  | { type: 'preview'; id: number; db: number; key: ByteText };
+
+export interface Progress {
+  /** Bytes of the file read (compressed bytes for a .gz file). */
+  bytes: number;
+  total: number;
+  keys: number;
+  elapsedMs: number;
+}
+
+export type FromWorker =
+  | { type: 'progress'; progress: Progress }
+  | { type: 'report'; report: RdbReport; elapsedMs: number }
+  | { type: 'cancelled' }
+  | { type: 'error'; message: string }
+  | { type: 'preview'; id: number; preview: ValuePreview | null; error?: string };
