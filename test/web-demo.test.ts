@@ -4,7 +4,7 @@
 // --format csv`). The page must make no network request once loaded. A screenshot is kept in
 // test/artifacts/ (git-ignored) for people to look at.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -30,6 +30,21 @@ function cli(args: string[]): Buffer {
   const r = spawnSync(process.execPath, [CLI, ...args], { maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`redistap ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
+}
+
+/** An RDB 9 file of n string keys `key:<i>` with 16-byte values (no checksum), written fast. */
+function manyStrings(n: number): Buffer {
+  const parts: Buffer[] = [Buffer.from('REDIS0009')];
+  for (let i = 0; i < n; i += 10_000) {
+    const rows: string[] = [];
+    for (let k = i; k < Math.min(n, i + 10_000); k++) {
+      const key = `key:${k}`;
+      rows.push(`\x00${String.fromCharCode(key.length)}${key}\x10${'v'.repeat(16)}`);
+    }
+    parts.push(Buffer.from(rows.join(''), 'latin1'));
+  }
+  parts.push(Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 0]));
+  return Buffer.concat(parts);
 }
 
 /** The report without what depends on when it was made (the TTL reference is "now" for a dump without a save time). */
@@ -61,7 +76,15 @@ describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chrom
   afterAll(async () => {
     await browser?.close();
     await server?.dispose();
+    rmSync(scratch, { recursive: true, force: true });
   });
+
+  const scratch = mkdtempSync(join(tmpdir(), 'redistap-web-'));
+  function temporary(name: string, data: Buffer): string {
+    const path = join(scratch, name);
+    writeFileSync(path, data);
+    return path;
+  }
 
   async function open(path: string): Promise<void> {
     await page.setInputFiles('input[type=file]', path);
@@ -102,9 +125,32 @@ describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chrom
     expect(text).toContain(`${elements} elements`);
   });
 
+  it('estimates memory as the chosen server and allocator', async () => {
+    await page.selectOption('#model', 'redis-6.2');
+    await page.selectOption('#quantum', '16');
+    await page.waitForFunction(() => document.querySelector('[data-testid=total-keys]') !== null && document.querySelector('#progress')?.hasAttribute('hidden'));
+    const expected = JSON.parse(cli(['report', dump.path, '--json', '--top', '100', '--memory-model', 'redis-6.2', '--allocator-quantum', '16']).toString()) as RdbReport;
+    const exported = JSON.parse(await downloaded('export-json')) as RdbReport;
+    expect(exported.memoryModel).toEqual({ name: 'redis-6.2', quantum: 16, reason: 'chosen' });
+    expect(comparable(exported)).toEqual(comparable(expected));
+    await page.selectOption('#model', '');
+    await page.selectOption('#quantum', '8');
+  }, 60_000);
+
+  it('stops reading a dump on Cancel', async () => {
+    const big = temporary('big.rdb', manyStrings(1_500_000));
+    // A warm worker reads these 42 MB in ~0.2 s, faster than a click from here lands: the page itself
+    // clicks Cancel right after the file is chosen, so the worker gets the request while it reads.
+    await page.evaluate(() => {
+      document.querySelector('#file')!.addEventListener('change', () => setTimeout(() => (document.querySelector('#cancel') as HTMLButtonElement).click()), { once: true });
+    });
+    await page.setInputFiles('input[type=file]', big);
+    await page.waitForFunction(() => document.querySelector('#progress-text')?.textContent === 'Cancelled.');
+    expect(await page.$('[data-testid=total-keys]')).toBeNull();
+  }, 60_000);
+
   it('reads a gzipped dump the same way', async () => {
-    const gz = join(tmpdir(), `redistap-web-${process.pid}.rdb.gz`);
-    writeFileSync(gz, gzipSync(readFileSync(dump.path)));
+    const gz = temporary('dump.rdb.gz', gzipSync(readFileSync(dump.path)));
     await page.reload({ waitUntil: 'load' });
     requestsAfterLoad.length = 0;
     await open(gz);

@@ -1,6 +1,6 @@
 // The inspector page: a file from the picker or a drop goes to the analysis worker; its progress and
 // then its report are shown; keys are previewed and the report exported without anything leaving the tab.
-import { CSV_HEADER, csvRow, formatBytes, formatCount, type ByteText, type KeyRow, type RdbReport } from '../../src/browser.js';
+import { CSV_HEADER, csvRow, formatBytes, formatCount, MEMORY_MODELS, type ByteText, type KeyRow, type MemoryModelName, type RdbReport } from '../../src/browser.js';
 import { byId, download } from './dom.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { ReportView } from './report-view.js';
@@ -14,6 +14,9 @@ const send = (m: ToWorker) => worker.postMessage(m);
 const input = byId<HTMLInputElement>('file');
 const drop = byId('drop');
 const separators = byId<HTMLInputElement>('separators');
+const model = byId<HTMLSelectElement>('model');
+const quantum = byId<HTMLSelectElement>('quantum');
+for (const name of MEMORY_MODELS) model.add(new Option(name, name));
 const status = byId('status');
 const progressBar = byId<HTMLProgressElement>('progress');
 const progressText = byId('progress-text');
@@ -55,7 +58,11 @@ function start(file: File): void {
   view.clear();
   progressBar.value = 0;
   setStatus(`Reading ${file.name} (${formatBytes(file.size)})…`, { busy: true });
-  send({ type: 'analyze', file, separators: separators.value || ':' });
+  send({
+    type: 'analyze',
+    file,
+    options: { separators: separators.value || ':', model: (model.value || undefined) as MemoryModelName | undefined, quantum: quantum.value === '16' ? 16 : 8 },
+  });
 }
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
@@ -88,7 +95,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
 
 input.addEventListener('change', () => { if (input.files?.[0]) start(input.files[0]); });
 cancel.addEventListener('click', () => send({ type: 'cancel' }));
-separators.addEventListener('change', () => { if (current) start(current.file); });
+for (const option of [separators, model, quantum]) option.addEventListener('change', () => { if (current) start(current.file); });
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {

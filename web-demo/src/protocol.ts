@@ -1,9 +1,16 @@
 // Messages between the page and its analysis worker. The worker holds the dropped file and does all the
 // reading (the analysis, and each key preview); the page only renders.
-import type { ByteText, RdbReport, ValuePreview } from '../../src/browser.js';
+import type { ByteText, MemoryModelName, RdbReport, ValuePreview } from '../../src/browser.js';
+
+export interface AnalysisOptions {
+  separators: string;
+  /** Undefined: chosen from the dump's writer. */
+  model?: MemoryModelName;
+  quantum: 8 | 16;
+}
 
 export type ToWorker =
-  | { type: 'analyze'; file: File; separators: string }
+  | { type: 'analyze'; file: File; options: AnalysisOptions }
   | { type: 'cancel' }
   | { type: 'preview'; id: number; db: number; key: ByteText };
 

@@ -2,7 +2,7 @@
 // DecompressionStream for a .gz name) through the same analyzeRdb the CLI's `report` uses, reports
 // progress a few times a second, stops on request, and previews a key by reading the file again.
 import { analyzeRdb, previewValue, type ByteText } from '../../src/browser.js';
-import type { FromWorker, Progress, ToWorker } from './protocol.js';
+import type { AnalysisOptions, FromWorker, Progress, ToWorker } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: FromWorker): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
 const post = (m: FromWorker) => scope.postMessage(m);
@@ -14,14 +14,25 @@ const PROGRESS_EVERY_MS = 100;
 let file: File | null = null;
 let running: AbortController | null = null;
 
-/** The file's bytes as RDB: gunzipped when its name says so; `onRead` counts the file's own bytes. */
+/** How often reading gives way to the worker's messages (a file's chunks arrive without ever yielding). */
+const YIELD_EVERY_MS = 50;
+
+/**
+ * The file's bytes as RDB: gunzipped when its name says so; `onRead` counts the file's own bytes. Every
+ * 50 ms the stream waits for a macrotask, so that a Cancel (a message) is seen while a file is read.
+ */
 function rdbStream(f: File, onRead: (bytes: number) => void): ReadableStream<Uint8Array> {
   let read = 0;
+  let lastYield = performance.now();
   const counted = f.stream().pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
+    async transform(chunk, controller) {
       read += chunk.length;
       onRead(read);
       controller.enqueue(chunk);
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
     },
   }));
   if (!/\.gz$/i.test(f.name)) return counted;
@@ -34,7 +45,7 @@ function keyBytes(key: ByteText): Uint8Array {
   return Uint8Array.from(atob(key.b64), (c) => c.charCodeAt(0));
 }
 
-async function analyze(f: File, separators: string): Promise<void> {
+async function analyze(f: File, options: AnalysisOptions): Promise<void> {
   running?.abort();
   const stop = (running = new AbortController());
   file = f;
@@ -51,7 +62,9 @@ async function analyze(f: File, separators: string): Promise<void> {
   try {
     const result = await analyzeRdb(rdbStream(f, (bytes) => { progress.bytes = bytes; report(); }), {
       top: TOP_KEYS,
-      prefixes: { separators },
+      prefixes: { separators: options.separators },
+      model: options.model,
+      quantum: options.quantum,
       signal: stop.signal,
       onProgress: ({ keys }) => { progress.keys = keys; report(); },
     });
@@ -76,7 +89,7 @@ async function preview(id: number, db: number, key: ByteText): Promise<void> {
 
 scope.onmessage = (e) => {
   const m = e.data;
-  if (m.type === 'analyze') void analyze(m.file, m.separators);
+  if (m.type === 'analyze') void analyze(m.file, m.options);
   else if (m.type === 'cancel') running?.abort();
   else if (m.type === 'preview') void preview(m.id, m.db, m.key);
 };
