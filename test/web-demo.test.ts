@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RdbReport } from '../src/analysis/report.js';
 import { fixture } from './helpers/fixtures.js';
+import { sampleMemory, workerSession } from '../scripts/chromium-probes.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -135,6 +136,20 @@ describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chrom
     expect(comparable(exported)).toEqual(comparable(expected));
     await page.selectOption('#model', '');
     await page.selectOption('#quantum', '8');
+  }, 60_000);
+
+  it("reads a dump without the worker's heap growing with it (measured, printed)", async () => {
+    const big = temporary('heap.rdb', manyStrings(1_500_000));
+    await page.reload({ waitUntil: 'load' });
+    const cdp = await browser.newBrowserCDPSession();
+    const sampler = sampleMemory(cdp, await workerSession(cdp), 20);
+    await open(big);
+    const { heapMax, rssMaxKb } = await sampler.stop();
+    await cdp.detach();
+    const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+    console.log(`inspector reading a ${mib(readFileSync(big).length)} dump: worker JS heap at most ${mib(heapMax)}, tab (renderer) RSS at most ${mib(rssMaxKb * 1024)}`);
+    expect(await page.textContent('[data-testid=total-keys]')).toBe('1500000');
+    expect(heapMax).toBeLessThan(32 * 1048576);
   }, 60_000);
 
   it('stops reading a dump on Cancel', async () => {
