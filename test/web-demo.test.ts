@@ -62,6 +62,7 @@ describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chrom
   const dump = fixture('redis-7.4.1-full-nocompress');
 
   beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
     const built = spawnSync(process.execPath, [join(ROOT, 'web-demo/build.mjs')], { encoding: 'utf8' });
     if (built.status !== 0) throw new Error(`web-demo build failed: ${built.stderr}`);
     server = await esbuild.context({});
@@ -103,7 +104,6 @@ describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chrom
     expect(await page.textContent('[data-testid=total-keys]')).toBe(String(expected.totals.keys));
     const exported = JSON.parse(await downloaded('export-json')) as RdbReport;
     expect(comparable(exported)).toEqual(comparable(expected));
-    mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'web-demo.png'), fullPage: true });
   }, 90_000);
 
@@ -124,6 +124,12 @@ describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chrom
     expect(text.startsWith(key)).toBe(true);
     const elements = (await first.locator('td').nth(5).textContent())!;
     expect(text).toContain(`${elements} elements`);
+    // From the keyboard: focus the second key's button, press Enter.
+    const second = page.locator('#key-table tbody tr').nth(1);
+    const secondKey = (await second.locator('td.key').textContent())!;
+    await second.locator('button').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((k) => document.querySelector('#preview')?.textContent?.startsWith(k) === true, secondKey);
   });
 
   it('estimates memory as the chosen server and allocator', async () => {
@@ -171,6 +177,25 @@ describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chrom
     await open(gz);
     const expected = JSON.parse(cli(['report', dump.path, '--json']).toString()) as RdbReport;
     expect(await page.textContent('[data-testid=total-keys]')).toBe(String(expected.totals.keys));
+  }, 60_000);
+
+  it('has no accessibility violations (axe-core) at 1280×800 in light and on a narrow window in dark', async () => {
+    // axe is injected into the page, which the page's own CSP forbids: this context bypasses it.
+    for (const [width, scheme] of [[1280, 'light'], [400, 'dark']] as const) {
+      const context = await browser.newContext({ bypassCSP: true, viewport: { width, height: 800 }, colorScheme: scheme });
+      const p = await context.newPage();
+      await p.goto(url, { waitUntil: 'load' });
+      await p.setInputFiles('input[type=file]', dump.path);
+      await p.waitForSelector('[data-testid=total-keys]');
+      await p.addScriptTag({ path: join(ROOT, 'node_modules/axe-core/axe.min.js') });
+      const violations = await p.evaluate(async () => {
+        const result = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: unknown[] }> }> } }).axe.run();
+        return result.violations.map((v) => `${v.impact} ${v.id} (${v.nodes.length})`);
+      });
+      expect(violations, `${width}px ${scheme}`).toEqual([]);
+      if (width < 600) await p.screenshot({ path: join(ARTIFACTS, 'web-demo-narrow-dark.png') });
+      await context.close();
+    }
   }, 60_000);
 
   it('made no network request after loading, and cannot make one (its Content-Security-Policy forbids connections)', async () => {

@@ -21,7 +21,8 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
 
 /** A table: header cells (a class 'num' right-aligns numbers) and rows of cells. */
 export function table(caption: string, headers: Array<[string, string?]>, rows: Child[][]): HTMLElement {
-  return h('div', { class: 'scroll' },
+  // Focusable, so that a table wider than the window scrolls from the keyboard too.
+  return h('div', { class: 'scroll', tabindex: '0', role: 'region', 'aria-label': caption },
     h('table', {},
       h('caption', { class: 'muted' }, caption),
       h('thead', {}, h('tr', {}, ...headers.map(([text, cls]) => h('th', { scope: 'col', class: cls ?? '' }, text)))),

@@ -31,7 +31,8 @@ export class KeyTable {
     filter.addEventListener('input', () => { this.filter = filter.value; this.render(); });
     this.element = h('div', {},
       h('div', { class: 'toolbar' }, filter, this.count),
-      h('div', { class: 'scroll keys-scroll' }, h('table', { id: 'key-table' }, h('thead', {}, this.head), this.body)));
+      h('div', { class: 'scroll keys-scroll', tabindex: '0', role: 'region', 'aria-label': 'Largest keys' },
+        h('table', { id: 'key-table' }, h('thead', {}, this.head), this.body)));
     this.render();
   }
 
