@@ -132,6 +132,35 @@ describe.skipIf(!haveChromium())('browser inspector (web-demo) in headless Chrom
     await page.waitForFunction((k) => document.querySelector('#preview')?.textContent?.startsWith(k) === true, secondKey);
   });
 
+  it('sorts the key table by a column and filters it by a text in the key', async () => {
+    const column = async (n: number) => page.locator('#key-table tbody tr').evaluateAll((rows, i) => rows.map((r) => r.children[i]!.textContent!), n);
+    await page.click('#key-table thead th:nth-child(6) button'); // Elements, largest first
+    const elements = (await column(5)).map((t) => Number(t.replace(/,/g, '')));
+    expect(elements).toEqual([...elements].sort((a, b) => b - a));
+    expect(await page.getAttribute('#key-table thead th:nth-child(6)', 'aria-sort')).toBe('descending');
+    await page.click('#key-table thead th:nth-child(6) button');
+    expect(await page.getAttribute('#key-table thead th:nth-child(6)', 'aria-sort')).toBe('ascending');
+    const keys = await column(0);
+    const needle = keys[0]!.slice(0, 3);
+    await page.fill('#key-filter', needle);
+    const filtered = await column(0);
+    expect(filtered.length).toBe(keys.filter((k) => k.toLowerCase().includes(needle.toLowerCase())).length);
+    await page.fill('#key-filter', '');
+  });
+
+  it('takes a dropped file', async () => {
+    const bytes = [...readFileSync(fixture('redis-7.2.6-lru').path)];
+    const expected = JSON.parse(cli(['report', fixture('redis-7.2.6-lru').path, '--json']).toString()) as RdbReport;
+    await page.evaluate((data) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(data)], 'dropped.rdb'));
+      document.querySelector('#drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, bytes);
+    await page.waitForFunction((n) => document.querySelector('[data-testid=total-keys]')?.textContent === n, String(expected.totals.keys));
+    expect(await page.textContent('#summary-title')).toContain('dropped.rdb');
+    await open(dump.path);
+  });
+
   it('estimates memory as the chosen server and allocator', async () => {
     await page.selectOption('#model', 'redis-6.2');
     await page.selectOption('#quantum', '16');

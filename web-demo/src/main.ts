@@ -23,7 +23,8 @@ const progressText = byId('progress-text');
 const cancel = byId<HTMLButtonElement>('cancel');
 const themeButton = byId<HTMLButtonElement>('theme');
 
-let current: { file: File; report: RdbReport | null } | null = null;
+let current: { run: number; file: File; report: RdbReport | null } | null = null;
+let runs = 0;
 let previewId = 0;
 
 const view = new ReportView(byId('report'), {
@@ -54,12 +55,13 @@ function setStatus(text: string, options: { busy?: boolean; error?: boolean } = 
 }
 
 function start(file: File): void {
-  current = { file, report: null };
+  current = { run: ++runs, file, report: null };
   view.clear();
   progressBar.value = 0;
   setStatus(`Reading ${file.name} (${formatBytes(file.size)})…`, { busy: true });
   send({
     type: 'analyze',
+    run: current.run,
     file,
     options: { separators: separators.value || ':', model: (model.value || undefined) as MemoryModelName | undefined, quantum: quantum.value === '16' ? 16 : 8 },
   });
@@ -67,6 +69,7 @@ function start(file: File): void {
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
+  if (m.type !== 'preview' && m.run !== current?.run) return; // an analysis since replaced
   switch (m.type) {
     case 'progress': {
       const p = m.progress;
@@ -76,10 +79,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     }
     case 'report':
-      if (!current) return;
-      current.report = m.report;
+      current!.report = m.report;
       setStatus(`Done: ${formatCount(m.report.totals.keys)} keys in ${(m.elapsedMs / 1000).toFixed(2)} s.`);
-      view.show(m.report, current.file.name, m.elapsedMs);
+      view.show(m.report, current!.file.name, m.elapsedMs);
       break;
     case 'cancelled':
       setStatus('Cancelled.');
@@ -93,7 +95,10 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
   }
 };
 
-input.addEventListener('change', () => { if (input.files?.[0]) start(input.files[0]); });
+input.addEventListener('change', () => {
+  if (input.files?.[0]) start(input.files[0]);
+  input.value = ''; // choosing the same file again (it may have changed) reads it again
+});
 cancel.addEventListener('click', () => send({ type: 'cancel' }));
 for (const option of [separators, model, quantum]) option.addEventListener('change', () => { if (current) start(current.file); });
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });

@@ -10,7 +10,7 @@ export interface AnalysisOptions {
 }
 
 export type ToWorker =
-  | { type: 'analyze'; file: File; options: AnalysisOptions }
+  | { type: 'analyze'; run: number; file: File; options: AnalysisOptions }
   | { type: 'cancel' }
   | { type: 'preview'; id: number; db: number; key: ByteText };
 
@@ -22,9 +22,10 @@ export interface Progress {
   elapsedMs: number;
 }
 
+/** `run` says which analysis a message is about: the page ignores those of one it has replaced. */
 export type FromWorker =
-  | { type: 'progress'; progress: Progress }
-  | { type: 'report'; report: RdbReport; elapsedMs: number }
-  | { type: 'cancelled' }
-  | { type: 'error'; message: string }
+  | { type: 'progress'; run: number; progress: Progress }
+  | { type: 'report'; run: number; report: RdbReport; elapsedMs: number }
+  | { type: 'cancelled'; run: number }
+  | { type: 'error'; run: number; message: string }
   | { type: 'preview'; id: number; preview: ValuePreview | null; error?: string };

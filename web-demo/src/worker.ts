@@ -45,7 +45,7 @@ function keyBytes(key: ByteText): Uint8Array {
   return Uint8Array.from(atob(key.b64), (c) => c.charCodeAt(0));
 }
 
-async function analyze(f: File, options: AnalysisOptions): Promise<void> {
+async function analyze(run: number, f: File, options: AnalysisOptions): Promise<void> {
   running?.abort();
   const stop = (running = new AbortController());
   file = f;
@@ -57,7 +57,7 @@ async function analyze(f: File, options: AnalysisOptions): Promise<void> {
     if (now - lastPost < PROGRESS_EVERY_MS) return;
     lastPost = now;
     progress.elapsedMs = now - started;
-    post({ type: 'progress', progress });
+    post({ type: 'progress', run, progress });
   };
   try {
     const result = await analyzeRdb(rdbStream(f, (bytes) => { progress.bytes = bytes; report(); }), {
@@ -68,10 +68,10 @@ async function analyze(f: File, options: AnalysisOptions): Promise<void> {
       signal: stop.signal,
       onProgress: ({ keys }) => { progress.keys = keys; report(); },
     });
-    post({ type: 'report', report: result, elapsedMs: performance.now() - started });
+    post({ type: 'report', run, report: result, elapsedMs: performance.now() - started });
   } catch (err) {
-    if (stop.signal.aborted) post({ type: 'cancelled' });
-    else post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+    if (stop.signal.aborted) post({ type: 'cancelled', run });
+    else post({ type: 'error', run, message: err instanceof Error ? err.message : String(err) });
   } finally {
     if (running === stop) running = null;
   }
@@ -89,7 +89,7 @@ async function preview(id: number, db: number, key: ByteText): Promise<void> {
 
 scope.onmessage = (e) => {
   const m = e.data;
-  if (m.type === 'analyze') void analyze(m.file, m.options);
+  if (m.type === 'analyze') void analyze(m.run, m.file, m.options);
   else if (m.type === 'cancel') running?.abort();
   else if (m.type === 'preview') void preview(m.id, m.db, m.key);
 };
