@@ -32,6 +32,21 @@ export function parseOptions(options, help) {
   return values;
 }
 
+/**
+ * The command line of the benches that read a corpus (--corpus DIR, --only NAMES, --runs N, -h): the
+ * corpus directory, its files to read and the runs per file. `usage` is the command, for error messages.
+ */
+export function corpusCommandLine(help, { runs = 5, usage }) {
+  const opts = parseOptions({
+    corpus: { type: 'string', default: path.join(ROOT, 'bench', 'corpus') },
+    only: { type: 'string' },
+    runs: { type: 'string', default: String(runs) },
+  }, help);
+  const runsPerFile = positiveInt('--runs', opts.runs);
+  const corpusDir = path.resolve(opts.corpus);
+  return { corpusDir, files: corpusFiles(corpusDir, opts.only, usage), runs: runsPerFile };
+}
+
 /** `x` with exactly `digits` fraction digits and thousands separators; 'n/a' for null, undefined or NaN. */
 export function fmt(x, digits) {
   if (x == null || Number.isNaN(x)) return 'n/a';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  corpusFiles, environmentLine, expectedCounts, fail, fmt, gitState, haveGnuTime, median, parseOptions, positiveInt, timedRun, writeResults,
+  corpusCommandLine, environmentLine, expectedCounts, fail, fmt, gitState, haveGnuTime, median, timedRun, writeResults,
 } from './common.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -33,14 +33,7 @@ Contenders: redis-check-rdb; (a) redistap's raw event parsing; (b) redistap pars
 > /dev/null. Every run is a fresh process timed from spawn to exit, the contenders interleaved; (a) also
 reports its own in-process time. Uses the built CLI in dist/ (npm run build first). See bench/README.md.`;
 
-const opts = parseOptions({
-  corpus: { type: 'string', default: path.join(BENCH_DIR, 'corpus') },
-  only: { type: 'string' },
-  runs: { type: 'string', default: '5' },
-}, HELP);
-const runs = positiveInt('--runs', opts.runs);
-const corpusDir = path.resolve(opts.corpus);
-const files = corpusFiles(corpusDir, opts.only, 'npm run bench --');
+const { corpusDir, files, runs } = corpusCommandLine(HELP, { runs: 5, usage: 'npm run bench --' });
 const expected = expectedCounts(corpusDir);
 const devNull = fs.openSync('/dev/null', 'w');
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  corpusFiles, environmentLine, expectedCounts, fail, fmt, gitState, haveGnuTime, median, parseOptions, positiveInt, timedRun, writeResults,
+  corpusCommandLine, environmentLine, expectedCounts, fail, fmt, gitState, haveGnuTime, median, timedRun, writeResults,
 } from './common.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -35,14 +35,7 @@ Contenders: (peer) redistap parse FILE --format jsonl -o /dev/null; (ours) redis
 alternates); peak RSS by GNU /usr/bin/time -f %M. Target: report/jsonl <= ${TARGET_RATIO}, report's RSS well
 under the file size. Uses the built CLI in dist/ as it is (npm run build first). See bench/README.md.`;
 
-const opts = parseOptions({
-  corpus: { type: 'string', default: path.join(BENCH_DIR, 'corpus') },
-  only: { type: 'string' },
-  runs: { type: 'string', default: '5' },
-}, HELP);
-const runs = positiveInt('--runs', opts.runs);
-const corpusDir = path.resolve(opts.corpus);
-const files = corpusFiles(corpusDir, opts.only, 'node bench/report.mjs');
+const { corpusDir, files, runs } = corpusCommandLine(HELP, { runs: 5, usage: 'node bench/report.mjs' });
 const expected = expectedCounts(corpusDir);
 if (!fs.existsSync(CLI)) fail(`${CLI} does not exist: npm run build first`, 1);
 

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
-import { corpusFiles, environmentLine, fail, fmt, gitState, median, parseOptions, positiveInt, timedRun, writeResults } from './common.mjs';
+import { corpusCommandLine, environmentLine, fail, fmt, gitState, median, timedRun, writeResults } from './common.mjs';
 import { sampleMemory, workerSession } from '../scripts/chromium-probes.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -37,13 +37,7 @@ reads, the worker's JS heap (CDP Runtime.getHeapUsage) and every renderer proces
 (/proc/PID/status VmRSS) are sampled every ${SAMPLE_EVERY_MS} ms; the highest are reported. Target: page/CLI <=
 ${TARGET_RATIO}. Builds web-demo first; uses dist/ as it is (npm run build first).`;
 
-const opts = parseOptions({
-  corpus: { type: 'string', default: path.join(BENCH_DIR, 'corpus') },
-  only: { type: 'string' },
-  runs: { type: 'string', default: '3' },
-}, HELP);
-const runs = positiveInt('--runs', opts.runs);
-const files = corpusFiles(path.resolve(opts.corpus), opts.only, 'node bench/web-report.mjs');
+const { files, runs } = corpusCommandLine(HELP, { runs: 3, usage: 'node bench/web-report.mjs' });
 if (!fs.existsSync(CLI)) fail(`${CLI} does not exist: npm run build first`, 1);
 if (!fs.existsSync(CHROMIUM)) fail(`${CHROMIUM} is missing (Debian package chromium)`, 1);
 
