@@ -27,7 +27,7 @@ export { ReportBuilder, REPORT_SCHEMA, REPORT_VERSION, type RdbReport, type KeyR
 export { PrefixTree, type PrefixNode, type PrefixTreeOptions, type PrefixTreeReport } from './analysis/prefix-tree.js';
 export { TTL_BUCKETS, type TtlBucket } from './analysis/ttl-buckets.js';
 export { readEvents, type ReadEventsOptions } from './rdb/read-events.js';
-export { byteText, type ByteText } from './rdb/canonical-json.js';
+export { byteText, byteTextBytes, type ByteText } from './rdb/canonical-json.js';
 export { CSV_HEADER, csvRow, type CsvKey } from './convert/csv.js';
 export { RespCommandWriter, type CommandSink } from './convert/resp-commands.js';
 export { MEMORY_MODELS, chooseMemoryModel, createSizer, type MemoryModel, type MemoryModelName, type MemoryModelOptions } from './analysis/memory/memory-model.js';

@@ -1,5 +1,6 @@
 // The canonical JSON line of an entry (shared/fixtures/rdb/FORMAT.md): the logical content Redis holds
 // after loading, independent of encodings, so fixtures, tests and users share one representation.
+import { decodeBase64 } from '../core/base64.js';
 import type { Int64, RdbEntry, StreamValue } from './entry.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -37,6 +38,11 @@ export function byteText(b: Uint8Array): ByteText {
   } catch {
     return { b64: base64(b) };
   }
+}
+
+/** The bytes a ByteText stands for (byteText's inverse). */
+export function byteTextBytes(t: ByteText): Uint8Array {
+  return typeof t === 'string' ? new TextEncoder().encode(t) : decodeBase64(t.b64);
 }
 
 /** A byte string as JSON text: a JSON string when valid UTF-8, else {"b64":...}. */

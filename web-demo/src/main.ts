@@ -1,6 +1,6 @@
 // The inspector page: a file from the picker or a drop goes to the analysis worker; its progress and
 // then its report are shown; keys are previewed and the report exported without anything leaving the tab.
-import { CSV_HEADER, csvRow, formatBytes, formatCount, MEMORY_MODELS, type ByteText, type KeyRow, type MemoryModelName, type RdbReport } from '../../src/browser.js';
+import { byteTextBytes, CSV_HEADER, csvRow, formatBytes, formatCount, MEMORY_MODELS, type KeyRow, type MemoryModelName, type RdbReport } from '../../src/browser.js';
 import { byId, download } from './dom.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { ReportView } from './report-view.js';
@@ -36,14 +36,10 @@ const view = new ReportView(byId('report'), {
     if (current?.report) download(`${baseName()}.report.json`, 'application/json', `${JSON.stringify(current.report, null, 2)}\n`);
   },
   exportCsv(keys: KeyRow[]) {
-    const rows = keys.map((k) => csvRow({ ...k, key: bytesOf(k.key) }));
+    const rows = keys.map((k) => csvRow({ ...k, key: byteTextBytes(k.key) }));
     download(`${baseName()}.keys.csv`, 'text/csv', CSV_HEADER + rows.join(''));
   },
 });
-
-function bytesOf(key: ByteText): Uint8Array {
-  return typeof key === 'string' ? new TextEncoder().encode(key) : Uint8Array.from(atob(key.b64), (c) => c.charCodeAt(0));
-}
 
 const baseName = () => (current?.file.name ?? 'dump').replace(/(\.rdb)?(\.gz)?$/i, '');
 

@@ -1,7 +1,7 @@
 // The analysis worker: reads the dropped file in chunks (File.stream(), gunzipped with the browser's
 // DecompressionStream for a .gz name) through the same analyzeRdb the CLI's `report` uses, reports
 // progress a few times a second, stops on request, and previews a key by reading the file again.
-import { analyzeRdb, previewValue, type ByteText } from '../../src/browser.js';
+import { analyzeRdb, byteTextBytes, previewValue, type ByteText } from '../../src/browser.js';
 import type { AnalysisOptions, FromWorker, Progress, ToWorker } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: FromWorker): void; onmessage: ((e: MessageEvent<ToWorker>) => void) | null };
@@ -40,11 +40,6 @@ function rdbStream(f: File, onRead: (bytes: number) => void): ReadableStream<Uin
   return counted.pipeThrough(new DecompressionStream('gzip') as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
 }
 
-function keyBytes(key: ByteText): Uint8Array {
-  if (typeof key === 'string') return new TextEncoder().encode(key);
-  return Uint8Array.from(atob(key.b64), (c) => c.charCodeAt(0));
-}
-
 async function analyze(run: number, f: File, options: AnalysisOptions): Promise<void> {
   running?.abort();
   const stop = (running = new AbortController());
@@ -80,7 +75,7 @@ async function analyze(run: number, f: File, options: AnalysisOptions): Promise<
 async function preview(id: number, db: number, key: ByteText): Promise<void> {
   if (!file) return;
   try {
-    const found = await previewValue(rdbStream(file, () => {}), db, keyBytes(key), { limit: 20, maxBytes: 200 });
+    const found = await previewValue(rdbStream(file, () => {}), db, byteTextBytes(key), { limit: 20, maxBytes: 200 });
     post({ type: 'preview', id, preview: found });
   } catch (err) {
     post({ type: 'preview', id, preview: null, error: err instanceof Error ? err.message : String(err) });
