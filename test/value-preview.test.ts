@@ -3,15 +3,13 @@
 // in file order, and the element count is the value's size. Limits are checked on hand-made dumps.
 import { describe, expect, it } from 'vitest';
 import { previewValue, type PreviewItem } from '../src/analysis/value-preview.js';
-import type { ByteText } from '../src/rdb/canonical-json.js';
+import { byteTextBytes, type ByteText } from '../src/rdb/canonical-json.js';
 import { bytesOf, fixtures } from './helpers/fixtures.js';
 import { handmade, str } from './helpers/handmade-rdb.js';
 
 type Json = ByteText | number | Json[] | { [k: string]: Json };
 interface Line { db: number; key: ByteText; type: string; value: Json }
 
-const bytesOfText = (t: ByteText): Uint8Array =>
-  typeof t === 'string' ? new TextEncoder().encode(t) : new Uint8Array(Buffer.from(t.b64, 'base64'));
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const score = (s: Json) => (s === 'inf' ? Infinity : s === '-inf' ? -Infinity : s);
 
@@ -20,7 +18,7 @@ function check(line: Line, items: PreviewItem[], elements: number): void {
   const v = line.value as Json[];
   switch (line.type) {
     case 'string':
-      expect(elements).toBe(bytesOfText(line.value as ByteText).length);
+      expect(elements).toBe(byteTextBytes(line.value as ByteText).length);
       expect(items).toEqual([[line.value]]);
       break;
     case 'list':
@@ -56,7 +54,7 @@ describe('previewValue on the fixtures', () => {
     const lines = f.expected!.map((l) => JSON.parse(l) as Line);
     const picked = [...new Set([0, lines.length >> 1, lines.length - 1])].map((i) => lines[i]!);
     for (const line of picked) {
-      const preview = await previewValue(data, line.db, bytesOfText(line.key), { limit: 20, maxBytes: 1 << 20 });
+      const preview = await previewValue(data, line.db, byteTextBytes(line.key), { limit: 20, maxBytes: 1 << 20 });
       expect(preview, JSON.stringify(line.key)).not.toBeNull();
       expect(preview!.type).toBe(line.type);
       expect(preview!.key).toEqual(line.key);
@@ -73,6 +71,15 @@ describe('previewValue limits', () => {
     expect(preview!.elements).toBe(25);
     expect(preview!.items).toEqual(Array.from({ length: 20 }, (_, k) => [`item${k}`]));
     expect(preview!.truncated).toBe(true);
+  });
+
+  it('keeps the start of a string too long to wait for (read in chunks), and counts all of it', async () => {
+    const n = 3_000_000; // over the parser's 1 MiB input buffer: streamed as chunks
+    const value = new TextEncoder().encode('ab'.repeat(n / 2));
+    const length = [0x80, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]; // 32-bit RDB length
+    const data = handmade([0, ...str('big'), ...length, ...value]);
+    const preview = await previewValue(data, 0, new TextEncoder().encode('big'), { maxBytes: 256 });
+    expect(preview).toMatchObject({ type: 'string', elements: n, items: [['ab'.repeat(512)]], truncated: true });
   });
 
   it('cuts long strings, and finds nothing for a key that is not there (or in another database)', async () => {

@@ -44,7 +44,9 @@ class Previewer {
   private db = 0;
   private reading = false;
   private chunks: Uint8Array[] = [];
+  /** Bytes of the chunked string read so far, and how many of them `chunks` keeps. */
   private chunkBytes = 0;
+  private chunksKept = 0;
   private scoreText: string | null = null;
   /** Length of the string text() read last (the whole string, before any cut). */
   private lastLength = 0;
@@ -121,20 +123,24 @@ class Previewer {
 
   private chunk(b: EventBatch, i: number): void {
     this.chunkBytes += b.len(i);
-    const kept = this.chunks.reduce((n, c) => n + c.length, 0);
-    if (kept < this.maxBytes * 4) this.chunks.push(b.view(i).slice(0, this.maxBytes * 4 - kept));
+    if (this.chunksKept < this.maxBytes * 4) {
+      const kept = b.view(i).slice(0, this.maxBytes * 4 - this.chunksKept);
+      this.chunks.push(kept);
+      this.chunksKept += kept.length;
+    }
   }
 
   /** The event's string (or the chunks before it), its first `max` bytes. */
   private text(b: EventBatch, i: number, max: number): ByteText {
     let bytes: Uint8Array;
     if (b.flags(i) & abi.F_CHUNKED) {
-      bytes = new Uint8Array(this.chunks.reduce((n, c) => n + c.length, 0));
+      bytes = new Uint8Array(this.chunksKept);
       let at = 0;
       for (const c of this.chunks) { bytes.set(c, at); at += c.length; }
       this.lastLength = this.chunkBytes;
       this.chunks = [];
       this.chunkBytes = 0;
+      this.chunksKept = 0;
     } else {
       bytes = b.view(i);
       this.lastLength = bytes.length;
