@@ -343,7 +343,7 @@ export class ReplicaLink {
   }
 }
 
-function connectSocket(options: LinkOptions): Promise<Socket> {
+export function connectSocket(options: LinkOptions): Promise<Socket> {
   const { host, port, tls } = options.endpoint;
   const timeout = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {

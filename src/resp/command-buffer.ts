@@ -1,0 +1,77 @@
+// Commands encoded as RESP straight into one buffer, many per socket write: the pipelining path, where
+// encodeCommand's allocation per command would dominate.
+const DIGITS = new TextEncoder();
+
+export type BufferedArg = Uint8Array | string | number | bigint;
+
+export class CommandBuffer {
+  private buffer: Buffer;
+  /** Bytes written since the last take(). */
+  length = 0;
+  /** Commands written since the last take(). */
+  commands = 0;
+
+  constructor(private readonly initialSize = 1 << 16) {
+    this.buffer = Buffer.allocUnsafe(initialSize);
+  }
+
+  /** Appends one command: `*<n>` then a bulk string per argument (strings and numbers as UTF-8 text). */
+  command(args: readonly BufferedArg[]): void {
+    this.header(0x2a, args.length);
+    for (const arg of args) this.bulk(arg);
+    this.commands++;
+  }
+
+  /** Appends a command whose arguments are views (e.g. a replicated command's), without copying them first. */
+  commandOf(count: number, arg: (i: number) => BufferedArg): void {
+    this.header(0x2a, count);
+    for (let i = 0; i < count; i++) this.bulk(arg(i));
+    this.commands++;
+  }
+
+  /** The bytes written so far; the buffer starts afresh (a socket may still hold the returned bytes). */
+  take(): Uint8Array {
+    const out = this.buffer.subarray(0, this.length);
+    this.buffer = Buffer.allocUnsafe(Math.max(this.initialSize, this.length));
+    this.length = 0;
+    this.commands = 0;
+    return out;
+  }
+
+  private bulk(arg: BufferedArg): void {
+    if (arg instanceof Uint8Array) {
+      this.header(0x24, arg.length);
+      this.room(arg.length + 2);
+      this.buffer.set(arg, this.length);
+      this.length += arg.length;
+    } else {
+      const text = String(arg);
+      const n = Buffer.byteLength(text);
+      this.header(0x24, n);
+      this.room(n + 2);
+      this.length += this.buffer.write(text, this.length);
+    }
+    this.buffer[this.length++] = 0x0d;
+    this.buffer[this.length++] = 0x0a;
+  }
+
+  private header(marker: number, n: number): void {
+    this.room(24);
+    this.buffer[this.length++] = marker;
+    if (n < 10) this.buffer[this.length++] = 0x30 + n;
+    else {
+      const digits = DIGITS.encode(String(n));
+      this.buffer.set(digits, this.length);
+      this.length += digits.length;
+    }
+    this.buffer[this.length++] = 0x0d;
+    this.buffer[this.length++] = 0x0a;
+  }
+
+  private room(n: number): void {
+    if (this.length + n <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + n));
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+}

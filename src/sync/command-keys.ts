@@ -1,0 +1,81 @@
+// Which arguments of a replicated command are keys: the source server's own COMMAND table (first key,
+// last key, step), and by hand the commands whose keys move (numkeys arguments, SORT ... STORE).
+import { RespErrorReply, type RespValue } from '../resp/replies.js';
+import type { RedisConnection } from './connection.js';
+
+interface KeySpec {
+  first: number;
+  last: number;
+  step: number;
+  movable: boolean;
+}
+
+export interface CommandArgs {
+  readonly argCount: number;
+  argText(i: number): string;
+}
+
+const decoder = new TextDecoder();
+const text = (v: RespValue) => (v instanceof Uint8Array ? decoder.decode(v) : String(v));
+
+/** Commands with a numkeys argument: [position of numkeys, keys before it]. */
+const NUMKEYS: Record<string, [number, number[]]> = {
+  zunionstore: [2, [1]], zinterstore: [2, [1]], zdiffstore: [2, [1]],
+  eval: [2, []], evalsha: [2, []], eval_ro: [2, []], evalsha_ro: [2, []], fcall: [2, []], fcall_ro: [2, []],
+};
+
+export class CommandKeys {
+  private constructor(private readonly specs: ReadonlyMap<string, KeySpec>) {}
+
+  /** Reads the server's COMMAND table. */
+  static async load(connection: RedisConnection): Promise<CommandKeys> {
+    const reply = await connection.call(['COMMAND']);
+    if (reply instanceof RespErrorReply || !Array.isArray(reply)) {
+      throw new Error(`the source refused COMMAND (${reply instanceof RespErrorReply ? reply.message : 'not an array'}): key filters need it`);
+    }
+    const specs = new Map<string, KeySpec>();
+    for (const info of reply) {
+      if (!Array.isArray(info)) continue;
+      const flags = Array.isArray(info[2]) ? info[2].map(text) : [];
+      specs.set(text(info[0]!).toLowerCase(), {
+        first: Number(info[3]), last: Number(info[4]), step: Number(info[5]), movable: flags.includes('movablekeys'),
+      });
+    }
+    return new CommandKeys(specs);
+  }
+
+  /** Argument positions holding keys (possibly none), or null when they cannot be told. */
+  positions(name: string, command: CommandArgs): number[] | null {
+    const n = command.argCount;
+    const numkeys = NUMKEYS[name];
+    if (numkeys) {
+      const [at, before] = numkeys;
+      const count = Number(command.argText(at));
+      if (!Number.isInteger(count) || count < 0 || at + count >= n) return null;
+      return [...before, ...Array.from({ length: count }, (_, i) => at + 1 + i)];
+    }
+    if (name === 'sort' || name === 'sort_ro') return this.sortKeys(command);
+    const spec = this.specs.get(name);
+    if (!spec || spec.movable) return null;
+    if (spec.first === 0) return [];
+    const last = spec.last < 0 ? n + spec.last : spec.last;
+    const keys: number[] = [];
+    for (let i = spec.first; i <= last && i < n; i += Math.max(spec.step, 1)) keys.push(i);
+    return keys;
+  }
+
+  /**
+   * SORT key [... STORE destination]. BY and GET patterns with a `*` read other keys, named only by the
+   * pattern: those cannot be told (BY nosort, GET # read none).
+   */
+  private sortKeys(command: CommandArgs): number[] | null {
+    const keys = [1];
+    for (let i = 2; i < command.argCount; i++) {
+      const word = command.argText(i).toLowerCase();
+      if ((word === 'by' || word === 'get') && i + 1 < command.argCount) {
+        if (command.argText(++i).includes('*')) return null;
+      } else if (word === 'store' && i + 1 < command.argCount) keys.push(++i);
+    }
+    return keys;
+  }
+}

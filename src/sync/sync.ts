@@ -1,0 +1,616 @@
+// `sync`: copies a source server's keyspace into a target server and keeps applying its writes, exactly
+// once. The source sees a replica (Replica: PSYNC, snapshot, stream); the target sees a client:
+//   - the snapshot's keys as pipelined RESTORE ... REPLACE ABSTTL (payloads re-encoded for the target);
+//   - then the writes, in order, many per MULTI/EXEC, each block ending with SET <state key> <position>,
+//     so the target holds exactly the writes its stored position says (sync-state.ts).
+// Any failure of the target, or of this process, is recovered the same way: reconnect, read the position
+// back from the target, PSYNC from it. A copy cut short is deleted and made again; a source that cannot
+// continue from the position (backlog gone, restarted without persistence) needs --resync to copy again.
+import type { ConnectionOptions } from 'node:tls';
+import { isEmptyCollection } from '../rdb/canonical-json.js';
+import type { RdbEntry } from '../rdb/entry.js';
+import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
+import { RespErrorReply, type RespValue } from '../resp/replies.js';
+import { Replica } from '../replica/replica.js';
+import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
+import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
+import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
+import { targetFormatFromInfo } from '../rdb-write/target-format.js';
+import { CommandKeys } from './command-keys.js';
+import { ConnectionError, RedisConnection } from './connection.js';
+import { KeyRoute, stringBytes, type KeyRouteOptions } from './key-route.js';
+import { decodeState, defaultStateKey, encodeState, STATE_PREFIX, type SyncState } from './sync-state.js';
+
+/** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
+export type SyncItem =
+  | { kind: 'entry'; entry: RdbEntry }
+  | { kind: 'command'; db: number; args: Uint8Array[] };
+
+/** Returns the item to apply (the same, changed, or a new one), or null to leave it out. */
+export type SyncTransform = (item: SyncItem) => SyncItem | null;
+
+export interface SyncOptions extends KeyRouteOptions {
+  /** redis://[user:password@]host[:port] (rediss:// for TLS) of the server to copy from. */
+  source: string;
+  /** The server to copy into. */
+  target: string;
+  sourceTls?: ConnectionOptions;
+  targetTls?: ConnectionOptions;
+  /** The target key holding the sync's position (default redistap:checkpoint:<source host:port>). */
+  stateKey?: string;
+  /** Allows deleting the target's synced keys to copy again (a non-empty target, or a source that cannot continue). */
+  resync?: boolean;
+  transform?: SyncTransform;
+  signal?: AbortSignal;
+  /** Bytes sent to the target and not yet answered, at most (default 16 MiB). */
+  maxInFlightBytes?: number;
+  /** No data from the source, or no reply from the target, for this long is a failure (default 60 s). */
+  timeoutMs?: number;
+  /** Delays between attempts after a failure: doubling from initialDelayMs (100) to maxDelayMs (5000). */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** Called on every event worth telling (phase changes, warnings), and with a status once a second. */
+  onEvent?: (event: SyncEvent) => void;
+}
+
+export type SyncPhase = 'connecting' | 'copying' | 'streaming' | 'stopped' | 'failed';
+
+export interface SyncStatus {
+  phase: SyncPhase;
+  /** The snapshot being copied (or the last one). */
+  copy: { keys: number; skipped: number; rdbBytes: number; rdbTotal: number | null };
+  /** Writes the target has confirmed, and the stream position it stores. */
+  applied: { commands: number; transactions: number; replid: string; offset: number };
+  /** Writes read from the source and not yet confirmed by the target: bytes, and how long the oldest has waited. */
+  lag: { bytes: number; ms: number };
+  warnings: number;
+  /** Times the sync started over after a failure (target or source). */
+  restarts: number;
+}
+
+export type SyncEvent =
+  | { type: 'status'; status: SyncStatus }
+  | { type: 'phase'; phase: SyncPhase; detail: string }
+  | { type: 'warning'; message: string };
+
+/** A failure that repeating would not cure: the sync stops with it. */
+export class SyncError extends Error {
+  override name = 'SyncError';
+}
+
+const COPY_CHUNK_BYTES = 256 << 10;
+const BATCH_MAX_BYTES = 1 << 20;
+const BATCH_MAX_COMMANDS = 1000;
+const STATUS_INTERVAL_MS = 1000;
+/** Replicated commands that are not data: a replica passes them on to its own clients, a copy does not. */
+const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf']);
+
+function retryable(error: unknown): boolean {
+  if (error instanceof SyncError) return false;
+  if (error instanceof ConnectionError) return error.retryable;
+  return false;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+const utf8 = new TextDecoder();
+const replyText = (v: RespValue) => (v instanceof Uint8Array ? utf8.decode(v) : String(v));
+
+/** A MULTI/EXEC block being filled: its commands' names (for errors) and the position it ends at. */
+interface Batch {
+  names: string[];
+  position: Checkpoint;
+  openedMs: number;
+}
+
+/** One attempt: a target connection and a replica, until stopped or failed. */
+class Session {
+  private readonly buffer = new CommandBuffer();
+  private readonly encoder: DumpPayloadEncoder;
+  private connectionDb = 0;
+  private copyKeys: Uint8Array[] = [];
+  private batch: Batch | null = null;
+  private failure: unknown = null;
+  private replica: Replica | null = null;
+  private stopped = false;
+  /** Where the last write put in a block stands (what the next block starts from). */
+  private position: Checkpoint = { replid: '', offset: 0, db: 0 };
+  /** Batches sent and not confirmed: when each was opened (for lag). */
+  private readonly unconfirmed: number[] = [];
+
+  constructor(private readonly sync: Sync, private readonly target: RedisConnection, info: string,
+    private readonly keys: CommandKeys | null) {
+    this.encoder = new DumpPayloadEncoder(targetFormatFromInfo(info));
+  }
+
+  get oldestUnconfirmedMs(): number | null {
+    return this.batch?.openedMs ?? this.unconfirmed[0] ?? null;
+  }
+
+  get queuedBytes(): number {
+    const backlog = this.replica?.backlog;
+    return (backlog ? backlog.queuedBytes + backlog.spooledBytes : 0) + this.target.inFlightBytes + this.buffer.length;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.replica?.stop();
+  }
+
+  async run(): Promise<void> {
+    const sync = this.sync;
+    const stored = await this.readState();
+    if (!stored) await this.claimTarget();
+    const from = stored?.state === 'streaming' ? stored : null;
+    if (from) {
+      this.position = { replid: from.replid, offset: from.offset, db: from.db };
+      sync.applied(this.position, 0, 0);
+    }
+    this.replica = new Replica({
+      url: sync.options.source, tls: sync.options.sourceTls, checkpoint: from && { replid: from.replid, offset: from.offset, db: from.db },
+      timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect,
+    });
+    if (this.stopped) this.replica.stop();
+    try {
+      await this.replica.run((event) => this.handle(event));
+    } finally {
+      this.replica.stop();
+    }
+    if (this.failure) throw this.failure;
+    // Stopped: what was taken from the source is applied before the sync ends.
+    if (this.batch) this.sendBatch();
+    await this.target.below(0);
+    if (this.failure) throw this.failure;
+  }
+
+  private handle(event: ReplicaEvent): void | Promise<void> {
+    if (this.failure) {
+      this.replica!.stop();
+      return;
+    }
+    switch (event.type) {
+      case 'entry': return this.copy(event.entry);
+      case 'command': return this.apply([event.command], event.replid, event.command.offset);
+      case 'transaction': return this.apply(event.commands, event.replid, event.offset);
+      case 'full-sync-start': return this.startCopy(event.replid, event.offset, event.reason);
+      case 'rdb-progress':
+        this.sync.copyProgress(event.bytes, event.total);
+        return;
+      case 'full-sync-end': return this.endCopy(event.replid, event.offset);
+      case 'flush': return event.cause === 'command' ? this.flushByCommand(event.db) : undefined;
+      case 'resumed':
+        this.sync.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`);
+        return;
+      case 'link-down':
+        this.sync.warn(`the source link dropped${event.error ? `: ${event.error.message}` : ''}; reconnecting`);
+        return;
+      case 'link-up':
+      case 'replid-changed':
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------------ state, and the target's synced keys
+
+  private async readState(): Promise<SyncState | null> {
+    await this.select(0);
+    const value = await this.target.ok(['GET', this.sync.stateKey]);
+    return value instanceof Uint8Array ? decodeState(this.sync.stateKey, value) : null;
+  }
+
+  private stateCommand(position: Checkpoint, state: SyncState['state']): BufferedArg[] {
+    const value: SyncState = { ...position, state, source: this.sync.sourceName, writtenMs: Date.now() };
+    return ['SET', this.sync.stateKey, encodeState(value)];
+  }
+
+  /** First start on this target: where the sync writes must be empty, unless --resync allows deleting it. */
+  private async claimTarget(): Promise<void> {
+    const found = await this.forEachOwnedKey(async () => false);
+    if (found === null) return;
+    if (!this.sync.options.resync) {
+      throw new SyncError(`the target already holds keys where this sync would write (db ${found.db}, e.g. ${JSON.stringify(utf8.decode(found.key))}); ` +
+        'sync into an empty target (or another --prefix / --db-map), or pass --resync to delete them first');
+    }
+    this.sync.warn('--resync: deleting the target\'s keys where this sync writes');
+    await this.deleteOwnedKeys(null);
+  }
+
+  /**
+   * Calls `visit` with each batch of owned keys of a db (SCAN); stops early and returns the first key seen
+   * when `visit` resolves false. Returns null when it saw every key (or none).
+   */
+  private async forEachOwnedKey(visit: (db: number, keys: Uint8Array[]) => Promise<boolean>, onlyDb: number | null = null): Promise<{ db: number; key: Uint8Array } | null> {
+    const route = this.sync.route;
+    for (const db of onlyDb === null ? await this.targetDbsWithKeys() : [onlyDb]) {
+      await this.select(db);
+      let cursor = '0';
+      do {
+        const reply = await this.target.ok(['SCAN', cursor, 'MATCH', stringBytes(route.scanPattern), 'COUNT', 1000]) as RespValue[];
+        cursor = replyText(reply[0]!);
+        const owned = (reply[1] as Uint8Array[]).filter((k) => route.owns(k));
+        if (owned.length > 0 && !(await visit(db, owned))) return { db, key: owned[0]! };
+      } while (cursor !== '0');
+    }
+    return null;
+  }
+
+  private async targetDbsWithKeys(): Promise<number[]> {
+    const info = replyText(await this.target.ok(['INFO', 'keyspace']));
+    const present = [...info.matchAll(/^db(\d+):keys=/gm)].map((m) => Number(m[1]));
+    const synced = this.sync.route.targetDbs;
+    return synced ? present.filter((db) => synced.includes(db)) : present;
+  }
+
+  /** Deletes the keys this sync owns on the target: in one db, or in all (null). */
+  private async deleteOwnedKeys(db: number | null): Promise<void> {
+    await this.forEachOwnedKey(async (_db, keys) => {
+      await this.target.ok(['UNLINK', ...keys]);
+      return true;
+    }, db);
+  }
+
+  private async select(db: number): Promise<void> {
+    if (db === this.connectionDb) return;
+    await this.target.ok(['SELECT', db]);
+    this.connectionDb = db;
+  }
+
+  private selectInBuffer(db: number): number {
+    if (db === this.connectionDb) return 0;
+    this.buffer.command(['SELECT', db]);
+    this.connectionDb = db;
+    return 1;
+  }
+
+  // ------------------------------------------------------------------ the copy
+
+  private async startCopy(replid: string, offset: number, reason: 'no-checkpoint' | 'resync'): Promise<void> {
+    const sync = this.sync;
+    if (reason === 'resync' && !sync.options.resync) {
+      throw new SyncError(`the source cannot continue from the target's position (offset ${sync.status.applied.offset} of ${sync.status.applied.replid}): ` +
+        'its backlog no longer holds the writes since, or it restarted without its data. Run again with --resync to delete the target\'s synced keys and copy everything again');
+    }
+    if (this.batch) this.sendBatch();
+    if (reason === 'resync') sync.warn('--resync: the source cannot continue from the target\'s position; copying everything again');
+    // Everything this sync owns on the target was written by it (claimTarget), and is stale now.
+    await this.target.below(0);
+    await this.deleteOwnedKeys(null);
+    await this.select(0);
+    await this.target.ok(this.stateCommand({ replid, offset, db: 0 }, 'copying'));
+    sync.startCopy();
+    sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'})`);
+  }
+
+  private copy(entry: RdbEntry): void | Promise<void> {
+    const sync = this.sync;
+    const route = sync.route;
+    const db = route.targetDb(entry.db);
+    const key = db === null ? null : route.key(entry.key);
+    if (db === null || key === null) return;
+    let item: RdbEntry | null = key === entry.key && db === entry.db ? entry : { ...entry, db, key };
+    if (sync.options.transform) {
+      const out = sync.options.transform({ kind: 'entry', entry: item });
+      item = out?.kind === 'entry' ? out.entry : null;
+      if (out?.kind === 'command') throw new SyncError('the transform hook turned a snapshot entry into a command: return an entry, or null');
+    }
+    if (item === null || isEmptyCollection(item)) return;
+    let payload: Uint8Array;
+    try {
+      payload = this.encoder.encode(item);
+    } catch (err) {
+      if (!(err instanceof UnrestorableEntry)) throw err;
+      sync.skipped(`key ${JSON.stringify(utf8.decode(item.key))} (db ${item.db}) not copied: ${err.message}`);
+      return;
+    }
+    if (this.selectInBuffer(item.db)) this.copyKeys.push(stringBytes('SELECT'));
+    this.buffer.command(['RESTORE', item.key, item.expireMs ?? 0, payload, 'REPLACE', 'ABSTTL']);
+    this.copyKeys.push(item.key);
+    sync.copied();
+    if (this.buffer.length >= COPY_CHUNK_BYTES) return this.sendCopy();
+  }
+
+  private sendCopy(): Promise<void> {
+    const keys = this.copyKeys;
+    this.copyKeys = [];
+    this.target.send(this.buffer.take(), keys.length).then((replies) => {
+      replies.forEach((reply, i) => {
+        if (reply instanceof RespErrorReply) {
+          this.fail(new SyncError(`the target refused RESTORE of ${JSON.stringify(utf8.decode(keys[i]!))}: ${reply.message}`));
+        }
+      });
+    }, (err: unknown) => this.fail(err));
+    return this.target.below(this.sync.maxInFlightBytes);
+  }
+
+  private async endCopy(replid: string, offset: number): Promise<void> {
+    if (this.buffer.commands > 0) await this.sendCopy();
+    await this.target.below(0);
+    if (this.failure) throw this.failure;
+    const position = this.position = { replid, offset, db: 0 };
+    if (this.selectInBuffer(0)) await this.target.send(this.buffer.take(), 1);
+    await this.target.ok(this.stateCommand(position, 'streaming'));
+    this.sync.applied(position, 0, 0);
+    this.sync.phase('streaming', `snapshot copied (${this.sync.status.copy.keys} keys); applying writes`);
+  }
+
+  // ------------------------------------------------------------------ the writes
+
+  /** FLUSHALL / FLUSHDB on the source: passed through when every key syncs as it is, else our keys deleted. */
+  private async flushByCommand(db: number | null): Promise<void> {
+    const route = this.sync.route;
+    if (route.identity) return;
+    if (this.batch) this.sendBatch();
+    await this.target.below(0);
+    const target = db === null ? null : route.targetDb(db);
+    if (db !== null && target === null) return;
+    await this.deleteOwnedKeys(target);
+  }
+
+  private apply(commands: ReplicaCommand[], replid: string, offset: number): void | Promise<void> {
+    const batch = this.openBatch();
+    let db = batch.position.db;
+    for (const command of commands) {
+      db = command.db;
+      this.translate(command, batch);
+    }
+    batch.position = this.position = { replid, offset, db };
+    if (this.buffer.length >= BATCH_MAX_BYTES || batch.names.length >= BATCH_MAX_COMMANDS) {
+      this.sendBatch();
+      return this.target.below(this.sync.maxInFlightBytes);
+    }
+  }
+
+  private openBatch(): Batch {
+    if (this.batch) return this.batch;
+    this.buffer.command(['MULTI']);
+    this.batch = { names: ['multi'], position: this.position, openedMs: Date.now() };
+    // The block closes once the events already received are in it (they come without a turn of the loop).
+    setImmediate(() => {
+      if (this.batch) this.sendBatch();
+    });
+    return this.batch;
+  }
+
+  /** Adds a source command to the block, as the target should run it (or nothing). */
+  private translate(command: ReplicaCommand, batch: Batch): void {
+    const sync = this.sync;
+    const route = sync.route;
+    const name = command.name;
+    if (NOT_DATA.has(name)) return;
+    const db = route.targetDb(command.db);
+    if (db === null) return;
+    if ((name === 'flushall' || name === 'flushdb') && !route.identity) return; // done by flushByCommand
+    let args: Uint8Array[] | null = null;
+    if (route.touchesKeys) {
+      args = this.routedArgs(command);
+      if (args === null) return;
+    }
+    if (sync.options.transform) {
+      const out = sync.options.transform({ kind: 'command', db, args: args ?? command.args });
+      if (out === null) return;
+      if (out.kind !== 'command') throw new SyncError('the transform hook turned a write into an entry: return a command, or null');
+      if (this.selectInBuffer(out.db)) batch.names.push('select');
+      this.buffer.command(out.args);
+      batch.names.push(utf8.decode(out.args[0]).toLowerCase());
+      return;
+    }
+    if (this.selectInBuffer(db)) batch.names.push('select');
+    if (args) this.buffer.command(args);
+    else this.buffer.commandOf(command.argCount, (i) => command.arg(i));
+    batch.names.push(name);
+  }
+
+  /** The command's arguments with its keys renamed; null when it is not synced (filtered, or cannot be told). */
+  private routedArgs(command: ReplicaCommand): Uint8Array[] | null {
+    const positions = this.keys!.positions(command.name, command);
+    if (positions === null) {
+      this.sync.warn(`${command.name.toUpperCase()} at offset ${command.offset} not applied: its keys cannot be told, so --prefix/--key/--rename cannot be applied to it`);
+      return null;
+    }
+    const args = command.args;
+    let kept = 0;
+    for (const at of positions) {
+      const key = this.sync.route.key(args[at]!);
+      if (key !== null) {
+        args[at] = key;
+        kept++;
+      }
+    }
+    if (kept === positions.length) return args;
+    if (kept > 0) {
+      this.sync.warn(`${command.name.toUpperCase()} at offset ${command.offset} not applied: it touches keys both inside and outside the synced keys`);
+    }
+    return null;
+  }
+
+  private sendBatch(): void {
+    const batch = this.batch!;
+    this.batch = null;
+    const stateDb = 0;
+    if (this.selectInBuffer(stateDb)) batch.names.push('select');
+    this.buffer.command(this.stateCommand(batch.position, 'streaming'));
+    batch.names.push('set');
+    this.buffer.command(['EXEC']);
+    const bytes = this.buffer.take();
+    this.unconfirmed.push(batch.openedMs);
+    // MULTI and each queued command are answered, then EXEC with an array.
+    this.target.send(bytes, batch.names.length + 1).then((replies) => {
+      this.unconfirmed.shift();
+      this.confirm(batch, replies);
+    }, (err: unknown) => this.fail(err));
+  }
+
+  private confirm(batch: Batch, replies: RespValue[]): void {
+    const exec = replies[replies.length - 1];
+    if (!Array.isArray(exec)) {
+      const refused = replies.findIndex((r) => r instanceof RespErrorReply);
+      const why = refused >= 0 ? `${batch.names[refused]!.toUpperCase()}: ${(replies[refused] as RespErrorReply).message}` : replyText(exec ?? null);
+      this.fail(new SyncError(`the target refused a block of writes (nothing of it applied): ${why}`));
+      return;
+    }
+    // EXEC's replies are those of the commands after MULTI.
+    exec.forEach((reply, i) => {
+      if (reply instanceof RespErrorReply) this.sync.warn(`the target answered ${batch.names[i + 1]!.toUpperCase()} with an error (the source did not): ${reply.message}`);
+    });
+    const writes = batch.names.filter((n) => n !== 'multi' && n !== 'select' && n !== 'set').length;
+    this.sync.applied(batch.position, writes, 1);
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.replica?.stop();
+  }
+}
+
+export class Sync {
+  readonly options: SyncOptions;
+  readonly route: KeyRoute;
+  readonly stateKey: string;
+  readonly sourceName: string;
+  readonly maxInFlightBytes: number;
+  readonly status: SyncStatus = {
+    phase: 'connecting',
+    copy: { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null },
+    applied: { commands: 0, transactions: 0, replid: '', offset: 0 },
+    lag: { bytes: 0, ms: 0 },
+    warnings: 0,
+    restarts: 0,
+  };
+  /** Resolves when the sync has stopped (signal) and applied what it took; rejects with what ended it. */
+  readonly done: Promise<SyncStatus>;
+  private readonly source: RedisEndpoint;
+  private readonly targetEndpoint: RedisEndpoint;
+  private readonly abort = new AbortController();
+  private session: Session | null = null;
+  private keys: CommandKeys | null = null;
+
+  constructor(options: SyncOptions) {
+    this.options = options;
+    this.source = parseRedisUrl(options.source);
+    this.targetEndpoint = parseRedisUrl(options.target);
+    this.sourceName = `${this.source.host}:${this.source.port}`;
+    this.stateKey = options.stateKey ?? defaultStateKey(this.source);
+    this.route = new KeyRoute(options, STATE_PREFIX);
+    this.maxInFlightBytes = options.maxInFlightBytes ?? 16 << 20;
+    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+    this.done = this.run();
+    this.done.catch(() => undefined); // the caller may only look at status; the rejection is theirs to read
+  }
+
+  /** Stops: the writes already taken from the source are applied, then `done` resolves. */
+  stop(): void {
+    this.abort.abort();
+    this.session?.stop();
+  }
+
+  private async run(): Promise<SyncStatus> {
+    const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.reconnect ?? {};
+    let delay = initialDelayMs;
+    const timer = setInterval(() => this.emitStatus(), STATUS_INTERVAL_MS);
+    try {
+      while (!this.abort.signal.aborted) {
+        try {
+          await this.attempt();
+          break;
+        } catch (err) {
+          if (!retryable(err) || this.abort.signal.aborted) throw err;
+          this.status.restarts++;
+          this.warn(`${(err as Error).message}; starting over from the target's position in ${delay} ms`);
+          await sleep(delay, this.abort.signal);
+          delay = Math.min(delay * 2, maxDelayMs);
+        }
+      }
+      this.phase('stopped', 'stopped');
+      return this.status;
+    } catch (err) {
+      this.phase('failed', (err as Error).message);
+      throw err;
+    } finally {
+      clearInterval(timer);
+      this.emitStatus();
+    }
+  }
+
+  private async attempt(): Promise<void> {
+    const timeoutMs = this.options.timeoutMs;
+    if (this.route.touchesKeys && !this.keys) {
+      const source = await RedisConnection.open({ endpoint: this.source, tls: this.options.sourceTls, timeoutMs, role: 'source' });
+      try {
+        this.keys = await CommandKeys.load(source);
+      } finally {
+        source.close();
+      }
+    }
+    const target = await RedisConnection.open({ endpoint: this.targetEndpoint, tls: this.options.targetTls, timeoutMs, role: 'target' });
+    try {
+      const info = replyText(await target.ok(['INFO', 'server']));
+      const session = new Session(this, target, info, this.keys);
+      this.session = session;
+      if (this.abort.signal.aborted) session.stop();
+      await session.run();
+    } catch (err) {
+      throw err instanceof ConnectionError || err instanceof SyncError ? err : new SyncError((err as Error).message, { cause: err });
+    } finally {
+      this.session = null;
+      target.close();
+    }
+  }
+
+  // ------------------------------------------------------------------ what sessions report
+
+  phase(phase: SyncPhase, detail: string): void {
+    this.status.phase = phase;
+    this.options.onEvent?.({ type: 'phase', phase, detail });
+  }
+
+  warn(message: string): void {
+    this.status.warnings++;
+    this.options.onEvent?.({ type: 'warning', message });
+  }
+
+  startCopy(): void {
+    this.status.copy = { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null };
+  }
+
+  copyProgress(bytes: number, total: number | null): void {
+    this.status.copy.rdbBytes = bytes;
+    this.status.copy.rdbTotal = total;
+  }
+
+  copied(): void {
+    this.status.copy.keys++;
+  }
+
+  skipped(message: string): void {
+    this.status.copy.skipped++;
+    this.warn(message);
+  }
+
+  applied(position: Checkpoint, commands: number, transactions: number): void {
+    this.status.applied.replid = position.replid;
+    this.status.applied.offset = position.offset;
+    this.status.applied.commands += commands;
+    this.status.applied.transactions += transactions;
+  }
+
+  private emitStatus(): void {
+    const session = this.session;
+    const oldest = session?.oldestUnconfirmedMs ?? null;
+    this.status.lag = { bytes: session?.queuedBytes ?? 0, ms: oldest === null ? 0 : Date.now() - oldest };
+    this.options.onEvent?.({ type: 'status', status: this.status });
+  }
+}
+
+/** Starts a sync; see Sync for its status, stop() and done. */
+export function sync(options: SyncOptions): Sync {
+  return new Sync(options);
+}
