@@ -7,16 +7,18 @@ import { CliError } from './cli-error.js';
 import { parseCommand } from './parse-command.js';
 import { reportCommand } from './report-command.js';
 import { summaryCommand } from './summary-command.js';
+import { syncCommand } from './sync-command.js';
 import { tailCommand } from './tail-command.js';
 
 const program = new Command('redistap')
-  .description('Read Redis and Valkey RDB files (dump.rdb) with a WebAssembly parser, and follow a live server as its replica.')
+  .description('Read Redis and Valkey RDB files (dump.rdb) with a WebAssembly parser, follow a live server as its replica, and sync it into another.')
   .version('0.1.0')
   .showHelpAfterError()
   .addCommand(summaryCommand())
   .addCommand(reportCommand())
   .addCommand(parseCommand())
   .addCommand(tailCommand())
+  .addCommand(syncCommand())
   .addHelpText('after', `
 Reads every RDB version from Redis 2.0 to 8.6 (RDB 1-13) and Valkey 9 (VALKEY080/081), verifying the
 CRC64 checksum. Errors name the byte offset where the file went wrong.
@@ -26,7 +28,8 @@ Examples:
   redistap report dump.rdb --top 50
   redistap parse dump.rdb --format jsonl > keys.jsonl
   redistap parse dump.rdb --type hash --key '^user:' | head
-  redistap tail redis://127.0.0.1:6379 --checkpoint tail.pos`);
+  redistap tail redis://127.0.0.1:6379 --checkpoint tail.pos
+  redistap sync redis://10.0.0.5:6379 redis://10.0.0.9:6379`);
 
 try {
   await program.parseAsync(process.argv);

@@ -83,11 +83,36 @@ export class ReplicaLink {
   private argEnds: number[] = [];
   private commandStart = 0;
 
-  private constructor(private readonly socket: Socket, private readonly handlers: LinkHandlers, spoolDir?: string) {
+  private constructor(private readonly socket: Socket, private readonly handlers: LinkHandlers, timeoutMs: number, spoolDir?: string) {
     this.spool = new Spool(spoolDir);
-    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    this.watchReads(timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      this.lastReadMs = Date.now();
+      this.read(chunk);
+    });
     socket.on('error', (err) => { this.closedError ??= tlsRefusal(err, socket) ?? err; });
-    socket.on('close', () => this.onClose());
+    socket.on('close', () => {
+      clearInterval(this.readWatch);
+      this.onClose();
+    });
+  }
+
+  private lastReadMs = Date.now();
+  private readWatch: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * Closes the link when the master has sent nothing for `timeoutMs` (it sends keepalives while it has
+   * nothing else). Only reads count: the socket's own idle timeout would be reset by our ACKs.
+   */
+  private watchReads(timeoutMs: number): void {
+    this.socket.removeAllListeners('timeout');
+    this.socket.setTimeout(0);
+    this.readWatch = setInterval(() => {
+      if (Date.now() - this.lastReadMs > timeoutMs) {
+        this.socket.destroy(new ReplicaError(`no data from the master for ${timeoutMs} ms`, true));
+      }
+    }, Math.min(Math.max(timeoutMs / 4, 10), 1000));
+    this.readWatch.unref();
   }
 
   /**
@@ -96,7 +121,7 @@ export class ReplicaLink {
    */
   static async open(options: LinkOptions, from: { replid: string; offset: number } | null, handlers: LinkHandlers): Promise<ReplicaLink> {
     const socket = await connectSocket(options);
-    const link = new ReplicaLink(socket, handlers, options.spoolDir);
+    const link = new ReplicaLink(socket, handlers, options.timeoutMs ?? 60_000, options.spoolDir);
     try {
       await link.handshake(options);
       link.psync(options.psyncCommand ?? 'PSYNC', from);

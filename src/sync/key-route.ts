@@ -1,6 +1,7 @@
 // Where a source key goes on the target: which keys are synced (databases, --prefix, --key), the key's
-// new name (--rename 's/^old:/new:/') and its database (--db-map). Keys are matched as byte strings: each
-// byte one character (latin1), so any key, UTF-8 or not, round-trips exactly.
+// new name (--rename 's/^old:/new:/') and its database (--db-map). Prefixes compare bytes; --key and
+// --rename see a key as UTF-8 text when it is valid UTF-8 (as every other command's --key does), and a
+// binary key as one character per byte, so that any key round-trips exactly through a rename.
 
 export interface RenameRule {
   pattern: RegExp;
@@ -14,26 +15,38 @@ export interface KeyRouteOptions {
   dbMap?: ReadonlyMap<number, number>;
   /** Only keys starting with one of these. */
   prefixes?: readonly string[];
-  /** Only keys this matches (against the key as latin1 text). */
+  /** Only keys this matches (against the key as text). */
   keyPattern?: RegExp;
   rename?: RenameRule;
 }
 
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
+const utf8 = new TextEncoder();
 
-/** A key's bytes as a string of one character per byte. */
-export function byteString(bytes: Uint8Array): string {
-  return latin1.decode(bytes);
+/** A key as text, and whether that text is its UTF-8 decoding (else one character per byte). */
+interface KeyText {
+  text: string;
+  utf8: boolean;
 }
 
-/** The inverse of byteString. */
-export function stringBytes(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
+function keyText(bytes: Uint8Array): KeyText {
+  try {
+    return { text: utf8Strict.decode(bytes), utf8: true };
+  } catch {
+    return { text: latin1.decode(bytes), utf8: false };
+  }
 }
 
-/** A UTF-8 string (a prefix typed by a user) as a byte string. */
-function utf8ByteString(text: string): string {
-  return byteString(new TextEncoder().encode(text));
+/** The bytes of a key's text, in the form it was read in. */
+function keyBytes({ text, utf8: isUtf8 }: KeyText): Uint8Array {
+  return isUtf8 ? utf8.encode(text) : Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
 }
 
 /**
@@ -62,26 +75,29 @@ export function parseRenameRule(rule: string): RenameRule {
   if (!/^[gi]*$/.test(flags)) throw new TypeError(`--rename ${JSON.stringify(rule)}: unknown flags ${JSON.stringify(flags)} (only g and i)`);
   let pattern: RegExp;
   try {
-    pattern = new RegExp(utf8ByteString(parts[0]!), flags);
+    pattern = new RegExp(parts[0]!, flags);
   } catch (err) {
     throw new TypeError(`--rename ${JSON.stringify(rule)}: ${(err as Error).message}`);
   }
-  return { pattern, replacement: utf8ByteString(parts[1]!.replace(/\\(\d)/g, '$$$1')) };
+  return { pattern, replacement: parts[1]!.replace(/\\(\d)/g, '$$$1') };
 }
 
 export class KeyRoute {
   private readonly dbs: ReadonlySet<number> | null;
-  private readonly prefixes: string[] | null;
-  private readonly targetPrefixes: string[] | null;
+  private readonly prefixes: Uint8Array[] | null;
+  private readonly targetPrefixes: Uint8Array[] | null;
   /** Nothing is filtered, renamed or moved: commands pass through as they are. */
   readonly identity: boolean;
   /** Keys are filtered or renamed (not only moved between databases). */
   readonly touchesKeys: boolean;
 
-  constructor(private readonly options: KeyRouteOptions, private readonly statePrefix: string) {
+  private readonly statePrefix: Uint8Array;
+
+  constructor(private readonly options: KeyRouteOptions, statePrefix: string) {
+    this.statePrefix = utf8.encode(statePrefix);
     this.dbs = options.dbs ? new Set(options.dbs) : null;
-    this.prefixes = options.prefixes ? options.prefixes.map(utf8ByteString) : null;
-    this.targetPrefixes = this.prefixes && this.prefixes.map((p) => this.renamed(p));
+    this.prefixes = options.prefixes ? options.prefixes.map((p) => utf8.encode(p)) : null;
+    this.targetPrefixes = options.prefixes ? options.prefixes.map((p) => utf8.encode(this.renamed(p))) : null;
     this.touchesKeys = Boolean(this.prefixes || options.keyPattern || options.rename);
     this.identity = !this.touchesKeys && !this.dbs && !(options.dbMap && options.dbMap.size > 0);
   }
@@ -100,18 +116,18 @@ export class KeyRoute {
   /** The key's target name, or null when the key is not synced. */
   key(key: Uint8Array): Uint8Array | null {
     if (!this.touchesKeys) return key;
-    const text = byteString(key);
-    if (!this.selected(text)) return null;
-    return this.options.rename ? stringBytes(this.renamed(text)) : key;
+    if (this.prefixes && !this.prefixes.some((p) => startsWith(key, p))) return null;
+    if (!this.options.keyPattern && !this.options.rename) return key;
+    const text = keyText(key);
+    if (!this.matches(text.text)) return null;
+    return this.options.rename ? keyBytes({ text: this.renamed(text.text), utf8: text.utf8 }) : key;
   }
 
-  private selected(text: string): boolean {
-    if (this.prefixes && !this.prefixes.some((p) => text.startsWith(p))) return false;
-    if (this.options.keyPattern) {
-      this.options.keyPattern.lastIndex = 0;
-      if (!this.options.keyPattern.test(text)) return false;
-    }
-    return true;
+  private matches(text: string): boolean {
+    const pattern = this.options.keyPattern;
+    if (!pattern) return true;
+    pattern.lastIndex = 0;
+    return pattern.test(text);
   }
 
   private renamed(text: string): string {
@@ -128,23 +144,23 @@ export class KeyRoute {
    * target names).
    */
   owns(key: Uint8Array): boolean {
-    const text = byteString(key);
-    if (text.startsWith(this.statePrefix)) return false;
+    if (startsWith(key, this.statePrefix)) return false;
     if (this.options.keyPattern && this.options.rename) {
       throw new TypeError('with --key and --rename together, redistap cannot tell which target keys it wrote: use --prefix with --rename');
     }
-    if (this.targetPrefixes && !this.targetPrefixes.some((p) => text.startsWith(p))) return false;
-    if (this.options.keyPattern) {
-      this.options.keyPattern.lastIndex = 0;
-      if (!this.options.keyPattern.test(text)) return false;
-    }
-    return true;
+    if (this.targetPrefixes && !this.targetPrefixes.some((p) => startsWith(key, p))) return false;
+    return !this.options.keyPattern || this.matches(keyText(key).text);
   }
 
-  /** A SCAN MATCH pattern covering the owned keys of a db (the single prefix, escaped; else '*'). */
-  get scanPattern(): string {
-    if (this.targetPrefixes?.length !== 1) return '*';
-    return this.targetPrefixes[0]!.replace(/[*?[\]\\]/g, '\\$&') + '*';
+  /** A SCAN MATCH pattern covering the owned keys of a db (the single prefix, glob characters escaped; else '*'). */
+  get scanPattern(): Uint8Array {
+    if (this.targetPrefixes?.length !== 1) return utf8.encode('*');
+    const escaped: number[] = [];
+    for (const b of this.targetPrefixes[0]!) {
+      if (b === 0x2a || b === 0x3f || b === 0x5b || b === 0x5d || b === 0x5c) escaped.push(0x5c);
+      escaped.push(b);
+    }
+    return Uint8Array.from([...escaped, 0x2a]);
   }
 
   /** Target dbs this sync writes to, or null for all. */

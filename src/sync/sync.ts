@@ -18,7 +18,7 @@ import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload
 import { targetFormatFromInfo } from '../rdb-write/target-format.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
-import { KeyRoute, stringBytes, type KeyRouteOptions } from './key-route.js';
+import { KeyRoute, type KeyRouteOptions } from './key-route.js';
 import { decodeState, defaultStateKey, encodeState, STATE_PREFIX, type SyncState } from './sync-state.js';
 
 /** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
@@ -103,6 +103,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 const utf8 = new TextDecoder();
+/** Stands for a SELECT's reply among the copy's keys (which name a RESTORE's key in errors). */
+const SELECT = new TextEncoder().encode('SELECT');
 const replyText = (v: RespValue) => (v instanceof Uint8Array ? utf8.decode(v) : String(v));
 
 /** A MULTI/EXEC block being filled: its commands' names (for errors) and the position it ends at. */
@@ -234,7 +236,7 @@ class Session {
       await this.select(db);
       let cursor = '0';
       do {
-        const reply = await this.target.ok(['SCAN', cursor, 'MATCH', stringBytes(route.scanPattern), 'COUNT', 1000]) as RespValue[];
+        const reply = await this.target.ok(['SCAN', cursor, 'MATCH', route.scanPattern, 'COUNT', 1000]) as RespValue[];
         cursor = replyText(reply[0]!);
         const owned = (reply[1] as Uint8Array[]).filter((k) => route.owns(k));
         if (owned.length > 0 && !(await visit(db, owned))) return { db, key: owned[0]! };
@@ -311,7 +313,7 @@ class Session {
       sync.skipped(`key ${JSON.stringify(utf8.decode(item.key))} (db ${item.db}) not copied: ${err.message}`);
       return;
     }
-    if (this.selectInBuffer(item.db)) this.copyKeys.push(stringBytes('SELECT'));
+    if (this.selectInBuffer(item.db)) this.copyKeys.push(SELECT);
     this.buffer.command(['RESTORE', item.key, item.expireMs ?? 0, payload, 'REPLACE', 'ABSTTL']);
     this.copyKeys.push(item.key);
     sync.copied();

@@ -124,6 +124,8 @@ export interface RedisServer {
   dir: string;
   process: ChildProcess;
   stop(): Promise<void>;
+  /** Stops the process (SIGTERM: a clean shutdown) and starts it again on the same port, in the same directory. */
+  restart(): Promise<RedisServer>;
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -148,6 +150,10 @@ export interface StartOptions {
   startTimeoutMs?: number;
   /** The server binary (default: redis-server from the PATH). */
   binary?: string;
+  /** Listen here (default: a free port). */
+  port?: number;
+  /** Use this directory (default: a fresh one); it is removed by stop(). */
+  dir?: string;
 }
 
 /** Rejects if `p` does not settle within `ms`. */
@@ -163,8 +169,8 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * (e.g. NOAUTH: the server wants a password) or the process exiting fails at once, with its output.
  */
 export async function startRedisServer(extra: string[] = [], options: StartOptions = {}): Promise<RedisServer> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'redistap-test-'));
+  const port = options.port ?? await freePort();
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'redistap-test-'));
   const child = spawn(options.binary ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
     '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -172,10 +178,17 @@ export async function startRedisServer(extra: string[] = [], options: StartOptio
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
+  const halt = async () => {
     if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
     await exited;
+  };
+  const stop = async () => {
+    await halt();
     rmSync(dir, { recursive: true, force: true });
+  };
+  const restart = async () => {
+    await halt();
+    return startRedisServer(extra, { ...options, port, dir });
   };
   const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
   let last = 'no connection yet';
@@ -206,7 +219,7 @@ export async function startRedisServer(extra: string[] = [], options: StartOptio
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { port, dir, process: child, stop };
+  return { port, dir, process: child, stop, restart };
 }
 
 /** Runs one of the shared tools (../shared/tools/NAME) with arguments; returns its stdout. */

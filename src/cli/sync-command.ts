@@ -1,0 +1,191 @@
+// `redistap sync <source-url> <target-url>`: copy a live server into another and keep it in sync.
+import { Command, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { parseRenameRule } from '../sync/key-route.js';
+import { Sync, type SyncEvent, type SyncOptions, type SyncStatus } from '../sync/sync.js';
+import { formatBytes } from '../analysis/report-format.js';
+import { CliError } from './cli-error.js';
+
+interface SyncFlags {
+  db?: string[];
+  dbMap?: string[];
+  prefix?: string[];
+  key?: string;
+  rename?: string;
+  checkpointKey?: string;
+  resync?: boolean;
+  json?: boolean;
+  maxInFlight: string;
+  timeout: string;
+}
+
+function list(value: string, previous: string[] = []): string[] {
+  return previous.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
+}
+
+function repeated(value: string, previous: string[] = []): string[] {
+  return previous.concat(value);
+}
+
+function dbNumber(text: string, option: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || text.trim() === '') throw new CliError(`${option} expects database numbers, got "${text}"`);
+  return n;
+}
+
+function positive(text: string, option: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new CliError(`${option} expects a positive number, got "${text}"`);
+  return n;
+}
+
+/** The command line → SyncOptions (without the URLs). */
+function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
+  const dbMap = new Map<number, number>();
+  for (const pair of opts.dbMap ?? []) {
+    const m = /^(\d+):(\d+)$/.exec(pair);
+    if (!m) throw new CliError(`--db-map expects source:target pairs such as 0:1, got "${pair}"`);
+    dbMap.set(dbNumber(m[1]!, '--db-map'), dbNumber(m[2]!, '--db-map'));
+  }
+  let keyPattern: RegExp | undefined;
+  if (opts.key !== undefined) {
+    try {
+      keyPattern = new RegExp(opts.key);
+    } catch (err) {
+      throw new CliError(`--key: invalid regular expression: ${(err as Error).message}`);
+    }
+  }
+  let rename;
+  try {
+    rename = opts.rename === undefined ? undefined : parseRenameRule(opts.rename);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  if (keyPattern && rename) {
+    throw new CliError('--key cannot be combined with --rename (redistap could not tell which target keys are its own): use --prefix with --rename');
+  }
+  return {
+    dbs: opts.db?.map((d) => dbNumber(d, '--db')),
+    dbMap: dbMap.size > 0 ? dbMap : undefined,
+    prefixes: opts.prefix,
+    keyPattern,
+    rename,
+    stateKey: opts.checkpointKey,
+    resync: opts.resync,
+    maxInFlightBytes: positive(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
+    timeoutMs: positive(opts.timeout, '--timeout') * 1000,
+  };
+}
+
+function statusLine(s: SyncStatus): string {
+  const lag = `lag ${formatBytes(s.lag.bytes)}, ${(s.lag.ms / 1000).toFixed(1)} s`;
+  if (s.phase === 'copying') {
+    const of = s.copy.rdbTotal === null ? '' : ` of ${formatBytes(s.copy.rdbTotal)}`;
+    return `copying: ${s.copy.keys.toLocaleString('en-US')} keys, snapshot ${formatBytes(s.copy.rdbBytes)}${of} read`;
+  }
+  return `${s.phase}: ${s.applied.commands.toLocaleString('en-US')} writes applied, offset ${s.applied.offset}; ${lag}` +
+    (s.warnings > 0 ? `; ${s.warnings} warnings` : '');
+}
+
+/** Events on standard error; on a terminal also one status line kept up to date below them. */
+class TerminalStatus {
+  private bar: SingleBar | null = null;
+
+  constructor(private readonly live: boolean) {}
+
+  show(status: SyncStatus): void {
+    if (!this.live) return;
+    if (!this.bar) {
+      this.bar = new SingleBar({ stream: process.stderr, format: '{line}', hideCursor: true, clearOnComplete: true, fps: 2 });
+      this.bar.start(1, 0, { line: statusLine(status) });
+    } else this.bar.update(0, { line: statusLine(status) });
+  }
+
+  note(text: string): void {
+    this.stop();
+    process.stderr.write(`redistap: ${text}\n`);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}
+
+function jsonLine(event: SyncEvent): string {
+  const time = new Date().toISOString();
+  if (event.type === 'status') return JSON.stringify({ time, type: 'status', ...event.status });
+  return JSON.stringify({ time, ...event });
+}
+
+export function syncCommand(): Command {
+  const cmd = new Command('sync')
+    .description('copy a live Redis or Valkey server into another one, then keep applying its writes (exactly once)')
+    .argument('<source-url>', 'the server to copy from: redis://[user:password@]host[:port] (rediss:// for TLS)')
+    .argument('<target-url>', 'the server to copy into')
+    .addOption(new Option('--db <n>', 'only these source databases (repeatable, or comma-separated)').argParser(list))
+    .addOption(new Option('--db-map <src:dst>', 'write source database src into target database dst (repeatable, or comma-separated)').argParser(list))
+    .addOption(new Option('--prefix <prefix>', 'only keys beginning with this text (repeatable)').argParser(repeated))
+    .option('--key <regex>', 'only keys matching this regular expression (as UTF-8 text)')
+    .option('--rename <s/from/to/>', "rename keys on the way, sed-style: 's/^old:/new:/' (flags g, i; $1 or \\1 for groups)")
+    .option('--checkpoint-key <key>', 'the target key keeping the sync\'s position (default redistap:checkpoint:<source host:port>)')
+    .option('--resync', 'allow deleting the target\'s synced keys to copy everything again (when the target is not empty, or the source cannot continue)')
+    .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
+    .option('--max-in-flight <MiB>', 'data sent to the target and not yet acknowledged, at most', '16')
+    .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60');
+  cmd.addHelpText('after', `
+How it works: redistap connects to the source as one of its replicas. It copies the snapshot into the
+target with pipelined RESTORE (payloads re-encoded for the target's version), then applies every write
+in order, MULTI/EXEC blocks kept whole. Each block it sends to the target ends with the sync's position
+(replication ID, offset, database) written into the checkpoint key, in the same MULTI/EXEC: the target
+always says exactly which writes it holds.
+
+Restarting (after Ctrl-C, a crash, or a kill -9) continues from that position with PSYNC, without a new
+copy, as long as the source's backlog still holds the writes since. If it does not (or the source
+restarted without its data), redistap says so and stops; --resync then deletes the target's synced keys
+and copies everything again. A first sync refuses a target that already holds keys where it would write,
+unless --resync allows deleting them. Keys under redistap: are never synced or deleted.
+
+The target must accept RESTORE, MULTI/EXEC and the source's write commands. Hash field TTLs reach only
+targets that have them (Redis 7.4+, Valkey 9.0+); on older targets such hashes are copied without their
+field TTLs (a warning says so). Module values cannot be copied and are reported as warnings.
+
+Status: on a terminal a status line (phase, writes applied, lag) and warnings on standard error;
+otherwise (or with --json) one JSON line per second and per event on standard output:
+  {"time":"...","type":"status","phase":"streaming","applied":{"commands":1200,...},"lag":{"bytes":0,"ms":0},...}
+  {"time":"...","type":"warning","message":"..."}
+Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when the sync fails for a reason retrying cannot cure.
+
+Examples:
+  redistap sync redis://10.0.0.5:6379 redis://10.0.0.9:6379
+  redistap sync redis://old:6379 redis://new:6379 --prefix user: --rename 's/^user:/u:/'
+  redistap sync redis://:secret@src:6379 rediss://dst:6380 --db 0 --db-map 0:3 --json >> sync.log`);
+  return cmd.action(async (source: string, target: string, opts: SyncFlags) => {
+    const options = optionsFrom(opts);
+    const json = opts.json || !process.stdout.isTTY;
+    const terminal = json ? null : new TerminalStatus(Boolean(process.stderr.isTTY));
+    const onEvent = (event: SyncEvent) => {
+      if (json) process.stdout.write(`${jsonLine(event)}\n`);
+      else if (event.type === 'status') terminal?.show(event.status);
+      else terminal?.note(event.type === 'warning' ? `warning: ${event.message}` : event.detail);
+    };
+    let sync: Sync;
+    try {
+      sync = new Sync({ ...options, source, target, onEvent });
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    const stop = () => sync.stop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      await sync.done;
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    } finally {
+      terminal?.stop();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+}
