@@ -3,8 +3,9 @@
 //   lag:       a master under redis-benchmark (SET, pipelined) with a redistap Replica following it;
 //              how far behind the master the Replica's consumer is, in bytes and in milliseconds.
 //   full sync: the master loaded with an RDB file; a redistap Replica from connect to 'full-sync-end'
-//              (every entry built and counted) vs a real `redis-server --replicaof` until its link is
-//              up and loaded, alternating, medians.
+//              (every entry built and counted), and `redistap sync` into a fresh target server from its
+//              start to the copy acknowledged (every key RESTOREd), vs a real `redis-server --replicaof`
+//              from its start until its link is up and loaded; alternating, medians.
 //
 //   node bench/replication-live.mjs [--part lag,fullsync] [--requests N] [--runs N] [--rdb FILE] ...
 //
@@ -38,7 +39,8 @@ Usage: node bench/replication-live.mjs [options]
   --master-poll-ms N how often the master's INFO replication is polled for its offset timeline
                      (default 20); both samplers run on a worker thread
 
- fullsync (master loaded from an RDB file, diskless sync; redistap Replica vs redis-server replica):
+ fullsync (master loaded from an RDB file, diskless sync; redistap Replica and redistap sync into a
+ second redis-server vs a redis-server replica):
   --rdb FILE         the RDB the master loads (default: bench/corpus/mixed.rdb, else
                      /work/corpus/mixed.rdb, else generated with ../shared/tools/perf-corpus --only mixed)
   --runs N           timed runs of each, alternating, median (default 3; plus one untimed warm-up each)
@@ -82,7 +84,7 @@ const REDIS_BENCHMARK = which('redis-benchmark');
 if (!REDIS_SERVER) fail('redis-server not found in PATH: install Redis (Debian/Ubuntu: apt-get install redis-server)');
 if (parts.includes('lag') && !REDIS_BENCHMARK) fail('redis-benchmark not found in PATH: install Redis tools (Debian/Ubuntu: apt-get install redis-tools)');
 if (!fs.existsSync(path.join(ROOT, 'dist/node.js'))) fail('dist/node.js missing: run `npm run build` first');
-const { Replica } = await import(pathToFileURL(path.join(ROOT, 'dist/node.js')).href);
+const { Replica, Sync } = await import(pathToFileURL(path.join(ROOT, 'dist/node.js')).href);
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
@@ -595,6 +597,52 @@ function rawFullSync(port) {
   });
 }
 
+/**
+ * `redistap sync` (the library's Sync) into a target server started for the run, from that start until
+ * the copy is acknowledged by the target (phase 'streaming'): what a migration waits for.
+ */
+async function syncFullSync(masterPort, serverConfig) {
+  const dir = makeTempDir('target');
+  const port = await freePort();
+  gc();
+  const t0 = now();
+  const child = await startServer(port, dir, serverConfig);
+  let tCopyStart = null;
+  const failures = [];
+  const sync = new Sync({
+    source: `redis://127.0.0.1:${masterPort}`, target: `redis://127.0.0.1:${port}`,
+    onEvent: (e) => {
+      if (e.type === 'phase' && e.phase === 'copying') tCopyStart = now();
+      if (e.type === 'warning') failures.push(e.message);
+    },
+  });
+  let client = null;
+  try {
+    await withTimeout(new Promise((resolve, reject) => {
+      const poll = setInterval(() => {
+        if (sync.status.phase === 'streaming') resolve();
+        if (sync.status.phase === 'failed') reject(new Error('the sync failed'));
+        if (sync.status.phase === 'streaming' || sync.status.phase === 'failed') clearInterval(poll);
+      }, 2);
+      sync.done.catch((err) => { clearInterval(poll); reject(err); });
+    }), 30 * 60_000, 'the sync did not finish its copy in 30 minutes');
+    const t1 = now();
+    if (failures.length) throw new Error(`sync warnings: ${failures.slice(0, 3).join('; ')}`);
+    sync.stop();
+    await sync.done;
+    client = await MiniClient.connect(port);
+    const keys = await client.call('DBSIZE') - 1; // the sync's checkpoint key
+    return { ms: t1 - t0, keys, toCopyStartMs: tCopyStart - t0, copied: sync.status.copy.keys,
+      heapUsedMb: process.memoryUsage().heapUsed / 1e6, rssMb: process.memoryUsage().rss / 1e6 };
+  } finally {
+    sync.stop();
+    await sync.done.catch(() => undefined);
+    client?.close();
+    await stopProcess(child);
+    removeTempDir(dir);
+  }
+}
+
 async function redisFullSync(masterPort, serverConfig) {
   const dir = makeTempDir('replica');
   const port = await freePort();
@@ -632,7 +680,7 @@ async function fullSyncBench() {
   const master = await startServer(port, dir, ['--dbfilename', 'dump.rdb', '--repl-diskless-sync', 'yes',
     '--repl-diskless-sync-delay', '0', ...rdb.serverConfig]);
   const client = await MiniClient.connect(port);
-  const result = { rdb: { file: rdb.file, bytes: rdb.bytes, keys: rdb.keys }, serverConfig: rdb.serverConfig, raw: [], ours: [], redis: [] };
+  const result = { rdb: { file: rdb.file, bytes: rdb.bytes, keys: rdb.keys }, serverConfig: rdb.serverConfig, raw: [], ours: [], redis: [], sync: [] };
   try {
     await waitLoaded(client);
     const dbsize = await client.call('DBSIZE');
@@ -655,12 +703,17 @@ async function fullSyncBench() {
         check('Redis replica', r.keys);
         return r;
       },
+      sync: async () => {
+        const r = await syncFullSync(port, rdb.serverConfig);
+        check('redistap sync target', r.keys);
+        return r;
+      },
     };
     process.stderr.write('  warm-up');
     for (let rep = 0; rep <= cfg.runs; rep++) {
       if (rep > 0) process.stderr.write(` ${rep}`);
       // Alternate who goes first.
-      const order = rep % 2 === 0 ? ['raw', 'ours', 'redis'] : ['redis', 'ours', 'raw'];
+      const order = rep % 2 === 0 ? ['raw', 'ours', 'redis', 'sync'] : ['sync', 'redis', 'ours', 'raw'];
       for (const id of order) {
         await waitMasterIdle(client);
         const r = await contenders[id]();
@@ -681,6 +734,9 @@ async function fullSyncBench() {
   result.redisMedianMs = m(result.redis, (r) => r.ms);
   result.rawMedianMs = m(result.raw, (r) => r.ms);
   result.ratio = result.oursMedianMs / result.redisMedianMs;
+  result.syncMedianMs = m(result.sync, (r) => r.ms);
+  result.syncRatio = result.syncMedianMs / result.redisMedianMs;
+  result.syncRatiosPerRound = result.sync.map((r, i) => r.ms / result.redis[i].ms);
   result.rdbStreamBytes = result.ours[0]?.rdbBytes ?? null;
   return result;
 }
@@ -721,11 +777,16 @@ function printFullSync(r) {
     row('redis-server --replicaof (swapdb): start → link up, loaded', r.redis, r.redisMedianMs,
       `${fmt(median(r.redis.map((x) => x.keys)), 0)} keys; used_memory_rss ${fmt(Math.max(...r.redis.map((x) => x.rssMb)), 0)} MB`),
   ];
+  table.push(row('redistap sync: target start → copy acknowledged', r.sync, r.syncMedianMs,
+    `${fmt(median(r.sync.map((x) => x.keys)), 0)} keys on the target; copy began at ${fmt(median(r.sync.map((x) => x.toCopyStartMs)), 0)} ms; ` +
+    `RSS ${fmt(Math.max(...r.sync.map((x) => x.rssMb)), 0)} MB`));
   table.push(row('floor: raw socket replica, snapshot discarded', r.raw, r.rawMedianMs,
     `the master's send rate: ${fmt(median(r.raw.map((x) => x.rdbBytes)) / 1e6 / (r.rawMedianMs / 1000), 1)} MB/s`));
   printRows(['contender', 'median s', 'runs (s)', 'notes'], table, new Set([0, 2, 3]));
   const verdict = r.ratio <= 1 ? 'meets' : 'misses';
   console.log(`\n  ours / Redis = ${fmt(r.ratio, 2)} (${r.ratio <= 1 ? 'faster' : 'slower'}): ${verdict} the "ours <= Redis" target`);
+  console.log(`  sync / Redis = ${fmt(r.syncRatio, 2)} (per round: ${r.syncRatiosPerRound.map((x) => fmt(x, 2)).join(' ')}): ` +
+    `${r.syncRatio <= 1 ? 'meets' : 'misses'} the "sync's target no slower than Redis's replica" target`);
   console.log(`  diskless RDB stream: ${fmt(r.rdbStreamBytes / 1e6, 1)} MB; master load of the file: ${fmt(r.masterLoadMs / 1000, 1)} s`);
 }
 

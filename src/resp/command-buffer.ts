@@ -1,7 +1,5 @@
 // Commands encoded as RESP straight into one buffer, many per socket write: the pipelining path, where
 // encodeCommand's allocation per command would dominate.
-const DIGITS = new TextEncoder();
-
 export type BufferedArg = Uint8Array | string | number | bigint;
 
 export class CommandBuffer {
@@ -55,17 +53,17 @@ export class CommandBuffer {
     this.buffer[this.length++] = 0x0a;
   }
 
+  /** `*<n>\r\n` or `$<n>\r\n`: the count's digits written in place, most significant first. */
   private header(marker: number, n: number): void {
     this.room(24);
-    this.buffer[this.length++] = marker;
-    if (n < 10) this.buffer[this.length++] = 0x30 + n;
-    else {
-      const digits = DIGITS.encode(String(n));
-      this.buffer.set(digits, this.length);
-      this.length += digits.length;
-    }
-    this.buffer[this.length++] = 0x0d;
-    this.buffer[this.length++] = 0x0a;
+    const buffer = this.buffer;
+    buffer[this.length++] = marker;
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    for (let i = digits - 1, rest = n; i >= 0; i--, rest = Math.floor(rest / 10)) buffer[this.length + i] = 0x30 + (rest % 10);
+    this.length += digits;
+    buffer[this.length++] = 0x0d;
+    buffer[this.length++] = 0x0a;
   }
 
   private room(n: number): void {

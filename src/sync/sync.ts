@@ -1,6 +1,7 @@
 // `sync`: copies a source server's keyspace into a target server and keeps applying its writes, exactly
 // once. The source sees a replica (Replica: PSYNC, snapshot, stream); the target sees a client:
-//   - the snapshot's keys as pipelined RESTORE ... REPLACE ABSTTL (payloads re-encoded for the target);
+//   - the snapshot's keys as pipelined RESTORE ... REPLACE ABSTTL (payloads re-encoded for the target),
+//     strings without a TTL many to an MSET;
 //   - then the writes, in order, many per MULTI/EXEC, each block ending with SET <state key> <position>,
 //     so the target holds exactly the writes its stored position says (sync-state.ts).
 // Any failure of the target, or of this process, is recovered the same way: reconnect, read the position
@@ -103,8 +104,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 const utf8 = new TextDecoder();
+const ascii = (text: string) => new TextEncoder().encode(text);
 /** Stands for a SELECT's reply among the copy's keys (which name a RESTORE's key in errors). */
-const SELECT = new TextEncoder().encode('SELECT');
+const SELECT = ascii('SELECT');
+// RESTORE's constant arguments, encoded once.
+const RESTORE = ascii('RESTORE');
+const REPLACE = ascii('REPLACE');
+const ABSTTL = ascii('ABSTTL');
+const ZERO = ascii('0');
+const MSET = ascii('MSET');
+/** Strings per MSET, at most, and their bytes. */
+const MSET_KEYS = 128;
+const MSET_BYTES = 256 << 10;
 const replyText = (v: RespValue) => (v instanceof Uint8Array ? utf8.decode(v) : String(v));
 
 /** A MULTI/EXEC block being filled: its commands' names (for errors) and the position it ends at. */
@@ -119,7 +130,12 @@ class Session {
   private readonly buffer = new CommandBuffer();
   private readonly encoder: DumpPayloadEncoder;
   private connectionDb = 0;
+  /** The key of each copy command in the buffer (a SELECT's placeholder, an MSET's first key), for errors. */
   private copyKeys: Uint8Array[] = [];
+  /** Keys and values of strings waiting for their MSET, all of db stringsDb. */
+  private strings: Uint8Array[] = [];
+  private stringsDb = 0;
+  private stringBytes = 0;
   private batch: Batch | null = null;
   private failure: unknown = null;
   private replica: Replica | null = null;
@@ -305,6 +321,8 @@ class Session {
       if (out?.kind === 'command') throw new SyncError('the transform hook turned a snapshot entry into a command: return an entry, or null');
     }
     if (item === null || isEmptyCollection(item)) return;
+    sync.copied();
+    if (item.type === 'string' && item.expireMs === null) return this.copyString(item.db, item.key, item.value);
     let payload: Uint8Array;
     try {
       payload = this.encoder.encode(item);
@@ -314,10 +332,34 @@ class Session {
       return;
     }
     if (this.selectInBuffer(item.db)) this.copyKeys.push(SELECT);
-    this.buffer.command(['RESTORE', item.key, item.expireMs ?? 0, payload, 'REPLACE', 'ABSTTL']);
+    this.buffer.command([RESTORE, item.key, item.expireMs ?? ZERO, payload, REPLACE, ABSTTL]);
     this.copyKeys.push(item.key);
-    sync.copied();
     if (this.buffer.length >= COPY_CHUNK_BYTES) return this.sendCopy();
+  }
+
+  /**
+   * Strings without a TTL, the most common keys, go many to an MSET: one command per MSET_KEYS keys costs
+   * the target a fraction of a RESTORE each, and needs no payload. (The snapshot holds each key once, so
+   * their order among the other keys does not matter.)
+   */
+  private copyString(db: number, key: Uint8Array, value: Uint8Array): void | Promise<void> {
+    if (this.strings.length > 0 && db !== this.stringsDb) this.flushStrings();
+    this.stringsDb = db;
+    this.strings.push(key, value);
+    this.stringBytes += key.length + value.length;
+    if (this.strings.length >= 2 * MSET_KEYS || this.stringBytes >= MSET_BYTES) {
+      this.flushStrings();
+      if (this.buffer.length >= COPY_CHUNK_BYTES) return this.sendCopy();
+    }
+  }
+
+  private flushStrings(): void {
+    if (this.strings.length === 0) return;
+    if (this.selectInBuffer(this.stringsDb)) this.copyKeys.push(SELECT);
+    this.buffer.commandOf(this.strings.length + 1, (i) => (i === 0 ? MSET : this.strings[i - 1]!));
+    this.copyKeys.push(this.strings[0]!);
+    this.strings = [];
+    this.stringBytes = 0;
   }
 
   private sendCopy(): Promise<void> {
@@ -326,7 +368,7 @@ class Session {
     this.target.send(this.buffer.take(), keys.length).then((replies) => {
       replies.forEach((reply, i) => {
         if (reply instanceof RespErrorReply) {
-          this.fail(new SyncError(`the target refused RESTORE of ${JSON.stringify(utf8.decode(keys[i]!))}: ${reply.message}`));
+          this.fail(new SyncError(`the target refused to copy ${JSON.stringify(utf8.decode(keys[i]!))}: ${reply.message}`));
         }
       });
     }, (err: unknown) => this.fail(err));
@@ -334,6 +376,7 @@ class Session {
   }
 
   private async endCopy(replid: string, offset: number): Promise<void> {
+    this.flushStrings();
     if (this.buffer.commands > 0) await this.sendCopy();
     await this.target.below(0);
     if (this.failure) throw this.failure;
