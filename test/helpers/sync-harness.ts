@@ -15,8 +15,9 @@ export function later(thing: { stop(): Promise<void> | void }): void {
   running.push(thing);
 }
 
-export async function server(extra: string[] = []): Promise<RedisServer> {
-  const s = await startRedisServer(extra);
+/** A redis-server (or the given binary) stopped after the test. */
+export async function server(extra: string[] = [], binary?: string): Promise<RedisServer> {
+  const s = await startRedisServer(extra, { binary });
   let current = s;
   // A restarted server replaces the stopped one; stop whichever is current.
   const restart = s.restart;
@@ -68,17 +69,17 @@ export function canonicalDump(port: number): string[] {
 }
 
 /**
- * Redis 7.0 replicates XREADGROUP without the group's entries_read: a replica keeps whatever its snapshot
- * said (unknown, or a number that then goes stale), so a real replica and the source disagree on it too.
- * That one member is compared only as present.
+ * Redis 7.0 and 7.2 replicate XREADGROUP without the group's entries_read: a replica keeps whatever its
+ * snapshot said (unknown, or a number that then goes stale), so a real replica and the source disagree on
+ * it too. That one member is compared only as present.
  */
 export function withoutEntriesRead(lines: string[]): string[] {
   return lines.map((l) => l.replace(/"entries_read":(\d+|null)/g, '"entries_read":"?"'));
 }
 
 /** A real replica of the source (redis-server --replicaof): an oracle fed by the same stream. */
-export async function realReplica(source: RedisServer): Promise<RedisServer> {
-  const replica = await server(['--replicaof', '127.0.0.1', String(source.port)]);
+export async function realReplica(source: RedisServer, binary?: string): Promise<RedisServer> {
+  const replica = await server(['--replicaof', '127.0.0.1', String(source.port)], binary);
   const c = await client(replica);
   await waitFor('the real replica\'s link', async () => (await c.info('replication', 'master_link_status')) === 'up');
   return replica;
