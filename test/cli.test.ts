@@ -91,3 +91,27 @@ describe('redistap summary', () => {
     expect(r.stdout).toMatch(/hash\s+200/);
   });
 });
+
+describe('redistap sync: the command line', () => {
+  it.each([
+    [['--db-map', '0-1'], /--db-map expects source:target pairs such as 0:1, got "0-1"/],
+    [['--db', 'x'], /--db expects database numbers, got "x"/],
+    [['--rename', 'x'], /--rename wants s\/pattern\/replacement\//],
+    [['--rename', 's/a/b/q'], /unknown flags "q"/],
+    [['--key', '^a', '--rename', 's/a/b/'], /--key cannot be combined with --rename/],
+    [['--max-in-flight', '0'], /--max-in-flight expects a positive number/],
+  ])('%j is refused with a one-line error (exit 2)', (extra, message) => {
+    const r = run(['sync', 'redis://127.0.0.1:1', 'redis://127.0.0.1:2', ...extra]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('a status reader that goes away (| head -1) stops it cleanly', () => {
+    // Nothing listens on port 1: the sync keeps retrying and reporting, until its output closes.
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${MAIN}" sync redis://127.0.0.1:1 redis://127.0.0.1:1 --json | head -1`],
+      { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stdout).toMatch(/^\{"time":"[^"]+","type":"warning","message":"target: cannot connect to 127\.0\.0\.1:1/);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});

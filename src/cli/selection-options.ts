@@ -8,11 +8,13 @@ import { CliError } from './cli-error.js';
 const TYPES: RdbValueType[] = ['string', 'list', 'set', 'zset', 'hash', 'stream', 'module'];
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
-function list(value: string, previous: string[] = []): string[] {
+/** commander argParser: values repeated or comma-separated, collected in order. */
+export function list(value: string, previous: string[] = []): string[] {
   return previous.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
 }
 
-function repeated(value: string, previous: string[] = []): string[] {
+/** commander argParser: a repeatable option's values, in order. */
+export function repeated(value: string, previous: string[] = []): string[] {
   return previous.concat(value);
 }
 
@@ -36,6 +38,23 @@ export function addSelectionOptions(cmd: Command, { memory }: { memory: boolean 
   return cmd;
 }
 
+/** A database number given to `option`; a CliError naming the option otherwise. */
+export function dbNumber(text: string, option: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || text.trim() === '') throw new CliError(`${option} expects database numbers, got "${text}"`);
+  return n;
+}
+
+/** --key's regular expression, or undefined without --key; a CliError when it does not compile. */
+export function keyPatternOf(text: string | undefined): RegExp | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return new RegExp(text);
+  } catch (err) {
+    throw new CliError(`--key: invalid regular expression: ${(err as Error).message}`);
+  }
+}
+
 export interface SelectionFlags {
   db?: string[];
   type?: string[];
@@ -46,23 +65,12 @@ export interface SelectionFlags {
 }
 
 export function selectionFrom(opts: SelectionFlags): KeySelection {
-  const dbs = opts.db?.map((d) => {
-    const n = Number(d);
-    if (!Number.isInteger(n) || n < 0) throw new CliError(`--db expects database numbers, got "${d}"`);
-    return n;
-  });
+  const dbs = opts.db?.map((d) => dbNumber(d, '--db'));
   const types = opts.type?.map((t) => {
     if (!TYPES.includes(t as RdbValueType)) throw new CliError(`--type expects one of ${TYPES.join(', ')}, got "${t}"`);
     return t as RdbValueType;
   });
-  let keyPattern: RegExp | undefined;
-  if (opts.key !== undefined) {
-    try {
-      keyPattern = new RegExp(opts.key);
-    } catch (err) {
-      throw new CliError(`--key: invalid regular expression: ${(err as Error).message}`);
-    }
-  }
+  const keyPattern = keyPatternOf(opts.key);
   const minMemory = opts.minSize === undefined ? undefined : parseSize(opts.minSize);
   return { dbs, types, keyPattern, prefixes: opts.prefix, expired: opts.expired, minMemory };
 }

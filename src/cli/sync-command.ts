@@ -5,6 +5,7 @@ import { parseRenameRule } from '../sync/key-route.js';
 import { Sync, type SyncEvent, type SyncOptions, type SyncStatus } from '../sync/sync.js';
 import { formatBytes } from '../analysis/report-format.js';
 import { CliError } from './cli-error.js';
+import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
 
 interface SyncFlags {
   db?: string[];
@@ -17,20 +18,6 @@ interface SyncFlags {
   json?: boolean;
   maxInFlight: string;
   timeout: string;
-}
-
-function list(value: string, previous: string[] = []): string[] {
-  return previous.concat(value.split(',').map((s) => s.trim()).filter(Boolean));
-}
-
-function repeated(value: string, previous: string[] = []): string[] {
-  return previous.concat(value);
-}
-
-function dbNumber(text: string, option: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || text.trim() === '') throw new CliError(`${option} expects database numbers, got "${text}"`);
-  return n;
 }
 
 function positive(text: string, option: string): number {
@@ -47,14 +34,7 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
     if (!m) throw new CliError(`--db-map expects source:target pairs such as 0:1, got "${pair}"`);
     dbMap.set(dbNumber(m[1]!, '--db-map'), dbNumber(m[2]!, '--db-map'));
   }
-  let keyPattern: RegExp | undefined;
-  if (opts.key !== undefined) {
-    try {
-      keyPattern = new RegExp(opts.key);
-    } catch (err) {
-      throw new CliError(`--key: invalid regular expression: ${(err as Error).message}`);
-    }
-  }
+  const keyPattern = keyPatternOf(opts.key);
   let rename;
   try {
     rename = opts.rename === undefined ? undefined : parseRenameRule(opts.rename);
@@ -164,8 +144,9 @@ Examples:
     const options = optionsFrom(opts);
     const json = opts.json || !process.stdout.isTTY;
     const terminal = json ? null : new TerminalStatus(Boolean(process.stderr.isTTY));
+    let outputClosed = false;
     const onEvent = (event: SyncEvent) => {
-      if (json) process.stdout.write(`${jsonLine(event)}\n`);
+      if (json && !outputClosed) process.stdout.write(`${jsonLine(event)}\n`);
       else if (event.type === 'status') terminal?.show(event.status);
       else terminal?.note(event.type === 'warning' ? `warning: ${event.message}` : event.detail);
     };
@@ -176,6 +157,11 @@ Examples:
       throw new CliError((err as Error).message);
     }
     const stop = () => sync.stop();
+    // A reader of the status lines that goes away (| head) stops the sync cleanly, like Ctrl-C.
+    process.stdout.on('error', () => {
+      outputClosed = true;
+      stop();
+    });
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {

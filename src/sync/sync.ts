@@ -569,7 +569,7 @@ export class Sync {
         } catch (err) {
           if (!retryable(err) || this.abort.signal.aborted) throw err;
           this.status.restarts++;
-          this.warn(`${(err as Error).message}; starting over from the target's position in ${delay} ms`);
+          this.warn(`${(err as Error).message}; trying again in ${delay} ms (from the position the target holds)`);
           await sleep(delay, this.abort.signal);
           delay = Math.min(delay * 2, maxDelayMs);
         }
