@@ -139,22 +139,25 @@ describe.skipIf(!live)('sync: choosing and moving keys', () => {
     });
     await waitFor('streaming', () => s.status.phase === 'streaming');
     for (let r = 30; r < 80; r++) await writeRound(source, r);
-    // Outside the prefix: not synced. Across the selection's edge: reported, not applied.
+    // Outside the prefix: not synced. Across the selection's edge, or into another database: reported, not applied.
     await source.ok('SET', 'elsewhere', 'x');
     await source.ok('RENAME', 'w:plain:79', 'elsewhere:79');
+    await source.ok('MOVE', 'w:plain:5', 1);
     const marker = `m${Date.now()}`;
     await source.ok('SET', 'w:marker', marker);
     await target.ok('SELECT', 3);
     await waitFor('the marker', async () => String(await target.call('GET', 'moved:marker')) === marker);
     await new Promise((r) => setTimeout(r, 300));
     // The oracle: the source's own lines for db 0 under w:, renamed and moved by hand (not by our code).
-    // The RENAME was not applied, so the target still has the key under its old (renamed) name.
+    // The RENAME and the MOVE were not applied, so the target still has those keys where they were.
     const expected = canonicalDump(src.port)
       .filter((l) => l.startsWith('{"db":0,"key":"w:'))
       .map((l) => l.replace('{"db":0,"key":"w:', '{"db":3,"key":"moved:'))
-      .concat('{"db":3,"key":"moved:plain:79","type":"string","expire_ms":null,"value":"value-79"}');
+      .concat('{"db":3,"key":"moved:plain:79","type":"string","expire_ms":null,"value":"value-79"}',
+        '{"db":3,"key":"moved:plain:5","type":"string","expire_ms":null,"value":"value-5"}');
     expect(withoutEntriesRead(canonicalDump(dst.port)).sort()).toEqual(withoutEntriesRead(expected).sort());
     expect(events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message))
-      .toEqual([expect.stringMatching(/^RENAME at offset \d+ not applied: it touches keys both inside and outside/)]);
+      .toEqual([expect.stringMatching(/^RENAME at offset \d+ not applied: it touches keys both inside and outside/),
+        expect.stringMatching(/^MOVE at offset \d+ not applied: it names a database/)]);
   }, 60_000);
 });

@@ -82,6 +82,14 @@ const COPY_CHUNK_BYTES = 256 << 10;
 const BATCH_MAX_BYTES = 1 << 20;
 const BATCH_MAX_COMMANDS = 1000;
 const STATUS_INTERVAL_MS = 1000;
+/** Commands that name another database in their arguments (COPY only with its DB option). */
+const CROSS_DB = new Set(['move', 'swapdb', 'copy']);
+
+function hasDbOption(command: ReplicaCommand): boolean {
+  for (let i = 3; i < command.argCount; i++) if (command.argText(i).toLowerCase() === 'db') return true;
+  return false;
+}
+
 /** Replicated commands that are not data: a replica passes them on to its own clients, a copy does not. */
 const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf']);
 
@@ -434,6 +442,10 @@ class Session {
     const db = route.targetDb(command.db);
     if (db === null) return;
     if ((name === 'flushall' || name === 'flushdb') && !route.identity) return; // done by flushByCommand
+    if (!route.allDbsAsThey && CROSS_DB.has(name) && (name !== 'copy' || hasDbOption(command))) {
+      sync.warn(`${name.toUpperCase()} at offset ${command.offset} not applied: it names a database, which --db/--db-map would have to change`);
+      return;
+    }
     let args: Uint8Array[] | null = null;
     if (route.touchesKeys) {
       args = this.routedArgs(command);
