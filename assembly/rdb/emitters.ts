@@ -1,5 +1,5 @@
 // Element events shared by the plain encodings (parser.ts) and the packed ones (containers.ts).
-import { E_ZSET_MEMBER, E_SCORE_TEXT, E_BLOB, F_SCORE_TEXT, F_INTEGER } from "../../src/core/abi";
+import { E_ZSET_MEMBER, E_SCORE_TEXT, E_BLOB, E_VALUE_SPAN, F_SCORE_TEXT, F_INTEGER } from "../../src/core/abi";
 import { emit } from "../events";
 import { parseExactDouble, parsedDouble } from "./numbers";
 
@@ -16,6 +16,18 @@ export function setBlobEvents(on: bool): void {
 /** A packed container of `bytes` bytes, when asked for; id: a stream listpack's master entry ID. */
 export function emitBlob(kind: i32, bytes: u32, idMs: u64 = 0, idSeq: u64 = 0): void {
   if (blobEvents) emit(E_BLOB, 0, 0, bytes, <u32>kind, <i64>idMs, <i64>idSeq);
+}
+
+/** Whether each key's value start is reported as an E_VALUE_SPAN event (OPT_VALUE_SPANS). */
+let valueSpans = false;
+
+export function setValueSpans(on: bool): void {
+  valueSpans = on;
+}
+
+/** The absolute offset where the current key's value starts, when asked for. */
+export function emitValueSpan(valueAt: i64): void {
+  if (valueSpans) emit(E_VALUE_SPAN, 0, 0, 0, 0, valueAt, 0);
 }
 
 export function resetKeyElems(): void {

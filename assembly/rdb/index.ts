@@ -3,14 +3,14 @@
 //   while the status is ST_EVENTS_FULL: read eventCount() records at eventsPtr(), then resume();
 //   after ST_NEED_MORE read the events too; at end of input call finish().
 // Events point into linear memory and stay valid only until the next call into the module.
-import { ST_NEED_MORE, ST_EVENTS_FULL, ST_DONE, ST_ERROR, ERR_TRUNCATED, ERR_INTERNAL, OPT_VERIFY_CHECKSUM, OPT_BLOB_EVENTS } from "../../src/core/abi";
+import { ST_NEED_MORE, ST_EVENTS_FULL, ST_DONE, ST_ERROR, ERR_TRUNCATED, ERR_INTERNAL, OPT_VERIFY_CHECKSUM, OPT_BLOB_EVENTS, OPT_VALUE_SPANS } from "../../src/core/abi";
 import { layout, inputCap, eventsBase, scratchReclaim } from "../memory";
 import { eventCount, resetEvents } from "../events";
 import { readerReset, compact, appended, pos, lim, offsetOf, crc } from "./reader";
 import { crcInit, crcUpdate, crcShift } from "./crc64";
 import { parserInit, run, finished, version, flavor, trailerChecksum, trailerCovers } from "./parser";
 import { walkActive } from "./containers";
-import { setBlobEvents } from "./emitters";
+import { setBlobEvents, setValueSpans } from "./emitters";
 import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "../status";
 import { arenaInit, arenaBase } from "../memory";
 import { jsonInit } from "../json/writer";
@@ -51,6 +51,7 @@ export function init(inCap: u32, evCap: u32, scratchMax: u32, mode: i32, options
   clearError();
   parserInit(mode, verify, dumpVersion, dumpFlavor);
   setBlobEvents((options & OPT_BLOB_EVENTS) != 0);
+  setValueSpans((options & OPT_VALUE_SPANS) != 0);
   status = ST_NEED_MORE;
   return 1;
 }

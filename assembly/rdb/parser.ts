@@ -24,7 +24,7 @@ import {
   walkActive, walkStart, walkContinue, C_ZIPLIST, C_LISTPACK, C_INTSET, C_ZIPMAP,
   ROLE_LIST, ROLE_SET, ROLE_ZSET, ROLE_HASH, ROLE_HASH_TTL,
 } from "./containers";
-import { emitElement, emitScored, emitScoredText, keyElems, resetKeyElems, countElem, emitBlob } from "./emitters";
+import { emitElement, emitScored, emitScoredText, keyElems, resetKeyElems, countElem, emitBlob, emitValueSpan } from "./emitters";
 import { streamBegin, streamStep } from "./stream";
 import { moduleBegin, moduleStep, moduleBytes } from "./module";
 import * as T from "./types";
@@ -481,6 +481,7 @@ function wholeKeyStep(op: u32, at: usize): bool {
   const afterType = cur;
   let ok = readString(M_WHOLE | M_INLINE_ONLY) == S_READY && asText() == S_READY;
   const keyPtr = sPtr, keyLen = sLen;
+  const valueAt = offsetOf(cur);
   ok = ok && readString((t == T.T_STRING ? M_CHUNKS : M_WHOLE) | M_INLINE_ONLY) == S_READY;
   if (!ok) {
     // Leave no trace: the general path re-reads from the key (errors are re-found there too).
@@ -495,6 +496,7 @@ function wholeKeyStep(op: u32, at: usize): bool {
   resetKeyElems();
   const flags = nextFlags;
   emit(E_KEY, flags, keyPtr, keyLen, t, (flags & F_EXPIRE) ? nextExpire : 0, (flags & (F_IDLE | F_FREQ)) ? nextIdle : 0);
+  emitValueSpan(valueAt);
   nextFlags = 0;
   phase = P_VALUE;
   if (t == T.T_STRING) {
@@ -546,9 +548,11 @@ function emitCurrentString(kind: u32, aux: u32): void {
   emit(kind, sFlags, sPtr, sLen, aux, (sFlags & F_INTEGER) ? sInt : 0, 0);
 }
 
+/** E_KEY once the key's string is read (the reader stands at the value's first byte). */
 function keyEmit(): void {
   const flags = nextFlags;
   emit(E_KEY, flags, sPtr, sLen, vtype, (flags & F_EXPIRE) ? nextExpire : 0, (flags & (F_IDLE | F_FREQ)) ? nextIdle : 0);
+  emitValueSpan(offsetOf(cur));
   nextFlags = 0;
   releaseWholeString();
 }

@@ -55,6 +55,10 @@ export const E_SLOT_RANGE = 30; // aux: 0; n1: first slot; n2: last slot (Valkey
 // estimates need (a server keeps most of these blobs as they are). aux: BLOB_* kind; len: its byte
 // length (ptr is 0: no bytes); for BLOB_STREAM_LISTPACK n1/n2: its master entry ID (ms, seq).
 export const E_BLOB = 31;
+// Only with OPT_VALUE_SPANS, right after E_KEY: n1: absolute offset where the key's value starts (after
+// the key's string as stored); the value ends where E_KEY_END's n2 says. Type byte + those bytes + an
+// RDB version + CRC64 make a DUMP payload of the value exactly as the file holds it.
+export const E_VALUE_SPAN = 32;
 
 // Container kinds (E_BLOB aux).
 export const BLOB_ZIPLIST = 1;
@@ -108,6 +112,7 @@ export const MODE_DUMP = 1; // a DUMP/RESTORE payload: one type + value, then 2-
 // Option bits for init().
 export const OPT_VERIFY_CHECKSUM = 1;
 export const OPT_BLOB_EVENTS = 2; // emit E_BLOB events
+export const OPT_VALUE_SPANS = 4; // emit E_VALUE_SPAN events
 
 // Error codes (errorCode()); errorDetail() carries the number the message names.
 export const ERR_TRUNCATED = 1; // input ended inside the RDB

@@ -18,6 +18,11 @@ export interface RdbParserOptions {
    * as an E_BLOB event before its elements, with its size in the file (default false).
    */
   blobEvents?: boolean;
+  /**
+   * Also report where each key's value starts in the stream, as an E_VALUE_SPAN event after its E_KEY
+   * (its end is E_KEY_END's n2): the value's bytes as the file holds them (default false).
+   */
+  valueSpans?: boolean;
   /** Parse a DUMP/RESTORE payload instead of a whole RDB file; its footer must be passed. */
   dump?: { version: number; flavor?: 'redis' | 'valkey' };
   /** Bytes of the core's input buffer (default 1 MiB, at least 4 KiB). Strings up to half of it arrive in one piece. */
@@ -75,7 +80,8 @@ export class RdbEventParser {
       Math.max(options.eventCapacity ?? DEFAULT_EVENTS, 64),
       Math.min(options.maxScratchBytes ?? DEFAULT_SCRATCH, 0xffff0000) >>> 0,
       dump ? abi.MODE_DUMP : abi.MODE_FILE,
-      (options.verifyChecksum === false ? 0 : abi.OPT_VERIFY_CHECKSUM) | (options.blobEvents ? abi.OPT_BLOB_EVENTS : 0),
+      (options.verifyChecksum === false ? 0 : abi.OPT_VERIFY_CHECKSUM) | (options.blobEvents ? abi.OPT_BLOB_EVENTS : 0) |
+        (options.valueSpans ? abi.OPT_VALUE_SPANS : 0),
       dump?.version ?? 0,
       dump?.flavor === 'valkey' || (dump && dump.version >= 80) ? abi.FLAVOR_VALKEY : abi.FLAVOR_REDIS,
       options.checksumPrefix ?? -1,
