@@ -15,7 +15,7 @@ export { parseRedisUrl, type RedisEndpoint } from './replica/redis-url.js';
 export { sync, Sync, SyncError, type SyncOptions, type SyncStatus, type SyncEvent, type SyncItem, type SyncTransform, type SyncPhase } from './sync/sync.js';
 export { parseRenameRule, type RenameRule } from './sync/key-route.js';
 export { DumpPayloadEncoder, UnrestorableEntry } from './rdb-write/dump-payload.js';
-export { targetFormatFromInfo, type TargetFormat } from './rdb-write/target-format.js';
+export { serverFormatFromInfo, type ServerFormat } from './rdb-write/server-format.js';
 
 /**
  * Like the browser parseRdb, but a string is a file path (read in 1 MiB chunks; the checksum of a large

@@ -11,7 +11,7 @@ import { parseRdb } from '../src/rdb/parse.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../src/rdb-write/dump-payload.js';
 import { ListpackBuilder } from '../src/rdb-write/listpack-builder.js';
 import { RdbBytes } from '../src/rdb-write/rdb-bytes.js';
-import { targetFormatFromInfo, type TargetFormat } from '../src/rdb-write/target-format.js';
+import { serverFormatFromInfo, type ServerFormat } from '../src/rdb-write/server-format.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { bytesOf, fixtures, type Fixture } from './helpers/fixtures.js';
 import { populateMixed } from './helpers/mixed-data.js';
@@ -57,7 +57,7 @@ describe('the server version decides the payload version and layouts', () => {
     ['redis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.1.2', 'valkey', 11],
     ['redis_version:7.2.4\r\nvalkey_version:9.0.4', 'valkey', 80],
   ])('%s', (info, flavor, rdbVersion) => {
-    expect(targetFormatFromInfo(`# Server\r\n${info}\r\n`)).toMatchObject({ flavor, rdbVersion });
+    expect(serverFormatFromInfo(`# Server\r\n${info}\r\n`)).toMatchObject({ flavor, rdbVersion });
   });
 
   it('modules have no payload, and streams none for a server before 5.0', () => {
@@ -82,7 +82,7 @@ async function parseAll(data: Uint8Array, verifyChecksum: boolean): Promise<RdbE
  * RESTOREs every entry (SELECT as the db changes) with `redis-cli --pipe`; returns the modules skipped.
  * Empty collections are left out: a loading server drops them, and RESTORE refuses them.
  */
-function restoreAll(port: number, target: TargetFormat, entries: RdbEntry[]): number {
+function restoreAll(port: number, target: ServerFormat, entries: RdbEntry[]): number {
   const encoder = new DumpPayloadEncoder(target);
   const commands: Uint8Array[] = [];
   let db = -1;
@@ -124,7 +124,7 @@ const LEGACY_STREAM_FIELDS = /,"(first_id|max_deleted_id)":"\d+-\d+"|,"entries_a
  * absolute TTL creates nothing; the oracle was read with a faked clock), field TTLs are dropped by a
  * server without hash field expiration, and a server before 7.0 keeps only a stream's legacy members.
  */
-function expectedOn(f: Fixture, target: TargetFormat): string[] {
+function expectedOn(f: Fixture, target: ServerFormat): string[] {
   const now = Date.now();
   const hfe = target.flavor === 'redis' ? target.rdbVersion >= 12 : target.rdbVersion >= 80;
   return f.expected!
@@ -153,13 +153,13 @@ function withoutApproximateTimes(lines: string[]): string[] {
 describe.skipIf(!live).each(SERVERS)('RESTORE of our payloads into a live %s: every fixture with an oracle', (binary) => {
   let server: RedisServer;
   let client: RedisClient;
-  let target: TargetFormat;
+  let target: ServerFormat;
   const withOracle = fixtures().filter((f) => f.expected !== null);
 
   beforeAll(async () => {
     server = await startRedisServer([], { binary });
     client = await RedisClient.connect(server.port);
-    target = targetFormatFromInfo(String(await client.ok('INFO', 'server')));
+    target = serverFormatFromInfo(String(await client.ok('INFO', 'server')));
   }, 30_000);
 
   afterAll(async () => {
@@ -220,7 +220,7 @@ describe.skipIf(!live)('RESTORE of our payloads: a dump saved by the local serve
       client.close();
     }
     const probe = await RedisClient.connect(target.port);
-    const format = targetFormatFromInfo(String(await probe.ok('INFO', 'server')));
+    const format = serverFormatFromInfo(String(await probe.ok('INFO', 'server')));
     probe.close();
     const entries = await parseAll(bytesOf({ name: 'dump', path: join(source.dir, 'dump.rdb'), size: 0, expected: null }), true);
     restoreAll(target.port, format, entries);

@@ -10,7 +10,7 @@ import { Crc64 } from '../core/crc64.js';
 import type { HashEntry, RdbEntry, StreamEntry } from '../rdb/entry.js';
 import { RdbBytes } from './rdb-bytes.js';
 import { writeStreamValue, type StreamLayout } from './stream-value.js';
-import { hashWithTtlTypeOf, streamLayoutOf, type TargetFormat } from './target-format.js';
+import { hashWithTtlTypeOf, streamLayoutOf, type ServerFormat } from './server-format.js';
 
 const TYPE_STRING = 0;
 const TYPE_LIST = 1;
@@ -32,7 +32,7 @@ export class DumpPayloadEncoder {
   private readonly hashWithTtlType: number | null;
   private dropped = 0;
 
-  constructor(private readonly target: TargetFormat) {
+  constructor(private readonly target: ServerFormat) {
     this.streamLayout = streamLayoutOf(target);
     this.hashWithTtlType = hashWithTtlTypeOf(target);
   }

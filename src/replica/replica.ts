@@ -4,6 +4,7 @@ import { RdbError } from '../core/errors.js';
 import { RdbEventParser } from '../core/rdb-event-parser.js';
 import { RespError } from '../core/resp-error.js';
 import { EntryBuilder } from '../rdb/entry-builder.js';
+import { RawEntryCollector } from './raw-entries.js';
 import { ReplicaCommand, type Checkpoint, type ReplicaEvent } from './events.js';
 import { ReplicaError, ReplicaLink, type LinkHandlers, type LinkOptions } from './link.js';
 import { parseRedisUrl } from './redis-url.js';
@@ -15,6 +16,11 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   checkpoint?: Checkpoint | null;
   /** Do not parse the snapshot into entries (its bytes are still read, and counted). */
   skipRdb?: boolean;
+  /**
+   * Hand over the snapshot's keys as 'raw-entry' events, each value as the snapshot holds it, instead of
+   * built 'entry' events (for copying with RESTORE; see RawEntry).
+   */
+  rawValues?: boolean;
   /** Verify the snapshot's CRC64 (default true). */
   verifyChecksum?: boolean;
   /** Stops the replica; the iterator then ends. */
@@ -89,7 +95,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private streaming = false;
   private transaction: ReplicaCommand[] | null = null;
   private transactionFirst = 0;
-  private rdb: { parser: RdbEventParser | null; builder: EntryBuilder; bytes: number; total: number | null; keys: number; reportedAt: number } | null = null;
+  private rdb: { parser: RdbEventParser | null; builder: EntryBuilder | RawEntryCollector; bytes: number; total: number | null; keys: number; reportedAt: number } | null = null;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -305,13 +311,15 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   }
 
   private rdbBegin(total: number | null): void {
-    const builder = new EntryBuilder();
-    const parser = this.options.skipRdb ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum });
+    const raw = this.options.rawValues === true;
+    const builder = raw ? new RawEntryCollector() : new EntryBuilder();
+    const parser = this.options.skipRdb ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum, valueSpans: raw });
     this.rdb = { parser, builder, bytes: 0, total, keys: 0, reportedAt: 0 };
   }
 
   private rdbData(bytes: Uint8Array): void {
     const rdb = this.rdb!;
+    if (rdb.builder instanceof RawEntryCollector) rdb.builder.append(bytes, rdb.bytes);
     rdb.bytes += bytes.length;
     if (rdb.parser) {
       rdb.parser.write(bytes, (batch) => rdb.builder.consume(batch));
@@ -326,7 +334,16 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
 
   private takeEntries(): void {
     const rdb = this.rdb!;
-    for (const entry of rdb.builder.take()) {
+    const builder = rdb.builder;
+    if (builder instanceof RawEntryCollector) {
+      const { rdbVersion, flavor } = builder;
+      for (const entry of builder.take()) {
+        rdb.keys++;
+        this.push({ type: 'raw-entry', entry, rdbVersion, flavor });
+      }
+      return;
+    }
+    for (const entry of builder.take()) {
       rdb.keys++;
       this.push({ type: 'entry', entry });
     }

@@ -9,14 +9,17 @@
 // continue from the position (backlog gone, restarted without persistence) needs --resync to copy again.
 import type { ConnectionOptions } from 'node:tls';
 import { isEmptyCollection } from '../rdb/canonical-json.js';
-import type { RdbEntry } from '../rdb/entry.js';
+import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
 import { RespErrorReply, type RespValue } from '../resp/replies.js';
 import { Replica } from '../replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
-import { targetFormatFromInfo } from '../rdb-write/target-format.js';
+import { loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
+import type { RawEntry } from '../replica/raw-entries.js';
+import { Crc64 } from '../core/crc64.js';
+import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
 import { KeyRoute, type KeyRouteOptions } from './key-route.js';
@@ -153,9 +156,14 @@ class Session {
   /** Batches sent and not confirmed: when each was opened (for lag). */
   private readonly unconfirmed: number[] = [];
 
-  constructor(private readonly sync: Sync, private readonly target: RedisConnection, info: string,
-    private readonly keys: CommandKeys | null) {
-    this.encoder = new DumpPayloadEncoder(targetFormatFromInfo(info));
+  /** Values are copied as the source stores them (the target loads them as they are), not rebuilt. */
+  private readonly rawCopy: boolean;
+  private readonly crc = new Crc64();
+
+  constructor(private readonly sync: Sync, private readonly target: RedisConnection, targetFormat: ServerFormat,
+    sourceFormat: ServerFormat, private readonly keys: CommandKeys | null) {
+    this.encoder = new DumpPayloadEncoder(targetFormat);
+    this.rawCopy = !sync.options.transform && loadsAsIs(sourceFormat, targetFormat);
   }
 
   get oldestUnconfirmedMs(): number | null {
@@ -183,7 +191,7 @@ class Session {
     }
     this.replica = new Replica({
       url: sync.options.source, tls: sync.options.sourceTls, checkpoint: from && { replid: from.replid, offset: from.offset, db: from.db },
-      timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect,
+      timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect, rawValues: this.rawCopy,
     });
     if (this.stopped) this.replica.stop();
     try {
@@ -205,6 +213,7 @@ class Session {
     }
     switch (event.type) {
       case 'entry': return this.copy(event.entry);
+      case 'raw-entry': return this.copyRaw(event.entry, event.rdbVersion);
       case 'command': return this.apply([event.command], event.replid, event.command.offset);
       case 'transaction': return this.apply(event.commands, event.replid, event.offset);
       case 'full-sync-start': return this.startCopy(event.replid, event.offset, event.reason);
@@ -339,9 +348,14 @@ class Session {
       sync.skipped(`key ${JSON.stringify(utf8.decode(item.key))} (db ${item.db}) not copied: ${err.message}`);
       return;
     }
-    if (this.selectInBuffer(item.db)) this.copyKeys.push(SELECT);
-    this.buffer.command([RESTORE, item.key, item.expireMs ?? ZERO, payload, REPLACE, ABSTTL]);
-    this.copyKeys.push(item.key);
+    return this.restore(item.db, item.key, item.expireMs, payload);
+  }
+
+  /** RESTORE ... REPLACE ABSTTL of one key into the copy's pipeline. */
+  private restore(db: number, key: Uint8Array, expireMs: Int64 | null, payload: Uint8Array): void | Promise<void> {
+    if (this.selectInBuffer(db)) this.copyKeys.push(SELECT);
+    this.buffer.command([RESTORE, key, expireMs ?? ZERO, payload, REPLACE, ABSTTL]);
+    this.copyKeys.push(key);
     if (this.buffer.length >= COPY_CHUNK_BYTES) return this.sendCopy();
   }
 
@@ -368,6 +382,28 @@ class Session {
     this.copyKeys.push(this.strings[0]!);
     this.strings = [];
     this.stringBytes = 0;
+  }
+
+  /** A key whose value goes to the target as the source's snapshot holds it. */
+  private copyRaw(entry: RawEntry, rdbVersion: number): void | Promise<void> {
+    const sync = this.sync;
+    const db = sync.route.targetDb(entry.db);
+    const key = db === null ? null : sync.route.key(entry.key);
+    if (db === null || key === null) return;
+    const type = valueTypeOf(entry.rdbType);
+    if (type === 'module') {
+      sync.skipped(`key ${JSON.stringify(utf8.decode(key))} (db ${db}) not copied: a module value: only the module itself could rebuild it`);
+      return;
+    }
+    // An empty collection: a loading server drops it, and RESTORE refuses it.
+    if (entry.elements === 0 && type !== 'string' && type !== 'stream') return;
+    sync.copied();
+    const payload = new Uint8Array(entry.body.length + 10);
+    payload.set(entry.body);
+    const view = new DataView(payload.buffer);
+    view.setUint16(entry.body.length, rdbVersion, true);
+    view.setBigUint64(entry.body.length + 2, this.crc.update(0n, payload.subarray(0, entry.body.length + 2)), true);
+    return this.restore(db, key, entry.expireMs, payload);
   }
 
   private sendCopy(): Promise<void> {
@@ -599,18 +635,19 @@ export class Sync {
 
   private async attempt(): Promise<void> {
     const timeoutMs = this.options.timeoutMs;
-    if (this.route.touchesKeys && !this.keys) {
-      const source = await RedisConnection.open({ endpoint: this.source, tls: this.options.sourceTls, timeoutMs, role: 'source' });
-      try {
-        this.keys = await CommandKeys.load(source);
-      } finally {
-        source.close();
-      }
+    // What the source writes (can its values go to the target as they are?), and its command table for filters.
+    const source = await RedisConnection.open({ endpoint: this.source, tls: this.options.sourceTls, timeoutMs, role: 'source' });
+    let sourceFormat: ServerFormat;
+    try {
+      sourceFormat = serverFormatFromInfo(replyText(await source.ok(['INFO', 'server'])));
+      if (this.route.touchesKeys && !this.keys) this.keys = await CommandKeys.load(source);
+    } finally {
+      source.close();
     }
     const target = await RedisConnection.open({ endpoint: this.targetEndpoint, tls: this.options.targetTls, timeoutMs, role: 'target' });
     try {
-      const info = replyText(await target.ok(['INFO', 'server']));
-      const session = new Session(this, target, info, this.keys);
+      const targetFormat = serverFormatFromInfo(replyText(await target.ok(['INFO', 'server'])));
+      const session = new Session(this, target, targetFormat, sourceFormat, this.keys);
       this.session = session;
       if (this.abort.signal.aborted) session.stop();
       await session.run();

@@ -1,8 +1,9 @@
-// What a target server can load, from its INFO: the RDB version it writes (which its RESTORE accepts on a
-// payload) and, from that, which value layouts exist there.
+// What a server writes and loads, from its INFO: the RDB version it writes (which its RESTORE accepts on
+// a payload) and, from that, which value layouts exist there; whether one server's values load as they
+// are into another.
 import type { StreamLayout } from './stream-value.js';
 
-export interface TargetFormat {
+export interface ServerFormat {
   flavor: 'redis' | 'valkey';
   /** The server's version, as INFO reports it. */
   version: string;
@@ -26,7 +27,7 @@ function atLeast(version: string, floor: string): boolean {
 }
 
 /** From INFO server's text; throws when it names no version. */
-export function targetFormatFromInfo(info: string): TargetFormat {
+export function serverFormatFromInfo(info: string): ServerFormat {
   const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
   const valkey = field('valkey_version');
   const version = valkey ?? field('redis_version');
@@ -36,15 +37,25 @@ export function targetFormatFromInfo(info: string): TargetFormat {
   return { flavor: valkey ? 'valkey' : 'redis', version, rdbVersion };
 }
 
+/**
+ * Whether values as `source` stores them load unchanged into `target` (RESTORE checks the payload's
+ * version): up to RDB 11 Redis and Valkey share one format, so any target at that version or later;
+ * beyond it, only the same family at the same or a later version (Valkey treats Redis 12+ as foreign).
+ */
+export function loadsAsIs(source: ServerFormat, target: ServerFormat): boolean {
+  if (source.rdbVersion > target.rdbVersion) return false;
+  return source.rdbVersion <= 11 || source.flavor === target.flavor;
+}
+
 /** The newest stream layout the target loads, or null before streams (Redis 5.0). */
-export function streamLayoutOf(target: TargetFormat): StreamLayout | null {
+export function streamLayoutOf(target: ServerFormat): StreamLayout | null {
   if (target.rdbVersion >= 11) return 3;
   if (target.rdbVersion === 10) return 2;
   return target.rdbVersion === 9 ? 1 : null;
 }
 
 /** The hash type that carries field TTLs on the target (Redis 7.4's HASH_METADATA, Valkey 9's HASH_2), or null. */
-export function hashWithTtlTypeOf(target: TargetFormat): number | null {
+export function hashWithTtlTypeOf(target: ServerFormat): number | null {
   if (target.flavor === 'valkey') return target.rdbVersion >= 80 ? 22 : null;
   return target.rdbVersion >= 12 ? 24 : null;
 }
