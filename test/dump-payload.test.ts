@@ -11,7 +11,7 @@ import { parseRdb } from '../src/rdb/parse.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../src/rdb-write/dump-payload.js';
 import { ListpackBuilder } from '../src/rdb-write/listpack-builder.js';
 import { RdbBytes } from '../src/rdb-write/rdb-bytes.js';
-import { serverFormatFromInfo, type ServerFormat } from '../src/rdb-write/server-format.js';
+import { loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../src/rdb-write/server-format.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { bytesOf, fixtures, type Fixture } from './helpers/fixtures.js';
 import { populateMixed } from './helpers/mixed-data.js';
@@ -58,6 +58,18 @@ describe('the server version decides the payload version and layouts', () => {
     ['redis_version:7.2.4\r\nvalkey_version:9.0.4', 'valkey', 80],
   ])('%s', (info, flavor, rdbVersion) => {
     expect(serverFormatFromInfo(`# Server\r\n${info}\r\n`)).toMatchObject({ flavor, rdbVersion });
+  });
+
+  it('values load as they are into the same or a later version, across families only up to RDB 11', () => {
+    const redis = (rdbVersion: number) => ({ flavor: 'redis' as const, version: '', rdbVersion });
+    const valkey = (rdbVersion: number) => ({ flavor: 'valkey' as const, version: '', rdbVersion });
+    expect(loadsAsIs(redis(10), redis(10))).toBe(true);
+    expect(loadsAsIs(redis(9), redis(12))).toBe(true);
+    expect(loadsAsIs(redis(12), redis(10))).toBe(false);
+    expect(loadsAsIs(redis(11), valkey(80))).toBe(true);
+    expect(loadsAsIs(redis(12), valkey(80))).toBe(false); // Valkey reads Redis 12+ as foreign
+    expect(loadsAsIs(valkey(11), redis(12))).toBe(true);
+    expect(loadsAsIs(valkey(80), redis(13))).toBe(false);
   });
 
   it('modules have no payload, and streams none for a server before 5.0', () => {
