@@ -110,7 +110,7 @@ describe('redistap sync: the command line', () => {
     // Nothing listens on port 1: the sync keeps retrying and reporting, until its output closes.
     const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${MAIN}" sync redis://127.0.0.1:1 redis://127.0.0.1:1 --json | head -1`],
       { encoding: 'utf8', timeout: 20_000 });
-    expect(r.stdout).toMatch(/^\{"time":"[^"]+","type":"warning","message":"target: cannot connect to 127\.0\.0\.1:1/);
+    expect(r.stdout).toMatch(/^\{"time":"[^"]+","type":"warning","message":"source: cannot connect to 127\.0\.0\.1:1/);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
