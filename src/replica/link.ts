@@ -105,8 +105,6 @@ export class ReplicaLink {
    * nothing else). Only reads count: the socket's own idle timeout would be reset by our ACKs.
    */
   private watchReads(timeoutMs: number): void {
-    this.socket.removeAllListeners('timeout');
-    this.socket.setTimeout(0);
     this.readWatch = setInterval(() => {
       if (Date.now() - this.lastReadMs > timeoutMs) {
         this.socket.destroy(new ReplicaError(`no data from the master for ${timeoutMs} ms`, true));
@@ -368,6 +366,10 @@ export class ReplicaLink {
   }
 }
 
+/**
+ * Connects (TLS for rediss://), giving up after options.timeoutMs. The connected socket has no idle
+ * timeout: each user watches what silence means to it (a link its reads, a client its awaited replies).
+ */
 export function connectSocket(options: LinkOptions): Promise<Socket> {
   const { host, port, tls } = options.endpoint;
   const timeout = options.timeoutMs ?? 60_000;
@@ -375,16 +377,18 @@ export function connectSocket(options: LinkOptions): Promise<Socket> {
     const socket: Socket = tls
       ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ...options.tls }, () => ready())
       : netConnect({ host, port }, () => ready());
+    const tooLong = () => socket.destroy(new Error(`timed out after ${timeout} ms`));
     const ready = () => {
       socket.off('error', failed);
+      socket.off('timeout', tooLong);
+      socket.setTimeout(0);
       socket.setNoDelay(true);
-      socket.setTimeout(timeout, () => socket.destroy(new ReplicaError(`no data from the master for ${timeout} ms`, true)));
       resolve(socket);
     };
     const failed = (err: Error) => reject(tlsRefusal(err, socket, `cannot connect to ${host}:${port}: `)
       ?? new ReplicaError(`cannot connect to ${host}:${port}: ${err.message}`, true));
     socket.once('error', failed);
-    socket.setTimeout(timeout, () => socket.destroy(new Error(`timed out after ${timeout} ms`)));
+    socket.setTimeout(timeout, tooLong);
   });
 }
 

@@ -36,6 +36,11 @@ export type RespValue =
 
 const utf8 = new TextDecoder();
 
+/** A reply read as text: a bulk string decoded as UTF-8, anything else as String() spells it. */
+export function replyText(value: RespValue): string {
+  return value instanceof Uint8Array ? utf8.decode(value) : String(value);
+}
+
 function double(text: string): number {
   if (text === 'inf' || text === '+inf') return Infinity;
   if (text === '-inf') return -Infinity;

@@ -1,6 +1,6 @@
 // Which arguments of a replicated command are keys: the source server's own COMMAND table (first key,
 // last key, step), and by hand the commands whose keys move (numkeys arguments, SORT ... STORE).
-import { RespErrorReply, type RespValue } from '../resp/replies.js';
+import { RespErrorReply, replyText } from '../resp/replies.js';
 import type { RedisConnection } from './connection.js';
 
 interface KeySpec {
@@ -15,8 +15,6 @@ export interface CommandArgs {
   argText(i: number): string;
 }
 
-const decoder = new TextDecoder();
-const text = (v: RespValue) => (v instanceof Uint8Array ? decoder.decode(v) : String(v));
 
 /** Commands with a numkeys argument: [position of numkeys, keys before it]. */
 const NUMKEYS: Record<string, [number, number[]]> = {
@@ -36,8 +34,8 @@ export class CommandKeys {
     const specs = new Map<string, KeySpec>();
     for (const info of reply) {
       if (!Array.isArray(info)) continue;
-      const flags = Array.isArray(info[2]) ? info[2].map(text) : [];
-      specs.set(text(info[0]!).toLowerCase(), {
+      const flags = Array.isArray(info[2]) ? info[2].map(replyText) : [];
+      specs.set(replyText(info[0]!).toLowerCase(), {
         first: Number(info[3]), last: Number(info[4]), step: Number(info[5]), movable: flags.includes('movablekeys'),
       });
     }

@@ -42,8 +42,6 @@ export class RedisConnection {
   private drainWaiters: Array<() => void> = [];
 
   private constructor(private readonly socket: Socket, private readonly options: RedisConnectionOptions) {
-    socket.removeAllListeners('timeout');
-    socket.setTimeout(0);
     socket.on('timeout', () => this.fail(new ConnectionError(`no reply from the ${options.role} for ${this.timeoutMs} ms`, true)));
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('error', (err) => this.fail(new ConnectionError(`the ${options.role} connection failed: ${err.message}`, true, { cause: err })));

@@ -99,7 +99,7 @@ export class KeyRoute {
     this.prefixes = options.prefixes ? options.prefixes.map((p) => utf8.encode(p)) : null;
     this.targetPrefixes = options.prefixes ? options.prefixes.map((p) => utf8.encode(this.renamed(p))) : null;
     this.touchesKeys = Boolean(this.prefixes || options.keyPattern || options.rename);
-    this.identity = !this.touchesKeys && !this.dbs && !(options.dbMap && options.dbMap.size > 0);
+    this.identity = !this.touchesKeys && this.allDbsAsThey;
   }
 
   /** The target db for a source db, or null when the db is not synced. */
@@ -111,6 +111,13 @@ export class KeyRoute {
   /** Whether every db is synced under its own number (FLUSHALL can then pass through as it is). */
   get allDbsAsThey(): boolean {
     return !this.dbs && !(this.options.dbMap && this.options.dbMap.size > 0);
+  }
+
+  /** Where a source key goes: its target db and name, or null when it is not synced. */
+  place(db: number, key: Uint8Array): { db: number; key: Uint8Array } | null {
+    const targetDb = this.targetDb(db);
+    const targetKey = targetDb === null ? null : this.key(key);
+    return targetKey === null ? null : { db: targetDb!, key: targetKey };
   }
 
   /** The key's target name, or null when the key is not synced. */

@@ -11,14 +11,13 @@ import type { ConnectionOptions } from 'node:tls';
 import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
-import { RespErrorReply, type RespValue } from '../resp/replies.js';
+import { RespErrorReply, replyText, type RespValue } from '../resp/replies.js';
 import { Replica } from '../replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import { loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
 import type { RawEntry } from '../replica/raw-entries.js';
-import { Crc64 } from '../core/crc64.js';
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
@@ -127,7 +126,6 @@ const MSET = ascii('MSET');
 /** Strings per MSET, at most, and their bytes. */
 const MSET_KEYS = 128;
 const MSET_BYTES = 256 << 10;
-const replyText = (v: RespValue) => (v instanceof Uint8Array ? utf8.decode(v) : String(v));
 
 /** A MULTI/EXEC block being filled: its commands' names (for errors) and the position it ends at. */
 interface Batch {
@@ -158,7 +156,6 @@ class Session {
 
   /** Values are copied as the source stores them (the target loads them as they are), not rebuilt. */
   private readonly rawCopy: boolean;
-  private readonly crc = new Crc64();
 
   constructor(private readonly sync: Sync, private readonly target: RedisConnection, targetFormat: ServerFormat,
     sourceFormat: ServerFormat, private readonly keys: CommandKeys | null) {
@@ -327,10 +324,9 @@ class Session {
 
   private copy(entry: RdbEntry): void | Promise<void> {
     const sync = this.sync;
-    const route = sync.route;
-    const db = route.targetDb(entry.db);
-    const key = db === null ? null : route.key(entry.key);
-    if (db === null || key === null) return;
+    const placed = sync.route.place(entry.db, entry.key);
+    if (placed === null) return;
+    const { db, key } = placed;
     let item: RdbEntry | null = key === entry.key && db === entry.db ? entry : { ...entry, db, key };
     if (sync.options.transform) {
       const out = sync.options.transform({ kind: 'entry', entry: item });
@@ -387,9 +383,9 @@ class Session {
   /** A key whose value goes to the target as the source's snapshot holds it. */
   private copyRaw(entry: RawEntry, rdbVersion: number): void | Promise<void> {
     const sync = this.sync;
-    const db = sync.route.targetDb(entry.db);
-    const key = db === null ? null : sync.route.key(entry.key);
-    if (db === null || key === null) return;
+    const placed = sync.route.place(entry.db, entry.key);
+    if (placed === null) return;
+    const { db, key } = placed;
     const type = valueTypeOf(entry.rdbType);
     if (type === 'module') {
       sync.skipped(`key ${JSON.stringify(utf8.decode(key))} (db ${db}) not copied: a module value: only the module itself could rebuild it`);
@@ -398,12 +394,7 @@ class Session {
     // An empty collection: a loading server drops it, and RESTORE refuses it.
     if (entry.elements === 0 && type !== 'string' && type !== 'stream') return;
     sync.copied();
-    const payload = new Uint8Array(entry.body.length + 10);
-    payload.set(entry.body);
-    const view = new DataView(payload.buffer);
-    view.setUint16(entry.body.length, rdbVersion, true);
-    view.setBigUint64(entry.body.length + 2, this.crc.update(0n, payload.subarray(0, entry.body.length + 2)), true);
-    return this.restore(db, key, entry.expireMs, payload);
+    return this.restore(db, key, entry.expireMs, this.encoder.asStored(entry.body, rdbVersion));
   }
 
   private sendCopy(): Promise<void> {
