@@ -2,18 +2,15 @@
 // the one the live server's DUMP produces; then the acceptance test: every fixture with an oracle, parsed,
 // each key RESTOREd from our payload into a live server, read back by the shared canonical dumper, must
 // give the fixture's keyspace, including files newer than the server (re-encoded for it).
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RdbEntry } from '../src/rdb/entry.js';
-import { isEmptyCollection } from '../src/rdb/canonical-json.js';
-import { parseRdb } from '../src/rdb/parse.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../src/rdb-write/dump-payload.js';
 import { ListpackBuilder } from '../src/rdb-write/listpack-builder.js';
 import { RdbBytes } from '../src/rdb-write/rdb-bytes.js';
 import { loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../src/rdb-write/server-format.js';
-import { encodeCommand } from '../src/resp/encode.js';
 import { bytesOf, fixtures, type Fixture } from './helpers/fixtures.js';
+import { canonicalDump, CHECKSUM_BROKEN, parseAll, pipeInto, rdbVersionOf, restoreCommands, unexpired } from './helpers/keyspace.js';
 import { populateMixed } from './helpers/mixed-data.js';
 import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
@@ -84,48 +81,13 @@ describe('the server version decides the payload version and layouts', () => {
 
 const live = haveRedisServer();
 
-async function parseAll(data: Uint8Array, verifyChecksum: boolean): Promise<RdbEntry[]> {
-  const entries: RdbEntry[] = [];
-  for await (const e of parseRdb(data, { verifyChecksum })) entries.push(e);
-  return entries;
-}
-
-/**
- * RESTOREs every entry (SELECT as the db changes) with `redis-cli --pipe`; returns the modules skipped.
- * Empty collections are left out: a loading server drops them, and RESTORE refuses them.
- */
-function restoreAll(port: number, target: ServerFormat, entries: RdbEntry[]): number {
+/** RESTOREs every entry from our payloads with `redis-cli --pipe`; each must be answered without error. */
+function restoreAll(port: number, target: ServerFormat, entries: RdbEntry[]): void {
   const encoder = new DumpPayloadEncoder(target);
-  const commands: Uint8Array[] = [];
-  let db = -1;
-  let modules = 0;
-  for (const e of entries) {
-    if (e.type === 'module') {
-      modules++;
-      continue;
-    }
-    if (isEmptyCollection(e)) continue;
-    if (e.db !== db) commands.push(encodeCommand(['SELECT', (db = e.db)]));
-    commands.push(encodeCommand(['RESTORE', e.key, e.expireMs ?? 0, encoder.encode(e), 'REPLACE', 'ABSTTL']));
-  }
-  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--pipe'], { input: Buffer.concat(commands), encoding: 'utf8', maxBuffer: 1 << 28 });
-  const summary = /errors: (\d+), replies: (\d+)/.exec(r.stdout);
-  if (!summary) throw new Error(`redis-cli --pipe gave no summary (status ${r.status}): ${r.stdout}${r.stderr}`);
-  expect(summary[1], r.stdout.slice(0, 2000)).toBe('0');
-  expect(Number(summary[2])).toBe(commands.length);
-  return modules;
-}
-
-function canonicalDump(port: number, legacyStreams = false): string[] {
-  return sharedTool('redis-canonical-dump', ['--port', String(port), ...(legacyStreams ? ['--legacy-streams'] : [])])
-    .split('\n').filter((l) => l !== '');
-}
-
-/** Fixtures whose stored checksum is wrong on purpose (their oracle was made with rdbchecksum no). */
-const CHECKSUM_BROKEN = new Set(['pub-librdb-invalid_chksum_v8']);
-
-function rdbVersionOf(f: Fixture): number {
-  return Number(Buffer.from(bytesOf(f).subarray(6, 9)).toString('latin1').replace(/^\D+/, ''));
+  const commands = restoreCommands(entries, (e) => encoder.encode(e));
+  const { errors, replies, output } = pipeInto(port, Buffer.concat(commands));
+  expect(errors, output.slice(0, 2000)).toBe(0);
+  expect(replies).toBe(commands.length);
 }
 
 /** The stream members only RDB ≥ 10 holds (FORMAT.md: "v2 only"). */
@@ -137,13 +99,8 @@ const LEGACY_STREAM_FIELDS = /,"(first_id|max_deleted_id)":"\d+-\d+"|,"entries_a
  * server without hash field expiration, and a server before 7.0 keeps only a stream's legacy members.
  */
 function expectedOn(f: Fixture, target: ServerFormat): string[] {
-  const now = Date.now();
   const hfe = target.flavor === 'redis' ? target.rdbVersion >= 12 : target.rdbVersion >= 80;
-  return f.expected!
-    .filter((line) => {
-      const ms = (JSON.parse(line) as { expire_ms: number | null }).expire_ms;
-      return ms === null || ms > now;
-    })
+  return unexpired(f.expected!)
     .map((line) => (hfe ? line : line.replace(/,"field_expire_ms":\[.*\]\}$/, '}')))
     .map((line) => (target.rdbVersion >= 10 || !line.includes('"type":"stream"') ? line : line.replace(LEGACY_STREAM_FIELDS, '')));
 }
@@ -189,7 +146,7 @@ describe.skipIf(!live).each(SERVERS)('RESTORE of our payloads into a live %s: ev
 
   it('covers fixtures of every RDB version, newer than the server included', () => {
     expect(withOracle.length).toBeGreaterThan(80);
-    if (target.rdbVersion < 12) expect(withOracle.some((f) => rdbVersionOf(f) > target.rdbVersion)).toBe(true);
+    if (target.rdbVersion < 12) expect(withOracle.some((f) => rdbVersionOf(bytesOf(f)) > target.rdbVersion)).toBe(true);
   });
 
   it.each(withOracle.map((f) => [f.name, f] as const))('%s', async (_name, f) => {
@@ -197,7 +154,7 @@ describe.skipIf(!live).each(SERVERS)('RESTORE of our payloads into a live %s: ev
     const entries = await parseAll(bytesOf(f), !CHECKSUM_BROKEN.has(f.name));
     restoreAll(server.port, target, entries);
     // A stream from a file before RDB 10 carries only the legacy fields, and so does our payload of it.
-    const legacy = rdbVersionOf(f) < 10 || target.rdbVersion < 10;
+    const legacy = rdbVersionOf(bytesOf(f)) < 10 || target.rdbVersion < 10;
     const actual = canonicalDump(server.port, legacy);
     if (target.rdbVersion >= 10) expect(actual).toEqual(expectedOn(f, target));
     else expect(withoutApproximateTimes(actual)).toEqual(withoutApproximateTimes(expectedOn(f, target)));

@@ -2,18 +2,16 @@
 // hand a server the value exactly as the file holds it. Checked on every fixture, whole and cut into
 // pieces: type byte + span + version + CRC64 is a DUMP payload of the same value; and, against a live
 // server, RESTORE of those payloads gives the fixture's keyspace (the oracle the server wrote).
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as abi from '../src/core/abi.js';
 import { Crc64 } from '../src/core/crc64.js';
 import type { EventBatch } from '../src/core/event-batch.js';
 import { RdbEventParser } from '../src/core/rdb-event-parser.js';
-import { isEmptyCollection } from '../src/rdb/canonical-json.js';
 import type { RdbEntry } from '../src/rdb/entry.js';
-import { parseDump, parseRdb } from '../src/rdb/parse.js';
-import { encodeCommand } from '../src/resp/encode.js';
+import { parseDump } from '../src/rdb/parse.js';
 import { bytesOf, EXPECTED_ERRORS, fixtures, type Fixture } from './helpers/fixtures.js';
-import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { canonicalDump, CHECKSUM_BROKEN, parseAll, pipeInto, rdbVersionOf, restoreCommands, unexpired } from './helpers/keyspace.js';
+import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
 interface Span {
   type: number;
@@ -59,17 +57,10 @@ function rawPayload(file: Uint8Array, span: Span, version: number): Uint8Array {
   return out;
 }
 
-function rdbVersionOf(file: Uint8Array): number {
-  return Number(Buffer.from(file.subarray(5, 9)).toString('latin1').replace(/^\D+/, ''));
-}
-
-const CHECKSUM_BROKEN = new Set(['pub-librdb-invalid_chksum_v8']);
 const readable = fixtures().filter((f) => !(f.name in EXPECTED_ERRORS) || CHECKSUM_BROKEN.has(f.name));
 
-async function entriesOf(f: Fixture): Promise<RdbEntry[]> {
-  const entries: RdbEntry[] = [];
-  for await (const e of parseRdb(bytesOf(f), { verifyChecksum: !CHECKSUM_BROKEN.has(f.name) })) entries.push(e);
-  return entries;
+function entriesOf(f: Fixture): Promise<RdbEntry[]> {
+  return parseAll(bytesOf(f), !CHECKSUM_BROKEN.has(f.name));
 }
 
 describe('value spans', () => {
@@ -81,7 +72,7 @@ describe('value spans', () => {
     expect(spans).toHaveLength(entries.length);
     expect(await spansOf(file, 7, verify)).toEqual(spans);
     if (file.length < 200_000) expect(await spansOf(file, 1, verify)).toEqual(spans);
-    const version = f.name.startsWith('pub-hdt-valkey') ? 80 : Math.max(rdbVersionOf(file), 1);
+    const version = rdbVersionOf(file);
     for (let i = 0; i < spans.length; i++) {
       const entry = entries[i]!;
       if (entry.type === 'module') continue; // the core skips module values; a payload of one is opaque too
@@ -121,22 +112,9 @@ describe.skipIf(!live)('value spans: RESTORE of the file\'s own value bytes into
     const verify = !CHECKSUM_BROKEN.has(f.name);
     const spans = await spansOf(file, 0, verify);
     const entries = await entriesOf(f);
-    const commands: Uint8Array[] = [];
-    let db = -1;
-    entries.forEach((e, i) => {
-      if (e.type === 'module' || isEmptyCollection(e)) return;
-      if (e.db !== db) commands.push(encodeCommand(['SELECT', (db = e.db)]));
-      commands.push(encodeCommand(['RESTORE', e.key, e.expireMs ?? 0, rawPayload(file, spans[i]!, serverRdb), 'REPLACE', 'ABSTTL']));
-    });
-    const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(server.port), '--pipe'], { input: Buffer.concat(commands), encoding: 'utf8', maxBuffer: 1 << 28 });
-    expect(r.stdout).toMatch(new RegExp(`errors: 0, replies: ${commands.length}`));
-    const now = Date.now();
-    const expected = f.expected!.filter((line) => {
-      const ms = (JSON.parse(line) as { expire_ms: number | null }).expire_ms;
-      return ms === null || ms > now;
-    });
-    const legacy = rdbVersionOf(file) < 10;
-    const actual = sharedTool('redis-canonical-dump', ['--port', String(server.port), ...(legacy ? ['--legacy-streams'] : [])]).split('\n').filter(Boolean);
-    expect(actual).toEqual(expected);
+    const commands = restoreCommands(entries, (_e, i) => rawPayload(file, spans[i]!, serverRdb));
+    const { errors, replies } = pipeInto(server.port, Buffer.concat(commands));
+    expect({ errors, replies }).toEqual({ errors: 0, replies: commands.length });
+    expect(canonicalDump(server.port, rdbVersionOf(file) < 10)).toEqual(unexpired(f.expected!));
   });
 });

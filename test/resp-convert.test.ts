@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RespCommandWriter } from '../src/convert/resp-commands.js';
 import type { RdbEntry, StreamValue } from '../src/rdb/entry.js';
-import { parseRdb } from '../src/rdb/parse.js';
-import { bytesOf, fixtures, type Fixture } from './helpers/fixtures.js';
+import { bytesOf, fixtures } from './helpers/fixtures.js';
+import { canonicalDump, CHECKSUM_BROKEN, parseAll, pipeInto, rdbVersionOf, unexpired } from './helpers/keyspace.js';
 import { populateMixed } from './helpers/mixed-data.js';
 import { haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
@@ -143,39 +143,12 @@ describe('RESP commands for single entries (hand-derived bytes)', () => {
   });
 });
 
-/** Fixtures whose stored checksum is wrong on purpose; their oracle was made with rdbchecksum no. */
-const CHECKSUM_BROKEN = new Set(['pub-librdb-invalid_chksum_v8']);
-
-/** The header's RDB version: files before RDB 10 (Redis 7.0) carry only the legacy stream fields. */
-function rdbVersion(f: Fixture): number {
-  return Number(readFileSync(f.path).subarray(5, 9).toString('latin1'));
-}
-
-async function parseAll(data: Uint8Array, verifyChecksum = true): Promise<RdbEntry[]> {
-  const entries: RdbEntry[] = [];
-  for await (const e of parseRdb(data, { verifyChecksum })) entries.push(e);
-  return entries;
-}
-
-/** Sends the bytes with `redis-cli --pipe` and returns its summary counts. */
-function pipeInto(port: number, bytes: Buffer): { errors: number; replies: number } {
-  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--pipe'], { input: bytes, encoding: 'utf8', maxBuffer: 1 << 28 });
-  const summary = /errors: (\d+), replies: (\d+)/.exec(r.stdout);
-  if (!summary) throw new Error(`redis-cli --pipe gave no summary (status ${r.status}): ${r.stdout}${r.stderr}`);
-  if (Number(summary[1]) > 0) console.log(r.stdout.slice(0, 4000));
-  return { errors: Number(summary[1]), replies: Number(summary[2]) };
-}
-
-function canonicalDump(port: number, legacyStreams: boolean): string[] {
-  const args = ['--port', String(port), ...(legacyStreams ? ['--legacy-streams'] : [])];
-  return sharedTool('redis-canonical-dump', args).split('\n').filter((l) => l !== '');
-}
-
 /** Converts and pipes the entries into the (empty) server; every command must be answered without error. */
 function rebuild(port: number, entries: RdbEntry[]): void {
   const { commands, writer } = convert(entries);
   expect(writer.skippedStreamEntries).toBe(0);
-  expect(pipeInto(port, Buffer.concat(commands))).toEqual({ errors: 0, replies: commands.length });
+  const { errors, replies } = pipeInto(port, Buffer.concat(commands));
+  expect({ errors, replies }).toEqual({ errors: 0, replies: commands.length });
 }
 
 /**
@@ -225,16 +198,11 @@ describe.skipIf(!live)('round trip: fixture → parseRdb → RESP → redis-cli 
     await client.ok('FLUSHALL');
     const entries = await parseAll(bytesOf(f), !CHECKSUM_BROKEN.has(f.name));
     rebuild(target.port, entries);
-    const actual = canonicalDump(target.port, rdbVersion(f) < 10);
+    const actual = canonicalDump(target.port, rdbVersionOf(bytesOf(f)) < 10);
     // The oracle was made with a faked clock so that keys whose TTL has passed were kept; a server with
     // the real clock expires them at once (PEXPIREAT in the past deletes the key). So the expectation is
     // the oracle minus the keys already expired by the time the server was read.
-    const now = Date.now();
-    const unexpired = f.expected!.filter((line) => {
-      const expireMs = (JSON.parse(line) as { expire_ms: number | null }).expire_ms;
-      return expireMs === null || expireMs > now;
-    });
-    const { lines, recounted } = withRecountedStreamLengths(unexpired);
+    const { lines, recounted } = withRecountedStreamLengths(unexpired(f.expected!));
     expect(recounted, 'streams whose stored length disagrees with their entries').toEqual(LENGTH_DISAGREES[f.name] ?? []);
     expect(actual).toEqual(lines);
   });

@@ -4,13 +4,28 @@
 // a real replica of the source.
 import { afterEach, describe, expect, it } from 'vitest';
 import { populateMixed } from './helpers/mixed-data.js';
-import { haveRedisServer, sharedTool } from './helpers/redis-server.js';
-import { canonicalDump, caughtUp, client, realReplica, server, startSync, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
+import type { Sync, SyncEvent } from '../src/sync/sync.js';
+import { haveRedisServer, sharedTool, type RedisClient } from './helpers/redis-server.js';
+import { syncedKeyspace, caughtUp, client, realReplica, server, startSync, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
 import { writeRound } from './helpers/sync-workload.js';
 
 const live = haveRedisServer();
 
 afterEach(stopAll);
+
+/**
+ * Writes rounds while the snapshot is made and copied, then `after` more; fails when the copy fails or
+ * has not finished within a minute.
+ */
+async function writeThroughCopy(source: RedisClient, s: Sync, events: SyncEvent[], after: number, hfe = false): Promise<void> {
+  let round = 0;
+  const deadline = Date.now() + 60_000;
+  while (s.status.phase !== 'streaming') {
+    await writeRound(source, round++, hfe);
+    if (Date.now() > deadline || s.status.phase === 'failed') throw new Error(`the copy did not finish: ${JSON.stringify(events)}`);
+  }
+  for (let end = round + after; round < end; round++) await writeRound(source, round, hfe);
+}
 
 describe.skipIf(!live)('sync into a live target', () => {
   it('copies a snapshot with writes during and after the copy; the keyspaces end identical', async () => {
@@ -23,20 +38,12 @@ describe.skipIf(!live)('sync into a live target', () => {
     await source.ok('SELECT', 0);
     const replica = await realReplica(src);
     const { sync: s, events } = startSync(src, dst);
-    let round = 0;
-    // Writes while the snapshot is made and copied ...
-    const deadline = Date.now() + 60_000;
-    while (s.status.phase !== 'streaming') {
-      await writeRound(source, round++);
-      if (Date.now() > deadline || s.status.phase === 'failed') throw new Error(`the copy did not finish: ${JSON.stringify(events)}`);
-    }
-    // ... and after.
-    for (let end = round + 200; round < end; round++) await writeRound(source, round);
+    await writeThroughCopy(source, s, events, 200);
     await caughtUp(source, [target, await client(replica)]);
-    const copy = canonicalDump(dst.port);
+    const copy = syncedKeyspace(dst.port);
     expect(copy.length).toBeGreaterThan(25_000);
-    expect(withoutEntriesRead(copy)).toEqual(withoutEntriesRead(canonicalDump(replica.port)));
-    expect(withoutEntriesRead(copy)).toEqual(withoutEntriesRead(canonicalDump(src.port)));
+    expect(withoutEntriesRead(copy)).toEqual(withoutEntriesRead(syncedKeyspace(replica.port)));
+    expect(withoutEntriesRead(copy)).toEqual(withoutEntriesRead(syncedKeyspace(src.port)));
     expect(events.filter((e) => e.type === 'warning')).toEqual([]);
     expect(s.status.applied.commands).toBeGreaterThan(1000);
   }, 120_000);
@@ -63,24 +70,19 @@ describe.skipIf(!live || OTHER_SERVERS.length === 0).each(OTHER_SERVERS)('sync b
     sharedTool('rdb-fixture-populate', ['--port', String(src.port), '--profile', 'full']);
     const replica = await realReplica(src, binary);
     const { sync: s, events } = startSync(src, dst);
-    let round = 0;
-    while (s.status.phase !== 'streaming') {
-      await writeRound(source, round++, hfe);
-      if (s.status.phase === 'failed') throw new Error(JSON.stringify(events));
-    }
-    for (let end = round + 100; round < end; round++) await writeRound(source, round, hfe);
+    await writeThroughCopy(source, s, events, 100, hfe);
     await caughtUp(source, [target, await client(replica)]);
-    const copy = withoutEntriesRead(canonicalDump(dst.port));
-    const origin = withoutEntriesRead(canonicalDump(src.port));
-    expect(approximately(copy)).toEqual(approximately(withoutEntriesRead(canonicalDump(replica.port))));
+    const copy = withoutEntriesRead(syncedKeyspace(dst.port));
+    const origin = withoutEntriesRead(syncedKeyspace(src.port));
+    expect(approximately(copy)).toEqual(approximately(withoutEntriesRead(syncedKeyspace(replica.port))));
     expect(approximately(copy)).toEqual(approximately(origin));
     // Before 7.0 a relative TTL is replicated as it was given (SET ... PX), so every replica's expire
     // time starts when the write reaches it; and the dumper computes times from PTTL. Within 2 s, then.
     copy.forEach((line, i) => {
-      const [a, b] = [line, origin[i]!].map((l) => Number(/"expire_ms":(\d+)/.exec(l)?.[1] ?? 0));
-      expect(Math.abs(a - b)).toBeLessThan(2000);
+      const expireOf = (l: string) => Number(/"expire_ms":(\d+)/.exec(l)?.[1] ?? 0);
+      expect(Math.abs(expireOf(line) - expireOf(origin[i]!))).toBeLessThan(2000);
     });
-    if (hfe) expect(canonicalDump(dst.port).some((l) => l.includes('"field_expire_ms"'))).toBe(true);
+    if (hfe) expect(syncedKeyspace(dst.port).some((l) => l.includes('"field_expire_ms"'))).toBe(true);
     expect(events.filter((e) => e.type === 'warning')).toEqual([]);
   }, 120_000);
 });
@@ -121,7 +123,7 @@ describe.skipIf(!live)('sync: what it refuses, and --resync', () => {
     const { sync: again } = startSync(restarted, dst, { resync: true });
     await waitFor('streaming', () => again.status.phase === 'streaming');
     await caughtUp(source, [target]);
-    expect(withoutEntriesRead(canonicalDump(dst.port))).toEqual(withoutEntriesRead(canonicalDump(restarted.port)));
+    expect(withoutEntriesRead(syncedKeyspace(dst.port))).toEqual(withoutEntriesRead(syncedKeyspace(restarted.port)));
   }, 60_000);
 });
 
@@ -150,12 +152,12 @@ describe.skipIf(!live)('sync: choosing and moving keys', () => {
     await new Promise((r) => setTimeout(r, 300));
     // The oracle: the source's own lines for db 0 under w:, renamed and moved by hand (not by our code).
     // The RENAME and the MOVE were not applied, so the target still has those keys where they were.
-    const expected = canonicalDump(src.port)
+    const expected = syncedKeyspace(src.port)
       .filter((l) => l.startsWith('{"db":0,"key":"w:'))
       .map((l) => l.replace('{"db":0,"key":"w:', '{"db":3,"key":"moved:'))
       .concat('{"db":3,"key":"moved:plain:79","type":"string","expire_ms":null,"value":"value-79"}',
         '{"db":3,"key":"moved:plain:5","type":"string","expire_ms":null,"value":"value-5"}');
-    expect(withoutEntriesRead(canonicalDump(dst.port)).sort()).toEqual(withoutEntriesRead(expected).sort());
+    expect(withoutEntriesRead(syncedKeyspace(dst.port)).sort()).toEqual(withoutEntriesRead(expected).sort());
     expect(events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message))
       .toEqual([expect.stringMatching(/^RENAME at offset \d+ not applied: it touches keys both inside and outside/),
         expect.stringMatching(/^MOVE at offset \d+ not applied: it names a database/)]);
@@ -189,10 +191,10 @@ describe.skipIf(!live)('sync: the transform hook (entries rebuilt, not copied as
     await waitFor('the marker', async () => String(await target.call('GET', 't:w:marker')) === marker);
     await new Promise((r) => setTimeout(r, 300));
     // The oracle: the source's own lines, with keys prefixed and list:* left out by hand.
-    const expected = canonicalDump(src.port)
+    const expected = syncedKeyspace(src.port)
       .filter((l) => !l.includes('"key":"list:'))
       .map((l) => l.replace(/^\{"db":(\d+),"key":"/, '{"db":$1,"key":"t:'));
-    expect(withoutEntriesRead(canonicalDump(dst.port)).sort()).toEqual(withoutEntriesRead(expected).sort());
+    expect(withoutEntriesRead(syncedKeyspace(dst.port)).sort()).toEqual(withoutEntriesRead(expected).sort());
     expect(events.filter((e) => e.type === 'warning')).toEqual([]);
   }, 60_000);
 });

@@ -1,7 +1,8 @@
 // What the sync tests share: servers and clients stopped after each test, syncs started with their
 // events kept, waiting for a target to catch up, and the keyspace comparison.
 import { sync, type Sync, type SyncEvent, type SyncOptions } from '../../src/sync/sync.js';
-import { RedisClient, sharedTool, startRedisServer, type RedisServer } from './redis-server.js';
+import { canonicalDump } from './keyspace.js';
+import { RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
 
 const running: Array<{ stop(): Promise<void> | void }> = [];
 
@@ -63,9 +64,8 @@ export async function caughtUp(source: RedisClient, targets: RedisClient[], time
 }
 
 /** The shared canonical dumper's lines, without the sync's own keys (redistap:...). */
-export function canonicalDump(port: number): string[] {
-  return sharedTool('redis-canonical-dump', ['--port', String(port)]).split('\n')
-    .filter((l) => l !== '' && !l.includes('"key":"redistap:'));
+export function syncedKeyspace(port: number): string[] {
+  return canonicalDump(port).filter((l) => !l.includes('"key":"redistap:'));
 }
 
 /**
