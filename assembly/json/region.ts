@@ -1,76 +1,8 @@
-// The JSON writer's working area in the arena (offsets from arenaBase, never addresses, because the
-// arena moves when scratch grows): [completed lines 0..outEnd) [the current key's bytes ..regEnd).
+// The JSON writer's appenders on the shared output region (output-region.ts): strings as JSON text.
 import { F_INTEGER } from "../../src/core/abi";
-import { arenaBase, arenaUsed, arenaEnsure, setArenaUsed } from "../memory";
+import { at, room, regEnd, setRegEnd } from "../output-region";
 import { writeJsonBytes, jsonBytesBound } from "./text";
 import { writeSigned } from "../decimal";
-
-export let outEnd: usize = 0;
-export let regStart: usize = 0;
-export let regEnd: usize = 0;
-
-export function regionReset(): void {
-  outEnd = 0; regStart = 0; regEnd = 0;
-  setArenaUsed(0);
-}
-
-/** Offset → address; valid until scratch next grows (the parser is not running while we write). */
-@inline export function at(off: usize): usize {
-  return arenaBase + off;
-}
-
-/** Makes room for n bytes after regEnd. */
-export function room(n: usize): void {
-  const end = regEnd + n;
-  if (end > arenaUsed) {
-    arenaEnsure(end - arenaUsed);
-    setArenaUsed(end);
-  }
-}
-
-export function setRegEnd(off: usize): void {
-  regEnd = off;
-}
-
-/** A new key starts after the completed lines. */
-export function beginKeyRegion(): void {
-  regStart = outEnd;
-  regEnd = outEnd;
-}
-
-/** Drops the current key's bytes (a key with no line). */
-export function dropKeyRegion(): void {
-  regEnd = outEnd;
-}
-
-/** The current key's bytes are its finished line (written in place). */
-export function completeRegion(): void {
-  outEnd = regEnd;
-}
-
-/** The line just written at lineAt (len bytes) becomes the next completed line. */
-export function completeLine(lineAt: usize, len: usize): void {
-  memory.copy(at(outEnd), at(lineAt), len);
-  outEnd += len;
-  regEnd = outEnd;
-}
-
-/** Appends an event's string (bytes, or the decimal text of a lazy integer) at regEnd; returns its length. */
-export function appendEventString(ev: usize): u32 {
-  const flags = <u32>load<u16>(ev, 2);
-  if (flags & F_INTEGER) {
-    room(24);
-    const end = writeSigned(load<i64>(ev, 16), at(regEnd));
-    const n = <u32>(end - at(regEnd));
-    regEnd += n;
-    return n;
-  }
-  const n = load<u32>(ev, 8);
-  room(n);
-  memory.copy(at(regEnd), <usize>load<u32>(ev, 4), n);
-  regEnd += n;
-  return n;
-}
 
 /** Appends the JSON form of an event's string at regEnd. */
 export function appendEventJson(ev: usize): void {
@@ -81,12 +13,12 @@ export function appendEventJson(ev: usize): void {
     store<u8>(d, 0x22);
     const end = writeSigned(load<i64>(ev, 16), d + 1);
     store<u8>(end, 0x22);
-    regEnd += end + 1 - d;
+    setRegEnd(regEnd + (end + 1 - d));
     return;
   }
   const n = <usize>load<u32>(ev, 8);
   room(jsonBytesBound(n));
-  regEnd += writeJsonBytes(<usize>load<u32>(ev, 4), n, at(regEnd)) - at(regEnd);
+  setRegEnd(regEnd + (writeJsonBytes(<usize>load<u32>(ev, 4), n, at(regEnd)) - at(regEnd)));
 }
 
 /** The raw bytes [from, regEnd) (a chunked string) are replaced by their JSON form. */
@@ -95,37 +27,6 @@ export function jsonInPlace(from: usize): void {
   room(jsonBytesBound(n));
   const len = writeJsonBytes(at(from), n, at(regEnd)) - at(regEnd);
   memory.copy(at(from), at(regEnd), len);
-  regEnd = from + len;
+  setRegEnd(from + len);
 }
 
-/** Appends raw bytes given as a little-endian word (n ≤ 8). */
-export function appendWord(w: u64, n: usize): void {
-  room(8);
-  store<u64>(at(regEnd), w);
-  regEnd += n;
-}
-
-export function appendByte(b: u32): void {
-  room(1);
-  store<u8>(at(regEnd), <u8>b);
-  regEnd += 1;
-}
-
-/** Completed lines: arenaBase .. arenaBase + jsonOutputLength(). */
-export function jsonOutputLength(): usize {
-  return outEnd;
-}
-
-/**
- * The host wrote the completed lines out: the current key's bytes move to the front. Returns the shift
- * so writers can adjust offsets they keep.
- */
-export function flushRegion(): usize {
-  const keep = regEnd - outEnd;
-  if (keep > 0) memory.copy(at(0), at(outEnd), keep);
-  const shift = outEnd;
-  regStart -= shift;
-  regEnd -= shift;
-  outEnd = 0;
-  return shift;
-}

@@ -11,7 +11,8 @@ import {
   E_STREAM_CONSUMER, E_STREAM_CONSUMER_PEL, F_UNKNOWN,
   SM_LENGTH, SM_LAST_ID, SM_FIRST_ID, SM_MAX_DELETED_ID, SM_ENTRIES_ADDED, SM_GROUP_ENTRIES_READ, SM_NACK,
 } from "../../src/core/abi";
-import { at, room, regEnd, setRegEnd, appendEventJson, appendByte, appendWord } from "./region";
+import { at, room, regEnd, setRegEnd, appendByte, appendWord } from "../output-region";
+import { appendEventJson } from "./region";
 import { writeUnsigned } from "../decimal";
 import { sortEntries, setEntryLayout, setIdEntry, entrySize, ENTRY_OFFSET } from "./sort";
 

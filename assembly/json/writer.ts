@@ -21,8 +21,9 @@ import { sortEntries, setEntry, setEntryLayout, entrySize, ENTRY_MAX, ENTRY_OFFS
 import { writeLineHead, VT_STRING, VT_LIST, VT_SET, VT_ZSET, VT_HASH, VT_STREAM } from "./line";
 import {
   at, room, regStart, regEnd, setRegEnd, beginKeyRegion, dropKeyRegion, completeLine,
-  appendEventString, appendEventJson, appendByte, appendWord, jsonInPlace, completeRegion, regionReset, flushRegion,
-} from "./region";
+  appendEventString, appendByte, appendWord, completeRegion, regionReset, flushRegion, outputLength,
+} from "../output-region";
+import { appendEventJson, jsonInPlace } from "./region";
 import { streamBegin, streamEvent, streamEnd, streamShift, streamFinishGroups } from "./stream-writer";
 
 @external("host", "keepKey")
@@ -335,7 +336,10 @@ function writeFieldExpires(d: usize, arr: usize, base: usize): usize {
   return d;
 }
 
-export { jsonOutputLength } from "./region";
+/** Completed lines: arenaBase .. arenaBase + jsonOutputLength(). */
+export function jsonOutputLength(): usize {
+  return outputLength();
+}
 
 /** The host wrote the completed lines out: keep only the current key's bytes, moved to the front. */
 export function jsonFlushed(): void {
