@@ -14,6 +14,7 @@ import { setBlobEvents, setValueSpans } from "./emitters";
 import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "../status";
 import { arenaInit, arenaBase } from "../memory";
 import { jsonInit } from "../json/writer";
+import { restoreInit, restoreBeforeCompact } from "../restore/commands";
 
 // The canonical JSON writer (assembly/json/writer.ts) shares this instance: its exports are re-exported.
 export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList, jsonHostNeeded } from "../json/writer";
@@ -30,6 +31,27 @@ export function jsonEnable(types: u32, hostFilter: i32, dbs: u32): i32 {
 }
 
 export function jsonOutputPtr(): usize {
+  return arenaBase;
+}
+
+// The RESTORE commands writer (assembly/restore/commands.ts) shares this instance too.
+export { restoreConsume, restoreOutputLength, restoreCommands, restoreKeys, restoreFlushed } from "../restore/commands";
+
+/**
+ * Turns on the in-module RESTORE commands writer (call after init; it turns value spans on): hostRoutes
+ * asks host.routeKey about every key (else only about module values, which it leaves out).
+ */
+export function restoreEnable(hostRoutes: i32): i32 {
+  if (!arenaInit()) return 0;
+  setValueSpans(true);
+  restoreInit(hostRoutes != 0);
+  restoring = true;
+  return 1;
+}
+
+let restoring = false;
+
+export function restoreOutputPtr(): usize {
   return arenaBase;
 }
 
@@ -52,6 +74,7 @@ export function init(inCap: u32, evCap: u32, scratchMax: u32, mode: i32, options
   parserInit(mode, verify, dumpVersion, dumpFlavor);
   setBlobEvents((options & OPT_BLOB_EVENTS) != 0);
   setValueSpans((options & OPT_VALUE_SPANS) != 0);
+  restoring = false;
   status = ST_NEED_MORE;
   return 1;
 }
@@ -59,6 +82,10 @@ export function init(inCap: u32, evCap: u32, scratchMax: u32, mode: i32, options
 /** Moves unconsumed input to the front and returns how many bytes may be written at inputPtr(). */
 export function inputSpace(): u32 {
   if (status != ST_NEED_MORE || walkActive) return 0;
+  if (restoring && !restoreBeforeCompact()) {
+    status = ST_ERROR;
+    return 0;
+  }
   return compact(inputCap);
 }
 

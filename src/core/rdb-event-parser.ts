@@ -37,6 +37,31 @@ export interface RdbParserOptions {
    * else too (other types, metadata); they still contain every event.
    */
   canonicalJson?: CanonicalJsonOptions;
+  /**
+   * Let the core itself write each key as `RESTORE key expire payload REPLACE ABSTTL` (RESP, SELECT as the
+   * db changes), the payload being the value exactly as the snapshot stores it: for copying into a server
+   * that loads this RDB version. Take them with restoreOutput(); the sink receives no batches.
+   */
+  restoreCommands?: RestoreCommandsOptions;
+}
+
+export interface RestoreCommandsOptions {
+  /**
+   * The db a key goes to, or -1 to leave it out (key bytes valid during the call). Asked about module
+   * values (without it they are left out), and about every key with routeEveryKey.
+   */
+  routeKey?: RdbCoreHost['routeKey'];
+  /** Ask routeKey about every key (a db map, a key filter); else keys keep their db (default false). */
+  routeEveryKey?: boolean;
+}
+
+/** RESTORE commands the core has written since they were last taken (a view into WebAssembly memory). */
+export interface RestoreOutput {
+  bytes: Uint8Array;
+  /** Commands in bytes (SELECTs included): the replies to expect. */
+  commands: number;
+  /** Keys among them. */
+  keys: number;
 }
 
 export interface CanonicalJsonOptions {
@@ -73,7 +98,7 @@ export class RdbEventParser {
 
   private constructor(module: WebAssembly.Module, options: RdbParserOptions) {
     this.prefix = options.verifyChecksum === false ? options.checksumPrefix ?? 0 : 0;
-    this.core = instantiateRdbCore(module, { keepKey: options.canonicalJson?.keepKey });
+    this.core = instantiateRdbCore(module, { keepKey: options.canonicalJson?.keepKey, routeKey: options.restoreCommands?.routeKey });
     const dump = options.dump;
     const ok = this.core.init(
       Math.max(options.inputBufferSize ?? DEFAULT_INPUT, 4096),
@@ -89,9 +114,15 @@ export class RdbEventParser {
     if (!ok) throw new RangeError('could not set up the RDB parser memory');
     this.u8 = new Uint8Array(this.core.memory.buffer);
     if (options.canonicalJson) this.enableJson(options.canonicalJson);
+    if (options.restoreCommands) {
+      if (options.canonicalJson) throw new RangeError('canonicalJson and restoreCommands cannot be combined');
+      if (!this.core.restoreEnable(options.restoreCommands.routeEveryKey ? 1 : 0)) throw new RangeError('could not set up the RESTORE writer memory');
+      this.restore = true;
+    }
   }
 
   private json = false;
+  private restore = false;
 
   private enableJson(o: CanonicalJsonOptions): void {
     const types = o.types ?? (['string', 'list', 'set', 'zset', 'hash', 'stream'] as const);
@@ -128,6 +159,20 @@ export class RdbEventParser {
 
   canonicalOutputTaken(): void {
     this.core.jsonFlushed();
+  }
+
+  /** The RESTORE commands written so far (restoreCommands mode); call restoreOutputTaken() once sent. */
+  restoreOutput(): RestoreOutput {
+    const core = this.core;
+    return {
+      bytes: new Uint8Array(core.memory.buffer, core.restoreOutputPtr(), core.restoreOutputLength()),
+      commands: core.restoreCommands(),
+      keys: core.restoreKeys(),
+    };
+  }
+
+  restoreOutputTaken(): void {
+    this.core.restoreFlushed();
   }
 
   /** Creates a parser; the WebAssembly module is compiled once and cached. */
@@ -231,6 +276,10 @@ export class RdbEventParser {
       this.core.jsonConsume();
       // In canonicalJson mode, batches the core wrote entirely are not passed on.
       if (this.core.jsonHostNeeded()) sink(batch);
+    } : this.restore ? () => {
+      if (this.core.restoreConsume()) return;
+      this.status = abi.ST_ERROR;
+      throw this.error();
     } : sink);
     if (this.status === abi.ST_ERROR) throw this.error();
   }

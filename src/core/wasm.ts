@@ -23,15 +23,27 @@ export interface RdbCoreExports extends StreamingCore {
   jsonOutputPtr(): number;
   jsonOutputLength(): number;
   jsonFlushed(): void;
+  restoreEnable(hostRoutes: number): number;
+  restoreConsume(): number;
+  restoreOutputPtr(): number;
+  restoreOutputLength(): number;
+  restoreCommands(): number;
+  restoreKeys(): number;
+  restoreFlushed(): void;
 }
 
-/** What the core may ask its host while it writes canonical JSON. */
+/** What the core may ask its host while it writes canonical JSON or RESTORE commands. */
 export interface RdbCoreHost {
   /**
    * Whether the key (bytes valid during the call; expire time in Unix ms or null) is selected; only asked
    * when a key filter is set.
    */
   keepKey?(db: number, rdbType: number, key: Uint8Array, expireMs: number | null): boolean;
+  /**
+   * The db to restore the key into, or -1 to leave it out (RESTORE commands); asked for every key when
+   * given, else only for module values, which are then left out.
+   */
+  routeKey?(db: number, rdbType: number, key: Uint8Array, expireMs: number | null): number;
 }
 
 /** Which build of the core to load: the SIMD one where the engine supports it, or the portable one. */
@@ -88,6 +100,8 @@ export function instantiateRdbCore(module: WebAssembly.Module, host: RdbCoreHost
       },
       keepKey: (db: number, rdbType: number, ptr: number, len: number, expireMs: number) =>
         (host.keepKey ? host.keepKey(db, rdbType, bytes(ptr, len), Number.isNaN(expireMs) ? null : expireMs) : true) ? 1 : 0,
+      routeKey: (db: number, rdbType: number, ptr: number, len: number, expireMs: number) =>
+        (host.routeKey ? host.routeKey(db, rdbType, bytes(ptr, len), Number.isNaN(expireMs) ? null : expireMs) : -1),
     },
   };
   const exports = new WebAssembly.Instance(module, imports).exports as unknown as RdbCoreExports;

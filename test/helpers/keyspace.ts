@@ -1,7 +1,12 @@
 // What the tests that rebuild a keyspace in a live server share: the fixtures' RDB versions and the one
-// whose checksum is broken on purpose, entries parsed whole, RESTORE commands, `redis-cli --pipe`, and
-// the shared canonical dumper's lines with the keys that have expired since the oracle was made left out.
+// whose checksum is broken on purpose, entries parsed whole, value spans and the DUMP payloads they make,
+// RESTORE commands, `redis-cli --pipe`, and the shared canonical dumper's lines with the keys that have
+// expired since the oracle was made left out.
 import { spawnSync } from 'node:child_process';
+import * as abi from '../../src/core/abi.js';
+import { Crc64 } from '../../src/core/crc64.js';
+import type { EventBatch } from '../../src/core/event-batch.js';
+import { RdbEventParser } from '../../src/core/rdb-event-parser.js';
 import { isEmptyCollection } from '../../src/rdb/canonical-json.js';
 import type { RdbEntry } from '../../src/rdb/entry.js';
 import { parseRdb } from '../../src/rdb/parse.js';
@@ -61,4 +66,48 @@ export function unexpired(lines: string[], now = Date.now()): string[] {
     const ms = (JSON.parse(line) as { expire_ms: number | null }).expire_ms;
     return ms === null || ms > now;
   });
+}
+
+export interface Span {
+  type: number;
+  start: number;
+  end: number;
+}
+
+/** Every key's type code and value span, feeding the file in pieces of `piece` bytes (0: whole). */
+export async function spansOf(data: Uint8Array, piece = 0, verifyChecksum = true): Promise<Span[]> {
+  const parser = await RdbEventParser.create({ valueSpans: true, verifyChecksum });
+  const spans: Span[] = [];
+  let open: Span | null = null;
+  const sink = (b: EventBatch) => {
+    for (let i = 0; i < b.count; i++) {
+      const kind = b.kind(i);
+      if (kind === abi.E_KEY) open = { type: b.aux(i), start: -1, end: -1 };
+      else if (kind === abi.E_VALUE_SPAN) open!.start = b.n1(i);
+      else if (kind === abi.E_KEY_END) {
+        open!.end = b.n2(i);
+        spans.push(open!);
+        open = null;
+      }
+    }
+  };
+  if (piece === 0) parser.write(data, sink);
+  else for (let at = 0; at < data.length; at += piece) parser.write(data.subarray(at, at + piece), sink);
+  parser.end(sink);
+  return spans;
+}
+
+const crc = new Crc64();
+
+/** The DUMP payload of a value as the file holds it. */
+export function rawPayload(file: Uint8Array, span: Span, version: number): Uint8Array {
+  const body = new Uint8Array(1 + (span.end - span.start) + 2);
+  body[0] = span.type & 0xff; // Valkey's own codes are reported + 256
+  body.set(file.subarray(span.start, span.end), 1);
+  body[body.length - 2] = version & 0xff;
+  body[body.length - 1] = version >> 8;
+  const out = new Uint8Array(body.length + 8);
+  out.set(body);
+  new DataView(out.buffer).setBigUint64(body.length, crc.update(0n, body), true);
+  return out;
 }

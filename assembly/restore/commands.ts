@@ -1,0 +1,209 @@
+// RESTORE commands written inside the module, for copying a snapshot into another server whose RDB version
+// loads the snapshot's values as they are. With value spans on, each key becomes
+//   RESTORE <key> <expire ms or 0> <type byte + the value's bytes as stored + RDB version + CRC64> REPLACE ABSTTL
+// (the payload DUMP would give), preceded by SELECT when the target db changes, in the output region;
+// the host sends those bytes to the target as they are, so no JS object is made per key.
+//
+// A value's bytes are taken from the input buffer: those of a key that ends in this batch are still there;
+// those of a value still open are appended before the input buffer drops them (restoreBeforeCompact).
+import {
+  EVENT_SIZE, E_SELECT_DB, E_KEY, E_VALUE_SPAN, E_KEY_END, F_EXPIRE, ERR_TOO_LARGE, ERR_INTERNAL,
+} from "../../src/core/abi";
+import { eventsBase, inputBase, scratchLimit } from "../memory";
+import { eventCount } from "../events";
+import { base, pos, offsetOf } from "../rdb/reader";
+import { version } from "../rdb/parser";
+import { crcUpdate } from "../rdb/crc64";
+import { T_STRING, T_MODULE_2, T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3, T_STREAM_LISTPACKS_4 } from "../rdb/types";
+import { fail } from "../status";
+import { writeSigned } from "../decimal";
+import {
+  at, room, regEnd, setRegEnd, beginKeyRegion, dropKeyRegion, completeRegion, regionReset, flushRegion,
+  outputLength, appendEventString, appendByte, appendWord,
+} from "../output-region";
+
+/**
+ * Asked for every key when the host routes keys (db map, filters), and for module values (which only the
+ * module could rebuild): the target db to restore the key into, or -1 to leave it out.
+ */
+@external("host", "routeKey")
+declare function hostRouteKey(db: i32, rdbType: u32, key: usize, len: u32, expireMs: f64): i32;
+
+let askHost: bool = false;
+let sourceDb: i64 = 0;
+/** The db the target connection is in; -1 until the first SELECT. */
+let targetDb: i64 = -1;
+/** A key whose command is being written, the db it goes to, and whether a SELECT precedes it. */
+let open: bool = false;
+let keyDb: i64 = 0;
+let keySelects: bool = false;
+let keyType: u32 = 0;
+/** Where the value's bytes not yet appended start (absolute stream offset). */
+let valueFrom: i64 = 0;
+/** Where the payload (type byte first) starts in the region; PAYLOAD_HEADER bytes before it are reserved. */
+let payloadAt: usize = 0;
+/** Completed commands (SELECTs included) and keys in the output since the host last took it. */
+let commands: u32 = 0;
+let keys: u32 = 0;
+
+/** Room for `$<payload length>\r\n` before a payload: 10 digits cover any length a u32 can hold. */
+const PAYLOAD_HEADER: usize = 13;
+
+export function restoreInit(hostRoutes: bool): void {
+  askHost = hostRoutes;
+  sourceDb = 0; targetDb = -1; open = false; commands = 0; keys = 0;
+  regionReset();
+}
+
+export function restoreOutputLength(): usize {
+  return outputLength();
+}
+
+export function restoreCommands(): u32 {
+  return commands;
+}
+
+export function restoreKeys(): u32 {
+  return keys;
+}
+
+/** The host sent the completed commands: the open key's bytes move to the front. */
+export function restoreFlushed(): void {
+  payloadAt -= flushRegion();
+  commands = 0;
+  keys = 0;
+}
+
+/** Reads every event in the event buffer; 0 when a value cannot be copied (the error is recorded). */
+export function restoreConsume(): i32 {
+  const n = eventCount;
+  for (let i: u32 = 0; i < n; i++) {
+    const ev = eventsBase + <usize>i * EVENT_SIZE;
+    const kind = <u32>load<u16>(ev);
+    if (kind == E_SELECT_DB) sourceDb = load<i64>(ev, 16);
+    else if (kind == E_KEY) startKey(ev);
+    else if (kind == E_VALUE_SPAN) { if (open) valueFrom = load<i64>(ev, 16); }
+    else if (kind == E_KEY_END && open) {
+      open = false;
+      if (!appendValue(load<i64>(ev, 24))) return 0;
+      if (load<i64>(ev, 16) == 0 && !mayBeEmpty(keyType)) dropKeyRegion(); // RESTORE refuses an empty collection
+      else finishCommand();
+    }
+  }
+  return 1;
+}
+
+/**
+ * The input buffer is about to drop the bytes before pos: the open value's are appended first (a feed
+ * that filled a big string has no events, so this cannot wait for the next batch).
+ */
+export function restoreBeforeCompact(): bool {
+  return !open || appendValue(offsetOf(pos));
+}
+
+function mayBeEmpty(rdbType: u32): bool {
+  return rdbType == T_STRING || rdbType == T_STREAM_LISTPACKS || rdbType == T_STREAM_LISTPACKS_2 ||
+    rdbType == T_STREAM_LISTPACKS_3 || rdbType == T_STREAM_LISTPACKS_4;
+}
+
+function startKey(ev: usize): void {
+  const rdbType = load<u32>(ev, 12);
+  const hasExpire = (<u32>load<u16>(ev, 2) & F_EXPIRE) != 0;
+  const expireMs = hasExpire ? load<i64>(ev, 16) : 0;
+  let db = sourceDb;
+  if (askHost || rdbType == T_MODULE_2) {
+    db = <i64>hostRouteKey(<i32>sourceDb, rdbType, <usize>load<u32>(ev, 4), load<u32>(ev, 8), hasExpire ? <f64>expireMs : NaN);
+    if (db < 0) return;
+  }
+  // SELECT goes with the key's command: a key left out at its end (empty) takes it along.
+  beginKeyRegion();
+  keyDb = db;
+  keySelects = db != targetDb;
+  if (keySelects) {
+    writeText("*2\r\n$6\r\nSELECT\r\n");
+    writeDecimalBulk(db);
+  }
+  writeText("*6\r\n$7\r\nRESTORE\r\n");
+  writeBulkHeader(<usize>load<u32>(ev, 8));
+  appendEventString(ev);
+  appendWord(0x0a0d, 2);
+  writeDecimalBulk(expireMs);
+  room(PAYLOAD_HEADER);
+  setRegEnd(regEnd + PAYLOAD_HEADER);
+  payloadAt = regEnd;
+  appendByte(rdbType & 0xff); // Valkey's own codes are reported + 256
+  keyType = rdbType;
+  valueFrom = -1;
+  open = true;
+}
+
+/** Appends the value's bytes from valueFrom up to `end`, which the input buffer holds from `base` on. */
+function appendValue(end: i64): bool {
+  if (valueFrom < 0) return true;
+  if (valueFrom < base) {
+    fail(ERR_INTERNAL, 2, valueFrom); // bytes of the value were dropped before they were copied
+    return false;
+  }
+  const n = end - valueFrom;
+  if (n <= 0) return true;
+  if (<u64>(regEnd - payloadAt) + <u64>n > <u64>scratchLimit) {
+    fail(ERR_TOO_LARGE, <i64>(regEnd - payloadAt) + n, valueFrom);
+    return false;
+  }
+  room(<usize>n);
+  memory.copy(at(regEnd), inputBase + <usize>(valueFrom - base), <usize>n);
+  setRegEnd(regEnd + <usize>n);
+  valueFrom = end;
+  return true;
+}
+
+/** Footer (RDB version, CRC64), the payload's length header moved up against it, then the flags. */
+function finishCommand(): void {
+  appendWord(<u64>version & 0xffff, 2);
+  const crc = crcUpdate(0, at(payloadAt), regEnd - payloadAt);
+  appendWord(crc, 8);
+  const length = regEnd - payloadAt;
+  const header = at(payloadAt - PAYLOAD_HEADER);
+  store<u8>(header, 0x24); // $
+  const digitsEnd = writeSigned(<i64>length, header + 1);
+  store<u16>(digitsEnd, 0x0a0d);
+  const headerLen = digitsEnd + 2 - header;
+  memory.copy(header + headerLen, at(payloadAt), length);
+  setRegEnd(payloadAt - PAYLOAD_HEADER + headerLen + length);
+  writeText("\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n");
+  completeRegion();
+  commands += keySelects ? 2 : 1;
+  keys++;
+  targetDb = keyDb;
+}
+
+function writeBulkHeader(n: usize): void {
+  room(24);
+  const d = at(regEnd);
+  store<u8>(d, 0x24);
+  const e = writeSigned(<i64>n, d + 1);
+  store<u16>(e, 0x0a0d);
+  setRegEnd(regEnd + (e + 2 - d));
+}
+
+/** `$<len>\r\n<decimal>\r\n` */
+function writeDecimalBulk(v: i64): void {
+  room(48);
+  const d = at(regEnd);
+  const digits = writeSigned(v, d + 8) - (d + 8);
+  store<u8>(d, 0x24);
+  const e = writeSigned(<i64>digits, d + 1);
+  store<u16>(e, 0x0a0d);
+  memory.copy(e + 2, d + 8, digits);
+  store<u16>(e + 2 + digits, 0x0a0d);
+  setRegEnd(regEnd + (e + 4 + digits - d));
+}
+
+/** ASCII text known at compile time. */
+function writeText(s: string): void {
+  const n = <usize>s.length;
+  room(n);
+  const d = at(regEnd);
+  for (let i: usize = 0; i < n; i++) store<u8>(d + i, <u8>s.charCodeAt(<i32>i));
+  setRegEnd(regEnd + n);
+}
