@@ -115,7 +115,8 @@ export function syncCommand(): Command {
     .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60');
   cmd.addHelpText('after', `
 How it works: redistap connects to the source as one of its replicas. It copies the snapshot into the
-target with pipelined RESTORE (payloads re-encoded for the target's version), then applies every write
+target with pipelined RESTORE (each value as the source stores it when the target's version loads that,
+else re-encoded for the target), then applies every write
 in order, MULTI/EXEC blocks kept whole. Each block it sends to the target ends with the sync's position
 (replication ID, offset, database) written into the checkpoint key, in the same MULTI/EXEC: the target
 always says exactly which writes it holds.

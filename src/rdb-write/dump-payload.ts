@@ -6,7 +6,6 @@
 //   stream → STREAM_LISTPACKS 1/2/3 (the newest layout both the entry and the target carry).
 // A hash with field TTLs bound for a target without them keeps its fields and loses their TTLs (counted
 // in droppedFieldTtls); module values have no payload (only the module could rebuild them).
-// asStored() stamps a value that already is in a snapshot's layout (a value span) instead.
 import { Crc64 } from '../core/crc64.js';
 import type { HashEntry, RdbEntry, StreamEntry } from '../rdb/entry.js';
 import { RdbBytes } from './rdb-bytes.js';
@@ -79,16 +78,6 @@ export class DumpPayloadEncoder {
         throw new UnrestorableEntry(`module value (${entry.moduleName}): only the module itself could rebuild it`);
     }
     return this.seal(this.target.rdbVersion);
-  }
-
-  /**
-   * The payload of a value as a snapshot stores it (`body`: its type byte and value bytes), stamped with
-   * that snapshot's RDB version: a view valid until the next call.
-   */
-  asStored(body: Uint8Array, rdbVersion: number): Uint8Array {
-    this.out.reset();
-    this.out.raw(body);
-    return this.seal(rdbVersion);
   }
 
   /** Appends the footer, the RDB version and the CRC64 of everything before it. */

@@ -1,6 +1,5 @@
 // What a Replica hands its consumer: lifecycle events, the snapshot's entries, and the writes.
 import type { RdbEntry } from '../rdb/entry.js';
-import type { RawEntry } from './raw-entries.js';
 
 /** Where a replica stands in a master's replication stream; resuming from it continues right after. */
 export interface Checkpoint {
@@ -118,8 +117,11 @@ export type ReplicaEvent =
   | { type: 'flush'; db: number | null; cause: 'full-sync' | 'command' }
   /** A key of the snapshot (not sent with skipRdb). */
   | { type: 'entry'; entry: RdbEntry }
-  /** With rawValues, a key of the snapshot with its value as stored, and the snapshot's RDB version and flavor. */
-  | { type: 'raw-entry'; entry: RawEntry; rdbVersion: number; flavor: 'redis' | 'valkey' }
+  /**
+   * With restoreCommands: keys of the snapshot as RESP, `RESTORE key expire payload REPLACE ABSTTL` each
+   * (SELECT as the db changes), for sending as they are; `commands` replies are due, `keys` of them copy keys.
+   */
+  | { type: 'restore-commands'; bytes: Uint8Array; commands: number; keys: number }
   /** The snapshot is complete; writes follow. */
   | { type: 'full-sync-end'; replid: string; offset: number; keys: number; bytes: number }
   /** The master continued from the checkpoint (+CONTINUE). */

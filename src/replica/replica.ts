@@ -1,10 +1,9 @@
 // A Node program that a Redis or Valkey master treats as one of its replicas: it turns the snapshot and
 // every later write into events, ACKs like a replica, and reconnects with PSYNC from where it stood.
 import { RdbError } from '../core/errors.js';
-import { RdbEventParser } from '../core/rdb-event-parser.js';
+import { RdbEventParser, type RestoreCommandsOptions } from '../core/rdb-event-parser.js';
 import { RespError } from '../core/resp-error.js';
 import { EntryBuilder } from '../rdb/entry-builder.js';
-import { RawEntryCollector } from './raw-entries.js';
 import { ReplicaCommand, type Checkpoint, type ReplicaEvent } from './events.js';
 import { ReplicaError, ReplicaLink, type LinkHandlers, type LinkOptions } from './link.js';
 import { parseRedisUrl } from './redis-url.js';
@@ -17,10 +16,10 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   /** Do not parse the snapshot into entries (its bytes are still read, and counted). */
   skipRdb?: boolean;
   /**
-   * Hand over the snapshot's keys as 'raw-entry' events, each value as the snapshot holds it, instead of
-   * built 'entry' events (for copying with RESTORE; see RawEntry).
+   * Hand over the snapshot as 'restore-commands' events instead of 'entry' events: RESTORE commands the
+   * core writes with each value as the snapshot holds it, for a server that loads its RDB version.
    */
-  rawValues?: boolean;
+  restoreCommands?: RestoreCommandsOptions;
   /** Verify the snapshot's CRC64 (default true). */
   verifyChecksum?: boolean;
   /** Stops the replica; the iterator then ends. */
@@ -39,6 +38,8 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
 }
 
 const PROGRESS_INTERVAL_MS = 100;
+/** RESTORE commands are handed over in pieces of about this size: fewer events, socket writes and copies. */
+const RESTORE_CHUNK_BYTES = 512 << 10;
 const EARLY_ACK_FIRST_MS = 10;
 /** What an event costs in memory beyond its stream bytes (a command event and its queue slot: ~650 B). */
 const EVENT_BYTES = 640;
@@ -95,7 +96,8 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private streaming = false;
   private transaction: ReplicaCommand[] | null = null;
   private transactionFirst = 0;
-  private rdb: { parser: RdbEventParser | null; builder: EntryBuilder | RawEntryCollector; bytes: number; total: number | null; keys: number; reportedAt: number } | null = null;
+  /** The snapshot being read: builder is null when the parser writes RESTORE commands. */
+  private rdb: { parser: RdbEventParser | null; builder: EntryBuilder | null; bytes: number; total: number | null; keys: number; reportedAt: number } | null = null;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -311,18 +313,16 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   }
 
   private rdbBegin(total: number | null): void {
-    const raw = this.options.rawValues === true;
-    const builder = raw ? new RawEntryCollector() : new EntryBuilder();
-    const parser = this.options.skipRdb ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum, valueSpans: raw });
-    this.rdb = { parser, builder, bytes: 0, total, keys: 0, reportedAt: 0 };
+    const restoreCommands = this.options.restoreCommands;
+    const parser = this.options.skipRdb ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum, restoreCommands });
+    this.rdb = { parser, builder: restoreCommands ? null : new EntryBuilder(), bytes: 0, total, keys: 0, reportedAt: 0 };
   }
 
   private rdbData(bytes: Uint8Array): void {
     const rdb = this.rdb!;
-    if (rdb.builder instanceof RawEntryCollector) rdb.builder.append(bytes, rdb.bytes);
     rdb.bytes += bytes.length;
     if (rdb.parser) {
-      rdb.parser.write(bytes, (batch) => rdb.builder.consume(batch));
+      rdb.parser.write(bytes, (batch) => rdb.builder!.consume(batch));
       this.takeEntries();
     }
     // Progress at most every PROGRESS_INTERVAL_MS; the chunk's bytes are accounted for either way.
@@ -332,28 +332,33 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     this.push(report ? { type: 'rdb-progress', bytes: rdb.bytes, total: rdb.total } : null, null, bytes.length);
   }
 
-  private takeEntries(): void {
+  /** Hands over what the parser completed (RESTORE commands only once there are enough of them, or `all`). */
+  private takeEntries(all = false): void {
     const rdb = this.rdb!;
-    const builder = rdb.builder;
-    if (builder instanceof RawEntryCollector) {
-      const { rdbVersion, flavor } = builder;
-      for (const entry of builder.take()) {
-        rdb.keys++;
-        this.push({ type: 'raw-entry', entry, rdbVersion, flavor });
-      }
+    if (!rdb.builder) {
+      this.takeRestoreCommands(rdb.parser!, all);
       return;
     }
-    for (const entry of builder.take()) {
+    for (const entry of rdb.builder.take()) {
       rdb.keys++;
       this.push({ type: 'entry', entry });
     }
   }
 
+  /** The commands the parser wrote so far, as one event that owns a copy of them. */
+  private takeRestoreCommands(parser: RdbEventParser, all: boolean): void {
+    const { bytes, commands, keys } = parser.restoreOutput();
+    if (commands === 0 || (!all && bytes.length < RESTORE_CHUNK_BYTES)) return;
+    this.rdb!.keys += keys;
+    this.push({ type: 'restore-commands', bytes: bytes.slice(), commands, keys }, null, bytes.length);
+    parser.restoreOutputTaken();
+  }
+
   private rdbEnd(): void {
     const rdb = this.rdb!;
     if (rdb.parser) {
-      rdb.parser.end((batch) => rdb.builder.consume(batch));
-      this.takeEntries();
+      rdb.parser.end((batch) => rdb.builder!.consume(batch));
+      this.takeEntries(true);
       if (rdb.parser.trailingBytes > 0) {
         throw new ReplicaError(`the snapshot has ${rdb.parser.trailingBytes} bytes after its end`, false);
       }

@@ -41,6 +41,12 @@ export function replyText(value: RespValue): string {
   return value instanceof Uint8Array ? utf8.decode(value) : String(value);
 }
 
+/** Whether a simple string is OK: most replies to a pipeline are, and need no decoding. */
+function isOk(b: EventBatch, i: number): boolean {
+  const at = b.ptr(i);
+  return b.len(i) === 2 && b.memory[at] === 0x4f && b.memory[at + 1] === 0x4b;
+}
+
 function double(text: string): number {
   if (text === 'inf' || text === '+inf') return Infinity;
   if (text === '-inf') return -Infinity;
@@ -104,7 +110,7 @@ export class RespReplyReader {
     if (flags & r.RF_NULL) return null;
     const type = b.aux(i);
     switch (type) {
-      case r.T_SIMPLE: return b.text(i);
+      case r.T_SIMPLE: return isOk(b, i) ? 'OK' : b.text(i);
       case r.T_INTEGER: return Number.isSafeInteger(b.n1(i)) ? b.n1(i) : b.n1Signed(i);
       case r.T_BOOLEAN: return b.n1(i) === 1;
       case r.T_DOUBLE: return double(b.text(i));

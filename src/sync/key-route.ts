@@ -90,6 +90,8 @@ export class KeyRoute {
   readonly identity: boolean;
   /** Keys are filtered or renamed (not only moved between databases). */
   readonly touchesKeys: boolean;
+  /** Keys get new names (--rename). */
+  readonly renames: boolean;
 
   private readonly statePrefix: Uint8Array;
 
@@ -98,7 +100,8 @@ export class KeyRoute {
     this.dbs = options.dbs ? new Set(options.dbs) : null;
     this.prefixes = options.prefixes ? options.prefixes.map((p) => utf8.encode(p)) : null;
     this.targetPrefixes = options.prefixes ? options.prefixes.map((p) => utf8.encode(this.renamed(p))) : null;
-    this.touchesKeys = Boolean(this.prefixes || options.keyPattern || options.rename);
+    this.renames = options.rename !== undefined;
+    this.touchesKeys = Boolean(this.prefixes || options.keyPattern || this.renames);
     this.identity = !this.touchesKeys && this.allDbsAsThey;
   }
 

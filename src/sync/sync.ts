@@ -1,7 +1,8 @@
 // `sync`: copies a source server's keyspace into a target server and keeps applying its writes, exactly
 // once. The source sees a replica (Replica: PSYNC, snapshot, stream); the target sees a client:
-//   - the snapshot's keys as pipelined RESTORE ... REPLACE ABSTTL (payloads re-encoded for the target),
-//     strings without a TTL many to an MSET;
+//   - the snapshot's keys as pipelined RESTORE ... REPLACE ABSTTL: written by the RDB core with each value
+//     as the snapshot stores it when the target loads that; else entries re-encoded for the target (and
+//     strings without a TTL many to an MSET), which a rename or a transform hook needs too;
 //   - then the writes, in order, many per MULTI/EXEC, each block ending with SET <state key> <position>,
 //     so the target holds exactly the writes its stored position says (sync-state.ts).
 // Any failure of the target, or of this process, is recovered the same way: reconnect, read the position
@@ -10,14 +11,13 @@
 import type { ConnectionOptions } from 'node:tls';
 import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
-import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
+import { CommandBuffer, commandArgument, type BufferedArg } from '../resp/command-buffer.js';
 import { RespErrorReply, replyText, type RespValue } from '../resp/replies.js';
 import { Replica } from '../replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import { loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
-import type { RawEntry } from '../replica/raw-entries.js';
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
@@ -154,13 +154,13 @@ class Session {
   /** Batches sent and not confirmed: when each was opened (for lag). */
   private readonly unconfirmed: number[] = [];
 
-  /** Values are copied as the source stores them (the target loads them as they are), not rebuilt. */
-  private readonly rawCopy: boolean;
+  /** The core writes the copy's commands, values as the source stores them (the target loads them as they are). */
+  private readonly copiesAsStored: boolean;
 
   constructor(private readonly sync: Sync, private readonly target: RedisConnection, targetFormat: ServerFormat,
     sourceFormat: ServerFormat, private readonly keys: CommandKeys | null) {
     this.encoder = new DumpPayloadEncoder(targetFormat);
-    this.rawCopy = !sync.options.transform && loadsAsIs(sourceFormat, targetFormat);
+    this.copiesAsStored = !sync.options.transform && !sync.route.renames && loadsAsIs(sourceFormat, targetFormat);
   }
 
   get oldestUnconfirmedMs(): number | null {
@@ -188,7 +188,8 @@ class Session {
     }
     this.replica = new Replica({
       url: sync.options.source, tls: sync.options.sourceTls, checkpoint: from && { replid: from.replid, offset: from.offset, db: from.db },
-      timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect, rawValues: this.rawCopy,
+      timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect,
+      restoreCommands: this.copiesAsStored ? { routeKey: (db, rdbType, key) => this.routeStored(db, rdbType, key), routeEveryKey: !sync.route.identity } : undefined,
     });
     if (this.stopped) this.replica.stop();
     try {
@@ -210,7 +211,7 @@ class Session {
     }
     switch (event.type) {
       case 'entry': return this.copy(event.entry);
-      case 'raw-entry': return this.copyRaw(event.entry, event.rdbVersion);
+      case 'restore-commands': return this.sendRestores(event.bytes, event.commands, event.keys);
       case 'command': return this.apply([event.command], event.replid, event.command.offset);
       case 'transaction': return this.apply(event.commands, event.replid, event.offset);
       case 'full-sync-start': return this.startCopy(event.replid, event.offset, event.reason);
@@ -318,6 +319,8 @@ class Session {
     await this.deleteOwnedKeys(null);
     await this.select(0);
     await this.target.ok(this.stateCommand({ replid, offset, db: 0 }, 'copying'));
+    // The core's commands start with a SELECT, and leave the connection in the db of the last key.
+    if (this.copiesAsStored) this.connectionDb = -1;
     sync.startCopy();
     sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'})`);
   }
@@ -380,21 +383,26 @@ class Session {
     this.stringBytes = 0;
   }
 
-  /** A key whose value goes to the target as the source's snapshot holds it. */
-  private copyRaw(entry: RawEntry, rdbVersion: number): void | Promise<void> {
-    const sync = this.sync;
-    const placed = sync.route.place(entry.db, entry.key);
-    if (placed === null) return;
-    const { db, key } = placed;
-    const type = valueTypeOf(entry.rdbType);
-    if (type === 'module') {
-      sync.skipped(`key ${JSON.stringify(utf8.decode(key))} (db ${db}) not copied: a module value: only the module itself could rebuild it`);
-      return;
+  /** The target db of a key the core copies as stored (-1: not copied). */
+  private routeStored(db: number, rdbType: number, key: Uint8Array): number {
+    if (valueTypeOf(rdbType) === 'module') {
+      this.sync.skipped(`key ${JSON.stringify(utf8.decode(key))} (db ${db}) not copied: a module value: only the module itself could rebuild it`);
+      return -1;
     }
-    // An empty collection: a loading server drops it, and RESTORE refuses it.
-    if (entry.elements === 0 && type !== 'string' && type !== 'stream') return;
-    sync.copied();
-    return this.restore(db, key, entry.expireMs, this.encoder.asStored(entry.body, rdbVersion));
+    return this.sync.route.place(db, key)?.db ?? -1;
+  }
+
+  /** RESTORE commands the core wrote (SELECTs among them). */
+  private sendRestores(bytes: Uint8Array, commands: number, keys: number): Promise<void> {
+    this.sync.copied(keys);
+    this.target.send(bytes, commands).then((replies) => {
+      const refused = replies.findIndex((reply) => reply instanceof RespErrorReply);
+      if (refused < 0) return;
+      const [name, arg] = [0, 1].map((i) => utf8.decode(commandArgument(bytes, refused, i)));
+      const what = name === 'SELECT' ? `db ${arg}` : JSON.stringify(arg);
+      this.fail(new SyncError(`the target refused to copy ${what}: ${(replies[refused] as RespErrorReply).message}`));
+    }, (err: unknown) => this.fail(err));
+    return this.target.below(this.sync.maxInFlightBytes);
   }
 
   private sendCopy(): Promise<void> {
@@ -671,8 +679,8 @@ export class Sync {
     this.status.copy.rdbTotal = total;
   }
 
-  copied(): void {
-    this.status.copy.keys++;
+  copied(keys = 1): void {
+    this.status.copy.keys += keys;
   }
 
   skipped(message: string): void {
