@@ -4,7 +4,7 @@
 // loading its data (-LOADING), both retried; the command stream starting promptly after a diskless
 // snapshot; and a failover (the master promoted: new replication ID adopted, no full sync). Real
 // redis-server processes on loopback.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Replica } from '../src/replica/replica.js';
 import type { ReplicaEvent } from '../src/replica/events.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
