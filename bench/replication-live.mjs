@@ -285,6 +285,25 @@ async function waitLoaded(client, timeoutMs = 300_000) {
   }
 }
 
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/**
+ * CPU seconds a process has used (user + system), with those of its children it has waited for: a
+ * master's includes each snapshot child once the child has exited and been reaped.
+ */
+function cpuSecondsOf(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is the state (field 3)
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+}
+
+/** CPU seconds this process has used. */
+function ownCpuSeconds() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 /** Waits until the master has no replica and no snapshot child (the previous sync is over). */
 async function waitMasterIdle(client, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
@@ -606,6 +625,7 @@ async function syncFullSync(masterPort, serverConfig) {
   const port = await freePort();
   gc();
   const t0 = now();
+  const cpu0 = ownCpuSeconds();
   const child = await startServer(port, dir, serverConfig);
   let tCopyStart = null;
   const failures = [];
@@ -627,12 +647,13 @@ async function syncFullSync(masterPort, serverConfig) {
       sync.done.catch((err) => { clearInterval(poll); reject(err); });
     }), 30 * 60_000, 'the sync did not finish its copy in 30 minutes');
     const t1 = now();
+    const cpu = { ours: ownCpuSeconds() - cpu0, server: cpuSecondsOf(child.pid) };
     if (failures.length) throw new Error(`sync warnings: ${failures.slice(0, 3).join('; ')}`);
     sync.stop();
     await sync.done;
     client = await MiniClient.connect(port);
     const keys = await client.call('DBSIZE') - 1; // the sync's checkpoint key
-    return { ms: t1 - t0, keys, toCopyStartMs: tCopyStart - t0, copied: sync.status.copy.keys,
+    return { ms: t1 - t0, keys, toCopyStartMs: tCopyStart - t0, copied: sync.status.copy.keys, cpu,
       heapUsedMb: process.memoryUsage().heapUsed / 1e6, rssMb: process.memoryUsage().rss / 1e6 };
   } finally {
     sync.stop();
@@ -660,9 +681,10 @@ async function redisFullSync(masterPort, serverConfig) {
       await sleep(cfg.pollMs);
     }
     const t1 = now();
+    const cpu = { server: cpuSecondsOf(child.pid) };
     const keys = await client.call('DBSIZE');
     const mem = await info(client, 'memory');
-    return { ms: t1 - t0, keys, toSyncStartMs: tSyncStarted ? tSyncStarted - t0 : null, rssMb: Number(mem.used_memory_rss) / 1e6 };
+    return { ms: t1 - t0, keys, cpu, toSyncStartMs: tSyncStarted ? tSyncStarted - t0 : null, rssMb: Number(mem.used_memory_rss) / 1e6 };
   } finally {
     client?.close();
     await stopProcess(child);
@@ -716,7 +738,10 @@ async function fullSyncBench() {
       const order = rep % 2 === 0 ? ['raw', 'ours', 'redis', 'sync'] : ['sync', 'redis', 'ours', 'raw'];
       for (const id of order) {
         await waitMasterIdle(client);
+        const masterCpu0 = cpuSecondsOf(master.pid);
         const r = await contenders[id]();
+        await waitMasterIdle(client);
+        if (r.cpu) r.cpu.master = cpuSecondsOf(master.pid) - masterCpu0;
         if (rep > 0) result[id].push(r);
         else result[`${id}WarmUp`] = r;
       }
@@ -788,6 +813,28 @@ function printFullSync(r) {
   console.log(`  sync / Redis = ${fmt(r.syncRatio, 2)} (per round: ${r.syncRatiosPerRound.map((x) => fmt(x, 2)).join(' ')}): ` +
     `${r.syncRatio <= 1 ? 'meets' : 'misses'} the "sync's target no slower than Redis's replica" target`);
   console.log(`  diskless RDB stream: ${fmt(r.rdbStreamBytes / 1e6, 1)} MB; master load of the file: ${fmt(r.masterLoadMs / 1000, 1)} s`);
+  printCpu(r);
+}
+
+/**
+ * Where the CPU went, medians per run: every process either way of copying runs on this machine's cores,
+ * so a contender's wall time can be no less than its total CPU time divided by the cores.
+ */
+function printCpu(r) {
+  const cores = os.cpus().length;
+  const m = (xs, f) => median(xs.map(f));
+  const row = (label, runs, loader) => {
+    const master = m(runs, (x) => x.cpu.master);
+    const server = m(runs, (x) => x.cpu.server);
+    const ours = runs[0].cpu.ours === undefined ? null : m(runs, (x) => x.cpu.ours);
+    const total = m(runs, (x) => x.cpu.master + x.cpu.server + (x.cpu.ours ?? 0));
+    return [label, fmt(master, 2), `${fmt(server, 2)} (${loader})`, ours === null ? '-' : fmt(ours, 2), fmt(total, 2), fmt(total / cores, 2)];
+  };
+  console.log('');
+  printRows(['CPU seconds per run (median)', 'master + snapshot child', 'loading server', 'redistap', 'total', `total / ${cores} cores`], [
+    row('redis-server --replicaof', r.redis, 'replica'),
+    row('redistap sync', r.sync, 'target'),
+  ], new Set([0]));
 }
 
 function printRows(header, rows, left) {
