@@ -423,6 +423,8 @@ class Session {
     if (this.buffer.commands > 0) await this.sendCopy();
     await this.target.below(0);
     if (this.failure) throw this.failure;
+    const dropped = this.encoder.droppedFieldTtls;
+    if (dropped > 0) this.sync.warn(`${dropped} hash(es) copied without their field TTLs: the target has none (Redis 7.4 and Valkey 9.0 have them)`);
     const position = this.position = { replid, offset, db: 0 };
     if (this.selectInBuffer(0)) await this.target.send(this.buffer.take(), 1);
     await this.target.ok(this.stateCommand(position, 'streaming'));

@@ -63,9 +63,9 @@ export async function caughtUp(source: RedisClient, targets: RedisClient[], time
   await new Promise((r) => setTimeout(r, 300)); // the workload's short TTLs (≤ 150 ms) have run out on both sides
 }
 
-/** The shared canonical dumper's lines, without the sync's own keys (redistap:...). */
-export function syncedKeyspace(port: number): string[] {
-  return canonicalDump(port).filter((l) => !l.includes('"key":"redistap:'));
+/** The shared canonical dumper's lines, without the sync's own keys (redistap:...); legacy: see canonicalDump. */
+export function syncedKeyspace(port: number, legacyStreams = false): string[] {
+  return canonicalDump(port, legacyStreams).filter((l) => !l.includes('"key":"redistap:'));
 }
 
 /**
