@@ -24,6 +24,7 @@ import {
   appendEventString, appendByte, appendWord, completeRegion, regionReset, flushRegion, outputLength,
 } from "../output-region";
 import { appendEventJson, jsonInPlace } from "./region";
+import { isStreamType } from "../rdb/types";
 import { streamBegin, streamEvent, streamEnd, streamShift, streamFinishGroups } from "./stream-writer";
 
 @external("host", "keepKey")
@@ -39,7 +40,7 @@ function valueType(rdbType: u32): u32 {
   if (rdbType == 3 || rdbType == 5 || rdbType == 12 || rdbType == 17) return VT_ZSET;
   if (rdbType == 4 || rdbType == 9 || rdbType == 13 || rdbType == 16 || (rdbType >= 22 && rdbType <= 25) ||
       rdbType == 256 + 22) return VT_HASH;
-  if (rdbType == 15 || rdbType == 19 || rdbType == 21 || rdbType == 26) return VT_STREAM;
+  if (isStreamType(rdbType)) return VT_STREAM;
   return 0;
 }
 

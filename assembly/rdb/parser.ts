@@ -795,8 +795,7 @@ function firstValueState(): i32 {
            t == T.T_HASH_METADATA_PRE_GA || t == T.T_VALKEY_HASH_2 ||
            t == T.T_LIST_QUICKLIST || t == T.T_LIST_QUICKLIST_2) vstate = V_COUNT;
   else if (t == T.T_HASH_METADATA || t == T.T_HASH_LISTPACK_EX) vstate = V_MIN_EXPIRE;
-  else if (t == T.T_STREAM_LISTPACKS || t == T.T_STREAM_LISTPACKS_2 || t == T.T_STREAM_LISTPACKS_3 ||
-           t == T.T_STREAM_LISTPACKS_4) {
+  else if (T.isStreamType(t)) {
     streamBegin(t);
     vstate = V_STREAM;
   } else if (t == T.T_MODULE_2) vstate = V_MODULE_ID;

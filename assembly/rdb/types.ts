@@ -27,6 +27,11 @@ export const T_HASH_LISTPACK_EX_PRE_GA: u32 = 23;
 export const T_HASH_METADATA: u32 = 24;
 export const T_HASH_LISTPACK_EX: u32 = 25;
 export const T_STREAM_LISTPACKS_4: u32 = 26; // Redis 8.6 (RDB 13): stream with an IDMP trailer
+
+/** Whether a type code is a stream (any of its layouts). */
+@inline export function isStreamType(t: u32): bool {
+  return t == T_STREAM_LISTPACKS || t == T_STREAM_LISTPACKS_2 || t == T_STREAM_LISTPACKS_3 || t == T_STREAM_LISTPACKS_4;
+}
 /** Valkey's own codes are reported shifted by 256 so they never collide with Redis's. */
 export const T_VALKEY_BASE: u32 = 256;
 export const T_VALKEY_HASH_2: u32 = T_VALKEY_BASE + 22;

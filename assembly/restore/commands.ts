@@ -14,7 +14,7 @@ import { eventCount } from "../events";
 import { base, pos, offsetOf } from "../rdb/reader";
 import { version } from "../rdb/parser";
 import { crcUpdate } from "../rdb/crc64";
-import { T_STRING, T_MODULE_2, T_STREAM_LISTPACKS, T_STREAM_LISTPACKS_2, T_STREAM_LISTPACKS_3, T_STREAM_LISTPACKS_4 } from "../rdb/types";
+import { T_STRING, T_MODULE_2, isStreamType } from "../rdb/types";
 import { fail } from "../status";
 import { writeSigned } from "../decimal";
 import {
@@ -86,7 +86,8 @@ export function restoreConsume(): i32 {
     else if (kind == E_KEY_END && open) {
       open = false;
       if (!appendValue(load<i64>(ev, 24))) return 0;
-      if (load<i64>(ev, 16) == 0 && !mayBeEmpty(keyType)) dropKeyRegion(); // RESTORE refuses an empty collection
+      // RESTORE refuses an empty collection (a string or a stream may be empty)
+      if (load<i64>(ev, 16) == 0 && keyType != T_STRING && !isStreamType(keyType)) dropKeyRegion();
       else finishCommand();
     }
   }
@@ -99,11 +100,6 @@ export function restoreConsume(): i32 {
  */
 export function restoreBeforeCompact(): bool {
   return !open || appendValue(offsetOf(pos));
-}
-
-function mayBeEmpty(rdbType: u32): bool {
-  return rdbType == T_STRING || rdbType == T_STREAM_LISTPACKS || rdbType == T_STREAM_LISTPACKS_2 ||
-    rdbType == T_STREAM_LISTPACKS_3 || rdbType == T_STREAM_LISTPACKS_4;
 }
 
 function startKey(ev: usize): void {
@@ -164,10 +160,7 @@ function finishCommand(): void {
   appendWord(crc, 8);
   const length = regEnd - payloadAt;
   const header = at(payloadAt - PAYLOAD_HEADER);
-  store<u8>(header, 0x24); // $
-  const digitsEnd = writeSigned(<i64>length, header + 1);
-  store<u16>(digitsEnd, 0x0a0d);
-  const headerLen = digitsEnd + 2 - header;
+  const headerLen = bulkHeaderAt(header, <i64>length) - header;
   memory.copy(header + headerLen, at(payloadAt), length);
   setRegEnd(payloadAt - PAYLOAD_HEADER + headerLen + length);
   writeText("\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n");
@@ -177,26 +170,28 @@ function finishCommand(): void {
   targetDb = keyDb;
 }
 
-function writeBulkHeader(n: usize): void {
-  room(24);
-  const d = at(regEnd);
+/** Writes `$<n>\r\n` at d; returns the address after it. */
+function bulkHeaderAt(d: usize, n: i64): usize {
   store<u8>(d, 0x24);
-  const e = writeSigned(<i64>n, d + 1);
+  const e = writeSigned(n, d + 1);
   store<u16>(e, 0x0a0d);
-  setRegEnd(regEnd + (e + 2 - d));
+  return e + 2;
 }
 
-/** `$<len>\r\n<decimal>\r\n` */
+function writeBulkHeader(n: usize): void {
+  room(24);
+  setRegEnd(regEnd + (bulkHeaderAt(at(regEnd), <i64>n) - at(regEnd)));
+}
+
+/** `$<len>\r\n<decimal>\r\n`: the digits are written first, 8 bytes on, then moved behind their header. */
 function writeDecimalBulk(v: i64): void {
   room(48);
   const d = at(regEnd);
   const digits = writeSigned(v, d + 8) - (d + 8);
-  store<u8>(d, 0x24);
-  const e = writeSigned(<i64>digits, d + 1);
-  store<u16>(e, 0x0a0d);
-  memory.copy(e + 2, d + 8, digits);
-  store<u16>(e + 2 + digits, 0x0a0d);
-  setRegEnd(regEnd + (e + 4 + digits - d));
+  const e = bulkHeaderAt(d, <i64>digits);
+  memory.copy(e, d + 8, digits);
+  store<u16>(e + digits, 0x0a0d);
+  setRegEnd(regEnd + (e + digits + 2 - d));
 }
 
 /** ASCII text known at compile time. */
