@@ -119,6 +119,17 @@ describe.skipIf(!live)('sync: what it refuses, and --resync', () => {
     expect(String(await target.call('GET', 'app:1'))).toBe('from the source');
   }, 60_000);
 
+  it.each([
+    ['as stored, written by the core', {}],
+    ['re-encoded (a rename)', { rename: { pattern: /^/, replacement: 'r:' } }],
+  ] as const)('a RESTORE the target refuses stops the copy and names the key (%s)', async (_how, options) => {
+    const [src, dst] = await Promise.all([server(['--repl-diskless-sync-delay', '0']), server(['--rename-command', 'RESTORE', 'RESTORE_OFF'])]);
+    const source = await client(src);
+    await source.ok('RPUSH', 'only:key', 'a', 'b');
+    const { sync: s } = startSync(src, dst, options);
+    await expect(s.done).rejects.toThrow(/^the target refused to copy "(r:)?only:key": ERR unknown command 'RESTORE'/);
+  }, 60_000);
+
   it('a source that restarted without its data cannot continue: the sync says so; --resync copies again', async () => {
     const [src, dst] = await Promise.all([server(['--repl-diskless-sync-delay', '0']), server()]);
     let source = await client(src);

@@ -73,28 +73,3 @@ export class CommandBuffer {
     this.buffer = grown;
   }
 }
-
-/**
- * Argument `arg` (0: the name) of command `index` in RESP-encoded commands (arrays of bulk strings, as
- * CommandBuffer writes them): for naming the command a server refused.
- */
-export function commandArgument(bytes: Uint8Array, index: number, arg: number): Uint8Array {
-  let at = 0;
-  const number = (): number => {
-    const end = bytes.indexOf(0x0d, at);
-    const n = Number(latin1.decode(bytes.subarray(at + 1, end)));
-    at = end + 2;
-    return n;
-  };
-  for (let command = 0; ; command++) {
-    const count = number();
-    for (let i = 0; i < count; i++) {
-      const length = number();
-      if (command === index && i === arg) return bytes.subarray(at, at + length);
-      at += length + 2;
-    }
-    if (at >= bytes.length) throw new RangeError(`no argument ${arg} of command ${index} in these commands`);
-  }
-}
-
-const latin1 = new TextDecoder('latin1');

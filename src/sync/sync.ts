@@ -11,8 +11,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
-import { CommandBuffer, commandArgument, type BufferedArg } from '../resp/command-buffer.js';
-import { RespErrorReply, replyText, type RespValue } from '../resp/replies.js';
+import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
+import { RespErrorReply, RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
 import { Replica } from '../replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
@@ -115,8 +115,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 const utf8 = new TextDecoder();
 const ascii = (text: string) => new TextEncoder().encode(text);
-/** Stands for a SELECT's reply among the copy's keys (which name a RESTORE's key in errors). */
-const SELECT = ascii('SELECT');
 // RESTORE's constant arguments, encoded once.
 const RESTORE = ascii('RESTORE');
 const REPLACE = ascii('REPLACE');
@@ -139,8 +137,6 @@ class Session {
   private readonly buffer = new CommandBuffer();
   private readonly encoder: DumpPayloadEncoder;
   private connectionDb = 0;
-  /** The key of each copy command in the buffer (a SELECT's placeholder, an MSET's first key), for errors. */
-  private copyKeys: Uint8Array[] = [];
   /** Keys and values of strings waiting for their MSET, all of db stringsDb. */
   private strings: Uint8Array[] = [];
   private stringsDb = 0;
@@ -352,9 +348,8 @@ class Session {
 
   /** RESTORE ... REPLACE ABSTTL of one key into the copy's pipeline. */
   private restore(db: number, key: Uint8Array, expireMs: Int64 | null, payload: Uint8Array): void | Promise<void> {
-    if (this.selectInBuffer(db)) this.copyKeys.push(SELECT);
+    this.selectInBuffer(db);
     this.buffer.command([RESTORE, key, expireMs ?? ZERO, payload, REPLACE, ABSTTL]);
-    this.copyKeys.push(key);
     if (this.buffer.length >= COPY_CHUNK_BYTES) return this.sendCopy();
   }
 
@@ -376,9 +371,8 @@ class Session {
 
   private flushStrings(): void {
     if (this.strings.length === 0) return;
-    if (this.selectInBuffer(this.stringsDb)) this.copyKeys.push(SELECT);
+    this.selectInBuffer(this.stringsDb);
     this.buffer.commandOf(this.strings.length + 1, (i) => (i === 0 ? MSET : this.strings[i - 1]!));
-    this.copyKeys.push(this.strings[0]!);
     this.strings = [];
     this.stringBytes = 0;
   }
@@ -395,25 +389,25 @@ class Session {
   /** RESTORE commands the core wrote (SELECTs among them). */
   private sendRestores(bytes: Uint8Array, commands: number, keys: number): Promise<void> {
     this.sync.copied(keys);
-    this.target.send(bytes, commands).then((replies) => {
-      const refused = replies.findIndex((reply) => reply instanceof RespErrorReply);
-      if (refused < 0) return;
-      const [name, arg] = [0, 1].map((i) => utf8.decode(commandArgument(bytes, refused, i)));
-      const what = name === 'SELECT' ? `db ${arg}` : JSON.stringify(arg);
-      this.fail(new SyncError(`the target refused to copy ${what}: ${(replies[refused] as RespErrorReply).message}`));
-    }, (err: unknown) => this.fail(err));
-    return this.target.below(this.sync.maxInFlightBytes);
+    return this.sendCopyCommands(bytes, commands);
   }
 
   private sendCopy(): Promise<void> {
-    const keys = this.copyKeys;
-    this.copyKeys = [];
-    this.target.send(this.buffer.take(), keys.length).then((replies) => {
-      replies.forEach((reply, i) => {
-        if (reply instanceof RespErrorReply) {
-          this.fail(new SyncError(`the target refused to copy ${JSON.stringify(utf8.decode(keys[i]!))}: ${reply.message}`));
-        }
-      });
+    const commands = this.buffer.commands;
+    return this.sendCopyCommands(this.buffer.take(), commands);
+  }
+
+  /**
+   * Sends copy commands (SELECT, RESTORE, MSET); a refusal fails the sync naming the command's key (its
+   * first, for MSET), read back from the bytes sent: errors are rare, the copy's commands many.
+   */
+  private sendCopyCommands(bytes: Uint8Array, commands: number): Promise<void> {
+    this.target.send(bytes, commands).then((replies) => {
+      const refused = replies.findIndex((reply) => reply instanceof RespErrorReply);
+      if (refused < 0) return;
+      const [name, arg] = (new RespReplyReader().write(bytes)[refused] as Uint8Array[]).map((a) => utf8.decode(a));
+      const what = name === 'SELECT' ? `db ${arg}` : JSON.stringify(arg);
+      this.fail(new SyncError(`the target refused to copy ${what}: ${(replies[refused] as RespErrorReply).message}`));
     }, (err: unknown) => this.fail(err));
     return this.target.below(this.sync.maxInFlightBytes);
   }
