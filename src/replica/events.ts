@@ -122,6 +122,8 @@ export type ReplicaEvent =
    * (SELECT as the db changes), for sending as they are; `commands` replies are due, `keys` of them copy keys.
    */
   | { type: 'restore-commands'; bytes: Uint8Array; commands: number; keys: number }
+  /** With rdbBytes: the next bytes of the snapshot as the master sent them (RDB file bytes, transfer framing removed). */
+  | { type: 'rdb-bytes'; bytes: Uint8Array }
   /** The snapshot is complete; writes follow. */
   | { type: 'full-sync-end'; replid: string; offset: number; keys: number; bytes: number }
   /** The master continued from the checkpoint (+CONTINUE). */

@@ -16,6 +16,11 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   /** Do not parse the snapshot into entries (its bytes are still read, and counted). */
   skipRdb?: boolean;
   /**
+   * Hand over the snapshot unparsed, as 'rdb-bytes' events (each owning a copy of what arrived), for a
+   * consumer that stores it or forwards it to a server that loads it.
+   */
+  rdbBytes?: boolean;
+  /**
    * Hand over the snapshot as 'restore-commands' events instead of 'entry' events: RESTORE commands the
    * core writes with each value as the snapshot holds it, for a server that loads its RDB version.
    */
@@ -314,7 +319,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
 
   private rdbBegin(total: number | null): void {
     const restoreCommands = this.options.restoreCommands;
-    const parser = this.options.skipRdb ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum, restoreCommands });
+    const parser = this.options.skipRdb || this.options.rdbBytes ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum, restoreCommands });
     this.rdb = { parser, builder: restoreCommands ? null : new EntryBuilder(), bytes: 0, total, keys: 0, reportedAt: 0 };
   }
 
@@ -325,11 +330,16 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       rdb.parser.write(bytes, (batch) => rdb.builder!.consume(batch));
       this.takeEntries();
     }
+    let unaccounted = bytes.length;
+    if (this.options.rdbBytes) {
+      this.push({ type: 'rdb-bytes', bytes: bytes.slice() }, null, unaccounted);
+      unaccounted = 0;
+    }
     // Progress at most every PROGRESS_INTERVAL_MS; the chunk's bytes are accounted for either way.
     const now = Date.now();
     const report = now - rdb.reportedAt >= PROGRESS_INTERVAL_MS;
     if (report) rdb.reportedAt = now;
-    this.push(report ? { type: 'rdb-progress', bytes: rdb.bytes, total: rdb.total } : null, null, bytes.length);
+    if (report || unaccounted > 0) this.push(report ? { type: 'rdb-progress', bytes: rdb.bytes, total: rdb.total } : null, null, unaccounted);
   }
 
   /** Hands over what the parser completed (RESTORE commands only once there are enough of them, or `all`). */
