@@ -2,6 +2,9 @@
 // keyspace (read back by the shared canonical dumper), then the writes arrive as commands in order with
 // MULTI/EXEC kept whole, the offset meets the master's, and resuming from a checkpoint (after a restart
 // or a killed link) continues with PSYNC without losing or repeating a write.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Replica } from '../src/replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../src/replica/events.js';
@@ -72,6 +75,29 @@ describe.skipIf(!live).each(['yes', 'no'])('a replica of redis-server with repl-
       replica.stop();
     }
   }, 60_000);
+  it('rdbBytes: the snapshot as the master sent it, unparsed: a file another redis-server loads into the same keyspace', async () => {
+    const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, rdbBytes: true });
+    const it = replica[Symbol.asyncIterator]();
+    let events: ReplicaEvent[];
+    try {
+      events = await collect(it, (e) => e.type === 'full-sync-end');
+    } finally {
+      replica.stop();
+    }
+    expect(events.some((e) => e.type === 'entry')).toBe(false);
+    const chunks = events.flatMap((e) => (e.type === 'rdb-bytes' ? [e.bytes] : []));
+    const end = events.find((e) => e.type === 'full-sync-end');
+    expect(chunks.reduce((n, c) => n + c.length, 0)).toBe(end?.type === 'full-sync-end' && end.bytes);
+    const dir = mkdtempSync(join(tmpdir(), 'redistap-rdb-bytes-'));
+    writeFileSync(join(dir, 'dump.rdb'), Buffer.concat(chunks));
+    const loader = await startRedisServer(['--dbfilename', 'dump.rdb'], { dir });
+    try {
+      expect(keyspace(loader.port)).toEqual(expected);
+    } finally {
+      await loader.stop();
+    }
+  }, 60_000);
+
   it('streams writes to every type (populate tool, Lua, MULTI, expiring keys) that rebuild the keyspace in another server', async () => {
     const target = await startRedisServer();
     const replica = new Replica({ url: `redis://127.0.0.1:${server.port}`, skipRdb: true });
