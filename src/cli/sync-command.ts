@@ -15,6 +15,7 @@ interface SyncFlags {
   rename?: string;
   checkpointKey?: string;
   resync?: boolean;
+  copy: 'restore' | 'replication';
   json?: boolean;
   maxInFlight: string;
   timeout: string;
@@ -52,6 +53,7 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
     rename,
     stateKey: opts.checkpointKey,
     resync: opts.resync,
+    copy: opts.copy,
     maxInFlightBytes: positive(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
     timeoutMs: positive(opts.timeout, '--timeout') * 1000,
   };
@@ -61,7 +63,8 @@ function statusLine(s: SyncStatus): string {
   const lag = `lag ${formatBytes(s.lag.bytes)}, ${(s.lag.ms / 1000).toFixed(1)} s`;
   if (s.phase === 'copying') {
     const of = s.copy.rdbTotal === null ? '' : ` of ${formatBytes(s.copy.rdbTotal)}`;
-    return `copying: ${s.copy.keys.toLocaleString('en-US')} keys, snapshot ${formatBytes(s.copy.rdbBytes)}${of} read`;
+    const keys = s.copy.keys > 0 ? `${s.copy.keys.toLocaleString('en-US')} keys, ` : '';
+    return `copying: ${keys}snapshot ${formatBytes(s.copy.rdbBytes)}${of} read`;
   }
   return `${s.phase}: ${s.applied.commands.toLocaleString('en-US')} writes applied, offset ${s.applied.offset}; ${lag}` +
     (s.warnings > 0 ? `; ${s.warnings} warnings` : '');
@@ -110,6 +113,8 @@ export function syncCommand(): Command {
     .option('--rename <s/from/to/>', "rename keys on the way, sed-style: 's/^old:/new:/' (flags g, i; $1 or \\1 for groups)")
     .option('--checkpoint-key <key>', 'the target key keeping the sync\'s position (default redistap:checkpoint:<source host:port>)')
     .option('--resync', 'allow deleting the target\'s synced keys to copy everything again (when the target is not empty, or the source cannot continue)')
+    .addOption(new Option('--copy <how>', 'how the snapshot reaches the target: restore (RESTORE commands) or replication ' +
+      '(the target loads it as a replica of redistap: fastest; see below)').choices(['restore', 'replication']).default('restore'))
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
     .option('--max-in-flight <MiB>', 'data sent to the target and not yet acknowledged, at most', '16')
     .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60');
@@ -126,6 +131,13 @@ copy, as long as the source's backlog still holds the writes since. If it does n
 restarted without its data), redistap says so and stops; --resync then deletes the target's synced keys
 and copies everything again. A first sync refuses a target that already holds keys where it would write,
 unless --resync allows deleting them. Keys under redistap: are never synced or deleted.
+
+--copy replication: for the copy, the target is made a replica of redistap (REPLICAOF to a port redistap
+opens on the address it reaches the target from) and loads the snapshot with its own replica code, as
+fast as a replica of the source would; then it is made a master again and the writes follow as usual.
+It needs a target that can connect back to this machine, accepts REPLICAOF, loads the source's RDB
+version and holds no other keys (the load replaces its whole dataset); no --db, --db-map, --prefix,
+--key or --rename. The snapshot goes as the source wrote it: function libraries and module values too.
 
 The target must accept RESTORE, MULTI/EXEC and the source's write commands. Hash field TTLs reach only
 targets that have them (Redis 7.4+, Valkey 9.0+); on older targets such hashes are copied without their

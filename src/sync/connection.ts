@@ -74,6 +74,11 @@ export class RedisConnection {
     return this.options.timeoutMs ?? 60_000;
   }
 
+  /** Our end's address, and the server's: where a server that connects back to us would find us, and come from. */
+  get addresses(): { local: string; remote: string } {
+    return { local: this.socket.localAddress ?? '', remote: this.socket.remoteAddress ?? '' };
+  }
+
   /** Bytes sent whose replies have not all arrived. */
   get inFlightBytes(): number {
     return this.unreplied;

@@ -22,6 +22,7 @@ import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
 import { KeyRoute, type KeyRouteOptions } from './key-route.js';
+import { ReplicationCopy } from './replication-copy.js';
 import { decodeState, defaultStateKey, encodeState, STATE_PREFIX, type SyncState } from './sync-state.js';
 
 /** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
@@ -43,6 +44,14 @@ export interface SyncOptions extends KeyRouteOptions {
   stateKey?: string;
   /** Allows deleting the target's synced keys to copy again (a non-empty target, or a source that cannot continue). */
   resync?: boolean;
+  /**
+   * How the snapshot reaches the target. 'restore' (default): pipelined RESTORE commands. 'replication':
+   * the target, made a replica of this process for the copy (REPLICAOF), loads the snapshot with its own
+   * replica code, as fast as Redis's own replica; it must be able to connect to this machine, accept
+   * REPLICAOF, load the source's RDB version, and hold no other keys (the load replaces its dataset); no
+   * filters, renames, db map or transform.
+   */
+  copy?: 'restore' | 'replication';
   transform?: SyncTransform;
   signal?: AbortSignal;
   /** Bytes sent to the target and not yet answered, at most (default 16 MiB). */
@@ -94,6 +103,10 @@ function hasDbOption(command: ReplicaCommand): boolean {
 
 /** Replicated commands that are not data: a replica passes them on to its own clients, a copy does not. */
 const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf']);
+
+function serverName(format: ServerFormat): string {
+  return `${format.flavor === 'valkey' ? 'Valkey' : 'Redis'} ${format.version}, RDB ${format.rdbVersion}`;
+}
 
 function retryable(error: unknown): boolean {
   if (error instanceof SyncError) return false;
@@ -152,11 +165,19 @@ class Session {
 
   /** The core writes the copy's commands, values as the source stores them (the target loads them as they are). */
   private readonly copiesAsStored: boolean;
+  /** The target loads the snapshot as a replica of ours (copy: 'replication'). */
+  private readonly copiesByReplication: boolean;
+  /** The copy under way through the target's replication link. */
+  private replicationCopy: ReplicationCopy | null = null;
 
   constructor(private readonly sync: Sync, private readonly target: RedisConnection, targetFormat: ServerFormat,
     sourceFormat: ServerFormat, private readonly keys: CommandKeys | null) {
     this.encoder = new DumpPayloadEncoder(targetFormat);
     this.copiesAsStored = !sync.options.transform && !sync.route.renames && loadsAsIs(sourceFormat, targetFormat);
+    this.copiesByReplication = sync.options.copy === 'replication';
+    if (this.copiesByReplication && !loadsAsIs(sourceFormat, targetFormat)) {
+      throw new SyncError(`--copy replication: the target (${serverName(targetFormat)}) cannot load the snapshot of the source (${serverName(sourceFormat)}) as it is; use --copy restore`);
+    }
   }
 
   get oldestUnconfirmedMs(): number | null {
@@ -176,7 +197,10 @@ class Session {
   async run(): Promise<void> {
     const sync = this.sync;
     const stored = await this.readState();
-    if (!stored) await this.claimTarget();
+    // A target left a replica of ours holds an incomplete copy, as a stored 'copying' state says otherwise.
+    const reclaimed = await ReplicationCopy.reclaim(this.target, stored?.state === 'copying');
+    if (reclaimed) sync.warn('the target was still a replica of an interrupted --copy replication: made it a master again; copying again');
+    if (!stored && !reclaimed) await this.claimTarget();
     const from = stored?.state === 'streaming' ? stored : null;
     if (from) {
       this.position = { replid: from.replid, offset: from.offset, db: from.db };
@@ -185,13 +209,16 @@ class Session {
     this.replica = new Replica({
       url: sync.options.source, tls: sync.options.sourceTls, checkpoint: from && { replid: from.replid, offset: from.offset, db: from.db },
       timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect,
-      restoreCommands: this.copiesAsStored ? { routeKey: (db, rdbType, key) => this.routeStored(db, rdbType, key), routeEveryKey: !sync.route.identity } : undefined,
+      rdbBytes: this.copiesByReplication,
+      restoreCommands: this.copiesAsStored && !this.copiesByReplication ? { routeKey: (db, rdbType, key) => this.routeStored(db, rdbType, key), routeEveryKey: !sync.route.identity } : undefined,
     });
     if (this.stopped) this.replica.stop();
     try {
       await this.replica.run((event) => this.handle(event));
     } finally {
       this.replica.stop();
+      // Stopped or failed during such a copy: the target must not stay a replica of ours.
+      await this.replicationCopy?.abandon().catch(() => undefined);
     }
     if (this.failure) throw this.failure;
     // Stopped: what was taken from the source is applied before the sync ends.
@@ -208,6 +235,7 @@ class Session {
     switch (event.type) {
       case 'entry': return this.copy(event.entry);
       case 'restore-commands': return this.sendRestores(event.bytes, event.commands, event.keys);
+      case 'rdb-bytes': return this.replicationCopy!.forward(event.bytes);
       case 'command': return this.apply([event.command], event.replid, event.command.offset);
       case 'transaction': return this.apply(event.commands, event.replid, event.offset);
       case 'full-sync-start': return this.startCopy(event.replid, event.offset, event.reason);
@@ -309,16 +337,26 @@ class Session {
         'its backlog no longer holds the writes since, or it restarted without its data. Run again with --resync to delete the target\'s synced keys and copy everything again');
     }
     if (this.batch) this.sendBatch();
+    // A snapshot that came again (the source link dropped during one): the target drops its partial load.
+    await this.replicationCopy?.abandon();
+    this.replicationCopy = null;
     if (reason === 'resync') sync.warn('--resync: the source cannot continue from the target\'s position; copying everything again');
     // Everything this sync owns on the target was written by it (claimTarget), and is stale now.
     await this.target.below(0);
     await this.deleteOwnedKeys(null);
     await this.select(0);
     await this.target.ok(this.stateCommand({ replid, offset, db: 0 }, 'copying'));
+    sync.startCopy();
+    if (this.copiesByReplication) return this.startReplicationCopy(replid);
     // The core's commands start with a SELECT, and leave the connection in the db of the last key.
     if (this.copiesAsStored) this.connectionDb = -1;
-    sync.startCopy();
     sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'})`);
+  }
+
+  private async startReplicationCopy(replid: string): Promise<void> {
+    this.replicationCopy = await ReplicationCopy.start(this.target, 1);
+    this.sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'}) through the target's replication link: ` +
+      'the target is a replica of redistap until it has loaded it');
   }
 
   private copy(entry: RdbEntry): void | Promise<void> {
@@ -413,6 +451,10 @@ class Session {
   }
 
   private async endCopy(replid: string, offset: number): Promise<void> {
+    if (this.replicationCopy) {
+      this.sync.copied(await this.replicationCopy.finish());
+      this.replicationCopy = null;
+    }
     this.flushStrings();
     if (this.buffer.commands > 0) await this.sendCopy();
     await this.target.below(0);
@@ -588,6 +630,13 @@ export class Sync {
     this.sourceName = `${this.source.host}:${this.source.port}`;
     this.stateKey = options.stateKey ?? defaultStateKey(this.source);
     this.route = new KeyRoute(options, STATE_PREFIX);
+    if (options.copy !== undefined && options.copy !== 'restore' && options.copy !== 'replication') {
+      throw new TypeError(`copy must be 'restore' or 'replication', got ${JSON.stringify(options.copy)}`);
+    }
+    if (options.copy === 'replication' && (!this.route.identity || options.transform)) {
+      throw new TypeError('--copy replication copies the whole dataset as it is: it cannot be combined with --db, --db-map, ' +
+        '--prefix, --key, --rename or a transform hook; use --copy restore');
+    }
     this.maxInFlightBytes = options.maxInFlightBytes ?? 16 << 20;
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
     this.done = this.run();

@@ -1,0 +1,173 @@
+// The sync's `copy: 'replication'`: the target loads the source's snapshot with its own replica code, as
+// fast as Redis's own replica loads it. The target, told REPLICAOF <this process>, connects here; we answer
+// its handshake (PING, AUTH, REPLCONF) and its PSYNC with +FULLRESYNC, then send the snapshot's bytes
+// framed with an end mark, as a diskless master does. One connection, from the target's address only.
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
+
+/** Replication IDs announced here begin with "redistap" in hex: a target left a replica of us is told by it. */
+export const SNAPSHOT_REPLID_PREFIX = '7265646973746170';
+
+/** How the target's link failed, or why it never came. */
+export class SnapshotServerError extends Error {
+  override name = 'SnapshotServerError';
+}
+
+const MARK_BYTES = 40;
+
+/** Strips IPv4-mapped IPv6 ("::ffff:127.0.0.1") so that both sides of a comparison spell an address alike. */
+function plainAddress(address: string | undefined): string {
+  return (address ?? '').replace(/^::ffff:/, '');
+}
+
+export class SnapshotServer {
+  /** The replication ID the target is given (it keeps it as its own until promoted). */
+  readonly replid = SNAPSHOT_REPLID_PREFIX + randomBytes(12).toString('hex');
+  private readonly mark = Buffer.from(randomBytes(MARK_BYTES / 2).toString('hex'), 'latin1');
+  private replica: net.Socket | null = null;
+  private failed: SnapshotServerError | null = null;
+  private onAttached: (() => void) | null = null;
+  private onFailure: ((error: SnapshotServerError) => void) | null = null;
+  private refused: string | null = null;
+  private answered = false;
+  private ended = false;
+
+  private constructor(private readonly server: net.Server, private readonly peer: string) {
+    server.on('connection', (socket) => this.accept(socket));
+  }
+
+  /** Listens on `host` (an ephemeral port) for one connection from address `peer`. */
+  static listen(host: string, peer: string): Promise<SnapshotServer> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', (err) => reject(new SnapshotServerError(`cannot listen on ${host} for the target: ${err.message}`)));
+      server.listen(0, host, () => resolve(new SnapshotServer(server, plainAddress(peer))));
+    });
+  }
+
+  /** Why the target's link failed (or that it was closed); null while it works. */
+  get failure(): SnapshotServerError | null {
+    return this.failed;
+  }
+
+  get host(): string {
+    return (this.server.address() as net.AddressInfo).address;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** Resolves once the target has asked for the snapshot and been answered; rejects after `timeoutMs`. */
+  attached(timeoutMs: number): Promise<void> {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.answered) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const refused = this.refused ? ` (a connection came from ${this.refused}, not the target's address ${this.peer}: refused)` : '';
+        reject(new SnapshotServerError(`the target did not connect to ${this.host}:${this.port} within ${timeoutMs / 1000} s${refused}; ` +
+          'it must be able to reach this machine for --copy replication (use --copy restore otherwise)'));
+      }, timeoutMs);
+      this.onAttached = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.whenFailed((error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  /** Calls `handler` once, if the target's link fails before close(). */
+  whenFailed(handler: (error: SnapshotServerError) => void): void {
+    if (this.failed) handler(this.failed);
+    else {
+      const before = this.onFailure;
+      this.onFailure = (error) => {
+        before?.(error);
+        handler(error);
+      };
+    }
+  }
+
+  /** Sends the next snapshot bytes; resolves once the socket can take more (backpressure). */
+  write(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.failed) return Promise.reject(this.failed);
+    if (this.replica!.write(bytes)) return undefined;
+    return new Promise((resolve, reject) => {
+      this.replica!.once('drain', resolve);
+      this.whenFailed(reject);
+    });
+  }
+
+  /** The snapshot is complete: the end mark tells the target so. */
+  end(): void {
+    this.ended = true;
+    this.replica?.write(this.mark);
+  }
+
+  /** Stops listening and drops the link (after the target was promoted, or to give up). */
+  close(): void {
+    this.onFailure = null;
+    this.failed ??= new SnapshotServerError('the snapshot link was closed');
+    this.server.close();
+    this.replica?.destroy();
+  }
+
+  private accept(socket: net.Socket): void {
+    const from = plainAddress(socket.remoteAddress);
+    if (this.replica || from !== this.peer) {
+      if (!this.replica) this.refused = from;
+      socket.destroy();
+      return;
+    }
+    this.replica = socket;
+    this.server.close(); // one target, one connection
+    socket.setNoDelay(true);
+    const commands = new RespReplyReader();
+    socket.on('data', (chunk: Buffer) => {
+      // After PSYNC a replica sends only REPLCONF ACKs, and newlines while it loads: nothing to answer.
+      if (this.answered) return;
+      let received: RespValue[];
+      try {
+        received = commands.write(chunk);
+      } catch {
+        this.fail('the target sent bytes that are not RESP on its replication link (is tls-replication on? use --copy restore)');
+        return;
+      }
+      for (const command of received) if (!this.answered) this.answer(command);
+    });
+    socket.on('error', (err) => this.fail(`the target's replication link failed: ${err.message}`));
+    socket.on('close', () => this.fail(this.ended
+      ? 'the target dropped its replication link after the snapshot: it could not load it (its log says why)'
+      : 'the target dropped its replication link during the snapshot'));
+  }
+
+  /** A replica's handshake: PING, AUTH, REPLCONF ..., PSYNC. */
+  private answer(command: RespValue): void {
+    const args = Array.isArray(command) ? command : [command];
+    const name = replyText(args[0] ?? null).toUpperCase();
+    const socket = this.replica!;
+    if (name === 'PING') socket.write('+PONG\r\n');
+    else if (name === 'AUTH') socket.write('+OK\r\n');
+    else if (name === 'REPLCONF') socket.write('+OK\r\n');
+    else if (name === 'PSYNC') {
+      this.answered = true;
+      socket.write(`+FULLRESYNC ${this.replid} 0\r\n$EOF:${this.mark.toString('latin1')}\r\n`);
+      const attached = this.onAttached;
+      this.onAttached = null;
+      attached?.();
+    } else socket.write(`-ERR redistap serves a snapshot here, not ${name}\r\n`);
+  }
+
+  private fail(message: string): void {
+    if (this.failed) return;
+    this.failed = new SnapshotServerError(message);
+    this.replica?.destroy();
+    const handler = this.onFailure;
+    this.onFailure = null;
+    handler?.(this.failed);
+  }
+}
