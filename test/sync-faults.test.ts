@@ -45,7 +45,8 @@ async function streaming(s: Sync): Promise<void> {
   expect(s.status.phase).toBe('streaming');
 }
 
-describe.skipIf(!live)('sync under faults', () => {
+// Both ways of copying: RESTORE commands, and the target loading the snapshot as a replica of the sync.
+describe.skipIf(!live).each(['restore', 'replication'] as const)('sync under faults (--copy %s)', (copy) => {
   it('the replica link killed during the snapshot, then during the stream, several times', async () => {
     const [src, dst] = await Promise.all([server(SOURCE), server()]);
     const source = await client(src);
@@ -54,8 +55,9 @@ describe.skipIf(!live)('sync under faults', () => {
     // A snapshot that takes a while: every key saved 50 µs late.
     await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 50);
     const writes = writer(source);
-    const { sync: s, events } = startSync(src, dst);
-    await waitFor('the copy to be under way', () => s.status.copy.keys > 200);
+    const { sync: s, events } = startSync(src, dst, { copy });
+    // RESTOREs sent, or the target loading.
+    await waitFor('the copy to be under way', () => (copy === 'restore' ? s.status.copy.keys > 200 : s.status.copy.rdbBytes > 0));
     await source.ok('CLIENT', 'KILL', 'TYPE', 'replica');
     await waitFor('a second copy', () => events.filter((e) => e.type === 'phase' && e.phase === 'copying').length >= 2);
     await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 0);
@@ -79,7 +81,7 @@ describe.skipIf(!live)('sync under faults', () => {
     await populateMixed(source, 4);
     const replica = await realReplica(src);
     const writes = writer(source);
-    const { sync: s, events } = startSync(src, dst, { timeoutMs: 1000, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+    const { sync: s, events } = startSync(src, dst, { copy, timeoutMs: 1000, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
     await streaming(s);
     await waitFor('writes', () => writes.rounds() > 30);
     // The writer's own calls wait out the sleep too.
@@ -105,12 +107,13 @@ describe.skipIf(!live)('sync under faults', () => {
     const writes = writer(source);
     const lines: string[] = [];
     const run = (): ChildProcess => {
-      const child = spawn(process.execPath, [MAIN, 'sync', url(src), url(dst), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [MAIN, 'sync', url(src), url(dst), '--copy', copy, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
       child.stdout!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
       later({ stop: () => { if (child.exitCode === null) child.kill('SIGKILL'); } });
       return child;
     };
-    const phases = () => lines.map((l) => JSON.parse(l) as { type: string; phase?: string; detail?: string }).filter((e) => e.type === 'phase');
+    const events = () => lines.map((l) => JSON.parse(l) as { type: string; phase?: string; detail?: string; message?: string });
+    const phases = () => events().filter((e) => e.type === 'phase');
     // First run: killed during the copy (the snapshot is slowed down so that it lasts).
     await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 100);
     let child = run();
@@ -136,5 +139,8 @@ describe.skipIf(!live)('sync under faults', () => {
     // One copy cut short, one complete; every later start resumed with PSYNC.
     expect(phases().filter((p) => p.phase === 'copying')).toHaveLength(2);
     expect(phases().filter((p) => p.phase === 'streaming' && /^resumed/.test(p.detail ?? ''))).toHaveLength(4);
+    // Killed while the target loaded from it: the next start found the target a replica, and promoted it.
+    const reclaimed = events().filter((e) => e.type === 'warning' && /still a replica of an interrupted --copy replication/.test(e.message ?? ''));
+    expect(reclaimed).toHaveLength(copy === 'replication' ? 1 : 0);
   }, 240_000);
 });

@@ -4,28 +4,13 @@
 // a real replica of the source.
 import { afterEach, describe, expect, it } from 'vitest';
 import { populateMixed } from './helpers/mixed-data.js';
-import type { Sync, SyncEvent } from '../src/sync/sync.js';
-import { haveRedisServer, sharedTool, type RedisClient } from './helpers/redis-server.js';
+import { haveRedisServer, sharedTool } from './helpers/redis-server.js';
 import { syncedKeyspace, caughtUp, client, realReplica, server, startSync, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
-import { writeRound } from './helpers/sync-workload.js';
+import { writeRound, writeThroughCopy } from './helpers/sync-workload.js';
 
 const live = haveRedisServer();
 
 afterEach(stopAll);
-
-/**
- * Writes rounds while the snapshot is made and copied, then `after` more; fails when the copy fails or
- * has not finished within a minute.
- */
-async function writeThroughCopy(source: RedisClient, s: Sync, events: SyncEvent[], after: number, hfe = false): Promise<void> {
-  let round = 0;
-  const deadline = Date.now() + 60_000;
-  while (s.status.phase !== 'streaming') {
-    await writeRound(source, round++, hfe);
-    if (Date.now() > deadline || s.status.phase === 'failed') throw new Error(`the copy did not finish: ${JSON.stringify(events)}`);
-  }
-  for (let end = round + after; round < end; round++) await writeRound(source, round, hfe);
-}
 
 describe.skipIf(!live)('sync into a live target', () => {
   it('copies a snapshot with writes during and after the copy; the keyspaces end identical', async () => {

@@ -1,6 +1,7 @@
 // Writes for the sync tests: every type, in shapes where applying a write twice or not at all changes the
 // result (appends, increments, pushes, pops, stream IDs and consumer groups), plus MULTI/EXEC, Lua
 // scripts, TTLs and deletions. Round r writes the same things on every run.
+import type { Sync, SyncEvent } from '../../src/sync/sync.js';
 import type { RedisClient } from './redis-server.js';
 
 /** One round of writes; `hfe`: the server has hash field TTLs (Redis ≥ 7.4). */
@@ -31,4 +32,18 @@ export async function writeRound(client: RedisClient, r: number, hfe = false): P
   if (r % 6 === 5) send('DEL', `w:plain:${r - 2}`);
   if (r % 10 === 9) send('RENAME', `w:plain:${r - 1}`, `w:renamed:${r}`);
   await Promise.all(calls);
+}
+
+/**
+ * Writes rounds while the snapshot is made and copied, then `after` more; fails when the copy fails or
+ * has not finished within a minute.
+ */
+export async function writeThroughCopy(source: RedisClient, s: Sync, events: SyncEvent[], after: number, hfe = false): Promise<void> {
+  let round = 0;
+  const deadline = Date.now() + 60_000;
+  while (s.status.phase !== 'streaming') {
+    await writeRound(source, round++, hfe);
+    if (Date.now() > deadline || s.status.phase === 'failed') throw new Error(`the copy did not finish: ${JSON.stringify(events)}`);
+  }
+  for (let end = round + after; round < end; round++) await writeRound(source, round, hfe);
 }

@@ -1,0 +1,79 @@
+// `sync` with `copy: 'replication'` against real servers: the target is made a replica of the sync for
+// the copy, loads the source's snapshot with its own replica code, and is promoted back before the writes
+// follow. Each case ends with the target's keyspace equal to the source's and a real replica's, and the
+// target a master again; and what this way of copying refuses is refused before anything is lost.
+import { afterEach, describe, expect, it } from 'vitest';
+import { populateMixed } from './helpers/mixed-data.js';
+import { haveRedisServer, sharedTool, type RedisClient } from './helpers/redis-server.js';
+import { caughtUp, client, realReplica, server, startSync, stopAll, syncedKeyspace, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
+import { writeThroughCopy } from './helpers/sync-workload.js';
+
+const live = haveRedisServer();
+const SOURCE = ['--repl-diskless-sync-delay', '0'];
+const LIBRARY = "#!lua name=copied\nredis.register_function('one', function() return 1 end)";
+
+afterEach(stopAll);
+
+async function role(target: RedisClient): Promise<string> {
+  return String(await target.info('replication', 'role'));
+}
+
+describe.skipIf(!live)('sync --copy replication', () => {
+  it('the target loads the snapshot as a replica, is promoted, then applies the writes; keyspaces identical', async () => {
+    const [src, dst] = await Promise.all([server(SOURCE), server()]);
+    const source = await client(src);
+    const target = await client(dst);
+    sharedTool('rdb-fixture-populate', ['--port', String(src.port), '--profile', 'full']);
+    await source.ok('SELECT', 4);
+    await populateMixed(source, 12, 3);
+    await source.ok('SELECT', 0);
+    await source.ok('FUNCTION', 'LOAD', LIBRARY);
+    const replica = await realReplica(src);
+    const { sync: s, events } = startSync(src, dst, { copy: 'replication' });
+    await writeThroughCopy(source, s, events, 200);
+    await caughtUp(source, [target, await client(replica)]);
+    const copy = withoutEntriesRead(syncedKeyspace(dst.port));
+    expect(copy.length).toBeGreaterThan(7_000);
+    expect(copy).toEqual(withoutEntriesRead(syncedKeyspace(replica.port)));
+    expect(copy).toEqual(withoutEntriesRead(syncedKeyspace(src.port)));
+    expect(events.filter((e) => e.type === 'warning')).toEqual([]);
+    expect(events.some((e) => e.type === 'phase' && /through the target's replication link/.test(e.detail))).toBe(true);
+    expect(await role(target)).toBe('master');
+    // The snapshot went as the source wrote it: function libraries too (RESTORE copies keys only).
+    expect(String(await target.ok('FCALL', 'one', 0))).toBe('1');
+  }, 120_000);
+
+  it('stopped during the copy: the target is a master again; the next sync copies again', async () => {
+    const [src, dst] = await Promise.all([server(SOURCE), server()]);
+    const source = await client(src);
+    const target = await client(dst);
+    await populateMixed(source, 13, 2);
+    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 200); // a snapshot that lasts
+    const first = startSync(src, dst, { copy: 'replication' }).sync;
+    await waitFor('the target to load from us', async () => first.status.copy.rdbBytes > 0 && (await role(target)) === 'slave');
+    first.stop();
+    await first.done;
+    expect(await role(target)).toBe('master');
+    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 0);
+    const { sync: again, events } = startSync(src, dst, { copy: 'replication' });
+    await writeThroughCopy(source, again, events, 50);
+    await caughtUp(source, [target]);
+    expect(withoutEntriesRead(syncedKeyspace(dst.port))).toEqual(withoutEntriesRead(syncedKeyspace(src.port)));
+    expect(await role(target)).toBe('master');
+  }, 120_000);
+
+  it('refuses filters and renames, a target holding keys it does not own, and a target without REPLICAOF', async () => {
+    const [src, dst, locked] = await Promise.all([server(SOURCE), server(), server(['--rename-command', 'REPLICAOF', 'REPLICAOF_OFF'])]);
+    const source = await client(src);
+    const target = await client(dst);
+    await source.ok('SET', 'k', 'v');
+    expect(() => startSync(src, dst, { copy: 'replication', prefixes: ['k'] })).toThrow(/--copy replication copies the whole dataset as it is: it cannot be combined with/);
+    await target.ok('SET', 'redistap:checkpoint:another-source', 'not this sync\'s');
+    const crowded = startSync(src, dst, { copy: 'replication' }).sync;
+    await expect(crowded.done).rejects.toThrow(/replaces the target's whole dataset, and it holds 1 key\(s\) this sync does not own/);
+    expect(String(await target.call('GET', 'redistap:checkpoint:another-source'))).toBe('not this sync\'s');
+    expect(await role(target)).toBe('master');
+    const refused = startSync(src, locked, { copy: 'replication' }).sync;
+    await expect(refused.done).rejects.toThrow(/the target refused REPLICAOF, which --copy replication needs \(ERR unknown command 'REPLICAOF'.*use --copy restore/);
+  }, 60_000);
+});
