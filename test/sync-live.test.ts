@@ -38,7 +38,9 @@ describe.skipIf(!live)('sync into a live target', () => {
  * Other server builds, by hand: REDISTAP_SYNC_SERVERS=path,... runs a source and a target of each build;
  * an entry `source-path>target-path` syncs from one build into another (an older target gets values
  * re-encoded). Hash field TTLs are written when both have them (Redis ≥ 7.4, Valkey ≥ 9.0).
+ * REDISTAP_SYNC_COPY=replication copies through the target's replication link instead of RESTORE.
  */
+const COPY = process.env.REDISTAP_SYNC_COPY === 'replication' ? 'replication' : 'restore';
 const OTHER_SERVERS = (process.env.REDISTAP_SYNC_SERVERS ?? '').split(',').filter(Boolean).map((entry) => {
   const [from, to = from] = entry.split('>') as [string, string?];
   return { from, to };
@@ -67,7 +69,7 @@ describe.skipIf(!live || OTHER_SERVERS.length === 0).each(OTHER_SERVERS)('sync f
     const legacy = [sourceInfo, targetInfo].some((info) => /redis_version:[1-6]\./.test(info) && !/valkey_version/.test(info));
     sharedTool('rdb-fixture-populate', ['--port', String(src.port), '--profile', 'full']);
     const replica = await realReplica(src, from);
-    const { sync: s, events } = startSync(src, dst);
+    const { sync: s, events } = startSync(src, dst, { copy: COPY });
     await writeThroughCopy(source, s, events, 100, hasFieldTtls(sourceInfo) && fieldTtls);
     await caughtUp(source, [target, await client(replica)]);
     const copy = withoutEntriesRead(syncedKeyspace(dst.port, legacy));
