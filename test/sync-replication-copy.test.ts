@@ -75,5 +75,11 @@ describe.skipIf(!live)('sync --copy replication', () => {
     expect(await role(target)).toBe('master');
     const refused = startSync(src, locked, { copy: 'replication' }).sync;
     await expect(refused.done).rejects.toThrow(/the target refused REPLICAOF, which --copy replication needs \(ERR unknown command 'REPLICAOF'.*use --copy restore/);
+    // A writable replica of another server is not taken over.
+    const other = await server();
+    const follower = await server(['--replicaof', '127.0.0.1', String(other.port), '--replica-read-only', 'no']);
+    const taken = startSync(src, follower, { copy: 'replication' }).sync;
+    await expect(taken.done).rejects.toThrow(`the target is a replica of 127.0.0.1:${other.port}`);
+    expect(String(await (await client(follower)).info('replication', 'master_port'))).toBe(String(other.port));
   }, 60_000);
 });

@@ -50,6 +50,11 @@ export class ReplicationCopy {
    * `ownKeys`: keys of this sync the target may hold (its state key); any other key would be lost.
    */
   static async start(target: RedisConnection, ownKeys: number): Promise<ReplicationCopy> {
+    const info = await replicationInfo(target);
+    if (info.get('role') === 'slave') {
+      throw new ConnectionError(`the target is a replica of ${info.get('master_host')}:${info.get('master_port')}: ` +
+        'sync into a master (REPLICAOF NO ONE first, if that is what you mean)', false);
+    }
     const others = await targetKeyCount(target) - ownKeys;
     if (others > 0) {
       throw new ConnectionError(`--copy replication replaces the target's whole dataset, and it holds ${others} key(s) this sync does not own ` +
