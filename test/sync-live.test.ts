@@ -2,6 +2,7 @@
 // writes have stopped and a marker written last has reached the target, with the target's keyspace
 // (the shared canonical dumper's lines, the sync's state key aside) equal to the source's and to that of
 // a real replica of the source.
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { populateMixed } from './helpers/mixed-data.js';
 import { haveRedisServer, sharedTool } from './helpers/redis-server.js';
@@ -115,6 +116,20 @@ describe.skipIf(!live)('sync: what it refuses, and --resync', () => {
     await source.ok('RPUSH', 'only:key', 'a', 'b');
     const { sync: s } = startSync(src, dst, options);
     await expect(s.done).rejects.toThrow(/^the target refused to copy "(r:)?only:key": ERR unknown command 'RESTORE'/);
+  }, 60_000);
+
+  it.each([
+    ['as stored, written by the core', {}, /^a value of the snapshot \(at byte offset \d+\) takes \d{7} bytes in one command/],
+    ['re-encoded (a rename)', { rename: { pattern: /^/, replacement: 'r:' } }, /^key "r:big" \(db 0\) takes \d{7} bytes in one command/],
+  ] as const)('a value longer than the target reads in one command stops the copy, saying so (%s)', async (_how, options, message) => {
+    const [src, dst] = await Promise.all([server(['--repl-diskless-sync-delay', '0']), server(['--proto-max-bulk-len', '1mb'])]);
+    const source = await client(src);
+    await source.ok('SET', 'small', 'fits');
+    await source.ok('SET', 'big', randomBytes(1_500_000).toString('base64')); // 2 MB that LZF cannot shrink
+    const { sync: s } = startSync(src, dst, options);
+    await expect(s.done).rejects.toThrow(message);
+    await expect(s.done).rejects.toThrow(/more than the target accepts \(proto-max-bulk-len 1048576\): raise proto-max-bulk-len on the target, or use --copy replication$/);
+    expect(s.status.restarts).toBe(0);
   }, 60_000);
 
   it('a source that restarted without its data cannot continue: the sync says so; --resync copies again', async () => {

@@ -25,6 +25,11 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
    * core writes with each value as the snapshot holds it, for a server that loads its RDB version.
    */
   restoreCommands?: RestoreCommandsOptions;
+  /**
+   * Most memory one value of the snapshot may take while it is parsed (default 1 GiB); with
+   * restoreCommands also the longest RESTORE payload, less its 10-byte footer. Beyond it: a 'too-large' RdbError.
+   */
+  maxScratchBytes?: number;
   /** Verify the snapshot's CRC64 (default true). */
   verifyChecksum?: boolean;
   /** Stops the replica; the iterator then ends. */
@@ -319,7 +324,9 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
 
   private rdbBegin(total: number | null): void {
     const restoreCommands = this.options.restoreCommands;
-    const parser = this.options.skipRdb || this.options.rdbBytes ? null : RdbEventParser.createSync({ verifyChecksum: this.options.verifyChecksum, restoreCommands });
+    const parser = this.options.skipRdb || this.options.rdbBytes ? null : RdbEventParser.createSync({
+      verifyChecksum: this.options.verifyChecksum, restoreCommands, maxScratchBytes: this.options.maxScratchBytes,
+    });
     this.rdb = { parser, builder: restoreCommands ? null : new EntryBuilder(), bytes: 0, total, keys: 0, reportedAt: 0 };
   }
 

@@ -3,12 +3,15 @@
 //   - the snapshot's keys as pipelined RESTORE ... REPLACE ABSTTL: written by the RDB core with each value
 //     as the snapshot stores it when the target loads that; else entries re-encoded for the target (and
 //     strings without a TTL many to an MSET), which a rename or a transform hook needs too;
+//     or, with copy: 'replication', the snapshot's bytes loaded by the target itself as a replica of ours
+//     (replication-copy.ts), which is then promoted back;
 //   - then the writes, in order, many per MULTI/EXEC, each block ending with SET <state key> <position>,
 //     so the target holds exactly the writes its stored position says (sync-state.ts).
 // Any failure of the target, or of this process, is recovered the same way: reconnect, read the position
 // back from the target, PSYNC from it. A copy cut short is deleted and made again; a source that cannot
 // continue from the position (backlog gone, restarted without persistence) needs --resync to copy again.
 import type { ConnectionOptions } from 'node:tls';
+import { RdbError } from '../core/errors.js';
 import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
@@ -104,6 +107,18 @@ function hasDbOption(command: ReplicaCommand): boolean {
 /** Replicated commands that are not data: a replica passes them on to its own clients, a copy does not. */
 const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf']);
 
+/** A DUMP payload's footer: RDB version (2 bytes) and CRC64 (8). */
+const PAYLOAD_FOOTER_BYTES = 10;
+/** Redis's and Valkey's default proto-max-bulk-len. */
+const DEFAULT_MAX_BULK_BYTES = 512 << 20;
+
+/** The longest argument the target reads (proto-max-bulk-len), or the default when CONFIG is not allowed. */
+async function maxBulkBytesOf(target: RedisConnection): Promise<number> {
+  const reply = await target.call(['CONFIG', 'GET', 'proto-max-bulk-len']);
+  const value = Array.isArray(reply) && reply.length >= 2 ? Number(replyText(reply[1]!)) : NaN;
+  return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_MAX_BULK_BYTES;
+}
+
 function serverName(format: ServerFormat): string {
   return `${format.flavor === 'valkey' ? 'Valkey' : 'Redis'} ${format.version}, RDB ${format.rdbVersion}`;
 }
@@ -171,7 +186,7 @@ class Session {
   private replicationCopy: ReplicationCopy | null = null;
 
   constructor(private readonly sync: Sync, private readonly target: RedisConnection, targetFormat: ServerFormat,
-    sourceFormat: ServerFormat, private readonly keys: CommandKeys | null) {
+    sourceFormat: ServerFormat, private readonly keys: CommandKeys | null, private readonly maxBulkBytes: number) {
     this.encoder = new DumpPayloadEncoder(targetFormat);
     this.copiesAsStored = !sync.options.transform && !sync.route.renames && loadsAsIs(sourceFormat, targetFormat);
     this.copiesByReplication = sync.options.copy === 'replication';
@@ -210,11 +225,17 @@ class Session {
       url: sync.options.source, tls: sync.options.sourceTls, checkpoint: from && { replid: from.replid, offset: from.offset, db: from.db },
       timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect,
       rdbBytes: this.copiesByReplication,
+      maxScratchBytes: this.copiesAsStored ? this.maxBulkBytes - PAYLOAD_FOOTER_BYTES : undefined,
       restoreCommands: this.copiesAsStored && !this.copiesByReplication ? { routeKey: (db, rdbType, key) => this.routeStored(db, rdbType, key), routeEveryKey: !sync.route.identity } : undefined,
     });
     if (this.stopped) this.replica.stop();
     try {
       await this.replica.run((event) => this.handle(event));
+    } catch (err) {
+      if (err instanceof RdbError && err.kind === 'too-large' && this.copiesAsStored) {
+        throw this.tooLarge(`a value of the snapshot (at byte offset ${err.offset})`, err.detail + PAYLOAD_FOOTER_BYTES);
+      }
+      throw err;
     } finally {
       this.replica.stop();
       // Stopped or failed during such a copy: the target must not stay a replica of ours.
@@ -384,8 +405,15 @@ class Session {
     return this.restore(item.db, item.key, item.expireMs, payload);
   }
 
+  /** A value the target would refuse to read as one command (it drops the connection: retrying cannot help). */
+  private tooLarge(what: string, bytes: number): SyncError {
+    return new SyncError(`${what} takes ${bytes} bytes in one command, more than the target accepts (proto-max-bulk-len ${this.maxBulkBytes}): ` +
+      'raise proto-max-bulk-len on the target, or use --copy replication');
+  }
+
   /** RESTORE ... REPLACE ABSTTL of one key into the copy's pipeline. */
   private restore(db: number, key: Uint8Array, expireMs: Int64 | null, payload: Uint8Array): void | Promise<void> {
+    if (payload.length > this.maxBulkBytes) throw this.tooLarge(`key ${JSON.stringify(utf8.decode(key))} (db ${db})`, payload.length);
     this.selectInBuffer(db);
     this.buffer.command([RESTORE, key, expireMs ?? ZERO, payload, REPLACE, ABSTTL]);
     if (this.buffer.length >= COPY_CHUNK_BYTES) return this.sendCopy();
@@ -397,6 +425,7 @@ class Session {
    * their order among the other keys does not matter.)
    */
   private copyString(db: number, key: Uint8Array, value: Uint8Array): void | Promise<void> {
+    if (value.length > this.maxBulkBytes) throw this.tooLarge(`key ${JSON.stringify(utf8.decode(key))} (db ${db})`, value.length);
     if (this.strings.length > 0 && db !== this.stringsDb) this.flushStrings();
     this.stringsDb = db;
     this.strings.push(key, value);
@@ -691,7 +720,7 @@ export class Sync {
     const target = await RedisConnection.open({ endpoint: this.targetEndpoint, tls: this.options.targetTls, timeoutMs, role: 'target' });
     try {
       const targetFormat = serverFormatFromInfo(replyText(await target.ok(['INFO', 'server'])));
-      const session = new Session(this, target, targetFormat, sourceFormat, this.keys);
+      const session = new Session(this, target, targetFormat, sourceFormat, this.keys, await maxBulkBytesOf(target));
       this.session = session;
       if (this.abort.signal.aborted) session.stop();
       await session.run();
