@@ -4,6 +4,7 @@
 // holds): byte for byte what the test builds itself from the value spans; with a route (db map, filter);
 // a value over the memory limit is a typed error. Against a live server: the commands rebuild the
 // fixture's keyspace (the oracle the server that wrote the file gave).
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RdbError } from '../src/core/errors.js';
 import { RdbEventParser, type RestoreCommandsOptions } from '../src/core/rdb-event-parser.js';
@@ -11,11 +12,14 @@ import type { RdbEntry } from '../src/rdb/entry.js';
 import { bytesOf, EXPECTED_ERRORS, fixture, fixtures, type Fixture } from './helpers/fixtures.js';
 import { canonicalDump, CHECKSUM_BROKEN, parseAll, pipeInto, rawPayload, rdbVersionOf, restoreCommands, spansOf, unexpired } from './helpers/keyspace.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { encodeCommand } from '../src/resp/encode.js';
+import { RespReplyReader } from '../src/resp/replies.js';
 
 interface Written {
   bytes: Buffer;
   commands: number;
   keys: number;
+  librariesLeftOut?: number;
 }
 
 interface Feeding {
@@ -38,6 +42,7 @@ async function written(f: Fixture, options: RestoreCommandsOptions = {}, feeding
     out.bytes = Buffer.concat([out.bytes, o.bytes]);
     out.commands += o.commands;
     out.keys += o.keys;
+    if (o.librariesLeftOut > 0) out.librariesLeftOut = (out.librariesLeftOut ?? 0) + o.librariesLeftOut;
     parser.restoreOutputTaken();
   };
   const piece = feeding.piece || file.length;
@@ -67,7 +72,21 @@ async function expected(f: Fixture, keep: (e: RdbEntry) => number = (e) => e.db)
   });
   const commands = restoreCommands(routed, (_e, i) => payloads[i]!);
   const keys = commands.filter((c) => Buffer.from(c).includes('RESTORE')).length;
-  return { bytes: Buffer.concat(commands), commands: commands.length, keys };
+  const libraries = librariesOf(f).length;
+  return { bytes: Buffer.concat(commands), commands: commands.length, keys, ...(libraries > 0 ? { librariesLeftOut: libraries } : {}) };
+}
+
+/** The function libraries' code, as the server that wrote the file listed them (`<name>.meta.json`). */
+function librariesOf(f: Fixture): string[] {
+  const meta = f.path.replace(/\.rdb$/, '.meta.json');
+  if (!existsSync(meta)) return [];
+  const { functions } = JSON.parse(readFileSync(meta, 'utf8')) as { functions?: Array<{ library_code: string }> | null };
+  return (functions ?? []).map((l) => l.library_code);
+}
+
+/** The commands of RESP bytes, as text arguments. */
+function commandsIn(bytes: Uint8Array): string[][] {
+  return (new RespReplyReader().write(bytes) as Uint8Array[][]).map((c) => c.map((a) => Buffer.from(a).toString('utf8')));
 }
 
 const readable = fixtures().filter((f) => !(f.name in EXPECTED_ERRORS) || CHECKSUM_BROKEN.has(f.name));
@@ -110,6 +129,23 @@ describe('RESTORE commands written by the core', () => {
     expect(got).toEqual(await expected(f));
   });
 
+  const withLibraries = readable.filter((f) => librariesOf(f).length > 0);
+
+  it.each(withLibraries.map((f) => [f.name, f] as const))('%s: with functions, FUNCTION LOAD REPLACE of each library the server listed, first', async (_name, f) => {
+    const got = await written(f, { functions: true }, { piece: 7, takeEach: true });
+    const commands = commandsIn(got.bytes);
+    const loads = commands.filter((c) => c[0] === 'FUNCTION');
+    expect(loads.map((c) => c.slice(0, 3))).toEqual(loads.map(() => ['FUNCTION', 'LOAD', 'REPLACE']));
+    expect(loads.map((c) => c[3]).sort()).toEqual(librariesOf(f).sort());
+    // They come first; everything after them is as without them.
+    const prefix = Buffer.concat(loads.map((c) => encodeCommand(c)));
+    expect(got.bytes.subarray(0, prefix.length)).toEqual(prefix);
+    const want = await expected(f);
+    expect(got.bytes.subarray(prefix.length)).toEqual(want.bytes);
+    expect(got.commands).toBe(want.commands + loads.length);
+    expect(got.librariesLeftOut).toBeUndefined();
+  });
+
   it('a value larger than maxScratchBytes is a typed error inside it, not a giant allocation', async () => {
     const f = fixture('redis-7.0.15-full');
     const spans = await spansOf(bytesOf(f));
@@ -150,9 +186,14 @@ describe.skipIf(!live)('RESTORE commands written by the core, into a live server
 
   it.each(loadable.map((f) => [f.name, f] as const))('%s', async (_name, f) => {
     await client.ok('FLUSHALL');
-    const { bytes, commands } = await written(f, {}, { piece: 1000, inputBufferSize: 4096, takeEach: true });
+    await client.ok('FUNCTION', 'FLUSH');
+    const { bytes, commands } = await written(f, { functions: true }, { piece: 1000, inputBufferSize: 4096, takeEach: true });
     const { errors, replies } = pipeInto(server.port, bytes);
     expect({ errors, replies }).toEqual({ errors: 0, replies: commands });
     expect(canonicalDump(server.port, rdbVersionOf(bytesOf(f)) < 10)).toEqual(unexpired(f.expected!));
+    // The libraries too, as the server that wrote the file listed them.
+    const listed = await client.ok('FUNCTION', 'LIST', 'WITHCODE') as unknown as Array<Array<unknown>>;
+    const codes = listed.map((lib) => String(lib[lib.findIndex((x) => String(x) === 'library_code') + 1]));
+    expect(codes.sort()).toEqual(librariesOf(f).sort());
   });
 });

@@ -35,16 +35,17 @@ export function jsonOutputPtr(): usize {
 }
 
 // The RESTORE commands writer (assembly/restore/commands.ts) shares this instance too.
-export { restoreConsume, restoreOutputLength, restoreCommands, restoreKeys, restoreFlushed } from "../restore/commands";
+export { restoreConsume, restoreOutputLength, restoreCommands, restoreKeys, restoreLibrariesLeftOut, restoreFlushed } from "../restore/commands";
 
 /**
  * Turns on the in-module RESTORE commands writer (call after init; it turns value spans on): hostRoutes
- * asks host.routeKey about every key (else only about module values, which it leaves out).
+ * asks host.routeKey about every key (else only about module values, which it leaves out); functions
+ * writes FUNCTION LOAD REPLACE for each function library (else they are only counted).
  */
-export function restoreEnable(hostRoutes: i32): i32 {
+export function restoreEnable(hostRoutes: i32, functions: i32): i32 {
   if (!arenaInit()) return 0;
   setValueSpans(true);
-  restoreInit(hostRoutes != 0);
+  restoreInit(hostRoutes != 0, functions != 0);
   restoring = true;
   return 1;
 }

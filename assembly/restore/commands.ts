@@ -7,7 +7,8 @@
 // A value's bytes are taken from the input buffer: those of a key that ends in this batch are still there;
 // those of a value still open are appended before the input buffer drops them (restoreBeforeCompact).
 import {
-  EVENT_SIZE, E_SELECT_DB, E_KEY, E_VALUE_SPAN, E_KEY_END, F_EXPIRE, ERR_TOO_LARGE, ERR_INTERNAL,
+  EVENT_SIZE, E_SELECT_DB, E_KEY, E_VALUE_SPAN, E_KEY_END, E_FUNCTION, FN_LIBRARY, FN_PRE_GA_CODE, F_EXPIRE,
+  ERR_TOO_LARGE, ERR_INTERNAL,
 } from "../../src/core/abi";
 import { eventsBase, inputBase, scratchLimit } from "../memory";
 import { eventCount } from "../events";
@@ -30,6 +31,8 @@ import {
 declare function hostRouteKey(db: i32, rdbType: u32, key: usize, len: u32, expireMs: f64): i32;
 
 let askHost: bool = false;
+/** Whether the target has functions: each library of the snapshot becomes FUNCTION LOAD REPLACE <code>. */
+let loadFunctions: bool = false;
 let sourceDb: i64 = 0;
 /** The db the target connection is in; -1 until the first SELECT. */
 let targetDb: i64 = -1;
@@ -45,13 +48,16 @@ let payloadAt: usize = 0;
 /** Completed commands (SELECTs included) and keys in the output since the host last took it. */
 let commands: u32 = 0;
 let keys: u32 = 0;
+/** Function libraries not written (a target without functions; the pre-7.0 GA format). */
+let librariesLeftOut: u32 = 0;
 
 /** Room for `$<payload length>\r\n` before a payload: 10 digits cover any length a u32 can hold. */
 const PAYLOAD_HEADER: usize = 13;
 
-export function restoreInit(hostRoutes: bool): void {
+export function restoreInit(hostRoutes: bool, functions: bool): void {
   askHost = hostRoutes;
-  sourceDb = 0; targetDb = -1; open = false; commands = 0; keys = 0;
+  loadFunctions = functions;
+  sourceDb = 0; targetDb = -1; open = false; commands = 0; keys = 0; librariesLeftOut = 0;
   regionReset();
 }
 
@@ -67,11 +73,16 @@ export function restoreKeys(): u32 {
   return keys;
 }
 
+export function restoreLibrariesLeftOut(): u32 {
+  return librariesLeftOut;
+}
+
 /** The host sent the completed commands: the open key's bytes move to the front. */
 export function restoreFlushed(): void {
   payloadAt -= flushRegion();
   commands = 0;
   keys = 0;
+  librariesLeftOut = 0;
 }
 
 /** Reads every event in the event buffer; 0 when a value cannot be copied (the error is recorded). */
@@ -82,6 +93,7 @@ export function restoreConsume(): i32 {
     const kind = <u32>load<u16>(ev);
     if (kind == E_SELECT_DB) sourceDb = load<i64>(ev, 16);
     else if (kind == E_KEY) startKey(ev);
+    else if (kind == E_FUNCTION) functionLibrary(ev);
     else if (kind == E_VALUE_SPAN) { if (open) valueFrom = load<i64>(ev, 16); }
     else if (kind == E_KEY_END && open) {
       open = false;
@@ -100,6 +112,24 @@ export function restoreConsume(): i32 {
  */
 export function restoreBeforeCompact(): bool {
   return !open || appendValue(offsetOf(pos));
+}
+
+/** A library (they come before any key): FUNCTION LOAD REPLACE <its code>, when the target has functions. */
+function functionLibrary(ev: usize): void {
+  const part = load<u32>(ev, 12);
+  if (part != FN_LIBRARY && part != FN_PRE_GA_CODE) return;
+  // A release candidate's library is parts without the "#!lua name=" header FUNCTION LOAD needs.
+  if (!loadFunctions || part != FN_LIBRARY) {
+    librariesLeftOut++;
+    return;
+  }
+  beginKeyRegion();
+  writeText("*4\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$7\r\nREPLACE\r\n");
+  writeBulkHeader(<usize>load<u32>(ev, 8));
+  appendEventString(ev);
+  appendWord(0x0a0d, 2);
+  completeRegion();
+  commands++;
 }
 
 function startKey(ev: usize): void {

@@ -53,6 +53,11 @@ export interface RestoreCommandsOptions {
   routeKey?: RdbCoreHost['routeKey'];
   /** Ask routeKey about every key (a db map, a key filter); else keys keep their db (default false). */
   routeEveryKey?: boolean;
+  /**
+   * Write `FUNCTION LOAD REPLACE <code>` for each function library of the snapshot, for a target that has
+   * functions (Redis 7.0+, Valkey); else they are only counted (librariesLeftOut). Default false.
+   */
+  functions?: boolean;
 }
 
 /** RESTORE commands the core has written since they were last taken (a view into WebAssembly memory). */
@@ -62,6 +67,8 @@ export interface RestoreOutput {
   commands: number;
   /** Keys among them. */
   keys: number;
+  /** Function libraries of the snapshot not written as FUNCTION LOAD (see RestoreCommandsOptions.functions). */
+  librariesLeftOut: number;
 }
 
 export interface CanonicalJsonOptions {
@@ -116,7 +123,7 @@ export class RdbEventParser {
     if (options.canonicalJson) this.enableJson(options.canonicalJson);
     if (options.restoreCommands) {
       if (options.canonicalJson) throw new RangeError('canonicalJson and restoreCommands cannot be combined');
-      if (!this.core.restoreEnable(options.restoreCommands.routeEveryKey ? 1 : 0)) throw new RangeError('could not set up the RESTORE writer memory');
+      if (!this.core.restoreEnable(options.restoreCommands.routeEveryKey ? 1 : 0, options.restoreCommands.functions ? 1 : 0)) throw new RangeError('could not set up the RESTORE writer memory');
       this.restore = true;
     }
   }
@@ -168,6 +175,7 @@ export class RdbEventParser {
       bytes: new Uint8Array(core.memory.buffer, core.restoreOutputPtr(), core.restoreOutputLength()),
       commands: core.restoreCommands(),
       keys: core.restoreKeys(),
+      librariesLeftOut: core.restoreLibrariesLeftOut(),
     };
   }
 

@@ -23,12 +23,13 @@ export interface RdbCoreExports extends StreamingCore {
   jsonOutputPtr(): number;
   jsonOutputLength(): number;
   jsonFlushed(): void;
-  restoreEnable(hostRoutes: number): number;
+  restoreEnable(hostRoutes: number, functions: number): number;
   restoreConsume(): number;
   restoreOutputPtr(): number;
   restoreOutputLength(): number;
   restoreCommands(): number;
   restoreKeys(): number;
+  restoreLibrariesLeftOut(): number;
   restoreFlushed(): void;
 }
 
