@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { populateMixed } from './helpers/mixed-data.js';
 import { haveRedisServer, sharedTool } from './helpers/redis-server.js';
-import { syncedKeyspace, caughtUp, client, realReplica, server, startSync, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
+import { syncedKeyspace, caughtUp, client, libraries, realReplica, server, startSync, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
 import { writeRound, writeThroughCopy } from './helpers/sync-workload.js';
 
 const live = haveRedisServer();
@@ -32,6 +32,9 @@ describe.skipIf(!live)('sync into a live target', () => {
     expect(withoutEntriesRead(copy)).toEqual(withoutEntriesRead(syncedKeyspace(src.port)));
     expect(events.filter((e) => e.type === 'warning')).toEqual([]);
     expect(s.status.applied.commands).toBeGreaterThan(1000);
+    // The populate tool's function libraries came with the snapshot (FUNCTION LOAD written by the core).
+    expect((await libraries(source))!.length).toBeGreaterThan(0);
+    expect(await libraries(target)).toEqual(await libraries(source));
   }, 120_000);
 });
 
@@ -86,7 +89,13 @@ describe.skipIf(!live || OTHER_SERVERS.length === 0).each(OTHER_SERVERS)('sync f
     const sourceHasFieldTtls = origin.some((l) => l.includes('"field_expire_ms"'));
     if (fieldTtls) expect(copy.some((l) => l.includes('"field_expire_ms"'))).toBe(sourceHasFieldTtls);
     const warnings = events.filter((e) => e.type === 'warning').map((e) => e.message);
-    expect(warnings).toEqual(sourceHasFieldTtls && !fieldTtls ? [expect.stringMatching(/hash\(es\) copied without their field TTLs/)] : []);
+    const [sourceLibraries, targetLibraries] = [await libraries(source), await libraries(target)];
+    const librariesLost = targetLibraries === null && (sourceLibraries?.length ?? 0) > 0;
+    expect(warnings).toEqual([
+      ...(sourceHasFieldTtls && !fieldTtls ? [expect.stringMatching(/hash\(es\) copied without their field TTLs/)] : []),
+      ...(librariesLost ? [expect.stringMatching(/^\d+ function librar(y|ies) of the snapshot not copied: the target has no functions/)] : []),
+    ]);
+    if (targetLibraries !== null) expect(targetLibraries).toEqual(sourceLibraries ?? []);
   }, 120_000);
 });
 
@@ -161,6 +170,7 @@ describe.skipIf(!live)('sync: choosing and moving keys', () => {
     const source = await client(src);
     const target = await client(dst);
     for (let r = 0; r < 30; r++) await writeRound(source, r);
+    await source.ok('FUNCTION', 'LOAD', "#!lua name=moved\nredis.register_function('two', function() return 2 end)");
     await source.ok('SELECT', 1);
     await source.ok('SET', 'w:db1', 'db 1 is not synced');
     await source.ok('SELECT', 0);
@@ -189,6 +199,9 @@ describe.skipIf(!live)('sync: choosing and moving keys', () => {
     expect(events.filter((e) => e.type === 'warning').map((e) => (e as { message: string }).message))
       .toEqual([expect.stringMatching(/^RENAME at offset \d+ not applied: it touches keys both inside and outside/),
         expect.stringMatching(/^MOVE at offset \d+ not applied: it names a database/)]);
+    // Libraries are not keys: they come along (FUNCTION LOAD after the re-encoded keys).
+    expect(await libraries(target)).toEqual(await libraries(source));
+    expect(String(await target.ok('FCALL', 'two', 0))).toBe('2');
   }, 60_000);
 });
 

@@ -121,11 +121,14 @@ export type ReplicaEvent =
    * With restoreCommands: keys of the snapshot as RESP, `RESTORE key expire payload REPLACE ABSTTL` each
    * (SELECT as the db changes), for sending as they are; `commands` replies are due, `keys` of them copy keys.
    */
-  | { type: 'restore-commands'; bytes: Uint8Array; commands: number; keys: number }
+  | { type: 'restore-commands'; bytes: Uint8Array; commands: number; keys: number; librariesLeftOut: number }
   /** With rdbBytes: the next bytes of the snapshot as the master sent them (RDB file bytes, transfer framing removed). */
   | { type: 'rdb-bytes'; bytes: Uint8Array }
-  /** The snapshot is complete; writes follow. */
-  | { type: 'full-sync-end'; replid: string; offset: number; keys: number; bytes: number }
+  /**
+   * The snapshot is complete; writes follow. `functions`: the code of its function libraries, when its
+   * keys came as 'entry' events (restoreCommands writes them itself; rdbBytes and skipRdb leave them in the bytes).
+   */
+  | { type: 'full-sync-end'; replid: string; offset: number; keys: number; bytes: number; functions: string[] }
   /** The master continued from the checkpoint (+CONTINUE). */
   | { type: 'resumed'; replid: string; offset: number }
   /** The master's replication ID changed (failover, or a restarted master continuing with a new ID). */

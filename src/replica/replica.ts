@@ -364,10 +364,10 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
 
   /** The commands the parser wrote so far, as one event that owns a copy of them. */
   private takeRestoreCommands(parser: RdbEventParser, all: boolean): void {
-    const { bytes, commands, keys } = parser.restoreOutput();
-    if (commands === 0 || (!all && bytes.length < RESTORE_CHUNK_BYTES)) return;
+    const { bytes, commands, keys, librariesLeftOut } = parser.restoreOutput();
+    if ((commands === 0 && librariesLeftOut === 0) || (!all && bytes.length < RESTORE_CHUNK_BYTES)) return;
     this.rdb!.keys += keys;
-    this.push({ type: 'restore-commands', bytes: bytes.slice(), commands, keys }, null, bytes.length);
+    this.push({ type: 'restore-commands', bytes: bytes.slice(), commands, keys, librariesLeftOut }, null, bytes.length);
     parser.restoreOutputTaken();
   }
 
@@ -382,7 +382,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     }
     this.rdb = null;
     this.push(
-      { type: 'full-sync-end', replid: this.replid, offset: this.offset, keys: rdb.keys, bytes: rdb.bytes },
+      { type: 'full-sync-end', replid: this.replid, offset: this.offset, keys: rdb.keys, bytes: rdb.bytes, functions: rdb.builder?.metadata.functions ?? [] },
       this.mark(),
     );
     this.startStreaming();

@@ -184,12 +184,17 @@ class Session {
   private readonly copiesByReplication: boolean;
   /** The copy under way through the target's replication link. */
   private replicationCopy: ReplicationCopy | null = null;
+  /** The target has functions (Redis 7.0+, Valkey): the snapshot's libraries are copied with FUNCTION LOAD. */
+  private readonly targetHasFunctions: boolean;
+  /** Function libraries of the snapshot being copied that the target could not get. */
+  private librariesLeftOut = 0;
 
   constructor(private readonly sync: Sync, private readonly target: RedisConnection, targetFormat: ServerFormat,
     sourceFormat: ServerFormat, private readonly keys: CommandKeys | null, private readonly maxBulkBytes: number) {
     this.encoder = new DumpPayloadEncoder(targetFormat);
     this.copiesAsStored = !sync.options.transform && !sync.route.renames && loadsAsIs(sourceFormat, targetFormat);
     this.copiesByReplication = sync.options.copy === 'replication';
+    this.targetHasFunctions = targetFormat.rdbVersion >= 10;
     if (this.copiesByReplication && !loadsAsIs(sourceFormat, targetFormat)) {
       throw new SyncError(`--copy replication: the target (${serverName(targetFormat)}) cannot load the snapshot of the source (${serverName(sourceFormat)}) as it is; use --copy restore`);
     }
@@ -226,7 +231,9 @@ class Session {
       timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect,
       rdbBytes: this.copiesByReplication,
       maxScratchBytes: this.copiesAsStored ? this.maxBulkBytes - PAYLOAD_FOOTER_BYTES : undefined,
-      restoreCommands: this.copiesAsStored && !this.copiesByReplication ? { routeKey: (db, rdbType, key) => this.routeStored(db, rdbType, key), routeEveryKey: !sync.route.identity } : undefined,
+      restoreCommands: this.copiesAsStored && !this.copiesByReplication ? {
+        routeKey: (db, rdbType, key) => this.routeStored(db, rdbType, key), routeEveryKey: !sync.route.identity, functions: this.targetHasFunctions,
+      } : undefined,
     });
     if (this.stopped) this.replica.stop();
     try {
@@ -255,7 +262,9 @@ class Session {
     }
     switch (event.type) {
       case 'entry': return this.copy(event.entry);
-      case 'restore-commands': return this.sendRestores(event.bytes, event.commands, event.keys);
+      case 'restore-commands':
+        this.librariesLeftOut += event.librariesLeftOut;
+        return this.sendRestores(event.bytes, event.commands, event.keys);
       case 'rdb-bytes': return this.replicationCopy!.forward(event.bytes);
       case 'command': return this.apply([event.command], event.replid, event.command.offset);
       case 'transaction': return this.apply(event.commands, event.replid, event.offset);
@@ -263,7 +272,7 @@ class Session {
       case 'rdb-progress':
         this.sync.copyProgress(event.bytes, event.total);
         return;
-      case 'full-sync-end': return this.endCopy(event.replid, event.offset);
+      case 'full-sync-end': return this.endCopy(event.replid, event.offset, event.functions);
       case 'flush': return event.cause === 'command' ? this.flushByCommand(event.db) : undefined;
       case 'resumed':
         this.sync.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`);
@@ -368,6 +377,7 @@ class Session {
     await this.select(0);
     await this.target.ok(this.stateCommand({ replid, offset, db: 0 }, 'copying'));
     sync.startCopy();
+    this.librariesLeftOut = 0;
     if (this.copiesByReplication) return this.startReplicationCopy(replid);
     // The core's commands start with a SELECT, and leave the connection in the db of the last key.
     if (this.copiesAsStored) this.connectionDb = -1;
@@ -444,6 +454,15 @@ class Session {
     this.stringBytes = 0;
   }
 
+  /** FUNCTION LOAD REPLACE of each library the target can take; the others are counted for a warning. */
+  private copyFunctions(functions: string[]): void {
+    for (const code of functions) {
+      // A release candidate's library is parts without the "#!" header FUNCTION LOAD needs.
+      if (this.targetHasFunctions && code.startsWith('#!')) this.buffer.command(['FUNCTION', 'LOAD', 'REPLACE', code]);
+      else this.librariesLeftOut++;
+    }
+  }
+
   /** The target db of a key the core copies as stored (-1: not copied). */
   private routeStored(db: number, rdbType: number, key: Uint8Array): number {
     if (valueTypeOf(rdbType) === 'module') {
@@ -473,23 +492,29 @@ class Session {
       const refused = replies.findIndex((reply) => reply instanceof RespErrorReply);
       if (refused < 0) return;
       const [name, arg] = (new RespReplyReader().write(bytes)[refused] as Uint8Array[]).map((a) => utf8.decode(a));
-      const what = name === 'SELECT' ? `db ${arg}` : JSON.stringify(arg);
+      const what = name === 'SELECT' ? `db ${arg}` : name === 'FUNCTION' ? 'a function library' : JSON.stringify(arg);
       this.fail(new SyncError(`the target refused to copy ${what}: ${(replies[refused] as RespErrorReply).message}`));
     }, (err: unknown) => this.fail(err));
     return this.target.below(this.sync.maxInFlightBytes);
   }
 
-  private async endCopy(replid: string, offset: number): Promise<void> {
+  /** `functions`: the snapshot's function libraries, when its keys came as entries (the core writes them itself). */
+  private async endCopy(replid: string, offset: number, functions: string[]): Promise<void> {
     if (this.replicationCopy) {
       this.sync.copied(await this.replicationCopy.finish());
       this.replicationCopy = null;
     }
     this.flushStrings();
+    this.copyFunctions(functions);
     if (this.buffer.commands > 0) await this.sendCopy();
     await this.target.below(0);
     if (this.failure) throw this.failure;
     const dropped = this.encoder.droppedFieldTtls;
     if (dropped > 0) this.sync.warn(`${dropped} hash(es) copied without their field TTLs: the target has none (Redis 7.4 and Valkey 9.0 have them)`);
+    if (this.librariesLeftOut > 0) {
+      this.sync.warn(`${this.librariesLeftOut} function librar${this.librariesLeftOut === 1 ? 'y' : 'ies'} of the snapshot not copied: ` +
+        'the target has no functions (Redis 7.0+ and Valkey have them), or they are in a Redis 7.0 release candidate\'s format');
+    }
     const position = this.position = { replid, offset, db: 0 };
     if (this.selectInBuffer(0)) await this.target.send(this.buffer.take(), 1);
     await this.target.ok(this.stateCommand(position, 'streaming'));

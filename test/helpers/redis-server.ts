@@ -14,7 +14,7 @@ export interface RedisAuth {
   password: string;
 }
 
-const isError = (r: Reply): r is { error: string } => r !== null && typeof r === 'object' && 'error' in r;
+export const isError = (r: Reply): r is { error: string } => r !== null && typeof r === 'object' && 'error' in r;
 
 /** True when redis-server is installed; in CI a missing server is a failure, never a skip. */
 export function haveRedisServer(): boolean {

@@ -2,7 +2,7 @@
 // events kept, waiting for a target to catch up, and the keyspace comparison.
 import { sync, type Sync, type SyncEvent, type SyncOptions } from '../../src/sync/sync.js';
 import { canonicalDump } from './keyspace.js';
-import { RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
+import { isError, RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
 
 const running: Array<{ stop(): Promise<void> | void }> = [];
 
@@ -75,6 +75,13 @@ export function syncedKeyspace(port: number, legacyStreams = false): string[] {
  */
 export function withoutEntriesRead(lines: string[]): string[] {
   return lines.map((l) => l.replace(/"entries_read":(\d+|null)/g, '"entries_read":"?"'));
+}
+
+/** A server's function libraries' code, sorted (FUNCTION LIST WITHCODE); null when it has no functions. */
+export async function libraries(c: RedisClient): Promise<string[] | null> {
+  const listed = await c.call('FUNCTION', 'LIST', 'WITHCODE');
+  if (isError(listed)) return null;
+  return (listed as unknown as unknown[][]).map((lib) => String(lib[lib.findIndex((x) => String(x) === 'library_code') + 1])).sort();
 }
 
 /** A real replica of the source (redis-server --replicaof): an oracle fed by the same stream. */
