@@ -100,8 +100,26 @@ describe('redistap sync: the command line', () => {
     [['--rename', 's/a/b/q'], /unknown flags "q"/],
     [['--key', '^a', '--rename', 's/a/b/'], /--key cannot be combined with --rename/],
     [['--max-in-flight', '0'], /--max-in-flight expects a positive number/],
+    [['--copy', 'replication', '--prefix', 'a:'], /--copy replication copies the whole dataset as it is: it cannot be combined with --db, --db-map, --prefix/],
+    [['--source-tls-ca', '/etc/hostname'], /--source-tls-ca is for TLS: use a rediss:\/\/ URL \(got redis:\/\/\)/],
+    [['--target-tls-cert', '/etc/hostname'], /--target-tls-cert is for TLS/],
   ])('%j is refused with a one-line error (exit 2)', (extra, message) => {
     const r = run(['sync', 'redis://127.0.0.1:1', 'redis://127.0.0.1:2', ...extra]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('an unknown --copy is a usage error naming the choices (commander\'s exit 1, like every usage error)', () => {
+    const r = run(['sync', 'redis://127.0.0.1:1', 'redis://127.0.0.1:2', '--copy', 'rsync']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/argument 'rsync' is invalid. Allowed choices are restore, replication/);
+  });
+
+  it.each([
+    [['--source-tls-cert', '/etc/hostname'], /--source-tls-cert and --source-tls-key go together/],
+    [['--source-tls-ca', '/nonexistent/ca.pem'], /--source-tls-ca: cannot read \/nonexistent\/ca\.pem: ENOENT/],
+  ])('with a rediss:// source, %j is refused with a one-line error (exit 2)', (extra, message) => {
+    const r = run(['sync', 'rediss://127.0.0.1:1', 'redis://127.0.0.1:2', ...extra]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
   });

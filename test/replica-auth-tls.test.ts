@@ -3,7 +3,7 @@
 // certificate. Each syncs (entries equal to the master's keyspace as the shared canonical dumper reads it)
 // and streams a write; each refusal (wrong password, missing permission, certificate) ends the replica
 // with a non-retryable ReplicaError after one attempt instead of a reconnect loop.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { freePort, haveRedisServer, RedisClient, sharedTool, startRedisServer, t
 import { collect, entryLines, keyspace } from './helpers/replica-events.js';
 
 const live = haveRedisServer();
+const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
 /** The openssl CLI makes the test CA; in CI a missing one is a failure, never a skip. */
 function haveOpenssl(): boolean {
@@ -258,4 +259,62 @@ describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
     const replica = new Replica({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls(), reconnect: { initialDelayMs: 20 } });
     expectRefused(await drain(replica), message);
   }, 10_000);
+
+  /** The CLI with these arguments; `lines` collects its standard output, `err` its standard error. */
+  function cli(args: string[]): { child: ChildProcess; lines: string[]; err: () => string; exit: Promise<number | null> } {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, lines, err: () => err, exit };
+  }
+
+  async function until(what: string, test: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+    for (const deadline = Date.now() + ms; !(await test()); await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    }
+  }
+
+  const clientFiles = () => ['--tls-cert', join(certs, 'client.crt'), '--tls-key', join(certs, 'client.key')];
+
+  it('the CLI: tail over rediss:// with --tls-ca, --tls-cert and --tls-key streams a write; without --tls-ca it stops at once', async () => {
+    const tail = cli(['tail', `rediss://127.0.0.1:${tlsPort}`, '--no-rdb', '--tls-ca', join(certs, 'ca.crt'), ...clientFiles()]);
+    try {
+      await until('the full sync', () => /full sync done/.test(tail.err()));
+      await client.ok('SET', 'written-by-cli-test', 'tls');
+      await until('the write', () => tail.lines.some((l) => l.includes('"written-by-cli-test"')));
+      expect(JSON.parse(tail.lines.find((l) => l.includes('"written-by-cli-test"'))!)).toMatchObject({ db: 0, cmd: ['SET', 'written-by-cli-test', 'tls'] });
+    } finally {
+      tail.child.kill('SIGTERM');
+      await client.ok('DEL', 'written-by-cli-test');
+    }
+    expect(await tail.exit).toBe(0);
+    const refused = cli(['tail', `rediss://127.0.0.1:${tlsPort}`, '--no-rdb', ...clientFiles()]);
+    expect(await refused.exit).toBe(2);
+    expect(refused.err()).toMatch(/certificate failed verification \(SELF_SIGNED_CERT_IN_CHAIN/);
+  }, 30_000);
+
+  it('the CLI: sync from a rediss:// source with --source-tls-* into a plain target', async () => {
+    const target = await startRedisServer();
+    const sync = cli(['sync', `rediss://127.0.0.1:${tlsPort}`, `redis://127.0.0.1:${target.port}`, '--json',
+      '--source-tls-ca', join(certs, 'ca.crt'), '--source-tls-cert', join(certs, 'client.crt'), '--source-tls-key', join(certs, 'client.key')]);
+    try {
+      await until('streaming', () => sync.lines.some((l) => /"phase":"streaming"/.test(l)), 20_000);
+      await client.ok('SET', 'synced-over-tls', 'yes');
+      const copy = await RedisClient.connect(target.port);
+      try {
+        await until('the write on the target', async () => String(await copy.call('GET', 'synced-over-tls')) === 'yes');
+        expect(keyspace(target.port).filter((l) => !l.includes('"key":"redistap:'))).toEqual(keyspace(server.port));
+      } finally {
+        copy.close();
+      }
+    } finally {
+      sync.child.kill('SIGTERM');
+      await client.ok('DEL', 'synced-over-tls');
+      expect(await sync.exit).toBe(0);
+      await target.stop();
+    }
+  }, 40_000);
 });

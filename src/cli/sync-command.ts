@@ -6,6 +6,7 @@ import { Sync, type SyncEvent, type SyncOptions, type SyncStatus } from '../sync
 import { formatBytes } from '../analysis/report-format.js';
 import { CliError } from './cli-error.js';
 import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
+import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
 interface SyncFlags {
   db?: string[];
@@ -118,6 +119,8 @@ export function syncCommand(): Command {
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
     .option('--max-in-flight <MiB>', 'data sent to the target and not yet acknowledged, at most', '16')
     .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60');
+  addTlsOptions(cmd, 'source-', "the source's");
+  addTlsOptions(cmd, 'target-', "the target's");
   cmd.addHelpText('after', `
 How it works: redistap connects to the source as one of its replicas. It copies the snapshot into the
 target with pipelined RESTORE (each value as the source stores it when the target's version loads that,
@@ -154,7 +157,8 @@ Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when the sync fails for a rea
 Examples:
   redistap sync redis://10.0.0.5:6379 redis://10.0.0.9:6379
   redistap sync redis://old:6379 redis://new:6379 --prefix user: --rename 's/^user:/u:/'
-  redistap sync redis://:secret@src:6379 rediss://dst:6380 --db 0 --db-map 0:3 --json >> sync.log`);
+  redistap sync redis://:secret@src:6379 rediss://dst:6380 --db 0 --db-map 0:3 --json >> sync.log
+  redistap sync rediss://src:6380 redis://dst:6379 --source-tls-ca ca.pem --copy replication`);
   return cmd.action(async (source: string, target: string, opts: SyncFlags) => {
     const options = optionsFrom(opts);
     const json = opts.json || !process.stdout.isTTY;
@@ -167,7 +171,9 @@ Examples:
     };
     let sync: Sync;
     try {
-      sync = new Sync({ ...options, source, target, onEvent });
+      const sourceTls = tlsOptionsFrom(opts, 'source-', source);
+      const targetTls = tlsOptionsFrom(opts, 'target-', target);
+      sync = new Sync({ ...options, source, target, sourceTls, targetTls, onEvent });
     } catch (err) {
       throw new CliError((err as Error).message);
     }

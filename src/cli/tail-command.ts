@@ -7,6 +7,7 @@ import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events
 import { Output } from './output.js';
 import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
+import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
 interface TailOptions {
   checkpoint?: string;
@@ -52,6 +53,7 @@ export function tailCommand(): Command {
     .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC')
     .option('--buffer <MiB>', 'memory for writes waiting to be printed; beyond it they wait on disk', '64')
     .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)');
+  addTlsOptions(cmd, '', "the server's");
   cmd.addHelpText('after', `
 Output (jsonl): the snapshot as canonical lines (as \`redistap parse\` writes them), then one line per
 write, MULTI/EXEC blocks whole:
@@ -70,7 +72,8 @@ the master's backlog still holds the writes since.
 
 Examples:
   redistap tail redis://127.0.0.1:6379 --no-rdb
-  redistap tail redis://:secret@10.0.0.5:6379 --checkpoint tail.pos >> changes.jsonl`);
+  redistap tail redis://:secret@10.0.0.5:6379 --checkpoint tail.pos >> changes.jsonl
+  redistap tail rediss://redis.internal:6380 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key`);
   return cmd.action(async (url: string, opts: TailOptions) => {
     const maxQueuedBytes = mebibytes(opts.buffer) * 2 ** 20;
     const store = opts.checkpoint ? new CheckpointFile(opts.checkpoint) : null;
@@ -86,7 +89,8 @@ Examples:
     process.once('SIGTERM', stop);
     let replica: Replica;
     try {
-      replica = new Replica({ url, checkpoint, skipRdb: !opts.rdb, signal: abort.signal,
+      const tls = tlsOptionsFrom(opts, '', url);
+      replica = new Replica({ url, tls, checkpoint, skipRdb: !opts.rdb, signal: abort.signal,
         psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir });
     } catch (err) {
       throw new CliError((err as Error).message);
