@@ -62,6 +62,20 @@ describe.skipIf(!live)('sync --copy replication', () => {
     expect(await role(target)).toBe('master');
   }, 120_000);
 
+  it('a source slow to begin its snapshot: newlines keep the target (repl-timeout 2) waiting, as a master does', async () => {
+    // A source that saves the snapshot to disk before it sends a byte, and takes 4 s to save it.
+    const [src, dst] = await Promise.all([server(['--repl-diskless-sync', 'no']), server(['--repl-timeout', '2'])]);
+    const source = await client(src);
+    const target = await client(dst);
+    await source.ok('MSET', ...Array.from({ length: 400 }, (_, i) => [`k${i}`, `v${i}`]).flat());
+    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 10_000);
+    const { sync: s, events } = startSync(src, dst, { copy: 'replication' });
+    await waitFor('streaming', () => s.status.phase === 'streaming' || s.status.phase === 'failed', 30_000);
+    expect(events.filter((e) => e.type !== 'phase' || e.phase === 'failed')).toEqual([]);
+    await caughtUp(source, [target]);
+    expect(withoutEntriesRead(syncedKeyspace(dst.port))).toEqual(withoutEntriesRead(syncedKeyspace(src.port)));
+  }, 60_000);
+
   it('refuses filters and renames, a target holding keys it does not own, and a target without REPLICAOF', async () => {
     const [src, dst, locked] = await Promise.all([server(SOURCE), server(), server(['--rename-command', 'REPLICAOF', 'REPLICAOF_OFF'])]);
     const source = await client(src);

@@ -1,7 +1,8 @@
 // The sync's `copy: 'replication'`: the target loads the source's snapshot with its own replica code, as
 // fast as Redis's own replica loads it. The target, told REPLICAOF <this process>, connects here; we answer
 // its handshake (PING, AUTH, REPLCONF) and its PSYNC with +FULLRESYNC, then send the snapshot's bytes
-// framed with an end mark, as a diskless master does. One connection, from the target's address only.
+// framed with an end mark, as a diskless master does (newlines until the first byte, which keep the
+// target from timing out while the source prepares it). One connection, from the target's address only.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
@@ -15,6 +16,8 @@ export class SnapshotServerError extends Error {
 }
 
 const MARK_BYTES = 40;
+/** How often a newline tells the target we are alive while the snapshot has not begun (as masters do). */
+const KEEPALIVE_MS = 1000;
 
 /** Strips IPv4-mapped IPv6 ("::ffff:127.0.0.1") so that both sides of a comparison spell an address alike. */
 function plainAddress(address: string | undefined): string {
@@ -31,6 +34,8 @@ export class SnapshotServer {
   private onFailure: ((error: SnapshotServerError) => void) | null = null;
   private refused: string | null = null;
   private answered = false;
+  private begun = false;
+  private keepalive: ReturnType<typeof setInterval> | null = null;
   private ended = false;
 
   private constructor(private readonly server: net.Server, private readonly peer: string) {
@@ -95,6 +100,7 @@ export class SnapshotServer {
   /** Sends the next snapshot bytes; resolves once the socket can take more (backpressure). */
   write(bytes: Uint8Array): Promise<void> | undefined {
     if (this.failed) return Promise.reject(this.failed);
+    this.begin();
     if (this.replica!.write(bytes)) return undefined;
     return new Promise((resolve, reject) => {
       this.replica!.once('drain', resolve);
@@ -104,13 +110,28 @@ export class SnapshotServer {
 
   /** The snapshot is complete: the end mark tells the target so. */
   end(): void {
+    this.begin();
     this.ended = true;
     this.replica?.write(this.mark);
+  }
+
+  /** The bulk header with the end mark, before the first byte: from then on a newline would be data. */
+  private begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    this.stopKeepalive();
+    this.replica?.write(`$EOF:${this.mark.toString('latin1')}\r\n`);
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = null;
   }
 
   /** Stops listening and drops the link (after the target was promoted, or to give up). */
   close(): void {
     this.onFailure = null;
+    this.stopKeepalive();
     this.failed ??= new SnapshotServerError('the snapshot link was closed');
     this.server.close();
     this.replica?.destroy();
@@ -155,7 +176,8 @@ export class SnapshotServer {
     else if (name === 'REPLCONF') socket.write('+OK\r\n');
     else if (name === 'PSYNC') {
       this.answered = true;
-      socket.write(`+FULLRESYNC ${this.replid} 0\r\n$EOF:${this.mark.toString('latin1')}\r\n`);
+      socket.write(`+FULLRESYNC ${this.replid} 0\r\n`);
+      this.keepalive = setInterval(() => socket.write('\n'), KEEPALIVE_MS);
       const attached = this.onAttached;
       this.onAttached = null;
       attached?.();
@@ -164,6 +186,7 @@ export class SnapshotServer {
 
   private fail(message: string): void {
     if (this.failed) return;
+    this.stopKeepalive();
     this.failed = new SnapshotServerError(message);
     this.replica?.destroy();
     const handler = this.onFailure;
