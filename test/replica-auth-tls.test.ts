@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicaEvent } from '../src/replica/events.js';
 import { ReplicaError } from '../src/replica/link.js';
 import { Replica } from '../src/replica/replica.js';
+import { sync } from '../src/sync/sync.js';
 import { freePort, haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { collect, entryLines, keyspace } from './helpers/replica-events.js';
 
@@ -259,6 +260,22 @@ describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
     const replica = new Replica({ url: `rediss://127.0.0.1:${tlsPort}`, tls: tls(), reconnect: { initialDelayMs: 20 } });
     expectRefused(await drain(replica), message);
   }, 10_000);
+
+  it('redis:// to the TLS port (rediss:// meant) fails once, saying so, instead of reconnecting forever', async () => {
+    const replica = new Replica({ url: `redis://127.0.0.1:${tlsPort}`, reconnect: { initialDelayMs: 20 } });
+    expectRefused(await drain(replica), new RegExp(`^127\\.0\\.0\\.1:${tlsPort} speaks TLS: use a rediss:// URL$`));
+    // The sync's own connections (INFO, the target) too.
+    const target = await startRedisServer();
+    try {
+      const s = sync({ source: `redis://127.0.0.1:${tlsPort}`, target: `redis://127.0.0.1:${target.port}`, reconnect: { initialDelayMs: 20 } });
+      await expect(s.done).rejects.toThrow(`source: 127.0.0.1:${tlsPort} speaks TLS: use a rediss:// URL`);
+      expect(s.status.restarts).toBe(0);
+      const back = sync({ source: `redis://127.0.0.1:${target.port}`, target: `redis://127.0.0.1:${tlsPort}`, reconnect: { initialDelayMs: 20 } });
+      await expect(back.done).rejects.toThrow(`target: 127.0.0.1:${tlsPort} speaks TLS: use a rediss:// URL`);
+    } finally {
+      await target.stop();
+    }
+  }, 20_000);
 
   /** The CLI with these arguments; `lines` collects its standard output, `err` its standard error. */
   function cli(args: string[]): { child: ChildProcess; lines: string[]; err: () => string; exit: Promise<number | null> } {

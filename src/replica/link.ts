@@ -71,6 +71,8 @@ export class ReplicaLink {
   private socketClosed = false;
   private discarding = false;
   private finished = false;
+  /** open() has resolved: from then on a close is reported to handlers.closed (before, open() rejects). */
+  private opened = false;
   // Replication offsets: the stream offset (bytes read on this connection) where commands start, and
   // the replication offset just before it.
   private streamBase = 0;
@@ -88,6 +90,7 @@ export class ReplicaLink {
     this.watchReads(timeoutMs);
     socket.on('data', (chunk: Buffer) => {
       this.lastReadMs = Date.now();
+      this.heard = true;
       this.read(chunk);
     });
     socket.on('error', (err) => { this.closedError ??= tlsRefusal(err, socket) ?? err; });
@@ -98,6 +101,8 @@ export class ReplicaLink {
   }
 
   private lastReadMs = Date.now();
+  /** The master has sent something: a reset before that may be a TLS port spoken to in plain text. */
+  private heard = false;
   private readWatch: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -123,8 +128,10 @@ export class ReplicaLink {
     try {
       await link.handshake(options);
       link.psync(options.psyncCommand ?? 'PSYNC', from);
+      link.opened = true;
     } catch (err) {
       socket.destroy();
+      if (!link.heard) await refuseIfTlsPort(options.endpoint, (message) => new ReplicaError(message, false));
       throw err;
     }
     return link;
@@ -362,7 +369,7 @@ export class ReplicaLink {
     if (this.finished) return;
     this.finished = true;
     this.spool.close();
-    this.handlers.closed(this.closedError);
+    if (this.opened) this.handlers.closed(this.closedError);
   }
 }
 
@@ -390,6 +397,29 @@ export function connectSocket(options: LinkOptions): Promise<Socket> {
     socket.once('error', failed);
     socket.setTimeout(timeout, tooLong);
   });
+}
+
+/**
+ * Whether host:port completes a TLS handshake. A server that closed a plain connection without a word
+ * may be a TLS port (redis:// where rediss:// was meant): retrying would never cure that.
+ */
+export function speaksTls(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host, port, rejectUnauthorized: false, servername: isIP(host) ? undefined : host });
+    const done = (yes: boolean) => {
+      socket.destroy();
+      resolve(yes);
+    };
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(timeoutMs, () => done(false));
+  });
+}
+
+/** For a plain endpoint that closed without a word: throws the error `make` builds when it speaks TLS. */
+export async function refuseIfTlsPort(endpoint: RedisEndpoint, make: (message: string) => Error): Promise<void> {
+  if (endpoint.tls || !(await speaksTls(endpoint.host, endpoint.port))) return;
+  throw make(`${endpoint.host}:${endpoint.port} speaks TLS: use a rediss:// URL`);
 }
 
 /**

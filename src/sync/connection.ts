@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { encodeCommand, type CommandArg } from '../resp/encode.js';
 import { RespErrorReply, RespReplyReader, type RespValue } from '../resp/replies.js';
-import { connectSocket } from '../replica/link.js';
+import { connectSocket, refuseIfTlsPort } from '../replica/link.js';
 import type { RedisEndpoint } from '../replica/redis-url.js';
 
 /** A connection failed or was refused; `retryable` says whether reconnecting may help. */
@@ -39,6 +39,8 @@ export class RedisConnection {
   private head = 0;
   private failure: Error | null = null;
   private unreplied = 0;
+  /** The server has sent something: a reset before that may be a TLS port spoken to in plain text. */
+  private heard = false;
   private drainWaiters: Array<() => void> = [];
 
   private constructor(private readonly socket: Socket, private readonly options: RedisConnectionOptions) {
@@ -58,6 +60,15 @@ export class RedisConnection {
       throw new ConnectionError(`${options.role}: ${e.message}`, e.retryable ?? true, { cause: err });
     }
     const connection = new RedisConnection(socket, options);
+    // PING first (a server that wants AUTH answers it too): a TLS port spoken to in plain text closes
+    // without a word, and no retry would cure that.
+    const pong = await connection.call(['PING']).catch((e: Error) => e);
+    if (pong instanceof Error) {
+      if (!connection.heard) {
+        await refuseIfTlsPort(options.endpoint, (message) => new ConnectionError(`${options.role}: ${message}`, false));
+      }
+      throw pong;
+    }
     const { username, password } = options.endpoint;
     if (password !== undefined) {
       const auth = await connection.call(username ? ['AUTH', username, password] : ['AUTH', password]).catch((e: Error) => e);
@@ -122,6 +133,7 @@ export class RedisConnection {
   }
 
   private read(chunk: Buffer): void {
+    this.heard = true;
     let values: RespValue[];
     try {
       values = this.replies.write(chunk);
