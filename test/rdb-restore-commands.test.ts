@@ -76,12 +76,22 @@ async function expected(f: Fixture, keep: (e: RdbEntry) => number = (e) => e.db)
   return { bytes: Buffer.concat(commands), commands: commands.length, keys, ...(libraries > 0 ? { librariesLeftOut: libraries } : {}) };
 }
 
-/** The function libraries' code, as the server that wrote the file listed them (`<name>.meta.json`). */
-function librariesOf(f: Fixture): string[] {
+interface FixtureMeta {
+  functions?: Array<{ library_code: string }> | null;
+  /** OBJECT FREQ / OBJECT IDLETIME of each key (by db) right after the writing server reloaded the file. */
+  lfu_freq_after_reload?: Record<string, Record<string, number>>;
+  lru_idle_seconds_after_reload?: Record<string, Record<string, number>>;
+}
+
+/** What the fixture's `<name>.meta.json` says (from the server that wrote it), or nothing. */
+function metaOf(f: Fixture): FixtureMeta {
   const meta = f.path.replace(/\.rdb$/, '.meta.json');
-  if (!existsSync(meta)) return [];
-  const { functions } = JSON.parse(readFileSync(meta, 'utf8')) as { functions?: Array<{ library_code: string }> | null };
-  return (functions ?? []).map((l) => l.library_code);
+  return existsSync(meta) ? JSON.parse(readFileSync(meta, 'utf8')) as FixtureMeta : {};
+}
+
+/** The function libraries' code, as the server that wrote the file listed them. */
+function librariesOf(f: Fixture): string[] {
+  return (metaOf(f).functions ?? []).map((l) => l.library_code);
 }
 
 /** The commands of RESP bytes, as text arguments. */
@@ -195,5 +205,33 @@ describe.skipIf(!live)('RESTORE commands written by the core, into a live server
     const listed = await client.ok('FUNCTION', 'LIST', 'WITHCODE') as unknown as Array<Array<unknown>>;
     const codes = listed.map((lib) => String(lib[lib.findIndex((x) => String(x) === 'library_code') + 1]));
     expect(codes.sort()).toEqual(librariesOf(f).sort());
+  });
+
+  const withEvictionData = loadable.filter((f) => metaOf(f).lfu_freq_after_reload || metaOf(f).lru_idle_seconds_after_reload);
+
+  it.each(withEvictionData.map((f) => [f.name, f] as const))('%s: each key\'s LFU counter (FREQ) or LRU idle time (IDLETIME) as the server reloading the file had it', async (_name, f) => {
+    const { lfu_freq_after_reload: freq, lru_idle_seconds_after_reload: idle } = metaOf(f);
+    await client.ok('CONFIG', 'SET', 'maxmemory-policy', freq ? 'allkeys-lfu' : 'allkeys-lru');
+    try {
+      await client.ok('FLUSHALL');
+      const { bytes, commands } = await written(f);
+      expect(pipeInto(server.port, bytes)).toMatchObject({ errors: 0, replies: commands });
+      for (const [db, keys] of Object.entries((freq ?? idle)!)) {
+        await client.ok('SELECT', db);
+        for (const [key, want] of Object.entries(keys)) {
+          const got = Number(await client.ok('OBJECT', freq ? 'FREQ' : 'IDLETIME', key));
+          if (freq) {
+            expect([key, got]).toEqual([key, want]);
+          } else {
+            // An idle time goes on growing by the second since the commands ran.
+            expect(got - want, key).toBeGreaterThanOrEqual(0);
+            expect(got - want, key).toBeLessThanOrEqual(3);
+          }
+        }
+      }
+    } finally {
+      await client.ok('SELECT', 0);
+      await client.ok('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    }
   });
 });

@@ -1,14 +1,15 @@
 // RESTORE commands written inside the module, for copying a snapshot into another server whose RDB version
 // loads the snapshot's values as they are. With value spans on, each key becomes
 //   RESTORE <key> <expire ms or 0> <type byte + the value's bytes as stored + RDB version + CRC64> REPLACE ABSTTL
-// (the payload DUMP would give), preceded by SELECT when the target db changes, in the output region;
+// (the payload DUMP would give), plus IDLETIME <s> or FREQ <n> where the file keeps the key's LRU or LFU
+// data (as a replica loading the file keeps it), preceded by SELECT when the target db changes, in the output region;
 // the host sends those bytes to the target as they are, so no JS object is made per key.
 //
 // A value's bytes are taken from the input buffer: those of a key that ends in this batch are still there;
 // those of a value still open are appended before the input buffer drops them (restoreBeforeCompact).
 import {
   EVENT_SIZE, E_SELECT_DB, E_KEY, E_VALUE_SPAN, E_KEY_END, E_FUNCTION, FN_LIBRARY, FN_PRE_GA_CODE, F_EXPIRE,
-  ERR_TOO_LARGE, ERR_INTERNAL,
+  F_IDLE, F_FREQ, ERR_TOO_LARGE, ERR_INTERNAL,
 } from "../../src/core/abi";
 import { eventsBase, inputBase, scratchLimit } from "../memory";
 import { eventCount } from "../events";
@@ -41,6 +42,9 @@ let open: bool = false;
 let keyDb: i64 = 0;
 let keySelects: bool = false;
 let keyType: u32 = 0;
+/** The key's F_IDLE or F_FREQ flag (0: neither), and the idle seconds or LFU counter that goes with it. */
+let keyEviction: u32 = 0;
+let keyEvictionValue: i64 = 0;
 /** Where the value's bytes not yet appended start (absolute stream offset). */
 let valueFrom: i64 = 0;
 /** Where the payload (type byte first) starts in the region; PAYLOAD_HEADER bytes before it are reserved. */
@@ -149,7 +153,9 @@ function startKey(ev: usize): void {
     writeText("*2\r\n$6\r\nSELECT\r\n");
     writeDecimalBulk(db);
   }
-  writeText("*6\r\n$7\r\nRESTORE\r\n");
+  keyEviction = <u32>load<u16>(ev, 2) & (F_IDLE | F_FREQ);
+  keyEvictionValue = load<i64>(ev, 24);
+  writeText(keyEviction ? "*8\r\n$7\r\nRESTORE\r\n" : "*6\r\n$7\r\nRESTORE\r\n");
   writeBulkHeader(<usize>load<u32>(ev, 8));
   appendEventString(ev);
   appendWord(0x0a0d, 2);
@@ -194,6 +200,9 @@ function finishCommand(): void {
   memory.copy(header + headerLen, at(payloadAt), length);
   setRegEnd(payloadAt - PAYLOAD_HEADER + headerLen + length);
   writeText("\r\n$7\r\nREPLACE\r\n$6\r\nABSTTL\r\n");
+  if (keyEviction == F_IDLE) writeText("$8\r\nIDLETIME\r\n");
+  else if (keyEviction == F_FREQ) writeText("$4\r\nFREQ\r\n");
+  if (keyEviction) writeDecimalBulk(keyEvictionValue);
   completeRegion();
   commands += keySelects ? 2 : 1;
   keys++;

@@ -28,8 +28,9 @@ export async function parseAll(data: Uint8Array, verifyChecksum = true): Promise
 }
 
 /**
- * RESTORE ... REPLACE ABSTTL for each entry (SELECT as the db changes), its payload from `payloadOf`.
- * Module values and empty collections are left out: a loading server drops empty ones, RESTORE refuses them.
+ * RESTORE ... REPLACE ABSTTL for each entry (SELECT as the db changes), its payload from `payloadOf`, and
+ * IDLETIME or FREQ where the file keeps the key's LRU or LFU data. Module values and empty collections
+ * are left out: a loading server drops empty ones, RESTORE refuses them.
  */
 export function restoreCommands(entries: RdbEntry[], payloadOf: (entry: RdbEntry, index: number) => Uint8Array): Uint8Array[] {
   const commands: Uint8Array[] = [];
@@ -37,7 +38,8 @@ export function restoreCommands(entries: RdbEntry[], payloadOf: (entry: RdbEntry
   entries.forEach((e, i) => {
     if (e.type === 'module' || isEmptyCollection(e)) return;
     if (e.db !== db) commands.push(encodeCommand(['SELECT', (db = e.db)]));
-    commands.push(encodeCommand(['RESTORE', e.key, e.expireMs ?? 0, payloadOf(e, i), 'REPLACE', 'ABSTTL']));
+    const eviction = e.idleSeconds !== undefined ? ['IDLETIME', e.idleSeconds] : e.lfuFreq !== undefined ? ['FREQ', e.lfuFreq] : [];
+    commands.push(encodeCommand(['RESTORE', e.key, e.expireMs ?? 0, payloadOf(e, i), 'REPLACE', 'ABSTTL', ...eviction]));
   });
   return commands;
 }
