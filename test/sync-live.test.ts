@@ -141,6 +141,32 @@ describe.skipIf(!live)('sync: what it refuses, and --resync', () => {
     expect(s.status.restarts).toBe(0);
   }, 60_000);
 
+  it.each([
+    ['as stored, written by the core', {}, ''],
+    ['re-encoded (a rename)', { rename: { pattern: /^/, replacement: 'r:' } }, 'r:'],
+  ] as const)('each key\'s LFU counter reaches the target, as a replica keeps it (%s)', async (_how, options, prefix) => {
+    // Counters that move by one per access and never decay: the source's are the oracle.
+    const lfu = ['--maxmemory-policy', 'allkeys-lfu', '--lfu-log-factor', '0', '--lfu-decay-time', '0'];
+    const [src, dst] = await Promise.all([server(['--repl-diskless-sync-delay', '0', ...lfu]), server(lfu)]);
+    const source = await client(src);
+    const target = await client(dst);
+    const keys = ['str', 'list', 'hash', 'set'];
+    await source.ok('SET', 'str', 'v');
+    await source.ok('RPUSH', 'list', 'a', 'b');
+    await source.ok('HSET', 'hash', 'f', 'v');
+    await source.ok('SADD', 'set', 'm');
+    const access = ['GET', 'LLEN', 'HLEN', 'SCARD'];
+    for (const [i, key] of keys.entries()) {
+      for (let n = 0; n < 3 * i + 2; n++) await source.ok(access[i]!, key);
+    }
+    const { sync: s } = startSync(src, dst, options);
+    await waitFor('streaming', () => s.status.phase === 'streaming');
+    const counters = async (c: typeof source, at: string) => Promise.all(keys.map(async (k) => Number(await c.ok('OBJECT', 'FREQ', at + k))));
+    const want = await counters(source, '');
+    expect(new Set(want).size).toBe(keys.length);
+    expect(await counters(target, prefix)).toEqual(want);
+  }, 30_000);
+
   it('a source that restarted without its data cannot continue: the sync says so; --resync copies again', async () => {
     const [src, dst] = await Promise.all([server(['--repl-diskless-sync-delay', '0']), server()]);
     let source = await client(src);

@@ -119,6 +119,12 @@ async function maxBulkBytesOf(target: RedisConnection): Promise<number> {
   return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_MAX_BULK_BYTES;
 }
 
+/** RESTORE's IDLETIME <s> or FREQ <n> for the LRU or LFU data the snapshot keeps for an entry. */
+function evictionArgs(entry: RdbEntry): BufferedArg[] {
+  if (entry.idleSeconds !== undefined) return ['IDLETIME', entry.idleSeconds];
+  return entry.lfuFreq !== undefined ? ['FREQ', entry.lfuFreq] : [];
+}
+
 function serverName(format: ServerFormat): string {
   return `${format.flavor === 'valkey' ? 'Valkey' : 'Redis'} ${format.version}, RDB ${format.rdbVersion}`;
 }
@@ -186,6 +192,8 @@ class Session {
   private replicationCopy: ReplicationCopy | null = null;
   /** The target has functions (Redis 7.0+, Valkey): the snapshot's libraries are copied with FUNCTION LOAD. */
   private readonly targetHasFunctions: boolean;
+  /** RESTORE takes IDLETIME and FREQ (Redis 5.0+): a key's LRU or LFU data is kept, as a replica keeps it. */
+  private readonly targetHasEvictionArgs: boolean;
   /** Function libraries of the snapshot being copied that the target could not get. */
   private librariesLeftOut = 0;
 
@@ -195,6 +203,7 @@ class Session {
     this.copiesAsStored = !sync.options.transform && !sync.route.renames && loadsAsIs(sourceFormat, targetFormat);
     this.copiesByReplication = sync.options.copy === 'replication';
     this.targetHasFunctions = targetFormat.rdbVersion >= 10;
+    this.targetHasEvictionArgs = targetFormat.rdbVersion >= 9;
     if (this.copiesByReplication && !loadsAsIs(sourceFormat, targetFormat)) {
       throw new SyncError(`--copy replication: the target (${serverName(targetFormat)}) cannot load the snapshot of the source (${serverName(sourceFormat)}) as it is; use --copy restore`);
     }
@@ -403,7 +412,8 @@ class Session {
     }
     if (item === null || isEmptyCollection(item)) return;
     sync.copied();
-    if (item.type === 'string' && item.expireMs === null) return this.copyString(item.db, item.key, item.value);
+    const keepsEviction = this.targetHasEvictionArgs && (item.idleSeconds !== undefined || item.lfuFreq !== undefined);
+    if (item.type === 'string' && item.expireMs === null && !keepsEviction) return this.copyString(item.db, item.key, item.value);
     let payload: Uint8Array;
     try {
       payload = this.encoder.encode(item);
@@ -412,7 +422,7 @@ class Session {
       sync.skipped(`key ${JSON.stringify(utf8.decode(item.key))} (db ${item.db}) not copied: ${err.message}`);
       return;
     }
-    return this.restore(item.db, item.key, item.expireMs, payload);
+    return this.restore(item.db, item.key, item.expireMs, payload, keepsEviction ? evictionArgs(item) : []);
   }
 
   /** A value the target would refuse to read as one command (it drops the connection: retrying cannot help). */
@@ -422,10 +432,10 @@ class Session {
   }
 
   /** RESTORE ... REPLACE ABSTTL of one key into the copy's pipeline. */
-  private restore(db: number, key: Uint8Array, expireMs: Int64 | null, payload: Uint8Array): void | Promise<void> {
+  private restore(db: number, key: Uint8Array, expireMs: Int64 | null, payload: Uint8Array, eviction: BufferedArg[]): void | Promise<void> {
     if (payload.length > this.maxBulkBytes) throw this.tooLarge(`key ${JSON.stringify(utf8.decode(key))} (db ${db})`, payload.length);
     this.selectInBuffer(db);
-    this.buffer.command([RESTORE, key, expireMs ?? ZERO, payload, REPLACE, ABSTTL]);
+    this.buffer.command([RESTORE, key, expireMs ?? ZERO, payload, REPLACE, ABSTTL, ...eviction]);
     if (this.buffer.length >= COPY_CHUNK_BYTES) return this.sendCopy();
   }
 
