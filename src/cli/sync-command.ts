@@ -146,8 +146,8 @@ The target must accept RESTORE, MULTI/EXEC and the source's write commands. Hash
 targets that have them (Redis 7.4+, Valkey 9.0+); on older targets such hashes are copied without their
 field TTLs (a warning says so). Function libraries are copied with FUNCTION LOAD where the target has
 functions (Redis 7.0+, Valkey), else counted in a warning. Keys keep the LRU/LFU data the snapshot
-holds (IDLETIME/FREQ). Module values cannot be copied and are
-reported as warnings. A value longer than the target's proto-max-bulk-len stops the copy, saying so.
+holds (IDLETIME/FREQ). Module values cannot be copied and are reported as warnings. A value longer
+than the target's proto-max-bulk-len stops the copy, saying so.
 
 Status: on a terminal a status line (phase, writes applied, lag) and warnings on standard error;
 otherwise (or with --json) one JSON line per second and per event on standard output:
