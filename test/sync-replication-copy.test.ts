@@ -62,6 +62,25 @@ describe.skipIf(!live)('sync --copy replication', () => {
     expect(await role(target)).toBe('master');
   }, 120_000);
 
+  it('the target restarted while it loads from us: the sync starts over and copies again', async () => {
+    const [src, dst] = await Promise.all([server(SOURCE), server(['--appendonly', 'yes'])]);
+    const source = await client(src);
+    await populateMixed(source, 15, 2);
+    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 200); // a snapshot that lasts
+    const { sync: s, events } = startSync(src, dst, { copy: 'replication', reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    await waitFor('the target to load from us', () => s.status.copy.rdbBytes > 0);
+    const restarted = await dst.restart();
+    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 0);
+    await waitFor('streaming', () => s.status.phase === 'streaming' || s.status.phase === 'failed', 60_000);
+    expect(s.status.phase).toBe('streaming');
+    expect(s.status.restarts).toBeGreaterThan(0);
+    expect(events.filter((e) => e.type === 'phase' && e.phase === 'copying').length).toBeGreaterThanOrEqual(2);
+    const target = await client(restarted);
+    await caughtUp(source, [target]);
+    expect(withoutEntriesRead(syncedKeyspace(restarted.port))).toEqual(withoutEntriesRead(syncedKeyspace(src.port)));
+    expect(await role(target)).toBe('master');
+  }, 90_000);
+
   it('a source slow to begin its snapshot: newlines keep the target (repl-timeout 2) waiting, as a master does', async () => {
     // A source that saves the snapshot to disk before it sends a byte, and takes 4 s to save it.
     const [src, dst] = await Promise.all([server(['--repl-diskless-sync', 'no']), server(['--repl-timeout', '2'])]);
