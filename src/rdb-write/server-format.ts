@@ -47,6 +47,21 @@ export function loadsAsIs(source: ServerFormat, target: ServerFormat): boolean {
   return source.rdbVersion <= 11 || source.flavor === target.flavor;
 }
 
+/** "Redis 7.0.15, RDB 10", for messages. */
+export function describeServer(format: ServerFormat): string {
+  return `${format.flavor === 'valkey' ? 'Valkey' : 'Redis'} ${format.version}, RDB ${format.rdbVersion}`;
+}
+
+/** Whether the server has functions (FUNCTION LOAD): Redis 7.0+ (RDB 10), and every Valkey. */
+export function hasFunctions(format: ServerFormat): boolean {
+  return format.rdbVersion >= 10;
+}
+
+/** Whether RESTORE takes IDLETIME and FREQ (Redis 5.0+, RDB 9). */
+export function restoreTakesEvictionData(format: ServerFormat): boolean {
+  return format.rdbVersion >= 9;
+}
+
 /** The newest stream layout the target loads, or null before streams (Redis 5.0). */
 export function streamLayoutOf(target: ServerFormat): StreamLayout | null {
   if (target.rdbVersion >= 11) return 3;

@@ -20,7 +20,9 @@ import { Replica } from '../replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
-import { loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
+import {
+  describeServer, hasFunctions, loadsAsIs, restoreTakesEvictionData, serverFormatFromInfo, type ServerFormat,
+} from '../rdb-write/server-format.js';
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
@@ -125,10 +127,6 @@ function evictionArgs(entry: RdbEntry): BufferedArg[] {
   return entry.lfuFreq !== undefined ? ['FREQ', entry.lfuFreq] : [];
 }
 
-function serverName(format: ServerFormat): string {
-  return `${format.flavor === 'valkey' ? 'Valkey' : 'Redis'} ${format.version}, RDB ${format.rdbVersion}`;
-}
-
 function retryable(error: unknown): boolean {
   if (error instanceof SyncError) return false;
   if (error instanceof ConnectionError) return error.retryable;
@@ -202,10 +200,10 @@ class Session {
     this.encoder = new DumpPayloadEncoder(targetFormat);
     this.copiesAsStored = !sync.options.transform && !sync.route.renames && loadsAsIs(sourceFormat, targetFormat);
     this.copiesByReplication = sync.options.copy === 'replication';
-    this.targetHasFunctions = targetFormat.rdbVersion >= 10;
-    this.targetHasEvictionArgs = targetFormat.rdbVersion >= 9;
+    this.targetHasFunctions = hasFunctions(targetFormat);
+    this.targetHasEvictionArgs = restoreTakesEvictionData(targetFormat);
     if (this.copiesByReplication && !loadsAsIs(sourceFormat, targetFormat)) {
-      throw new SyncError(`--copy replication: the target (${serverName(targetFormat)}) cannot load the snapshot of the source (${serverName(sourceFormat)}) as it is; use --copy restore`);
+      throw new SyncError(`--copy replication: the target (${describeServer(targetFormat)}) cannot load the snapshot of the source (${describeServer(sourceFormat)}) as it is; use --copy restore`);
     }
   }
 
@@ -226,7 +224,8 @@ class Session {
   async run(): Promise<void> {
     const sync = this.sync;
     const stored = await this.readState();
-    // A target left a replica of ours holds an incomplete copy, as a stored 'copying' state says otherwise.
+    // A target an interrupted --copy replication left a replica of ours is promoted: what it holds is an
+    // incomplete copy, as a stored 'copying' state would say.
     const reclaimed = await ReplicationCopy.reclaim(this.target, stored?.state === 'copying');
     if (reclaimed) sync.warn('the target was still a replica of an interrupted --copy replication: made it a master again; copying again');
     if (!stored && !reclaimed) await this.claimTarget();
