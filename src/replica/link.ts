@@ -403,7 +403,7 @@ export function connectSocket(options: LinkOptions): Promise<Socket> {
  * Whether host:port completes a TLS handshake. A server that closed a plain connection without a word
  * may be a TLS port (redis:// where rediss:// was meant): retrying would never cure that.
  */
-export function speaksTls(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
+function speaksTls(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = tlsConnect({ host, port, rejectUnauthorized: false, servername: isIP(host) ? undefined : host });
     const done = (yes: boolean) => {
