@@ -144,7 +144,8 @@ version and holds no other keys (the load replaces its whole dataset); no --db, 
 
 The target must accept RESTORE, MULTI/EXEC and the source's write commands. Hash field TTLs reach only
 targets that have them (Redis 7.4+, Valkey 9.0+); on older targets such hashes are copied without their
-field TTLs (a warning says so). Function libraries are copied with FUNCTION LOAD where the target has
+field TTLs, HSETEX is applied as HSET and TTL-only commands are left out (the source's HDEL of each
+expired field still follows), with a warning. Function libraries are copied with FUNCTION LOAD where the target has
 functions (Redis 7.0+, Valkey), else counted in a warning. Keys keep the LRU/LFU data the snapshot
 holds (IDLETIME/FREQ). Module values cannot be copied and are reported as warnings. A value longer
 than the target's proto-max-bulk-len stops the copy, saying so.

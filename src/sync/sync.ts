@@ -21,12 +21,13 @@ import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import {
-  describeServer, hasFunctions, loadsAsIs, restoreTakesEvictionData, serverFormatFromInfo, type ServerFormat,
+  describeServer, hashWithTtlTypeOf, hasFunctions, loadsAsIs, restoreTakesEvictionData, serverFormatFromInfo, type ServerFormat,
 } from '../rdb-write/server-format.js';
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
 import { KeyRoute, type KeyRouteOptions } from './key-route.js';
+import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
 import { ReplicationCopy } from './replication-copy.js';
 import { decodeState, defaultStateKey, encodeState, STATE_PREFIX, type SyncState } from './sync-state.js';
 
@@ -192,6 +193,9 @@ class Session {
   private readonly targetHasFunctions: boolean;
   /** RESTORE takes IDLETIME and FREQ (Redis 5.0+): a key's LRU or LFU data is kept, as a replica keeps it. */
   private readonly targetHasEvictionArgs: boolean;
+  /** The target has hash field TTLs (Redis 7.4+, Valkey 9.0+): else writes of them are changed (field-ttl-writes.ts). */
+  private readonly targetHasFieldTtls: boolean;
+  private warnedFieldTtlWrites = false;
   /** Function libraries of the snapshot being copied that the target could not get. */
   private librariesLeftOut = 0;
 
@@ -202,6 +206,7 @@ class Session {
     this.copiesByReplication = sync.options.copy === 'replication';
     this.targetHasFunctions = hasFunctions(targetFormat);
     this.targetHasEvictionArgs = restoreTakesEvictionData(targetFormat);
+    this.targetHasFieldTtls = hashWithTtlTypeOf(targetFormat) !== null;
     if (this.copiesByReplication && !loadsAsIs(sourceFormat, targetFormat)) {
       throw new SyncError(`--copy replication: the target (${describeServer(targetFormat)}) cannot load the snapshot of the source (${describeServer(sourceFormat)}) as it is; use --copy restore`);
     }
@@ -587,19 +592,31 @@ class Session {
       args = this.routedArgs(command);
       if (args === null) return;
     }
+    let [targetDb, targetName] = [db, name];
     if (sync.options.transform) {
       const out = sync.options.transform({ kind: 'command', db, args: args ?? command.args });
       if (out === null) return;
       if (out.kind !== 'command') throw new SyncError('the transform hook turned a write into an entry: return a command, or null');
-      if (this.selectInBuffer(out.db)) batch.names.push('select');
-      this.buffer.command(out.args);
-      batch.names.push(utf8.decode(out.args[0]).toLowerCase());
-      return;
+      [targetDb, args, targetName] = [out.db, out.args, utf8.decode(out.args[0]).toLowerCase()];
     }
-    if (this.selectInBuffer(db)) batch.names.push('select');
+    if (!this.targetHasFieldTtls && isFieldTtlWrite(targetName)) {
+      args = withoutFieldTtls(targetName, args ?? command.args);
+      this.fieldTtlWriteChanged(command);
+      if (args === null) return;
+      targetName = utf8.decode(args[0]).toLowerCase();
+    }
+    if (this.selectInBuffer(targetDb)) batch.names.push('select');
     if (args) this.buffer.command(args);
     else this.buffer.commandOf(command.argCount, (i) => command.arg(i));
-    batch.names.push(name);
+    batch.names.push(targetName);
+  }
+
+  /** Once per session: writes of field TTLs reach a target without them as what it can apply. */
+  private fieldTtlWriteChanged(command: ReplicaCommand): void {
+    if (this.warnedFieldTtlWrites) return;
+    this.warnedFieldTtlWrites = true;
+    this.sync.warn(`${command.name.toUpperCase()} at offset ${command.offset}: the target has no hash field TTLs, so such writes ` +
+      'go without them (HSETEX as HSET, TTL-only commands left out); fields still go when they expire on the source, which sends HDEL');
   }
 
   /** The command's arguments with its keys renamed; null when it is not synced (filtered, or cannot be told). */
