@@ -57,6 +57,11 @@ export function hasFunctions(format: ServerFormat): boolean {
   return format.rdbVersion >= 10;
 }
 
+/** Whether streams keep entries-read, entries-added and max-deleted-ID counters (Redis 7.0+, RDB 10). */
+export function keepsStreamCounters(format: ServerFormat): boolean {
+  return format.rdbVersion >= 10;
+}
+
 /** Whether RESTORE takes IDLETIME and FREQ (Redis 5.0+, RDB 9). */
 export function restoreTakesEvictionData(format: ServerFormat): boolean {
   return format.rdbVersion >= 9;

@@ -21,7 +21,8 @@ import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import {
-  describeServer, hashWithTtlTypeOf, hasFunctions, loadsAsIs, restoreTakesEvictionData, serverFormatFromInfo, type ServerFormat,
+  describeServer, hashWithTtlTypeOf, hasFunctions, keepsStreamCounters, loadsAsIs, restoreTakesEvictionData, serverFormatFromInfo,
+  type ServerFormat,
 } from '../rdb-write/server-format.js';
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
@@ -29,6 +30,7 @@ import { ConnectionError, RedisConnection } from './connection.js';
 import { KeyRoute, type KeyRouteOptions } from './key-route.js';
 import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
 import { ReplicationCopy } from './replication-copy.js';
+import { withoutStreamCounters } from './stream-writes.js';
 import { decodeState, defaultStateKey, encodeState, STATE_PREFIX, type SyncState } from './sync-state.js';
 
 /** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
@@ -196,6 +198,8 @@ class Session {
   /** The target has hash field TTLs (Redis 7.4+, Valkey 9.0+): else writes of them are changed (field-ttl-writes.ts). */
   private readonly targetHasFieldTtls: boolean;
   private warnedFieldTtlWrites = false;
+  /** The target keeps stream counters (Redis 7.0+): else the options that set them are left off (stream-writes.ts). */
+  private readonly targetKeepsStreamCounters: boolean;
   /** Function libraries of the snapshot being copied that the target could not get. */
   private librariesLeftOut = 0;
 
@@ -207,6 +211,7 @@ class Session {
     this.targetHasFunctions = hasFunctions(targetFormat);
     this.targetHasEvictionArgs = restoreTakesEvictionData(targetFormat);
     this.targetHasFieldTtls = hashWithTtlTypeOf(targetFormat) !== null;
+    this.targetKeepsStreamCounters = keepsStreamCounters(targetFormat);
     if (this.copiesByReplication && !loadsAsIs(sourceFormat, targetFormat)) {
       throw new SyncError(`--copy replication: the target (${describeServer(targetFormat)}) cannot load the snapshot of the source (${describeServer(sourceFormat)}) as it is; use --copy restore`);
     }
@@ -604,6 +609,9 @@ class Session {
       this.fieldTtlWriteChanged(command);
       if (args === null) return;
       targetName = utf8.decode(args[0]).toLowerCase();
+    }
+    if (!this.targetKeepsStreamCounters && (targetName === 'xgroup' || targetName === 'xsetid')) {
+      args = withoutStreamCounters(targetName, args ?? command.args);
     }
     if (this.selectInBuffer(targetDb)) batch.names.push('select');
     if (args) this.buffer.command(args);
