@@ -109,10 +109,20 @@ describe('redistap sync: the command line', () => {
     expect(r.stderr).toMatch(message);
   });
 
-  it('an unknown --copy is a usage error naming the choices (commander\'s exit 1, like every usage error)', () => {
-    const r = run(['sync', 'redis://127.0.0.1:1', 'redis://127.0.0.1:2', '--copy', 'rsync']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/argument 'rsync' is invalid. Allowed choices are restore, replication/);
+  it.each([
+    [['sync', 'redis://127.0.0.1:1', 'redis://127.0.0.1:2', '--copy', 'rsync'], /argument 'rsync' is invalid. Allowed choices are restore, replication/],
+    [['tail', 'redis://127.0.0.1:1', '--bogus'], /unknown option '--bogus'/],
+    [['sync', 'redis://127.0.0.1:1'], /missing required argument 'target-url'/],
+    [['nosuch'], /unknown command 'nosuch'/],
+  ])('a usage error %j exits 2, like every refusal', (args, message) => {
+    const r = run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('--help and --version exit 0', () => {
+    expect(run(['sync', '--help']).code).toBe(0);
+    expect(run(['--version'])).toMatchObject({ code: 0, stdout: '0.1.0\n' });
   });
 
   it.each([

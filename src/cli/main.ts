@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `redistap` command: one subcommand per job; each lives in its own file and only wires options to
 // the library.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { RdbError } from '../core/errors.js';
 import { CliError } from './cli-error.js';
 import { parseCommand } from './parse-command.js';
@@ -31,12 +31,18 @@ Examples:
   redistap tail redis://127.0.0.1:6379 --checkpoint tail.pos
   redistap sync redis://10.0.0.5:6379 redis://10.0.0.9:6379`);
 
+// A usage error (unknown option, bad choice, missing argument) exits 2 like every other refusal; commander
+// itself would exit 1. Help and --version still exit 0. Commander has printed its message already.
+for (const command of [program, ...program.commands]) command.exitOverride();
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof RdbError || err instanceof CliError) {
     process.stderr.write(`redistap: ${err.message}\n`);
     process.exitCode = 2;
+  } else if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else {
     throw err;
   }

@@ -154,7 +154,8 @@ Status: on a terminal a status line (phase, writes applied, lag) and warnings on
 otherwise (or with --json) one JSON line per second and per event on standard output:
   {"time":"...","type":"status","phase":"streaming","applied":{"commands":1200,...},"lag":{"bytes":0,"ms":0},...}
   {"time":"...","type":"warning","message":"..."}
-Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when the sync fails for a reason retrying cannot cure.
+Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when the sync fails for a reason retrying cannot cure
+(or the command line is wrong).
 
 Examples:
   redistap sync redis://10.0.0.5:6379 redis://10.0.0.9:6379
