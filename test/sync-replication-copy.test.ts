@@ -81,6 +81,19 @@ describe.skipIf(!live)('sync --copy replication', () => {
     expect(await role(target)).toBe('master');
   }, 90_000);
 
+  it('status says when the snapshot is sent and the target is loading it', async () => {
+    // A target that takes 2 ms a key to load: 1,000 keys last 2 s.
+    const [src, dst] = await Promise.all([server(SOURCE), server(['--key-load-delay', '2000'])]);
+    const source = await client(src);
+    await source.ok('MSET', ...Array.from({ length: 1000 }, (_, i) => [`k${i}`, `v${i}`]).flat());
+    const { sync: s } = startSync(src, dst, { copy: 'replication' });
+    await waitFor('the target loading', () => s.status.copy.targetLoading || (s.status.phase !== 'connecting' && s.status.phase !== 'copying'));
+    expect(s.status).toMatchObject({ phase: 'copying', copy: { targetLoading: true, keys: 0 } });
+    expect(s.status.copy.rdbBytes).toBeGreaterThan(10_000);
+    await waitFor('streaming', () => s.status.phase === 'streaming', 30_000);
+    expect(s.status.copy).toMatchObject({ targetLoading: false, keys: 1000 });
+  }, 60_000);
+
   it('a source slow to begin its snapshot: newlines keep the target (repl-timeout 2) waiting, as a master does', async () => {
     // A source that saves the snapshot to disk before it sends a byte, and takes 4 s to save it.
     const [src, dst] = await Promise.all([server(['--repl-diskless-sync', 'no']), server(['--repl-timeout', '2'])]);

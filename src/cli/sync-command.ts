@@ -62,6 +62,7 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
 
 function statusLine(s: SyncStatus): string {
   const lag = `lag ${formatBytes(s.lag.bytes)}, ${(s.lag.ms / 1000).toFixed(1)} s`;
+  if (s.phase === 'copying' && s.copy.targetLoading) return `copying: snapshot ${formatBytes(s.copy.rdbBytes)} sent; the target is loading it`;
   if (s.phase === 'copying') {
     const of = s.copy.rdbTotal === null ? '' : ` of ${formatBytes(s.copy.rdbTotal)}`;
     const keys = s.copy.keys > 0 ? `${s.copy.keys.toLocaleString('en-US')} keys, ` : '';

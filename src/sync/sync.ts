@@ -77,7 +77,11 @@ export type SyncPhase = 'connecting' | 'copying' | 'streaming' | 'stopped' | 'fa
 export interface SyncStatus {
   phase: SyncPhase;
   /** The snapshot being copied (or the last one). */
-  copy: { keys: number; skipped: number; rdbBytes: number; rdbTotal: number | null };
+  copy: {
+    keys: number; skipped: number; rdbBytes: number; rdbTotal: number | null;
+    /** copy: 'replication': the snapshot is sent and the target is loading it. */
+    targetLoading: boolean;
+  };
   /** Writes the target has confirmed, and the stream position it stores. */
   applied: { commands: number; transactions: number; replid: string; offset: number };
   /** Writes read from the source and not yet confirmed by the target: bytes, and how long the oldest has waited. */
@@ -520,7 +524,12 @@ class Session {
   /** `functions`: the snapshot's function libraries, when its keys came as entries (the core writes them itself). */
   private async endCopy(replid: string, offset: number, functions: string[]): Promise<void> {
     if (this.replicationCopy) {
-      this.sync.copied(await this.replicationCopy.finish());
+      this.sync.status.copy.targetLoading = true;
+      try {
+        this.sync.copied(await this.replicationCopy.finish());
+      } finally {
+        this.sync.status.copy.targetLoading = false;
+      }
       this.replicationCopy = null;
     }
     this.flushStrings();
@@ -697,7 +706,7 @@ export class Sync {
   readonly maxInFlightBytes: number;
   readonly status: SyncStatus = {
     phase: 'connecting',
-    copy: { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null },
+    copy: { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null, targetLoading: false },
     applied: { commands: 0, transactions: 0, replid: '', offset: 0 },
     lag: { bytes: 0, ms: 0 },
     warnings: 0,
@@ -804,7 +813,7 @@ export class Sync {
   }
 
   startCopy(): void {
-    this.status.copy = { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null };
+    this.status.copy = { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null, targetLoading: false };
   }
 
   copyProgress(bytes: number, total: number | null): void {
