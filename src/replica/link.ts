@@ -39,8 +39,11 @@ export interface LinkHandlers {
   fullResync(replid: string, offset: number): void;
   continued(replid: string | null): void;
   rdbBegin(total: number | null): void;
-  /** Bytes of the snapshot: a view valid only during the call. */
-  rdbData(bytes: Uint8Array): void;
+  /**
+   * Bytes of the snapshot. `owned`: a view of a socket (or spool) chunk nobody writes again, which may be
+   * kept; else a view valid only during the call.
+   */
+  rdbData(bytes: Uint8Array, owned: boolean): void;
   rdbEnd(): void;
   /**
    * A complete command: its arguments' bounds start at source.bounds[at]; `name` lower-cased when the
@@ -249,7 +252,7 @@ export class ReplicaLink {
   private event(b: EventBatch, i: number): void {
     switch (b.kind(i)) {
       case r.RE_RDB_DATA:
-        this.handlers.rdbData(b.view(i));
+        this.rdbData(b.view(i));
         break;
       case r.RE_COMMAND:
         this.argsLength = 0;
@@ -277,6 +280,20 @@ export class ReplicaLink {
         this.streamBase = b.n2(i);
         this.handlers.rdbEnd();
         break;
+    }
+  }
+
+  /**
+   * Snapshot bytes fed in this call are handed over as a view of the chunk they came in (no copy needed
+   * to keep them); bytes the reader held back from an earlier chunk, as the view into its memory.
+   */
+  private rdbData(view: Uint8Array): void {
+    const { chunk, start, address } = this.replies.raw.feeding;
+    const at = view.byteOffset - address;
+    if (at >= 0 && start + at + view.length <= chunk.length) {
+      this.handlers.rdbData(chunk.subarray(start + at, start + at + view.length), true);
+    } else {
+      this.handlers.rdbData(view, false);
     }
   }
 

@@ -291,7 +291,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
       fullResync: (replid, offset) => this.fullResync(replid, offset, from !== null),
       continued: (replid) => this.continued(replid),
       rdbBegin: (total) => this.rdbBegin(total),
-      rdbData: (bytes) => this.rdbData(bytes),
+      rdbData: (bytes, owned) => this.rdbData(bytes, owned),
       rdbEnd: () => this.rdbEnd(),
       command: (source, at, argCount, name, first, offset) => {
         this.command(new ReplicaCommand(this.db, source, at, argCount, name, first, offset));
@@ -330,7 +330,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     this.rdb = { parser, builder: restoreCommands ? null : new EntryBuilder(), bytes: 0, total, keys: 0, reportedAt: 0 };
   }
 
-  private rdbData(bytes: Uint8Array): void {
+  private rdbData(bytes: Uint8Array, owned: boolean): void {
     const rdb = this.rdb!;
     rdb.bytes += bytes.length;
     if (rdb.parser) {
@@ -339,7 +339,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     }
     let unaccounted = bytes.length;
     if (this.options.rdbBytes) {
-      this.push({ type: 'rdb-bytes', bytes: bytes.slice() }, null, unaccounted);
+      this.push({ type: 'rdb-bytes', bytes: owned ? bytes : bytes.slice() }, null, unaccounted);
       unaccounted = 0;
     }
     // Progress at most every PROGRESS_INTERVAL_MS; the chunk's bytes are accounted for either way.
