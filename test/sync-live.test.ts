@@ -144,6 +144,21 @@ describe.skipIf(!live)('sync: what it refuses, and --resync', () => {
     expect(s.status.restarts).toBe(0);
   }, 60_000);
 
+  it('a write longer than the target reads in one command stops the sync, saying so', async () => {
+    const [src, dst] = await Promise.all([server(['--repl-diskless-sync-delay', '0']), server(['--proto-max-bulk-len', '1mb'])]);
+    const source = await client(src);
+    const target = await client(dst);
+    await source.ok('SET', 'before', 'fits');
+    const { sync: s } = startSync(src, dst);
+    await waitFor('streaming', () => s.status.phase === 'streaming');
+    await source.ok('SET', 'small', 'applied');
+    await waitFor('the small write', async () => String(await target.call('GET', 'small')) === 'applied');
+    await source.ok('SET', 'big', 'x'.repeat(2_000_000));
+    await expect(s.done).rejects.toThrow(/^SET at offset \d+ has an argument of 2000000 bytes, more than the target accepts \(proto-max-bulk-len 1048576\)/);
+    expect(s.status.restarts).toBe(0);
+    expect(await target.call('EXISTS', 'big')).toBe(0);
+  }, 30_000);
+
   it.each([
     ['as stored, written by the core', {}, ''],
     ['re-encoded (a rename)', { rename: { pattern: /^/, replacement: 'r:' } }, 'r:'],

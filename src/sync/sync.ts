@@ -564,6 +564,7 @@ class Session {
   }
 
   private apply(commands: ReplicaCommand[], replid: string, offset: number): void | Promise<void> {
+    for (const command of commands) this.checkArgumentSizes(command); // before any of them is in a block
     const batch = this.openBatch();
     let db = batch.position.db;
     for (const command of commands) {
@@ -574,6 +575,18 @@ class Session {
     if (this.buffer.length >= BATCH_MAX_BYTES || batch.names.length >= BATCH_MAX_COMMANDS) {
       this.sendBatch();
       return this.target.below(this.sync.maxInFlightBytes);
+    }
+  }
+
+  /** A write the target would refuse to read (it drops the connection: retrying cannot help) stops the sync. */
+  private checkArgumentSizes(command: ReplicaCommand): void {
+    if (command.offset - command.firstOffset + 1 <= this.maxBulkBytes) return; // no argument can be longer
+    for (let i = 0; i < command.argCount; i++) {
+      const length = command.arg(i).length;
+      if (length > this.maxBulkBytes) {
+        throw new SyncError(`${command.name.toUpperCase()} at offset ${command.offset} has an argument of ${length} bytes, more than the target ` +
+          `accepts (proto-max-bulk-len ${this.maxBulkBytes}): raise proto-max-bulk-len on the target`);
+      }
     }
   }
 
