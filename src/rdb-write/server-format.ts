@@ -57,6 +57,11 @@ export function hasFunctions(format: ServerFormat): boolean {
   return format.rdbVersion >= 10;
 }
 
+/** Whether the server has hash field TTLs (Redis 7.4+, Valkey 9.0+). */
+export function hasFieldTtls(format: ServerFormat): boolean {
+  return hashWithTtlTypeOf(format) !== null;
+}
+
 /** Whether streams keep entries-read, entries-added and max-deleted-ID counters (Redis 7.0+, RDB 10). */
 export function keepsStreamCounters(format: ServerFormat): boolean {
   return format.rdbVersion >= 10;

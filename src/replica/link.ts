@@ -420,22 +420,18 @@ export function connectSocket(options: LinkOptions): Promise<Socket> {
  * Whether host:port completes a TLS handshake. A server that closed a plain connection without a word
  * may be a TLS port (redis:// where rediss:// was meant): retrying would never cure that.
  */
-function speaksTls(host: string, port: number, timeoutMs = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tlsConnect({ host, port, rejectUnauthorized: false, servername: isIP(host) ? undefined : host });
-    const done = (yes: boolean) => {
-      socket.destroy();
-      resolve(yes);
-    };
-    socket.once('secureConnect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.setTimeout(timeoutMs, () => done(false));
-  });
+async function speaksTls(endpoint: RedisEndpoint): Promise<boolean> {
+  try {
+    (await connectSocket({ endpoint: { ...endpoint, tls: true }, tls: { rejectUnauthorized: false }, timeoutMs: 2000 })).destroy();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** For a plain endpoint that closed without a word: throws the error `make` builds when it speaks TLS. */
 export async function refuseIfTlsPort(endpoint: RedisEndpoint, make: (message: string) => Error): Promise<void> {
-  if (endpoint.tls || !(await speaksTls(endpoint.host, endpoint.port))) return;
+  if (endpoint.tls || !(await speaksTls(endpoint))) return;
   throw make(`${endpoint.host}:${endpoint.port} speaks TLS: use a rediss:// URL`);
 }
 

@@ -16,8 +16,8 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   /** Do not parse the snapshot into entries (its bytes are still read, and counted). */
   skipRdb?: boolean;
   /**
-   * Hand over the snapshot unparsed, as 'rdb-bytes' events (each owning a copy of what arrived), for a
-   * consumer that stores it or forwards it to a server that loads it.
+   * Hand over the snapshot unparsed, as 'rdb-bytes' events (each owning its bytes: the consumer may keep
+   * them), for a consumer that stores it or forwards it to a server that loads it.
    */
   rdbBytes?: boolean;
   /**

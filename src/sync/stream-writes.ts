@@ -7,6 +7,11 @@ const OPTIONS_AT: Record<string, number> = { xgroup: 5, xsetid: 3 };
 
 const utf8 = new TextDecoder();
 
+/** Whether the command (lower-case name) may carry counter options. */
+export function setsStreamCounters(name: string): boolean {
+  return OPTIONS_AT[name] !== undefined;
+}
+
 /** The command's arguments without the counter options and their values (the same array when it has none). */
 export function withoutStreamCounters(name: string, args: Uint8Array[]): Uint8Array[] {
   const from = OPTIONS_AT[name];

@@ -21,7 +21,7 @@ import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import {
-  describeServer, hashWithTtlTypeOf, hasFunctions, keepsStreamCounters, loadsAsIs, restoreTakesEvictionData, serverFormatFromInfo,
+  describeServer, hasFieldTtls, hasFunctions, keepsStreamCounters, loadsAsIs, restoreTakesEvictionData, serverFormatFromInfo,
   type ServerFormat,
 } from '../rdb-write/server-format.js';
 import { valueTypeOf } from '../rdb/encodings.js';
@@ -30,7 +30,7 @@ import { ConnectionError, RedisConnection } from './connection.js';
 import { KeyRoute, type KeyRouteOptions } from './key-route.js';
 import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
 import { ReplicationCopy } from './replication-copy.js';
-import { withoutStreamCounters } from './stream-writes.js';
+import { setsStreamCounters, withoutStreamCounters } from './stream-writes.js';
 import { decodeState, defaultStateKey, encodeState, STATE_PREFIX, type SyncState } from './sync-state.js';
 
 /** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
@@ -134,6 +134,10 @@ function evictionArgs(entry: RdbEntry): BufferedArg[] {
   return entry.lfuFreq !== undefined ? ['FREQ', entry.lfuFreq] : [];
 }
 
+function noCopyYet(): SyncStatus['copy'] {
+  return { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null, targetLoading: false };
+}
+
 function retryable(error: unknown): boolean {
   if (error instanceof SyncError) return false;
   if (error instanceof ConnectionError) return error.retryable;
@@ -189,33 +193,22 @@ class Session {
   /** Batches sent and not confirmed: when each was opened (for lag). */
   private readonly unconfirmed: number[] = [];
 
-  /** The core writes the copy's commands, values as the source stores them (the target loads them as they are). */
-  private readonly copiesAsStored: boolean;
   /** The target loads the snapshot as a replica of ours (copy: 'replication'). */
   private readonly copiesByReplication: boolean;
+  /** Else the core writes the copy's RESTOREs, values as the source stores them (the target loads them as they are). */
+  private readonly copiesAsStored: boolean;
   /** The copy under way through the target's replication link. */
   private replicationCopy: ReplicationCopy | null = null;
-  /** The target has functions (Redis 7.0+, Valkey): the snapshot's libraries are copied with FUNCTION LOAD. */
-  private readonly targetHasFunctions: boolean;
-  /** RESTORE takes IDLETIME and FREQ (Redis 5.0+): a key's LRU or LFU data is kept, as a replica keeps it. */
-  private readonly targetHasEvictionArgs: boolean;
-  /** The target has hash field TTLs (Redis 7.4+, Valkey 9.0+): else writes of them are changed (field-ttl-writes.ts). */
-  private readonly targetHasFieldTtls: boolean;
+  /** Writes of field TTLs went to a target without them (field-ttl-writes.ts): said once. */
   private warnedFieldTtlWrites = false;
-  /** The target keeps stream counters (Redis 7.0+): else the options that set them are left off (stream-writes.ts). */
-  private readonly targetKeepsStreamCounters: boolean;
   /** Function libraries of the snapshot being copied that the target could not get. */
   private librariesLeftOut = 0;
 
-  constructor(private readonly sync: Sync, private readonly target: RedisConnection, targetFormat: ServerFormat,
+  constructor(private readonly sync: Sync, private readonly target: RedisConnection, private readonly targetFormat: ServerFormat,
     sourceFormat: ServerFormat, private readonly keys: CommandKeys | null, private readonly maxBulkBytes: number) {
     this.encoder = new DumpPayloadEncoder(targetFormat);
-    this.copiesAsStored = !sync.options.transform && !sync.route.renames && loadsAsIs(sourceFormat, targetFormat);
     this.copiesByReplication = sync.options.copy === 'replication';
-    this.targetHasFunctions = hasFunctions(targetFormat);
-    this.targetHasEvictionArgs = restoreTakesEvictionData(targetFormat);
-    this.targetHasFieldTtls = hashWithTtlTypeOf(targetFormat) !== null;
-    this.targetKeepsStreamCounters = keepsStreamCounters(targetFormat);
+    this.copiesAsStored = !this.copiesByReplication && !sync.options.transform && !sync.route.renames && loadsAsIs(sourceFormat, targetFormat);
     if (this.copiesByReplication && !loadsAsIs(sourceFormat, targetFormat)) {
       throw new SyncError(`--copy replication: the target (${describeServer(targetFormat)}) cannot load the snapshot of the source (${describeServer(sourceFormat)}) as it is; use --copy restore`);
     }
@@ -253,8 +246,9 @@ class Session {
       timeoutMs: sync.options.timeoutMs, reconnect: sync.options.reconnect,
       rdbBytes: this.copiesByReplication,
       maxScratchBytes: this.copiesAsStored ? this.maxBulkBytes - PAYLOAD_FOOTER_BYTES : undefined,
-      restoreCommands: this.copiesAsStored && !this.copiesByReplication ? {
-        routeKey: (db, rdbType, key) => this.routeStored(db, rdbType, key), routeEveryKey: !sync.route.identity, functions: this.targetHasFunctions,
+      restoreCommands: this.copiesAsStored ? {
+        routeKey: (db, rdbType, key) => this.routeStored(db, rdbType, key), routeEveryKey: !sync.route.identity,
+        functions: hasFunctions(this.targetFormat),
       } : undefined,
     });
     if (this.stopped) this.replica.stop();
@@ -425,7 +419,7 @@ class Session {
     }
     if (item === null || isEmptyCollection(item)) return;
     sync.copied();
-    const keepsEviction = this.targetHasEvictionArgs && (item.idleSeconds !== undefined || item.lfuFreq !== undefined);
+    const keepsEviction = (item.idleSeconds !== undefined || item.lfuFreq !== undefined) && restoreTakesEvictionData(this.targetFormat);
     if (item.type === 'string' && item.expireMs === null && !keepsEviction) return this.copyString(item.db, item.key, item.value);
     let payload: Uint8Array;
     try {
@@ -481,7 +475,7 @@ class Session {
   private copyFunctions(functions: string[]): void {
     for (const code of functions) {
       // A release candidate's library is parts without the "#!" header FUNCTION LOAD needs.
-      if (this.targetHasFunctions && code.startsWith('#!')) this.buffer.command(['FUNCTION', 'LOAD', 'REPLACE', code]);
+      if (hasFunctions(this.targetFormat) && code.startsWith('#!')) this.buffer.command(['FUNCTION', 'LOAD', 'REPLACE', code]);
       else this.librariesLeftOut++;
     }
   }
@@ -626,13 +620,13 @@ class Session {
       if (out.kind !== 'command') throw new SyncError('the transform hook turned a write into an entry: return a command, or null');
       [targetDb, args, targetName] = [out.db, out.args, utf8.decode(out.args[0]).toLowerCase()];
     }
-    if (!this.targetHasFieldTtls && isFieldTtlWrite(targetName)) {
+    if (isFieldTtlWrite(targetName) && !hasFieldTtls(this.targetFormat)) {
       args = withoutFieldTtls(targetName, args ?? command.args);
       this.fieldTtlWriteChanged(command);
       if (args === null) return;
       targetName = utf8.decode(args[0]).toLowerCase();
     }
-    if (!this.targetKeepsStreamCounters && (targetName === 'xgroup' || targetName === 'xsetid')) {
+    if (setsStreamCounters(targetName) && !keepsStreamCounters(this.targetFormat)) {
       args = withoutStreamCounters(targetName, args ?? command.args);
     }
     if (this.selectInBuffer(targetDb)) batch.names.push('select');
@@ -719,7 +713,7 @@ export class Sync {
   readonly maxInFlightBytes: number;
   readonly status: SyncStatus = {
     phase: 'connecting',
-    copy: { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null, targetLoading: false },
+    copy: noCopyYet(),
     applied: { commands: 0, transactions: 0, replid: '', offset: 0 },
     lag: { bytes: 0, ms: 0 },
     warnings: 0,
@@ -826,7 +820,7 @@ export class Sync {
   }
 
   startCopy(): void {
-    this.status.copy = { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null, targetLoading: false };
+    this.status.copy = noCopyYet();
   }
 
   copyProgress(bytes: number, total: number | null): void {
