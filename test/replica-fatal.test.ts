@@ -1,58 +1,67 @@
-// A snapshot the parser cannot read recurs on every full sync: the replica ends with the parser's error
-// instead of reconnecting forever. No real server sends a corrupt snapshot, so a scripted master on
-// loopback answers the handshake and sends hand-made bytes: a valid header, then an unknown type code.
-import { createServer, type Server } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Failures that would recur on every attempt end the replica after one attempt instead of reconnecting
+// forever: a snapshot the parser cannot read, a reply to PSYNC that does not answer what was asked. No real
+// server sends either, so a scripted master on loopback answers the handshake and then misbehaves.
+import { afterEach, describe, expect, it } from 'vitest';
 import { RdbError } from '../src/core/errors.js';
+import { ReplicaError } from '../src/replica/link.js';
 import { Replica } from '../src/replica/replica.js';
-import type { ReplicaEvent } from '../src/replica/events.js';
+import type { Checkpoint, ReplicaEvent } from '../src/replica/events.js';
+import { startScriptedMaster, type ScriptedMaster } from './helpers/scripted-master.js';
 
 const REPLID = 'a'.repeat(40);
 // "REDIS0011", then type 0x55 (no such type) for a key "k".
 const SNAPSHOT = Buffer.concat([Buffer.from('REDIS0011'), Buffer.from([0x55, 1, 0x6b])]);
 
-/** The name of the first complete command (an array of bulk strings) in `text`, and what follows it. */
-function takeCommand(text: string): { name: string; rest: string } | null {
-  const lines = text.split('\r\n');
-  const count = Number(lines[0]!.slice(1));
-  if (!text.startsWith('*') || lines.length < 2 + count * 2) return null;
-  return { name: lines[2]!.toUpperCase(), rest: lines.slice(1 + count * 2).join('\r\n') };
+/** Runs a replica of `master` to its end: its events, and the error that ended it. */
+async function runReplica(master: ScriptedMaster, checkpoint: Checkpoint | null = null) {
+  const replica = new Replica({ url: `redis://127.0.0.1:${master.port}`, checkpoint, reconnect: { initialDelayMs: 10 }, signal: AbortSignal.timeout(3000) });
+  const events: ReplicaEvent[] = [];
+  const error = await (async () => {
+    for await (const e of replica) events.push(e);
+  })().then(() => null, (err: unknown) => err);
+  return { replica, events, error };
 }
 
-describe('a master whose snapshot cannot be parsed', () => {
-  let server: Server;
-  let connections = 0;
+describe('a master that misbehaves in a way retrying cannot cure', () => {
+  let master: ScriptedMaster;
+  afterEach(() => master.close());
 
-  beforeAll(async () => {
-    server = createServer((socket) => {
-      connections++;
-      let buffered = '';
-      socket.on('data', (d) => {
-        buffered += d.toString('latin1');
-        for (let next = takeCommand(buffered); next; next = takeCommand(buffered)) {
-          buffered = next.rest;
-          if (next.name === 'PING') socket.write('+PONG\r\n');
-          else if (next.name === 'REPLCONF') socket.write('+OK\r\n');
-          else if (next.name === 'PSYNC') socket.write(Buffer.concat([Buffer.from(`+FULLRESYNC ${REPLID} 0\r\n$${SNAPSHOT.length}\r\n`), SNAPSHOT]));
-        }
-      });
+  it('ends the replica with the RdbError (offset and reason) of a snapshot it cannot parse, after one attempt', async () => {
+    master = await startScriptedMaster((socket) => {
+      socket.write(Buffer.concat([Buffer.from(`+FULLRESYNC ${REPLID} 0\r\n$${SNAPSHOT.length}\r\n`), SNAPSHOT]));
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  });
-
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-  it('ends the replica with the RdbError (offset and reason) after one attempt', async () => {
-    const port = (server.address() as { port: number }).port;
-    const replica = new Replica({ url: `redis://127.0.0.1:${port}`, reconnect: { initialDelayMs: 10 }, signal: AbortSignal.timeout(3000) });
-    const events: ReplicaEvent[] = [];
-    const error = await (async () => {
-      for await (const e of replica) events.push(e);
-    })().then(() => null, (err: unknown) => err);
+    const { events, error } = await runReplica(master);
     expect(error).toBeInstanceOf(RdbError);
     expect(error).toMatchObject({ kind: 'unknown-type', offset: 9 });
-    expect(connections).toBe(1);
+    expect(master.connections).toBe(1);
     expect(events.map((e) => e.type)).toEqual(['link-up', 'full-sync-start', 'flush', 'link-down']);
     expect(events[3]).toMatchObject({ reconnectInMs: null });
+  });
+
+  it('refuses +CONTINUE in reply to a request for a full sync: no dataset without a snapshot, no checkpoint', async () => {
+    master = await startScriptedMaster((socket) => socket.write(`+CONTINUE ${REPLID}\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n`));
+    const { replica, events, error } = await runReplica(master);
+    expect(error).toBeInstanceOf(ReplicaError);
+    expect((error as ReplicaError).message).toContain('+CONTINUE');
+    expect((error as ReplicaError).message).toContain('PSYNC ? -1');
+    expect(master.connections).toBe(1);
+    expect(events.map((e) => e.type)).toEqual(['link-up', 'link-down']);
+    expect(replica.checkpoint).toBeNull();
+  });
+
+  it('refuses a +FULLRESYNC whose replication ID is not one, and a +CONTINUE naming one that is not', async () => {
+    master = await startScriptedMaster((socket) => socket.write('+FULLRESYNC ../../etc 0\r\n'));
+    const full = await runReplica(master);
+    expect(full.error).toBeInstanceOf(ReplicaError);
+    expect((full.error as Error).message).toContain('malformed reply to PSYNC');
+    expect(master.connections).toBe(1);
+    await master.close();
+
+    master = await startScriptedMaster((socket) => socket.write('+CONTINUE not-a-replid\r\n'));
+    const resumed = await runReplica(master, { replid: REPLID, offset: 100, db: 0 });
+    expect(resumed.error).toBeInstanceOf(ReplicaError);
+    expect((resumed.error as Error).message).toContain('malformed reply to PSYNC');
+    expect(master.connections).toBe(1);
+    expect(resumed.replica.checkpoint).toEqual({ replid: REPLID, offset: 100, db: 0 });
   });
 });

@@ -60,6 +60,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 const EVENT_WORDS = EVENT_SIZE >> 2;
 const TWO_32 = 2 ** 32;
+const REPLID = /^[0-9a-f]{40}$/;
 const RETRYABLE_PSYNC_ERRORS = ['NOMASTERLINK', 'LOADING', 'MASTERDOWN', 'TRYAGAIN', 'BUSY'];
 
 export class ReplicaLink {
@@ -67,6 +68,8 @@ export class ReplicaLink {
   private waiting: Array<{ resolve: (v: RespValue) => void; reject: (e: Error) => void }> = [];
   private streaming = false;
   private psyncName = 'PSYNC';
+  /** The replication ID PSYNC asked to continue, or null when it asked for a full sync (`? -1`). */
+  private askedReplid: string | null = null;
   private closedError: Error | null = null;
   // Flow control: while held, what the socket delivers goes to the spool, and is parsed once released.
   private readonly spool: Spool;
@@ -193,7 +196,8 @@ export class ReplicaLink {
     this.streaming = true;
     this.replBase = from?.offset ?? 0;
     // A position without a replication ID (from a SYNC-style transfer) cannot be continued from.
-    this.socket.write(encodeCommand(from?.replid ? [command, from.replid, from.offset + 1] : [command, '?', -1]));
+    this.askedReplid = from?.replid || null;
+    this.socket.write(encodeCommand(this.askedReplid ? [command, this.askedReplid, from!.offset + 1] : [command, '?', -1]));
   }
 
   private call(args: CommandArg[]): Promise<RespValue> {
@@ -342,17 +346,28 @@ export class ReplicaLink {
     return this.replBase + (streamOffset - this.streamBase);
   }
 
+  /**
+   * The master's answer to PSYNC. One that does not answer what was asked (+CONTINUE to a request for a
+   * full sync: a dataset without its snapshot) or that names no replication ID is a protocol error, which
+   * asking again would not cure.
+   */
   private psyncReply(kind: number, text: string, end: number): void {
     const words = text.split(' ');
+    const malformed = () => new ReplicaError(`malformed reply to ${this.psyncName}: +${text}`, false);
     if (kind === r.PSYNC_FULLRESYNC) {
       const offset = Number(words[2]);
-      if (words.length !== 3 || !Number.isSafeInteger(offset)) throw new ReplicaError(`malformed reply to PSYNC: +${text}`, true);
+      if (words.length !== 3 || !REPLID.test(words[1]!) || !(Number.isSafeInteger(offset) && offset >= 0)) throw malformed();
       this.replBase = offset;
       this.handlers.fullResync(words[1]!, offset);
     } else if (kind === r.PSYNC_SYNC) {
       this.replBase = 0;
       this.handlers.fullResync('', 0);
     } else {
+      if (!this.askedReplid) {
+        throw new ReplicaError(`the master answered ${this.psyncName} ? -1 (a request for a full sync) with +${text}: ` +
+          'continuing needs a dataset this replica does not have (a proxy or master that does not speak PSYNC correctly)', false);
+      }
+      if (words.length > 2 || (words.length === 2 && !REPLID.test(words[1]!))) throw malformed();
       this.streamBase = end;
       this.handlers.continued(words[1] ?? null);
     }
