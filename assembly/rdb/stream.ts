@@ -1,4 +1,4 @@
-// Streams (STREAM_LISTPACKS 1/2/3): a radix tree of listpacks keyed by master IDs, then the stream's
+// Streams (STREAM_LISTPACKS 1/2/3/4): a radix tree of listpacks keyed by master IDs, then the stream's
 // metadata, consumer groups, their pending entries and consumers (t_stream.c, rdb.c rdbLoadObject).
 import {
   E_STREAM_ENTRY, E_STREAM_FIELD, E_STREAM_VALUE, E_STREAM_META, E_STREAM_GROUP, E_STREAM_PEL,
@@ -37,7 +37,9 @@ const SS_IID = 17;
 const SS_IDMP_TAIL = 18;
 
 let st: i32 = 0;
-let stype: u32 = 0;
+/** The stream's layout, 1-4: each adds to the one before (rdb.c tests `rdbtype >= RDB_TYPE_STREAM_LISTPACKS_n`,
+ *  which the type codes allow since 22-25 are hashes; here the layout number says the same). */
+let layout: i32 = 0;
 let nodesLeft: u64 = 0;
 let masterMs: u64 = 0;
 let masterSeq: u64 = 0;
@@ -48,16 +50,17 @@ let at: i64 = 0;
 
 export function streamBegin(type: u32): void {
   st = SS_NODES;
-  stype = type;
+  layout = type == T_STREAM_LISTPACKS_4 ? 4 : type == T_STREAM_LISTPACKS_3 ? 3 : type == T_STREAM_LISTPACKS_2 ? 2 : 1;
 }
 
+/** Layout 2 on: first ID, max deleted ID, entries added, a group's entries read. */
 @inline function v2(): bool {
-  return stype == T_STREAM_LISTPACKS_2 || stype == T_STREAM_LISTPACKS_3 || stype == T_STREAM_LISTPACKS_4;
+  return layout >= 2;
 }
 
 /** After the last group: the end of the value, or the IDMP trailer of v4 streams. */
 function groupsDone(): i32 {
-  if (stype != T_STREAM_LISTPACKS_4) return R_DONE;
+  if (layout < 4) return R_DONE;
   st = SS_IDMP;
   return R_CONT;
 }
@@ -294,13 +297,13 @@ function nextConsumerOrGroup(): i32 {
   return groupsDone();
 }
 
-/** After the consumer name: seen time, active time (v3), PEL size. */
+/** After the consumer name: seen time, active time (layout 3 on), PEL size. */
 function consumerRest(): i32 {
   const namePtr = sPtr, nameLen = sLen;
   const seen = u64le();
   if (short) return R_NEED;
   let active: u64 = 0;
-  const v3 = stype == T_STREAM_LISTPACKS_3;
+  const v3 = layout >= 3;
   if (v3) {
     active = u64le();
     if (short) return R_NEED;
