@@ -139,9 +139,12 @@ unless --resync allows deleting them. Keys under redistap: are never synced or d
 --copy replication: for the copy, the target is made a replica of redistap (REPLICAOF to a port redistap
 opens on the address it reaches the target from) and loads the snapshot with its own replica code, as
 fast as a replica of the source would; then it is made a master again and the writes follow as usual.
-It needs a target that can connect back to this machine, accepts REPLICAOF, loads the source's RDB
-version and holds no other keys (the load replaces its whole dataset); no --db, --db-map, --prefix,
---key or --rename. The snapshot goes as the source wrote it: function libraries and module values too.
+It needs a target that can connect back to this machine, accepts REPLICAOF and CONFIG GET/SET, loads
+the source's RDB version and holds no other keys (the load replaces its whole dataset); no --db,
+--db-map, --prefix, --key or --rename. The snapshot goes as the source wrote it: function libraries and
+module values too. Only the target gets it: for the copy its masteruser/masterauth are a secret made
+for the copy (any connection without it is refused), and afterwards what they were; after a kill -9
+the next start clears the secret, with a warning. The link is plain TCP, not encrypted.
 
 The target must accept RESTORE, MULTI/EXEC and the source's write commands. Hash field TTLs reach only
 targets that have them (Redis 7.4+, Valkey 9.0+); on older targets such hashes are copied without their

@@ -2,9 +2,12 @@
 // a replica of this process (SnapshotServer) and loads the source's snapshot with its own replica code,
 // which no stream of commands can match for speed. Once loaded it is promoted back (REPLICAOF NO ONE), and
 // the writes are applied to it as after any copy. The load replaces the target's whole dataset.
+// Only the target may take the snapshot: for the copy its masteruser/masterauth are a secret made for it
+// (which SnapshotServer asks for), and afterwards they are what they were. A process killed during the
+// copy cannot restore them; the next start recognises the secret by its prefix and clears it.
 import { RespErrorReply, replyText } from '../resp/replies.js';
 import { ConnectionError, type RedisConnection } from './connection.js';
-import { SNAPSHOT_REPLID_PREFIX, SnapshotServer, SnapshotServerError } from './snapshot-server.js';
+import { SNAPSHOT_REPLID_PREFIX, SNAPSHOT_SECRET_PREFIX, SNAPSHOT_USER, SnapshotServer, SnapshotServerError } from './snapshot-server.js';
 
 /** How long the target may take to connect back and ask for the snapshot. */
 const ATTACH_TIMEOUT_MS = 10_000;
@@ -28,21 +31,51 @@ async function promote(target: RedisConnection): Promise<void> {
   await target.ok(['REPLICAOF', 'NO', 'ONE']);
 }
 
+/** What the target authenticates to its master with ('' for none); `user` null where it has no masteruser (before Redis 6). */
+interface MasterCredentials {
+  user: string | null;
+  auth: string;
+}
+
+/** A setting's value (CONFIG GET); null when the server has no such setting, or refuses CONFIG GET and `tolerant`. */
+async function configValue(target: RedisConnection, name: string, tolerant: boolean): Promise<string | null> {
+  const reply = tolerant ? await target.call(['CONFIG', 'GET', name]) : await target.ok(['CONFIG', 'GET', name]);
+  return Array.isArray(reply) && reply.length >= 2 ? replyText(reply[1]!) : null;
+}
+
+async function masterCredentials(target: RedisConnection, tolerant: boolean): Promise<MasterCredentials> {
+  return { user: await configValue(target, 'masteruser', tolerant), auth: await configValue(target, 'masterauth', tolerant) ?? '' };
+}
+
+async function setMasterCredentials(target: RedisConnection, credentials: MasterCredentials): Promise<void> {
+  if (credentials.user !== null) await target.ok(['CONFIG', 'SET', 'masteruser', credentials.user]);
+  await target.ok(['CONFIG', 'SET', 'masterauth', credentials.auth]);
+}
+
 export class ReplicationCopy {
-  private constructor(private readonly target: RedisConnection, private readonly server: SnapshotServer) {}
+  private constructor(private readonly target: RedisConnection, private readonly server: SnapshotServer,
+    private readonly saved: MasterCredentials) {}
 
   /**
    * A target left a replica of us by an interrupted copy (this process's, or one killed) is made a master
    * again. Told by the replication ID we gave it, or, before it loaded anything, by a copy under way.
-   * Returns true when it was: what it holds then is an incomplete copy.
+   * Returns true when it was: what it holds then is an incomplete copy. A masterauth such a copy gave it
+   * (and its masteruser) is cleared: what they were before is known only to the process that set them.
    */
-  static async reclaim(target: RedisConnection, copyUnderWay: boolean): Promise<boolean> {
+  static async reclaim(target: RedisConnection, copyUnderWay: boolean, warn: (message: string) => void): Promise<boolean> {
     const info = await replicationInfo(target);
-    if (info.get('role') !== 'slave') return false;
     const ours = info.get('master_replid')?.startsWith(SNAPSHOT_REPLID_PREFIX) ?? false;
-    if (!ours && !(copyUnderWay && info.get('master_link_status') === 'down')) return false;
-    await promote(target);
-    return true;
+    const replica = info.get('role') === 'slave' && (ours || (copyUnderWay && info.get('master_link_status') === 'down'));
+    // A user without CONFIG could not have run such a copy: nothing of ours to clear then.
+    const credentials = await masterCredentials(target, true);
+    const secretLeft = credentials.auth.startsWith(SNAPSHOT_SECRET_PREFIX);
+    if (replica) await promote(target);
+    if (secretLeft) await setMasterCredentials(target, { user: credentials.user === null ? null : '', auth: '' });
+    const cleared = 'the masteruser/masterauth it was given for that copy (what it had before was lost with the interrupted ' +
+      'process: set them again if it needs them)';
+    if (replica) warn(`the target was still a replica of an interrupted --copy replication: made it a master again${secretLeft ? `, and cleared ${cleared}` : ''}; copying again`);
+    else if (secretLeft) warn(`the target still had ${cleared.replace('it was given', 'an interrupted --copy replication gave it')}: cleared them`);
+    return replica;
   }
 
   /**
@@ -60,11 +93,16 @@ export class ReplicationCopy {
       throw new ConnectionError(`--copy replication replaces the target's whole dataset, and it holds ${others} key(s) this sync does not own ` +
         '(another sync\'s checkpoint?): empty it, or use --copy restore', false);
     }
+    const saved = await masterCredentials(target, false).catch((err: Error) => {
+      throw new ConnectionError(`--copy replication gives the target a password for its link to redistap (CONFIG SET masterauth), ` +
+        `and ${err.message.replace(/^target: /, '')}: use --copy restore`, false);
+    });
     const { local, remote } = target.addresses;
     const server = await SnapshotServer.listen(local, remote).catch((err: Error) => {
       throw new ConnectionError(err.message, false);
     });
     try {
+      await setMasterCredentials(target, { user: saved.user === null ? null : SNAPSHOT_USER, auth: server.secret });
       const reply = await target.call(['REPLICAOF', server.host, server.port]);
       if (reply instanceof RespErrorReply) {
         throw new ConnectionError(`the target refused REPLICAOF, which --copy replication needs (${reply.message}): use --copy restore`, false);
@@ -73,9 +111,10 @@ export class ReplicationCopy {
     } catch (err) {
       server.close();
       await promote(target).catch(() => undefined);
+      await setMasterCredentials(target, saved).catch(() => undefined);
       throw err instanceof SnapshotServerError ? new ConnectionError(err.message, false) : err;
     }
-    return new ReplicationCopy(target, server);
+    return new ReplicationCopy(target, server, saved);
   }
 
   /** The snapshot's next bytes, as the source sent them; resolves when more may be sent. */
@@ -92,15 +131,21 @@ export class ReplicationCopy {
       if (info.get('master_link_status') === 'up' && info.get('master_sync_in_progress') === '0') break;
       await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
     }
-    await promote(this.target);
-    this.server.close();
+    await this.restore();
     return targetKeyCount(this.target);
   }
 
   /** Gives up on this copy (stopped, or a new snapshot coming): the target is made a master again. */
   async abandon(): Promise<void> {
     this.server.close();
+    await this.restore();
+  }
+
+  /** The target a master again, with the masteruser/masterauth it had. */
+  private async restore(): Promise<void> {
     await promote(this.target);
+    this.server.close();
+    await setMasterCredentials(this.target, this.saved);
   }
 
   /**

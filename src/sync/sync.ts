@@ -233,8 +233,7 @@ class Session {
     const stored = await this.readState();
     // A target an interrupted --copy replication left a replica of ours is promoted: what it holds is an
     // incomplete copy, as a stored 'copying' state would say.
-    const reclaimed = await ReplicationCopy.reclaim(this.target, stored?.state === 'copying');
-    if (reclaimed) sync.warn('the target was still a replica of an interrupted --copy replication: made it a master again; copying again');
+    const reclaimed = await ReplicationCopy.reclaim(this.target, stored?.state === 'copying', (message) => sync.warn(message));
     if (!stored && !reclaimed) await this.claimTarget();
     const from = stored?.state === 'streaming' ? stored : null;
     if (from) {
