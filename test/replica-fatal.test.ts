@@ -38,6 +38,19 @@ describe('a master that misbehaves in a way retrying cannot cure', () => {
     expect(events[3]).toMatchObject({ reconnectInMs: null });
   });
 
+  it('ends the replica when the bytes after a diskless snapshot\'s RDB end are not the $EOF: mark it announced', async () => {
+    // An empty RDB (EOF opcode, checksum 0: not checked) between a mark and 40 bytes that differ from it.
+    const rdb = Buffer.concat([Buffer.from('REDIS0011'), Buffer.from([0xff]), Buffer.alloc(8)]);
+    master = await startScriptedMaster((socket) => {
+      socket.write(Buffer.concat([Buffer.from(`+FULLRESYNC ${REPLID} 0\r\n$EOF:${'m'.repeat(40)}\r\n`), rdb, Buffer.from('x'.repeat(40))]));
+    });
+    const { events, error } = await runReplica(master);
+    expect(error).toBeInstanceOf(ReplicaError);
+    expect((error as Error).message).toContain('not the $EOF: mark');
+    expect(master.connections).toBe(1);
+    expect(events.map((e) => e.type).filter((t) => t !== 'rdb-progress')).toEqual(['link-up', 'full-sync-start', 'flush', 'link-down']);
+  });
+
   it('refuses +CONTINUE in reply to a request for a full sync: no dataset without a snapshot, no checkpoint', async () => {
     master = await startScriptedMaster((socket) => socket.write(`+CONTINUE ${REPLID}\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n`));
     const { replica, events, error } = await runReplica(master);

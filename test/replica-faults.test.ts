@@ -51,6 +51,9 @@ describe.skipIf(!live)('replica faults', () => {
       expect(types(events)).toEqual(['link-up', 'full-sync-start', 'flush', 'link-down', 'link-up', 'full-sync-start', 'flush', 'full-sync-end']);
       const partial = events.slice(0, events.findIndex((e) => e.type === 'link-down'));
       expect(entryLines(partial).length).toBeLessThan(2000);
+      // The link-down says why: closed by the master, and how far the snapshot had come.
+      const down = events.find((e) => e.type === 'link-down')!;
+      expect(down.type === 'link-down' && down.error.message).toMatch(/^the master closed the connection after [1-9]\d* bytes of a diskless snapshot$/);
       // After the second flush: the whole keyspace, once.
       const secondFlush = events.map((e) => e.type).lastIndexOf('flush');
       expect(entryLines(events.slice(secondFlush))).toEqual(keyspace(server.port));

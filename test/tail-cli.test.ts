@@ -1,36 +1,46 @@
 // `redistap tail` as a user runs it against a real redis-server: the snapshot as canonical lines, then
 // the writes; Ctrl-C stops it with the position saved; the next run resumes from it with PSYNC.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { freePort, haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
 const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
-/** Runs tail until `ready(stdout)` (or `readyErr(stderr)`), then SIGINT; resolves with its output and exit code. */
-function tailUntil(args: string[], ready: (out: string) => boolean, during: () => Promise<void>, readyErr: (err: string) => boolean = () => false) {
-  return new Promise<{ out: string; err: string; code: number | null }>((resolve, reject) => {
+interface TailRun { out: string; err: string; code: number | null }
+
+/**
+ * Runs tail until it exits (killed after `ms`: a failure); `watch` sees its stdout and stderr as they
+ * grow, and may act (signal it, write to the server). A rejection of what it returns fails the run.
+ */
+function runTail(args: string[], watch: (out: string, err: string, child: ChildProcess) => Promise<void> | void = () => {}, ms = 20_000) {
+  return new Promise<TailRun>((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, 'tail', ...args]);
     let out = '';
     let err = '';
-    let started = false;
-    let signalled = false;
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`tail timed out; stderr: ${err}`)); }, 20_000);
-    const check = () => {
-      if (!started && err.includes('connected to')) {
-        started = true;
-        during().catch(reject);
-      }
-      if (!signalled && (ready(out) || readyErr(err))) {
-        signalled = true;
-        child.kill('SIGINT');
-      }
-    };
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`tail timed out; stderr: ${err}`)); }, ms);
+    const check = () => { void Promise.resolve(watch(out, err, child)).catch(reject); };
     child.stdout.on('data', (d) => { out += d; check(); });
     child.stderr.on('data', (d) => { err += d; check(); });
     child.on('exit', (code) => { clearTimeout(timer); resolve({ out, err, code }); });
+  });
+}
+
+/** Runs tail until `ready(stdout)` (or `readyErr(stderr)`), then SIGINT; resolves with its output and exit code. */
+function tailUntil(args: string[], ready: (out: string) => boolean, during: () => Promise<void>, readyErr: (err: string) => boolean = () => false) {
+  let started = false;
+  let signalled = false;
+  return runTail(args, async (out, err, child) => {
+    if (!signalled && (ready(out) || readyErr(err))) {
+      signalled = true;
+      child.kill('SIGINT');
+    }
+    if (!started && err.includes('connected to')) {
+      started = true;
+      await during();
+    }
   });
 }
 
@@ -102,6 +112,53 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     const r = await tailUntil(['redis://127.0.0.1:1', '--buffer', '0'], () => false, async () => {});
     expect(r.code).toBe(2);
     expect(r.err).toContain('--buffer expects a positive number of MiB, got "0"');
+  });
+
+  it('ends at once (exit 2, one line) when the first connection fails: a closed port, an unknown host', async () => {
+    const port = await freePort();
+    const closed = await runTail([`redis://127.0.0.1:${port}`]);
+    expect(closed.code).toBe(2);
+    expect(closed.err).toMatch(new RegExp(`^redistap: cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*\\n$`));
+    const unknown = await runTail(['redis://no-such-host.invalid:6379']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^redistap: cannot connect to no-such-host\.invalid:6379: [^\n]*\n$/);
+  });
+
+  it('with --wait retries the first connection until the server is there, then syncs', async () => {
+    const port = await freePort();
+    let late: Promise<RedisServer> | undefined;
+    try {
+      const r = await runTail([`redis://127.0.0.1:${port}`, '--wait'], async (out, err, child) => {
+        if (!late && err.includes('link down: cannot connect')) late = startRedisServer([], { port });
+        if (err.includes('full sync done')) child.kill('SIGINT');
+      });
+      expect(r.code).toBe(0);
+      const lines = r.err.trim().split('\n');
+      expect(lines[0]).toMatch(/^redistap: link down: cannot connect to .*; reconnecting in \d+ ms$/);
+      expect(lines.at(-1)).toMatch(/^redistap: full sync done: 0 keys, \d+ bytes$/);
+    } finally {
+      await (await late)?.stop();
+    }
+  });
+
+  it('says why the link went down (--timeout), and gives up after --max-retry-time (exit 2)', async () => {
+    // The master pings every second while idle, so only a stopped master leaves the link silent for 3 s.
+    const frozen = await startRedisServer(['--repl-diskless-sync-delay', '0', '--repl-ping-replica-period', '1']);
+    const pid = frozen.process.pid!;
+    try {
+      const url = `redis://127.0.0.1:${frozen.port}`;
+      // Once the snapshot is in, the master stops (SIGSTOP): the link goes silent, attempts time out.
+      const r = await runTail([url, '--no-rdb', '--timeout', '3', '--max-retry-time', '2'], (_out, err) => {
+        if (err.includes('full sync done') && !err.includes('link down')) process.kill(pid, 'SIGSTOP');
+      });
+      expect(r.code).toBe(2);
+      const lines = r.err.trim().split('\n');
+      expect(lines).toContainEqual(expect.stringMatching(/^redistap: link down: no data from the master for 3000 ms at offset \d+; reconnecting in \d+ ms$/));
+      expect(lines.at(-1)).toMatch(/^redistap: gave up after \d+ s without a working link: /);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await frozen.stop();
+    }
   });
 
   it('shows a progress line for a long full sync on a terminal only, and clears it when the sync ends', async () => {

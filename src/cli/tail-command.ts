@@ -16,11 +16,17 @@ interface TailOptions {
   psyncCommand: string;
   buffer: string;
   spoolDir?: string;
+  wait?: boolean;
+  maxRetryTime: string;
+  timeout: string;
 }
 
-function mebibytes(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new CliError(`--buffer expects a positive number of MiB, got "${value}"`);
+/** The value of `option`: a number above 0 (or 0 itself when `zero` says what 0 means). */
+function positive(text: string, option: string, unit: string, zero = false): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero)) {
+    throw new CliError(`${option} expects a ${zero ? 'non-negative' : 'positive'} number of ${unit}, got "${text}"`);
+  }
   return n;
 }
 
@@ -32,7 +38,8 @@ function commandLine(replid: string, c: ReplicaCommand): string {
 function describe(e: ReplicaEvent): string | null {
   switch (e.type) {
     case 'link-up': return `connected to ${e.host}:${e.port}`;
-    case 'link-down': return `link down${e.error ? `: ${e.error.message}` : ''}${e.reconnectInMs === null ? '' : `; reconnecting in ${e.reconnectInMs} ms`}`;
+    // The last link-down (no reconnect) carries the error the command ends with, printed once, by the caller.
+    case 'link-down': return e.reconnectInMs === null ? null : `link down: ${e.error.message}; reconnecting in ${e.reconnectInMs} ms`;
     case 'full-sync-start':
       if (!e.replid) return 'full sync without a replication ID: the master took the PSYNC command for SYNC (renamed?); a restart will sync in full again';
       return `full sync from ${e.replid} at offset ${e.offset}${e.reason === 'resync' ? ' (the master could not continue from the checkpoint)' : ''}`;
@@ -52,7 +59,10 @@ export function tailCommand(): Command {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl']).default('jsonl'))
     .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC')
     .option('--buffer <MiB>', 'memory for writes waiting to be printed; beyond it they wait on disk', '64')
-    .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)');
+    .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)')
+    .option('--wait', 'if the first connection fails, retry it (by default the command ends: exit 2)')
+    .option('--max-retry-time <seconds>', 'give up (exit 2) when reconnecting has not brought the link back for this long; 0: never', '300')
+    .option('--timeout <seconds>', 'a connection attempt, or a link silent for this long, is a failure', '60');
   addTlsOptions(cmd, '', "the server's");
   cmd.addHelpText('after', `
 Output (jsonl): the snapshot as canonical lines (as \`redistap parse\` writes them), then one line per
@@ -61,6 +71,14 @@ write, MULTI/EXEC blocks whole:
 offset is the replication offset of the command's last byte (what a replica ACKs after it). Connection
 events go to standard error, and on a terminal a progress line while a full sync takes more than a
 second. Ctrl-C stops cleanly.
+
+If the first connection fails (refused, unknown host, a TLS port spoken to without TLS, a refused
+password) the command ends with the reason, exit 2, unless --wait. A link lost later is retried with
+backoff (0.1 s doubling to 5 s), each attempt's failure on standard error ("link down: the master
+closed the connection after 1048576 of 7340032 snapshot bytes", "no data from the master for 60000 ms
+at offset 1234", "the connection was reset (ECONNRESET) ..."); once the link has not been back for
+--max-retry-time seconds when an attempt fails, the command gives up: exit 2. A refusal or data that
+cannot be read ends it at once.
 
 The master's stream is read as fast as it comes even when the output is slower (a pipe to a busy
 program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link
@@ -75,7 +93,9 @@ Examples:
   redistap tail redis://:secret@10.0.0.5:6379 --checkpoint tail.pos >> changes.jsonl
   redistap tail rediss://redis.internal:6380 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key`);
   return cmd.action(async (url: string, opts: TailOptions) => {
-    const maxQueuedBytes = mebibytes(opts.buffer) * 2 ** 20;
+    const maxQueuedBytes = positive(opts.buffer, '--buffer', 'MiB') * 2 ** 20;
+    const timeoutMs = positive(opts.timeout, '--timeout', 'seconds') * 1000;
+    const maxRetryTimeMs = positive(opts.maxRetryTime, '--max-retry-time', 'seconds', true) * 1000 || Infinity;
     const store = opts.checkpoint ? new CheckpointFile(opts.checkpoint) : null;
     let checkpoint: Checkpoint | null;
     try {
@@ -91,7 +111,8 @@ Examples:
     try {
       const tls = tlsOptionsFrom(opts, '', url);
       replica = new Replica({ url, tls, checkpoint, skipRdb: !opts.rdb, signal: abort.signal,
-        psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir });
+        psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
+        reconnect: { waitForMaster: opts.wait === true, maxRetryTimeMs } });
     } catch (err) {
       throw new CliError((err as Error).message);
     }

@@ -99,8 +99,11 @@ export class ReplicaCommand {
 export type ReplicaEvent =
   /** Connected and authenticated; PSYNC is next. */
   | { type: 'link-up'; host: string; port: number }
-  /** The link dropped; the replica reconnects (with backoff) unless stopped. */
-  | { type: 'link-down'; error: Error | null; reconnectInMs: number | null }
+  /**
+   * The link dropped, and why (a connection closed by the master, reset or silent says where the stream
+   * stood: snapshot bytes read, offset). The replica reconnects in `reconnectInMs`; null: it ends with `error`.
+   */
+  | { type: 'link-down'; error: Error; reconnectInMs: number | null }
   /**
    * The master is sending a snapshot. `reason`: no checkpoint, or the master could not continue from it.
    * `replid` is '' when the master took our PSYNC for SYNC (it does so when PSYNC is renamed): offsets
@@ -119,9 +122,10 @@ export type ReplicaEvent =
   | { type: 'entry'; entry: RdbEntry }
   /**
    * With restoreCommands: keys of the snapshot as RESP, `RESTORE key expire payload REPLACE ABSTTL` each
-   * (SELECT as the db changes), for sending as they are; `commands` replies are due, `keys` of them copy keys.
+   * (SELECT as the db changes), for sending as they are; `commands` replies are due, `keys` of them copy keys;
+   * they leave the connection in db `endDb` (-1: no SELECT in them, nor in earlier ones).
    */
-  | { type: 'restore-commands'; bytes: Uint8Array; commands: number; keys: number; librariesLeftOut: number }
+  | { type: 'restore-commands'; bytes: Uint8Array; commands: number; keys: number; librariesLeftOut: number; endDb: number }
   /** With rdbBytes: the next bytes of the snapshot as the master sent them (RDB file bytes, transfer framing removed). */
   | { type: 'rdb-bytes'; bytes: Uint8Array }
   /**

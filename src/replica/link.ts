@@ -20,6 +20,26 @@ export class ReplicaError extends Error {
   }
 }
 
+/**
+ * The connection was lost (reset, silent past the timeout, closed by the master): retryable, and what the
+ * Replica adds where the stream stood to.
+ */
+export class LinkLostError extends ReplicaError {
+  override name = 'LinkLostError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, true, options);
+  }
+}
+
+/** A socket error as the loss of the connection, in words. */
+function lostBy(err: Error): LinkLostError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const what = code === 'ECONNRESET' ? 'the connection was reset (ECONNRESET)'
+    : code === 'EPIPE' ? 'the connection broke (EPIPE)'
+      : `the connection failed: ${err.message}`;
+  return new LinkLostError(what, { cause: err });
+}
+
 export interface LinkOptions {
   endpoint: RedisEndpoint;
   /** TLS options (CA, client certificate, servername) for rediss:// endpoints. */
@@ -28,7 +48,10 @@ export interface LinkOptions {
   listeningPort?: number;
   /** The PSYNC command's name, for services that rename it (default PSYNC). */
   psyncCommand?: string;
-  /** Give up on a connection attempt or a silent link after this long (default 60 s, Redis's repl-timeout). */
+  /**
+   * Give up on a connection attempt, a handshake reply or a silent link after this long (default 60 s,
+   * Redis's repl-timeout).
+   */
   timeoutMs?: number;
   /** Where bytes received while the consumer is behind are kept (default the OS temp directory). */
   spoolDir?: string;
@@ -61,6 +84,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
 const EVENT_WORDS = EVENT_SIZE >> 2;
 const TWO_32 = 2 ** 32;
 const REPLID = /^[0-9a-f]{40}$/;
+/** The length of a diskless snapshot's end mark. */
+const EOF_MARK_BYTES = 40;
 const RETRYABLE_PSYNC_ERRORS = ['NOMASTERLINK', 'LOADING', 'MASTERDOWN', 'TRYAGAIN', 'BUSY'];
 
 export class ReplicaLink {
@@ -86,6 +111,12 @@ export class ReplicaLink {
   /** Command names by the ID the RESP core interned them under. */
   private readonly names: string[] = [];
   // A command read argument by argument (one too large to be read whole).
+  /** Bytes given to the RESP reader so far. */
+  private fed = 0;
+  /** A diskless snapshot is being read: its end is where the bytes received end in the `$EOF:` mark. */
+  private markedSnapshot = false;
+  /** The consumer has read the RDB's own end (its EOF opcode and checksum) in the snapshot. */
+  private snapshotEndRead = false;
   private args = new Uint8Array(1024);
   private argsLength = 0;
   private argEnds: number[] = [];
@@ -99,7 +130,7 @@ export class ReplicaLink {
       this.heard = true;
       this.read(chunk);
     });
-    socket.on('error', (err) => { this.closedError ??= tlsRefusal(err, socket) ?? err; });
+    socket.on('error', (err) => { this.closedError ??= tlsRefusal(err, socket) ?? (err instanceof ReplicaError ? err : lostBy(err)); });
     socket.on('close', () => {
       clearInterval(this.readWatch);
       this.onClose();
@@ -118,7 +149,7 @@ export class ReplicaLink {
   private watchReads(timeoutMs: number): void {
     this.readWatch = setInterval(() => {
       if (Date.now() - this.lastReadMs > timeoutMs) {
-        this.socket.destroy(new ReplicaError(`no data from the master for ${timeoutMs} ms`, true));
+        this.socket.destroy(new LinkLostError(`no data from the master for ${timeoutMs} ms`));
       }
     }, Math.min(Math.max(timeoutMs / 4, 10), 1000));
     this.readWatch.unref();
@@ -225,14 +256,31 @@ export class ReplicaLink {
   }
 
   private parse(chunk: Uint8Array): void {
+    this.fed += chunk.length;
     try {
       if (!this.streaming) {
         for (const reply of this.replies.write(chunk)) this.waiting.shift()?.resolve(reply);
       } else {
         this.replies.raw.write(chunk, (batch) => this.stream(batch));
+        this.checkEndMark();
       }
     } catch (err) {
       this.close(err as Error);
+    }
+  }
+
+  /**
+   * The consumer read the RDB's end in a snapshot: what follows it must be the `$EOF:` mark (checked as
+   * soon as the 40 bytes after it are here, not once the link times out waiting for a mark that never comes).
+   */
+  snapshotEnded(): void {
+    this.snapshotEndRead = true;
+  }
+
+  /** The reader holds back the last 40 bytes of a diskless snapshot; past the RDB's end they must be the mark. */
+  private checkEndMark(): void {
+    if (this.markedSnapshot && this.snapshotEndRead && this.fed - this.replies.raw.consumed >= EOF_MARK_BYTES) {
+      throw new ReplicaError('the 40 bytes after the end of the snapshot\'s RDB are not the $EOF: mark the master announced', false);
     }
   }
 
@@ -278,9 +326,11 @@ export class ReplicaLink {
         this.psyncReply(b.aux(i), b.text(i), b.n2(i));
         break;
       case r.RE_RDB_BEGIN:
+        this.markedSnapshot = b.n1(i) < 0;
         this.handlers.rdbBegin(b.n1(i) >= 0 ? b.n1(i) : null);
         break;
       case r.RE_RDB_END:
+        this.markedSnapshot = false;
         this.streamBase = b.n2(i);
         this.handlers.rdbEnd();
         break;

@@ -5,7 +5,7 @@ import { RdbEventParser, type RestoreCommandsOptions } from '../core/rdb-event-p
 import { RespError } from '../core/resp-error.js';
 import { EntryBuilder } from '../rdb/entry-builder.js';
 import { ReplicaCommand, type Checkpoint, type ReplicaEvent } from './events.js';
-import { ReplicaError, ReplicaLink, type LinkHandlers, type LinkOptions } from './link.js';
+import { LinkLostError, ReplicaError, ReplicaLink, type LinkHandlers, type LinkOptions } from './link.js';
 import { parseRedisUrl } from './redis-url.js';
 
 export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
@@ -36,8 +36,8 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   signal?: AbortSignal;
   /** How often to send REPLCONF ACK (default 1000 ms, as Redis's replicas do). */
   ackIntervalMs?: number;
-  /** Reconnect delays: doubling from initialDelayMs (default 100) up to maxDelayMs (default 5000). */
-  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** When and how to reconnect (by default: always, with delays doubling from 100 ms up to 5 s). */
+  reconnect?: ReconnectOptions;
   /**
    * How much memory events waiting for the consumer may take (default 64 MiB; estimated as their stream
    * bytes plus 640 bytes per event). Beyond it the socket is still read at line rate, into a temporary
@@ -45,6 +45,25 @@ export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
    * makes the master drop us for an overfull output buffer.
    */
   maxQueuedBytes?: number;
+}
+
+/** When and how a replica reconnects after its link fails. */
+export interface ReconnectOptions {
+  /** Delays between attempts: doubling from initialDelayMs (default 100) up to maxDelayMs (default 5000). */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /**
+   * Whether a first connection that fails (refused, unknown host, handshake refused or cut: the link never
+   * came up) is retried like a later one (default true: wait for the master). With false the replica ends
+   * with that error: a URL that can never work fails at once instead of retrying forever.
+   */
+  waitForMaster?: boolean;
+  /**
+   * Give up once the replica has not been streaming for this long when an attempt fails (counted from the
+   * first failure since writes last flowed; an attempt in progress is never cut short): the replica ends
+   * with the last error. Default: never.
+   */
+  maxRetryTimeMs?: number;
 }
 
 const PROGRESS_INTERVAL_MS = 100;
@@ -104,6 +123,10 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   /** The last transaction boundary read: where a reconnect resumes. */
   private boundary: Checkpoint | null;
   private streaming = false;
+  /** A link has come up (handshake done) since the replica started. */
+  private everUp = false;
+  /** The master has answered +FULLRESYNC and its snapshot has not begun yet. */
+  private snapshotDue = false;
   private transaction: ReplicaCommand[] | null = null;
   private transactionFirst = 0;
   /** The snapshot being read: builder is null when the parser writes RESTORE commands. */
@@ -254,27 +277,53 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
 
   private async connectLoop(): Promise<void> {
     const endpoint = parseRedisUrl(this.options.url);
-    const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.reconnect ?? {};
+    const { initialDelayMs = 100, maxDelayMs = 5000, waitForMaster = true, maxRetryTimeMs = Infinity } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
+    let failingSince: number | null = null;
     while (!this.stopped) {
-      // Resolves when the link closes, or with the error that kept it from opening.
-      const error = await new Promise<Error | null>((resolve) => {
-        this.connect(endpoint, resolve).catch(resolve);
+      // Resolves when the link closes (with why and where), or with the error that kept it from opening.
+      const error = await new Promise<Error>((resolve) => {
+        this.connect(endpoint, (e) => resolve(this.linkLost(e))).catch(resolve);
       });
       this.link = null;
       this.stopAcks();
       if (this.stopped) return;
-      if (isFatal(error)) {
-        this.failure = error;
-        this.push({ type: 'link-down', error, reconnectInMs: null });
+      if (this.streaming) {
+        // The link had worked: start the backoff and the give-up clock over.
+        delay = initialDelayMs;
+        failingSince = null;
+      }
+      this.streaming = false;
+      failingSince ??= Date.now();
+      const failure = isFatal(error) ? error
+        : !this.everUp && !waitForMaster ? error
+          : Date.now() - failingSince + delay > maxRetryTimeMs
+            ? new ReplicaError(`gave up after ${Math.round((Date.now() - failingSince) / 1000)} s without a working link: ${error.message}`, false, { cause: error })
+            : null;
+      if (failure) {
+        this.failure = failure;
+        this.push({ type: 'link-down', error: failure, reconnectInMs: null });
         return;
       }
-      if (this.streaming) delay = initialDelayMs; // the link had worked: start the backoff over
-      this.streaming = false;
       this.push({ type: 'link-down', error, reconnectInMs: delay });
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, maxDelayMs);
     }
+  }
+
+  /**
+   * Why an open link closed, and where the stream stood: a close without an error is the master's (or
+   * something between us) closing the connection.
+   */
+  private linkLost(error: Error | null): Error {
+    // Other errors (a refusal, a snapshot that cannot be read) say what happened themselves.
+    if (error && !(error instanceof LinkLostError)) return error;
+    const rdb = this.rdb;
+    const where = rdb ? (rdb.total === null ? `after ${rdb.bytes} bytes of a diskless snapshot` : `after ${rdb.bytes} of ${rdb.total} snapshot bytes`)
+      : this.streaming ? `at offset ${this.offset}`
+        : this.snapshotDue ? 'before the snapshot began'
+          : 'before answering PSYNC';
+    return new LinkLostError(`${error?.message ?? 'the master closed the connection'} ${where}`, { cause: error?.cause ?? error ?? undefined });
   }
 
   private async connect(endpoint: ReturnType<typeof parseRedisUrl>, closed: (error: Error | null) => void): Promise<void> {
@@ -282,6 +331,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     const from = this.boundary;
     this.transaction = null;
     this.rdb = null;
+    this.snapshotDue = false;
     if (from) {
       this.replid = from.replid;
       this.offset = from.offset;
@@ -301,6 +351,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     this.link = await ReplicaLink.open({ ...this.options, endpoint }, from && { replid: from.replid, offset: from.offset }, handlers);
     if (this.holding) this.link.hold();
     if (this.stopped) this.link.close();
+    this.everUp = true;
     this.push({ type: 'link-up', host: endpoint.host, port: endpoint.port });
   }
 
@@ -308,6 +359,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     this.replid = replid;
     this.offset = offset;
     this.db = 0;
+    this.snapshotDue = true;
     this.push({ type: 'full-sync-start', replid, offset, reason: hadCheckpoint ? 'resync' : 'no-checkpoint' });
     // A replica empties its dataset before it loads the snapshot (modules see a FLUSHALL here too).
     this.push({ type: 'flush', db: null, cause: 'full-sync' });
@@ -327,6 +379,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     const parser = this.options.skipRdb || this.options.rdbBytes ? null : RdbEventParser.createSync({
       verifyChecksum: this.options.verifyChecksum, restoreCommands, maxScratchBytes: this.options.maxScratchBytes,
     });
+    this.snapshotDue = false;
     this.rdb = { parser, builder: restoreCommands ? null : new EntryBuilder(), bytes: 0, total, keys: 0, reportedAt: 0 };
   }
 
@@ -336,6 +389,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     if (rdb.parser) {
       rdb.parser.write(bytes, (batch) => rdb.builder!.consume(batch));
       this.takeEntries();
+      if (rdb.parser.done) this.rdbEndRead(rdb.parser);
     }
     let unaccounted = bytes.length;
     if (this.options.rdbBytes) {
@@ -364,11 +418,17 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
 
   /** The commands the parser wrote so far, as one event that owns a copy of them. */
   private takeRestoreCommands(parser: RdbEventParser, all: boolean): void {
-    const { bytes, commands, keys, librariesLeftOut } = parser.restoreOutput();
+    const { bytes, commands, keys, librariesLeftOut, endDb } = parser.restoreOutput();
     if ((commands === 0 && librariesLeftOut === 0) || (!all && bytes.length < RESTORE_CHUNK_BYTES)) return;
     this.rdb!.keys += keys;
-    this.push({ type: 'restore-commands', bytes: bytes.slice(), commands, keys, librariesLeftOut }, null, bytes.length);
+    this.push({ type: 'restore-commands', bytes: bytes.slice(), commands, keys, librariesLeftOut, endDb }, null, bytes.length);
     parser.restoreOutputTaken();
+  }
+
+  /** The parser read the RDB's end: nothing may follow it, and the link checks the end mark, if any, is next. */
+  private rdbEndRead(parser: RdbEventParser): void {
+    if (parser.trailingBytes > 0) throw new ReplicaError(`the snapshot has ${parser.trailingBytes} bytes after its end`, false);
+    this.link?.snapshotEnded();
   }
 
   private rdbEnd(): void {
@@ -376,9 +436,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     if (rdb.parser) {
       rdb.parser.end((batch) => rdb.builder!.consume(batch));
       this.takeEntries(true);
-      if (rdb.parser.trailingBytes > 0) {
-        throw new ReplicaError(`the snapshot has ${rdb.parser.trailingBytes} bytes after its end`, false);
-      }
+      this.rdbEndRead(rdb.parser);
     }
     this.rdb = null;
     this.push(
