@@ -71,10 +71,12 @@ interface Job {
 
 /**
  * Reads the input through `sink`, awaiting `drain` between chunks; stops early when the output closed.
- * `measure`: the sink estimates memory (it needs the core's container events).
+ * `measure`: the sink estimates memory (it needs the core's container events). When the input fails
+ * (a truncated or damaged file), the keys read whole before the failure are written, then it throws.
  */
 async function pump(job: Job, measure: boolean, sink: EventSink, metadata: RdbMetadata, drain: () => Promise<void>): Promise<void> {
   const stop = new AbortController();
+  let failure: { error: unknown } | null = null;
   try {
     await readEvents(job.input.source, sink, metadata, {
       blobEvents: measure,
@@ -87,11 +89,12 @@ async function pump(job: Job, measure: boolean, sink: EventSink, metadata: RdbMe
         if (job.out.closed) stop.abort();
       },
     });
-  } catch (err) {
-    if (!stop.signal.aborted) throw err;
+  } catch (error) {
+    if (!stop.signal.aborted) failure = { error };
   }
   await drain();
   await job.batch.flush(0);
+  if (failure) throw failure.error;
 }
 
 /** csv and keys: one line per key from its record (valid during the call only). */
@@ -145,6 +148,9 @@ async function fastJsonl(job: Job): Promise<RdbMetadata> {
       await pending;
       if (checksum) await converter.verifyChecksumWith(checksum);
     }
+  } catch (error) {
+    await pending; // the lines of the keys read whole, which the converter passed out before throwing
+    throw error;
   } finally {
     checksum?.close();
   }
@@ -202,6 +208,9 @@ Formats:
          HSET, XADD, XGROUP, XCLAIM, PEXPIREAT...), binary-safe, for redis-cli --pipe; module
          values are left out (with a warning); hash field TTLs need Redis 7.4
   keys   the key names, one per line, as raw bytes
+
+A truncated or damaged file: every key it holds whole before the damage is written first (the output
+is then the start of what the whole file would give), then the error with its byte offset (exit 2).
 
 Examples:
   redistap parse dump.rdb > keys.jsonl

@@ -74,23 +74,39 @@ export class CanonicalJsonl {
     return m;
   }
 
-  /** Parses a chunk; passes out completed lines once a megabyte of them is ready. Throws RdbError. */
+  /**
+   * Parses a chunk; passes out completed lines once a megabyte of them is ready. Throws RdbError, after
+   * passing out the lines of every key read whole before the failure (all of them, however few).
+   */
   write(chunk: Uint8Array, sink: JsonlSink): void {
-    this.parser.write(chunk, (batch) => this.builder.consume(batch));
+    this.step(sink, () => this.parser.write(chunk, (batch) => this.builder.consume(batch)));
     this.drain(sink, this.flushAt);
   }
 
   /** Like write, but `read` fills the parser's input buffer directly (see RdbEventParser.fill). */
   fill(read: (into: Uint8Array) => number, sink: JsonlSink): number {
-    const n = this.parser.fill(read, (batch) => this.builder.consume(batch));
+    const n = this.step(sink, () => this.parser.fill(read, (batch) => this.builder.consume(batch)));
     this.drain(sink, this.flushAt);
     return n;
   }
 
-  /** Ends the input (throws a truncation error when the RDB was incomplete) and passes out the rest. */
+  /**
+   * Ends the input and passes out the rest; throws a truncation error when the RDB was incomplete, after
+   * the lines of the keys it held whole.
+   */
   end(sink: JsonlSink): void {
-    this.parser.end((batch) => this.builder.consume(batch));
+    this.step(sink, () => this.parser.end((batch) => this.builder.consume(batch)));
     this.drain(sink, 0);
+  }
+
+  /** Runs a parser call; if it fails, what was complete before the failure goes out before the error. */
+  private step<T>(sink: JsonlSink, call: () => T): T {
+    try {
+      return call();
+    } catch (err) {
+      this.drain(sink, 0);
+      throw err;
+    }
   }
 
   /** After end(), when created with verifyChecksum: false: verifies the checksum with `checksum` (then closed). */

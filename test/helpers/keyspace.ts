@@ -71,20 +71,24 @@ export function unexpired(lines: string[], now = Date.now()): string[] {
 }
 
 export interface Span {
+  db: number;
+  key: Uint8Array;
   type: number;
   start: number;
   end: number;
 }
 
-/** Every key's type code and value span, feeding the file in pieces of `piece` bytes (0: whole). */
+/** Every key's db, name, type code and value span, feeding the file in pieces of `piece` bytes (0: whole). */
 export async function spansOf(data: Uint8Array, piece = 0, verifyChecksum = true): Promise<Span[]> {
   const parser = await RdbEventParser.create({ valueSpans: true, verifyChecksum });
   const spans: Span[] = [];
   let open: Span | null = null;
+  let db = 0;
   const sink = (b: EventBatch) => {
     for (let i = 0; i < b.count; i++) {
       const kind = b.kind(i);
-      if (kind === abi.E_KEY) open = { type: b.aux(i), start: -1, end: -1 };
+      if (kind === abi.E_SELECT_DB) db = b.n1(i);
+      else if (kind === abi.E_KEY) open = { db, key: b.bytes(i), type: b.aux(i), start: -1, end: -1 };
       else if (kind === abi.E_VALUE_SPAN) open!.start = b.n1(i);
       else if (kind === abi.E_KEY_END) {
         open!.end = b.n2(i);
