@@ -118,7 +118,7 @@ describe('Redis 8.6 streams (STREAM_LISTPACKS_4) keep consumers\' active times',
     const upstream = JSON.parse(`{${readFileSync(f.path.replace(/\.rdb$/, '.upstream.json'), 'utf8')}}`) as
       Record<string, { entries: Array<{ id: string; items: Record<string, string> }> }>;
     const commands = commandsOf(f.path.replace(/\.rdb$/, '.upstream-8.6.resp'));
-    const [key] = Object.keys(upstream);
+    const key = Object.keys(upstream)[0]!;
     const groups = commands.filter((c) => c[0] === 'XGROUP');
     const claims = commands.filter((c) => c[0] === 'XCLAIM');
     const setId = commands.find((c) => c[0] === 'XSETID')!;
@@ -126,9 +126,9 @@ describe('Redis 8.6 streams (STREAM_LISTPACKS_4) keep consumers\' active times',
 
     const got = streams(f.name, split);
     expect(got.map((e) => decode(e.key))).toEqual([key]);
-    const v = got[0].value;
+    const v = got[0]!.value;
     expect(v.entries.map((e) => [e.id, e.fields.map(decode)]))
-      .toEqual(upstream[key].entries.map((e) => [e.id, Object.entries(e.items).flat()]));
+      .toEqual(upstream[key]!.entries.map((e) => [e.id, Object.entries(e.items).flat()]));
     expect(v.entries.map((e) => [e.id, ...e.fields.map(decode)]))
       .toEqual(commands.filter((c) => c[0] === 'XADD').map((c) => c.slice(2)));
     expect([v.lastId, v.entriesAdded, v.maxDeletedId]).toEqual([setId[2], Number(setId[4]), setId[6]]);
