@@ -3,7 +3,7 @@
 // certificate. Each syncs (entries equal to the master's keyspace as the shared canonical dumper reads it)
 // and streams a write; each refusal (wrong password, missing permission, certificate) ends the replica
 // with a non-retryable ReplicaError after one attempt instead of a reconnect loop.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,11 +13,11 @@ import type { ReplicaEvent } from '../src/replica/events.js';
 import { ReplicaError } from '../src/replica/link.js';
 import { Replica } from '../src/replica/replica.js';
 import { sync } from '../src/sync/sync.js';
+import { cli } from './helpers/cli-process.js';
 import { freePort, haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { collect, entryLines, keyspace } from './helpers/replica-events.js';
 
 const live = haveRedisServer();
-const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
 /** The openssl CLI makes the test CA; in CI a missing one is a failure, never a skip. */
 function haveOpenssl(): boolean {
@@ -276,17 +276,6 @@ describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
       await target.stop();
     }
   }, 20_000);
-
-  /** The CLI with these arguments; `lines` collects its standard output, `err` its standard error. */
-  function cli(args: string[]): { child: ChildProcess; lines: string[]; err: () => string; exit: Promise<number | null> } {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { child, lines, err: () => err, exit };
-  }
 
   async function until(what: string, test: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
     for (const deadline = Date.now() + ms; !(await test()); await new Promise((r) => setTimeout(r, 20))) {

@@ -6,6 +6,7 @@ import { Sync, type SyncEvent, type SyncOptions, type SyncStatus } from '../sync
 import { formatBytes } from '../analysis/report-format.js';
 import { CliError } from './cli-error.js';
 import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
+import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
 interface SyncFlags {
@@ -106,8 +107,9 @@ function jsonLine(event: SyncEvent): string {
 export function syncCommand(): Command {
   const cmd = new Command('sync')
     .description('copy a live Redis or Valkey server into another one, then keep applying its writes (exactly once)')
-    .argument('<source-url>', 'the server to copy from: redis://[user:password@]host[:port] (rediss:// for TLS)')
-    .argument('<target-url>', 'the server to copy into')
+    .argument('<source-url>', 'the server to copy from: redis://[user@]host[:port] (rediss:// for TLS; the password: ' +
+      'REDISTAP_SOURCE_PASSWORD or --source-password-file)')
+    .argument('<target-url>', 'the server to copy into (the password: REDISTAP_TARGET_PASSWORD or --target-password-file)')
     .addOption(new Option('--db <n>', 'only these source databases (repeatable, or comma-separated)').argParser(list))
     .addOption(new Option('--db-map <src:dst>', 'write source database src into target database dst (repeatable, or comma-separated)').argParser(list))
     .addOption(new Option('--prefix <prefix>', 'only keys beginning with this text (repeatable)').argParser(repeated))
@@ -122,6 +124,8 @@ export function syncCommand(): Command {
     .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60');
   addTlsOptions(cmd, 'source-', "the source's");
   addTlsOptions(cmd, 'target-', "the target's");
+  addPasswordOption(cmd, 'source-', "the source's", 'REDISTAP_SOURCE_PASSWORD');
+  addPasswordOption(cmd, 'target-', "the target's", 'REDISTAP_TARGET_PASSWORD');
   cmd.addHelpText('after', `
 How it works: redistap connects to the source as one of its replicas. It copies the snapshot into the
 target with pipelined RESTORE (each value as the source stores it when the target's version loads that,
@@ -164,7 +168,8 @@ Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when the sync fails for a rea
 Examples:
   redistap sync redis://10.0.0.5:6379 redis://10.0.0.9:6379
   redistap sync redis://old:6379 redis://new:6379 --prefix user: --rename 's/^user:/u:/'
-  redistap sync redis://:secret@src:6379 rediss://dst:6380 --db 0 --db-map 0:3 --json >> sync.log
+  redistap sync redis://sync@src:6379 rediss://sync@dst:6380 --source-password-file src.pw --target-password-file dst.pw \\
+    --db 0 --db-map 0:3 --json >> sync.log
   redistap sync rediss://src:6380 redis://dst:6379 --source-tls-ca ca.pem --copy replication`);
   return cmd.action(async (source: string, target: string, opts: SyncFlags) => {
     const options = optionsFrom(opts);
@@ -180,7 +185,8 @@ Examples:
     try {
       const sourceTls = tlsOptionsFrom(opts, 'source-', source);
       const targetTls = tlsOptionsFrom(opts, 'target-', target);
-      sync = new Sync({ ...options, source, target, sourceTls, targetTls, onEvent });
+      sync = new Sync({ ...options, source: urlWithPassword(opts, 'source-', source, 'REDISTAP_SOURCE_PASSWORD'),
+        target: urlWithPassword(opts, 'target-', target, 'REDISTAP_TARGET_PASSWORD'), sourceTls, targetTls, onEvent });
     } catch (err) {
       throw new CliError((err as Error).message);
     }

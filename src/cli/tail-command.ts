@@ -7,6 +7,7 @@ import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events
 import { Output } from './output.js';
 import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
+import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
 interface TailOptions {
@@ -53,7 +54,7 @@ function describe(e: ReplicaEvent): string | null {
 export function tailCommand(): Command {
   const cmd = new Command('tail')
     .description('connect to a Redis or Valkey server as a replica and print its data, then every write')
-    .argument('<redis-url>', 'redis://[user:password@]host[:port], or rediss:// for TLS')
+    .argument('<redis-url>', 'redis://[user@]host[:port], or rediss:// for TLS (the password: REDISCLI_AUTH or --password-file)')
     .option('-c, --checkpoint <file>', 'resume from the position saved in this file, and keep it there')
     .option('--no-rdb', 'do not print the snapshot (a full sync still reads it)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl']).default('jsonl'))
@@ -64,6 +65,7 @@ export function tailCommand(): Command {
     .option('--max-retry-time <seconds>', 'give up (exit 2) when reconnecting has not brought the link back for this long; 0: never', '300')
     .option('--timeout <seconds>', 'a connection attempt, or a link silent for this long, is a failure', '60');
   addTlsOptions(cmd, '', "the server's");
+  addPasswordOption(cmd, '', "the server's", 'REDISCLI_AUTH');
   cmd.addHelpText('after', `
 Output (jsonl): the snapshot as canonical lines (as \`redistap parse\` writes them), then one line per
 write, MULTI/EXEC blocks whole:
@@ -90,7 +92,9 @@ the master's backlog still holds the writes since.
 
 Examples:
   redistap tail redis://127.0.0.1:6379 --no-rdb
-  redistap tail redis://:secret@10.0.0.5:6379 --checkpoint tail.pos >> changes.jsonl
+  redistap tail redis://replicator@10.0.0.5:6379 --password-file tail.pw --checkpoint tail.pos >> changes.jsonl
+  read -rs REDISCLI_AUTH && export REDISCLI_AUTH   # the password, as redis-cli reads it
+  redistap tail redis://10.0.0.5:6379 --checkpoint tail.pos >> changes.jsonl
   redistap tail rediss://redis.internal:6380 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key`);
   return cmd.action(async (url: string, opts: TailOptions) => {
     const maxQueuedBytes = positive(opts.buffer, '--buffer', 'MiB') * 2 ** 20;
@@ -109,6 +113,7 @@ Examples:
     process.once('SIGTERM', stop);
     let replica: Replica;
     try {
+      url = urlWithPassword(opts, '', url, 'REDISCLI_AUTH');
       const tls = tlsOptionsFrom(opts, '', url);
       replica = new Replica({ url, tls, checkpoint, skipRdb: !opts.rdb, signal: abort.signal,
         psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
