@@ -98,7 +98,7 @@ describe('redistap sync: the command line', () => {
     [['--db', 'x'], /--db expects database numbers, got "x"/],
     [['--rename', 'x'], /--rename wants s\/pattern\/replacement\//],
     [['--rename', 's/a/b/q'], /unknown flags "q"/],
-    [['--key', '^a', '--rename', 's/a/b/'], /--key cannot be combined with --rename/],
+    [['--rename', 's/a/b/'], /redistap renames a fixed prefix/],
     [['--max-in-flight', '0'], /--max-in-flight expects a positive number/],
     [['--copy', 'replication', '--prefix', 'a:'], /--copy replication copies the whole dataset as it is: it cannot be combined with --db, --db-map, --prefix/],
     [['--source-tls-ca', '/etc/hostname'], /--source-tls-ca is for TLS: use a rediss:\/\/ URL \(got redis:\/\/\)/],

@@ -35,7 +35,7 @@ export function jsonOutputPtr(): usize {
 }
 
 // The RESTORE commands writer (assembly/restore/commands.ts) shares this instance too.
-export { restoreConsume, restoreOutputLength, restoreCommands, restoreKeys, restoreLibrariesLeftOut, restoreFlushed } from "../restore/commands";
+export { restoreConsume, restoreOutputLength, restoreCommands, restoreKeys, restoreLibrariesLeftOut, restoreTargetDb, restoreFlushed } from "../restore/commands";
 
 /**
  * Turns on the in-module RESTORE commands writer (call after init; it turns value spans on): hostRoutes

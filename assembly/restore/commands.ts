@@ -81,6 +81,11 @@ export function restoreLibrariesLeftOut(): u32 {
   return librariesLeftOut;
 }
 
+/** The db the completed commands leave the target connection in (-1: none selected yet). */
+export function restoreTargetDb(): i32 {
+  return <i32>targetDb;
+}
+
 /** The host sent the completed commands: the open key's bytes move to the front. */
 export function restoreFlushed(): void {
   payloadAt -= flushRegion();

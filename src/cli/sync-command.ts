@@ -21,6 +21,7 @@ interface SyncFlags {
   json?: boolean;
   maxInFlight: string;
   timeout: string;
+  lease: string;
 }
 
 function positive(text: string, option: string): number {
@@ -44,9 +45,6 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  if (keyPattern && rename) {
-    throw new CliError('--key cannot be combined with --rename (redistap could not tell which target keys are its own): use --prefix with --rename');
-  }
   return {
     dbs: opts.db?.map((d) => dbNumber(d, '--db')),
     dbMap: dbMap.size > 0 ? dbMap : undefined,
@@ -58,6 +56,7 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
     copy: opts.copy,
     maxInFlightBytes: positive(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
     timeoutMs: positive(opts.timeout, '--timeout') * 1000,
+    leaseMs: positive(opts.lease, '--lease') * 1000,
   };
 }
 
@@ -111,17 +110,20 @@ export function syncCommand(): Command {
       'REDISTAP_SOURCE_PASSWORD or --source-password-file)')
     .argument('<target-url>', 'the server to copy into (the password: REDISTAP_TARGET_PASSWORD or --target-password-file)')
     .addOption(new Option('--db <n>', 'only these source databases (repeatable, or comma-separated)').argParser(list))
-    .addOption(new Option('--db-map <src:dst>', 'write source database src into target database dst (repeatable, or comma-separated)').argParser(list))
+    .addOption(new Option('--db-map <src:dst>', 'write source database src into target database dst (repeatable, or comma-separated); ' +
+      'alone, it also selects: --db-map 0:3 syncs db 0 only').argParser(list))
     .addOption(new Option('--prefix <prefix>', 'only keys beginning with this text (repeatable)').argParser(repeated))
     .option('--key <regex>', 'only keys matching this regular expression (as UTF-8 text)')
-    .option('--rename <s/from/to/>', "rename keys on the way, sed-style: 's/^old:/new:/' (flags g, i; $1 or \\1 for groups)")
+    .option('--rename <s/^from/to/>', "rename keys on the way by replacing a fixed prefix: 's/^old:/new:/', or 's/^/new:/' to add one")
     .option('--checkpoint-key <key>', 'the target key keeping the sync\'s position (default redistap:checkpoint:<source host:port>)')
     .option('--resync', 'allow deleting the target\'s synced keys to copy everything again (when the target is not empty, or the source cannot continue)')
     .addOption(new Option('--copy <how>', 'how the snapshot reaches the target: restore (RESTORE commands) or replication ' +
       '(the target loads it as a replica of redistap: fastest; see below)').choices(['restore', 'replication']).default('restore'))
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
     .option('--max-in-flight <MiB>', 'data sent to the target and not yet acknowledged, at most', '16')
-    .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60');
+    .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60')
+    .option('--lease <seconds>', 'how long the target stays this sync\'s after it stops renewing its lease (killed, frozen, cut off); ' +
+      'until then another sync refuses to start on it', '30');
   addTlsOptions(cmd, 'source-', "the source's");
   addTlsOptions(cmd, 'target-', "the target's");
   addPasswordOption(cmd, 'source-', "the source's", 'REDISTAP_SOURCE_PASSWORD');
@@ -139,6 +141,19 @@ copy, as long as the source's backlog still holds the writes since. If it does n
 restarted without its data), redistap says so and stops; --resync then deletes the target's synced keys
 and copies everything again. A first sync refuses a target that already holds keys where it would write,
 unless --resync allows deleting them. Keys under redistap: are never synced or deleted.
+
+What the sync owns: exactly the target keys its selection can write: the synced databases (--db, or
+those --db-map names, else all) under their --db-map numbers, and in them the keys --prefix and --key
+select, named as --rename makes them. Only those are checked for emptiness, deleted by --resync, an
+interrupted copy or the source's FLUSHALL. The target's state records this selection: a run with
+another one refuses, saying what changed; with --resync it deletes what the earlier selection wrote and
+what the new one writes, then copies again.
+
+One sync per target: a sync holds the target by a lease kept on it (<checkpoint key>:lease, renewed with
+every block of writes). Another sync refuses to start, naming the holder (host, pid, since when); when the
+holder stops renewing (killed, frozen, cut off) it takes over after --lease seconds, at once when the
+holder ran on the same host and its process is gone. A block of writes from a sync that lost the target
+fails whole on the target (a fencing token checked inside each MULTI/EXEC), so nothing is applied twice.
 
 --copy replication: for the copy, the target is made a replica of redistap (REPLICAOF to a port redistap
 opens on the address it reaches the target from) and loads the snapshot with its own replica code, as

@@ -69,6 +69,8 @@ export interface RestoreOutput {
   keys: number;
   /** Function libraries of the snapshot not written as FUNCTION LOAD (see RestoreCommandsOptions.functions). */
   librariesLeftOut: number;
+  /** The db the commands leave the connection in (-1: they select none, nor did earlier ones). */
+  endDb: number;
 }
 
 export interface CanonicalJsonOptions {
@@ -176,6 +178,7 @@ export class RdbEventParser {
       commands: core.restoreCommands(),
       keys: core.restoreKeys(),
       librariesLeftOut: core.restoreLibrariesLeftOut(),
+      endDb: core.restoreTargetDb(),
     };
   }
 

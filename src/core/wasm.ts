@@ -30,6 +30,7 @@ export interface RdbCoreExports extends StreamingCore {
   restoreCommands(): number;
   restoreKeys(): number;
   restoreLibrariesLeftOut(): number;
+  restoreTargetDb(): number;
   restoreFlushed(): void;
 }
 

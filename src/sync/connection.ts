@@ -107,14 +107,18 @@ export class RedisConnection {
     return reply;
   }
 
-  /** Sends encoded commands that will produce `count` replies; resolves with them, in order. */
-  send(bytes: Uint8Array, count: number): Promise<RespValue[]> {
+  /** Sends encoded commands (in one piece or several) that will produce `count` replies; resolves with them, in order. */
+  send(bytes: Uint8Array | readonly Uint8Array[], count: number): Promise<RespValue[]> {
     if (this.failure) return Promise.reject(this.failure);
+    const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
+    const length = parts.reduce((sum, part) => sum + part.length, 0);
     return new Promise((resolve, reject) => {
       if (this.pending === 0) this.socket.setTimeout(this.timeoutMs);
-      this.waiting.push({ count, bytes: bytes.length, replies: [], resolve, reject });
-      this.unreplied += bytes.length;
-      this.socket.write(bytes);
+      this.waiting.push({ count, bytes: length, replies: [], resolve, reject });
+      this.unreplied += length;
+      this.socket.cork();
+      for (const part of parts) this.socket.write(part);
+      this.socket.uncork();
     });
   }
 

@@ -2,10 +2,18 @@
 // written in the same MULTI/EXEC as the writes it covers: the target itself says what it has applied.
 //   copying:   a full copy was under way; what it wrote is incomplete and is deleted before the next copy
 //   streaming: the copy is complete and every write up to `offset` of replication stream `replid` applied
+// With it, the route the data went through (a later run with another route would mix two), and beside it
+// the keys of the target's lease (target-lease.ts).
 import type { Checkpoint } from '../replica/events.js';
 import type { RedisEndpoint } from '../replica/redis-url.js';
+import type { RouteRecord } from './key-route.js';
 
 export const STATE_PREFIX = 'redistap:';
+
+/** The route a target's data went through: the key route, and the transform hook's name. */
+export interface StoredRoute extends RouteRecord {
+  transform: string | null;
+}
 
 export interface SyncState extends Checkpoint {
   state: 'copying' | 'streaming';
@@ -13,10 +21,21 @@ export interface SyncState extends Checkpoint {
   source: string;
   /** When it was written (Unix ms, redistap's clock). */
   writtenMs: number;
+  /** Absent in states written before routes were recorded. */
+  route?: StoredRoute;
 }
 
 export function defaultStateKey(source: RedisEndpoint): string {
   return `${STATE_PREFIX}checkpoint:${source.host}:${source.port}`;
+}
+
+/** The keys a sync keeps on the target beside its state: never its data, whatever the route. */
+export function isStateKey(stateKey: string): (key: Uint8Array) => boolean {
+  const state = new TextEncoder().encode(stateKey);
+  const prefix = new TextEncoder().encode(STATE_PREFIX);
+  const startsWith = (key: Uint8Array, p: Uint8Array) => key.length >= p.length && p.every((b, i) => key[i] === b);
+  // The state key itself, and `<state key>:lease`, `:owner`, `:fence:<token>`.
+  return (key) => startsWith(key, prefix) || (startsWith(key, state) && (key.length === state.length || key[state.length] === 0x3a));
 }
 
 export function encodeState(state: SyncState): string {
@@ -31,10 +50,21 @@ export function decodeState(key: string, bytes: Uint8Array): SyncState {
   } catch {
     parsed = {};
   }
-  const { v, state, replid, offset, db } = parsed;
+  const { v, state, replid, offset, db, route } = parsed;
   if (v !== 1 || (state !== 'copying' && state !== 'streaming') || typeof replid !== 'string' ||
-    !Number.isSafeInteger(offset) || !Number.isSafeInteger(db)) {
+    !Number.isSafeInteger(offset) || !Number.isSafeInteger(db) || (route !== undefined && !isStoredRoute(route))) {
     throw new Error(`the target's key ${key} does not hold a redistap sync state; delete it or choose another --checkpoint-key`);
   }
-  return { state, replid, offset: offset!, db: db!, source: String(parsed.source ?? ''), writtenMs: Number(parsed.writtenMs ?? 0) };
+  return { state, replid, offset: offset!, db: db!, source: String(parsed.source ?? ''), writtenMs: Number(parsed.writtenMs ?? 0), route };
+}
+
+function isStoredRoute(value: unknown): value is StoredRoute {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Record<string, unknown>;
+  const strings = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === 'string');
+  return (r.dbs === null || (Array.isArray(r.dbs) && r.dbs.every(Number.isSafeInteger))) &&
+    Array.isArray(r.dbMap) && r.dbMap.every((pair) => Array.isArray(pair) && pair.length === 2 && pair.every(Number.isSafeInteger)) &&
+    (r.prefixes === null || strings(r.prefixes)) && (r.key === null || typeof r.key === 'string') &&
+    (r.rename === null || (typeof r.rename === 'object' && strings(Object.values(r.rename as object)))) &&
+    (r.transform === null || typeof r.transform === 'string');
 }

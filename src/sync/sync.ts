@@ -27,11 +27,13 @@ import {
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
-import { KeyRoute, type KeyRouteOptions } from './key-route.js';
+import { fencedBlock, TargetLost, type BlockOutcome } from './fenced-block.js';
+import { KeyRoute, routeDifferences, type KeyRouteOptions } from './key-route.js';
 import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
 import { ReplicationCopy } from './replication-copy.js';
 import { setsStreamCounters, withoutStreamCounters } from './stream-writes.js';
-import { decodeState, defaultStateKey, encodeState, STATE_PREFIX, type SyncState } from './sync-state.js';
+import { decodeState, defaultStateKey, encodeState, isStateKey, type StoredRoute, type SyncState } from './sync-state.js';
+import { TargetHeld, TargetLease } from './target-lease.js';
 
 /** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
 export type SyncItem =
@@ -61,6 +63,18 @@ export interface SyncOptions extends KeyRouteOptions {
    */
   copy?: 'restore' | 'replication';
   transform?: SyncTransform;
+  /**
+   * The transform hook's name, kept in the target's state with the route: a later run with another name
+   * (another hook, or a changed one) refuses to continue, as with another --prefix. Required with transform.
+   */
+  transformName?: string;
+  /**
+   * How long the target stays ours after this sync stops renewing its lease (killed, frozen, cut off), in
+   * ms (default 30 s): until then another sync refuses to start on it; after, it takes over, and a block
+   * of writes this sync sends later fails whole (target-lease.ts). Renewed with every block and every
+   * third of it.
+   */
+  leaseMs?: number;
   signal?: AbortSignal;
   /** Bytes sent to the target and not yet answered, at most (default 16 MiB). */
   maxInFlightBytes?: number;
@@ -168,7 +182,7 @@ const MSET = ascii('MSET');
 const MSET_KEYS = 128;
 const MSET_BYTES = 256 << 10;
 
-/** A MULTI/EXEC block being filled: its commands' names (for errors) and the position it ends at. */
+/** A block of writes being filled: its commands' names (for errors) and the position it ends at. */
 interface Batch {
   names: string[];
   position: Checkpoint;
@@ -179,7 +193,13 @@ interface Batch {
 class Session {
   private readonly buffer = new CommandBuffer();
   private readonly encoder: DumpPayloadEncoder;
+  /** The db the target connection is in once everything buffered so far has run (-1: unknown). */
   private connectionDb = 0;
+  /** The db the buffer's first command expects (connectionDb when the buffer was last empty). */
+  private bufferStartDb = 0;
+  /** When the lease was last renewed (a block or a renewal sent). */
+  private renewedMs = Date.now();
+  private renewal: ReturnType<typeof setInterval> | null = null;
   /** Keys and values of strings waiting for their MSET, all of db stringsDb. */
   private strings: Uint8Array[] = [];
   private stringsDb = 0;
@@ -229,8 +249,26 @@ class Session {
   }
 
   async run(): Promise<void> {
+    await this.claimLease();
+    this.renewal = setInterval(() => this.renewLease(), this.sync.lease.leaseMs / 3);
+    let ended: unknown = null;
+    try {
+      await this.runHoldingTarget();
+    } catch (err) {
+      ended = err;
+      throw err;
+    } finally {
+      clearInterval(this.renewal);
+      // Stopped, or failed for good: the next sync need not wait for the lease to end. (A sync that will
+      // try again keeps it.)
+      if (!retryable(ended)) await this.target.call(this.sync.lease.releaseCommand()).catch(() => undefined);
+    }
+  }
+
+  private async runHoldingTarget(): Promise<void> {
     const sync = this.sync;
-    const stored = await this.readState();
+    let stored = await this.readState();
+    if (stored && !(await this.sameRoute(stored))) stored = null;
     // A target an interrupted --copy replication left a replica of ours is promoted: what it holds is an
     // incomplete copy, as a stored 'copying' state would say.
     const reclaimed = await ReplicationCopy.reclaim(this.target, stored?.state === 'copying', (message) => sync.warn(message));
@@ -279,7 +317,7 @@ class Session {
       case 'entry': return this.copy(event.entry);
       case 'restore-commands':
         this.librariesLeftOut += event.librariesLeftOut;
-        return this.sendRestores(event.bytes, event.commands, event.keys);
+        return this.sendRestores(event.bytes, event.commands, event.keys, event.endDb);
       case 'rdb-bytes': return this.replicationCopy!.forward(event.bytes);
       case 'command': return this.apply([event.command], event.replid, event.command.offset);
       case 'transaction': return this.apply(event.commands, event.replid, event.offset);
@@ -310,8 +348,99 @@ class Session {
   }
 
   private stateCommand(position: Checkpoint, state: SyncState['state']): BufferedArg[] {
-    const value: SyncState = { ...position, state, source: this.sync.sourceName, writtenMs: Date.now() };
+    const value: SyncState = { ...position, state, source: this.sync.sourceName, writtenMs: Date.now(), route: this.sync.storedRoute };
     return ['SET', this.sync.stateKey, encodeState(value)];
+  }
+
+  /**
+   * Whether the stored state's data went through this run's route. Another route refuses (the target
+   * would hold a mix of two), unless --resync: then what the stored route wrote is deleted here, what
+   * this one writes by claimTarget, and everything is copied again (false).
+   */
+  private async sameRoute(stored: SyncState): Promise<boolean> {
+    const sync = this.sync;
+    if (!stored.route) {
+      sync.warn(`the target's state (key ${sync.stateKey}) was written by a redistap that did not record its route: continuing as if it were this run's`);
+      return true;
+    }
+    const differences = routeDifferences(stored.route, sync.storedRoute);
+    if (stored.route.transform !== sync.storedRoute.transform) {
+      differences.push(`the transform hook was ${JSON.stringify(stored.route.transform)}, now ${JSON.stringify(sync.storedRoute.transform)}`);
+    }
+    if (differences.length === 0) return true;
+    const previous = KeyRoute.fromRecord(stored.route, isStateKey(sync.stateKey));
+    if (!sync.options.resync) {
+      throw new SyncError(`the target was synced with another selection: ${differences.join('; ')}. Continuing would leave it a mix of both. ` +
+        `Run with the same options to continue, or add --resync to delete what the earlier run wrote (${previous.describe()}) ` +
+        `and what this one writes (${sync.route.describe()}) on the target, then copy again`);
+    }
+    sync.warn(`--resync: the selection changed (${differences.join('; ')}): deleting what the earlier run wrote (${previous.describe()})`);
+    await this.deleteOwnedKeys(null, previous);
+    return false;
+  }
+
+  /** Commands as one fenced block in db `db`; rejects when the target refused any of them. */
+  private async guarded(db: number, commands: BufferedArg[][]): Promise<void> {
+    const names = this.selectInBuffer(db) ? ['SELECT'] : [];
+    for (const command of commands) {
+      this.buffer.command(command);
+      names.push(String(command[0]));
+    }
+    const { replies } = await this.sendBlock();
+    const refused = replies.findIndex((r) => r instanceof RespErrorReply);
+    if (refused >= 0) throw new SyncError(`the target refused ${names[refused]}: ${(replies[refused] as RespErrorReply).message}`);
+  }
+
+  private async claimLease(): Promise<void> {
+    try {
+      await this.sync.lease.claim((args) => this.target.call(args));
+    } catch (err) {
+      throw err instanceof TargetHeld ? new SyncError(err.message) : err;
+    }
+  }
+
+  /** This sync's keys on the target (its state, lease, owner and fence keys), which a replication copy replaces too. */
+  private async stateKeysOnTarget(): Promise<number> {
+    await this.select(0);
+    const stateKey = this.sync.stateKey;
+    const mine = (key: Uint8Array) => {
+      const text = utf8.decode(key);
+      return text === stateKey || text.startsWith(`${stateKey}:`);
+    };
+    const pattern = stateKey.replace(/[*?[\]\\]/g, '\\$&') + '*';
+    let [cursor, count] = ['0', 0];
+    do {
+      const reply = await this.target.ok(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000]) as RespValue[];
+      cursor = replyText(reply[0]!);
+      count += (reply[1] as Uint8Array[]).filter(mine).length;
+    } while (cursor !== '0');
+    return count;
+  }
+
+  /** Sends the buffer's commands as one fenced block (fenced-block.ts). */
+  private async sendBlock(): Promise<BlockOutcome> {
+    const count = this.buffer.commands;
+    return this.sendFenced(this.buffer.take(), count, this.bufferStartDb);
+  }
+
+  private async sendFenced(commands: Uint8Array, count: number, startDb: number): Promise<BlockOutcome> {
+    this.bufferStartDb = this.connectionDb;
+    const block = fencedBlock(this.sync.lease, commands, count, startDb);
+    this.renewedMs = Date.now();
+    return block.outcome(await this.target.send(block.parts, block.replies));
+  }
+
+  /** Renews the lease when no block has for a third of it (a block's guard renews it too). */
+  private renewLease(): void {
+    const every = this.sync.lease.leaseMs / 3;
+    if (Date.now() - this.renewedMs < every) return;
+    this.renewedMs = Date.now();
+    this.target.call(this.sync.lease.guardCommand()).then((reply) => {
+      if (reply === 1) return;
+      // A target loading a snapshot (--copy replication) answers LOADING: the lease may lapse meanwhile.
+      if (reply instanceof RespErrorReply && (reply.code === 'LOADING' || reply.code === 'BUSY')) return;
+      this.fail(reply === 0 ? new TargetLost() : new SyncError(`the target refused the sync's lease renewal: ${reply instanceof RespErrorReply ? reply.message : String(reply)}`));
+    }, () => undefined); // a failed connection fails the session through its own path
   }
 
   /** First start on this target: where the sync writes must be empty, unless --resync allows deleting it. */
@@ -320,9 +449,9 @@ class Session {
     if (found === null) return;
     if (!this.sync.options.resync) {
       throw new SyncError(`the target already holds keys where this sync would write (db ${found.db}, e.g. ${JSON.stringify(utf8.decode(found.key))}); ` +
-        'sync into an empty target (or another --prefix / --db-map), or pass --resync to delete them first');
+        `it writes ${this.sync.route.describe()}: sync into an empty target (or another --prefix / --db-map), or pass --resync to delete them first`);
     }
-    this.sync.warn('--resync: deleting the target\'s keys where this sync writes');
+    this.sync.warn(`--resync: deleting the target's keys where this sync writes (${this.sync.route.describe()})`);
     await this.deleteOwnedKeys(null);
   }
 
@@ -330,9 +459,9 @@ class Session {
    * Calls `visit` with each batch of owned keys of a db (SCAN); stops early and returns the first key seen
    * when `visit` resolves false. Returns null when it saw every key (or none).
    */
-  private async forEachOwnedKey(visit: (db: number, keys: Uint8Array[]) => Promise<boolean>, onlyDb: number | null = null): Promise<{ db: number; key: Uint8Array } | null> {
-    const route = this.sync.route;
-    for (const db of onlyDb === null ? await this.targetDbsWithKeys() : [onlyDb]) {
+  private async forEachOwnedKey(visit: (db: number, keys: Uint8Array[]) => Promise<boolean>, onlyDb: number | null = null,
+    route = this.sync.route): Promise<{ db: number; key: Uint8Array } | null> {
+    for (const db of onlyDb === null ? await this.targetDbsWithKeys(route) : [onlyDb]) {
       await this.select(db);
       let cursor = '0';
       do {
@@ -345,25 +474,26 @@ class Session {
     return null;
   }
 
-  private async targetDbsWithKeys(): Promise<number[]> {
+  private async targetDbsWithKeys(route: KeyRoute): Promise<number[]> {
     const info = replyText(await this.target.ok(['INFO', 'keyspace']));
     const present = [...info.matchAll(/^db(\d+):keys=/gm)].map((m) => Number(m[1]));
-    const synced = this.sync.route.targetDbs;
+    const synced = route.targetDbs;
     return synced ? present.filter((db) => synced.includes(db)) : present;
   }
 
-  /** Deletes the keys this sync owns on the target: in one db, or in all (null). */
-  private async deleteOwnedKeys(db: number | null): Promise<void> {
-    await this.forEachOwnedKey(async (_db, keys) => {
-      await this.target.ok(['UNLINK', ...keys]);
+  /** Deletes the keys a route (this sync's by default) owns on the target: in one db, or in all (null). */
+  private async deleteOwnedKeys(db: number | null, route = this.sync.route): Promise<void> {
+    await this.forEachOwnedKey(async (keysDb, keys) => {
+      await this.guarded(keysDb, [['UNLINK', ...keys]]);
       return true;
-    }, db);
+    }, db, route);
   }
 
+  /** SELECT sent at once (the buffer is empty). */
   private async select(db: number): Promise<void> {
     if (db === this.connectionDb) return;
     await this.target.ok(['SELECT', db]);
-    this.connectionDb = db;
+    this.connectionDb = this.bufferStartDb = db;
   }
 
   private selectInBuffer(db: number): number {
@@ -389,18 +519,17 @@ class Session {
     // Everything this sync owns on the target was written by it (claimTarget), and is stale now.
     await this.target.below(0);
     await this.deleteOwnedKeys(null);
-    await this.select(0);
-    await this.target.ok(this.stateCommand({ replid, offset, db: 0 }, 'copying'));
+    await this.guarded(0, [this.stateCommand({ replid, offset, db: 0 }, 'copying')]);
     sync.startCopy();
     this.librariesLeftOut = 0;
     if (this.copiesByReplication) return this.startReplicationCopy(replid);
     // The core's commands start with a SELECT, and leave the connection in the db of the last key.
-    if (this.copiesAsStored) this.connectionDb = -1;
+    if (this.copiesAsStored) this.connectionDb = this.bufferStartDb = -1;
     sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'})`);
   }
 
   private async startReplicationCopy(replid: string): Promise<void> {
-    this.replicationCopy = await ReplicationCopy.start(this.target, 1);
+    this.replicationCopy = await ReplicationCopy.start(this.target, await this.stateKeysOnTarget());
     this.sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'}) through the target's replication link: ` +
       'the target is a replica of redistap until it has loaded it');
   }
@@ -488,23 +617,26 @@ class Session {
     return this.sync.route.place(db, key)?.db ?? -1;
   }
 
-  /** RESTORE commands the core wrote (SELECTs among them). */
-  private sendRestores(bytes: Uint8Array, commands: number, keys: number): Promise<void> {
+  /** RESTORE commands the core wrote (SELECTs among them), which leave the connection in db `endDb`. */
+  private sendRestores(bytes: Uint8Array, commands: number, keys: number, endDb: number): Promise<void> {
     this.sync.copied(keys);
-    return this.sendCopyCommands(bytes, commands);
+    const startDb = this.connectionDb;
+    this.connectionDb = endDb;
+    return this.sendCopyCommands(bytes, commands, startDb);
   }
 
   private sendCopy(): Promise<void> {
     const commands = this.buffer.commands;
-    return this.sendCopyCommands(this.buffer.take(), commands);
+    return this.sendCopyCommands(this.buffer.take(), commands, this.bufferStartDb);
   }
 
   /**
-   * Sends copy commands (SELECT, RESTORE, MSET); a refusal fails the sync naming the command's key (its
-   * first, for MSET), read back from the bytes sent: errors are rare, the copy's commands many.
+   * Sends copy commands (SELECT, RESTORE, MSET, FUNCTION LOAD) as a fenced block; a refusal fails the
+   * sync naming the command's key (its first, for MSET), read back from the bytes sent: errors are rare,
+   * the copy's commands many.
    */
-  private sendCopyCommands(bytes: Uint8Array, commands: number): Promise<void> {
-    this.target.send(bytes, commands).then((replies) => {
+  private sendCopyCommands(bytes: Uint8Array, commands: number, startDb: number): Promise<void> {
+    this.sendFenced(bytes, commands, startDb).then(({ replies }) => {
       const refused = replies.findIndex((reply) => reply instanceof RespErrorReply);
       if (refused < 0) return;
       const [name, arg] = (new RespReplyReader().write(bytes)[refused] as Uint8Array[]).map((a) => utf8.decode(a));
@@ -524,6 +656,9 @@ class Session {
         this.sync.status.copy.targetLoading = false;
       }
       this.replicationCopy = null;
+      // The load replaced the whole dataset, our lease and state with it: the target is claimed again
+      // (refused if another sync claimed it meanwhile).
+      await this.claimLease();
     }
     this.flushStrings();
     this.copyFunctions(functions);
@@ -537,8 +672,7 @@ class Session {
         'the target has no functions (Redis 7.0+ and Valkey have them), or they are in a Redis 7.0 release candidate\'s format');
     }
     const position = this.position = { replid, offset, db: 0 };
-    if (this.selectInBuffer(0)) await this.target.send(this.buffer.take(), 1);
-    await this.target.ok(this.stateCommand(position, 'streaming'));
+    await this.guarded(0, [this.stateCommand(position, 'streaming')]);
     this.sync.applied(position, 0, 0);
     this.sync.phase('streaming', `snapshot copied (${this.sync.status.copy.keys} keys); applying writes`);
   }
@@ -585,8 +719,7 @@ class Session {
 
   private openBatch(): Batch {
     if (this.batch) return this.batch;
-    this.buffer.command(['MULTI']);
-    this.batch = { names: ['multi'], position: this.position, openedMs: Date.now() };
+    this.batch = { names: [], position: this.position, openedMs: Date.now() };
     // The block closes once the events already received are in it (they come without a turn of the loop).
     setImmediate(() => {
       if (this.batch) this.sendBatch();
@@ -672,29 +805,24 @@ class Session {
     if (this.selectInBuffer(stateDb)) batch.names.push('select');
     this.buffer.command(this.stateCommand(batch.position, 'streaming'));
     batch.names.push('set');
-    this.buffer.command(['EXEC']);
-    const bytes = this.buffer.take();
     this.unconfirmed.push(batch.openedMs);
-    // MULTI and each queued command are answered, then EXEC with an array.
-    this.target.send(bytes, batch.names.length + 1).then((replies) => {
+    this.sendBlock().then((outcome) => {
       this.unconfirmed.shift();
-      this.confirm(batch, replies);
+      this.confirm(batch, outcome);
     }, (err: unknown) => this.fail(err));
   }
 
-  private confirm(batch: Batch, replies: RespValue[]): void {
-    const exec = replies[replies.length - 1];
-    if (!Array.isArray(exec)) {
+  private confirm(batch: Batch, { applied, replies }: BlockOutcome): void {
+    if (!applied) {
       const refused = replies.findIndex((r) => r instanceof RespErrorReply);
-      const why = refused >= 0 ? `${batch.names[refused]!.toUpperCase()}: ${(replies[refused] as RespErrorReply).message}` : replyText(exec ?? null);
+      const why = refused >= 0 ? `${batch.names[refused]!.toUpperCase()}: ${(replies[refused] as RespErrorReply).message}` : 'EXEC failed';
       this.fail(new SyncError(`the target refused a block of writes (nothing of it applied): ${why}`));
       return;
     }
-    // EXEC's replies are those of the commands after MULTI.
-    exec.forEach((reply, i) => {
-      if (reply instanceof RespErrorReply) this.sync.warn(`the target answered ${batch.names[i + 1]!.toUpperCase()} with an error (the source did not): ${reply.message}`);
+    replies.forEach((reply, i) => {
+      if (reply instanceof RespErrorReply) this.sync.warn(`the target answered ${batch.names[i]!.toUpperCase()} with an error (the source did not): ${reply.message}`);
     });
-    const writes = batch.names.filter((n) => n !== 'multi' && n !== 'select' && n !== 'set').length;
+    const writes = batch.names.filter((n) => n !== 'select' && n !== 'set').length;
     this.sync.applied(batch.position, writes, 1);
   }
 
@@ -707,6 +835,9 @@ class Session {
 export class Sync {
   readonly options: SyncOptions;
   readonly route: KeyRoute;
+  /** The route as the target's state records it. */
+  readonly storedRoute: StoredRoute;
+  readonly lease: TargetLease;
   readonly stateKey: string;
   readonly sourceName: string;
   readonly maxInFlightBytes: number;
@@ -732,7 +863,15 @@ export class Sync {
     this.targetEndpoint = parseRedisUrl(options.target);
     this.sourceName = `${this.source.host}:${this.source.port}`;
     this.stateKey = options.stateKey ?? defaultStateKey(this.source);
-    this.route = new KeyRoute(options, STATE_PREFIX);
+    this.route = new KeyRoute(options, isStateKey(this.stateKey));
+    if (options.transform && !options.transformName) {
+      throw new TypeError('a transform hook needs a transformName: the target records it, so that a run with another hook does not continue what this one wrote');
+    }
+    this.storedRoute = { ...this.route.record, transform: options.transform ? options.transformName! : null };
+    if (options.leaseMs !== undefined && !(Number.isFinite(options.leaseMs) && options.leaseMs >= 300)) {
+      throw new TypeError(`leaseMs must be at least 300 ms, got ${options.leaseMs}`);
+    }
+    this.lease = new TargetLease(this.stateKey, options.leaseMs);
     if (options.copy !== undefined && options.copy !== 'restore' && options.copy !== 'replication') {
       throw new TypeError(`copy must be 'restore' or 'replication', got ${JSON.stringify(options.copy)}`);
     }
