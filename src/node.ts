@@ -7,10 +7,10 @@ import type { RdbReport } from './analysis/report.js';
 
 export * from './browser.js';
 export { FileChecksum, PARALLEL_CHECKSUM_MIN_BYTES } from './node/file-checksum.js';
-export { Replica, type ReplicaOptions } from './replica/replica.js';
+export { Replica, type ReplicaOptions, type ReconnectOptions } from './replica/replica.js';
 export { ReplicaCommand, type ReplicaEvent, type Checkpoint } from './replica/events.js';
-export { ReplicaError } from './replica/link.js';
-export { CheckpointFile } from './replica/checkpoint-file.js';
+export { LinkLostError, ReplicaError } from './replica/link.js';
+export { CheckpointFile, type OutputExtent, type SavedCheckpoint } from './replica/checkpoint-file.js';
 export { parseRedisUrl, type RedisEndpoint } from './replica/redis-url.js';
 export { sync, Sync, SyncError, type SyncOptions, type SyncStatus, type SyncEvent, type SyncItem, type SyncTransform, type SyncPhase } from './sync/sync.js';
 export { parseRenameRule, type RenameRule } from './sync/key-route.js';

@@ -1,7 +1,7 @@
 // `redistap tail` as a user runs it against a real redis-server: the snapshot as canonical lines, then
 // the writes; Ctrl-C stops it with the position saved; the next run resumes from it with PSYNC.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -112,6 +112,20 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     const r = await tailUntil(['redis://127.0.0.1:1', '--buffer', '0'], () => false, async () => {});
     expect(r.code).toBe(2);
     expect(r.err).toContain('--buffer expects a positive number of MiB, got "0"');
+  });
+
+  it('refuses an -o FILE its checkpoint does not cover, before connecting', async () => {
+    const file = join(dir, 'kept.jsonl');
+    writeFileSync(file, '{"db":0}\n');
+    const fresh = await runTail(['redis://127.0.0.1:1', '-o', file, '--checkpoint', join(dir, 'new.pos')]);
+    expect(fresh.code).toBe(2);
+    expect(fresh.err).toContain(`${file} is not empty and ${join(dir, 'new.pos')} does not exist yet`);
+    const plain = join(dir, 'plain.pos');
+    writeFileSync(plain, JSON.stringify({ replid: 'a'.repeat(40), offset: 5, db: 0 }));
+    const withoutOutput = await runTail(['redis://127.0.0.1:1', '-o', file, '--checkpoint', plain]);
+    expect(withoutOutput.code).toBe(2);
+    expect(withoutOutput.err).toContain(`${plain} was saved without -o`);
+    expect(readFileSync(file, 'utf8')).toBe('{"db":0}\n');
   });
 
   it('ends at once (exit 2, one line) when the first connection fails: a closed port, an unknown host', async () => {

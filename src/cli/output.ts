@@ -1,7 +1,7 @@
 // Output of a command: bytes to standard output or a file. Files and character devices are written
 // synchronously straight from the bytes given (no copy); pipes and sockets get a copy through the stream,
 // with backpressure, and a closed pipe (`| head`) ends the command quietly.
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export class Output {
@@ -19,6 +19,26 @@ export class Output {
     const st = fstatSync(1);
     if (st.isFile() || st.isCharacterDevice()) return new Output(1, null, false);
     return new Output(null, process.stdout, false);
+  }
+
+  /**
+   * The file at `path` cut to its first `length` bytes (created when `length` is 0), written after them.
+   * Throws when it is shorter.
+   */
+  static continuing(path: string, length: number): Output {
+    const fd = openSync(path, 'a');
+    const size = fstatSync(fd).size;
+    if (size < length) {
+      closeSync(fd);
+      throw new Error(`${path} has ${size} bytes, fewer than the ${length} the checkpoint covers: it is not the file the checkpoint was saved with`);
+    }
+    ftruncateSync(fd, length);
+    return new Output(fd, null, true);
+  }
+
+  /** Makes what was written to a file durable (nothing to do for a pipe). */
+  sync(): void {
+    if (this.fd !== null && fstatSync(this.fd).isFile()) fdatasyncSync(this.fd);
   }
 
   /** Writes bytes that are only valid during the call. */

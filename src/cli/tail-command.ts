@@ -2,8 +2,10 @@
 import { Command, Option } from 'commander';
 import { canonicalLine, jsonBytes } from '../rdb/canonical-json.js';
 import { Replica } from '../replica/replica.js';
-import { CheckpointFile } from '../replica/checkpoint-file.js';
-import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { CheckpointFile, type SavedCheckpoint } from '../replica/checkpoint-file.js';
+import type { ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { Output } from './output.js';
 import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
@@ -12,6 +14,7 @@ import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
 interface TailOptions {
   checkpoint?: string;
+  output?: string;
   rdb: boolean;
   format: 'jsonl';
   psyncCommand: string;
@@ -29,6 +32,30 @@ function positive(text: string, option: string, unit: string, zero = false): num
     throw new CliError(`${option} expects a ${zero ? 'non-negative' : 'positive'} number of ${unit}, got "${text}"`);
   }
   return n;
+}
+
+/**
+ * Standard output, or the -o file. With a checkpoint the file is cut to the length the checkpoint covers
+ * and continued, so a restart after a crash writes each line once; a file the checkpoint does not cover
+ * is refused rather than cut or appended to.
+ */
+function openOutput(path: string | undefined, store: CheckpointFile | null, saved: SavedCheckpoint | null): Output {
+  if (!path || !store) return Output.to(path);
+  const extent = saved?.output;
+  if (saved && !extent) {
+    throw new Error(`${store.path} was saved without -o: it does not say how much of ${path} it covers (give a new checkpoint file, or no -o)`);
+  }
+  if (extent && extent.path !== resolve(path)) {
+    throw new Error(`${store.path} covers ${extent.path}, not ${resolve(path)}`);
+  }
+  if (!extent) {
+    if (existsSync(path) && statSync(path).size > 0) {
+      throw new Error(`${path} is not empty and ${store.path} does not exist yet: give a new output file, or the checkpoint saved with this one`);
+    }
+    // Before the first position: a crash from here on finds a checkpoint that covers none of the file.
+    store.save(null, { path: resolve(path), bytes: 0 });
+  }
+  return Output.continuing(path, extent?.bytes ?? 0);
 }
 
 function commandLine(replid: string, c: ReplicaCommand): string {
@@ -56,6 +83,7 @@ export function tailCommand(): Command {
     .description('connect to a Redis or Valkey server as a replica and print its data, then every write')
     .argument('<redis-url>', 'redis://[user@]host[:port], or rediss:// for TLS (the password: REDISCLI_AUTH or --password-file)')
     .option('-c, --checkpoint <file>', 'resume from the position saved in this file, and keep it there')
+    .option('-o, --output <file>', 'write the lines to this file; with --checkpoint each line exactly once, across crashes')
     .option('--no-rdb', 'do not print the snapshot (a full sync still reads it)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl']).default('jsonl'))
     .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC')
@@ -86,27 +114,35 @@ The master's stream is read as fast as it comes even when the output is slower (
 program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link
 for an overfull replica output buffer.
 
-With --checkpoint FILE the position ({"replid","offset","db"}) is written atomically at least once a
+With --checkpoint F the position ({"replid","offset","db"}) is written atomically at least once a
 second while it moves and on exit; the next run resumes from it with PSYNC, without a full sync while
-the master's backlog still holds the writes since.
+the master's backlog still holds the writes since. Standard output is at-least-once: after a crash
+(kill -9, power loss) the next run prints again what came after the last saved position, up to a
+second of writes, or a whole full sync cut short. A repeated write has the offset it had the first
+time: drop a command line whose offset is not above the last one you kept from the same replid. With
+-o FILE and --checkpoint F each line is in FILE exactly once: F records how much of FILE it covers,
+and a run first cuts FILE to that length (FILE must be new or empty when F does not exist yet).
 
 Examples:
   redistap tail redis://127.0.0.1:6379 --no-rdb
   redistap tail redis://replicator@10.0.0.5:6379 --password-file tail.pw --checkpoint tail.pos >> changes.jsonl
   read -rs REDISCLI_AUTH && export REDISCLI_AUTH   # the password, as redis-cli reads it
-  redistap tail redis://10.0.0.5:6379 --checkpoint tail.pos >> changes.jsonl
+  redistap tail redis://10.0.0.5:6379 --checkpoint tail.pos -o changes.jsonl
   redistap tail rediss://redis.internal:6380 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key`);
   return cmd.action(async (url: string, opts: TailOptions) => {
     const maxQueuedBytes = positive(opts.buffer, '--buffer', 'MiB') * 2 ** 20;
     const timeoutMs = positive(opts.timeout, '--timeout', 'seconds') * 1000;
     const maxRetryTimeMs = positive(opts.maxRetryTime, '--max-retry-time', 'seconds', true) * 1000 || Infinity;
     const store = opts.checkpoint ? new CheckpointFile(opts.checkpoint) : null;
-    let checkpoint: Checkpoint | null;
+    let saved: SavedCheckpoint | null;
+    let out: Output;
     try {
-      checkpoint = store?.load() ?? null;
+      saved = store?.loadSaved() ?? null;
+      out = openOutput(opts.output, store, saved);
     } catch (err) {
       throw new CliError((err as Error).message);
     }
+    const outputPath = opts.output && store ? resolve(opts.output) : null;
     const abort = new AbortController();
     const stop = () => abort.abort();
     process.once('SIGINT', stop);
@@ -115,42 +151,62 @@ Examples:
     try {
       url = urlWithPassword(opts, '', url, 'REDISCLI_AUTH');
       const tls = tlsOptionsFrom(opts, '', url);
-      replica = new Replica({ url, tls, checkpoint, skipRdb: !opts.rdb, signal: abort.signal,
+      replica = new Replica({ url, tls, checkpoint: saved?.checkpoint ?? null, skipRdb: !opts.rdb, signal: abort.signal,
         psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
         reconnect: { waitForMaster: opts.wait === true, maxRetryTimeMs } });
     } catch (err) {
+      await out.end();
       throw new CliError((err as Error).message);
     }
-    const out = Output.to(undefined);
-    let saved = checkpoint?.offset ?? -1;
+    // The output written so far, and the last checkpoint with how much of it that checkpoint covers. Outside
+    // the loop's body (waiting for an event, or before handling one) every line of the events taken is
+    // written and the replica's checkpoint counts no event after them.
+    let written = saved?.output?.bytes ?? 0;
+    let covered = { checkpoint: replica.checkpoint, bytes: written };
+    let handling = false;
+    const note = () => {
+      if (replica.checkpoint !== covered.checkpoint) covered = { checkpoint: replica.checkpoint, bytes: written };
+    };
+    let stored = covered;
     const save = () => {
-      const cp = replica.checkpoint;
-      if (store && cp && cp.offset !== saved) {
-        store.save(cp);
-        saved = cp.offset;
-      }
+      if (!handling) note();
+      const { checkpoint: cp, bytes } = covered;
+      if (!store || !cp || stored === covered) return;
+      // The lines first, then the checkpoint that covers them: a crash between the two repeats nothing.
+      if (outputPath) out.sync();
+      store.save(cp, outputPath ? { path: outputPath, bytes } : undefined);
+      stored = covered;
     };
     const timer = setInterval(save, 1000);
     const progress = new ByteProgress('full sync');
+    const write = async (text: string) => {
+      const bytes = Buffer.from(text);
+      await out.write(bytes);
+      written += bytes.length;
+    };
     try {
       for await (const e of replica) {
+        note();
+        handling = true;
         if (e.type === 'rdb-progress') progress.update(e.bytes, e.total);
-        const note = describe(e);
-        if (note) {
+        const said = describe(e);
+        if (said) {
           progress.stop();
-          process.stderr.write(`redistap: ${note}\n`);
+          process.stderr.write(`redistap: ${said}\n`);
         }
         if (e.type === 'entry') {
           const line = canonicalLine(e.entry);
-          if (line !== null) await out.write(Buffer.from(`${line}\n`));
+          if (line !== null) await write(`${line}\n`);
         } else if (e.type === 'command') {
-          await out.write(Buffer.from(commandLine(e.replid, e.command)));
+          await write(commandLine(e.replid, e.command));
         } else if (e.type === 'transaction') {
-          await out.write(Buffer.from(e.commands.map((c) => commandLine(e.replid, c)).join('')));
+          await write(e.commands.map((c) => commandLine(e.replid, c)).join(''));
         }
         if (out.closed) break;
+        handling = false;
       }
     } catch (err) {
+      handling = false;
       throw new CliError((err as Error).message);
     } finally {
       progress.stop();

@@ -3,11 +3,32 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { Checkpoint } from './events.js';
 
+/** How much of an output file a checkpoint covers: its first `bytes` bytes hold exactly the events up to it. */
+export interface OutputExtent {
+  /** The file's absolute path. */
+  path: string;
+  bytes: number;
+}
+
+/**
+ * What the file holds: a position (null before the first one, when the file was saved only to say that
+ * none of the output is covered yet), and how much of an output file it covers, when saved with one.
+ */
+export interface SavedCheckpoint {
+  checkpoint: Checkpoint | null;
+  output: OutputExtent | null;
+}
+
 export class CheckpointFile {
   constructor(readonly path: string) {}
 
-  /** The saved checkpoint, or null when the file does not exist. Throws on a file that is not one. */
+  /** The saved checkpoint, or null when the file does not exist or holds no position yet. Throws on a file that is not one. */
   load(): Checkpoint | null {
+    return this.loadSaved()?.checkpoint ?? null;
+  }
+
+  /** The position and the output extent saved, or null when the file does not exist. Throws on a file that is not one. */
+  loadSaved(): SavedCheckpoint | null {
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
@@ -15,23 +36,31 @@ export class CheckpointFile {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    let cp: Partial<Checkpoint>;
+    let cp: Partial<Checkpoint> & { output?: Partial<OutputExtent> };
     try {
       cp = JSON.parse(text);
     } catch {
       throw new Error(`${this.path} is not a checkpoint (not JSON)`);
     }
+    const { output } = cp;
+    if (output !== undefined && (typeof output?.path !== 'string' || !Number.isSafeInteger(output.bytes) || output.bytes! < 0)) {
+      throw new Error(`${this.path} is not a checkpoint: "output" expected as {"path":"<file>","bytes":N}`);
+    }
+    const saved: SavedCheckpoint = { checkpoint: null, output: output ? { path: output.path!, bytes: output.bytes! } : null };
+    if (cp.replid === undefined && saved.output) return saved;
     if (typeof cp.replid !== 'string' || !/^[0-9a-f]{40}$/.test(cp.replid) || !Number.isSafeInteger(cp.offset) || !Number.isSafeInteger(cp.db)) {
       throw new Error(`${this.path} is not a checkpoint: expected {"replid":"<40 hex digits>","offset":N,"db":N}`);
     }
-    return { replid: cp.replid, offset: cp.offset!, db: cp.db! };
+    saved.checkpoint = { replid: cp.replid, offset: cp.offset!, db: cp.db! };
+    return saved;
   }
 
-  save(cp: Checkpoint): void {
+  /** Saves `cp` (null: no position yet), and with `output` how much of that file it covers. */
+  save(cp: Checkpoint | null, output?: OutputExtent): void {
     const tmp = `${this.path}.tmp`;
     const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, `${JSON.stringify({ replid: cp.replid, offset: cp.offset, db: cp.db })}\n`);
+      writeSync(fd, `${JSON.stringify({ ...(cp && { replid: cp.replid, offset: cp.offset, db: cp.db }), output })}\n`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
