@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { keyspace } from './helpers/replica-events.js';
 
 const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
@@ -83,12 +84,17 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     });
     expect(first.code).toBe(0);
     const lines = first.out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0]).toEqual({ db: 0, key: 'before', type: 'string', expire_ms: null, value: 'snapshot' });
     const replid = await client.info('replication', 'master_replid');
-    expect(lines[1]).toMatchObject({ replid, db: 0, cmd: ['SET', 'first', 'write'] });
+    expect(lines.slice(0, 4)).toEqual([
+      { event: 'full-sync-start', replid, offset: expect.any(Number), reason: 'no-checkpoint' },
+      { event: 'flush', db: null, cause: 'full-sync' },
+      { db: 0, key: 'before', type: 'string', expire_ms: null, value: 'snapshot' },
+      { event: 'full-sync-end', replid, offset: lines[0].offset },
+    ]);
+    expect(lines[4]).toMatchObject({ replid, db: 0, cmd: ['SET', 'first', 'write'] });
     const saved = JSON.parse(readFileSync(pos, 'utf8'));
     expect(saved).toMatchObject({ replid, db: 0 });
-    expect(saved.offset).toBeGreaterThanOrEqual(lines[1].offset);
+    expect(saved.offset).toBeGreaterThanOrEqual(lines[4].offset);
 
     await client.ok('SET', 'second', Buffer.from([0xff, 0x00]));
     const second = await tailUntil([url, '--checkpoint', pos, '--no-rdb'], (out) => out.includes('"third"'), async () => {
@@ -96,10 +102,87 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     });
     expect(second.code).toBe(0);
     expect(second.err).toContain('resumed');
-    expect(second.out.trim().split('\n').map((l) => JSON.parse(l).cmd)).toEqual([
+    const resumed = second.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(resumed[0]).toEqual({ event: 'resumed', replid, offset: saved.offset });
+    expect(resumed.slice(1).map((l) => l.cmd)).toEqual([
       ['SET', 'second', { b64: '/wA=' }],
       ['SET', 'third', 'x'],
     ]);
+  }, 60_000);
+
+  it('prints control lines from which a consumer of stdout alone rebuilds the master, across a restart without data', async () => {
+    const master = await startRedisServer(['--repl-diskless-sync-delay', '0']);
+    let restarted: RedisServer | undefined;
+    try {
+      const c = await RedisClient.connect(master.port);
+      await c.ok('SET', 'a', '1');
+      await c.ok('SET', 'b', '2');
+      let phase = 0;
+      const r = await runTail([`redis://127.0.0.1:${master.port}`], async (out, err, child) => {
+        const syncs = err.split('full sync done').length - 1;
+        if (phase === 0 && syncs === 1) {
+          phase = 1;
+          await c.ok('SET', 'c', '3');
+          await c.ok('MULTI');
+          await c.ok('SET', 'd', '4');
+          await c.ok('DEL', 'a');
+          await c.ok('EXEC');
+          await c.ok('FLUSHALL');
+          await c.ok('SET', 'e', '5');
+          await c.ok('SELECT', '1');
+          await c.ok('SET', 'f', '6');
+          c.close();
+          // The master comes back without its data, under a new replication ID.
+          restarted = await master.restart();
+        } else if (phase === 1 && syncs === 2) {
+          phase = 2;
+          const c2 = await RedisClient.connect(restarted!.port);
+          await c2.ok('SET', 'g', '7');
+          await c2.ok('MULTI');
+          await c2.ok('SET', 'h', '8');
+          await c2.ok('SET', 'i', '9');
+          await c2.ok('EXEC');
+          c2.close();
+        } else if (phase === 2 && out.includes('"i"') && out.lastIndexOf('"event":"exec"') > out.indexOf('"i"')) {
+          phase = 3;
+          child.kill('SIGINT');
+        }
+      }, 40_000);
+      expect(r.code).toBe(0);
+
+      // The consumer: strings only (all this test writes), applied as the lines say.
+      const state = new Map<string, string>();
+      let block: { commands: number; lines: Array<{ db: number; cmd: string[] }> } | null = null;
+      const apply = (db: number, [name, ...args]: string[]) => {
+        if (name === 'SET') state.set(`${db}/${args[0]}`, args[1]!);
+        else if (name === 'DEL') for (const k of args) state.delete(`${db}/${k}`);
+        else if (name === 'FLUSHALL') state.clear();
+      };
+      const reasons: string[] = [];
+      for (const line of r.out.trim().split('\n').map((l) => JSON.parse(l))) {
+        if (line.event === 'full-sync-start') {
+          reasons.push(line.reason);
+          state.clear();
+        } else if (line.event === 'multi') {
+          block = { commands: line.commands, lines: [] };
+        } else if (line.event === 'exec') {
+          expect(block!.lines.length).toBe(block!.commands);
+          for (const l of block!.lines) apply(l.db, l.cmd);
+          block = null;
+        } else if (line.cmd) {
+          if (block) block.lines.push(line);
+          else apply(line.db, line.cmd);
+        } else if (line.key) {
+          state.set(`${line.db}/${line.key}`, line.value);
+        }
+      }
+      expect(reasons).toEqual(['no-checkpoint', 'resync']);
+      const expected = keyspace(restarted!.port).map((l) => JSON.parse(l)).map((e) => [`${e.db}/${e.key}`, e.value]);
+      expect([...state].sort()).toEqual(expected.sort());
+      expect([...state].sort()).toEqual([['0/g', '7'], ['0/h', '8'], ['0/i', '9']]);
+    } finally {
+      await (restarted ?? master).stop();
+    }
   }, 60_000);
 
   it('explains a URL it cannot use', async () => {

@@ -62,6 +62,28 @@ function commandLine(replid: string, c: ReplicaCommand): string {
   return `{"replid":"${replid}","offset":${c.offset},"db":${c.db},"cmd":[${c.args.map(jsonBytes).join(',')}]}\n`;
 }
 
+/**
+ * The control line of a lifecycle event that changes what a consumer of the lines holds (docs/tail-jsonl.md),
+ * or null. Connection events (link up, link down) change nothing there and go to standard error only.
+ */
+function controlLine(e: ReplicaEvent): string | null {
+  switch (e.type) {
+    case 'full-sync-start': return `{"event":"full-sync-start","replid":"${e.replid}","offset":${e.offset},"reason":"${e.reason}"}\n`;
+    case 'flush': return `{"event":"flush","db":${e.db},"cause":"${e.cause}"}\n`;
+    case 'full-sync-end': return `{"event":"full-sync-end","replid":"${e.replid}","offset":${e.offset}}\n`;
+    case 'resumed': return `{"event":"resumed","replid":"${e.replid}","offset":${e.offset}}\n`;
+    case 'replid-changed': return `{"event":"replid-changed","from":"${e.from}","to":"${e.to}","offset":${e.offset}}\n`;
+    default: return null;
+  }
+}
+
+/** A MULTI/EXEC block: its commands between a multi line (MULTI's first byte, how many follow) and an exec line. */
+function transactionLines(replid: string, commands: ReplicaCommand[], firstOffset: number, offset: number): string {
+  return `{"event":"multi","replid":"${replid}","offset":${firstOffset},"commands":${commands.length}}\n` +
+    commands.map((c) => commandLine(replid, c)).join('') +
+    `{"event":"exec","replid":"${replid}","offset":${offset}}\n`;
+}
+
 /** What a lifecycle event says on standard error (the data goes to standard output). */
 function describe(e: ReplicaEvent): string | null {
   switch (e.type) {
@@ -96,9 +118,12 @@ export function tailCommand(): Command {
   addPasswordOption(cmd, '', "the server's", 'REDISCLI_AUTH');
   cmd.addHelpText('after', `
 Output (jsonl): the snapshot as canonical lines (as \`redistap parse\` writes them), then one line per
-write, MULTI/EXEC blocks whole:
+write:
   {"replid":"8371b4fb...","offset":1234,"db":0,"cmd":["SET","k","v"]}
-offset is the replication offset of the command's last byte (what a replica ACKs after it). Connection
+offset is the replication offset of the command's last byte (what a replica ACKs after it). Control
+lines ({"event":...}) say what else changes the data: a full sync starting (drop what you hold; its
+reason and replid) and ending, a flush, a resume, a new replication ID, and MULTI/EXEC blocks, printed
+whole between a "multi" and an "exec" line. The schema: docs/tail-jsonl.md. Connection
 events go to standard error, and on a terminal a progress line while a full sync takes more than a
 second. Ctrl-C stops cleanly.
 
@@ -119,7 +144,8 @@ second while it moves and on exit; the next run resumes from it with PSYNC, with
 the master's backlog still holds the writes since. Standard output is at-least-once: after a crash
 (kill -9, power loss) the next run prints again what came after the last saved position, up to a
 second of writes, or a whole full sync cut short. A repeated write has the offset it had the first
-time: drop a command line whose offset is not above the last one you kept from the same replid. With
+time: drop a command line whose offset is not above the last one you kept since the last
+full-sync-start line (docs/tail-jsonl.md). With
 -o FILE and --checkpoint F each line is in FILE exactly once: F records how much of FILE it covers,
 and a run first cuts FILE to that length (FILE must be new or empty when F does not exist yet).
 
@@ -200,7 +226,10 @@ Examples:
         } else if (e.type === 'command') {
           await write(commandLine(e.replid, e.command));
         } else if (e.type === 'transaction') {
-          await write(e.commands.map((c) => commandLine(e.replid, c)).join(''));
+          await write(transactionLines(e.replid, e.commands, e.firstOffset, e.offset));
+        } else {
+          const control = controlLine(e);
+          if (control) await write(control);
         }
         if (out.closed) break;
         handling = false;
