@@ -123,9 +123,9 @@ write:
 offset is the replication offset of the command's last byte (what a replica ACKs after it). Control
 lines ({"event":...}) say what else changes the data: a full sync starting (drop what you hold; its
 reason and replid) and ending, a flush, a resume, a new replication ID, and MULTI/EXEC blocks, printed
-whole between a "multi" and an "exec" line. The schema: docs/tail-jsonl.md. Connection
-events go to standard error, and on a terminal a progress line while a full sync takes more than a
-second. Ctrl-C stops cleanly.
+whole between a "multi" and an "exec" line. The schema: docs/tail-jsonl.md. Connection events go to
+standard error, and on a terminal a progress line while a full sync takes more than a second. Ctrl-C
+stops cleanly.
 
 If the first connection fails (refused, unknown host, a TLS port spoken to without TLS, a refused
 password) the command ends with the reason, exit 2, unless --wait. A link lost later is retried with
@@ -145,9 +145,9 @@ the master's backlog still holds the writes since. Standard output is at-least-o
 (kill -9, power loss) the next run prints again what came after the last saved position, up to a
 second of writes, or a whole full sync cut short. A repeated write has the offset it had the first
 time: drop a command line whose offset is not above the last one you kept since the last
-full-sync-start line (docs/tail-jsonl.md). With
--o FILE and --checkpoint F each line is in FILE exactly once: F records how much of FILE it covers,
-and a run first cuts FILE to that length (FILE must be new or empty when F does not exist yet).
+full-sync-start line (docs/tail-jsonl.md). With -o FILE and --checkpoint F each line is in FILE
+exactly once: F records how much of FILE it covers, and a run first cuts FILE to that length (FILE
+must be new or empty when F does not exist yet).
 
 Examples:
   redistap tail redis://127.0.0.1:6379 --no-rdb
