@@ -3,10 +3,6 @@
 // certificate. Each syncs (entries equal to the master's keyspace as the shared canonical dumper reads it)
 // and streams a write; each refusal (wrong password, missing permission, certificate) ends the replica
 // with a non-retryable ReplicaError after one attempt instead of a reconnect loop.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplicaEvent } from '../src/replica/events.js';
@@ -16,15 +12,10 @@ import { sync } from '../src/sync/sync.js';
 import { cli } from './helpers/cli-process.js';
 import { freePort, haveRedisServer, RedisClient, sharedTool, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { collect, entryLines, keyspace } from './helpers/replica-events.js';
+import { haveOpenssl, TestCa } from './helpers/test-ca.js';
 
 const live = haveRedisServer();
 
-/** The openssl CLI makes the test CA; in CI a missing one is a failure, never a skip. */
-function haveOpenssl(): boolean {
-  const found = spawnSync('openssl', ['version']).status === 0;
-  if (!found && process.env.CI) throw new Error('CI is set but openssl is not installed (.ci/run installs it)');
-  return found;
-}
 const openssl = live && haveOpenssl();
 
 /** Events until the iterator ends or throws, `until` says stop, 3 link-downs (a reconnect loop) or `ms` pass. */
@@ -197,36 +188,23 @@ describe.skipIf(!live)('an ACL user for replication only', () => {
 });
 
 describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
-  let certs: string;
+  let ca: TestCa;
   let server: RedisServer;
   let tlsPort: number;
   let client: RedisClient;
   let expected: string[];
-  const file = (name: string) => readFileSync(join(certs, name));
-
-  /** A key and a certificate signed by the test CA; `ext` lines go into its extensions. */
-  function issue(name: string, subject: string, ext: string[]): void {
-    const run = (args: string[]) => execFileSync('openssl', args, { cwd: certs, stdio: 'pipe' });
-    writeFileSync(join(certs, `${name}.ext`), ext.join('\n') + '\n');
-    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`,
-      '-out', `${name}.csr`, '-subj', subject]);
-    run(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', String(Date.now()),
-      '-days', '1', '-out', `${name}.crt`, '-extfile', `${name}.ext`]);
-  }
+  const file = (name: string) => ca.file(name);
 
   beforeAll(async () => {
-    certs = mkdtempSync(join(tmpdir(), 'redistap-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=redistap test CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { cwd: certs, stdio: 'pipe' });
-    issue('server', '/CN=localhost', ['subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth']);
-    issue('client', '/CN=redistap replica', ['extendedKeyUsage=clientAuth']);
+    ca = new TestCa();
+    ca.issue('server', '/CN=localhost', ['subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth']);
+    ca.issue('client', '/CN=redistap replica', ['extendedKeyUsage=clientAuth']);
     // A plain port for the test's own clients and the dumper; the replica uses the TLS port, where the
     // master also wants a client certificate from its CA. (tls-replication is the replica-side setting:
     // the master accepts a replica on whichever port it connects to.)
     tlsPort = await freePort();
-    server = await startRedisServer(['--tls-port', String(tlsPort), '--tls-cert-file', join(certs, 'server.crt'),
-      '--tls-key-file', join(certs, 'server.key'), '--tls-ca-cert-file', join(certs, 'ca.crt'),
+    server = await startRedisServer(['--tls-port', String(tlsPort), '--tls-cert-file', ca.path('server.crt'),
+      '--tls-key-file', ca.path('server.key'), '--tls-ca-cert-file', ca.path('ca.crt'),
       '--tls-auth-clients', 'yes', '--repl-diskless-sync-delay', '0']);
     sharedTool('rdb-fixture-populate', ['--port', String(server.port), '--profile', 'full']);
     client = await RedisClient.connect(server.port);
@@ -236,7 +214,7 @@ describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
   afterAll(async () => {
     client?.close();
     await server?.stop();
-    if (certs) rmSync(certs, { recursive: true, force: true });
+    ca?.remove();
   });
 
   it('syncs over rediss:// with the CA and a client certificate, and streams a write', async () => {
@@ -283,10 +261,10 @@ describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
     }
   }
 
-  const clientFiles = () => ['--tls-cert', join(certs, 'client.crt'), '--tls-key', join(certs, 'client.key')];
+  const clientFiles = () => ['--tls-cert', ca.path('client.crt'), '--tls-key', ca.path('client.key')];
 
   it('the CLI: tail over rediss:// with --tls-ca, --tls-cert and --tls-key streams a write; without --tls-ca it stops at once', async () => {
-    const tail = cli(['tail', `rediss://127.0.0.1:${tlsPort}`, '--no-rdb', '--tls-ca', join(certs, 'ca.crt'), ...clientFiles()]);
+    const tail = cli(['tail', `rediss://127.0.0.1:${tlsPort}`, '--no-rdb', '--tls-ca', ca.path('ca.crt'), ...clientFiles()]);
     try {
       await until('the full sync', () => /full sync done/.test(tail.err()));
       await client.ok('SET', 'written-by-cli-test', 'tls');
@@ -305,7 +283,7 @@ describe.skipIf(!openssl)('a master on TLS with a test CA', () => {
   it('the CLI: sync from a rediss:// source with --source-tls-* into a plain target', async () => {
     const target = await startRedisServer();
     const sync = cli(['sync', `rediss://127.0.0.1:${tlsPort}`, `redis://127.0.0.1:${target.port}`, '--json',
-      '--source-tls-ca', join(certs, 'ca.crt'), '--source-tls-cert', join(certs, 'client.crt'), '--source-tls-key', join(certs, 'client.key')]);
+      '--source-tls-ca', ca.path('ca.crt'), '--source-tls-cert', ca.path('client.crt'), '--source-tls-key', ca.path('client.key')]);
     try {
       await until('streaming', () => sync.lines.some((l) => /"phase":"streaming"/.test(l)), 20_000);
       await client.ok('SET', 'synced-over-tls', 'yes');

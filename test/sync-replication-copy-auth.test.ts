@@ -2,16 +2,18 @@
 // snapshot server with a secret made for the copy and given to it as its masteruser/masterauth. Against
 // real servers: connections without the secret are refused and receive nothing of the snapshot while a
 // real target still loads it; the target's masteruser/masterauth are its own again after a copy, after a
-// stopped one, and (cleared, with a warning) after a sync killed during the copy.
+// stopped one, and (cleared, with a warning) after a sync killed during the copy. A target reached over
+// TLS loads the snapshot over TLS (tls-replication yes for the copy), or the copy is refused.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SNAPSHOT_USER, SnapshotServer } from '../src/sync/snapshot-server.js';
 import { populateMixed } from './helpers/mixed-data.js';
-import { haveRedisServer, type RedisClient } from './helpers/redis-server.js';
+import { freePort, haveRedisServer, type RedisClient } from './helpers/redis-server.js';
 import { caughtUp, client, later, server, startSync, stopAll, syncedKeyspace, url, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
+import { haveOpenssl, TestCa } from './helpers/test-ca.js';
 
 const live = haveRedisServer();
 const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
@@ -31,9 +33,12 @@ function intrude(port: number, commands: string[][]): Promise<string> {
   });
 }
 
+async function setting(target: RedisClient, name: string): Promise<string> {
+  return String((await target.ok('CONFIG', 'GET', name) as Buffer[])[1]);
+}
+
 async function credentials(target: RedisClient): Promise<{ user: string; auth: string }> {
-  const get = async (name: string) => String((await target.ok('CONFIG', 'GET', name) as Buffer[])[1]);
-  return { user: await get('masteruser'), auth: await get('masterauth') };
+  return { user: await setting(target, 'masteruser'), auth: await setting(target, 'masterauth') };
 }
 
 async function role(target: RedisClient): Promise<string> {
@@ -128,4 +133,55 @@ describe.skipIf(!live)('sync --copy replication: only the target gets the snapsh
     expect(withoutEntriesRead(syncedKeyspace(dst.port))).toEqual(withoutEntriesRead(syncedKeyspace(src.port)));
     expect(await role(target)).toBe('master');
   }, 120_000);
+});
+
+describe.skipIf(!live || !haveOpenssl())('sync --copy replication into a target reached over TLS', () => {
+  let ca: TestCa;
+  beforeAll(() => {
+    ca = new TestCa();
+    ca.issue('server', '/CN=localhost', ['subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth']);
+    // The sync's certificate: shown to the target as a client, and served to it on the snapshot link.
+    ca.issue('redistap', '/CN=redistap', ['extendedKeyUsage=serverAuth,clientAuth']);
+  });
+  afterAll(() => ca?.remove());
+
+  /** A target with a TLS port (a client certificate, if any, from the CA); the test's clients use its plain port. */
+  async function tlsTarget(): Promise<{ port: number; tlsUrl: string }> {
+    const tlsPort = await freePort();
+    const target = await server(['--tls-port', String(tlsPort), '--tls-cert-file', ca.path('server.crt'), '--tls-key-file', ca.path('server.key'),
+      '--tls-ca-cert-file', ca.path('ca.crt'), '--tls-auth-clients', 'optional']);
+    return { port: target.port, tlsUrl: `rediss://127.0.0.1:${tlsPort}` };
+  }
+
+  it('the target loads the snapshot over TLS (tls-replication yes for the copy, then as it was)', async () => {
+    const src = await server(SOURCE);
+    const source = await client(src);
+    const dst = await tlsTarget();
+    const target = await client(dst);
+    await populateMixed(source, 24, 2);
+    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 100); // a snapshot that lasts
+    const { sync: s, events } = startSync(src, dst, { target: dst.tlsUrl, copy: 'replication',
+      targetTls: { ca: ca.file('ca.crt'), cert: ca.file('redistap.crt'), key: ca.file('redistap.key') } });
+    await waitFor('the target to load from us', async () => s.status.copy.rdbBytes > 0 && (await role(target)) === 'slave');
+    expect(await setting(target, 'tls-replication')).toBe('yes');
+    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 0);
+    await waitFor('streaming', () => s.status.phase === 'streaming' || s.status.phase === 'failed', 60_000);
+    expect(events.filter((e) => e.type === 'phase' && e.phase === 'failed')).toEqual([]);
+    await caughtUp(source, [target]);
+    expect(withoutEntriesRead(syncedKeyspace(dst.port))).toEqual(withoutEntriesRead(syncedKeyspace(src.port)));
+    expect(await setting(target, 'tls-replication')).toBe('no');
+    expect(await role(target)).toBe('master');
+  }, 120_000);
+
+  it('without a certificate to serve the link with, the copy is refused before the target is touched', async () => {
+    const src = await server(SOURCE);
+    const dst = await tlsTarget();
+    const target = await client(dst);
+    await (await client(src)).ok('SET', 'k', 'v');
+    await target.ok('CONFIG', 'SET', 'masterauth', 'its-password');
+    const { sync: s } = startSync(src, dst, { target: dst.tlsUrl, copy: 'replication', targetTls: { ca: ca.file('ca.crt') } });
+    await expect(s.done).rejects.toThrow(/^the target is reached over TLS \(rediss:\/\/\), so its link to redistap for --copy replication is TLS too: .*--target-tls-cert and --target-tls-key/);
+    expect(await credentials(target)).toEqual({ user: '', auth: 'its-password' });
+    expect(await role(target)).toBe('master');
+  }, 60_000);
 });

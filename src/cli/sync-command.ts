@@ -163,7 +163,9 @@ the source's RDB version and holds no other keys (the load replaces its whole da
 --db-map, --prefix, --key or --rename. The snapshot goes as the source wrote it: function libraries and
 module values too. Only the target gets it: for the copy its masteruser/masterauth are a secret made
 for the copy (any connection without it is refused), and afterwards what they were; after a kill -9
-the next start clears the secret, with a warning. The link is plain TCP, not encrypted.
+the next start clears the secret, with a warning. With a rediss:// target the link is TLS, served
+with the certificate of --target-tls-cert/--target-tls-key (signed by a CA the target trusts, allowed
+for a server: serverAuth); without them the copy is refused. With redis:// it is plain TCP.
 
 The target must accept RESTORE, MULTI/EXEC and the source's write commands. Hash field TTLs reach only
 targets that have them (Redis 7.4+, Valkey 9.0+); on older targets such hashes are copied without their

@@ -90,6 +90,11 @@ export class RedisConnection {
     return { local: this.socket.localAddress ?? '', remote: this.socket.remoteAddress ?? '' };
   }
 
+  /** The TLS options it connected with ({} for rediss:// with the defaults); null for a plain connection. */
+  get tls(): ConnectionOptions | null {
+    return this.options.endpoint.tls ? this.options.tls ?? {} : null;
+  }
+
   /** Bytes sent whose replies have not all arrived. */
   get inFlightBytes(): number {
     return this.unreplied;

@@ -3,8 +3,9 @@
 // which no stream of commands can match for speed. Once loaded it is promoted back (REPLICAOF NO ONE), and
 // the writes are applied to it as after any copy. The load replaces the target's whole dataset.
 // Only the target may take the snapshot: for the copy its masteruser/masterauth are a secret made for it
-// (which SnapshotServer asks for), and afterwards they are what they were. A process killed during the
-// copy cannot restore them; the next start recognises the secret by its prefix and clears it.
+// (which SnapshotServer asks for), and its link is TLS (tls-replication) when we reach it with TLS;
+// afterwards these settings are what they were. A process killed during the copy cannot restore them;
+// the next start recognises the secret by its prefix and clears it.
 import { RespErrorReply, replyText } from '../resp/replies.js';
 import { ConnectionError, type RedisConnection } from './connection.js';
 import { SNAPSHOT_REPLID_PREFIX, SNAPSHOT_SECRET_PREFIX, SNAPSHOT_USER, SnapshotServer, SnapshotServerError } from './snapshot-server.js';
@@ -31,30 +32,39 @@ async function promote(target: RedisConnection): Promise<void> {
   await target.ok(['REPLICAOF', 'NO', 'ONE']);
 }
 
-/** What the target authenticates to its master with ('' for none); `user` null where it has no masteruser (before Redis 6). */
-interface MasterCredentials {
-  user: string | null;
-  auth: string;
+/**
+ * The target's settings for a link to its master that a copy changes (CONFIG GET/SET): null where the
+ * server has no such setting (masteruser before Redis 6, tls-replication without TLS), or refused to say.
+ */
+interface LinkSettings {
+  masteruser: string | null;
+  masterauth: string | null;
+  'tls-replication': string | null;
 }
 
-/** A setting's value (CONFIG GET); null when the server has no such setting, or refuses CONFIG GET and `tolerant`. */
-async function configValue(target: RedisConnection, name: string, tolerant: boolean): Promise<string | null> {
-  const reply = tolerant ? await target.call(['CONFIG', 'GET', name]) : await target.ok(['CONFIG', 'GET', name]);
-  return Array.isArray(reply) && reply.length >= 2 ? replyText(reply[1]!) : null;
+const LINK_SETTINGS = ['masteruser', 'masterauth', 'tls-replication'] as const;
+
+/** The target's link settings; `tolerant`: a refused CONFIG GET gives nulls instead of failing. */
+async function linkSettings(target: RedisConnection, tolerant: boolean): Promise<LinkSettings> {
+  const settings: LinkSettings = { masteruser: null, masterauth: null, 'tls-replication': null };
+  for (const name of LINK_SETTINGS) {
+    const reply = tolerant ? await target.call(['CONFIG', 'GET', name]) : await target.ok(['CONFIG', 'GET', name]);
+    settings[name] = Array.isArray(reply) && reply.length >= 2 ? replyText(reply[1]!) : null;
+  }
+  return settings;
 }
 
-async function masterCredentials(target: RedisConnection, tolerant: boolean): Promise<MasterCredentials> {
-  return { user: await configValue(target, 'masteruser', tolerant), auth: await configValue(target, 'masterauth', tolerant) ?? '' };
-}
-
-async function setMasterCredentials(target: RedisConnection, credentials: MasterCredentials): Promise<void> {
-  if (credentials.user !== null) await target.ok(['CONFIG', 'SET', 'masteruser', credentials.user]);
-  await target.ok(['CONFIG', 'SET', 'masterauth', credentials.auth]);
+/** Sets each setting that is not null. */
+async function setLinkSettings(target: RedisConnection, settings: LinkSettings): Promise<void> {
+  for (const name of LINK_SETTINGS) {
+    const value = settings[name];
+    if (value !== null) await target.ok(['CONFIG', 'SET', name, value]);
+  }
 }
 
 export class ReplicationCopy {
   private constructor(private readonly target: RedisConnection, private readonly server: SnapshotServer,
-    private readonly saved: MasterCredentials) {}
+    private readonly saved: LinkSettings) {}
 
   /**
    * A target left a replica of us by an interrupted copy (this process's, or one killed) is made a master
@@ -67,10 +77,10 @@ export class ReplicationCopy {
     const ours = info.get('master_replid')?.startsWith(SNAPSHOT_REPLID_PREFIX) ?? false;
     const replica = info.get('role') === 'slave' && (ours || (copyUnderWay && info.get('master_link_status') === 'down'));
     // A user without CONFIG could not have run such a copy: nothing of ours to clear then.
-    const credentials = await masterCredentials(target, true);
-    const secretLeft = credentials.auth.startsWith(SNAPSHOT_SECRET_PREFIX);
+    const settings = await linkSettings(target, true);
+    const secretLeft = settings.masterauth?.startsWith(SNAPSHOT_SECRET_PREFIX) ?? false;
     if (replica) await promote(target);
-    if (secretLeft) await setMasterCredentials(target, { user: credentials.user === null ? null : '', auth: '' });
+    if (secretLeft) await setLinkSettings(target, { masteruser: settings.masteruser === null ? null : '', masterauth: '', 'tls-replication': null });
     const cleared = 'the masteruser/masterauth it was given for that copy (what it had before was lost with the interrupted ' +
       'process: set them again if it needs them)';
     if (replica) warn(`the target was still a replica of an interrupted --copy replication: made it a master again${secretLeft ? `, and cleared ${cleared}` : ''}; copying again`);
@@ -93,16 +103,31 @@ export class ReplicationCopy {
       throw new ConnectionError(`--copy replication replaces the target's whole dataset, and it holds ${others} key(s) this sync does not own ` +
         '(another sync\'s checkpoint?): empty it, or use --copy restore', false);
     }
-    const saved = await masterCredentials(target, false).catch((err: Error) => {
+    const saved = await linkSettings(target, false).catch((err: Error) => {
       throw new ConnectionError(`--copy replication gives the target a password for its link to redistap (CONFIG SET masterauth), ` +
         `and ${err.message.replace(/^target: /, '')}: use --copy restore`, false);
     });
+    // The target's link to us is as private as ours to it: TLS when we reach it with TLS.
+    const tls = target.tls;
+    if (tls && (tls.cert === undefined || tls.key === undefined)) {
+      throw new ConnectionError('the target is reached over TLS (rediss://), so its link to redistap for --copy replication is TLS too: ' +
+        'redistap serves it with the certificate of --target-tls-cert and --target-tls-key (targetTls.cert/key), which must be ' +
+        'signed by a CA the target trusts (its tls-ca-cert-file) and allowed for a server; give them, or use --copy restore', false);
+    }
+    if (tls && saved['tls-replication'] === null) {
+      throw new ConnectionError('the target is reached over TLS but has no tls-replication setting (TLS ends in a proxy?): ' +
+        'its link to redistap could not be encrypted; use --copy restore', false);
+    }
     const { local, remote } = target.addresses;
-    const server = await SnapshotServer.listen(local, remote).catch((err: Error) => {
+    const server = await SnapshotServer.listen(local, remote, tls ? { cert: tls.cert, key: tls.key } : undefined).catch((err: Error) => {
       throw new ConnectionError(err.message, false);
     });
     try {
-      await setMasterCredentials(target, { user: saved.user === null ? null : SNAPSHOT_USER, auth: server.secret });
+      await setLinkSettings(target, {
+        masteruser: saved.masteruser === null ? null : SNAPSHOT_USER,
+        masterauth: server.secret,
+        'tls-replication': saved['tls-replication'] === null ? null : tls ? 'yes' : 'no',
+      });
       const reply = await target.call(['REPLICAOF', server.host, server.port]);
       if (reply instanceof RespErrorReply) {
         throw new ConnectionError(`the target refused REPLICAOF, which --copy replication needs (${reply.message}): use --copy restore`, false);
@@ -111,7 +136,7 @@ export class ReplicationCopy {
     } catch (err) {
       server.close();
       await promote(target).catch(() => undefined);
-      await setMasterCredentials(target, saved).catch(() => undefined);
+      await setLinkSettings(target, saved).catch(() => undefined);
       throw err instanceof SnapshotServerError ? new ConnectionError(err.message, false) : err;
     }
     return new ReplicationCopy(target, server, saved);
@@ -145,7 +170,7 @@ export class ReplicationCopy {
   private async restore(): Promise<void> {
     await promote(this.target);
     this.server.close();
-    await setMasterCredentials(this.target, this.saved);
+    await setLinkSettings(this.target, this.saved);
   }
 
   /**

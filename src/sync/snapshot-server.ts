@@ -5,9 +5,10 @@
 // target from timing out while the source prepares it). The snapshot goes to one connection: from the
 // target's address, authenticated with a secret made for this copy (the target is given it as its
 // masteruser/masterauth); any other connection is answered with an error and closed, and the server
-// keeps waiting for the target.
+// keeps waiting for the target. With a certificate it serves TLS (a target with tls-replication yes).
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
+import tls, { type SecureContextOptions } from 'node:tls';
 import { RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
 
 /** Replication IDs announced here begin with "redistap" in hex: a target left a replica of us is told by it. */
@@ -59,13 +60,18 @@ export class SnapshotServer {
   private ended = false;
 
   private constructor(private readonly server: net.Server, private readonly peer: string) {
-    server.on('connection', (socket) => this.accept(socket));
+    if (server instanceof tls.Server) {
+      server.on('secureConnection', (socket) => this.accept(socket));
+      server.on('tlsClientError', (err) => {
+        this.refused = `a TLS handshake failed (${err.message}): does the target trust redistap's certificate (--target-tls-cert)?`;
+      });
+    } else server.on('connection', (socket) => this.accept(socket));
   }
 
-  /** Listens on `host` (an ephemeral port) for one connection from address `peer`. */
-  static listen(host: string, peer: string): Promise<SnapshotServer> {
+  /** Listens on `host` (an ephemeral port) for one connection from address `peer`; with TLS when given a certificate and its key. */
+  static listen(host: string, peer: string, certificate?: Pick<SecureContextOptions, 'cert' | 'key'>): Promise<SnapshotServer> {
     return new Promise((resolve, reject) => {
-      const server = net.createServer();
+      const server = certificate ? tls.createServer(certificate) : net.createServer();
       server.once('error', (err) => reject(new SnapshotServerError(`cannot listen on ${host} for the target: ${err.message}`)));
       server.listen(0, host, () => resolve(new SnapshotServer(server, plainAddress(peer))));
     });
