@@ -24,7 +24,7 @@ const PASSWORD = 'p@ss:w/rd %';
 const TAIL_RULES = ['+psync', '+replconf'];
 const SOURCE_RULES = ['+psync', '+replconf', '+info'];
 const SOURCE_FILTER_RULES = ['+command'];
-const TARGET_RULES = ['~*', '+@write', '+get', '+scan', '+select', '+info', '+multi', '+exec'];
+const TARGET_RULES = ['~*', '+@write', '+get', '+scan', '+select', '+info', '+multi', '+exec', '+watch', '+eval', '+pttl'];
 const TARGET_REPLICATION_RULES = ['+replicaof', '+config|get', '+config|set'];
 
 let files: string;

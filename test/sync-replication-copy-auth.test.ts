@@ -112,13 +112,14 @@ describe.skipIf(!live)('sync --copy replication: only the target gets the snapsh
     const target = await client(dst);
     await target.ok('CONFIG', 'SET', 'masterauth', 'its-password');
     await populateMixed(source, 23, 2);
-    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 200);
+    await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 2000); // a snapshot that lasts (2 ms a key)
     const child = spawn(process.execPath, [MAIN, 'sync', url(src), url(dst), '--copy', 'replication', '--json'], { stdio: 'ignore' });
     later({ stop: () => { if (child.exitCode === null) child.kill('SIGKILL'); } });
-    await waitFor('the target to load from the killed sync', async () => (await role(target)) === 'slave'
-      && (await target.info('replication', 'master_link_status')) === 'up', 60_000);
+    await waitFor('the target to load from the sync', async () => (await role(target)) === 'slave'
+      && (await target.info('replication', 'master_sync_in_progress')) === '1', 60_000);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
+    await waitFor('the target to see its link end', async () => (await target.info('replication', 'master_sync_in_progress')) === '0');
     expect((await credentials(target)).auth).toMatch(/^redistap-copy-/);
     await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 0);
     const { sync: next, events } = startSync(src, dst, { copy: 'replication' });

@@ -68,14 +68,16 @@ export class ReplicationCopy {
 
   /**
    * A target left a replica of us by an interrupted copy (this process's, or one killed) is made a master
-   * again. Told by the replication ID we gave it, or, before it loaded anything, by a copy under way.
-   * Returns true when it was: what it holds then is an incomplete copy. A masterauth such a copy gave it
-   * (and its masteruser) is cleared: what they were before is known only to the process that set them.
+   * again. Told by the replication ID we gave it, or, before it loaded anything, by a copy under way; and
+   * only once that copy is dead (its link down, no snapshot coming), never under a live one. Returns true
+   * when it was: what it holds then is an incomplete copy. A masterauth such a copy gave it (and its
+   * masteruser) is cleared: what they were before is known only to the process that set them.
    */
   static async reclaim(target: RedisConnection, copyUnderWay: boolean, warn: (message: string) => void): Promise<boolean> {
     const info = await replicationInfo(target);
     const ours = info.get('master_replid')?.startsWith(SNAPSHOT_REPLID_PREFIX) ?? false;
-    const replica = info.get('role') === 'slave' && (ours || (copyUnderWay && info.get('master_link_status') === 'down'));
+    const dead = info.get('master_link_status') === 'down' && info.get('master_sync_in_progress') === '0';
+    const replica = info.get('role') === 'slave' && (ours || copyUnderWay) && dead;
     // A user without CONFIG could not have run such a copy: nothing of ours to clear then.
     const settings = await linkSettings(target, true);
     const secretLeft = settings.masterauth?.startsWith(SNAPSHOT_SECRET_PREFIX) ?? false;

@@ -249,11 +249,15 @@ class Session {
   }
 
   async run(): Promise<void> {
+    // A target an interrupted --copy replication left a replica of ours is read-only: it is made a master
+    // again before the lease is written on it (only once that copy is dead: ReplicationCopy.reclaim).
+    const interrupted = (await this.readState())?.state === 'copying';
+    const reclaimed = await ReplicationCopy.reclaim(this.target, interrupted, (message) => this.sync.warn(message));
     await this.claimLease();
     this.renewal = setInterval(() => this.renewLease(), this.sync.lease.leaseMs / 3);
     let ended: unknown = null;
     try {
-      await this.runHoldingTarget();
+      await this.runHoldingTarget(reclaimed);
     } catch (err) {
       ended = err;
       throw err;
@@ -265,13 +269,11 @@ class Session {
     }
   }
 
-  private async runHoldingTarget(): Promise<void> {
+  /** `reclaimed`: the target was left a replica by an interrupted copy; what it holds is an incomplete copy. */
+  private async runHoldingTarget(reclaimed: boolean): Promise<void> {
     const sync = this.sync;
     let stored = await this.readState();
     if (stored && !(await this.sameRoute(stored))) stored = null;
-    // A target an interrupted --copy replication left a replica of ours is promoted: what it holds is an
-    // incomplete copy, as a stored 'copying' state would say.
-    const reclaimed = await ReplicationCopy.reclaim(this.target, stored?.state === 'copying', (message) => sync.warn(message));
     if (!stored && !reclaimed) await this.claimTarget();
     const from = stored?.state === 'streaming' ? stored : null;
     if (from) {
