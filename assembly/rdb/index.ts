@@ -21,12 +21,13 @@ export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList, jsonHostNeeded 
 
 /**
  * Turns on the in-module canonical JSON writer (call after init): types is a bit mask of value types
- * (1 string, 2 list, 3 set, 4 zset, 5 hash, 6 stream), hostFilter asks host.keepKey about every key, dbs is the
- * number of db numbers written at jsonDbList() (0: all).
+ * (1 string, 2 list, 3 set, 4 zset, 5 hash, 6 stream), hostFlags JSON_HOST_* (ask host.keepKey about every
+ * key, tell host.noteKey about every selected one), dbs is the number of db numbers written at
+ * jsonDbList() (0: all).
  */
-export function jsonEnable(types: u32, hostFilter: i32, dbs: u32): i32 {
+export function jsonEnable(types: u32, hostFlags: u32, dbs: u32): i32 {
   if (!arenaInit()) return 0;
-  jsonInit(types, hostFilter != 0, dbs);
+  jsonInit(types, hostFlags, dbs);
   return 1;
 }
 

@@ -9,6 +9,8 @@ import { CSV_HEADER, csvRow } from '../convert/csv.js';
 import { RespCommandWriter } from '../convert/resp-commands.js';
 import { canonicalLine } from '../rdb/canonical-json.js';
 import { CanonicalJsonl } from '../rdb/canonical-jsonl.js';
+import { DuplicateKeys } from '../rdb/duplicate-keys.js';
+import { valueTypeOf } from '../rdb/encodings.js';
 import type { RdbEntry, RdbMetadata } from '../rdb/entry.js';
 import type { KeySelection } from '../rdb/key-filter.js';
 import { readEvents } from '../rdb/read-events.js';
@@ -18,7 +20,7 @@ import { addMemoryOptions, memoryModelFrom, type MemoryFlags } from './memory-op
 import { Output } from './output.js';
 import { ByteProgress } from './progress.js';
 import { addSelectionOptions, selectionFrom, type SelectionFlags } from './selection-options.js';
-import { warnTrailing } from './warnings.js';
+import { warn, warnDuplicateKeys, warnModulesLeftOut, warnTrailing } from './warnings.js';
 
 const FORMATS = ['jsonl', 'csv', 'resp', 'keys'] as const;
 type Format = (typeof FORMATS)[number];
@@ -67,6 +69,10 @@ interface Job {
   memoryModel: MemoryModelOptions;
   verifyChecksum: boolean;
   progress: ByteProgress;
+  /** Every selected key is noted here (Redis refuses a file with a key twice in one db). */
+  duplicates: DuplicateKeys;
+  /** Module values the format has no place for. */
+  modulesLeftOut: number;
 }
 
 /**
@@ -99,7 +105,10 @@ async function pump(job: Job, measure: boolean, sink: EventSink, metadata: RdbMe
 
 /** csv and keys: one line per key from its record (valid during the call only). */
 async function recordLines(job: Job, line: (r: MeasuredKey) => void): Promise<RdbMetadata> {
-  const keys = new MeasuredKeys({ ...job.memoryModel, selection: job.selection }, line);
+  const keys = new MeasuredKeys({ ...job.memoryModel, selection: job.selection }, (r) => {
+    job.duplicates.add(r.db, r.keyBytes, r.keyStart, r.keyEnd);
+    line(r);
+  });
   await pump(job, true, (b) => keys.consume(b), keys.metadata, () => job.batch.flush());
   return keys.metadata;
 }
@@ -108,7 +117,10 @@ async function recordLines(job: Job, line: (r: MeasuredKey) => void): Promise<Rd
 async function entryOutput(job: Job, write: (e: RdbEntry) => void): Promise<RdbMetadata> {
   const entries = new SelectedEntries({ ...job.memoryModel, selection: job.selection });
   const drain = async () => {
-    for (const entry of entries.take()) write(entry);
+    for (const entry of entries.take()) {
+      job.duplicates.add(entry.db, entry.key);
+      write(entry);
+    }
     await job.batch.flush();
   };
   await pump(job, job.selection.minMemory !== undefined, (b) => entries.consume(b), entries.metadata, drain);
@@ -119,7 +131,11 @@ async function entryOutput(job: Job, write: (e: RdbEntry) => void): Promise<RdbM
 async function fastJsonl(job: Job): Promise<RdbMetadata> {
   const { input, out } = job;
   const checksum = job.verifyChecksum ? input.parallelChecksum() : null;
-  const converter = await CanonicalJsonl.create({ verifyChecksum: job.verifyChecksum, ...checksumOptions(checksum), selection: job.selection });
+  const noteKey = (db: number, rdbType: number, high: number, low: number) => {
+    job.duplicates.addFingerprint(db, high, low);
+    if (valueTypeOf(rdbType) === 'module') job.modulesLeftOut++;
+  };
+  const converter = await CanonicalJsonl.create({ verifyChecksum: job.verifyChecksum, ...checksumOptions(checksum), selection: job.selection, noteKey });
   // The converter hands out views valid only during its call; Output copies them only for pipes.
   // (Output.write takes the bytes before its first await, so calling it here is enough.)
   let pending: Promise<void> = Promise.resolve();
@@ -167,6 +183,7 @@ async function convert(format: Format, job: Job): Promise<RdbMetadata> {
       return entryOutput(job, (e) => {
         const line = canonicalLine(e);
         if (line !== null) batch.text(`${line}\n`);
+        else if (e.type === 'module') job.modulesLeftOut++;
       });
     case 'csv':
       batch.text(CSV_HEADER);
@@ -174,14 +191,12 @@ async function convert(format: Format, job: Job): Promise<RdbMetadata> {
     case 'keys': return recordLines(job, (r) => { batch.bytes(r.key.slice()); batch.bytes(NEWLINE); });
     case 'resp': {
       const writer = new RespCommandWriter((bytes) => batch.bytes(bytes));
-      const metadata = await entryOutput(job, (e) => writer.write(e));
-      if (writer.skippedModules > 0) {
-        process.stderr.write(`redistap: warning: ${writer.skippedModules} module value(s) left out: no command rebuilds them\n`);
+      try {
+        return await entryOutput(job, (e) => writer.write(e));
+      } finally {
+        job.modulesLeftOut = writer.skippedModules;
+        if (writer.skippedStreamEntries > 0) warn(`${writer.skippedStreamEntries} stream entries without fields left out: XADD cannot write them`);
       }
-      if (writer.skippedStreamEntries > 0) {
-        process.stderr.write(`redistap: warning: ${writer.skippedStreamEntries} stream entries without fields left out: XADD cannot write them\n`);
-      }
-      return metadata;
     }
   }
 }
@@ -199,8 +214,8 @@ export function parseCommand(): Command {
 Formats:
   jsonl  one canonical JSON object per key, in file order:
            {"db":0,"key":"user:1","type":"hash","expire_ms":null,"value":[["name","Ada"]]}
-         Byte strings that are not valid UTF-8 are written as {"b64":"..."}; module values and
-         empty collections (which Redis drops on load) are left out.
+         Byte strings that are not valid UTF-8 are written as {"b64":"..."}; module values (with a
+         warning) and empty collections (which Redis drops on load) are left out.
   csv    one row per key: database,type,key,size_in_bytes,encoding,num_elements,
          len_largest_element,expiry (estimated memory, encoding after a load, ISO 8601 UTC expiry;
          in keys, a backslash, control characters and invalid UTF-8 bytes are escaped as \\\\ and \\xHH)
@@ -211,6 +226,8 @@ Formats:
 
 A truncated or damaged file: every key it holds whole before the damage is written first (the output
 is then the start of what the whole file would give), then the error with its byte offset (exit 2).
+Keys that appear twice in one db are all written, with a warning: Redis refuses to load such a file
+(checked over the first 4,194,304 keys).
 
 Examples:
   redistap parse dump.rdb > keys.jsonl
@@ -225,12 +242,18 @@ Examples:
     // Output going to this terminal is its own progress; a progress line would tangle with it.
     const toTerminal = !flags.output && process.stdout.isTTY === true;
     const progress = new ByteProgress('reading', toTerminal ? null : process.stderr);
+    const job: Job = {
+      input, out, batch: new Batcher(out), selection, memoryModel: memoryModelFrom(flags), verifyChecksum: flags.checksum, progress,
+      duplicates: new DuplicateKeys(), modulesLeftOut: 0,
+    };
     try {
-      const job = { input, out, batch: new Batcher(out), selection, memoryModel: memoryModelFrom(flags), verifyChecksum: flags.checksum, progress };
       const metadata = await convert(flags.format, job);
       warnTrailing(metadata.trailingBytes);
     } finally {
       progress.stop();
+      // Also before the error of a damaged file: about the keys read until then.
+      warnDuplicateKeys(job.duplicates);
+      warnModulesLeftOut(job.modulesLeftOut, flags.format === 'resp' ? 'no command rebuilds them' : 'the canonical format has no line for them');
     }
   });
 }

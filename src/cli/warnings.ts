@@ -1,4 +1,5 @@
 // Things worth telling the user that do not stop a command.
+import type { DuplicateKeys } from '../rdb/duplicate-keys.js';
 
 export function warn(message: string): void {
   process.stderr.write(`redistap: warning: ${message}\n`);
@@ -6,4 +7,19 @@ export function warn(message: string): void {
 
 export function warnTrailing(bytes: number): void {
   if (bytes > 0) warn(`${bytes} bytes after the end of the RDB were ignored (e.g. a replication EOF mark)`);
+}
+
+/** One warning for all module values a format leaves out, saying why. */
+export function warnModulesLeftOut(count: number, why: string): void {
+  if (count > 0) warn(`${count} module value(s) left out: ${why}`);
+}
+
+/** One warning for the keys seen again in their db: each copy was written, but Redis would not load the file. */
+export function warnDuplicateKeys(duplicates: DuplicateKeys): void {
+  const perDb = [...duplicates.perDb()].sort(([a], [b]) => a - b);
+  if (perDb.length === 0) return;
+  const total = perDb.reduce((n, [, count]) => n + count, 0);
+  const where = perDb.map(([db, count]) => `${count} in db ${db}`).join(', ');
+  warn(`${total} keys repeat one written before in the same db (${where}): every copy was written, but Redis refuses `
+    + 'to load such a file ("Duplicated key found in RDB file")');
 }

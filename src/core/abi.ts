@@ -114,6 +114,10 @@ export const OPT_VERIFY_CHECKSUM = 1;
 export const OPT_BLOB_EVENTS = 2; // emit E_BLOB events
 export const OPT_VALUE_SPANS = 4; // emit E_VALUE_SPAN events
 
+// Host flags for jsonEnable().
+export const JSON_HOST_FILTER = 1; // ask host.keepKey about every key
+export const JSON_HOST_KEYS = 2; // tell host.noteKey about every selected key (module values included)
+
 // Error codes (errorCode()); errorDetail() carries the number the message names.
 export const ERR_TRUNCATED = 1; // input ended inside the RDB
 export const ERR_BAD_MAGIC = 2;

@@ -80,6 +80,8 @@ export interface CanonicalJsonOptions {
   dbs?: number[];
   /** Per-key selection, asked for every key when given. */
   keepKey?: RdbCoreHost['keepKey'];
+  /** Told about every selected key (keepKey and dbs; types are the caller's to check), module values included. */
+  noteKey?: RdbCoreHost['noteKey'];
 }
 
 const JSON_TYPE_BITS = { string: 1 << 1, list: 1 << 2, set: 1 << 3, zset: 1 << 4, hash: 1 << 5, stream: 1 << 6 } as const;
@@ -107,7 +109,8 @@ export class RdbEventParser {
 
   private constructor(module: WebAssembly.Module, options: RdbParserOptions) {
     this.prefix = options.verifyChecksum === false ? options.checksumPrefix ?? 0 : 0;
-    this.core = instantiateRdbCore(module, { keepKey: options.canonicalJson?.keepKey, routeKey: options.restoreCommands?.routeKey });
+    const json = options.canonicalJson;
+    this.core = instantiateRdbCore(module, { keepKey: json?.keepKey, noteKey: json?.noteKey, routeKey: options.restoreCommands?.routeKey });
     const dump = options.dump;
     const ok = this.core.init(
       Math.max(options.inputBufferSize ?? DEFAULT_INPUT, 4096),
@@ -138,7 +141,8 @@ export class RdbEventParser {
     const mask = types.reduce((m, t) => m | JSON_TYPE_BITS[t], 0);
     const dbs = o.dbs ?? [];
     if (dbs.length > 64) throw new RangeError('canonicalJson.dbs: at most 64 databases');
-    if (!this.core.jsonEnable(mask, o.keepKey ? 1 : 0, dbs.length)) throw new RangeError('could not set up the JSON writer memory');
+    const hostFlags = (o.keepKey ? abi.JSON_HOST_FILTER : 0) | (o.noteKey ? abi.JSON_HOST_KEYS : 0);
+    if (!this.core.jsonEnable(mask, hostFlags, dbs.length)) throw new RangeError('could not set up the JSON writer memory');
     const list = new BigInt64Array(this.core.memory.buffer, this.core.jsonDbList(), dbs.length);
     dbs.forEach((db, i) => { list[i] = BigInt(db); });
     this.json = true;

@@ -16,7 +16,7 @@ export interface RdbCoreExports extends StreamingCore {
   prefixCrc(): bigint;
   crc64(crc: bigint, ptr: number, n: number): bigint;
   crc64Join(crcA: bigint, crcB: bigint, lengthB: number): bigint;
-  jsonEnable(types: number, hostFilter: number, dbs: number): number;
+  jsonEnable(types: number, hostFlags: number, dbs: number): number;
   jsonDbList(): number;
   jsonConsume(): void;
   jsonHostNeeded(): number;
@@ -46,6 +46,11 @@ export interface RdbCoreHost {
    * given, else only for module values, which are then left out.
    */
   routeKey?(db: number, rdbType: number, key: Uint8Array, expireMs: number | null): number;
+  /**
+   * Told about every key the JSON writer's selection keeps, module values included, as the CRC-64 of its
+   * bytes (high and low 32 bits); only with JSON_HOST_KEYS.
+   */
+  noteKey?(db: number, rdbType: number, crcHigh: number, crcLow: number): void;
 }
 
 /** Which build of the core to load: the SIMD one where the engine supports it, or the portable one. */
@@ -104,6 +109,7 @@ export function instantiateRdbCore(module: WebAssembly.Module, host: RdbCoreHost
         (host.keepKey ? host.keepKey(db, rdbType, bytes(ptr, len), Number.isNaN(expireMs) ? null : expireMs) : true) ? 1 : 0,
       routeKey: (db: number, rdbType: number, ptr: number, len: number, expireMs: number) =>
         (host.routeKey ? host.routeKey(db, rdbType, bytes(ptr, len), Number.isNaN(expireMs) ? null : expireMs) : -1),
+      noteKey: host.noteKey ?? (() => {}),
     },
   };
   const exports = new WebAssembly.Instance(module, imports).exports as unknown as RdbCoreExports;

@@ -6,6 +6,7 @@ import { loadRdbCore } from '../core/wasm.js';
 import { verifyChecksumWith, type ExternalChecksum } from '../core/external-checksum.js';
 import { EntryBuilder } from './entry-builder.js';
 import { MetadataReader, savedAtMs } from './metadata-reader.js';
+import { valueTypeOf } from './encodings.js';
 import { keyPredicate, ttlReferenceOf, type KeySelection } from './key-filter.js';
 import type { RdbMetadata, RdbValueType } from './entry.js';
 
@@ -16,6 +17,11 @@ export type JsonlSink = (bytes: Uint8Array) => void;
 
 export interface CanonicalJsonlOptions extends Omit<RdbParserOptions, 'canonicalJson'> {
   selection?: KeySelection;
+  /**
+   * Told about every selected key, module values included (which have no line): its db, RDB type code and
+   * the CRC-64 of its bytes (high and low 32 bits), computed by the core: a call per key, no bytes copied.
+   */
+  noteKey?: (db: number, rdbType: number, crcHigh: number, crcLow: number) => void;
   /** Completed lines are passed out once this many bytes are ready (default 1 MiB). */
   flushAt?: number;
 }
@@ -25,6 +31,7 @@ function coreOptions(options: CanonicalJsonlOptions, reference: () => number): R
   const { dbs, types, minMemory, ...perKey } = options.selection ?? {};
   if (minMemory !== undefined) throw new RangeError('CanonicalJsonl cannot select by memory: it estimates none (use KeyMeasurer)');
   const keep = keyPredicate(perKey, reference);
+  const { noteKey } = options;
   return {
     ...options,
     canonicalJson: {
@@ -32,6 +39,8 @@ function coreOptions(options: CanonicalJsonlOptions, reference: () => number): R
       types: types?.filter((t): t is Exclude<RdbValueType, 'module'> => t !== 'module'),
       dbs,
       keepKey: keep ? (db, rdbType, key, expireMs) => keep(db, key, rdbType, expireMs) : undefined,
+      // The core tells of keys of every type in the selected dbs: the selected types are checked here.
+      noteKey: noteKey && types ? (db, rdbType, high, low) => { if (types.includes(valueTypeOf(rdbType))) noteKey(db, rdbType, high, low); } : noteKey,
     },
   };
 }
