@@ -4,6 +4,7 @@
 // through the shared canonical dumper, unrelated keys untouched.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { canonicalDump } from './helpers/keyspace.js';
 import { haveRedisServer, type RedisClient, type RedisServer } from './helpers/redis-server.js';
 import { caughtUp, client, later, server, startSync, stopAll, syncedKeyspace, url, waitFor } from './helpers/sync-harness.js';
 
@@ -92,6 +93,38 @@ describe.skipIf(!live)('sync: one writer per target', () => {
 });
 
 describe.skipIf(!live)('sync: what it owns on the target', () => {
+  it('the source\'s SWAPDB, FLUSHDB and FLUSHALL pass through; the sync keeps its keys in db 0 and goes on without a restart', async () => {
+    const [src, dst] = await Promise.all([server(SOURCE), server()]);
+    const source = await client(src);
+    const target = await client(dst);
+    const { sync: s, events } = startSync(src, dst);
+    await waitFor('streaming', () => s.status.phase === 'streaming');
+    const fill = async (round: number) => {
+      for (const db of [0, 1, 2]) {
+        await source.ok('SELECT', db);
+        for (let i = 0; i < 10; i++) await source.ok('SET', `k:${db}:${i}`, `round ${round}`);
+      }
+      await source.ok('SELECT', 0);
+    };
+    await fill(1);
+    await source.ok('SWAPDB', 0, 1);
+    await fill(2);
+    await source.ok('SELECT', 2);
+    await source.ok('FLUSHDB');
+    await source.ok('SELECT', 0);
+    await caughtUp(source, [target]);
+    expect(syncedKeyspace(dst.port)).toEqual(syncedKeyspace(src.port));
+    await source.ok('FLUSHALL');
+    await fill(3);
+    await caughtUp(source, [target]);
+    expect(syncedKeyspace(dst.port)).toEqual(syncedKeyspace(src.port));
+    // The sync's own keys (state, owner, lease) are in db 0 only, and nothing made it start over.
+    const own = canonicalDump(dst.port).filter((l) => l.includes('"key":"redistap:')).map((l) => (JSON.parse(l) as { db: number; key: string }));
+    expect(own.map((k) => `${k.db} ${k.key}`).sort()).toEqual(['', ':lease', ':owner'].map((end) => `0 redistap:checkpoint:127.0.0.1:${src.port}${end}`));
+    expect(s.status.restarts).toBe(0);
+    expect(events.filter((e) => e.type === 'warning')).toEqual([]);
+  }, 60_000);
+
   it('--db-map 0:5 alone owns target db 5 only: --resync deletes there and nowhere else', async () => {
     const [src, dst] = await Promise.all([server(SOURCE), server()]);
     const source = await client(src);

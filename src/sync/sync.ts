@@ -185,6 +185,8 @@ const MSET_BYTES = 256 << 10;
 /** A block of writes being filled: its commands' names (for errors) and the position it ends at. */
 interface Batch {
   names: string[];
+  /** Source writes among the commands. */
+  writes: number;
   position: Checkpoint;
   openedMs: number;
 }
@@ -249,12 +251,18 @@ class Session {
   }
 
   async run(): Promise<void> {
-    // A target an interrupted --copy replication left a replica of ours is read-only: it is made a master
-    // again before the lease is written on it (only once that copy is dead: ReplicationCopy.reclaim).
-    const interrupted = (await this.readState())?.state === 'copying';
-    const reclaimed = await ReplicationCopy.reclaim(this.target, interrupted, (message) => this.sync.warn(message));
+    const sync = this.sync;
+    const before = await this.readState();
+    try {
+      await sync.lease.refuseIfHeld((args) => this.target.call(args));
+    } catch (err) {
+      throw err instanceof TargetHeld ? new SyncError(err.message) : err;
+    }
+    // A target an interrupted --copy replication left a replica of ours is promoted (a replica takes no
+    // writes, the claim's neither): what it holds is an incomplete copy, as a stored 'copying' state says.
+    const reclaimed = await ReplicationCopy.reclaim(this.target, before?.state === 'copying', (message) => sync.warn(message));
     await this.claimLease();
-    this.renewal = setInterval(() => this.renewLease(), this.sync.lease.leaseMs / 3);
+    this.renewal = setInterval(() => this.renewLease(), sync.lease.leaseMs / 3);
     let ended: unknown = null;
     try {
       await this.runHoldingTarget(reclaimed);
@@ -269,7 +277,6 @@ class Session {
     }
   }
 
-  /** `reclaimed`: the target was left a replica by an interrupted copy; what it holds is an incomplete copy. */
   private async runHoldingTarget(reclaimed: boolean): Promise<void> {
     const sync = this.sync;
     let stored = await this.readState();
@@ -721,7 +728,7 @@ class Session {
 
   private openBatch(): Batch {
     if (this.batch) return this.batch;
-    this.batch = { names: [], position: this.position, openedMs: Date.now() };
+    this.batch = { names: [], writes: 0, position: this.position, openedMs: Date.now() };
     // The block closes once the events already received are in it (they come without a turn of the loop).
     setImmediate(() => {
       if (this.batch) this.sendBatch();
@@ -767,6 +774,28 @@ class Session {
     if (args) this.buffer.command(args);
     else this.buffer.commandOf(command.argCount, (i) => command.arg(i));
     batch.names.push(targetName);
+    batch.writes++;
+    if (targetName === 'flushall' || targetName === 'flushdb' || targetName === 'swapdb') this.keepOwnKeys(targetName, targetDb, args ?? command.args, batch);
+  }
+
+  /**
+   * A FLUSHALL, FLUSHDB or SWAPDB passed through as it is empties db 0 or swaps it, and our state, owner
+   * and lease keys live there: the owner and lease are written again in the same block (the state is at
+   * its end), and SWAPDB's copies in the other db deleted.
+   */
+  private keepOwnKeys(name: string, db: number, args: Uint8Array[], batch: Batch): void {
+    const put = (inDb: number, command: BufferedArg[]) => {
+      if (this.selectInBuffer(inDb)) batch.names.push('select');
+      this.buffer.command(command);
+      batch.names.push(String(command[0]).toLowerCase());
+    };
+    if (name === 'flushdb' && db !== 0) return;
+    if (name === 'swapdb') {
+      const [a, b] = [1, 2].map((i) => Number(utf8.decode(args[i])));
+      if (a === b || (a !== 0 && b !== 0)) return;
+      put(a === 0 ? b! : a!, ['DEL', this.sync.stateKey, ...this.sync.lease.keys]);
+    }
+    for (const command of this.sync.lease.ownerCommands()) put(0, command);
   }
 
   /** Once per session: writes of field TTLs reach a target without them as what it can apply. */
@@ -824,8 +853,7 @@ class Session {
     replies.forEach((reply, i) => {
       if (reply instanceof RespErrorReply) this.sync.warn(`the target answered ${batch.names[i]!.toUpperCase()} with an error (the source did not): ${reply.message}`);
     });
-    const writes = batch.names.filter((n) => n !== 'select' && n !== 'set').length;
-    this.sync.applied(batch.position, writes, 1);
+    this.sync.applied(batch.position, batch.writes, 1);
   }
 
   private fail(error: unknown): void {

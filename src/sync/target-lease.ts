@@ -115,6 +115,20 @@ export class TargetLease {
     }
   }
 
+  /**
+   * Throws TargetHeld when another sync's lease lives, without writing anything (a target left a replica
+   * by an interrupted copy takes no writes until it is promoted, and only its holder may promote it).
+   * `call` is a connection's, in db 0.
+   */
+  async refuseIfHeld(call: (args: BufferedArg[]) => Promise<RespValue>): Promise<void> {
+    const held = await call(['GET', this.leaseKey]);
+    if (!(held instanceof Uint8Array)) return;
+    const text = replyText(held);
+    const holder = parseHolder(text);
+    if (text === this.record || (holder && deadHere(holder))) return;
+    throw new TargetHeld(this.heldMessage(holder, text, Number(await call(['PTTL', this.leaseKey]))));
+  }
+
   private heldMessage(holder: LeaseHolder | null, text: string, ttlMs: number): string {
     const who = holder
       ? `pid ${holder.pid} on ${holder.host}, since ${new Date(holder.sinceMs).toISOString()}`
@@ -132,6 +146,19 @@ export class TargetLease {
   /** The guard alone: renews the lease while the sync holds the target (1), else 0. */
   guardCommand(): BufferedArg[] {
     return ['EVAL', GUARD, 3, this.ownerKey, this.leaseKey, this.fencePrefix + this.holder.token, this.holder.token, this.record, this.leaseMs];
+  }
+
+  /**
+   * Our owner and lease keys written again, for a block that also runs a FLUSHALL, FLUSHDB or SWAPDB of
+   * the source's (which empty or move db 0): inside the block, so still fenced.
+   */
+  ownerCommands(): BufferedArg[][] {
+    return [['SET', this.ownerKey, this.holder.token], ['SET', this.leaseKey, this.record, 'PX', this.leaseMs]];
+  }
+
+  /** The owner and lease keys (in db 0). */
+  get keys(): string[] {
+    return [this.ownerKey, this.leaseKey];
   }
 
   /** Ends our lease (when the sync stops): the next sync need not wait for it. */
