@@ -101,7 +101,8 @@ describe.skipIf(!live)('sync --copy replication', () => {
     const target = await client(dst);
     await source.ok('MSET', ...Array.from({ length: 400 }, (_, i) => [`k${i}`, `v${i}`]).flat());
     await source.ok('CONFIG', 'SET', 'rdb-key-save-delay', 10_000);
-    const { sync: s, events } = startSync(src, dst, { copy: 'replication' });
+    // A short lease: the sync leaves it unrenewed while the target, a read-only replica of ours, waits.
+    const { sync: s, events } = startSync(src, dst, { copy: 'replication', leaseMs: 600 });
     await waitFor('streaming', () => s.status.phase === 'streaming' || s.status.phase === 'failed', 30_000);
     expect(events.filter((e) => e.type !== 'phase' || e.phase === 'failed')).toEqual([]);
     await caughtUp(source, [target]);

@@ -439,10 +439,14 @@ class Session {
     return block.outcome(await this.target.send(block.parts, block.replies));
   }
 
-  /** Renews the lease when no block has for a third of it (a block's guard renews it too). */
+  /**
+   * Renews the lease when no block has for a third of it (a block's guard renews it too). Not while the
+   * target is a replica loading from us (--copy replication): it takes no writes, so no other sync can
+   * claim it either; the load replaces the lease anyway, and endCopy claims the target again.
+   */
   private renewLease(): void {
     const every = this.sync.lease.leaseMs / 3;
-    if (Date.now() - this.renewedMs < every) return;
+    if (this.replicationCopy || Date.now() - this.renewedMs < every) return;
     this.renewedMs = Date.now();
     this.target.call(this.sync.lease.guardCommand()).then((reply) => {
       if (reply === 1) return;
