@@ -61,6 +61,13 @@ describe.skipIf(!live)('sync: one writer per target', () => {
     await waitFor('streaming', () => third.status.phase === 'streaming');
   }, 60_000);
 
+  it('a target that is a read-only replica is refused, before anything is written to it', async () => {
+    const [src, upstream] = await Promise.all([server(SOURCE), server()]);
+    const dst = await server(['--replicaof', '127.0.0.1', String(upstream.port)]);
+    const s = startSync(src, dst).sync;
+    await expect(s.done).rejects.toThrow(/the target is a read-only replica \(it refused the sync's lease: READONLY\): sync into a master/);
+  }, 60_000);
+
   it('a sync frozen past its lease is fenced: the one that took over applies every write once, the woken one none', async () => {
     const [src, dst] = await Promise.all([server(SOURCE), server()]);
     const source = await client(src);

@@ -102,6 +102,10 @@ export class TargetLease {
     let expected = this.record;
     for (;;) {
       const reply = await call(['EVAL', CLAIM, 2, this.leaseKey, this.ownerKey, this.record, this.holder.token, this.leaseMs, expected, this.fencePrefix]);
+      if (reply instanceof RespErrorReply && reply.code === 'READONLY') {
+        throw new TargetHeld('the target is a read-only replica (it refused the sync\'s lease: READONLY): sync into a master; ' +
+          'when it is loading the --copy replication of another sync, wait until that copy is over');
+      }
       if (reply instanceof RespErrorReply) throw new Error(`the target refused the sync's lease script (EVAL): ${reply.message}`);
       const [won, held, ttl] = reply as RespValue[];
       if (won === 1) return;
