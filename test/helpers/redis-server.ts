@@ -194,6 +194,8 @@ export async function startRedisServer(extra: string[] = [], options: StartOptio
   let last = 'no connection yet';
   for (;;) {
     let fatal: string | null = null;
+    /** Another server answered on the port: two starts chose it at once, and ours cannot bind it. */
+    let taken = false;
     if (child.exitCode !== null || child.signalCode !== null) {
       fatal = `it exited (${child.exitCode ?? child.signalCode})`;
     } else {
@@ -202,9 +204,14 @@ export async function startRedisServer(extra: string[] = [], options: StartOptio
         try {
           const r = options.auth ? await within(c.call('AUTH', ...(options.auth.username ? [options.auth.username] : []), options.auth.password), 1000, 'AUTH') : 'OK';
           const pong = isError(r) ? r : await within(c.call('PING'), 1000, 'PING');
-          if (pong === 'PONG') break;
-          last = isError(pong) ? pong.error : `PING answered ${JSON.stringify(pong)}`;
-          if (!last.startsWith('LOADING')) fatal = last + (last.startsWith('NOAUTH') ? ' (give startRedisServer the password: options.auth)' : '');
+          if (pong === 'PONG') {
+            const pid = /process_id:(\d+)/.exec(String(await within(c.call('INFO', 'server'), 1000, 'INFO')))?.[1];
+            if (Number(pid) === child.pid) break;
+            [taken, fatal] = [true, `another server (pid ${pid}) answers on port ${port}`];
+          } else {
+            last = isError(pong) ? pong.error : `PING answered ${JSON.stringify(pong)}`;
+            if (!last.startsWith('LOADING')) fatal = last + (last.startsWith('NOAUTH') ? ' (give startRedisServer the password: options.auth)' : '');
+          }
         } finally {
           c.close();
         }
@@ -215,6 +222,7 @@ export async function startRedisServer(extra: string[] = [], options: StartOptio
     if (!fatal && Date.now() > deadline) fatal = `no PONG within ${options.startTimeoutMs ?? 10_000} ms (last: ${last})`;
     if (fatal) {
       await stop();
+      if (taken && options.port === undefined) return startRedisServer(extra, options); // on another free port
       throw new Error(`redis-server on port ${port} did not start: ${fatal}\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 50));
