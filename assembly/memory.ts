@@ -1,7 +1,9 @@
-// Linear-memory layout of one parser instance: [input buffer][event buffer][scratch → grows][arena → grows].
+// Linear-memory layout of one parser instance:
+// [input buffer][event buffer][scratch → grows][key log → grows][arena → grows].
 // Nothing here uses the AssemblyScript runtime allocator: the buffers are fixed regions past
-// __heap_base; scratch grows (memory.grow) up to a caller-set limit, and the arena (used only by the
-// canonical JSON writer, addressed by offsets) is moved up whenever scratch needs its room.
+// __heap_base; scratch grows (memory.grow) up to a caller-set limit; the arena (used only by the
+// in-module writers, addressed by offsets) is moved up whenever scratch or the key log needs its room,
+// and the key log (duplicate-keys.ts, only with the JSON writer's duplicate check) whenever scratch does.
 
 export let inputBase: usize = 0;
 export let inputCap: u32 = 0;
@@ -59,8 +61,9 @@ export function scratchReserve(n: usize, eventsPending: bool): i32 {
     if (eventsPending && scratchTop > scratchKeep) return SCRATCH_DRAIN;
     return SCRATCH_TOO_LARGE;
   }
-  if (arenaBase != 0 && scratchBase + need > arenaBase) {
-    if (!moveArena(scratchBase + need + ARENA_GAP)) return SCRATCH_TOO_LARGE;
+  const above = logBase != 0 ? logBase : arenaBase;
+  if (above != 0 && scratchBase + need > above) {
+    if (!moveAbove((scratchBase + need + ARENA_GAP - above + 15) & ~<usize>15)) return SCRATCH_TOO_LARGE;
   } else if (!ensureMemory(scratchBase + need)) return SCRATCH_TOO_LARGE;
   return SCRATCH_OK;
 }
@@ -100,6 +103,60 @@ export function arenaEnsure(n: usize): bool {
   if (!ensureMemory(end)) return false;
   memoryEnd = (<usize>memory.size()) * PAGE;
   return true;
+}
+
+/** Moves the key log, if any, and the arena up by delta (a multiple of 16). */
+function moveAbove(delta: usize): bool {
+  if (!moveArena(arenaBase + delta)) return false;
+  if (logBase != 0) {
+    memory.copy(logBase + delta, logBase, logUsed);
+    logBase += delta;
+    logEnd = arenaBase;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- key log (duplicate-keys.ts)
+
+/** Start of the key log, 0 while there is none. */
+export let logBase: usize = 0;
+/** Bytes of the key log in use. */
+export let logUsed: usize = 0;
+/** Where the key log must end: the arena's start. */
+let logEnd: usize = 0;
+const LOG_GAP: usize = 16 << 20;
+
+/** Starts an empty key log where the arena is, and moves the arena up (call after arenaInit). */
+export function logInit(): bool {
+  logBase = arenaBase;
+  logUsed = 0;
+  logEnd = logBase;
+  return logEnsure(65536);
+}
+
+/**
+ * Makes room for n more key log bytes (after logUsed), for the log itself or for working memory above
+ * it (the duplicate check's); when the arena is in the way, it moves up, leaving a gap of address space
+ * (memory nobody wrote takes none).
+ */
+export function logEnsure(n: usize): bool {
+  const end = logBase + logUsed + n;
+  return end <= logEnd || logGrow(end);
+}
+
+function logGrow(end: usize): bool {
+  if (!moveArena(end + max(LOG_GAP, logUsed >> 2))) return false;
+  logEnd = arenaBase;
+  return true;
+}
+
+/** Log offset up to which memory is there for the key log. */
+export function logRoom(): usize {
+  return logEnd - logBase;
+}
+
+export function setLogUsed(n: usize): void {
+  logUsed = n;
 }
 
 export function setArenaUsed(n: usize): void {

@@ -10,9 +10,9 @@
 // by field; sorted sets by score then member), the line is written after them and moved down.
 import {
   EVENT_SIZE, E_SELECT_DB, E_KEY, E_KEY_END, E_VALUE, E_LIST_ITEM, E_SET_MEMBER, E_ZSET_MEMBER, E_SCORE_TEXT,
-  E_HASH_FIELD, E_HASH_VALUE, E_CHUNK, F_CHUNKED, F_EXPIRE, F_SCORE_TEXT, JSON_HOST_FILTER, JSON_HOST_KEYS,
+  E_HASH_FIELD, E_HASH_VALUE, E_CHUNK, F_CHUNKED, F_EXPIRE, F_SCORE_TEXT, JSON_HOST_FILTER, JSON_DUPLICATE_KEYS,
 } from "../../src/core/abi";
-import { crcUpdate } from "../rdb/crc64";
+import { duplicatesInit, duplicatesNote } from "../duplicate-keys";
 import { eventsBase, arenaUsed, setArenaUsed } from "../memory";
 import { eventCount } from "../events";
 import { writeJsonBytes, jsonBytesBound } from "./text";
@@ -31,10 +31,6 @@ import { streamBegin, streamEvent, streamEnd, streamShift, streamFinishGroups } 
 @external("host", "keepKey")
 declare function hostKeepKey(db: i32, rdbType: u32, key: usize, len: u32, expireMs: f64): i32;
 
-/** A selected key as its CRC-64 (high and low halves): the host tells keys apart without their bytes. */
-@external("host", "noteKey")
-declare function hostNoteKey(db: i32, rdbType: u32, crcHigh: u32, crcLow: u32): void;
-
 @external("host", "parseScore")
 declare function hostParseScore(text: usize, len: u32): f64;
 
@@ -50,9 +46,11 @@ function valueType(rdbType: u32): u32 {
 }
 
 // Configuration (jsonInit): which keys to write.
-let typeMask: u32 = 0xffffffff; // bit per VT_*
+let typeMask: u32 = 0xffffffff; // bit per VT_*; bit 0: module values (selected, never written)
 let askHost: bool = false; // call hostKeepKey for every key
-let noteKeys: bool = false; // call hostNoteKey for every selected key
+let noteKeys: bool = false; // note every selected key for the duplicate check (duplicate-keys.ts)
+/** Selected module values, which have no line. */
+let modulesLeftOut: u32 = 0;
 const MAX_DBS: usize = 64;
 const dbList: usize = memory.data(<i32>(MAX_DBS * 8), 8);
 let dbCount: usize = 0; // 0: every db
@@ -72,13 +70,18 @@ let hostNeeded: bool = true;
 
 const NO_RECORD: usize = usize.MAX_VALUE;
 
-export function jsonInit(types: u32, hostFlags: u32, dbs: u32): void {
+export function jsonInit(types: u32, hostFlags: u32, dbs: u32): bool {
   typeMask = types;
   askHost = (hostFlags & JSON_HOST_FILTER) != 0;
-  noteKeys = (hostFlags & JSON_HOST_KEYS) != 0;
+  noteKeys = (hostFlags & JSON_DUPLICATE_KEYS) != 0;
   dbCount = <usize>dbs < MAX_DBS ? <usize>dbs : MAX_DBS;
-  db = 0; vt = 0; recAt = NO_RECORD;
+  db = 0; vt = 0; recAt = NO_RECORD; modulesLeftOut = 0;
   regionReset();
+  return !noteKeys || duplicatesInit();
+}
+
+export function jsonModulesLeftOut(): u32 {
+  return modulesLeftOut;
 }
 
 export function jsonDbList(): usize {
@@ -126,14 +129,13 @@ function startKey(ev: usize): void {
   hasExpire = (flags & F_EXPIRE) != 0;
   expireMs = load<i64>(ev, 16);
   // The host gets the expire time as a double (exact for any real date; NaN: none): no BigInt per key.
-  // It is asked about keys of every type (module values too), so that noteKey hears of all it selects.
+  // It is asked about module values too, which are noted and counted.
   const kPtr = <usize>load<u32>(ev, 4), kLen = load<u32>(ev, 8);
-  const selected = dbSelected() && (!askHost || hostKeepKey(<i32>db, rdbType, kPtr, kLen, hasExpire ? <f64>expireMs : NaN) != 0);
-  if (selected && noteKeys) {
-    const crc = crcUpdate(0, kPtr, kLen);
-    hostNoteKey(<i32>db, rdbType, <u32>(crc >>> 32), <u32>crc);
-  }
-  if (!selected || vt == 0 || ((1 << vt) & typeMask) == 0) {
+  const selected = ((1 << vt) & typeMask) != 0 && dbSelected() &&
+    (!askHost || hostKeepKey(<i32>db, rdbType, kPtr, kLen, hasExpire ? <f64>expireMs : NaN) != 0);
+  if (selected && noteKeys) duplicatesNote(db, kPtr, kLen);
+  if (!selected || vt == 0) {
+    if (selected) modulesLeftOut++;
     vt = 0;
     return;
   }

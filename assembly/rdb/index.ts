@@ -3,7 +3,7 @@
 //   while the status is ST_EVENTS_FULL: read eventCount() records at eventsPtr(), then resume();
 //   after ST_NEED_MORE read the events too; at end of input call finish().
 // Events point into linear memory and stay valid only until the next call into the module.
-import { ST_NEED_MORE, ST_EVENTS_FULL, ST_DONE, ST_ERROR, ERR_TRUNCATED, ERR_INTERNAL, OPT_VERIFY_CHECKSUM, OPT_BLOB_EVENTS, OPT_VALUE_SPANS } from "../../src/core/abi";
+import { ST_NEED_MORE, ST_EVENTS_FULL, ST_DONE, ST_ERROR, ERR_TRUNCATED, ERR_INTERNAL, OPT_VERIFY_CHECKSUM, OPT_BLOB_EVENTS, OPT_VALUE_SPANS, JSON_DUPLICATE_KEYS, DUPLICATES_STAGE } from "../../src/core/abi";
 import { layout, inputCap, eventsBase, scratchReclaim } from "../memory";
 import { eventCount, resetEvents } from "../events";
 import { readerReset, compact, appended, pos, lim, offsetOf, crc } from "./reader";
@@ -12,23 +12,45 @@ import { parserInit, run, finished, version, flavor, trailerChecksum, trailerCov
 import { walkActive } from "./containers";
 import { setBlobEvents, setValueSpans } from "./emitters";
 import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "../status";
-import { arenaInit, arenaBase } from "../memory";
+import { arenaInit, arenaBase, logInit, logEnsure, logBase, logUsed } from "../memory";
+import { duplicatesInit, duplicatesNote } from "../duplicate-keys";
 import { jsonInit } from "../json/writer";
 import { restoreInit, restoreBeforeCompact } from "../restore/commands";
 
 // The canonical JSON writer (assembly/json/writer.ts) shares this instance: its exports are re-exported.
-export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList, jsonHostNeeded } from "../json/writer";
+export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList, jsonHostNeeded, jsonModulesLeftOut } from "../json/writer";
+// Its duplicate-key check (assembly/duplicate-keys.ts), read once at the end.
+export { duplicatesCheck, duplicatesDb, duplicatesRepeats } from "../duplicate-keys";
+
+/**
+ * The duplicate-key check alone, for a host that has the keys' bytes itself (an instance of its own, after
+ * init): each key's n bytes are written at duplicatesSpace(n), then noted by duplicatesAdd(db, that
+ * address, n), which returns duplicatesSpace(DUPLICATES_STAGE): where the next key may go if no longer.
+ */
+export function duplicatesEnable(): i32 {
+  return arenaInit() && logInit() && duplicatesInit() ? 1 : 0;
+}
+
+/** Where the host may write a key of n bytes for duplicatesAdd: above the key log, which grows first. */
+export function duplicatesSpace(n: u32): usize {
+  return logEnsure(32 + <usize>n + 16) ? logBase + logUsed + 32 : 0;
+}
+
+export function duplicatesAdd(db: f64, p: usize, n: u32): usize {
+  duplicatesNote(<i64>db, p, n);
+  return duplicatesSpace(DUPLICATES_STAGE);
+}
 
 /**
  * Turns on the in-module canonical JSON writer (call after init): types is a bit mask of value types
- * (1 string, 2 list, 3 set, 4 zset, 5 hash, 6 stream), hostFlags JSON_HOST_* (ask host.keepKey about every
- * key, tell host.noteKey about every selected one), dbs is the number of db numbers written at
- * jsonDbList() (0: all).
+ * (0 module values, only counted, 1 string, 2 list, 3 set, 4 zset, 5 hash, 6 stream), hostFlags
+ * JSON_HOST_FILTER (ask host.keepKey about every key) and JSON_DUPLICATE_KEYS (note every selected key
+ * for duplicatesCheck), dbs is the number of db numbers written at jsonDbList() (0: all).
  */
 export function jsonEnable(types: u32, hostFlags: u32, dbs: u32): i32 {
   if (!arenaInit()) return 0;
-  jsonInit(types, hostFlags, dbs);
-  return 1;
+  if ((hostFlags & JSON_DUPLICATE_KEYS) != 0 && !logInit()) return 0;
+  return jsonInit(types, hostFlags, dbs) ? 1 : 0;
 }
 
 export function jsonOutputPtr(): usize {

@@ -10,7 +10,6 @@ import { RespCommandWriter } from '../convert/resp-commands.js';
 import { canonicalLine } from '../rdb/canonical-json.js';
 import { CanonicalJsonl } from '../rdb/canonical-jsonl.js';
 import { DuplicateKeys } from '../rdb/duplicate-keys.js';
-import { valueTypeOf } from '../rdb/encodings.js';
 import type { RdbEntry, RdbMetadata } from '../rdb/entry.js';
 import type { KeySelection } from '../rdb/key-filter.js';
 import { readEvents } from '../rdb/read-events.js';
@@ -69,8 +68,12 @@ interface Job {
   memoryModel: MemoryModelOptions;
   verifyChecksum: boolean;
   progress: ByteProgress;
-  /** Every selected key is noted here (Redis refuses a file with a key twice in one db). */
+  /**
+   * Every selected key is noted (Redis refuses a file with a key twice in one db): here, or by the core's
+   * JSON writer; repeatedKeys counts them per db.
+   */
   duplicates: DuplicateKeys;
+  repeatedKeys: () => Map<number, number>;
   /** Module values the format has no place for. */
   modulesLeftOut: number;
 }
@@ -131,11 +134,10 @@ async function entryOutput(job: Job, write: (e: RdbEntry) => void): Promise<RdbM
 async function fastJsonl(job: Job): Promise<RdbMetadata> {
   const { input, out } = job;
   const checksum = job.verifyChecksum ? input.parallelChecksum() : null;
-  const noteKey = (db: number, rdbType: number, high: number, low: number) => {
-    job.duplicates.addFingerprint(db, high, low);
-    if (valueTypeOf(rdbType) === 'module') job.modulesLeftOut++;
-  };
-  const converter = await CanonicalJsonl.create({ verifyChecksum: job.verifyChecksum, ...checksumOptions(checksum), selection: job.selection, noteKey });
+  const converter = await CanonicalJsonl.create({
+    verifyChecksum: job.verifyChecksum, ...checksumOptions(checksum), selection: job.selection, duplicateKeys: true,
+  });
+  job.repeatedKeys = () => converter.repeatedKeys();
   // The converter hands out views valid only during its call; Output copies them only for pipes.
   // (Output.write takes the bytes before its first await, so calling it here is enough.)
   let pending: Promise<void> = Promise.resolve();
@@ -169,6 +171,7 @@ async function fastJsonl(job: Job): Promise<RdbMetadata> {
     throw error;
   } finally {
     checksum?.close();
+    job.modulesLeftOut = converter.modulesLeftOut;
   }
   return converter.metadata;
 }
@@ -242,9 +245,10 @@ Examples:
     // Output going to this terminal is its own progress; a progress line would tangle with it.
     const toTerminal = !flags.output && process.stdout.isTTY === true;
     const progress = new ByteProgress('reading', toTerminal ? null : process.stderr);
+    const duplicates = new DuplicateKeys();
     const job: Job = {
       input, out, batch: new Batcher(out), selection, memoryModel: memoryModelFrom(flags), verifyChecksum: flags.checksum, progress,
-      duplicates: new DuplicateKeys(), modulesLeftOut: 0,
+      duplicates, repeatedKeys: () => duplicates.perDb(), modulesLeftOut: 0,
     };
     try {
       const metadata = await convert(flags.format, job);
@@ -252,7 +256,7 @@ Examples:
     } finally {
       progress.stop();
       // Also before the error of a damaged file: about the keys read until then.
-      warnDuplicateKeys(job.duplicates);
+      warnDuplicateKeys(job.repeatedKeys());
       warnModulesLeftOut(job.modulesLeftOut, flags.format === 'resp' ? 'no command rebuilds them' : 'the canonical format has no line for them');
     }
   });

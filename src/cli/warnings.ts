@@ -1,5 +1,4 @@
 // Things worth telling the user that do not stop a command.
-import type { DuplicateKeys } from '../rdb/duplicate-keys.js';
 
 export function warn(message: string): void {
   process.stderr.write(`redistap: warning: ${message}\n`);
@@ -15,8 +14,8 @@ export function warnModulesLeftOut(count: number, why: string): void {
 }
 
 /** One warning for the keys seen again in their db: each copy was written, but Redis would not load the file. */
-export function warnDuplicateKeys(duplicates: DuplicateKeys): void {
-  const perDb = [...duplicates.perDb()].sort(([a], [b]) => a - b);
+export function warnDuplicateKeys(repeats: Map<number, number>): void {
+  const perDb = [...repeats].sort(([a], [b]) => a - b);
   if (perDb.length === 0) return;
   const total = perDb.reduce((n, [, count]) => n + count, 0);
   const where = perDb.map(([db, count]) => `${count} in db ${db}`).join(', ');

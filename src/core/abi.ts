@@ -116,7 +116,9 @@ export const OPT_VALUE_SPANS = 4; // emit E_VALUE_SPAN events
 
 // Host flags for jsonEnable().
 export const JSON_HOST_FILTER = 1; // ask host.keepKey about every key
-export const JSON_HOST_KEYS = 2; // tell host.noteKey about every selected key (module values included)
+export const JSON_DUPLICATE_KEYS = 2; // note every selected key (module values included) for duplicatesCheck()
+// duplicatesAdd() returns where a key of up to this many bytes may be written for the next call.
+export const DUPLICATES_STAGE = 256;
 
 // Error codes (errorCode()); errorDetail() carries the number the message names.
 export const ERR_TRUNCATED = 1; // input ended inside the RDB

@@ -3,7 +3,7 @@ import * as abi from './abi.js';
 import { EventBatch } from './event-batch.js';
 import { pumpEvents } from './event-pump.js';
 import { RdbError } from './errors.js';
-import { instantiateRdbCore, loadRdbCore, loadRdbCoreSync, type RdbCoreExports, type RdbCoreHost } from './wasm.js';
+import { instantiateRdbCore, loadRdbCore, loadRdbCoreSync, repeatedKeysOf, type RdbCoreExports, type RdbCoreHost } from './wasm.js';
 
 export interface RdbParserOptions {
   /** Verify the CRC64 trailer when it is not 0 (default true). */
@@ -74,17 +74,17 @@ export interface RestoreOutput {
 }
 
 export interface CanonicalJsonOptions {
-  /** Value types to write (default: all). */
-  types?: Array<'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream'>;
+  /** Value types to write (default: all); module values have no line, but selected they are counted. */
+  types?: Array<'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'module'>;
   /** Only these databases (default: all). */
   dbs?: number[];
   /** Per-key selection, asked for every key when given. */
   keepKey?: RdbCoreHost['keepKey'];
-  /** Told about every selected key (keepKey and dbs; types are the caller's to check), module values included. */
-  noteKey?: RdbCoreHost['noteKey'];
+  /** Count the selected keys (module values included) that repeat one before them in their db: repeatedKeys(). */
+  duplicateKeys?: boolean;
 }
 
-const JSON_TYPE_BITS = { string: 1 << 1, list: 1 << 2, set: 1 << 3, zset: 1 << 4, hash: 1 << 5, stream: 1 << 6 } as const;
+const JSON_TYPE_BITS = { module: 1 << 0, string: 1 << 1, list: 1 << 2, set: 1 << 3, zset: 1 << 4, hash: 1 << 5, stream: 1 << 6 } as const;
 
 export type EventSink = (events: EventBatch) => void;
 
@@ -110,7 +110,7 @@ export class RdbEventParser {
   private constructor(module: WebAssembly.Module, options: RdbParserOptions) {
     this.prefix = options.verifyChecksum === false ? options.checksumPrefix ?? 0 : 0;
     const json = options.canonicalJson;
-    this.core = instantiateRdbCore(module, { keepKey: json?.keepKey, noteKey: json?.noteKey, routeKey: options.restoreCommands?.routeKey });
+    this.core = instantiateRdbCore(module, { keepKey: json?.keepKey, routeKey: options.restoreCommands?.routeKey });
     const dump = options.dump;
     const ok = this.core.init(
       Math.max(options.inputBufferSize ?? DEFAULT_INPUT, 4096),
@@ -137,11 +137,11 @@ export class RdbEventParser {
   private restore = false;
 
   private enableJson(o: CanonicalJsonOptions): void {
-    const types = o.types ?? (['string', 'list', 'set', 'zset', 'hash', 'stream'] as const);
+    const types = o.types ?? (['module', 'string', 'list', 'set', 'zset', 'hash', 'stream'] as const);
     const mask = types.reduce((m, t) => m | JSON_TYPE_BITS[t], 0);
     const dbs = o.dbs ?? [];
     if (dbs.length > 64) throw new RangeError('canonicalJson.dbs: at most 64 databases');
-    const hostFlags = (o.keepKey ? abi.JSON_HOST_FILTER : 0) | (o.noteKey ? abi.JSON_HOST_KEYS : 0);
+    const hostFlags = (o.keepKey ? abi.JSON_HOST_FILTER : 0) | (o.duplicateKeys ? abi.JSON_DUPLICATE_KEYS : 0);
     if (!this.core.jsonEnable(mask, hostFlags, dbs.length)) throw new RangeError('could not set up the JSON writer memory');
     const list = new BigInt64Array(this.core.memory.buffer, this.core.jsonDbList(), dbs.length);
     dbs.forEach((db, i) => { list[i] = BigInt(db); });
@@ -172,6 +172,19 @@ export class RdbEventParser {
 
   canonicalOutputTaken(): void {
     this.core.jsonFlushed();
+  }
+
+  /** Selected module values, which have no canonical line (canonicalJson mode). */
+  get modulesLeftOut(): number {
+    return this.json ? this.core.jsonModulesLeftOut() : 0;
+  }
+
+  /**
+   * For each db with any, how many selected keys repeat one before them in it (canonicalJson with
+   * duplicateKeys): counted over the keys read so far, the first 4,194,304 of them.
+   */
+  repeatedKeys(): Map<number, number> {
+    return this.json ? repeatedKeysOf(this.core) : new Map();
   }
 
   /** The RESTORE commands written so far (restoreCommands mode); call restoreOutputTaken() once sent. */

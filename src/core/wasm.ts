@@ -20,6 +20,13 @@ export interface RdbCoreExports extends StreamingCore {
   jsonDbList(): number;
   jsonConsume(): void;
   jsonHostNeeded(): number;
+  jsonModulesLeftOut(): number;
+  duplicatesCheck(): number;
+  duplicatesDb(i: number): number;
+  duplicatesRepeats(i: number): number;
+  duplicatesEnable(): number;
+  duplicatesSpace(n: number): number;
+  duplicatesAdd(db: number, ptr: number, n: number): number;
   jsonOutputPtr(): number;
   jsonOutputLength(): number;
   jsonFlushed(): void;
@@ -46,11 +53,13 @@ export interface RdbCoreHost {
    * given, else only for module values, which are then left out.
    */
   routeKey?(db: number, rdbType: number, key: Uint8Array, expireMs: number | null): number;
-  /**
-   * Told about every key the JSON writer's selection keeps, module values included, as the CRC-64 of its
-   * bytes (high and low 32 bits); only with JSON_HOST_KEYS.
-   */
-  noteKey?(db: number, rdbType: number, crcHigh: number, crcLow: number): void;
+}
+
+/** duplicatesCheck's count: for each db with any, the keys that repeat one noted before them in it. */
+export function repeatedKeysOf(core: RdbCoreExports): Map<number, number> {
+  const found = new Map<number, number>();
+  for (let i = 0, n = core.duplicatesCheck(); i < n; i++) found.set(core.duplicatesDb(i), core.duplicatesRepeats(i));
+  return found;
 }
 
 /** Which build of the core to load: the SIMD one where the engine supports it, or the portable one. */
@@ -109,7 +118,6 @@ export function instantiateRdbCore(module: WebAssembly.Module, host: RdbCoreHost
         (host.keepKey ? host.keepKey(db, rdbType, bytes(ptr, len), Number.isNaN(expireMs) ? null : expireMs) : true) ? 1 : 0,
       routeKey: (db: number, rdbType: number, ptr: number, len: number, expireMs: number) =>
         (host.routeKey ? host.routeKey(db, rdbType, bytes(ptr, len), Number.isNaN(expireMs) ? null : expireMs) : -1),
-      noteKey: host.noteKey ?? (() => {}),
     },
   };
   const exports = new WebAssembly.Instance(module, imports).exports as unknown as RdbCoreExports;

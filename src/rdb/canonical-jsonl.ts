@@ -6,9 +6,8 @@ import { loadRdbCore } from '../core/wasm.js';
 import { verifyChecksumWith, type ExternalChecksum } from '../core/external-checksum.js';
 import { EntryBuilder } from './entry-builder.js';
 import { MetadataReader, savedAtMs } from './metadata-reader.js';
-import { valueTypeOf } from './encodings.js';
 import { keyPredicate, ttlReferenceOf, type KeySelection } from './key-filter.js';
-import type { RdbMetadata, RdbValueType } from './entry.js';
+import type { RdbMetadata } from './entry.js';
 
 const FLUSH_AT = 1 << 20;
 
@@ -18,10 +17,10 @@ export type JsonlSink = (bytes: Uint8Array) => void;
 export interface CanonicalJsonlOptions extends Omit<RdbParserOptions, 'canonicalJson'> {
   selection?: KeySelection;
   /**
-   * Told about every selected key, module values included (which have no line): its db, RDB type code and
-   * the CRC-64 of its bytes (high and low 32 bits), computed by the core: a call per key, no bytes copied.
+   * Count the selected keys (module values included) that repeat one before them in their db, which Redis
+   * refuses to load: repeatedKeys(). The core keeps a 64-bit fingerprint per key (8 bytes a key).
    */
-  noteKey?: (db: number, rdbType: number, crcHigh: number, crcLow: number) => void;
+  duplicateKeys?: boolean;
   /** Completed lines are passed out once this many bytes are ready (default 1 MiB). */
   flushAt?: number;
 }
@@ -31,16 +30,13 @@ function coreOptions(options: CanonicalJsonlOptions, reference: () => number): R
   const { dbs, types, minMemory, ...perKey } = options.selection ?? {};
   if (minMemory !== undefined) throw new RangeError('CanonicalJsonl cannot select by memory: it estimates none (use KeyMeasurer)');
   const keep = keyPredicate(perKey, reference);
-  const { noteKey } = options;
   return {
     ...options,
     canonicalJson: {
-      // Module values have no canonical line.
-      types: types?.filter((t): t is Exclude<RdbValueType, 'module'> => t !== 'module'),
+      types, // module values have no canonical line: selected, they are counted (modulesLeftOut)
       dbs,
       keepKey: keep ? (db, rdbType, key, expireMs) => keep(db, key, rdbType, expireMs) : undefined,
-      // The core tells of keys of every type in the selected dbs: the selected types are checked here.
-      noteKey: noteKey && types ? (db, rdbType, high, low) => { if (types.includes(valueTypeOf(rdbType))) noteKey(db, rdbType, high, low); } : noteKey,
+      duplicateKeys: options.duplicateKeys,
     },
   };
 }
@@ -106,6 +102,19 @@ export class CanonicalJsonl {
   end(sink: JsonlSink): void {
     this.step(sink, () => this.parser.end((batch) => this.builder.consume(batch)));
     this.drain(sink, 0);
+  }
+
+  /** Selected module values read so far, which have no line. */
+  get modulesLeftOut(): number {
+    return this.parser.modulesLeftOut;
+  }
+
+  /**
+   * With duplicateKeys: for each db with any, how many selected keys read so far repeat one before them in
+   * it (the first 4,194,304 keys are checked).
+   */
+  repeatedKeys(): Map<number, number> {
+    return this.parser.repeatedKeys();
   }
 
   /** Runs a parser call; if it fails, what was complete before the failure goes out before the error. */
