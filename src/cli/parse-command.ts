@@ -69,10 +69,9 @@ interface Job {
   verifyChecksum: boolean;
   progress: ByteProgress;
   /**
-   * Every selected key is noted (Redis refuses a file with a key twice in one db): here, or by the core's
-   * JSON writer; repeatedKeys counts them per db.
+   * Counts the selected keys that repeat one before them in their db (Redis refuses such a file): noted by
+   * the core's JSON writer, or by the formats built in JS into a DuplicateKeys.
    */
-  duplicates: DuplicateKeys;
   repeatedKeys: () => Map<number, number>;
   /** Module values the format has no place for. */
   modulesLeftOut: number;
@@ -106,10 +105,18 @@ async function pump(job: Job, measure: boolean, sink: EventSink, metadata: RdbMe
   if (failure) throw failure.error;
 }
 
+/** Where the formats built in JS note their keys. */
+function noteDuplicates(job: Job): DuplicateKeys {
+  const duplicates = new DuplicateKeys();
+  job.repeatedKeys = () => duplicates.perDb();
+  return duplicates;
+}
+
 /** csv and keys: one line per key from its record (valid during the call only). */
 async function recordLines(job: Job, line: (r: MeasuredKey) => void): Promise<RdbMetadata> {
+  const duplicates = noteDuplicates(job);
   const keys = new MeasuredKeys({ ...job.memoryModel, selection: job.selection }, (r) => {
-    job.duplicates.add(r.db, r.keyBytes, r.keyStart, r.keyEnd);
+    duplicates.add(r.db, r.keyBytes, r.keyStart, r.keyEnd);
     line(r);
   });
   await pump(job, true, (b) => keys.consume(b), keys.metadata, () => job.batch.flush());
@@ -119,9 +126,10 @@ async function recordLines(job: Job, line: (r: MeasuredKey) => void): Promise<Rd
 /** resp, and jsonl with a memory threshold: whole entries. */
 async function entryOutput(job: Job, write: (e: RdbEntry) => void): Promise<RdbMetadata> {
   const entries = new SelectedEntries({ ...job.memoryModel, selection: job.selection });
+  const duplicates = noteDuplicates(job);
   const drain = async () => {
     for (const entry of entries.take()) {
-      job.duplicates.add(entry.db, entry.key);
+      duplicates.add(entry.db, entry.key);
       write(entry);
     }
     await job.batch.flush();
@@ -245,10 +253,9 @@ Examples:
     // Output going to this terminal is its own progress; a progress line would tangle with it.
     const toTerminal = !flags.output && process.stdout.isTTY === true;
     const progress = new ByteProgress('reading', toTerminal ? null : process.stderr);
-    const duplicates = new DuplicateKeys();
     const job: Job = {
       input, out, batch: new Batcher(out), selection, memoryModel: memoryModelFrom(flags), verifyChecksum: flags.checksum, progress,
-      duplicates, repeatedKeys: () => duplicates.perDb(), modulesLeftOut: 0,
+      repeatedKeys: () => new Map(), modulesLeftOut: 0,
     };
     try {
       const metadata = await convert(flags.format, job);
