@@ -140,7 +140,7 @@ Restarting (after Ctrl-C, a crash, or a kill -9) continues from that position wi
 copy, as long as the source's backlog still holds the writes since. If it does not (or the source
 restarted without its data), redistap says so and stops; --resync then deletes the target's synced keys
 and copies everything again. A first sync refuses a target that already holds keys where it would write,
-unless --resync allows deleting them. Keys under redistap: are never synced or deleted.
+unless --resync allows deleting them. Keys under redistap: on the target are the sync's own and never deleted.
 
 What the sync owns: exactly the target keys its selection can write: the synced databases (--db, or
 those --db-map names, else all) under their --db-map numbers, and in them the keys --prefix and --key

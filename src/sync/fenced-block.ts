@@ -9,7 +9,7 @@ import type { TargetLease } from './target-lease.js';
 export class TargetLost extends ConnectionError {
   override name = 'TargetLost';
   constructor() {
-    super('another sync took this target over (its lease had ended): the writes sent since were not applied', true);
+    super('the target is no longer this sync\'s (another sync claimed it, or this one started over): the writes sent since were not applied', true);
   }
 }
 

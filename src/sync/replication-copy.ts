@@ -63,8 +63,9 @@ async function setLinkSettings(target: RedisConnection, settings: LinkSettings):
 }
 
 export class ReplicationCopy {
+  /** `port`: where the target was told to replicate from (the server stops listening once it is attached). */
   private constructor(private readonly target: RedisConnection, private readonly server: SnapshotServer,
-    private readonly saved: LinkSettings) {}
+    private readonly saved: LinkSettings, private readonly port: number) {}
 
   /**
    * A target left a replica of us by an interrupted copy (this process's, or one killed) is made a master
@@ -80,7 +81,8 @@ export class ReplicationCopy {
     const replica = info.get('role') === 'slave' && (ours || copyUnderWay) && dead;
     // A user without CONFIG could not have run such a copy: nothing of ours to clear then.
     const settings = await linkSettings(target, true);
-    const secretLeft = settings.masterauth?.startsWith(SNAPSHOT_SECRET_PREFIX) ?? false;
+    // Never under a live copy (another sync's, whose lease lapses while its target loads).
+    const secretLeft = (settings.masterauth?.startsWith(SNAPSHOT_SECRET_PREFIX) ?? false) && (info.get('role') !== 'slave' || dead);
     if (replica) await promote(target);
     if (secretLeft) await setLinkSettings(target, { masteruser: settings.masteruser === null ? null : '', masterauth: '', 'tls-replication': null });
     const cleared = 'the masteruser/masterauth it was given for that copy (what it had before was lost with the interrupted ' +
@@ -124,13 +126,14 @@ export class ReplicationCopy {
     const server = await SnapshotServer.listen(local, remote, tls ? { cert: tls.cert, key: tls.key } : undefined).catch((err: Error) => {
       throw new ConnectionError(err.message, false);
     });
+    const port = server.port;
     try {
       await setLinkSettings(target, {
         masteruser: saved.masteruser === null ? null : SNAPSHOT_USER,
         masterauth: server.secret,
         'tls-replication': saved['tls-replication'] === null ? null : tls ? 'yes' : 'no',
       });
-      const reply = await target.call(['REPLICAOF', server.host, server.port]);
+      const reply = await target.call(['REPLICAOF', server.host, port]);
       if (reply instanceof RespErrorReply) {
         throw new ConnectionError(`the target refused REPLICAOF, which --copy replication needs (${reply.message}): use --copy restore`, false);
       }
@@ -141,7 +144,7 @@ export class ReplicationCopy {
       await setLinkSettings(target, saved).catch(() => undefined);
       throw err instanceof SnapshotServerError ? new ConnectionError(err.message, false) : err;
     }
-    return new ReplicationCopy(target, server, saved);
+    return new ReplicationCopy(target, server, saved, port);
   }
 
   /** The snapshot's next bytes, as the source sent them; resolves when more may be sent. */
@@ -162,10 +165,15 @@ export class ReplicationCopy {
     return targetKeyCount(this.target);
   }
 
-  /** Gives up on this copy (stopped, or a new snapshot coming): the target is made a master again. */
+  /**
+   * Gives up on this copy (stopped, or a new snapshot coming): the target is made a master again, as long
+   * as it is still a replica of ours. A sync woken after it lost the target (frozen past its lease) finds
+   * it a replica of another sync's copy, or a master that sync made it: it leaves both alone.
+   */
   async abandon(): Promise<void> {
     this.server.close();
-    await this.restore();
+    const info = await replicationInfo(this.target);
+    if (info.get('role') === 'slave' && info.get('master_port') === String(this.port)) await this.restore();
   }
 
   /** The target a master again, with the masteruser/masterauth it had. */

@@ -450,7 +450,7 @@ class Session {
     this.renewedMs = Date.now();
     this.target.call(this.sync.lease.guardCommand()).then((reply) => {
       if (reply === 1) return;
-      // A target loading a snapshot (--copy replication) answers LOADING: the lease may lapse meanwhile.
+      // A target loading its data (restarted) answers LOADING: the lease may lapse meanwhile.
       if (reply instanceof RespErrorReply && (reply.code === 'LOADING' || reply.code === 'BUSY')) return;
       this.fail(reply === 0 ? new TargetLost() : new SyncError(`the target refused the sync's lease renewal: ${reply instanceof RespErrorReply ? reply.message : String(reply)}`));
     }, () => undefined); // a failed connection fails the session through its own path

@@ -15,6 +15,7 @@
 // applied blocks end. (The guard must run: an EVAL refused by the target would leave its block unfenced,
 // so a guard reply other than 1 fails the sync; ARCHITECTURE.md has the whole argument.)
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { BufferedArg } from '../resp/command-buffer.js';
 import type { RespValue } from '../resp/replies.js';
@@ -26,6 +27,8 @@ export interface LeaseHolder {
   host: string;
   pid: number;
   sinceMs: number;
+  /** This boot of this machine and this pid namespace: a pid means the same process only where they match. */
+  boot: string;
 }
 
 /** The default lease: a sync that stops renewing it (killed, frozen, cut off) hands over this long after. */
@@ -60,9 +63,21 @@ export class TargetHeld extends Error {
   override name = 'TargetHeld';
 }
 
-/** The process a holder record names is gone: it ran on this host, and its pid is not running. */
+/** This boot and pid namespace ('' where the system does not say: then no holder is known to be dead). */
+function bootTag(): string {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} ${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The process a holder record names is gone: it ran on this host, in this boot and pid namespace (two
+ * containers may share a host name, and each see the other's pids as gone), and its pid is not running.
+ */
 function deadHere(holder: LeaseHolder): boolean {
-  if (holder.host !== hostname()) return false;
+  if (holder.host !== hostname() || !holder.boot || holder.boot !== bootTag()) return false;
   try {
     process.kill(holder.pid, 0);
     return false;
@@ -74,16 +89,24 @@ function deadHere(holder: LeaseHolder): boolean {
 function parseHolder(text: string): LeaseHolder | null {
   try {
     const h = JSON.parse(text) as Partial<LeaseHolder>;
-    return typeof h.token === 'string' && typeof h.host === 'string' && Number.isSafeInteger(h.pid) && Number.isFinite(h.sinceMs) ? h as LeaseHolder : null;
+    return typeof h.token === 'string' && typeof h.host === 'string' && Number.isSafeInteger(h.pid) && Number.isFinite(h.sinceMs) &&
+      typeof h.boot === 'string' ? h as LeaseHolder : null;
   } catch {
     return null;
   }
 }
 
-/** One sync's claim on targets: its token and holder record, and the commands that use them. */
+/**
+ * One sync's claims on its target: a new token for each claim (each session), so that a claim fences the
+ * blocks of every earlier session, this sync's own included (an old connection may still hold some), and
+ * a session's own fence key is only ever written once it has lost the target.
+ */
 export class TargetLease {
-  readonly holder: LeaseHolder = { token: randomBytes(12).toString('hex'), host: hostname(), pid: process.pid, sinceMs: Date.now() };
-  private readonly record = JSON.stringify(this.holder);
+  private readonly sinceMs = Date.now();
+  private readonly boot = bootTag();
+  /** The current claim's holder record; its token is the fencing token of the session that made it. */
+  holder: LeaseHolder = this.newHolder();
+  private record = JSON.stringify(this.holder);
   private readonly leaseKey: string;
   private readonly ownerKey: string;
   private readonly fencePrefix: string;
@@ -99,7 +122,9 @@ export class TargetLease {
    * ended, or that holder was a process of this host that is gone. Throws TargetHeld naming the holder.
    */
   async claim(call: (args: BufferedArg[]) => Promise<RespValue>): Promise<void> {
-    let expected = this.record;
+    let expected = this.record; // our previous claim's lease (a session of this sync before)
+    this.holder = this.newHolder();
+    this.record = JSON.stringify(this.holder);
     for (;;) {
       const reply = await call(['EVAL', CLAIM, 2, this.leaseKey, this.ownerKey, this.record, this.holder.token, this.leaseMs, expected, this.fencePrefix]);
       if (reply instanceof RespErrorReply && reply.code === 'READONLY') {
@@ -126,6 +151,7 @@ export class TargetLease {
    */
   async refuseIfHeld(call: (args: BufferedArg[]) => Promise<RespValue>): Promise<void> {
     const held = await call(['GET', this.leaseKey]);
+    if (held instanceof RespErrorReply) throw new Error(`the target refused to read the sync's lease (GET ${this.leaseKey}): ${held.message}`);
     if (!(held instanceof Uint8Array)) return;
     const text = replyText(held);
     const holder = parseHolder(text);
@@ -140,6 +166,10 @@ export class TargetLease {
     return `another sync holds this target (${who}); its lease (key ${this.leaseKey}) ends in ${(Math.max(ttlMs, 0) / 1000).toFixed(1)} s ` +
       'unless that sync renews it, as it does while it runs. Stop that sync first: once its lease ends, a new one takes over ' +
       '(at once, when it ran on this host and its process is gone)';
+  }
+
+  private newHolder(): LeaseHolder {
+    return { token: randomBytes(12).toString('hex'), host: hostname(), pid: process.pid, sinceMs: this.sinceMs, boot: this.boot };
   }
 
   /** WATCH and guard: what goes before a block's MULTI, in db 0. The guard's reply is 1 when the block may apply. */
