@@ -1,7 +1,7 @@
 // Output of a command: bytes to standard output or a file. Files and character devices are written
 // synchronously straight from the bytes given (no copy); pipes and sockets get a copy through the stream,
 // with backpressure, and a closed pipe (`| head`) ends the command quietly.
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, statSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 export class Output {
@@ -23,9 +23,12 @@ export class Output {
 
   /**
    * The file at `path` cut to its first `length` bytes (created when `length` is 0), written after them.
-   * Throws when it is shorter.
+   * Throws when it is shorter, or missing while `length` is above 0 (rather than create it empty).
    */
   static continuing(path: string, length: number): Output {
+    if (length > 0 && !statSync(path, { throwIfNoEntry: false })) {
+      throw new Error(`${path} does not exist, but the checkpoint covers its first ${length} bytes: it is not the file the checkpoint was saved with`);
+    }
     const fd = openSync(path, 'a');
     const size = fstatSync(fd).size;
     if (size < length) {

@@ -40,8 +40,13 @@ function positive(text: string, option: string, unit: string, zero = false): num
  * is refused rather than cut or appended to.
  */
 function openOutput(path: string | undefined, store: CheckpointFile | null, saved: SavedCheckpoint | null): Output {
-  if (!path || !store) return Output.to(path);
   const extent = saved?.output;
+  if (!path && store && extent) {
+    // Saving it without the extent would lose FILE's length; keeping the old one would let the position
+    // move on past lines FILE never gets. Either way the next -o FILE run could not be exactly once.
+    throw new Error(`${store.path} was saved with -o ${extent.path} (covering ${extent.bytes} bytes): give -o ${extent.path}, or a new checkpoint file`);
+  }
+  if (!path || !store) return Output.to(path);
   if (saved && !extent) {
     throw new Error(`${store.path} was saved without -o: it does not say how much of ${path} it covers (give a new checkpoint file, or no -o)`);
   }
@@ -147,7 +152,7 @@ second of writes, or a whole full sync cut short. A repeated write has the offse
 time: drop a command line whose offset is not above the last one you kept since the last
 full-sync-start line (docs/tail-jsonl.md). With -o FILE and --checkpoint F each line is in FILE
 exactly once: F records how much of FILE it covers, and a run first cuts FILE to that length (FILE
-must be new or empty when F does not exist yet).
+must be new or empty when F does not exist yet; a run with F but without -o FILE is refused).
 
 Examples:
   redistap tail redis://127.0.0.1:6379 --no-rdb
@@ -204,6 +209,7 @@ Examples:
       stored = covered;
     };
     const timer = setInterval(save, 1000);
+    let failed = false;
     const progress = new ByteProgress('full sync');
     const write = async (text: string) => {
       const bytes = Buffer.from(text);
@@ -236,14 +242,29 @@ Examples:
       }
     } catch (err) {
       handling = false;
+      failed = true;
       throw new CliError((err as Error).message);
     } finally {
       progress.stop();
       clearInterval(timer);
-      save();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      await out.end();
+      // A failure here must not replace the one that ended the loop: that one is the command's error.
+      let late: unknown;
+      try {
+        save();
+      } catch (err) {
+        late = err;
+      }
+      try {
+        await out.end();
+      } catch (err) {
+        late ??= err;
+      }
+      if (late !== undefined) {
+        if (!failed) throw late;
+        process.stderr.write(`redistap: also: ${(late as Error).message}\n`);
+      }
     }
   });
 }

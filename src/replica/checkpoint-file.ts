@@ -1,6 +1,7 @@
-// A checkpoint kept in a file, replaced atomically (write a temporary file, fsync, rename), so a crash
-// leaves either the old checkpoint or the new one, never a torn file.
+// A checkpoint kept in a file, replaced atomically (write a temporary file, fsync, rename, fsync the
+// directory), so a crash or a power loss leaves either the old checkpoint or the new one, never a torn file.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Checkpoint } from './events.js';
 
 /** How much of an output file a checkpoint covers: its first `bytes` bytes hold exactly the events up to it. */
@@ -66,5 +67,25 @@ export class CheckpointFile {
       closeSync(fd);
     }
     renameSync(tmp, this.path);
+    // The rename is durable only once the directory is: without this a power loss could undo it.
+    syncDirectory(dirname(this.path));
+  }
+}
+
+/** fsyncs a directory; best effort where the platform refuses (Windows cannot open one; some file systems reject it). */
+function syncDirectory(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EPERM' && code !== 'EISDIR') throw err;
+  } finally {
+    closeSync(fd);
   }
 }
