@@ -9,8 +9,10 @@
 // at the end (duplicatesCheck): per db, each bucket's pieces of all blocks go into one open-addressing
 // table that stays in the CPU cache. A db whose keys are in several sections (SELECTDB back to it) is
 // first gathered above the log. At most MAX_KEYS keys are noted (32 MiB, and 16 bytes per section); the
-// keys after those are not checked. A fingerprint shared by two different keys would count as a repeat:
-// for n keys in a db that happens with probability about n²/2^65 (5·10⁻⁷ at the cap).
+// keys after those are not checked, and duplicatesIncomplete() says so (as it does when memory ran out
+// for the log or the check: then the count covers only what it could). A fingerprint shared by two
+// different keys would count as a repeat: for n keys in a db that happens with probability about
+// n²/2^65 (5·10⁻⁷ at the cap).
 import { logBase, logUsed, logEnsure, logRoom, setLogUsed } from "./memory";
 
 export const MAX_KEYS: u32 = 1 << 22;
@@ -28,6 +30,32 @@ const BITS: u64 = 9;
 const BUCKETS: usize = 1 << <usize>BITS;
 
 let enabled = false;
+/** The keys noted at most (MAX_KEYS; smaller through duplicatesCap, for tests). */
+let cap: u32 = MAX_KEYS;
+/** Why the check covers fewer than all keys: 0 it covers all, 1 the cap, 2 no memory. */
+let incomplete: i32 = 0;
+/** Log offset of a full block left unpartitioned when memory ran out for that (-1: none). */
+let rawBlock: isize = -1;
+
+/** Sets the cap for the next duplicatesInit (n = 0: MAX_KEYS); tests use a small one. */
+export function duplicatesCap(n: u32): void {
+  cap = n == 0 || n > MAX_KEYS ? MAX_KEYS : n;
+}
+
+/** After duplicatesCheck: 0 when it covered every key noted, 1 when keys past the cap were not checked, 2 when memory ran out. */
+export function duplicatesIncomplete(): i32 {
+  return incomplete;
+}
+
+/** Keys noted (the ones the check covers, when it is complete for them). */
+export function duplicatesNoted(): f64 {
+  return <f64>(noted + <u32>((logUsed - notedTo) >> 3));
+}
+
+function outOfMemory(): void {
+  enabled = false;
+  incomplete = 2;
+}
 /** Keys noted before the log offset notedTo. */
 let noted: u32 = 0;
 let notedTo: usize = 0;
@@ -48,6 +76,8 @@ export function duplicatesInit(): bool {
   notedTo = 0;
   sections = 0;
   fastEnd = 0;
+  incomplete = 0;
+  rawBlock = -1;
   if (!logEnsure(65536)) return false;
   enabled = true;
   return true;
@@ -101,17 +131,21 @@ function noteSlowly(db: i64, p: usize, n: usize): void {
   noted += <u32>((logUsed - notedTo) >> 3);
   notedTo = logUsed;
   fastEnd = 0;
-  if (!enabled || noted == MAX_KEYS) return;
+  if (!enabled) return;
+  if (noted >= cap) {
+    if (incomplete == 0) incomplete = 1;
+    return;
+  }
   let used = logUsed;
   if (sections == 0 || db != sectionDb) {
     closeSection();
-    if (!logEnsure(HEADER + 8)) { enabled = false; return; }
+    if (!logEnsure(HEADER + 8)) { outOfMemory(); return; }
     sectionAt = used;
     sectionDb = db;
     store<i64>(logBase + used, db);
     used += HEADER;
     sections++;
-  } else if (!logEnsure(8)) { enabled = false; return; }
+  } else if (!logEnsure(8)) { outOfMemory(); return; }
   store<u64>(logBase + used, fingerprint(p, n));
   setLogUsed(used + 8);
   noted++;
@@ -120,13 +154,17 @@ function noteSlowly(db: i64, p: usize, n: usize): void {
   const keys = (logUsed - sectionAt - HEADER) >> 3;
   if ((keys & (BLOCK - 1)) == 0) {
     const work = (logUsed + 15) & ~<usize>15;
-    if (!logEnsure(work - logUsed + BUCKETS * 8 + 16 + BLOCK * 8)) { enabled = false; return; }
+    if (!logEnsure(work - logUsed + BUCKETS * 8 + 16 + BLOCK * 8)) {
+      rawBlock = <isize>(logUsed - BLOCK * 8); // partitioned by the check instead
+      outOfMemory();
+      return;
+    }
     partitionBlock(logBase + logUsed - BLOCK * 8, BLOCK, logBase + work, logBase + work + BUCKETS * 4, logBase + work + BUCKETS * 8 + 16);
   }
   // The next keys of this section go straight in up to the block's last one, while the log has room.
-  if (!logEnsure(65536)) { enabled = false; return; }
+  if (!logEnsure(65536)) { outOfMemory(); return; }
   const blockLast = logUsed + ((BLOCK - 1 - (keys & (BLOCK - 1))) << 3);
-  fastEnd = min(min(blockLast, logRoom()), logUsed + (<usize>(MAX_KEYS - noted) << 3));
+  fastEnd = min(min(blockLast, logRoom()), logUsed + (<usize>(cap - noted) << 3));
 }
 
 function closeSection(): void {
@@ -157,14 +195,14 @@ export function duplicatesCheck(): u32 {
   dbTable = (logUsed + 15) & ~<usize>15;
   dbSize = 0;
   dbCount = 0;
-  if (!growDbTable()) return 0;
+  if (!growDbTable()) return checkFailed();
   for (let s: usize = 0; s < logUsed; s += HEADER + (<usize>load<u32>(logBase + s, 8) << 3)) {
     store<u32>(logBase + s, NONE, 12);
     const e = dbEntry(load<i64>(logBase + s));
     if (load<u32>(e, 8) == NONE) {
       store<i64>(e, load<i64>(logBase + s));
       store<u32>(e, <u32>s, 8);
-      if (++dbCount * 2 > dbSize && !growDbTable()) return 0;
+      if (++dbCount * 2 > dbSize && !growDbTable()) return checkFailed();
     } else {
       store<u32>(logBase + <usize>load<u32>(e, 12), <u32>s, 12); // the db's previous section links here
     }
@@ -173,7 +211,7 @@ export function duplicatesCheck(): u32 {
   // Results after the table, working memory after them.
   const resultsOff = dbTable + dbSize * 16;
   const work = (resultsOff + dbCount * 16 + 15) & ~<usize>15;
-  if (!logEnsure(work - logUsed)) return 0;
+  if (!logEnsure(work - logUsed)) return checkFailed();
   for (let slot: usize = 0; slot < dbSize; slot++) {
     const e = logBase + dbTable + slot * 16;
     const first = load<u32>(e, 8);
@@ -186,7 +224,7 @@ export function duplicatesCheck(): u32 {
       // Several sections: their fingerprints gathered into one run.
       let n: usize = 0;
       for (let s = first; s != NONE; s = load<u32>(logBase + <usize>s, 12)) n += <usize>load<u32>(logBase + <usize>s, 8);
-      if (!logEnsure(work - logUsed + n * 8)) return 0;
+      if (!logEnsure(work - logUsed + n * 8)) return checkFailed();
       let to = logBase + work;
       for (let s = first; s != NONE; s = load<u32>(logBase + <usize>s, 12)) {
         const bytes = <usize>load<u32>(logBase + <usize>s, 8) << 3;
@@ -203,6 +241,13 @@ export function duplicatesCheck(): u32 {
   }
   results = logBase + resultsOff;
   return resultCount;
+}
+
+/** No memory to finish the check: no result, and duplicatesIncomplete() says so. */
+function checkFailed(): u32 {
+  incomplete = 2;
+  resultCount = 0;
+  return 0;
 }
 
 export function duplicatesDb(i: u32): f64 {
@@ -256,7 +301,8 @@ function growDbTable(): bool {
 function countRepeats(run: usize, n: usize, work: usize, blocked: bool): u64 {
   if (n <= SMALL) {
     const table = tableFor(n, work);
-    return table == 0 ? 0 : insertAll(logBase + run, n, table) + zerosRepeated();
+    if (table == 0) { incomplete = 2; return 0; }
+    return insertAll(logBase + run, n, table) + zerosRepeated();
   }
   const blocks = (n + BLOCK - 1) / BLOCK;
   // Per block, where each bucket starts in it and its end (u32); a cursor per bucket; the block buffer;
@@ -264,16 +310,17 @@ function countRepeats(run: usize, n: usize, work: usize, blocked: bool): u64 {
   const stride = (BUCKETS + 1) * 4;
   const bounds = work, cursors = bounds + blocks * stride, buffer = cursors + BUCKETS * 4;
   const tables = buffer + BLOCK * 8;
-  if (!logEnsure(tables - logUsed)) return 0;
+  if (!logEnsure(tables - logUsed)) { incomplete = 2; return 0; }
   for (let b: usize = 0; b < blocks; b++) {
     const a = logBase + run + b * BLOCK * 8, len = min(BLOCK, n - b * BLOCK);
-    if (blocked && len == BLOCK) countBlock(a, len, logBase + cursors, logBase + bounds + b * stride);
+    // (a full block is partitioned already, unless memory ran out for that when it filled)
+    if (blocked && len == BLOCK && <isize>(run + b * BLOCK * 8) != rawBlock) countBlock(a, len, logBase + cursors, logBase + bounds + b * stride);
     else partitionBlock(a, len, logBase + cursors, logBase + bounds + b * stride, logBase + buffer);
   }
   let repeats: u64 = 0;
   for (let k: usize = 0; k < BUCKETS; k++) {
     const r = bucketCheck(logBase + run, blocks, logBase + bounds + (k << 2), stride, tables);
-    if (r < 0) return 0;
+    if (r < 0) { incomplete = 2; return 0; }
     repeats += <u64>r;
   }
   return repeats;

@@ -111,7 +111,7 @@ function moveAbove(delta: usize): bool {
   if (logBase != 0) {
     memory.copy(logBase + delta, logBase, logUsed);
     logBase += delta;
-    logEnd = arenaBase;
+    logEnd = logEndBelow(arenaBase);
   }
   return true;
 }
@@ -125,6 +125,14 @@ export let logUsed: usize = 0;
 /** Where the key log must end: the arena's start. */
 let logEnd: usize = 0;
 const LOG_GAP: usize = 16 << 20;
+/** The key log's bytes at most, working memory above it included (tests lower it to run out of memory). */
+let logLimit: usize = <usize>-1;
+
+/** Sets the key log's limit (0: none): a test's way to make it run out of memory. */
+export function setLogLimit(n: usize): void {
+  logLimit = n == 0 ? <usize>-1 : n;
+  if (n != 0 && logEnd - logBase > n) logEnd = logBase + n;
+}
 
 /** Starts an empty key log where the arena is, and moves the arena up (call after arenaInit). */
 export function logInit(): bool {
@@ -145,9 +153,15 @@ export function logEnsure(n: usize): bool {
 }
 
 function logGrow(end: usize): bool {
+  if (end - logBase > logLimit) return false;
   if (!moveArena(end + max(LOG_GAP, logUsed >> 2))) return false;
-  logEnd = arenaBase;
+  logEnd = logEndBelow(arenaBase);
   return true;
+}
+
+/** Where the log may end below `arena`: there, or sooner under a test's limit. */
+function logEndBelow(arena: usize): usize {
+  return logLimit == <usize>-1 ? arena : min(arena, logBase + logLimit);
 }
 
 /** Log offset up to which memory is there for the key log. */

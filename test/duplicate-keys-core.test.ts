@@ -95,3 +95,30 @@ describe("the core's duplicate-key count", () => {
     expect(coreRepeats(rdb(keys))).toEqual(new Map([[0, 41]]));
   });
 });
+
+describe('a check that runs out of memory', () => {
+  /** DuplicateKeys' core instance (private), for its test-only limits. */
+  const coreOf = (d: DuplicateKeys) => (d as unknown as { core: import('../src/core/wasm.js').RdbCoreExports }).core;
+
+  it('counts a full block it could not partition when it filled (partitioned by the check), and says it is incomplete', () => {
+    const d = new DuplicateKeys();
+    // Room for one block of keys (1 MiB) and what noting them needs, not for partitioning it as it fills.
+    coreOf(d).duplicatesLogLimit(1.5 * 2 ** 20);
+    const BLOCK = 131072;
+    const enc = new TextEncoder();
+    // 100 repeats spread over the block, then keys the log has no room for (not noted).
+    for (let i = 0; i < BLOCK; i++) d.add(0, enc.encode(i % 1000 === 999 ? `k${i - 500}` : `k${i}`));
+    for (let i = 0; i < 10; i++) d.add(0, enc.encode(`more${i}`));
+    coreOf(d).duplicatesLogLimit(0); // the check itself has memory
+    expect(d.perDb()).toEqual(new Map([[0, Math.floor(BLOCK / 1000)]]));
+    expect(d.gap()).toEqual({ keys: BLOCK, reason: 'memory' });
+  });
+
+  it('says it is complete when it is', () => {
+    const d = new DuplicateKeys();
+    d.add(0, new TextEncoder().encode('a'));
+    d.add(0, new TextEncoder().encode('a'));
+    expect(d.perDb()).toEqual(new Map([[0, 1]]));
+    expect(d.gap()).toBeNull();
+  });
+});

@@ -153,3 +153,24 @@ describe('DuplicateKeys', () => {
     expect(d.perDb()).toEqual(new Map([[0, 2]]));
   });
 });
+
+describe('a duplicate-key check that does not cover every key', () => {
+  // "a" four keys on: past a cap of 3 keys (set for the test; the product's is 4,194,304), so not counted.
+  const past = handmade(selectDb(0), set('a', '1'), set('b', '2'), set('c', '3'), set('d', '4'), set('a', '5'));
+
+  it.each(FORMATS)('%s: says once, on stderr, that it covered only the first keys', (_label, args) => {
+    const r = spawnSync(process.execPath, [MAIN, 'parse', ...args, '-'], {
+      input: past, encoding: 'latin1', env: { ...process.env, REDISTAP_TEST_DUPLICATE_KEYS_CAP: '3' },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('redistap: warning: the duplicate-key check covered only the first 3 keys: the keys after them were not checked\n');
+  });
+
+  it('says nothing when the keys are within the cap', () => {
+    const r = spawnSync(process.execPath, [MAIN, 'parse', '-'], {
+      input: past, encoding: 'latin1', env: { ...process.env, REDISTAP_TEST_DUPLICATE_KEYS_CAP: '5' },
+    });
+    expect(r.stderr).toContain('1 keys repeat one written before');
+    expect(r.stderr).not.toContain('duplicate-key check');
+  });
+});

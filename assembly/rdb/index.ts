@@ -12,7 +12,7 @@ import { parserInit, run, finished, version, flavor, trailerChecksum, trailerCov
 import { walkActive } from "./containers";
 import { setBlobEvents, setValueSpans } from "./emitters";
 import { R_NEED, R_FULL, R_DONE, errCode, errDetail, errOffset, clearError, fail } from "../status";
-import { arenaInit, arenaBase, logInit, logEnsure, logBase, logUsed } from "../memory";
+import { arenaInit, arenaBase, logInit, logEnsure, logBase, logUsed, setLogLimit } from "../memory";
 import { duplicatesInit, duplicatesNote } from "../duplicate-keys";
 import { jsonInit } from "../json/writer";
 import { restoreInit, restoreBeforeCompact } from "../restore/commands";
@@ -20,7 +20,7 @@ import { restoreInit, restoreBeforeCompact } from "../restore/commands";
 // The canonical JSON writer (assembly/json/writer.ts) shares this instance: its exports are re-exported.
 export { jsonConsume, jsonOutputLength, jsonFlushed, jsonDbList, jsonHostNeeded, jsonModulesLeftOut } from "../json/writer";
 // Its duplicate-key check (assembly/duplicate-keys.ts), read once at the end.
-export { duplicatesCheck, duplicatesDb, duplicatesRepeats } from "../duplicate-keys";
+export { duplicatesCheck, duplicatesDb, duplicatesRepeats, duplicatesCap, duplicatesIncomplete, duplicatesNoted } from "../duplicate-keys";
 
 /**
  * The duplicate-key check alone, for a host that has the keys' bytes itself (an instance of its own, after
@@ -34,6 +34,11 @@ export function duplicatesEnable(): i32 {
 /** Where the host may write a key of n bytes for duplicatesAdd: above the key log, which grows first. */
 export function duplicatesSpace(n: u32): usize {
   return logEnsure(32 + <usize>n + 16) ? logBase + logUsed + 32 : 0;
+}
+
+/** For tests: the key log's bytes at most (0: no limit), to make the check run out of memory. */
+export function duplicatesLogLimit(n: u32): void {
+  setLogLimit(<usize>n);
 }
 
 export function duplicatesAdd(db: f64, p: usize, n: u32): usize {

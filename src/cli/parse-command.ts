@@ -19,7 +19,8 @@ import { addMemoryOptions, memoryModelFrom, type MemoryFlags } from './memory-op
 import { Output } from './output.js';
 import { ByteProgress } from './progress.js';
 import { addSelectionOptions, selectionFrom, type SelectionFlags } from './selection-options.js';
-import { warn, warnDuplicateKeys, warnModulesLeftOut, warnTrailing } from './warnings.js';
+import { warn, warnDuplicateCheckGap, warnDuplicateKeys, warnModulesLeftOut, warnTrailing } from './warnings.js';
+import type { DuplicateCheckGap } from '../core/wasm.js';
 
 const FORMATS = ['jsonl', 'csv', 'resp', 'keys'] as const;
 type Format = (typeof FORMATS)[number];
@@ -73,6 +74,8 @@ interface Job {
    * the core's JSON writer, or by the formats built in JS into a DuplicateKeys.
    */
   repeatedKeys: () => Map<number, number>;
+  /** After repeatedKeys(): the keys the check left out, if any (past its cap, or out of memory). */
+  duplicateCheckGap: () => DuplicateCheckGap | null;
   /** Module values the format has no place for. */
   modulesLeftOut: number;
 }
@@ -109,6 +112,7 @@ async function pump(job: Job, measure: boolean, sink: EventSink, metadata: RdbMe
 function noteDuplicates(job: Job): DuplicateKeys {
   const duplicates = new DuplicateKeys();
   job.repeatedKeys = () => duplicates.perDb();
+  job.duplicateCheckGap = () => duplicates.gap();
   return duplicates;
 }
 
@@ -146,6 +150,7 @@ async function fastJsonl(job: Job): Promise<RdbMetadata> {
     verifyChecksum: job.verifyChecksum, ...checksumOptions(checksum), selection: job.selection, duplicateKeys: true,
   });
   job.repeatedKeys = () => converter.repeatedKeys();
+  job.duplicateCheckGap = () => converter.duplicateCheckGap();
   // The converter hands out views valid only during its call; Output copies them only for pipes.
   // (Output.write takes the bytes before its first await, so calling it here is enough.)
   let pending: Promise<void> = Promise.resolve();
@@ -238,7 +243,7 @@ Formats:
 A truncated or damaged file: every key it holds whole before the damage is written first (the output
 is then the start of what the whole file would give), then the error with its byte offset (exit 2).
 Keys that appear twice in one db are all written, with a warning: Redis refuses to load such a file
-(checked over the first 4,194,304 keys).
+(checked over the first 4,194,304 keys; a warning says so when there are more, or memory ran out).
 
 Examples:
   redistap parse dump.rdb > keys.jsonl
@@ -255,7 +260,7 @@ Examples:
     const progress = new ByteProgress('reading', toTerminal ? null : process.stderr);
     const job: Job = {
       input, out, batch: new Batcher(out), selection, memoryModel: memoryModelFrom(flags), verifyChecksum: flags.checksum, progress,
-      repeatedKeys: () => new Map(), modulesLeftOut: 0,
+      repeatedKeys: () => new Map(), duplicateCheckGap: () => null, modulesLeftOut: 0,
     };
     try {
       const metadata = await convert(flags.format, job);
@@ -264,6 +269,7 @@ Examples:
       progress.stop();
       // Also before the error of a damaged file: about the keys read until then.
       warnDuplicateKeys(job.repeatedKeys());
+      warnDuplicateCheckGap(job.duplicateCheckGap());
       warnModulesLeftOut(job.modulesLeftOut, flags.format === 'resp' ? 'no command rebuilds them' : 'the canonical format has no line for them');
     }
   });

@@ -3,7 +3,7 @@ import * as abi from './abi.js';
 import { EventBatch } from './event-batch.js';
 import { pumpEvents } from './event-pump.js';
 import { RdbError } from './errors.js';
-import { instantiateRdbCore, loadRdbCore, loadRdbCoreSync, repeatedKeysOf, type RdbCoreExports, type RdbCoreHost } from './wasm.js';
+import { applyTestDuplicateCap, duplicateCheckGapOf, instantiateRdbCore, loadRdbCore, loadRdbCoreSync, repeatedKeysOf, type DuplicateCheckGap, type RdbCoreExports, type RdbCoreHost } from './wasm.js';
 
 export interface RdbParserOptions {
   /** Verify the CRC64 trailer when it is not 0 (default true). */
@@ -142,6 +142,7 @@ export class RdbEventParser {
     const dbs = o.dbs ?? [];
     if (dbs.length > 64) throw new RangeError('canonicalJson.dbs: at most 64 databases');
     const hostFlags = (o.keepKey ? abi.JSON_HOST_FILTER : 0) | (o.duplicateKeys ? abi.JSON_DUPLICATE_KEYS : 0);
+    if (o.duplicateKeys) applyTestDuplicateCap(this.core);
     if (!this.core.jsonEnable(mask, hostFlags, dbs.length)) throw new RangeError('could not set up the JSON writer memory');
     const list = new BigInt64Array(this.core.memory.buffer, this.core.jsonDbList(), dbs.length);
     dbs.forEach((db, i) => { list[i] = BigInt(db); });
@@ -185,6 +186,11 @@ export class RdbEventParser {
    */
   repeatedKeys(): Map<number, number> {
     return this.json ? repeatedKeysOf(this.core) : new Map();
+  }
+
+  /** After repeatedKeys(): null when it covered every key read, else how many it covered and why not all. */
+  duplicateCheckGap(): DuplicateCheckGap | null {
+    return this.json ? duplicateCheckGapOf(this.core) : null;
   }
 
   /** The RESTORE commands written so far (restoreCommands mode); call restoreOutputTaken() once sent. */

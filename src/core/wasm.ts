@@ -25,6 +25,10 @@ export interface RdbCoreExports extends StreamingCore {
   duplicatesDb(i: number): number;
   duplicatesRepeats(i: number): number;
   duplicatesEnable(): number;
+  duplicatesCap(n: number): void;
+  duplicatesLogLimit(n: number): void;
+  duplicatesIncomplete(): number;
+  duplicatesNoted(): number;
   duplicatesSpace(n: number): number;
   duplicatesAdd(db: number, ptr: number, n: number): number;
   jsonOutputPtr(): number;
@@ -53,6 +57,28 @@ export interface RdbCoreHost {
    * given, else only for module values, which are then left out.
    */
   routeKey?(db: number, rdbType: number, key: Uint8Array, expireMs: number | null): number;
+}
+
+/** Why a duplicate-key check left keys out: past the cap (4,194,304 keys), or memory ran out. */
+export interface DuplicateCheckGap {
+  /** The keys noted: the check covers at most these. */
+  keys: number;
+  reason: 'cap' | 'memory';
+}
+
+/** After duplicatesCheck (repeatedKeysOf): null when it covered every key, else what it covered. */
+export function duplicateCheckGapOf(core: RdbCoreExports): DuplicateCheckGap | null {
+  const why = core.duplicatesIncomplete();
+  return why === 0 ? null : { keys: core.duplicatesNoted(), reason: why === 1 ? 'cap' : 'memory' };
+}
+
+/**
+ * For tests only: a smaller cap than 4,194,304 keys from REDISTAP_TEST_DUPLICATE_KEYS_CAP, set before the
+ * check is enabled (once per instance, nothing per key).
+ */
+export function applyTestDuplicateCap(core: RdbCoreExports): void {
+  const n = Number(globalThis.process?.env?.REDISTAP_TEST_DUPLICATE_KEYS_CAP ?? 0);
+  if (Number.isSafeInteger(n) && n > 0) core.duplicatesCap(n);
 }
 
 /** duplicatesCheck's count: for each db with any, the keys that repeat one noted before them in it. */

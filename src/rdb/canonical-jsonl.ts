@@ -2,7 +2,7 @@
 // object is built per key. The entry builder here only reads the file's metadata (AUX fields, checksum).
 // Tests hold this path and the entry path (canonical-json.ts) to the same fixtures.
 import { RdbEventParser, type RdbParserOptions } from '../core/rdb-event-parser.js';
-import { loadRdbCore } from '../core/wasm.js';
+import { loadRdbCore, type DuplicateCheckGap } from '../core/wasm.js';
 import { verifyChecksumWith, type ExternalChecksum } from '../core/external-checksum.js';
 import { EntryBuilder } from './entry-builder.js';
 import { MetadataReader, savedAtMs } from './metadata-reader.js';
@@ -115,6 +115,11 @@ export class CanonicalJsonl {
    */
   repeatedKeys(): Map<number, number> {
     return this.parser.repeatedKeys();
+  }
+
+  /** After repeatedKeys(): null when it covered every key read, else how many it covered and why not all. */
+  duplicateCheckGap(): DuplicateCheckGap | null {
+    return this.parser.duplicateCheckGap();
   }
 
   /** Runs a parser call; if it fails, what was complete before the failure goes out before the error. */

@@ -6,10 +6,10 @@
 // (assembly/duplicate-keys.ts: a 64-bit fingerprint a key, 8 bytes, partitioned as they arrive, counted
 // per bucket in cache-sized tables), here in a small instance of the module that holds only that: each
 // key's bytes are copied in and noted, one call a key. At most 4,194,304 keys are noted (32 MiB); the keys
-// after those are not checked. A fingerprint shared by two different keys would count as a duplicate:
+// after those are not checked, and gap() says so (as it does when memory ran out). A fingerprint shared by two different keys would count as a duplicate:
 // for n keys in a db that happens with probability about n²/2^65 (5·10⁻⁷ at the cap).
 import * as abi from '../core/abi.js';
-import { instantiateRdbCore, loadRdbCoreSync, repeatedKeysOf, type RdbCoreExports } from '../core/wasm.js';
+import { applyTestDuplicateCap, duplicateCheckGapOf, instantiateRdbCore, loadRdbCoreSync, repeatedKeysOf, type DuplicateCheckGap, type RdbCoreExports } from '../core/wasm.js';
 
 export class DuplicateKeys {
   private readonly core: RdbCoreExports;
@@ -21,7 +21,9 @@ export class DuplicateKeys {
   constructor() {
     this.core = instantiateRdbCore(loadRdbCoreSync());
     // The parser's own buffers at their smallest: this instance never parses.
-    if (!this.core.init(4096, 64, 0, abi.MODE_FILE, 0, 0, 0, -1) || !this.core.duplicatesEnable()) {
+    if (!this.core.init(4096, 64, 0, abi.MODE_FILE, 0, 0, 0, -1)) throw new RangeError('could not set up the duplicate-key check memory');
+    applyTestDuplicateCap(this.core);
+    if (!this.core.duplicatesEnable()) {
       throw new RangeError('could not set up the duplicate-key check memory');
     }
     this.note = this.core.duplicatesAdd;
@@ -45,5 +47,10 @@ export class DuplicateKeys {
   /** For each db with duplicates, how many keys repeat one noted before in it (copies after the first). */
   perDb(): Map<number, number> {
     return repeatedKeysOf(this.core);
+  }
+
+  /** After perDb(): null when the check covered every key, else how many it covered and why not all. */
+  gap(): DuplicateCheckGap | null {
+    return duplicateCheckGapOf(this.core);
   }
 }
