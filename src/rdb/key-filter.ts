@@ -48,7 +48,8 @@ export function isExpiredAt(expireMs: number | null, nowMs: number): boolean {
   return expireMs !== null && expireMs < nowMs;
 }
 
-function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
+/** Whether `key` begins with the bytes of `prefix`. */
+export function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
   if (key.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
   return true;

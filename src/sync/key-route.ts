@@ -6,6 +6,8 @@
 // Prefixes and renames compare bytes; --key sees a key as UTF-8 text when it is valid UTF-8 (as every
 // other command's --key does), and a binary key as one character per byte.
 
+import { startsWith } from '../rdb/key-filter.js';
+
 export interface RenameRule {
   pattern: RegExp;
   replacement: string;
@@ -46,12 +48,6 @@ function keyText(bytes: Uint8Array): string {
   } catch {
     return latin1.decode(bytes);
   }
-}
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -122,6 +118,16 @@ function prefixRenameOf(rule: RenameRule): { from: string; to: string } {
       "(e.g. 's/^old:/new:/' or 's/^/new:/'), so that it can tell the keys it wrote on the target from any others");
   }
   return { from, to: rule.replacement.replace(/\$\$/g, '$') };
+}
+
+/** A SCAN MATCH pattern for the keys beginning with `prefix` (its glob characters escaped). */
+export function prefixPattern(prefix: Uint8Array): Uint8Array {
+  const escaped: number[] = [];
+  for (const b of prefix) {
+    if (b === 0x2a || b === 0x3f || b === 0x5b || b === 0x5d || b === 0x5c) escaped.push(0x5c);
+    escaped.push(b);
+  }
+  return Uint8Array.from([...escaped, 0x2a]);
 }
 
 function escapeRegExp(text: string): string {
@@ -245,16 +251,10 @@ export class KeyRoute {
     return this.selects(source);
   }
 
-  /** A SCAN MATCH pattern covering the owned keys of a db: one prefix they all share (glob characters escaped), else '*'. */
+  /** A SCAN MATCH pattern covering the owned keys of a db: one prefix they all share, else '*'. */
   get scanPattern(): Uint8Array {
     const prefixes = this.targetPrefixes();
-    if (prefixes?.length !== 1) return utf8.encode('*');
-    const escaped: number[] = [];
-    for (const b of prefixes[0]!) {
-      if (b === 0x2a || b === 0x3f || b === 0x5b || b === 0x5d || b === 0x5c) escaped.push(0x5c);
-      escaped.push(b);
-    }
-    return Uint8Array.from([...escaped, 0x2a]);
+    return prefixes?.length === 1 ? prefixPattern(prefixes[0]!) : utf8.encode('*');
   }
 
   /** Prefixes every owned key starts with one of (null: any key). */

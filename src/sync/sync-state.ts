@@ -6,6 +6,7 @@
 // the keys of the target's lease (target-lease.ts).
 import type { Checkpoint } from '../replica/events.js';
 import type { RedisEndpoint } from '../replica/redis-url.js';
+import { startsWith } from '../rdb/key-filter.js';
 import type { RouteRecord } from './key-route.js';
 
 export const STATE_PREFIX = 'redistap:';
@@ -29,13 +30,17 @@ export function defaultStateKey(source: RedisEndpoint): string {
   return `${STATE_PREFIX}checkpoint:${source.host}:${source.port}`;
 }
 
-/** The keys a sync keeps on the target beside its state: never its data, whatever the route. */
-export function isStateKey(stateKey: string): (key: Uint8Array) => boolean {
+/** This sync's own keys: the state key itself, and `<state key>:lease`, `:owner`, `:fence:<token>`. */
+export function isOwnStateKey(stateKey: string): (key: Uint8Array) => boolean {
   const state = new TextEncoder().encode(stateKey);
+  return (key) => startsWith(key, state) && (key.length === state.length || key[state.length] === 0x3a);
+}
+
+/** The keys syncs keep on a target (every redistap: key, and this sync's own): never its data, whatever the route. */
+export function isStateKey(stateKey: string): (key: Uint8Array) => boolean {
   const prefix = new TextEncoder().encode(STATE_PREFIX);
-  const startsWith = (key: Uint8Array, p: Uint8Array) => key.length >= p.length && p.every((b, i) => key[i] === b);
-  // The state key itself, and `<state key>:lease`, `:owner`, `:fence:<token>`.
-  return (key) => startsWith(key, prefix) || (startsWith(key, state) && (key.length === state.length || key[state.length] === 0x3a));
+  const own = isOwnStateKey(stateKey);
+  return (key) => startsWith(key, prefix) || own(key);
 }
 
 export function encodeState(state: SyncState): string {

@@ -28,11 +28,11 @@ import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
 import { fencedBlock, TargetLost, type BlockOutcome } from './fenced-block.js';
-import { KeyRoute, routeDifferences, type KeyRouteOptions } from './key-route.js';
+import { KeyRoute, prefixPattern, routeDifferences, type KeyRouteOptions } from './key-route.js';
 import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
 import { ReplicationCopy } from './replication-copy.js';
 import { setsStreamCounters, withoutStreamCounters } from './stream-writes.js';
-import { decodeState, defaultStateKey, encodeState, isStateKey, type StoredRoute, type SyncState } from './sync-state.js';
+import { decodeState, defaultStateKey, encodeState, isOwnStateKey, isStateKey, type StoredRoute, type SyncState } from './sync-state.js';
 import { TargetHeld, TargetLease } from './target-lease.js';
 
 /** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
@@ -253,11 +253,7 @@ class Session {
   async run(): Promise<void> {
     const sync = this.sync;
     const before = await this.readState();
-    try {
-      await sync.lease.refuseIfHeld((args) => this.target.call(args));
-    } catch (err) {
-      throw err instanceof TargetHeld ? new SyncError(err.message) : err;
-    }
+    await this.leaseStep(sync.lease.refuseIfHeld((args) => this.target.call(args)));
     // A target an interrupted --copy replication left a replica of ours is promoted (a replica takes no
     // writes, the claim's neither): what it holds is an incomplete copy, as a stored 'copying' state says.
     const reclaimed = await ReplicationCopy.reclaim(this.target, before?.state === 'copying', (message) => sync.warn(message));
@@ -400,9 +396,14 @@ class Session {
     if (refused >= 0) throw new SyncError(`the target refused ${names[refused]}: ${(replies[refused] as RespErrorReply).message}`);
   }
 
-  private async claimLease(): Promise<void> {
+  private claimLease(): Promise<void> {
+    return this.leaseStep(this.sync.lease.claim((args) => this.target.call(args)));
+  }
+
+  /** A step of the lease: another sync holding the target stops this one (retrying cannot help). */
+  private async leaseStep(step: Promise<void>): Promise<void> {
     try {
-      await this.sync.lease.claim((args) => this.target.call(args));
+      await step;
     } catch (err) {
       throw err instanceof TargetHeld ? new SyncError(err.message) : err;
     }
@@ -410,19 +411,12 @@ class Session {
 
   /** This sync's keys on the target (its state, lease, owner and fence keys), which a replication copy replaces too. */
   private async stateKeysOnTarget(): Promise<number> {
-    await this.select(0);
-    const stateKey = this.sync.stateKey;
-    const mine = (key: Uint8Array) => {
-      const text = utf8.decode(key);
-      return text === stateKey || text.startsWith(`${stateKey}:`);
-    };
-    const pattern = stateKey.replace(/[*?[\]\\]/g, '\\$&') + '*';
-    let [cursor, count] = ['0', 0];
-    do {
-      const reply = await this.target.ok(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000]) as RespValue[];
-      cursor = replyText(reply[0]!);
-      count += (reply[1] as Uint8Array[]).filter(mine).length;
-    } while (cursor !== '0');
+    let count = 0;
+    const stateKey = new TextEncoder().encode(this.sync.stateKey);
+    await this.scanKeys(0, prefixPattern(stateKey), isOwnStateKey(this.sync.stateKey), async (keys) => {
+      count += keys.length;
+      return true;
+    });
     return count;
   }
 
@@ -475,15 +469,26 @@ class Session {
   private async forEachOwnedKey(visit: (db: number, keys: Uint8Array[]) => Promise<boolean>, onlyDb: number | null = null,
     route = this.sync.route): Promise<{ db: number; key: Uint8Array } | null> {
     for (const db of onlyDb === null ? await this.targetDbsWithKeys(route) : [onlyDb]) {
-      await this.select(db);
-      let cursor = '0';
-      do {
-        const reply = await this.target.ok(['SCAN', cursor, 'MATCH', route.scanPattern, 'COUNT', 1000]) as RespValue[];
-        cursor = replyText(reply[0]!);
-        const owned = (reply[1] as Uint8Array[]).filter((k) => route.owns(k));
-        if (owned.length > 0 && !(await visit(db, owned))) return { db, key: owned[0]! };
-      } while (cursor !== '0');
+      const first = await this.scanKeys(db, route.scanPattern, (key) => route.owns(key), (keys) => visit(db, keys));
+      if (first !== null) return { db, key: first };
     }
+    return null;
+  }
+
+  /**
+   * SCANs a db for the keys matching `pattern` that `keep` accepts, calling `visit` with each non-empty
+   * batch; stops early and returns the batch's first key when `visit` resolves false, else null.
+   */
+  private async scanKeys(db: number, pattern: Uint8Array, keep: (key: Uint8Array) => boolean,
+    visit: (keys: Uint8Array[]) => Promise<boolean>): Promise<Uint8Array | null> {
+    await this.select(db);
+    let cursor = '0';
+    do {
+      const reply = await this.target.ok(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000]) as RespValue[];
+      cursor = replyText(reply[0]!);
+      const kept = (reply[1] as Uint8Array[]).filter(keep);
+      if (kept.length > 0 && !(await visit(kept))) return kept[0]!;
+    } while (cursor !== '0');
     return null;
   }
 
