@@ -1,0 +1,78 @@
+// Where change events go: one small interface every destination implements (a broker, a Redis stream, a
+// file). The publisher (publisher.ts) hands a sink batches in the order of the source's stream and moves
+// its position only once a batch is confirmed; a sink only has to send, confirm and keep order.
+import type { Checkpoint } from '../replica/events.js';
+
+/** The fields a subject or routing-key template may name (route-template.ts). */
+export interface MessageRoute {
+  /** The source's database ('' for an event that concerns no database). */
+  db: number | null;
+  /** The command, lower-cased (set, hset...), or the event type for the others (snapshot, full-sync-start...). */
+  command: string;
+  /** A write's keyspace class (string, list, set, hash, zset, stream, generic), or the event type for the others. */
+  class: string;
+  /** The event's partition (publish's --partitions), 0 without. */
+  partition: number;
+}
+
+/** One message: a change event's JSON body and what a sink needs to route and deduplicate it. */
+export interface SinkMessage {
+  /**
+   * Unique per source and the same every time this event is published again (after a restart or a
+   * retry): the broker's deduplication id (Nats-Msg-Id, AMQP message-id, the stream entry's id field).
+   */
+  id: string;
+  route: MessageRoute;
+  /** The event as JSON (docs/event-schema.md), UTF-8. */
+  body: Uint8Array;
+}
+
+/** Messages in the source's order, and where the source's stream stands once all of them are delivered. */
+export interface SinkBatch {
+  messages: SinkMessage[];
+  position: Checkpoint;
+}
+
+/** A position a sink keeps itself, with what it was written under (the route must match to continue). */
+export interface StoredPosition {
+  position: Checkpoint;
+  /** The publisher's route identity (filters, format) when the position was written; compared as JSON. */
+  route: unknown;
+}
+
+/** A sink failed. Retryable: the publisher reconnects it and sends again everything not yet confirmed. */
+export class SinkError extends Error {
+  override name = 'SinkError';
+  constructor(message: string, readonly retryable: boolean, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+export interface Sink {
+  /** The destination as messages name it: URL without credentials, plus the stream, exchange or subject. */
+  readonly name: string;
+  /**
+   * True when the sink stores the position in the same atomic write as the messages (a Redis stream:
+   * MULTI/EXEC): then it is exactly once, and the publisher keeps no checkpoint file. Else the publisher
+   * saves the position after each confirmed batch, and a crash between the two publishes some messages
+   * again (at least once; consumers drop repeats by id).
+   */
+  readonly storesPosition: boolean;
+  /**
+   * Connects (and declares what it needs: exchange, stream). Rejects with SinkError: retryable when the
+   * destination is unreachable or busy, not when it refuses us (credentials, permissions, bad names).
+   * `route` is the publisher's route identity, for a sink that stores the position.
+   */
+  connect(route: unknown): Promise<void>;
+  /** The stored position (storesPosition sinks only; null when none is stored yet). */
+  readPosition?(): Promise<StoredPosition | null>;
+  /**
+   * Sends a batch. Resolves once the destination has confirmed every message of it (and, for
+   * storesPosition, the position with them). May be called again before an earlier batch resolved: the
+   * sink keeps the order of the batches and of their messages. Rejects with SinkError; after a rejection
+   * the publisher calls close(), then connect() and write() again with every unconfirmed batch in order.
+   */
+  write(batch: SinkBatch): Promise<void>;
+  /** Closes the connection (after what was written was confirmed, or after a failure). Never rejects. */
+  close(): Promise<void>;
+}
