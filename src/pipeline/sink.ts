@@ -5,7 +5,7 @@ import type { Checkpoint } from '../replica/events.js';
 
 /** The fields a subject or routing-key template may name (route-template.ts). */
 export interface MessageRoute {
-  /** The source's database ('' for an event that concerns no database). */
+  /** The source's database (null for an event that concerns no database). */
   db: number | null;
   /** The command, lower-cased (set, hset...), or the event type for the others (snapshot, full-sync-start...). */
   command: string;
@@ -27,15 +27,27 @@ export interface SinkMessage {
   body: Uint8Array;
 }
 
-/** Messages in the source's order, and where the source's stream stands once all of them are delivered. */
+/**
+ * Messages in the source's order, and where the source's stream stands once all of them are delivered
+ * (null inside a snapshot: there is nothing to continue from until it ends).
+ */
 export interface SinkBatch {
   messages: SinkMessage[];
-  position: Checkpoint;
+  position: Checkpoint | null;
+  /**
+   * Numbers the batches of a position, from the stored one's + 1: a sink that stores the position
+   * stores this with it, and skips a batch sent again after a reconnect whose number it already holds
+   * (its EXEC applied, the reply was lost). Others may ignore it.
+   */
+  sequence: number;
 }
 
 /** A position a sink keeps itself, with what it was written under (the route must match to continue). */
 export interface StoredPosition {
-  position: Checkpoint;
+  /** Null when only the sequence is stored (a snapshot in progress when the publisher stopped). */
+  position: Checkpoint | null;
+  /** The last batch's sequence number. */
+  sequence: number;
   /** The publisher's route identity (filters, format) when the position was written; compared as JSON. */
   route: unknown;
 }
@@ -73,6 +85,11 @@ export interface Sink {
    * the publisher calls close(), then connect() and write() again with every unconfirmed batch in order.
    */
   write(batch: SinkBatch): Promise<void>;
+  /**
+   * Keys the sink writes itself, when it may write to the source's own server (a Redis stream): writes
+   * that touch only such keys are not published, or each publish would publish itself again.
+   */
+  ownsKey?(db: number, key: Uint8Array): boolean;
   /** Closes the connection (after what was written was confirmed, or after a failure). Never rejects. */
   close(): Promise<void>;
 }

@@ -58,18 +58,23 @@ export class CheckpointFile {
 
   /** Saves `cp` (null: no position yet), and with `output` how much of that file it covers. */
   save(cp: Checkpoint | null, output?: OutputExtent): void {
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, `${JSON.stringify({ ...(cp && { replid: cp.replid, offset: cp.offset, db: cp.db }), output })}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
-    // The rename is durable only once the directory is: without this a power loss could undo it.
-    syncDirectory(dirname(this.path));
+    writeFileAtomically(this.path, `${JSON.stringify({ ...(cp && { replid: cp.replid, offset: cp.offset, db: cp.db }), output })}\n`);
   }
+}
+
+/** Replaces `path` by `text`: a crash or a power loss leaves the old file or the new one, never a mix. */
+export function writeFileAtomically(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  // The rename is durable only once the directory is: without this a power loss could undo it.
+  syncDirectory(dirname(path));
 }
 
 /** fsyncs a directory; best effort where the platform refuses (Windows cannot open one; some file systems reject it). */

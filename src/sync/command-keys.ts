@@ -8,6 +8,26 @@ interface KeySpec {
   last: number;
   step: number;
   movable: boolean;
+  /** The command's keyspace class, from its ACL categories (null: none, or a server before 6.0). */
+  keyClass: KeyClass | null;
+}
+
+/** What kind of key a write changes: the classes of keyspace notifications (`notify-keyspace-events`). */
+export type KeyClass = 'string' | 'list' | 'set' | 'hash' | 'zset' | 'stream' | 'generic';
+
+/**
+ * ACL category → class, most specific first: GEOADD is @geo and @sortedset (a zset), SETBIT @bitmap (a
+ * string), PFADD @hyperloglog (a string), as the server's notifications class them; COPY, DEL, EXPIRE are
+ * only @keyspace (generic).
+ */
+const CATEGORY_CLASSES: Array<[string, KeyClass]> = [
+  ['@stream', 'stream'], ['@hash', 'hash'], ['@geo', 'zset'], ['@sortedset', 'zset'], ['@set', 'set'], ['@list', 'list'],
+  ['@bitmap', 'string'], ['@hyperloglog', 'string'], ['@string', 'string'], ['@keyspace', 'generic'],
+];
+
+function keyClassOf(categories: string[]): KeyClass | null {
+  for (const [category, keyClass] of CATEGORY_CLASSES) if (categories.includes(category)) return keyClass;
+  return null;
 }
 
 export interface CommandArgs {
@@ -35,11 +55,24 @@ export class CommandKeys {
     for (const info of reply) {
       if (!Array.isArray(info)) continue;
       const flags = Array.isArray(info[2]) ? info[2].map(replyText) : [];
+      const categories = Array.isArray(info[6]) ? info[6].map(replyText) : [];
       specs.set(replyText(info[0]!).toLowerCase(), {
         first: Number(info[3]), last: Number(info[4]), step: Number(info[5]), movable: flags.includes('movablekeys'),
+        keyClass: keyClassOf(categories),
       });
     }
     return new CommandKeys(specs);
+  }
+
+  /** Whether the server said which category each command is in (ACL categories: Redis 6.0 and later). */
+  get knowsClasses(): boolean {
+    for (const spec of this.specs.values()) if (spec.keyClass !== null) return true;
+    return false;
+  }
+
+  /** The keyspace class of a command (null: the server gives it none, e.g. MULTI, PUBLISH, or unknown). */
+  keyClass(name: string): KeyClass | null {
+    return this.specs.get(name)?.keyClass ?? null;
   }
 
   /** Argument positions holding keys (possibly none), or null when they cannot be told. */

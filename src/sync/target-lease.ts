@@ -64,7 +64,7 @@ export class TargetHeld extends Error {
 }
 
 /** This boot and pid namespace ('' where the system does not say: then no holder is known to be dead). */
-function bootTag(): string {
+export function bootTag(): string {
   try {
     return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} ${readlinkSync('/proc/self/ns/pid')}`;
   } catch {
@@ -76,7 +76,7 @@ function bootTag(): string {
  * The process a holder record names is gone: it ran on this host, in this boot and pid namespace (two
  * containers may share a host name, and each see the other's pids as gone), and its pid is not running.
  */
-function deadHere(holder: LeaseHolder): boolean {
+export function deadHere(holder: LeaseHolder): boolean {
   if (holder.host !== hostname() || !holder.boot || holder.boot !== bootTag()) return false;
   try {
     process.kill(holder.pid, 0);
@@ -111,7 +111,8 @@ export class TargetLease {
   private readonly ownerKey: string;
   private readonly fencePrefix: string;
 
-  constructor(stateKey: string, readonly leaseMs = DEFAULT_LEASE_MS) {
+  /** `who`: what holds a lease, as messages name it (a sync, a publish). */
+  constructor(stateKey: string, readonly leaseMs = DEFAULT_LEASE_MS, private readonly who = 'sync') {
     this.leaseKey = `${stateKey}:lease`;
     this.ownerKey = `${stateKey}:owner`;
     this.fencePrefix = `${stateKey}:fence:`;
@@ -128,10 +129,10 @@ export class TargetLease {
     for (;;) {
       const reply = await call(['EVAL', CLAIM, 2, this.leaseKey, this.ownerKey, this.record, this.holder.token, this.leaseMs, expected, this.fencePrefix]);
       if (reply instanceof RespErrorReply && reply.code === 'READONLY') {
-        throw new TargetHeld('the target is a read-only replica (it refused the sync\'s lease: READONLY): sync into a master; ' +
+        throw new TargetHeld(`the target is a read-only replica (it refused the ${this.who}'s lease: READONLY): ${this.who} into a master; ` +
           'when it is loading the --copy replication of another sync, wait until that copy is over');
       }
-      if (reply instanceof RespErrorReply) throw new Error(`the target refused the sync's lease script (EVAL): ${reply.message}`);
+      if (reply instanceof RespErrorReply) throw new Error(`the target refused the ${this.who}'s lease script (EVAL): ${reply.message}`);
       const [won, held, ttl] = reply as RespValue[];
       if (won === 1) return;
       const heldText = replyText(held!);
@@ -151,7 +152,7 @@ export class TargetLease {
    */
   async refuseIfHeld(call: (args: BufferedArg[]) => Promise<RespValue>): Promise<void> {
     const held = await call(['GET', this.leaseKey]);
-    if (held instanceof RespErrorReply) throw new Error(`the target refused to read the sync's lease (GET ${this.leaseKey}): ${held.message}`);
+    if (held instanceof RespErrorReply) throw new Error(`the target refused to read the ${this.who}'s lease (GET ${this.leaseKey}): ${held.message}`);
     if (!(held instanceof Uint8Array)) return;
     const text = replyText(held);
     const holder = parseHolder(text);
@@ -163,8 +164,8 @@ export class TargetLease {
     const who = holder
       ? `pid ${holder.pid} on ${holder.host}, since ${new Date(holder.sinceMs).toISOString()}`
       : `a holder recorded as ${JSON.stringify(text)}`;
-    return `another sync holds this target (${who}); its lease (key ${this.leaseKey}) ends in ${(Math.max(ttlMs, 0) / 1000).toFixed(1)} s ` +
-      'unless that sync renews it, as it does while it runs. Stop that sync first: once its lease ends, a new one takes over ' +
+    return `another ${this.who} holds this target (${who}); its lease (key ${this.leaseKey}) ends in ${(Math.max(ttlMs, 0) / 1000).toFixed(1)} s ` +
+      `unless that ${this.who} renews it, as it does while it runs. Stop that ${this.who} first: once its lease ends, a new one takes over ` +
       '(at once, when it ran on this host and its process is gone)';
   }
 

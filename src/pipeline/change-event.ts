@@ -1,0 +1,110 @@
+// The change events publish sends, as JSON (docs/event-schema.md, docs/event-schema.json): a versioned
+// envelope around each write of the source, each key of a snapshot, and the lifecycle events that change
+// what a consumer holds. Every event has an id that is the same each time it is published again, so a
+// consumer (or the broker) drops repeats by id.
+import { canonicalLine, isEmptyCollection, jsonBytes } from '../rdb/canonical-json.js';
+import type { RdbEntry } from '../rdb/entry.js';
+import type { ReplicaCommand } from '../replica/events.js';
+import type { KeyClass } from '../sync/command-keys.js';
+import type { MessageRoute, SinkMessage } from './sink.js';
+
+/** The envelope's version: `v` of every event. A change a consumer must know about raises it. */
+export const EVENT_VERSION = 1;
+
+/** How much of a snapshot is published: nothing, one event per key (no value), or each key with its value. */
+export type SnapshotMode = 'none' | 'keys' | 'values';
+
+/** Where an event is in the source's stream, and which source: the id is made of it. */
+interface Place {
+  replid: string;
+  offset: number;
+  /** Orders the events at one offset: a snapshot's keys share the offset of its start. */
+  seq: number;
+}
+
+/** A write's place in a MULTI/EXEC block of the source: the block's id, its index, the writes published of it. */
+export interface TransactionPlace {
+  id: string;
+  index: number;
+  count: number;
+}
+
+const encoder = new TextEncoder();
+
+/** The id of the event at `place`: `<replid>-<offset>-<seq>`. */
+export function eventId(place: Place): string {
+  return `${place.replid}-${place.offset}-${place.seq}`;
+}
+
+/** Makes the messages of one source's events. */
+export class ChangeEvents {
+  private readonly sourceJson: string;
+
+  constructor(source: string, private readonly snapshot: SnapshotMode) {
+    this.sourceJson = JSON.stringify(source);
+  }
+
+  /** A write: its keys (argument positions) and keyspace class come from the source's command table. */
+  write(command: ReplicaCommand, replid: string, db: number, keyPositions: readonly number[], keyClass: KeyClass | null,
+    tx: TransactionPlace | null, partition: number): SinkMessage {
+    const place = { replid, offset: command.offset, seq: 0 };
+    const args: string[] = [];
+    for (let i = 1; i < command.argCount; i++) args.push(jsonBytes(command.arg(i)));
+    const keys = keyPositions.map((i) => args[i - 1]!);
+    const name = command.name;
+    const body = `${this.head('write', place)},"db":${db},"command":${JSON.stringify(name)},"class":${keyClass === null ? 'null' : `"${keyClass}"`},` +
+      `"keys":[${keys.join(',')}],"args":[${args.join(',')}],"tx":${tx === null ? 'null' : JSON.stringify(tx)}}`;
+    return this.message(place, body, { db, command: name, class: keyClass ?? 'none', partition });
+  }
+
+  /** A key of a snapshot (seq: its place in the snapshot, from 1); null for what the mode leaves out. */
+  snapshotKey(entry: RdbEntry, replid: string, offset: number, seq: number, partition: number): SinkMessage | null {
+    const line = this.snapshot === 'values' ? canonicalLine(entry) : keyLine(entry);
+    if (line === null) return null;
+    const place = { replid, offset, seq };
+    // The entry's canonical JSON (db, key, type, expire_ms, value) joins the envelope's fields.
+    const body = `${this.head('snapshot', place)},${line.slice(1)}`;
+    return this.message(place, body, { db: entry.db, command: 'snapshot', class: classOfType(entry.type), partition });
+  }
+
+  /** The source is sending a snapshot: a consumer drops what it holds (`reason`: why there was no continuing). */
+  fullSyncStart(replid: string, offset: number, reason: string): SinkMessage {
+    const place = { replid, offset, seq: 0 };
+    return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"`);
+  }
+
+  /** The snapshot is complete (`keys` snapshot events were published); writes follow. */
+  fullSyncEnd(replid: string, offset: number, seq: number, keys: number): SinkMessage {
+    return this.lifecycle('full-sync-end', { replid, offset, seq }, `,"keys":${keys}`);
+  }
+
+  /** The source's replication ID changed (a failover, or a restart that continued): no data changed. */
+  replidChanged(from: string, to: string, offset: number): SinkMessage {
+    return this.lifecycle('replid-changed', { replid: to, offset, seq: 1 }, `,"from":${JSON.stringify(from)}`);
+  }
+
+  private lifecycle(event: string, place: Place, fields: string): SinkMessage {
+    return this.message(place, `${this.head(event, place)}${fields}}`, { db: null, command: event, class: event, partition: 0 });
+  }
+
+  private head(event: string, place: Place): string {
+    return `{"v":${EVENT_VERSION},"id":"${eventId(place)}","event":"${event}","source":${this.sourceJson},` +
+      `"replid":"${place.replid}","offset":${place.offset},"seq":${place.seq}`;
+  }
+
+  private message(place: Place, body: string, route: MessageRoute): SinkMessage {
+    return { id: eventId(place), route, body: encoder.encode(body) };
+  }
+}
+
+/** The keyspace class of a snapshot key's type (what a write to it would be classed). */
+export function classOfType(type: RdbEntry['type']): string {
+  return type === 'module' ? 'module' : type;
+}
+
+/** The canonical line of an entry without its value (--snapshot keys). */
+function keyLine(e: RdbEntry): string | null {
+  if (e.type === 'module' || isEmptyCollection(e)) return null;
+  const expire = e.expireMs === null ? 'null' : String(e.expireMs);
+  return `{"db":${e.db},"key":${jsonBytes(e.key)},"type":"${e.type}","expire_ms":${expire}}`;
+}

@@ -1,0 +1,543 @@
+// `publish`: a source's writes as change events in a sink (a broker, a Redis stream), in order, never
+// lost. The source is a Replica (PSYNC, snapshot, stream); the filter (event-filter.ts) picks the events;
+// change-event.ts makes each a message; the sink (sink.ts) confirms batches of them. The position moves
+// only past confirmed batches: the sink stores it with the messages (exactly once), or this publisher
+// saves it in a file afterwards (at least once: ids let consumers and brokers drop repeats).
+//
+// While the sink is down, blocked or refusing, the unconfirmed batches stay in memory and are sent again
+// in order once it is back; the replica keeps reading the source at line rate into its memory queue and
+// its spool file, so the source never drops the link for an overfull output buffer. Past maxSpoolBytes
+// the publisher stops with its position saved (never a silent drop).
+import type { ConnectionOptions } from 'node:tls';
+import { replyText } from '../resp/replies.js';
+import type { RdbEntry } from '../rdb/entry.js';
+import { Replica } from '../replica/replica.js';
+import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
+import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
+import { CommandKeys } from '../sync/command-keys.js';
+import { RedisConnection } from '../sync/connection.js';
+import { ChangeEvents, type SnapshotMode } from './change-event.js';
+import { EventFilter, type EventFilterOptions, type FilterRecord } from './event-filter.js';
+import { PositionFile } from './position-file.js';
+import { SinkError, type Sink, type SinkBatch, type SinkMessage } from './sink.js';
+
+export interface PublishOptions extends EventFilterOptions {
+  /** redis://[user:password@]host[:port] (rediss:// for TLS) of the server whose writes are published. */
+  source: string;
+  sourceTls?: ConnectionOptions;
+  /** Where the events go (sinks/: amqpSink, natsSink, redisStreamSink; or sinkFromUrl). */
+  sink: Sink;
+  /** What of a snapshot is published (default 'none': its start and end only). */
+  snapshot?: SnapshotMode;
+  /**
+   * The file keeping the position, for a sink that does not store it with its messages (a broker); null:
+   * none (every start publishes from a new snapshot). Required (a path or null) for such sinks.
+   */
+  positionFile?: string | null;
+  /** Continue although the filters or snapshot mode changed since the position was saved: from a new snapshot. */
+  resync?: boolean;
+  /** Bytes of messages sent to the sink and not yet confirmed, at most (default 16 MiB). */
+  maxInFlightBytes?: number;
+  /** Bytes of the source's stream waiting in the spool file while the sink is behind, at most (default 1 GiB). */
+  maxSpoolBytes?: number;
+  /** No data from the source for this long is a failure of its link (default 60 s). */
+  timeoutMs?: number;
+  /** Delays between attempts to reach the sink or the source: doubling from initialDelayMs (100) to maxDelayMs (5000). */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  signal?: AbortSignal;
+  onEvent?: (event: PublishEvent) => void;
+}
+
+export type PublishPhase = 'connecting' | 'snapshot' | 'streaming' | 'stopped' | 'failed';
+
+export interface PublishStatus {
+  phase: PublishPhase;
+  /** Events handed to the sink, and those it confirmed (with the position they reach). */
+  published: { events: number; batches: number };
+  confirmed: { events: number; replid: string; offset: number };
+  /** Events read and not yet confirmed: bytes waiting (memory queue, spool, in flight), and how long the oldest has waited. */
+  lag: { bytes: number; ms: number };
+  /** Bytes of the source's stream kept in the spool file while the sink is behind. */
+  spoolBytes: number;
+  /** 'up', or 'down' while it is being reconnected. */
+  sink: 'up' | 'down';
+  fullSyncs: number;
+  /** Times the sink was reconnected after a failure. */
+  sinkReconnects: number;
+  warnings: number;
+}
+
+export type PublishEvent =
+  | { type: 'status'; status: PublishStatus }
+  | { type: 'phase'; phase: PublishPhase; detail: string }
+  | { type: 'warning'; message: string };
+
+/** A failure retrying cannot cure: publish stops with it (its position saved). */
+export class PublishError extends Error {
+  override name = 'PublishError';
+}
+
+/** The route a position was written under: a later run with another one would skip or mix events. */
+interface RouteIdentity {
+  filter: FilterRecord;
+  snapshot: SnapshotMode;
+  sink: string;
+}
+
+/** A batch handed to the sink and not yet confirmed. */
+interface Pending {
+  batch: SinkBatch;
+  bytes: number;
+  openedMs: number;
+  confirmed: boolean;
+}
+
+const BATCH_MAX_BYTES = 1 << 20;
+const BATCH_MAX_MESSAGES = 1000;
+const STATUS_INTERVAL_MS = 1000;
+const POSITION_SAVE_INTERVAL_MS = 1000;
+/** Replicated commands that are not data. */
+const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf', 'select', 'multi', 'exec']);
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+export class Publisher {
+  readonly status: PublishStatus = {
+    phase: 'connecting',
+    published: { events: 0, batches: 0 },
+    confirmed: { events: 0, replid: '', offset: 0 },
+    lag: { bytes: 0, ms: 0 },
+    spoolBytes: 0,
+    sink: 'down',
+    fullSyncs: 0,
+    sinkReconnects: 0,
+    warnings: 0,
+  };
+  /** Resolves when stopped (everything taken from the source confirmed, when the sink is up); rejects with what ended it. */
+  readonly done: Promise<PublishStatus>;
+  private readonly options: PublishOptions;
+  private readonly sink: Sink;
+  private readonly source: RedisEndpoint;
+  private readonly sourceName: string;
+  private readonly snapshot: SnapshotMode;
+  private readonly positionFile: PositionFile | null;
+  private readonly abort = new AbortController();
+  /** Aborted by stop() and by a failure: ends waits (reconnecting the sink). */
+  private readonly halted = new AbortController();
+  private readonly maxInFlightBytes: number;
+  private readonly maxSpoolBytes: number;
+  private route!: RouteIdentity;
+  private filter!: EventFilter;
+  private events!: ChangeEvents;
+  private replica: Replica | null = null;
+  private failure: unknown = null;
+
+  // The batch being filled, and those the sink has not confirmed, in order.
+  private open: { messages: SinkMessage[]; bytes: number; openedMs: number } | null = null;
+  private readonly unconfirmed: Pending[] = [];
+  private inFlightBytes = 0;
+  /** Where the stream stands after the last event put in a batch (null inside a snapshot). */
+  private position: Checkpoint | null = null;
+  /** The sink's connection: a write of an older generation failing says nothing about the current one. */
+  private generation = 0;
+  private sinkUp = false;
+  private recovering: Promise<void> | null = null;
+  private roomWaiters: Array<() => void> = [];
+  private savedPosition: Checkpoint | null = null;
+  private confirmedPosition: Checkpoint | null = null;
+  // The snapshot being published: its replid and offset (its events' place), and keys so far.
+  private snapshotPlace: { replid: string; offset: number; keys: number } | null = null;
+  private readonly warnedUnknownKeys = new Set<string>();
+  /**
+   * Writes were left out (filtered) since the last batch: the position moved with no message to carry it.
+   * (Not set by the sink's own writes: moving the position is itself such a write on a Redis stream sink
+   * that is the source's own server.)
+   */
+  private skippedWrites = false;
+  /** The last batch's number (SinkBatch.sequence). */
+  private sequence = 0;
+
+  constructor(options: PublishOptions) {
+    this.options = options;
+    this.sink = options.sink;
+    this.source = parseRedisUrl(options.source);
+    this.sourceName = `${this.source.host}:${this.source.port}`;
+    this.snapshot = options.snapshot ?? 'none';
+    if (!['none', 'keys', 'values'].includes(this.snapshot)) throw new TypeError(`snapshot must be none, keys or values, got ${JSON.stringify(this.snapshot)}`);
+    if (!this.sink.storesPosition && options.positionFile === undefined) {
+      throw new TypeError(`${this.sink.name} does not keep the position with its messages: give a position file ` +
+        '(where a restart continues from), or null to publish from a new snapshot at every start');
+    }
+    this.positionFile = this.sink.storesPosition || !options.positionFile ? null : new PositionFile(options.positionFile);
+    this.maxInFlightBytes = options.maxInFlightBytes ?? 16 << 20;
+    this.maxSpoolBytes = options.maxSpoolBytes ?? 1 << 30;
+    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+    this.done = this.run();
+    this.done.catch(() => undefined);
+  }
+
+  /** Stops reading the source; what was read is confirmed (while the sink is up), then `done` resolves. */
+  stop(): void {
+    this.abort.abort();
+    this.halted.abort();
+    this.replica?.stop();
+  }
+
+  private async run(): Promise<PublishStatus> {
+    const timer = setInterval(() => this.tick(), STATUS_INTERVAL_MS);
+    const saver = this.positionFile ? setInterval(() => this.savePosition(), POSITION_SAVE_INTERVAL_MS) : null;
+    try {
+      this.positionFile?.lock();
+      await this.prepare();
+      const stored = await this.storedPosition();
+      if (!this.abort.signal.aborted) await this.stream(stored);
+      await this.drain();
+      if (this.failure) throw this.failure;
+      this.phase('stopped', 'stopped');
+      return this.status;
+    } catch (err) {
+      if (this.abort.signal.aborted && !this.failure && err instanceof SinkError && err.retryable) {
+        this.phase('stopped', `stopped while ${this.sink.name} was unreachable`);
+        return this.status;
+      }
+      const error = err instanceof SinkError || err instanceof PublishError ? err : new PublishError((err as Error).message, { cause: err });
+      this.phase('failed', error.message);
+      throw error;
+    } finally {
+      clearInterval(timer);
+      if (saver) clearInterval(saver);
+      this.savePosition();
+      this.positionFile?.unlock();
+      await this.sink.close();
+      this.emitStatus();
+    }
+  }
+
+  /** The source's command table (keys and classes of writes), the filter, and the sink connected. */
+  private async prepare(): Promise<void> {
+    const connection = await RedisConnection.open({ endpoint: this.source, tls: this.options.sourceTls, timeoutMs: this.options.timeoutMs, role: 'source' });
+    let table: CommandKeys;
+    try {
+      table = await CommandKeys.load(connection);
+      replyText(await connection.ok(['PING']));
+    } finally {
+      connection.close();
+    }
+    try {
+      this.filter = new EventFilter(this.options, table);
+    } catch (err) {
+      throw new PublishError((err as Error).message);
+    }
+    this.events = new ChangeEvents(this.sourceName, this.snapshot);
+    this.route = { filter: this.filter.record, snapshot: this.snapshot, sink: this.sink.name };
+    await this.connectSink();
+  }
+
+  /** Where to continue from: the position stored (by the sink, or in the file) under the same route. */
+  private async storedPosition(): Promise<Checkpoint | null> {
+    const stored = this.sink.storesPosition ? await this.sink.readPosition!() : this.positionFile?.load() ?? null;
+    if (!stored) return null;
+    this.sequence = stored.sequence;
+    if (!stored.position) return null;
+    const was = JSON.stringify(stored.route);
+    if (was === JSON.stringify(this.route)) return stored.position;
+    if (!this.options.resync) {
+      throw new PublishError(`the position (${this.positionFile?.path ?? this.sink.name}) was saved with other options: ${was}, now ` +
+        `${JSON.stringify(this.route)}. Continuing would leave consumers with events of both. Run with the same options, or add ` +
+        '--resync to publish from a new snapshot (a full-sync-start event tells consumers to drop what they hold)');
+    }
+    this.warn('--resync: the options changed since the position was saved: publishing from a new snapshot');
+    return null;
+  }
+
+  private async stream(from: Checkpoint | null): Promise<void> {
+    this.position = from;
+    this.confirmedPosition = this.savedPosition = from;
+    if (from) this.status.confirmed = { events: 0, replid: from.replid, offset: from.offset };
+    this.replica = new Replica({
+      url: this.options.source, tls: this.options.sourceTls, checkpoint: from,
+      timeoutMs: this.options.timeoutMs, reconnect: this.options.reconnect,
+      skipRdb: this.snapshot === 'none',
+    });
+    if (this.abort.signal.aborted) this.replica.stop();
+    await this.replica.run((event) => this.handle(event));
+    if (this.open) this.closeBatch();
+  }
+
+  private handle(event: ReplicaEvent): void | Promise<void> {
+    if (this.failure) {
+      this.replica!.stop();
+      return;
+    }
+    switch (event.type) {
+      case 'command': this.write([event.command], event.replid, event.command.offset, null); break;
+      case 'transaction': this.write(event.commands, event.replid, event.offset, event.firstOffset); break;
+      case 'entry': this.snapshotKey(event.entry); break;
+      case 'full-sync-start':
+        this.status.fullSyncs++;
+        this.phase('snapshot', `full sync from the source (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
+        this.snapshotPlace = { replid: event.replid, offset: event.offset, keys: 0 };
+        this.position = null;
+        this.add(this.events.fullSyncStart(event.replid, event.offset, event.reason));
+        break;
+      case 'full-sync-end': {
+        const place = this.snapshotPlace!;
+        this.add(this.events.fullSyncEnd(place.replid, place.offset, place.keys + 1, place.keys));
+        this.snapshotPlace = null;
+        this.position = { replid: event.replid, offset: event.offset, db: 0 };
+        this.phase('streaming', `snapshot done (${place.keys} keys published); publishing writes`);
+        break;
+      }
+      case 'replid-changed':
+        this.add(this.events.replidChanged(event.from, event.to, event.offset));
+        this.position = { replid: event.to, offset: event.offset, db: this.position?.db ?? 0 };
+        break;
+      case 'resumed':
+        this.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`);
+        return;
+      case 'link-down':
+        this.warn(`the source link dropped${event.error ? `: ${event.error.message}` : ''}; reconnecting`);
+        return;
+      default: return;
+    }
+    return this.room();
+  }
+
+  // ------------------------------------------------------------------ events → messages
+
+  private write(commands: ReplicaCommand[], replid: string, offset: number, txFirst: number | null): void {
+    const selected: Array<{ command: ReplicaCommand; keys: number[]; keyClass: ReturnType<CommandKeys['keyClass']> }> = [];
+    for (const command of commands) {
+      const name = command.name;
+      if (NOT_DATA.has(name)) continue;
+      const chosen = this.filter.write(name, command.db, command);
+      if (chosen === 'keys-unknown') {
+        this.unknownKeys(name, command.offset);
+        continue;
+      }
+      if (chosen === null) continue;
+      const keys = chosen.keys ?? [];
+      if (this.sinkOwnsAll(command, keys)) continue;
+      selected.push({ command, keys, keyClass: chosen.keyClass });
+    }
+    const txId = txFirst === null ? null : `${replid}-${offset}`;
+    selected.forEach(({ command, keys, keyClass }, index) => {
+      this.add(this.events.write(command, replid, command.db, keys, keyClass, txId === null ? null : { id: txId, index, count: selected.length }, 0));
+    });
+    const last = commands[commands.length - 1];
+    this.position = { replid, offset, db: last ? last.db : this.position?.db ?? 0 };
+    if (selected.length === 0 && !commands.every((c) => NOT_DATA.has(c.name) || this.sinkOwnsAll(c, this.filter.keysOf(c)))) this.skippedWrites = true;
+  }
+
+  /** A write only to keys the sink writes itself (a Redis stream sink on the source's own server). */
+  private sinkOwnsAll(command: ReplicaCommand, keys: number[]): boolean {
+    if (!this.sink.ownsKey || keys.length === 0) return false;
+    return keys.every((at) => this.sink.ownsKey!(command.db, command.arg(at)));
+  }
+
+  private unknownKeys(name: string, offset: number): void {
+    if (this.warnedUnknownKeys.has(name)) return;
+    this.warnedUnknownKeys.add(name);
+    this.warn(`${name.toUpperCase()} (first at offset ${offset}) is not published: its keys cannot be told, so --prefix/--key cannot judge it`);
+  }
+
+  private snapshotKey(entry: RdbEntry): void {
+    const place = this.snapshotPlace;
+    if (!place || !this.filter.snapshotKey(entry.db, entry.key, entry.type)) return;
+    if (this.sink.ownsKey?.(entry.db, entry.key)) return;
+    const message = this.events.snapshotKey(entry, place.replid, place.offset, place.keys + 1, 0);
+    if (message === null) {
+      if (entry.type === 'module') this.warn(`snapshot key ${JSON.stringify(new TextDecoder().decode(entry.key))} (db ${entry.db}) is a module value: not published`);
+      return;
+    }
+    place.keys++;
+    this.add(message);
+  }
+
+  // ------------------------------------------------------------------ batches → the sink
+
+  private add(message: SinkMessage): void {
+    if (!this.open) {
+      this.open = { messages: [], bytes: 0, openedMs: Date.now() };
+      // The batch closes once the events already received are in it (they come without a turn of the loop).
+      setImmediate(() => this.closeBatch());
+    }
+    this.open.messages.push(message);
+    this.open.bytes += message.body.length;
+    this.status.published.events++;
+    if (this.open.bytes >= BATCH_MAX_BYTES || this.open.messages.length >= BATCH_MAX_MESSAGES) this.closeBatch();
+  }
+
+  private closeBatch(): void {
+    const open = this.open;
+    if (!open) return;
+    this.open = null;
+    const pending: Pending = { batch: { messages: open.messages, position: this.position, sequence: ++this.sequence }, bytes: open.bytes, openedMs: open.openedMs, confirmed: false };
+    this.skippedWrites = false;
+    this.unconfirmed.push(pending);
+    this.inFlightBytes += pending.bytes;
+    this.status.published.batches++;
+    if (this.sinkUp) this.send(pending);
+  }
+
+  /** Resolves when there is room for more in flight (the replica meanwhile queues and spools the source). */
+  private room(): Promise<void> | undefined {
+    if (this.inFlightBytes + (this.open?.bytes ?? 0) <= this.maxInFlightBytes) return undefined;
+    this.closeBatch();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private send(pending: Pending): void {
+    const generation = this.generation;
+    this.sink.write(pending.batch).then(() => this.confirmed(pending), (err: unknown) => this.sinkFailed(err, generation));
+  }
+
+  /** A batch confirmed (even by an earlier connection of the sink): the position moves past every confirmed batch in front. */
+  private confirmed(pending: Pending): void {
+    pending.confirmed = true;
+    while (this.unconfirmed[0]?.confirmed) {
+      const done = this.unconfirmed.shift()!;
+      this.inFlightBytes -= done.bytes;
+      this.status.confirmed.events += done.batch.messages.length;
+      const position = done.batch.position;
+      if (position) {
+        this.confirmedPosition = position;
+        this.status.confirmed.replid = position.replid;
+        this.status.confirmed.offset = position.offset;
+      }
+    }
+    if (this.inFlightBytes <= this.maxInFlightBytes / 2) this.wakeRoomWaiters();
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private sinkFailed(err: unknown, generation: number): void {
+    if (generation !== this.generation) return; // that connection is already being replaced
+    if (!(err instanceof SinkError) || !err.retryable) {
+      this.fail(err);
+      return;
+    }
+    this.generation++;
+    this.sinkUp = false;
+    this.status.sink = 'down';
+    this.warn(`${this.sink.name}: ${err.message}; reconnecting (${this.unconfirmed.length} batches wait to be sent again)`);
+    this.recovering = this.recoverSink().catch((error: unknown) => {
+      if (!this.abort.signal.aborted) this.fail(error); // stopped while the sink was down: the position stays
+    }).finally(() => { this.recovering = null; });
+  }
+
+  /** Reconnects the sink and sends every unconfirmed batch again, in order. */
+  private async recoverSink(): Promise<void> {
+    await this.sink.close();
+    await this.connectSink();
+    this.status.sinkReconnects++;
+    for (const pending of this.unconfirmed) if (!pending.confirmed) this.send(pending);
+  }
+
+  /** Connects the sink, retrying while it is unreachable (with the delays of `reconnect`). */
+  private async connectSink(): Promise<void> {
+    const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.reconnect ?? {};
+    let delay = initialDelayMs;
+    for (;;) {
+      try {
+        await this.sink.connect(this.route);
+        this.sinkUp = true;
+        this.status.sink = 'up';
+        return;
+      } catch (err) {
+        if (!(err instanceof SinkError) || !err.retryable || this.halted.signal.aborted) throw err;
+        this.warn(`${this.sink.name}: ${err.message}; trying again in ${delay} ms`);
+        await sleep(delay, this.halted.signal);
+        if (this.failure) throw this.failure;
+        delay = Math.min(delay * 2, maxDelayMs);
+      }
+    }
+  }
+
+  /** Stopped: waits until everything read is confirmed, unless the sink is down (the position then stays where it is). */
+  private async drain(): Promise<void> {
+    if (this.open) this.closeBatch();
+    while (this.unconfirmed.length > 0 && !this.failure && this.sinkUp) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  private savePosition(): void {
+    const position = this.confirmedPosition;
+    if (!this.positionFile || !position || position === this.savedPosition) return;
+    try {
+      this.positionFile.save(position, this.route);
+      this.savedPosition = position;
+    } catch (err) {
+      this.fail(new PublishError(`cannot save the position in ${this.positionFile.path}: ${(err as Error).message}`));
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.halted.abort();
+    this.replica?.stop();
+    this.wakeRoomWaiters();
+  }
+
+  // ------------------------------------------------------------------ status
+
+  /** Carries the position past writes left out, in a batch with no message, when nothing else would. */
+  private carryPosition(): void {
+    if (!this.skippedWrites || this.open || this.unconfirmed.length > 0 || !this.position || this.snapshotPlace) return;
+    this.skippedWrites = false;
+    const pending: Pending = { batch: { messages: [], position: this.position, sequence: ++this.sequence }, bytes: 0, openedMs: Date.now(), confirmed: false };
+    this.unconfirmed.push(pending);
+    if (this.sinkUp) this.send(pending);
+  }
+
+  private tick(): void {
+    this.carryPosition();
+    const spooled = this.replica?.backlog.spooledBytes ?? 0;
+    if (spooled > this.maxSpoolBytes && !this.failure) {
+      this.fail(new PublishError(`${spooled} bytes of the source's stream wait in the spool file while ${this.sink.name} ` +
+        `${this.sinkUp ? 'confirms too slowly' : 'is down'} (limit ${this.maxSpoolBytes}): stopped, the position of the last confirmed event saved`));
+    }
+    this.emitStatus();
+  }
+
+  private emitStatus(): void {
+    const backlog = this.replica?.backlog;
+    const oldest = this.open?.openedMs ?? this.unconfirmed[0]?.openedMs ?? null;
+    this.status.spoolBytes = backlog?.spooledBytes ?? 0;
+    this.status.lag = {
+      bytes: (backlog ? backlog.queuedBytes + backlog.spooledBytes : 0) + this.inFlightBytes + (this.open?.bytes ?? 0),
+      ms: oldest === null ? 0 : Date.now() - oldest,
+    };
+    this.options.onEvent?.({ type: 'status', status: this.status });
+  }
+
+  private phase(phase: PublishPhase, detail: string): void {
+    this.status.phase = phase;
+    this.options.onEvent?.({ type: 'phase', phase, detail });
+  }
+
+  private warn(message: string): void {
+    this.status.warnings++;
+    this.options.onEvent?.({ type: 'warning', message });
+  }
+}
+
+/** Starts publishing; see Publisher for its status, stop() and done. */
+export function publish(options: PublishOptions): Publisher {
+  return new Publisher(options);
+}

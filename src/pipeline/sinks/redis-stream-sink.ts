@@ -1,0 +1,172 @@
+// A Redis stream as the sink: each message an XADD, each batch one fenced MULTI/EXEC that also writes the
+// publisher's position, so the stream holds every event exactly once. The stream may live on the source
+// server itself: its own writes come back in the source's stream, and ownsKey() keeps them from being
+// published again. One publisher per stream: the lease and fencing of sync (target-lease.ts,
+// fenced-block.ts) guard every block, so a second publisher refuses to start and one that lost the
+// stream (frozen past its lease) has its blocks refused whole.
+import type { ConnectionOptions } from 'node:tls';
+import { startsWith } from '../../rdb/key-filter.js';
+import { CommandBuffer } from '../../resp/command-buffer.js';
+import { RespErrorReply, replyText } from '../../resp/replies.js';
+import { parseRedisUrl, redactUrl } from '../../replica/redis-url.js';
+import { ConnectionError, RedisConnection } from '../../sync/connection.js';
+import { fencedBlock } from '../../sync/fenced-block.js';
+import { DEFAULT_LEASE_MS, TargetHeld, TargetLease } from '../../sync/target-lease.js';
+import { SinkError, type Sink, type SinkBatch, type StoredPosition } from '../sink.js';
+
+export interface RedisStreamSinkOptions {
+  /** The stream's key (default: the URL's `stream` parameter, else redistap:events). */
+  stream?: string;
+  /** Trim the stream to about this many entries (XADD MAXLEN ~ N; default: the URL's `maxlen`, else no trimming). */
+  maxLen?: number;
+  /** Trim to exactly maxLen (MAXLEN = N), which costs the server more (default: approximately). */
+  exactMaxLen?: boolean;
+  tls?: ConnectionOptions;
+  /** How long the stream stays this publisher's after it stops renewing its lease (default 30 s). */
+  leaseMs?: number;
+  /** No reply for this long is a failure (default 60 s). */
+  timeoutMs?: number;
+}
+
+const DEFAULT_STREAM = 'redistap:events';
+const PARAMETERS = new Set(['stream', 'maxlen', 'exact']);
+const encoder = new TextEncoder();
+
+/** The key keeping the position of the publisher of `stream` (its lease keys are under it). */
+export function positionKeyOf(stream: string): string {
+  return `redistap:publish:${stream}`;
+}
+
+class RedisStreamSink implements Sink {
+  readonly name: string;
+  readonly storesPosition = true;
+  private readonly stream: string;
+  private readonly streamBytes: Uint8Array;
+  private readonly positionKey: string;
+  private readonly positionBytes: Uint8Array;
+  private readonly trim: Array<string | number>;
+  private readonly lease: TargetLease;
+  private connection: RedisConnection | null = null;
+  private route: unknown = null;
+  /** The last batch the stream holds (read at connect, then each batch written). */
+  private storedSequence = 0;
+  private renewal: ReturnType<typeof setInterval> | null = null;
+  private renewedMs = 0;
+
+  constructor(private readonly url: string, private readonly options: RedisStreamSinkOptions) {
+    const parsed = new URL(url);
+    for (const key of parsed.searchParams.keys()) {
+      if (!PARAMETERS.has(key)) throw new TypeError(`${redactUrl(url)}: unknown parameter ${JSON.stringify(key)} (use stream, maxlen, exact)`);
+    }
+    this.stream = options.stream ?? parsed.searchParams.get('stream') ?? DEFAULT_STREAM;
+    const maxLenText = parsed.searchParams.get('maxlen');
+    const maxLen = options.maxLen ?? (maxLenText === null ? undefined : Number(maxLenText));
+    if (maxLen !== undefined && !(Number.isSafeInteger(maxLen) && maxLen > 0)) throw new TypeError(`maxlen must be a positive integer, got ${maxLenText ?? maxLen}`);
+    const exact = options.exactMaxLen ?? parsed.searchParams.has('exact');
+    this.trim = maxLen === undefined ? [] : ['MAXLEN', exact ? '=' : '~', maxLen];
+    this.streamBytes = encoder.encode(this.stream);
+    this.positionKey = positionKeyOf(this.stream);
+    this.positionBytes = encoder.encode(this.positionKey);
+    this.lease = new TargetLease(this.positionKey, options.leaseMs ?? DEFAULT_LEASE_MS, 'publish');
+    parsed.search = '';
+    this.name = `${redactUrl(parsed.toString().replace(/\/$/, ''))} stream ${this.stream}`;
+  }
+
+  async connect(route: unknown): Promise<void> {
+    this.route = route;
+    const endpoint = parseRedisUrl(this.url.replace(/\?.*$/, ''));
+    const connection = await this.step(() => RedisConnection.open({ endpoint, tls: this.options.tls, timeoutMs: this.options.timeoutMs, role: 'stream\'s server' }));
+    this.connection = connection;
+    try {
+      await this.step(() => connection.ok(['SELECT', 0]));
+      await this.step(() => this.lease.claim((args) => connection.call(args)));
+      this.storedSequence = (await this.readStored())?.sequence ?? 0;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.renewedMs = Date.now();
+    this.renewal = setInterval(() => this.renew(), this.lease.leaseMs / 3);
+  }
+
+  async readPosition(): Promise<StoredPosition | null> {
+    return this.readStored();
+  }
+
+  ownsKey(db: number, key: Uint8Array): boolean {
+    return db === 0 && (equal(key, this.streamBytes) || startsWith(key, this.positionBytes));
+  }
+
+  async write(batch: SinkBatch): Promise<void> {
+    const connection = this.connection;
+    if (!connection) throw new SinkError('not connected', true);
+    // Sent again after a reconnect, and the stream already holds it (the EXEC applied; its reply was lost).
+    if (batch.sequence <= this.storedSequence) return;
+    this.storedSequence = batch.sequence;
+    const commands = new CommandBuffer();
+    for (const message of batch.messages) commands.command(['XADD', this.stream, ...this.trim, '*', 'id', message.id, 'event', message.body]);
+    commands.command(['SET', this.positionKey, JSON.stringify({ ...batch.position, sequence: batch.sequence, route: this.route, writtenMs: Date.now() })]);
+    const count = commands.commands;
+    const block = fencedBlock(this.lease, commands.take(), count, 0);
+    this.renewedMs = Date.now();
+    const outcome = await this.step(async () => block.outcome(await connection.send(block.parts, block.replies)));
+    const refused = outcome.replies.findIndex((r) => r instanceof RespErrorReply);
+    if (!outcome.applied || refused >= 0) {
+      const why = refused >= 0 ? (outcome.replies[refused] as RespErrorReply).message : 'EXEC failed';
+      throw new SinkError(`the stream's server refused a block of events (nothing of it applied): ${why}`, false);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.renewal) clearInterval(this.renewal);
+    this.renewal = null;
+    const connection = this.connection;
+    this.connection = null;
+    if (!connection) return;
+    await connection.call(this.lease.releaseCommand()).catch(() => undefined);
+    connection.close();
+  }
+
+  private async readStored(): Promise<StoredPosition | null> {
+    const value = await this.step(() => this.connection!.ok(['GET', this.positionKey]));
+    if (!(value instanceof Uint8Array)) return null;
+    let stored: { replid?: string; offset?: number; db?: number; sequence?: number; route?: unknown };
+    try {
+      stored = JSON.parse(replyText(value));
+    } catch {
+      throw new SinkError(`${this.positionKey} on ${this.name} is not a publish position (not JSON): delete it to publish from a new snapshot`, false);
+    }
+    const position = typeof stored.replid === 'string' && Number.isSafeInteger(stored.offset) && Number.isSafeInteger(stored.db)
+      ? { replid: stored.replid, offset: stored.offset!, db: stored.db! } : null;
+    return { position, sequence: Number.isSafeInteger(stored.sequence) ? stored.sequence! : 0, route: stored.route ?? null };
+  }
+
+  /** Renews the lease when no block has for a third of it. */
+  private renew(): void {
+    const connection = this.connection;
+    if (!connection || Date.now() - this.renewedMs < this.lease.leaseMs / 3) return;
+    this.renewedMs = Date.now();
+    connection.call(this.lease.guardCommand()).catch(() => undefined); // a lost lease fails the next block
+  }
+
+  /** Runs a step, turning its failure into a SinkError: retryable as the connection says, another publish holding the stream not. */
+  private async step<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof SinkError) throw err;
+      if (err instanceof TargetHeld) throw new SinkError(err.message, false);
+      if (err instanceof ConnectionError) throw new SinkError(err.message, err.retryable, { cause: err });
+      throw new SinkError((err as Error).message, false, { cause: err });
+    }
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && startsWith(a, b);
+}
+
+/** A Redis stream sink: redis://[user:password@]host[:port][?stream=KEY&maxlen=N&exact] (rediss:// for TLS). */
+export function redisStreamSink(url: string, options: RedisStreamSinkOptions = {}): Sink {
+  return new RedisStreamSink(url, options);
+}
