@@ -32,13 +32,14 @@ function readPassword(file: string, option: string): string {
 /**
  * `url` with the password from --<prefix>password-file (among commander's `opts`), or else from the
  * environment variable `env`, when the URL carries none; a file and a password in the URL are an error.
- * A user name in the URL is kept (redis://user@host with REDISCLI_AUTH=... authenticates as user).
+ * A user name in the URL is kept (redis://user@host with REDISCLI_AUTH=... authenticates as user). `check`
+ * validates the URL first (default: a redis:// or rediss:// one).
  */
-export function urlWithPassword(opts: object, prefix: string, url: string, env: string): string {
+export function urlWithPassword(opts: object, prefix: string, url: string, env: string, check: (url: string) => unknown = parseRedisUrl): string {
   const option = fileOption(prefix);
   const file = (opts as Record<string, string | undefined>)[option.attributeName()];
   try {
-    parseRedisUrl(url);
+    check(url);
   } catch (err) {
     throw new CliError((err as Error).message);
   }

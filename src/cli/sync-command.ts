@@ -1,6 +1,5 @@
 // `redistap sync <source-url> <target-url>`: copy a live server into another and keep it in sync.
 import { Command, Option } from 'commander';
-import { SingleBar } from 'cli-progress';
 import { parseRenameRule } from '../sync/key-route.js';
 import { Sync, type SyncEvent, type SyncOptions, type SyncStatus } from '../sync/sync.js';
 import { formatBytes } from '../analysis/report-format.js';
@@ -8,6 +7,7 @@ import { CliError } from './cli-error.js';
 import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
+import { jsonStatusLine, TerminalStatus } from './status-output.js';
 
 interface SyncFlags {
   db?: string[];
@@ -70,37 +70,6 @@ function statusLine(s: SyncStatus): string {
   }
   return `${s.phase}: ${s.applied.commands.toLocaleString('en-US')} writes applied, offset ${s.applied.offset}; ${lag}` +
     (s.warnings > 0 ? `; ${s.warnings} warnings` : '');
-}
-
-/** Events on standard error; on a terminal also one status line kept up to date below them. */
-class TerminalStatus {
-  private bar: SingleBar | null = null;
-
-  constructor(private readonly live: boolean) {}
-
-  show(status: SyncStatus): void {
-    if (!this.live) return;
-    if (!this.bar) {
-      this.bar = new SingleBar({ stream: process.stderr, format: '{line}', hideCursor: true, clearOnComplete: true, fps: 2 });
-      this.bar.start(1, 0, { line: statusLine(status) });
-    } else this.bar.update(0, { line: statusLine(status) });
-  }
-
-  note(text: string): void {
-    this.stop();
-    process.stderr.write(`redistap: ${text}\n`);
-  }
-
-  stop(): void {
-    this.bar?.stop();
-    this.bar = null;
-  }
-}
-
-function jsonLine(event: SyncEvent): string {
-  const time = new Date().toISOString();
-  if (event.type === 'status') return JSON.stringify({ time, type: 'status', ...event.status });
-  return JSON.stringify({ time, ...event });
 }
 
 export function syncCommand(): Command {
@@ -191,10 +160,10 @@ Examples:
   return cmd.action(async (source: string, target: string, opts: SyncFlags) => {
     const options = optionsFrom(opts);
     const json = opts.json || !process.stdout.isTTY;
-    const terminal = json ? null : new TerminalStatus(Boolean(process.stderr.isTTY));
+    const terminal = json ? null : new TerminalStatus(Boolean(process.stderr.isTTY), statusLine);
     let outputClosed = false;
     const onEvent = (event: SyncEvent) => {
-      if (json && !outputClosed) process.stdout.write(`${jsonLine(event)}\n`);
+      if (json && !outputClosed) process.stdout.write(`${jsonStatusLine(event)}\n`);
       else if (event.type === 'status') terminal?.show(event.status);
       else terminal?.note(event.type === 'warning' ? `warning: ${event.message}` : event.detail);
     };

@@ -23,16 +23,20 @@ function readPem(file: string, option: string): Buffer {
 
 /**
  * The connection options the --<prefix>tls-* flags among commander's `opts` ask for, for `url`; undefined
- * when none is given. Flags with a redis:// URL, or a certificate without its key (or the reverse), are errors.
+ * when none is given. Flags with a URL whose scheme is not one of `tlsSchemes` (redis://), or a certificate
+ * without its key (or the reverse), are errors.
  */
-export function tlsOptionsFrom(opts: object, prefix: string, url: string): ConnectionOptions | undefined {
+export function tlsOptionsFrom(opts: object, prefix: string, url: string, tlsSchemes: readonly string[] = ['rediss']): ConnectionOptions | undefined {
   const option = (k: string) => `--${prefix}tls-${k}`;
   // commander's name for --source-tls-ca is sourceTlsCa
   const value = (k: string) => (opts as Record<string, string | undefined>)[option(k).slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
   const flags = { ca: value('ca'), cert: value('cert'), key: value('key') };
   const given = (['ca', 'cert', 'key'] as const).filter((k) => flags[k] !== undefined);
   if (given.length === 0) return undefined;
-  if (!/^rediss:\/\//i.test(url)) throw new CliError(`${option(given[0]!)} is for TLS: use a rediss:// URL (got ${url.split('://')[0]}://)`);
+  const scheme = url.split('://')[0]!.toLowerCase();
+  if (!tlsSchemes.includes(scheme)) {
+    throw new CliError(`${option(given[0]!)} is for TLS: use a ${tlsSchemes.map((s) => `${s}://`).join(' or ')} URL (got ${scheme}://)`);
+  }
   if ((flags.cert === undefined) !== (flags.key === undefined)) {
     throw new CliError(`${option('cert')} and ${option('key')} go together: a client certificate and its private key`);
   }

@@ -1,0 +1,154 @@
+// `redistap publish <source-url> <sink-url>`: every write of a server as change events in RabbitMQ, NATS
+// JetStream or a Redis stream.
+import { Command, Option } from 'commander';
+import { formatBytes } from '../analysis/report-format.js';
+import { Publisher, type PublishEvent, type PublishOptions, type PublishStatus } from '../pipeline/publisher.js';
+import { sinkFromUrl } from '../pipeline/sink-url.js';
+import { CliError } from './cli-error.js';
+import { addPasswordOption, urlWithPassword } from './password-options.js';
+import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
+import { jsonStatusLine, TerminalStatus } from './status-output.js';
+import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
+
+interface PublishFlags {
+  snapshot: 'none' | 'keys' | 'values';
+  checkpoint?: string | false;
+  events?: string;
+  db?: string[];
+  command?: string[];
+  prefix?: string[];
+  key?: string;
+  resync?: boolean;
+  json?: boolean;
+  maxInFlight: string;
+  maxSpool: string;
+  timeout: string;
+}
+
+function positive(text: string, option: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new CliError(`${option} expects a positive number, got "${text}"`);
+  return n;
+}
+
+function statusLine(s: PublishStatus): string {
+  const lag = `lag ${formatBytes(s.lag.bytes)}, ${(s.lag.ms / 1000).toFixed(1)} s`;
+  const sink = s.sink === 'down' ? '; sink down, reconnecting' : '';
+  const spool = s.spoolBytes > 0 ? `; ${formatBytes(s.spoolBytes)} spooled` : '';
+  return `${s.phase}: ${s.confirmed.events.toLocaleString('en-US')} events confirmed, offset ${s.confirmed.offset}; ${lag}${spool}${sink}` +
+    (s.warnings > 0 ? `; ${s.warnings} warnings` : '');
+}
+
+/** The command line → PublishOptions (without source and sink). */
+function optionsFrom(opts: PublishFlags): Omit<PublishOptions, 'source' | 'sink'> {
+  return {
+    snapshot: opts.snapshot,
+    positionFile: opts.checkpoint === false ? null : opts.checkpoint,
+    events: opts.events,
+    dbs: opts.db?.map((d) => dbNumber(d, '--db')),
+    commands: opts.command,
+    prefixes: opts.prefix,
+    keyPattern: keyPatternOf(opts.key),
+    resync: opts.resync,
+    maxInFlightBytes: positive(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
+    maxSpoolBytes: positive(opts.maxSpool, '--max-spool') * 2 ** 20,
+    timeoutMs: positive(opts.timeout, '--timeout') * 1000,
+  };
+}
+
+export function publishCommand(): Command {
+  const cmd = new Command('publish')
+    .description('publish every write of a live Redis or Valkey server as change events to RabbitMQ, NATS JetStream or a Redis stream')
+    .argument('<source-url>', 'the server to follow: redis://[user@]host[:port] (rediss:// for TLS; the password: ' +
+      'REDISTAP_SOURCE_PASSWORD or --source-password-file)')
+    .argument('<sink-url>', 'where the events go (the password: REDISTAP_SINK_PASSWORD or --sink-password-file):\n' +
+      '  amqp://[user@]host[:port][/vhost][?exchange=NAME&routing-key=TEMPLATE]  (amqps:// for TLS)\n' +
+      '  nats://[user@]host[:port][?stream=NAME&subject=TEMPLATE]                  (tls:// for TLS)\n' +
+      '  redis://[user@]host[:port][?stream=KEY&maxlen=N]                           (rediss:// for TLS)')
+    .addOption(new Option('--snapshot <what>', 'what of the source\'s snapshot (first run, or when it cannot continue) is published: ' +
+      'none (its start and end), keys (an event per key), values (an event per key, with its value)').choices(['none', 'keys', 'values']).default('none'))
+    .option('--checkpoint <file>', 'keep the position in this file (amqp:// and nats://; a Redis stream keeps it beside the stream): a restart continues from it')
+    .option('--no-checkpoint', 'no position (amqp:// and nats://): every start publishes from a new snapshot')
+    .option('--events <classes>', 'only writes of these classes, as notify-keyspace-events letters: g generic, $ string, l list, s set, h hash, ' +
+      'z sorted set, t stream, A all (e.g. \'$h\')')
+    .addOption(new Option('--db <n>', 'only writes to these databases (repeatable, or comma-separated)').argParser(list))
+    .addOption(new Option('--command <name>', 'only these commands (repeatable, or comma-separated), e.g. set,hset').argParser(list))
+    .addOption(new Option('--prefix <prefix>', 'only writes to keys beginning with this text (repeatable)').argParser(repeated))
+    .option('--key <regex>', 'only writes to keys matching this regular expression (as UTF-8 text)')
+    .option('--resync', 'continue although the options changed since the position was saved: from a new snapshot')
+    .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
+    .option('--max-in-flight <MiB>', 'events sent to the sink and not yet confirmed, at most', '16')
+    .option('--max-spool <MiB>', 'the source\'s stream kept on disk while the sink is down or slow, at most: beyond it publish stops, its position saved', '1024')
+    .option('--timeout <seconds>', 'a source link silent for this long is a failure (it reconnects)', '60');
+  addTlsOptions(cmd, 'source-', "the source's");
+  addTlsOptions(cmd, 'sink-', "the sink's");
+  addPasswordOption(cmd, 'source-', "the source's", 'REDISTAP_SOURCE_PASSWORD');
+  addPasswordOption(cmd, 'sink-', "the sink's", 'REDISTAP_SINK_PASSWORD');
+  cmd.addHelpText('after', `
+How it works: redistap connects to the source as one of its replicas and turns every write (and, with
+--snapshot, every key of its snapshot) into a JSON event (docs/event-schema.md): an id
+<replid>-<offset>-<seq> that is the same each time the event is published again, the database, the
+command, its keys and arguments (binary-safe), its class, and the MULTI/EXEC block it belongs to.
+Events go out in the source's order; a batch is confirmed by the sink (publisher confirms, JetStream
+PubAcks, EXEC) before the position moves past it.
+
+Delivery:
+  redis://   exactly once: the events and the position go in one MULTI/EXEC (the position is kept in
+             redistap:publish:<stream>). One publish per stream: a second one refuses to start.
+  amqp://    at least once: after a crash the events since the last saved position (at most about a
+             second of them) are published again, with the same message-id; consumers drop repeats by id.
+  nats://    at least once, repeats dropped by JetStream within its duplicate window (Nats-Msg-Id = id).
+While the sink is down, blocked (a RabbitMQ memory alarm) or refusing (a full stream), publish waits and
+retries; it keeps reading the source into memory and a spool file, so the source never drops it. Past
+--max-spool it stops with its position saved: start it again once the sink takes events.
+
+Examples:
+  redistap publish redis://10.0.0.5:6379 amqp://guest@rabbit:5672 --checkpoint publish.pos
+  redistap publish redis://10.0.0.5:6379 'nats://nats:4222?subject=cdc.{db}.{class}' --checkpoint publish.pos --events '$h'
+  redistap publish redis://10.0.0.5:6379 'redis://10.0.0.9:6379?stream=cdc&maxlen=1000000' --snapshot values
+Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when publishing fails for a reason retrying cannot cure.`);
+  return cmd.action(async (source: string, sinkUrl: string, opts: PublishFlags) => {
+    const json = opts.json || !process.stdout.isTTY;
+    const terminal = json ? null : new TerminalStatus(Boolean(process.stderr.isTTY), statusLine);
+    let outputClosed = false;
+    const onEvent = (event: PublishEvent) => {
+      if (json && !outputClosed) process.stdout.write(`${jsonStatusLine(event)}\n`);
+      else if (event.type === 'status') terminal?.show(event.status);
+      else terminal?.note(event.type === 'warning' ? `warning: ${event.message}` : event.detail);
+    };
+    let publisher: Publisher;
+    try {
+      const sink = sinkFromUrl(urlWithPassword(opts, 'sink-', sinkUrl, 'REDISTAP_SINK_PASSWORD', (url) => new URL(url)), {
+        tls: tlsOptionsFrom(opts, 'sink-', sinkUrl, ['amqps', 'tls', 'rediss']),
+        onNotice: (message) => onEvent({ type: 'warning', message }),
+      });
+      if (!sink.storesPosition && opts.checkpoint === undefined) {
+        throw new Error(`${sink.name} does not keep the position with the events: pass --checkpoint FILE (a restart continues ` +
+          'from it), or --no-checkpoint (every start publishes from a new snapshot)');
+      }
+      if (sink.storesPosition && typeof opts.checkpoint === 'string') {
+        throw new Error(`--checkpoint: ${sink.name} keeps the position beside the stream, in the same MULTI/EXEC as the events`);
+      }
+      publisher = new Publisher({ ...optionsFrom(opts), sink, onEvent, sourceTls: tlsOptionsFrom(opts, 'source-', source),
+        source: urlWithPassword(opts, 'source-', source, 'REDISTAP_SOURCE_PASSWORD') });
+    } catch (err) {
+      throw err instanceof CliError ? err : new CliError((err as Error).message);
+    }
+    const stop = () => publisher.stop();
+    process.stdout.on('error', () => {
+      outputClosed = true;
+      stop();
+    });
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      await publisher.done;
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    } finally {
+      terminal?.stop();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  });
+}
