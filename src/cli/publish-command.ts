@@ -7,6 +7,7 @@ import { sinkFromUrl } from '../pipeline/sink-url.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
+import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
 import { jsonStatusLine, TerminalStatus } from './status-output.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
@@ -23,6 +24,26 @@ interface PublishFlags {
   maxInFlight: string;
   maxSpool: string;
   timeout: string;
+  metrics?: string;
+}
+
+/** What --metrics serves for publish. */
+function publishMetrics(status: () => PublishStatus): MetricSpec[] {
+  return [
+    { name: 'events_published_total', help: 'events handed to the sink', type: 'counter', value: () => status().published.events },
+    { name: 'events_confirmed_total', help: 'events the sink confirmed', type: 'counter', value: () => status().confirmed.events },
+    { name: 'confirmed_offset', help: 'replication offset of the source the confirmed events reach', type: 'gauge', value: () => status().confirmed.offset },
+    { name: 'lag_bytes', help: 'bytes read from the source and not yet confirmed (memory queue, spool, in flight)', type: 'gauge', value: () => status().lag.bytes },
+    { name: 'lag_seconds', help: 'how long the oldest unconfirmed event has waited', type: 'gauge', value: () => status().lag.ms / 1000 },
+    { name: 'queue_bytes', help: 'events waiting in memory (estimated)', type: 'gauge', value: () => status().queuedBytes },
+    { name: 'spool_bytes', help: 'bytes of the source\'s stream waiting in the spool file', type: 'gauge', value: () => status().spoolBytes },
+    { name: 'source_link_up', help: '1 while the replication link to the source is up', type: 'gauge', value: () => Number(status().source === 'up') },
+    { name: 'sink_up', help: '1 while the sink is connected', type: 'gauge', value: () => Number(status().sink === 'up') },
+    { name: 'full_syncs_total', help: 'full syncs (snapshots) from the source', type: 'counter', value: () => status().fullSyncs },
+    { name: 'source_reconnects_total', help: 'times the source link came back after dropping', type: 'counter', value: () => status().sourceReconnects },
+    { name: 'sink_reconnects_total', help: 'times the sink was reconnected after a failure', type: 'counter', value: () => status().sinkReconnects },
+    { name: 'warnings_total', help: 'warnings', type: 'counter', value: () => status().warnings },
+  ];
 }
 
 function positive(text: string, option: string): number {
@@ -79,7 +100,8 @@ export function publishCommand(): Command {
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
     .option('--max-in-flight <MiB>', 'events sent to the sink and not yet confirmed, at most', '16')
     .option('--max-spool <MiB>', 'the source\'s stream kept on disk while the sink is down or slow, at most: beyond it publish stops, its position saved', '1024')
-    .option('--timeout <seconds>', 'a source link silent for this long is a failure (it reconnects)', '60');
+    .option('--timeout <seconds>', 'a source link silent for this long is a failure (it reconnects)', '60')
+    .option('--metrics <[host:]port>', METRICS_OPTION_HELP);
   addTlsOptions(cmd, 'source-', "the source's");
   addTlsOptions(cmd, 'sink-', "the sink's");
   addPasswordOption(cmd, 'source-', "the source's", 'REDISTAP_SOURCE_PASSWORD');
@@ -116,7 +138,9 @@ Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when publishing fails for a r
       else if (event.type === 'status') terminal?.show(event.status);
       else terminal?.note(event.type === 'warning' ? `warning: ${event.message}` : event.detail);
     };
-    let publisher: Publisher;
+    let publisher: Publisher | undefined;
+    const metrics = opts.metrics === undefined ? null : await serveMetrics(opts.metrics, publishMetrics(() => publisher!.status));
+    if (metrics) onEvent({ type: 'phase', phase: 'connecting', detail: `metrics at ${metrics.url}` });
     try {
       const sink = sinkFromUrl(urlWithPassword(opts, 'sink-', sinkUrl, 'REDISTAP_SINK_PASSWORD', (url) => new URL(url)), {
         tls: tlsOptionsFrom(opts, 'sink-', sinkUrl, ['amqps', 'tls', 'rediss']),
@@ -132,9 +156,11 @@ Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when publishing fails for a r
       publisher = new Publisher({ ...optionsFrom(opts), sink, onEvent, sourceTls: tlsOptionsFrom(opts, 'source-', source),
         source: urlWithPassword(opts, 'source-', source, 'REDISTAP_SOURCE_PASSWORD') });
     } catch (err) {
+      await metrics?.close();
       throw err instanceof CliError ? err : new CliError((err as Error).message);
     }
-    const stop = () => publisher.stop();
+    const running = publisher;
+    const stop = () => running.stop();
     process.stdout.on('error', () => {
       outputClosed = true;
       stop();
@@ -142,10 +168,11 @@ Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when publishing fails for a r
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      await publisher.done;
+      await running.done;
     } catch (err) {
       throw new CliError((err as Error).message);
     } finally {
+      await metrics?.close();
       terminal?.stop();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

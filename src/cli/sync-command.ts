@@ -7,6 +7,7 @@ import { CliError } from './cli-error.js';
 import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
+import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
 import { jsonStatusLine, TerminalStatus } from './status-output.js';
 
 interface SyncFlags {
@@ -22,6 +23,22 @@ interface SyncFlags {
   maxInFlight: string;
   timeout: string;
   lease: string;
+  metrics?: string;
+}
+
+/** What --metrics serves for sync. */
+function syncMetrics(status: () => SyncStatus): MetricSpec[] {
+  return [
+    { name: 'writes_applied_total', help: 'source writes the target confirmed', type: 'counter', value: () => status().applied.commands },
+    { name: 'blocks_applied_total', help: 'MULTI/EXEC blocks of writes the target confirmed', type: 'counter', value: () => status().applied.transactions },
+    { name: 'confirmed_offset', help: 'replication offset of the source the target holds', type: 'gauge', value: () => status().applied.offset },
+    { name: 'lag_bytes', help: 'bytes read from the source and not yet confirmed by the target', type: 'gauge', value: () => status().lag.bytes },
+    { name: 'lag_seconds', help: 'how long the oldest unconfirmed write has waited', type: 'gauge', value: () => status().lag.ms / 1000 },
+    { name: 'copy_keys_total', help: 'keys of the current (or last) snapshot copied', type: 'counter', value: () => status().copy.keys },
+    { name: 'streaming', help: '1 while writes are being applied (the copy is done)', type: 'gauge', value: () => Number(status().phase === 'streaming') },
+    { name: 'restarts_total', help: 'times the sync started over after a failure', type: 'counter', value: () => status().restarts },
+    { name: 'warnings_total', help: 'warnings', type: 'counter', value: () => status().warnings },
+  ];
 }
 
 function positive(text: string, option: string): number {
@@ -92,7 +109,8 @@ export function syncCommand(): Command {
     .option('--max-in-flight <MiB>', 'data sent to the target and not yet acknowledged, at most', '16')
     .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60')
     .option('--lease <seconds>', 'how long the target stays this sync\'s after it stops renewing its lease (killed, frozen, cut off); ' +
-      'until then another sync refuses to start on it', '30');
+      'until then another sync refuses to start on it', '30')
+    .option('--metrics <[host:]port>', METRICS_OPTION_HELP);
   addTlsOptions(cmd, 'source-', "the source's");
   addTlsOptions(cmd, 'target-', "the target's");
   addPasswordOption(cmd, 'source-', "the source's", 'REDISTAP_SOURCE_PASSWORD');
@@ -167,16 +185,20 @@ Examples:
       else if (event.type === 'status') terminal?.show(event.status);
       else terminal?.note(event.type === 'warning' ? `warning: ${event.message}` : event.detail);
     };
-    let sync: Sync;
+    let sync: Sync | undefined;
+    const metrics = opts.metrics === undefined ? null : await serveMetrics(opts.metrics, syncMetrics(() => sync!.status));
+    if (metrics) onEvent({ type: 'phase', phase: 'connecting', detail: `metrics at ${metrics.url}` });
     try {
       const sourceTls = tlsOptionsFrom(opts, 'source-', source);
       const targetTls = tlsOptionsFrom(opts, 'target-', target);
       sync = new Sync({ ...options, source: urlWithPassword(opts, 'source-', source, 'REDISTAP_SOURCE_PASSWORD'),
         target: urlWithPassword(opts, 'target-', target, 'REDISTAP_TARGET_PASSWORD'), sourceTls, targetTls, onEvent });
     } catch (err) {
+      await metrics?.close();
       throw new CliError((err as Error).message);
     }
-    const stop = () => sync.stop();
+    const running = sync;
+    const stop = () => running.stop();
     // A reader of the status lines that goes away (| head) stops the sync cleanly, like Ctrl-C.
     process.stdout.on('error', () => {
       outputClosed = true;
@@ -185,10 +207,11 @@ Examples:
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      await sync.done;
+      await running.done;
     } catch (err) {
       throw new CliError((err as Error).message);
     } finally {
+      await metrics?.close();
       terminal?.stop();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);

@@ -11,6 +11,7 @@ import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
+import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
 
 interface TailOptions {
   checkpoint?: string;
@@ -23,6 +24,7 @@ interface TailOptions {
   wait?: boolean;
   maxRetryTime: string;
   timeout: string;
+  metrics?: string;
 }
 
 /** The value of `option`: a number above 0 (or 0 itself when `zero` says what 0 means). */
@@ -105,6 +107,41 @@ function describe(e: ReplicaEvent): string | null {
   }
 }
 
+/** What tail counts for --metrics. */
+interface TailCounts {
+  writes: number;
+  bytes: number;
+  fullSyncs: number;
+  linkUp: boolean;
+  everUp: boolean;
+  reconnects: number;
+}
+
+function tailMetrics(counts: TailCounts, replica: () => Replica): MetricSpec[] {
+  return [
+    { name: 'writes_total', help: 'writes read from the master and written out', type: 'counter', value: () => counts.writes },
+    { name: 'output_bytes_total', help: 'bytes of lines written (snapshot keys, writes, control lines)', type: 'counter', value: () => counts.bytes },
+    { name: 'offset', help: 'replication offset of the last write boundary taken', type: 'gauge', value: () => replica().checkpoint?.offset ?? 0 },
+    { name: 'queue_bytes', help: 'events waiting in memory (estimated)', type: 'gauge', value: () => replica().backlog.queuedBytes },
+    { name: 'spool_bytes', help: 'bytes of the stream waiting in the spool file', type: 'gauge', value: () => replica().backlog.spooledBytes },
+    { name: 'source_link_up', help: '1 while the replication link is up', type: 'gauge', value: () => Number(counts.linkUp) },
+    { name: 'full_syncs_total', help: 'full syncs (snapshots) from the master', type: 'counter', value: () => counts.fullSyncs },
+    { name: 'source_reconnects_total', help: 'times the link came back after dropping', type: 'counter', value: () => counts.reconnects },
+  ];
+}
+
+/** Counts an event for --metrics. */
+function count(counts: TailCounts, e: ReplicaEvent): void {
+  if (e.type === 'command') counts.writes++;
+  else if (e.type === 'transaction') counts.writes += e.commands.length;
+  else if (e.type === 'full-sync-start') counts.fullSyncs++;
+  else if (e.type === 'link-down') counts.linkUp = false;
+  else if (e.type === 'link-up') {
+    if (counts.everUp) counts.reconnects++;
+    counts.linkUp = counts.everUp = true;
+  }
+}
+
 export function tailCommand(): Command {
   const cmd = new Command('tail')
     .description('connect to a Redis or Valkey server as a replica and print its data, then every write')
@@ -118,7 +155,8 @@ export function tailCommand(): Command {
     .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)')
     .option('--wait', 'if the first connection fails, retry it (by default the command ends: exit 2)')
     .option('--max-retry-time <seconds>', 'give up (exit 2) when reconnecting has not brought the link back for this long; 0: never', '300')
-    .option('--timeout <seconds>', 'a connection attempt, or a link silent for this long, is a failure', '60');
+    .option('--timeout <seconds>', 'a connection attempt, or a link silent for this long, is a failure', '60')
+    .option('--metrics <[host:]port>', METRICS_OPTION_HELP);
   addTlsOptions(cmd, '', "the server's");
   addPasswordOption(cmd, '', "the server's", 'REDISCLI_AUTH');
   cmd.addHelpText('after', `
@@ -189,6 +227,16 @@ Examples:
       await out.end();
       throw new CliError((err as Error).message);
     }
+    const counts: TailCounts = { writes: 0, bytes: 0, fullSyncs: 0, linkUp: false, everUp: false, reconnects: 0 };
+    let metrics = null;
+    try {
+      metrics = opts.metrics === undefined ? null : await serveMetrics(opts.metrics, tailMetrics(counts, () => replica));
+    } catch (err) {
+      abort.abort();
+      await out.end();
+      throw err;
+    }
+    if (metrics) process.stderr.write(`redistap: metrics at ${metrics.url}\n`);
     // The output written so far, and the last checkpoint with how much of it that checkpoint covers. Outside
     // the loop's body (waiting for an event, or before handling one) every line of the events taken is
     // written and the replica's checkpoint counts no event after them.
@@ -215,11 +263,13 @@ Examples:
       const bytes = Buffer.from(text);
       await out.write(bytes);
       written += bytes.length;
+      counts.bytes += bytes.length;
     };
     try {
       for await (const e of replica) {
         note();
         handling = true;
+        count(counts, e);
         if (e.type === 'rdb-progress') progress.update(e.bytes, e.total);
         const said = describe(e);
         if (said) {
@@ -247,6 +297,7 @@ Examples:
     } finally {
       progress.stop();
       clearInterval(timer);
+      await metrics?.close();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       // A failure here must not replace the one that ended the loop: that one is the command's error.

@@ -57,8 +57,12 @@ export interface PublishStatus {
   confirmed: { events: number; replid: string; offset: number };
   /** Events read and not yet confirmed: bytes waiting (memory queue, spool, in flight), and how long the oldest has waited. */
   lag: { bytes: number; ms: number };
-  /** Bytes of the source's stream kept in the spool file while the sink is behind. */
+  /** Events read from the source waiting in memory (estimated bytes), and bytes of its stream in the spool file. */
+  queuedBytes: number;
   spoolBytes: number;
+  /** The replication link to the source, and how many times it came back after dropping. */
+  source: 'up' | 'down';
+  sourceReconnects: number;
   /** 'up', or 'down' while it is being reconnected. */
   sink: 'up' | 'down';
   fullSyncs: number;
@@ -117,7 +121,10 @@ export class Publisher {
     published: { events: 0, batches: 0 },
     confirmed: { events: 0, replid: '', offset: 0 },
     lag: { bytes: 0, ms: 0 },
+    queuedBytes: 0,
     spoolBytes: 0,
+    source: 'down',
+    sourceReconnects: 0,
     sink: 'down',
     fullSyncs: 0,
     sinkReconnects: 0,
@@ -166,6 +173,7 @@ export class Publisher {
   private skippedWrites = false;
   /** The last batch's number (SinkBatch.sequence). */
   private sequence = 0;
+  private linkWasUp = false;
 
   constructor(options: PublishOptions) {
     this.options = options;
@@ -305,7 +313,13 @@ export class Publisher {
       case 'resumed':
         this.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`);
         return;
+      case 'link-up':
+        if (this.linkWasUp) this.status.sourceReconnects++;
+        this.linkWasUp = true;
+        this.status.source = 'up';
+        return;
       case 'link-down':
+        this.status.source = 'down';
         this.warn(`the source link dropped${event.error ? `: ${event.error.message}` : ''}; reconnecting`);
         return;
       default: return;
@@ -518,6 +532,7 @@ export class Publisher {
   private emitStatus(): void {
     const backlog = this.replica?.backlog;
     const oldest = this.open?.openedMs ?? this.unconfirmed[0]?.openedMs ?? null;
+    this.status.queuedBytes = backlog?.queuedBytes ?? 0;
     this.status.spoolBytes = backlog?.spooledBytes ?? 0;
     this.status.lag = {
       bytes: (backlog ? backlog.queuedBytes + backlog.spooledBytes : 0) + this.inFlightBytes + (this.open?.bytes ?? 0),
