@@ -243,6 +243,59 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     }
   });
 
+  it('prints only what --events, --db, --prefix, --key and --command select; MULTI blocks with their selected writes', async () => {
+    const own = await startRedisServer(['--repl-diskless-sync-delay', '0']);
+    try {
+      const c = await RedisClient.connect(own.port);
+      await c.ok('SET', 'a:before', '1');
+      await c.ok('HSET', 'a:hash', 'f', '1');
+      await c.ok('SET', 'b:before', '1');
+      const url = `redis://127.0.0.1:${own.port}`;
+      const r = await tailUntil([url, '--events', '$', '--prefix', 'a:', '--db', '0,2'], (out) => out.includes('"a:last"'), async () => {
+        await c.ok('SET', 'a:x', '1'); // string, a: → in
+        await c.ok('HSET', 'a:hash', 'g', '2'); // hash → out
+        await c.ok('SET', 'b:x', '1'); // b: → out
+        await c.ok('MULTI');
+        await c.ok('INCR', 'a:n'); // in
+        await c.ok('LPUSH', 'a:list', 'v'); // list → out
+        await c.ok('APPEND', 'a:n2', 'z'); // in
+        await c.ok('EXEC');
+        await c.ok('MULTI');
+        await c.ok('SADD', 'a:set', 'm'); // set: a block with nothing selected prints nothing
+        await c.ok('EXEC');
+        await c.ok('SELECT', 1);
+        await c.ok('SET', 'a:db1', '1'); // db 1 → out
+        await c.ok('SELECT', 2);
+        await c.ok('SET', 'a:db2', '1'); // db 2 → in
+        await c.ok('SELECT', 0);
+        await c.ok('DEL', 'a:x'); // generic → out
+        await c.ok('SET', 'a:last', '1');
+      });
+      c.close();
+      expect(r.code).toBe(0);
+      const lines = r.out.trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.filter((l) => l.key !== undefined).map((l) => l.key)).toEqual(['a:before']);
+      expect(lines.filter((l) => l.cmd || l.event === 'multi' || l.event === 'exec').map((l) => l.cmd ?? [l.event, l.commands])).toEqual([
+        ['SET', 'a:x', '1'],
+        ['multi', 2], ['INCR', 'a:n'], ['APPEND', 'a:n2', 'z'], ['exec', undefined],
+        ['SET', 'a:db2', '1'],
+        ['SET', 'a:last', '1'],
+      ]);
+      const only = await tailUntil([url, '--no-rdb', '--command', 'incr', '--key', '^k$'], (out) => out.includes('"INCR","k"'), async () => {
+        const d = await RedisClient.connect(own.port);
+        await d.ok('SET', 'k', '1');
+        await d.ok('INCR', 'kk');
+        await d.ok('INCR', 'k');
+        await d.ok('INCR', 'end'); // not selected: its line never comes, so the test stops on the next one
+        await d.ok('SET', 'k', '2');
+        d.close();
+      });
+      expect(only.out.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.cmd).map((l) => l.cmd)).toEqual([['INCR', 'k']]);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('says why the link went down (--timeout), and gives up after --max-retry-time (exit 2)', async () => {
     // The master pings every second while idle, so only a stopped master leaves the link silent for 3 s.
     const frozen = await startRedisServer(['--repl-diskless-sync-delay', '0', '--repl-ping-replica-period', '1']);

@@ -12,6 +12,10 @@ import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
+import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
+import { EventFilter } from '../pipeline/event-filter.js';
+import { readCommandTable } from '../pipeline/source-commands.js';
+import type { ConnectionOptions } from 'node:tls';
 
 interface TailOptions {
   checkpoint?: string;
@@ -25,6 +29,34 @@ interface TailOptions {
   maxRetryTime: string;
   timeout: string;
   metrics?: string;
+  events?: string;
+  db?: string[];
+  command?: string[];
+  prefix?: string[];
+  key?: string;
+}
+
+/** The filter the options ask for (reading the master's command table), or null without any. */
+async function filterFrom(opts: TailOptions, url: string, tls: ConnectionOptions | undefined, timeoutMs: number): Promise<EventFilter | null> {
+  const options = { events: opts.events, dbs: opts.db?.map((d) => dbNumber(d, '--db')), commands: opts.command, prefixes: opts.prefix, keyPattern: keyPatternOf(opts.key) };
+  if (Object.values(options).every((v) => v === undefined)) return null;
+  try {
+    return new EventFilter(options, await readCommandTable(url, tls, timeoutMs));
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+}
+
+/** The lines of a write or a MULTI/EXEC block that the filter lets through ('' for none). */
+function selectedLines(filter: EventFilter | null, e: { replid: string; commands: ReplicaCommand[]; firstOffset: number | null; offset: number },
+  unknownKeys: (c: ReplicaCommand) => void): string {
+  const commands = filter ? e.commands.filter((c) => {
+    const chosen = filter.write(c.name, c.db, c);
+    if (chosen === 'keys-unknown') unknownKeys(c);
+    return chosen !== null && chosen !== 'keys-unknown';
+  }) : e.commands;
+  if (commands.length === 0) return '';
+  return e.firstOffset === null ? commandLine(e.replid, commands[0]!) : transactionLines(e.replid, commands, e.firstOffset, e.offset);
 }
 
 /** The value of `option`: a number above 0 (or 0 itself when `zero` says what 0 means). */
@@ -156,7 +188,13 @@ export function tailCommand(): Command {
     .option('--wait', 'if the first connection fails, retry it (by default the command ends: exit 2)')
     .option('--max-retry-time <seconds>', 'give up (exit 2) when reconnecting has not brought the link back for this long; 0: never', '300')
     .option('--timeout <seconds>', 'a connection attempt, or a link silent for this long, is a failure', '60')
-    .option('--metrics <[host:]port>', METRICS_OPTION_HELP);
+    .option('--metrics <[host:]port>', METRICS_OPTION_HELP)
+    .option('--events <classes>', 'only writes (and snapshot keys) of these classes, as notify-keyspace-events letters: g generic, ' +
+      '$ string, l list, s set, h hash, z sorted set, t stream, A all (e.g. \'$h\')')
+    .addOption(new Option('--db <n>', 'only these databases (repeatable, or comma-separated)').argParser(list))
+    .addOption(new Option('--command <name>', 'only these commands (repeatable, or comma-separated), e.g. set,hset').argParser(list))
+    .addOption(new Option('--prefix <prefix>', 'only keys beginning with this text (repeatable)').argParser(repeated))
+    .option('--key <regex>', 'only keys matching this regular expression (as UTF-8 text)');
   addTlsOptions(cmd, '', "the server's");
   addPasswordOption(cmd, '', "the server's", 'REDISCLI_AUTH');
   cmd.addHelpText('after', `
@@ -169,6 +207,12 @@ reason and replid) and ending, a flush, a resume, a new replication ID, and MULT
 whole between a "multi" and an "exec" line. The schema: docs/tail-jsonl.md. Connection events go to
 standard error, and on a terminal a progress line while a full sync takes more than a second. Ctrl-C
 stops cleanly.
+
+Filters (--events, --db, --command, --prefix, --key) leave out the writes and snapshot keys they do not
+select; control lines always come. A write passes --prefix/--key when one of its keys does (RENAME a b
+is printed to whoever follows b), or when it names no key (FLUSHALL, FLUSHDB, SWAPDB); a write whose
+keys cannot be told is left out, with a warning. A MULTI/EXEC block is printed with its selected writes
+(its multi line counts them), or not at all. Classes come from the master's command table (Redis 6.0+).
 
 If the first connection fails (refused, unknown host, a TLS port spoken to without TLS, a refused
 password) the command ends with the reason, exit 2, unless --wait. A link lost later is retried with
@@ -217,9 +261,11 @@ Examples:
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     let replica: Replica;
+    let filter: EventFilter | null;
     try {
       url = urlWithPassword(opts, '', url, 'REDISCLI_AUTH');
       const tls = tlsOptionsFrom(opts, '', url);
+      filter = await filterFrom(opts, url, tls, timeoutMs);
       replica = new Replica({ url, tls, checkpoint: saved?.checkpoint ?? null, skipRdb: !opts.rdb, signal: abort.signal,
         psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
         reconnect: { waitForMaster: opts.wait === true, maxRetryTimeMs } });
@@ -257,6 +303,12 @@ Examples:
       stored = covered;
     };
     const timer = setInterval(save, 1000);
+    const warnedKeys = new Set<string>();
+    const unknownKeys = (c: ReplicaCommand) => {
+      if (warnedKeys.has(c.name)) return;
+      warnedKeys.add(c.name);
+      process.stderr.write(`redistap: ${c.name.toUpperCase()} (first at offset ${c.offset}) is left out: its keys cannot be told, so --prefix/--key cannot judge it\n`);
+    };
     let failed = false;
     const progress = new ByteProgress('full sync');
     const write = async (text: string) => {
@@ -277,12 +329,12 @@ Examples:
           process.stderr.write(`redistap: ${said}\n`);
         }
         if (e.type === 'entry') {
-          const line = canonicalLine(e.entry);
+          const line = !filter || filter.snapshotKey(e.entry.db, e.entry.key, e.entry.type) ? canonicalLine(e.entry) : null;
           if (line !== null) await write(`${line}\n`);
-        } else if (e.type === 'command') {
-          await write(commandLine(e.replid, e.command));
-        } else if (e.type === 'transaction') {
-          await write(transactionLines(e.replid, e.commands, e.firstOffset, e.offset));
+        } else if (e.type === 'command' || e.type === 'transaction') {
+          const block = e.type === 'command' ? { replid: e.replid, commands: [e.command], firstOffset: null, offset: e.command.offset } : e;
+          const lines = selectedLines(filter, block, unknownKeys);
+          if (lines) await write(lines);
         } else {
           const control = controlLine(e);
           if (control) await write(control);

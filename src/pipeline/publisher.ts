@@ -9,16 +9,15 @@
 // its spool file, so the source never drops the link for an overfull output buffer. Past maxSpoolBytes
 // the publisher stops with its position saved (never a silent drop).
 import type { ConnectionOptions } from 'node:tls';
-import { replyText } from '../resp/replies.js';
 import type { RdbEntry } from '../rdb/entry.js';
 import { Replica } from '../replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
-import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
-import { CommandKeys } from '../sync/command-keys.js';
-import { RedisConnection } from '../sync/connection.js';
+import { parseRedisUrl } from '../replica/redis-url.js';
+import type { CommandKeys } from '../sync/command-keys.js';
 import { ChangeEvents, type SnapshotMode } from './change-event.js';
 import { EventFilter, type EventFilterOptions, type FilterRecord } from './event-filter.js';
 import { PositionFile } from './position-file.js';
+import { readCommandTable } from './source-commands.js';
 import { SinkError, type Sink, type SinkBatch, type SinkMessage } from './sink.js';
 
 export interface PublishOptions extends EventFilterOptions {
@@ -134,7 +133,6 @@ export class Publisher {
   readonly done: Promise<PublishStatus>;
   private readonly options: PublishOptions;
   private readonly sink: Sink;
-  private readonly source: RedisEndpoint;
   private readonly sourceName: string;
   private readonly snapshot: SnapshotMode;
   private readonly positionFile: PositionFile | null;
@@ -178,8 +176,8 @@ export class Publisher {
   constructor(options: PublishOptions) {
     this.options = options;
     this.sink = options.sink;
-    this.source = parseRedisUrl(options.source);
-    this.sourceName = `${this.source.host}:${this.source.port}`;
+    const source = parseRedisUrl(options.source);
+    this.sourceName = `${source.host}:${source.port}`;
     this.snapshot = options.snapshot ?? 'none';
     if (!['none', 'keys', 'values'].includes(this.snapshot)) throw new TypeError(`snapshot must be none, keys or values, got ${JSON.stringify(this.snapshot)}`);
     if (!this.sink.storesPosition && options.positionFile === undefined) {
@@ -233,14 +231,7 @@ export class Publisher {
 
   /** The source's command table (keys and classes of writes), the filter, and the sink connected. */
   private async prepare(): Promise<void> {
-    const connection = await RedisConnection.open({ endpoint: this.source, tls: this.options.sourceTls, timeoutMs: this.options.timeoutMs, role: 'source' });
-    let table: CommandKeys;
-    try {
-      table = await CommandKeys.load(connection);
-      replyText(await connection.ok(['PING']));
-    } finally {
-      connection.close();
-    }
+    const table = await readCommandTable(this.options.source, this.options.sourceTls, this.options.timeoutMs);
     try {
       this.filter = new EventFilter(this.options, table);
     } catch (err) {
