@@ -25,6 +25,8 @@ interface PublishFlags {
   maxSpool: string;
   timeout: string;
   metrics?: string;
+  partitions: string;
+  format: 'json' | 'json+resp';
 }
 
 /** What --metrics serves for publish. */
@@ -52,6 +54,12 @@ function positive(text: string, option: string): number {
   return n;
 }
 
+function partitionCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 16384) throw new CliError(`--partitions expects a whole number from 1 to 16384, got "${text}"`);
+  return n;
+}
+
 function statusLine(s: PublishStatus): string {
   const lag = `lag ${formatBytes(s.lag.bytes)}, ${(s.lag.ms / 1000).toFixed(1)} s`;
   const sink = s.sink === 'down' ? '; sink down, reconnecting' : '';
@@ -74,6 +82,8 @@ function optionsFrom(opts: PublishFlags): Omit<PublishOptions, 'source' | 'sink'
     maxInFlightBytes: positive(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
     maxSpoolBytes: positive(opts.maxSpool, '--max-spool') * 2 ** 20,
     timeoutMs: positive(opts.timeout, '--timeout') * 1000,
+    partitions: partitionCount(opts.partitions),
+    format: opts.format,
   };
 }
 
@@ -96,6 +106,10 @@ export function publishCommand(): Command {
     .addOption(new Option('--command <name>', 'only these commands (repeatable, or comma-separated), e.g. set,hset').argParser(list))
     .addOption(new Option('--prefix <prefix>', 'only writes to keys beginning with this text (repeatable)').argParser(repeated))
     .option('--key <regex>', 'only writes to keys matching this regular expression (as UTF-8 text)')
+    .option('--partitions <n>', 'spread events over n partitions by their key\'s hash slot (as Redis Cluster: keys sharing a {tag} ' +
+      'share one), for n consumers each seeing its keys in order; route them with {partition} in the subject or routing key', '1')
+    .addOption(new Option('--format <format>', 'json, or json+resp: each write also carries its command as RESP (base64, field resp)')
+      .choices(['json', 'json+resp']).default('json'))
     .option('--resync', 'continue although the options changed since the position was saved: from a new snapshot')
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
     .option('--max-in-flight <MiB>', 'events sent to the sink and not yet confirmed, at most', '16')
@@ -113,6 +127,15 @@ How it works: redistap connects to the source as one of its replicas and turns e
 command, its keys and arguments (binary-safe), its class, and the MULTI/EXEC block it belongs to.
 Events go out in the source's order; a batch is confirmed by the sink (publisher confirms, JetStream
 PubAcks, EXEC) before the position moves past it.
+
+Subjects and routing keys are templates: {db}, {command} (set, hset...; or the event: snapshot,
+full-sync-start...), {class} (string, list, set, hash, zset, stream, generic) and {partition}.
+
+Filters (--events, --db, --command, --prefix, --key) select writes and snapshot keys; lifecycle events
+(full-sync-start/end, replid-changed) always go. A write passes --prefix/--key when one of its keys does,
+or when it names no key (FLUSHALL); one whose keys cannot be told is left out with a warning. Expired
+and evicted keys reach a replica as DEL or UNLINK (class generic), like a user's DEL. The position
+remembers the options it was saved with: a run with others refuses, unless --resync.
 
 Delivery:
   redis://   exactly once: the events and the position go in one MULTI/EXEC (the position is kept in

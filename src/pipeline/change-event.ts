@@ -2,7 +2,8 @@
 // envelope around each write of the source, each key of a snapshot, and the lifecycle events that change
 // what a consumer holds. Every event has an id that is the same each time it is published again, so a
 // consumer (or the broker) drops repeats by id.
-import { canonicalLine, isEmptyCollection, jsonBytes } from '../rdb/canonical-json.js';
+import { base64, canonicalLine, isEmptyCollection, jsonBytes } from '../rdb/canonical-json.js';
+import { CommandBuffer } from '../resp/command-buffer.js';
 import type { RdbEntry } from '../rdb/entry.js';
 import type { ReplicaCommand } from '../replica/events.js';
 import type { KeyClass } from '../sync/command-keys.js';
@@ -31,30 +32,52 @@ export interface TransactionPlace {
 
 const encoder = new TextEncoder();
 
-/** The id of the event at `place`: `<replid>-<offset>-<seq>`. */
-export function eventId(place: Place): string {
-  return `${place.replid}-${place.offset}-${place.seq}`;
+/**
+ * The id of the event at `place`: `<replid>-<offset>-<seq>`; the copy of an event sent to every partition
+ * (one that names no key) has `/<partition>` after it, so each copy is an event of its own.
+ */
+export function eventId(place: Place, copyFor: number | null = null): string {
+  const id = `${place.replid}-${place.offset}-${place.seq}`;
+  return copyFor === null ? id : `${id}/${copyFor}`;
 }
+
+export interface ChangeEventOptions {
+  snapshot: SnapshotMode;
+  /** Events are spread over this many partitions (a field `partition` in each); 1: no field. */
+  partitions: number;
+  /** Each write also carries its command as RESP, base64 (`resp`), for a consumer that replays bytes. */
+  resp: boolean;
+}
+
+/** Where an event goes among the partitions: one (its key's), or a copy to each (`null`: it names no key). */
+export type PartitionChoice = number | null;
 
 /** Makes the messages of one source's events. */
 export class ChangeEvents {
   private readonly sourceJson: string;
+  private readonly snapshot: SnapshotMode;
 
-  constructor(source: string, private readonly snapshot: SnapshotMode) {
+  constructor(source: string, private readonly options: ChangeEventOptions) {
     this.sourceJson = JSON.stringify(source);
+    this.snapshot = options.snapshot;
   }
 
-  /** A write: its keys (argument positions) and keyspace class come from the source's command table. */
-  write(command: ReplicaCommand, replid: string, db: number, keyPositions: readonly number[], keyClass: KeyClass | null,
-    tx: TransactionPlace | null, partition: number): SinkMessage {
+  /**
+   * A write: its keys (argument positions) and keyspace class come from the source's command table. `tx`:
+   * its place in its MULTI/EXEC block, among the block's writes in the same partition.
+   */
+  write(command: ReplicaCommand, replid: string, keyPositions: readonly number[], keyClass: KeyClass | null,
+    tx: TransactionPlace | null, partition: number, copy: boolean): SinkMessage {
     const place = { replid, offset: command.offset, seq: 0 };
     const args: string[] = [];
     for (let i = 1; i < command.argCount; i++) args.push(jsonBytes(command.arg(i)));
     const keys = keyPositions.map((i) => args[i - 1]!);
     const name = command.name;
-    const body = `${this.head('write', place)},"db":${db},"command":${JSON.stringify(name)},"class":${keyClass === null ? 'null' : `"${keyClass}"`},` +
-      `"keys":[${keys.join(',')}],"args":[${args.join(',')}],"tx":${tx === null ? 'null' : JSON.stringify(tx)}}`;
-    return this.message(place, body, { db, command: name, class: keyClass ?? 'none', partition });
+    const txJson = tx === null ? 'null' : `{"id":"${tx.id}","index":${tx.index},"count":${tx.count}}`;
+    const resp = this.options.resp ? `,"resp":"${base64(respOf(command))}"` : '';
+    const body = `${this.head('write', place, partition, copy)},"db":${command.db},"command":${JSON.stringify(name)},` +
+      `"class":${keyClass === null ? 'null' : `"${keyClass}"`},"keys":[${keys.join(',')}],"args":[${args.join(',')}],"tx":${txJson}${resp}}`;
+    return this.message(place, body, { db: command.db, command: name, class: keyClass ?? 'none', partition }, copy);
   }
 
   /** A key of a snapshot (seq: its place in the snapshot, from 1); null for what the mode leaves out. */
@@ -63,38 +86,49 @@ export class ChangeEvents {
     if (line === null) return null;
     const place = { replid, offset, seq };
     // The entry's canonical JSON (db, key, type, expire_ms, value) joins the envelope's fields.
-    const body = `${this.head('snapshot', place)},${line.slice(1)}`;
-    return this.message(place, body, { db: entry.db, command: 'snapshot', class: classOfType(entry.type), partition });
+    const body = `${this.head('snapshot', place, partition, false)},${line.slice(1)}`;
+    return this.message(place, body, { db: entry.db, command: 'snapshot', class: classOfType(entry.type), partition }, false);
   }
 
   /** The source is sending a snapshot: a consumer drops what it holds (`reason`: why there was no continuing). */
-  fullSyncStart(replid: string, offset: number, reason: string): SinkMessage {
+  fullSyncStart(replid: string, offset: number, reason: string): SinkMessage[] {
     const place = { replid, offset, seq: 0 };
     return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"`);
   }
 
   /** The snapshot is complete (`keys` snapshot events were published); writes follow. */
-  fullSyncEnd(replid: string, offset: number, seq: number, keys: number): SinkMessage {
+  fullSyncEnd(replid: string, offset: number, seq: number, keys: number): SinkMessage[] {
     return this.lifecycle('full-sync-end', { replid, offset, seq }, `,"keys":${keys}`);
   }
 
   /** The source's replication ID changed (a failover, or a restart that continued): no data changed. */
-  replidChanged(from: string, to: string, offset: number): SinkMessage {
+  replidChanged(from: string, to: string, offset: number): SinkMessage[] {
     return this.lifecycle('replid-changed', { replid: to, offset, seq: 1 }, `,"from":${JSON.stringify(from)}`);
   }
 
-  private lifecycle(event: string, place: Place, fields: string): SinkMessage {
-    return this.message(place, `${this.head(event, place)}${fields}}`, { db: null, command: event, class: event, partition: 0 });
+  /** A lifecycle event: one, or a copy for each partition. */
+  private lifecycle(event: string, place: Place, fields: string): SinkMessage[] {
+    const copies = this.options.partitions > 1;
+    return Array.from({ length: this.options.partitions }, (_, partition) =>
+      this.message(place, `${this.head(event, place, partition, copies)}${fields}}`, { db: null, command: event, class: event, partition }, copies));
   }
 
-  private head(event: string, place: Place): string {
-    return `{"v":${EVENT_VERSION},"id":"${eventId(place)}","event":"${event}","source":${this.sourceJson},` +
-      `"replid":"${place.replid}","offset":${place.offset},"seq":${place.seq}`;
+  private head(event: string, place: Place, partition: number, copy: boolean): string {
+    const partitionField = this.options.partitions > 1 ? `,"partition":${partition}` : '';
+    return `{"v":${EVENT_VERSION},"id":"${eventId(place, copy ? partition : null)}","event":"${event}","source":${this.sourceJson},` +
+      `"replid":"${place.replid}","offset":${place.offset},"seq":${place.seq}${partitionField}`;
   }
 
-  private message(place: Place, body: string, route: MessageRoute): SinkMessage {
-    return { id: eventId(place), route, body: encoder.encode(body) };
+  private message(place: Place, body: string, route: MessageRoute, copy: boolean): SinkMessage {
+    return { id: eventId(place, copy ? route.partition : null), route, body: encoder.encode(body) };
   }
+}
+
+/** A command as RESP: *N, then each argument as a bulk string. */
+function respOf(command: ReplicaCommand): Uint8Array {
+  const buffer = new CommandBuffer(64);
+  buffer.commandOf(command.argCount, (i) => command.arg(i));
+  return buffer.take();
 }
 
 /** The keyspace class of a snapshot key's type (what a write to it would be classed). */

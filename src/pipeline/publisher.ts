@@ -13,7 +13,8 @@ import type { RdbEntry } from '../rdb/entry.js';
 import { Replica } from '../replica/replica.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
-import type { CommandKeys } from '../sync/command-keys.js';
+import type { KeyClass } from '../sync/command-keys.js';
+import { hashSlot } from '../cluster/hash-slot.js';
 import { ChangeEvents, type SnapshotMode } from './change-event.js';
 import { EventFilter, type EventFilterOptions, type FilterRecord } from './event-filter.js';
 import { PositionFile } from './position-file.js';
@@ -28,6 +29,22 @@ export interface PublishOptions extends EventFilterOptions {
   sink: Sink;
   /** What of a snapshot is published (default 'none': its start and end only). */
   snapshot?: SnapshotMode;
+  /**
+   * Spread the events over this many partitions by their key's hash slot (CRC16, hash tags: keys sharing
+   * a {tag} share a partition), for N consumers that each see their keys in order; an event naming no key
+   * (FLUSHALL, the lifecycle events) goes to every partition. A multi-key write goes with its first key.
+   * Default 1. The `{partition}` template field routes them.
+   */
+  partitions?: number;
+  /** 'json' (default), or 'json+resp': each write also carries its command as RESP (base64, field `resp`). */
+  format?: 'json' | 'json+resp';
+  /**
+   * Changes or drops events before they are published: gets each event as its JSON object, returns it
+   * (the same or changed, its id kept) or null to leave it out. Needs transformName.
+   */
+  transform?: (event: Record<string, unknown>) => Record<string, unknown> | null;
+  /** The hook's name, kept with the position: a later run with another refuses to continue (as for filters). */
+  transformName?: string;
   /**
    * The file keeping the position, for a sink that does not store it with its messages (a broker); null:
    * none (every start publishes from a new snapshot). Required (a path or null) for such sinks.
@@ -85,6 +102,9 @@ interface RouteIdentity {
   filter: FilterRecord;
   snapshot: SnapshotMode;
   sink: string;
+  partitions: number;
+  format: 'json' | 'json+resp';
+  transform: string | null;
 }
 
 /** A batch handed to the sink and not yet confirmed. */
@@ -98,6 +118,8 @@ interface Pending {
 const BATCH_MAX_BYTES = 1 << 20;
 const BATCH_MAX_MESSAGES = 1000;
 const STATUS_INTERVAL_MS = 1000;
+const utf8 = new TextDecoder();
+const encoder = new TextEncoder();
 const POSITION_SAVE_INTERVAL_MS = 1000;
 /** Replicated commands that are not data. */
 const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf', 'select', 'multi', 'exec']);
@@ -141,6 +163,7 @@ export class Publisher {
   private readonly halted = new AbortController();
   private readonly maxInFlightBytes: number;
   private readonly maxSpoolBytes: number;
+  private readonly partitions: number;
   private route!: RouteIdentity;
   private filter!: EventFilter;
   private events!: ChangeEvents;
@@ -185,6 +208,16 @@ export class Publisher {
         '(where a restart continues from), or null to publish from a new snapshot at every start');
     }
     this.positionFile = this.sink.storesPosition || !options.positionFile ? null : new PositionFile(options.positionFile);
+    this.partitions = options.partitions ?? 1;
+    if (!(Number.isSafeInteger(this.partitions) && this.partitions >= 1 && this.partitions <= 16384)) {
+      throw new TypeError(`partitions must be an integer from 1 to 16384, got ${options.partitions}`);
+    }
+    if (options.format !== undefined && options.format !== 'json' && options.format !== 'json+resp') {
+      throw new TypeError(`format must be 'json' or 'json+resp', got ${JSON.stringify(options.format)}`);
+    }
+    if (options.transform && !options.transformName) {
+      throw new TypeError('a transform hook needs a transformName: the position records it, so that a run with another hook does not continue what this one published');
+    }
     this.maxInFlightBytes = options.maxInFlightBytes ?? 16 << 20;
     this.maxSpoolBytes = options.maxSpoolBytes ?? 1 << 30;
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
@@ -237,8 +270,10 @@ export class Publisher {
     } catch (err) {
       throw new PublishError((err as Error).message);
     }
-    this.events = new ChangeEvents(this.sourceName, this.snapshot);
-    this.route = { filter: this.filter.record, snapshot: this.snapshot, sink: this.sink.name };
+    const format = this.options.format ?? 'json';
+    this.events = new ChangeEvents(this.sourceName, { snapshot: this.snapshot, partitions: this.partitions, resp: format === 'json+resp' });
+    this.route = { filter: this.filter.record, snapshot: this.snapshot, sink: this.sink.name, partitions: this.partitions, format,
+      transform: this.options.transform ? this.options.transformName! : null };
     await this.connectSink();
   }
 
@@ -287,18 +322,18 @@ export class Publisher {
         this.phase('snapshot', `full sync from the source (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
         this.snapshotPlace = { replid: event.replid, offset: event.offset, keys: 0 };
         this.position = null;
-        this.add(this.events.fullSyncStart(event.replid, event.offset, event.reason));
+        this.addAll(this.events.fullSyncStart(event.replid, event.offset, event.reason));
         break;
       case 'full-sync-end': {
         const place = this.snapshotPlace!;
-        this.add(this.events.fullSyncEnd(place.replid, place.offset, place.keys + 1, place.keys));
+        this.addAll(this.events.fullSyncEnd(place.replid, place.offset, place.keys + 1, place.keys));
         this.snapshotPlace = null;
         this.position = { replid: event.replid, offset: event.offset, db: 0 };
         this.phase('streaming', `snapshot done (${place.keys} keys published); publishing writes`);
         break;
       }
       case 'replid-changed':
-        this.add(this.events.replidChanged(event.from, event.to, event.offset));
+        this.addAll(this.events.replidChanged(event.from, event.to, event.offset));
         this.position = { replid: event.to, offset: event.offset, db: this.position?.db ?? 0 };
         break;
       case 'resumed':
@@ -321,7 +356,7 @@ export class Publisher {
   // ------------------------------------------------------------------ events → messages
 
   private write(commands: ReplicaCommand[], replid: string, offset: number, txFirst: number | null): void {
-    const selected: Array<{ command: ReplicaCommand; keys: number[]; keyClass: ReturnType<CommandKeys['keyClass']> }> = [];
+    const selected: Array<{ command: ReplicaCommand; keys: number[]; keyClass: KeyClass | null }> = [];
     for (const command of commands) {
       const name = command.name;
       if (NOT_DATA.has(name)) continue;
@@ -335,13 +370,33 @@ export class Publisher {
       if (this.sinkOwnsAll(command, keys)) continue;
       selected.push({ command, keys, keyClass: chosen.keyClass });
     }
-    const txId = txFirst === null ? null : `${replid}-${offset}`;
-    selected.forEach(({ command, keys, keyClass }, index) => {
-      this.add(this.events.write(command, replid, command.db, keys, keyClass, txId === null ? null : { id: txId, index, count: selected.length }, 0));
-    });
+    this.publishWrites(selected, replid, txFirst === null ? null : `${replid}-${offset}`);
     const last = commands[commands.length - 1];
     this.position = { replid, offset, db: last ? last.db : this.position?.db ?? 0 };
     if (selected.length === 0 && !commands.every((c) => NOT_DATA.has(c.name) || this.sinkOwnsAll(c, this.filter.keysOf(c)))) this.skippedWrites = true;
+  }
+
+  /**
+   * The selected writes of a command or block as messages: each to its first key's partition, or a copy to
+   * every partition when it names no key; a block's writes numbered among those of its partition.
+   */
+  private publishWrites(selected: Array<{ command: ReplicaCommand; keys: number[]; keyClass: KeyClass | null }>, replid: string, txId: string | null): void {
+    const partitionOf = selected.map(({ command, keys }) => (keys.length === 0 ? null : this.partitionOf(command.arg(keys[0]!))));
+    const counts = new Array<number>(this.partitions).fill(0);
+    for (const p of partitionOf) if (p === null) counts.forEach((_, i) => counts[i]!++); else counts[p]!++;
+    const next = new Array<number>(this.partitions).fill(0);
+    selected.forEach(({ command, keys, keyClass }, i) => {
+      const one = partitionOf[i]!;
+      const targets = one === null ? counts.map((_, p) => p) : [one];
+      for (const p of targets) {
+        const tx = txId === null ? null : { id: txId, index: next[p]!++, count: counts[p]! };
+        this.add(this.events.write(command, replid, keys, keyClass, tx, p, one === null && this.partitions > 1));
+      }
+    });
+  }
+
+  private partitionOf(key: Uint8Array): number {
+    return this.partitions === 1 ? 0 : hashSlot(key) % this.partitions;
   }
 
   /** A write only to keys the sink writes itself (a Redis stream sink on the source's own server). */
@@ -360,7 +415,7 @@ export class Publisher {
     const place = this.snapshotPlace;
     if (!place || !this.filter.snapshotKey(entry.db, entry.key, entry.type)) return;
     if (this.sink.ownsKey?.(entry.db, entry.key)) return;
-    const message = this.events.snapshotKey(entry, place.replid, place.offset, place.keys + 1, 0);
+    const message = this.events.snapshotKey(entry, place.replid, place.offset, place.keys + 1, this.partitionOf(entry.key));
     if (message === null) {
       if (entry.type === 'module') this.warn(`snapshot key ${JSON.stringify(new TextDecoder().decode(entry.key))} (db ${entry.db}) is a module value: not published`);
       return;
@@ -371,7 +426,13 @@ export class Publisher {
 
   // ------------------------------------------------------------------ batches → the sink
 
-  private add(message: SinkMessage): void {
+  private addAll(messages: SinkMessage[]): void {
+    for (const message of messages) this.add(message);
+  }
+
+  private add(original: SinkMessage): void {
+    const message = this.options.transform ? this.transformed(original) : original;
+    if (message === null) return;
     if (!this.open) {
       this.open = { messages: [], bytes: 0, openedMs: Date.now() };
       // The batch closes once the events already received are in it (they come without a turn of the loop).
@@ -381,6 +442,19 @@ export class Publisher {
     this.open.bytes += message.body.length;
     this.status.published.events++;
     if (this.open.bytes >= BATCH_MAX_BYTES || this.open.messages.length >= BATCH_MAX_MESSAGES) this.closeBatch();
+  }
+
+  /** The message as the transform hook leaves it (its id and partition kept), or null when it drops it. */
+  private transformed(message: SinkMessage): SinkMessage | null {
+    const event = JSON.parse(utf8.decode(message.body)) as Record<string, unknown>;
+    const out = this.options.transform!(event);
+    if (out === null) return null;
+    out.id = message.id;
+    const route = { ...message.route };
+    if (typeof out.command === 'string') route.command = out.command;
+    if (typeof out.db === 'number') route.db = out.db;
+    if (typeof out.class === 'string') route.class = out.class;
+    return { id: message.id, route, body: encoder.encode(JSON.stringify(out)) };
   }
 
   private closeBatch(): void {

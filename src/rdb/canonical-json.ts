@@ -23,7 +23,8 @@ function isPlainAscii(b: Uint8Array): boolean {
   return true;
 }
 
-function base64(b: Uint8Array): string {
+/** Bytes as RFC 4648 base64. */
+export function base64(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
   return btoa(s);

@@ -1,0 +1,31 @@
+// Redis Cluster's hash slot of a key: CRC16 (XMODEM: polynomial 0x1021, initial 0) of the key, or of its
+// hash tag (the bytes between the first '{' and the next '}', when not empty), modulo 16384. Keys that
+// share a tag share a slot, which is how multi-key commands stay on one shard.
+
+export const HASH_SLOTS = 16384;
+
+const TABLE = (() => {
+  const table = new Uint16Array(256);
+  for (let byte = 0; byte < 256; byte++) {
+    let crc = byte << 8;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    table[byte] = crc;
+  }
+  return table;
+})();
+
+export function crc16(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let crc = 0;
+  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xffff) ^ TABLE[((crc >> 8) ^ bytes[i]!) & 0xff]!;
+  return crc;
+}
+
+/** The key's hash slot, 0..16383. */
+export function hashSlot(key: Uint8Array): number {
+  const open = key.indexOf(0x7b); // {
+  if (open >= 0) {
+    const close = key.indexOf(0x7d, open + 1); // }
+    if (close > open + 1) return crc16(key, open + 1, close) & (HASH_SLOTS - 1);
+  }
+  return crc16(key) & (HASH_SLOTS - 1);
+}
