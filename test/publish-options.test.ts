@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hashSlot } from '../src/cluster/hash-slot.js';
 import { publish, type PublishOptions, type Publisher } from '../src/pipeline/publisher.js';
 import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
+import type { Sink } from '../src/pipeline/sink.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
 const live = haveRedisServer();
@@ -114,6 +115,40 @@ describe.skipIf(!live)('publish options', () => {
     const other = publish({ source: `redis://127.0.0.1:${source.port}`, sink: redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`),
       transform, transformName: 'redact v2' });
     await expect(other.done).rejects.toThrow(/the position \(.*\) was saved with other options: .*"transform":"redact v1".*now .*"transform":"redact v2".*--resync/);
+  });
+
+  it('never ends a batch inside a MULTI/EXEC block: the position after a block comes with all of its events', async () => {
+    const [source, target] = [await server(), await server()];
+    const sink = redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`);
+    const batches: Array<Array<Record<string, any>>> = [];
+    const recording: Sink = {
+      name: sink.name, storesPosition: sink.storesPosition,
+      connect: (route) => sink.connect(route), readPosition: () => sink.readPosition!(), ownsKey: (db, key) => sink.ownsKey!(db, key),
+      close: () => sink.close(),
+      write: (batch) => {
+        batches.push(batch.messages.map((m) => JSON.parse(Buffer.from(m.body).toString())));
+        return sink.write(batch);
+      },
+    };
+    const p = publish({ source: `redis://127.0.0.1:${source.port}`, sink: recording });
+    stops.push(async () => { p.stop(); await p.done.catch(() => undefined); });
+    await until(() => p.status.phase === 'streaming');
+    const c = await RedisClient.connect(source.port);
+    await c.ok('MULTI');
+    for (let i = 0; i < 2500; i++) await c.ok('RPUSH', 'l', i); // more events than a batch holds (1000)
+    await c.ok('EXEC');
+    await c.ok('SET', 'after', '1');
+    const offset = Number(await c.info('replication', 'master_repl_offset'));
+    c.close();
+    await until(() => p.status.confirmed.offset >= offset);
+    p.stop();
+    await p.done;
+    const writes = batches.flat().filter((e) => e.event === 'write');
+    expect(writes).toHaveLength(2501);
+    for (const batch of batches) {
+      const last = batch[batch.length - 1];
+      if (last?.tx) expect([last.tx.index, last.tx.count]).toEqual([2499, 2500]);
+    }
   });
 
   it('a changed filter refuses to continue; --resync publishes from a new snapshot', async () => {

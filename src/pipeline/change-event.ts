@@ -19,9 +19,17 @@ export type SnapshotMode = 'none' | 'keys' | 'values';
 interface Place {
   replid: string;
   offset: number;
-  /** Orders the events at one offset: a snapshot's keys share the offset of its start. */
+  /** Orders the events at one offset (SEQ): a snapshot's keys share the offset of its start. */
   seq: number;
 }
+
+/**
+ * The seq of each kind of event at one offset, in the order they can meet there: the write that ends at
+ * the offset, a replication ID change after it, then a snapshot taken there (its start, its keys, its
+ * end). Distinct, so that no two events at one (replid, offset) share an id: a full sync can start at the
+ * offset where a write of an earlier run ended.
+ */
+export const SEQ = { write: 0, replidChanged: 1, fullSyncStart: 2, firstSnapshotKey: 3 } as const;
 
 /** A write's place in a MULTI/EXEC block of the source: the block's id, its index, the writes published of it. */
 export interface TransactionPlace {
@@ -68,7 +76,7 @@ export class ChangeEvents {
    */
   write(command: ReplicaCommand, replid: string, keyPositions: readonly number[], keyClass: KeyClass | null,
     tx: TransactionPlace | null, partition: number, copy: boolean): SinkMessage {
-    const place = { replid, offset: command.offset, seq: 0 };
+    const place = { replid, offset: command.offset, seq: SEQ.write };
     const args: string[] = [];
     for (let i = 1; i < command.argCount; i++) args.push(jsonBytes(command.arg(i)));
     const keys = keyPositions.map((i) => args[i - 1]!);
@@ -80,7 +88,7 @@ export class ChangeEvents {
     return this.message(place, body, { db: command.db, command: name, class: keyClass ?? 'none', partition }, copy);
   }
 
-  /** A key of a snapshot (seq: its place in the snapshot, from 1); null for what the mode leaves out. */
+  /** A key of a snapshot (seq: SEQ.firstSnapshotKey for its first key, then one more each); null for what the mode leaves out. */
   snapshotKey(entry: RdbEntry, replid: string, offset: number, seq: number, partition: number): SinkMessage | null {
     const line = this.snapshot === 'values' ? canonicalLine(entry) : keyLine(entry);
     if (line === null) return null;
@@ -92,18 +100,18 @@ export class ChangeEvents {
 
   /** The source is sending a snapshot: a consumer drops what it holds (`reason`: why there was no continuing). */
   fullSyncStart(replid: string, offset: number, reason: string): SinkMessage[] {
-    const place = { replid, offset, seq: 0 };
+    const place = { replid, offset, seq: SEQ.fullSyncStart };
     return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"`);
   }
 
-  /** The snapshot is complete (`keys` snapshot events were published); writes follow. */
-  fullSyncEnd(replid: string, offset: number, seq: number, keys: number): SinkMessage[] {
-    return this.lifecycle('full-sync-end', { replid, offset, seq }, `,"keys":${keys}`);
+  /** The snapshot is complete (`count` snapshot events were published, the seq after them); writes follow. */
+  fullSyncEnd(replid: string, offset: number, count: number): SinkMessage[] {
+    return this.lifecycle('full-sync-end', { replid, offset, seq: SEQ.firstSnapshotKey + count }, `,"count":${count}`);
   }
 
   /** The source's replication ID changed (a failover, or a restart that continued): no data changed. */
   replidChanged(from: string, to: string, offset: number): SinkMessage[] {
-    return this.lifecycle('replid-changed', { replid: to, offset, seq: 1 }, `,"from":${JSON.stringify(from)}`);
+    return this.lifecycle('replid-changed', { replid: to, offset, seq: SEQ.replidChanged }, `,"from":${JSON.stringify(from)}`);
   }
 
   /** A lifecycle event: one, or a copy for each partition. */

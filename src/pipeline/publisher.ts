@@ -15,7 +15,7 @@ import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events
 import { parseRedisUrl } from '../replica/redis-url.js';
 import type { KeyClass } from '../sync/command-keys.js';
 import { hashSlot } from '../cluster/hash-slot.js';
-import { ChangeEvents, type SnapshotMode } from './change-event.js';
+import { ChangeEvents, SEQ, type SnapshotMode } from './change-event.js';
 import { EventFilter, type EventFilterOptions, type FilterRecord } from './event-filter.js';
 import { PositionFile } from './position-file.js';
 import { readCommandTable } from './source-commands.js';
@@ -200,7 +200,7 @@ export class Publisher {
     this.options = options;
     this.sink = options.sink;
     const source = parseRedisUrl(options.source);
-    this.sourceName = `${source.host}:${source.port}`;
+    this.sourceName = source.host.includes(':') ? `[${source.host}]:${source.port}` : `${source.host}:${source.port}`;
     this.snapshot = options.snapshot ?? 'none';
     if (!['none', 'keys', 'values'].includes(this.snapshot)) throw new TypeError(`snapshot must be none, keys or values, got ${JSON.stringify(this.snapshot)}`);
     if (!this.sink.storesPosition && options.positionFile === undefined) {
@@ -318,6 +318,12 @@ export class Publisher {
       case 'transaction': this.write(event.commands, event.replid, event.offset, event.firstOffset); break;
       case 'entry': this.snapshotKey(event.entry); break;
       case 'full-sync-start':
+        if (!event.replid) {
+          // Its offsets start again from 0 at every connection: ids would repeat, with other events.
+          this.fail(new PublishError('the source answered PSYNC with a SYNC-style transfer (PSYNC renamed or refused?): ' +
+            'without a replication ID the events would have no lasting ids'));
+          return;
+        }
         this.status.fullSyncs++;
         this.phase('snapshot', `full sync from the source (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
         this.snapshotPlace = { replid: event.replid, offset: event.offset, keys: 0 };
@@ -326,7 +332,7 @@ export class Publisher {
         break;
       case 'full-sync-end': {
         const place = this.snapshotPlace!;
-        this.addAll(this.events.fullSyncEnd(place.replid, place.offset, place.keys + 1, place.keys));
+        this.addAll(this.events.fullSyncEnd(place.replid, place.offset, place.keys));
         this.snapshotPlace = null;
         this.position = { replid: event.replid, offset: event.offset, db: 0 };
         this.phase('streaming', `snapshot done (${place.keys} keys published); publishing writes`);
@@ -385,12 +391,14 @@ export class Publisher {
     const counts = new Array<number>(this.partitions).fill(0);
     for (const p of partitionOf) if (p === null) counts.forEach((_, i) => counts[i]!++); else counts[p]!++;
     const next = new Array<number>(this.partitions).fill(0);
+    // A block's messages go in one batch: its position (after the block) must come with all of them.
     selected.forEach(({ command, keys, keyClass }, i) => {
       const one = partitionOf[i]!;
       const targets = one === null ? counts.map((_, p) => p) : [one];
       for (const p of targets) {
         const tx = txId === null ? null : { id: txId, index: next[p]!++, count: counts[p]! };
-        this.add(this.events.write(command, replid, keys, keyClass, tx, p, one === null && this.partitions > 1));
+        const last = i === selected.length - 1 && p === targets[targets.length - 1];
+        this.add(this.events.write(command, replid, keys, keyClass, tx, p, one === null && this.partitions > 1), last);
       }
     });
   }
@@ -415,7 +423,7 @@ export class Publisher {
     const place = this.snapshotPlace;
     if (!place || !this.filter.snapshotKey(entry.db, entry.key, entry.type)) return;
     if (this.sink.ownsKey?.(entry.db, entry.key)) return;
-    const message = this.events.snapshotKey(entry, place.replid, place.offset, place.keys + 1, this.partitionOf(entry.key));
+    const message = this.events.snapshotKey(entry, place.replid, place.offset, SEQ.firstSnapshotKey + place.keys, this.partitionOf(entry.key));
     if (message === null) {
       if (entry.type === 'module') this.warn(`snapshot key ${JSON.stringify(new TextDecoder().decode(entry.key))} (db ${entry.db}) is a module value: not published`);
       return;
@@ -430,7 +438,8 @@ export class Publisher {
     for (const message of messages) this.add(message);
   }
 
-  private add(original: SinkMessage): void {
+  /** Adds a message to the open batch; `closable`: the batch may end after it (not inside a MULTI/EXEC block). */
+  private add(original: SinkMessage, closable = true): void {
     const message = this.options.transform ? this.transformed(original) : original;
     if (message === null) return;
     if (!this.open) {
@@ -441,7 +450,7 @@ export class Publisher {
     this.open.messages.push(message);
     this.open.bytes += message.body.length;
     this.status.published.events++;
-    if (this.open.bytes >= BATCH_MAX_BYTES || this.open.messages.length >= BATCH_MAX_MESSAGES) this.closeBatch();
+    if (closable && (this.open.bytes >= BATCH_MAX_BYTES || this.open.messages.length >= BATCH_MAX_MESSAGES)) this.closeBatch();
   }
 
   /** The message as the transform hook leaves it (its id and partition kept), or null when it drops it. */
