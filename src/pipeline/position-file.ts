@@ -72,14 +72,18 @@ export class PositionFile {
     } catch {
       throw new Error(`${this.path} is not a publish position (not JSON)`);
     }
+    // No replid: saved during a snapshot, whose start was published: nothing to continue from.
+    if (saved.replid === undefined && saved.route !== undefined) return { position: null, sequence: 0, route: saved.route };
     if (typeof saved.replid !== 'string' || !/^[0-9a-f]{40}$/.test(saved.replid) || !Number.isSafeInteger(saved.offset) || !Number.isSafeInteger(saved.db)) {
       throw new Error(`${this.path} is not a publish position: expected {"replid":"<40 hex digits>","offset":N,"db":N,"route":{...}}`);
     }
     return { position: { replid: saved.replid, offset: saved.offset!, db: saved.db! }, sequence: 0, route: saved.route ?? null };
   }
 
-  save(position: Checkpoint, route: unknown): void {
-    writeFileAtomically(this.path, `${JSON.stringify({ replid: position.replid, offset: position.offset, db: position.db, route })}\n`);
+  /** Saves the position (null: none, a snapshot's start was published) and the route it was reached under. */
+  save(position: Checkpoint | null, route: unknown): void {
+    const fields = position && { replid: position.replid, offset: position.offset, db: position.db };
+    writeFileAtomically(this.path, `${JSON.stringify({ ...fields, route })}\n`);
   }
 
   private holder(): LeaseHolder | null {

@@ -181,8 +181,10 @@ export class Publisher {
   private sinkUp = false;
   private recovering: Promise<void> | null = null;
   private roomWaiters: Array<() => void> = [];
-  private savedPosition: Checkpoint | null = null;
-  private confirmedPosition: Checkpoint | null = null;
+  /** The position the file holds (undefined: not written by this run, so it may hold another route's). */
+  private savedPosition: Checkpoint | null | undefined = undefined;
+  /** Where the confirmed events reach (null: inside a snapshot; undefined: nothing confirmed yet). */
+  private confirmedPosition: Checkpoint | null | undefined = undefined;
   // The snapshot being published: its replid and offset (its events' place), and keys so far.
   private snapshotPlace: { replid: string; offset: number; keys: number } | null = null;
   private readonly warnedUnknownKeys = new Set<string>();
@@ -296,7 +298,7 @@ export class Publisher {
 
   private async stream(from: Checkpoint | null): Promise<void> {
     this.position = from;
-    this.confirmedPosition = this.savedPosition = from;
+    this.confirmedPosition = this.savedPosition = from ?? undefined;
     if (from) this.status.confirmed = { events: 0, replid: from.replid, offset: from.offset };
     this.replica = new Replica({
       url: this.options.source, tls: this.options.sourceTls, checkpoint: from,
@@ -498,8 +500,9 @@ export class Publisher {
       this.inFlightBytes -= done.bytes;
       this.status.confirmed.events += done.batch.messages.length;
       const position = done.batch.position;
+      // Null inside a snapshot: once its start is confirmed, no earlier position may be continued from.
+      this.confirmedPosition = position;
       if (position) {
-        this.confirmedPosition = position;
         this.status.confirmed.replid = position.replid;
         this.status.confirmed.offset = position.offset;
       }
@@ -566,7 +569,7 @@ export class Publisher {
 
   private savePosition(): void {
     const position = this.confirmedPosition;
-    if (!this.positionFile || !position || position === this.savedPosition) return;
+    if (!this.positionFile || position === undefined || position === this.savedPosition) return;
     try {
       this.positionFile.save(position, this.route);
       this.savedPosition = position;
