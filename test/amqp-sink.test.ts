@@ -4,13 +4,16 @@
 // never show the password, a broker restart fails the pending write retryable and keeps what was confirmed,
 // and a memory alarm holds publishing back (the channel's 'drain' is awaited) until it clears.
 import { createRequire } from 'node:module';
+import { copyFileSync, chownSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { amqpSink } from '../src/pipeline/sinks/amqp-sink.js';
 import { SinkError, type MessageRoute, type Sink, type SinkBatch, type SinkMessage } from '../src/pipeline/sink.js';
 import { haveRabbitmq, startRabbitmq, type Rabbitmq } from './helpers/brokers.js';
+import { haveOpenssl, TestCa } from './helpers/test-ca.js';
 
 const SET: MessageRoute = { db: 0, command: 'set', class: 'string', partition: 0 };
 
@@ -23,7 +26,8 @@ function batch(from: number, count: number, route?: MessageRoute, bodyBytes?: nu
   return { messages: Array.from({ length: count }, (_, k) => message(from + k, route, bodyBytes)), position: null };
 }
 
-const indexOf = (m: ConsumeMessage) => (JSON.parse(m.content.toString()) as { i: number }).i;
+const indexOfBody = (body: Buffer) => (JSON.parse(body.toString()) as { i: number }).i;
+const indexOf = (m: ConsumeMessage) => indexOfBody(m.content);
 
 /** A test-side client: declares, binds and reads queues. */
 interface Client {
@@ -108,8 +112,13 @@ describe.skipIf(!haveRabbitmq())('amqpSink against RabbitMQ', () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const sink of sinks) await sink.close();
-    await broker?.stop();
+    // close() is bounded (it drops the socket after 2 s); the bound here keeps the broker from outliving a
+    // broken one.
+    try {
+      await Promise.race([Promise.all(sinks.map((s) => s.close())), new Promise((r) => setTimeout(r, 10_000))]);
+    } finally {
+      await broker?.stop();
+    }
   }, 120_000);
 
   it('publishes batches written without waiting in order, each confirmed, persistent, with its id and JSON body', async () => {
@@ -121,11 +130,12 @@ describe.skipIf(!haveRabbitmq())('amqpSink against RabbitMQ', () => {
       await sink.connect(null);
       // 3 batches of 1,500: each more than the channel's buffer holds (1,024 frames), so each waits for
       // 'drain' in the middle; publishing them side by side would interleave them.
-      const sizes = [1500, 1500, 1500];
+      // An empty 4th batch resolves after them, not at once: a publisher moves its position in that order.
+      const sizes = [1500, 1500, 1500, 0];
       const resolved: number[] = [];
       const writes = sizes.map((n, b) => sink.write(batch(b * 1500, n)).then(() => { resolved.push(b); }));
       await Promise.all(writes);
-      expect(resolved).toEqual([0, 1, 2]);
+      expect(resolved).toEqual([0, 1, 2, 3]);
       const got = await c.take(q, 4500);
       expect(got.map(indexOf)).toEqual(Array.from({ length: 4500 }, (_, i) => i));
       const first = got[0]!;
@@ -319,6 +329,52 @@ describe.skipIf(!haveRabbitmq())('amqpSink against RabbitMQ', () => {
     }
   }, 180_000);
 
+  it.skipIf(!haveOpenssl())('connects with amqps:// and the TLS options; a certificate it cannot verify, or a plain-text port, is not retryable', async () => {
+    // A TLS listener: the node's config file (its directory is the broker's), then a restart.
+    const ca = new TestCa();
+    try {
+      ca.issue('server', '/CN=localhost', ['subjectAltName=DNS:localhost,IP:127.0.0.1', 'extendedKeyUsage=serverAuth']);
+      const owner = statSync(broker.dir);
+      for (const f of ['ca.crt', 'server.crt', 'server.key']) {
+        copyFileSync(ca.path(f), join(broker.dir, f));
+        chownSync(join(broker.dir, f), owner.uid, owner.gid);
+      }
+      const tlsPort = await closedPort();
+      writeFileSync(join(broker.dir, 'rabbitmq.conf'), [
+        `listeners.ssl.default = 127.0.0.1:${tlsPort}`,
+        `ssl_options.cacertfile = ${join(broker.dir, 'ca.crt')}`,
+        `ssl_options.certfile = ${join(broker.dir, 'server.crt')}`,
+        `ssl_options.keyfile = ${join(broker.dir, 'server.key')}`,
+        'ssl_options.verify = verify_none',
+        'ssl_options.fail_if_no_peer_cert = false',
+        '',
+      ].join('\n'));
+      await broker.restart();
+
+      const c = await client(base);
+      try {
+        const q = await c.queue('tls', '#');
+        const sink = open(`amqps://guest:guest@localhost:${tlsPort}?exchange=tls`, { tls: { ca: ca.file('ca.crt') } });
+        expect(sink.name).toBe(`amqps://localhost:${tlsPort} exchange tls`);
+        await sink.connect(null);
+        await sink.write(batch(0, 3));
+        expect((await c.take(q, 3)).map(indexOf)).toEqual([0, 1, 2]);
+        await sink.close();
+      } finally {
+        await c.close();
+      }
+      // Without the CA: the certificate does not verify.
+      const untrusted = await rejection(open(`amqps://guest:guest@localhost:${tlsPort}`).connect(null));
+      expect(untrusted.retryable).toBe(false);
+      expect(untrusted.message).toMatch(/TLS/);
+      // amqps:// to the plain AMQP port.
+      const plain = await rejection(open(`amqps://guest:guest@127.0.0.1:${broker.port}`, { tls: { ca: ca.file('ca.crt') } }).connect(null));
+      expect(plain.retryable).toBe(false);
+    } finally {
+      ca.remove();
+    }
+  }, 120_000);
+
   it('waits while the broker blocks publishing (memory alarm), says so, and publishes everything once it clears', async () => {
     const c = await client(base);
     const notices: string[] = [];
@@ -340,9 +396,20 @@ describe.skipIf(!haveRabbitmq())('amqpSink against RabbitMQ', () => {
       expect(publishedWhileBlocked).toBeGreaterThan(0);
       expect(publishedWhileBlocked).toBeLessThan(total);
 
+      // Closing while blocked (the broker reads no close) neither hangs nor rejects; its write rejects, retryable.
+      const other = open(`${base}?exchange=blocking-other`);
+      await other.connect(null);
+      const stuck = other.write(batch(100_000, 2000, SET, 4096));
+      stuck.catch(() => {});
+      expect(await settlesWithin(stuck, 500)).toBe(false);
+      const closing = Date.now();
+      await other.close();
+      expect(Date.now() - closing).toBeLessThan(5000);
+      expect((await rejection(stuck)).retryable).toBe(true);
+
       await broker.ctl('set_vm_memory_high_watermark', '0.4');
       await write;
-      expect(publish.mock.calls.length).toBe(total);
+      expect(publish.mock.calls.filter((call) => call[0] === 'blocking' && (call[2] as Buffer).length > 4096 && indexOfBody(call[2] as Buffer) < total)).toHaveLength(total);
       expect(notices).toEqual([expect.stringMatching(/^the broker blocks publishing: /), 'the broker accepts publishing again']);
       const got = await c.take(q, total);
       expect(got.map(indexOf)).toEqual(Array.from({ length: total }, (_, i) => i));

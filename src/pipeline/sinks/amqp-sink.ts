@@ -443,10 +443,16 @@ class AmqpSink implements Sink {
       try { await link.model.close(); } catch { /* already closed */ }
     })();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([graceful, new Promise<void>((resolve) => { timer = setTimeout(resolve, CLOSE_TIMEOUT_MS); })]);
+    const timedOut = await Promise.race([
+      graceful.then(() => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), CLOSE_TIMEOUT_MS); }),
+    ]);
     clearTimeout(timer);
-    // Gone either way: a blocked broker reads no close, and a late 'error' must find a listener.
-    (link.model.connection as unknown as { stream?: { destroy(): void } }).stream?.destroy();
+    // A blocked broker reads no close: drop the socket, and stop amqplib's heartbeat timers, which would
+    // keep the process alive for two heartbeat intervals. (Our listeners stay, for a late 'error'.)
+    const connection = link.model.connection as unknown as { stream?: { destroy(): void }; heartbeater?: { clear(): void } | null };
+    if (timedOut) connection.heartbeater?.clear();
+    connection.stream?.destroy();
   }
 
   /** A failed connection attempt: retryable unless the broker refused us or the configuration cannot work. */
@@ -466,7 +472,8 @@ class AmqpSink implements Sink {
       return new SinkError(`${this.name}: ${safe}`, false, cause);
     }
     if (isTlsConfigError(code, text)) {
-      return new SinkError(`${this.name}: the TLS connection failed: ${safe}`, false, cause);
+      const hint = /wrong version number/i.test(text) ? ' (the port does not speak TLS: is it a plain amqp:// one?)' : '';
+      return new SinkError(`${this.name}: the TLS connection failed: ${safe}${hint}`, false, cause);
     }
     if (/^Expected amqp: or amqps:/.test(text)) return new SinkError(`${this.name}: ${safe}`, false, cause);
     return new SinkError(`${this.name}: cannot connect: ${safe}`, true, cause);
