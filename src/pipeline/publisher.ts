@@ -121,6 +121,8 @@ const STATUS_INTERVAL_MS = 1000;
 const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
 const POSITION_SAVE_INTERVAL_MS = 1000;
+/** How long a stop waits for the sink to confirm what was sent (a blocked broker may never). */
+const DRAIN_TIMEOUT_MS = 10_000;
 /** Replicated commands that are not data. */
 const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf', 'select', 'multi', 'exec']);
 
@@ -559,10 +561,20 @@ export class Publisher {
     }
   }
 
-  /** Stopped: waits until everything read is confirmed, unless the sink is down (the position then stays where it is). */
+  /**
+   * Stopped: waits until everything read is confirmed, unless the sink is down or does not confirm within
+   * DRAIN_TIMEOUT_MS (the position then stays where it is).
+   */
   private async drain(): Promise<void> {
     if (this.open) this.closeBatch();
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
     while (this.unconfirmed.length > 0 && !this.failure && this.sinkUp) {
+      if (Date.now() > deadline) {
+        const events = this.unconfirmed.reduce((n, p) => n + p.batch.messages.length, 0);
+        this.warn(`stopped with ${events} events not yet confirmed by ${this.sink.name} after ${DRAIN_TIMEOUT_MS / 1000} s: ` +
+          'the next start publishes them again (the position stays before them)');
+        return;
+      }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
