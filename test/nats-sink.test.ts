@@ -342,13 +342,15 @@ describe.skipIf(!haveNats())('natsSink against nats-server', () => {
       await sink.write(e!);
       expect((await readStream(nats.url, 'DOUBT')).map((m) => m.id)).toEqual(ids([a!, b!, c!, d!, e!]));
       expect(notices.join('\n')).toMatch(/30 messages written again after the reconnect were already in stream DOUBT/);
+      expect(notices.join('\n')).not.toMatch(/not one this sink sent/);
     } finally {
       await nc.close();
     }
   });
 
   it('(4c) the first message after connect expects the stream as connect read it: a message stored meanwhile fails the write', async () => {
-    const sink = open(`${nats.url}?stream=ANCHOR&subject=anchor.{command}`);
+    const notices: string[] = [];
+    const sink = open(`${nats.url}?stream=ANCHOR&subject=anchor.{command}`, { onNotice: (m) => notices.push(m) });
     await sink.connect(null);
     const [a, b] = batches('anchor', 2, 5);
     await sink.write(a!);
@@ -365,8 +367,10 @@ describe.skipIf(!haveNats())('natsSink against nats-server', () => {
     expect(err).toBeInstanceOf(SinkError);
     expect((err as SinkError).retryable).toBe(true);
     expect((err as SinkError).message).toMatch(/wrong last sequence/);
+    expect(notices.join('\n')).not.toMatch(/not one this sink sent/);
     await sink.close();
     await sink.connect(null);
+    expect(notices.join('\n')).toMatch(/last message of stream ANCHOR \(id foreign-1\) is not one this sink sent/);
     await sink.write(b!);
     expect((await readStream(nats.url, 'ANCHOR')).map((m) => m.id)).toEqual([...ids([a!]), 'foreign-1', ...ids([b!])]);
   });
@@ -412,6 +416,7 @@ describe.skipIf(!haveNats())('natsSink against nats-server', () => {
       expect(errors).toEqual([]);
       expect((await readStream(nats.url, 'FULL')).map((m) => m.id)).toEqual(ids(list));
       expect(notices.join('\n')).toMatch(new RegExp(`${landed.length - failed * 4} messages written again after the reconnect were already in stream FULL`));
+      expect(notices.join('\n')).not.toMatch(/not one this sink sent/);
     } finally {
       await nc.close();
     }

@@ -65,6 +65,8 @@ const JS_NOT_ENABLED_FOR_ACCOUNT = 10039;
 const JS_NOT_ENABLED = 10076;
 const MESSAGE_EXCEEDS_MAXIMUM = 10054;
 const STREAM_NOT_FOUND = 10059;
+const WRONG_LAST_MSG_ID = 10070;
+const WRONG_LAST_SEQUENCE = 10071;
 
 /**
  * A subject token from a route value: `.`, `*`, `>`, whitespace, control characters and `%` itself are
@@ -232,6 +234,8 @@ class NatsSink implements Sink {
   private resync: Resync | null = null;
   /** The id of the last message sent (what the next one expects as the stream's last). */
   private previousId: string | null = null;
+  /** The id of the last message of the last batch confirmed (to tell another writer's message). */
+  private lastConfirmedId: string | null = null;
 
   constructor(url: string, private readonly options: NatsSinkOptions) {
     this.target = parseNatsUrl(url);
@@ -356,6 +360,9 @@ class NatsSink implements Sink {
     const ids = [...(this.resync?.stored ?? []), ...this.unconfirmed.flat()];
     const at = lastId === null ? -1 : ids.lastIndexOf(lastId);
     this.resync = { lastId, lastSeq, stored: new Set(at === -1 ? [] : ids.slice(0, at + 1)), skipped: 0 };
+    if (lastId !== null && at === -1 && this.lastConfirmedId !== null && lastId !== this.lastConfirmedId) {
+      this.notice(`the last message of stream ${this.stream} (id ${lastId}) is not one this sink sent: another writer publishes to it? Each publisher needs a stream of its own (?stream=NAME): messages of another writer make ours fail and be sent again`);
+    }
     this.unconfirmed = [];
     this.previousId = null;
     this.js = jetstream(nc, { timeout: ACK_TIMEOUT_MS });
@@ -482,7 +489,10 @@ class NatsSink implements Sink {
       // What the client makes of "no responders" to a publish: no stream captures the subject (any more).
       sinkError = new SinkError(`publishing message ${message.id} on NATS ${this.name} failed: no stream captures ${this.route(message.route)} (stream ${this.stream} deleted?)`, true, { cause: err });
     } else {
-      sinkError = new SinkError(`publishing message ${message.id} to stream ${this.stream} on NATS ${this.name} failed: ${this.describe(err)}`, true, { cause: err });
+      const code = err instanceof JetStreamApiError ? err.code : 0;
+      const hint = code === WRONG_LAST_MSG_ID || code === WRONG_LAST_SEQUENCE
+        ? ': the stream did not end with the message before it (an earlier one failed, or another writer published to the stream)' : '';
+      sinkError = new SinkError(`publishing message ${message.id} to stream ${this.stream} on NATS ${this.name} failed: ${this.describe(err)}${hint}`, true, { cause: err });
     }
     this.fail(sinkError, index);
   }
@@ -513,6 +523,7 @@ class NatsSink implements Sink {
       if (head.remaining > 0) return;
       head.settled = true;
       this.pending.shift();
+      if (head.ids.length > 0) this.lastConfirmedId = head.ids[head.ids.length - 1]!;
       const at = this.unconfirmed.indexOf(head.ids);
       if (at !== -1) this.unconfirmed.splice(at, 1);
       head.resolve();
