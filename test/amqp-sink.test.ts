@@ -1,8 +1,10 @@
 // The AMQP sink against a real RabbitMQ (one node for the file): batches written without waiting arrive in
-// order with their properties, the defaults (a durable topic exchange `redistap`, routing key
-// redis.{db}.{command}) and the URL's own template, refusals that no retry can fix are not retryable and
-// never show the password, a broker restart fails the pending write retryable and keeps what was confirmed,
-// and a memory alarm holds publishing back (the channel's 'drain' is awaited) until it clears.
+// order with their properties and resolve in order, the defaults (a durable topic exchange `redistap`,
+// routing key redis.{db}.{command}) and the URL's own template, an unroutable message told once, a NACK
+// rejected retryable, refusals that no retry can fix (password, vhost, exchange type or permission, TLS
+// certificate) not retryable and never showing the password, a broker restart failing the pending write
+// retryable and keeping what was confirmed, and a memory alarm holding publishing back (the channel's
+// 'drain' is awaited) until it clears.
 import { createRequire } from 'node:module';
 import { copyFileSync, chownSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -224,6 +226,25 @@ describe.skipIf(!haveRabbitmq())('amqpSink against RabbitMQ', () => {
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(/dropped a message with routing key "redis\.0\.set": no queue is bound/);
     await sink.close();
+  });
+
+  it('rejects a write retryable when the broker nacks a message (a full queue that rejects publishes), and every write after it', async () => {
+    const c = await client(base);
+    try {
+      await c.ch.assertExchange('full', 'topic', { durable: true });
+      await c.ch.assertQueue('full-q', { exclusive: true, arguments: { 'x-max-length': 2, 'x-overflow': 'reject-publish' } });
+      await c.ch.bindQueue('full-q', 'full', '#');
+      const sink = open(`${base}?exchange=full`);
+      await sink.connect(null);
+      await sink.write(batch(0, 2));
+      const nacked = await rejection(sink.write(batch(2, 1)));
+      expect(nacked.retryable).toBe(true);
+      expect(nacked.message).toMatch(/nack/);
+      expect((await rejection(sink.write(batch(3, 1)))).retryable).toBe(true);
+      await sink.close();
+    } finally {
+      await c.close();
+    }
   });
 
   it('refuses a wrong password, a missing vhost, a missing exchange it may not declare, or a closed port without showing the password; only the port is retryable', async () => {

@@ -341,7 +341,7 @@ class AmqpSink implements Sink {
         return;
       }
       if (describe(err).text === 'message nacked') {
-        this.fail(link, new SinkError(`${this.name}: the broker refused a message (nack): it could not take it (an internal error of the queue or of its disk)`, true));
+        this.fail(link, new SinkError(`${this.name}: the broker refused a message (nack): a queue it routes to is full and rejects publishes (x-overflow reject-publish), or failed to store it`, true));
       } else {
         // 'channel closed': the channel's or connection's own event tells why, right after.
         this.channelClosed(link, link.channel);
