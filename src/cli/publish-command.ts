@@ -142,7 +142,10 @@ Delivery:
              redistap:publish:<stream>). One publish per stream: a second one refuses to start.
   amqp://    at least once: after a crash the events since the last saved position (at most about a
              second of them) are published again, with the same message-id; consumers drop repeats by id.
-  nats://    at least once, repeats dropped by JetStream within its duplicate window (Nats-Msg-Id = id).
+  nats://    at least once: each message must follow the one before it in the stream (expected last message
+             id; Nats-Msg-Id = id), so the stream holds the events in order with no gap; a repeat only
+             when a restart comes more than the stream's duplicate window (2 min) after a crash. One
+             publish per stream: give each its own ?stream= (two would keep breaking each other's chain).
 While the sink is down, blocked (a RabbitMQ memory alarm) or refusing (a full stream), publish waits and
 retries; it keeps reading the source into memory and a spool file, so the source never drops it. Past
 --max-spool it stops with its position saved: start it again once the sink takes events.
