@@ -98,6 +98,37 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   }
 }
 
+describe('amqpSink URLs', () => {
+  const password = 'p4ss-w0rd-7q';
+  const thrown = (url: string, options?: Parameters<typeof amqpSink>[1]) => {
+    try {
+      amqpSink(url, options);
+    } catch (err) {
+      expect(err).toBeInstanceOf(TypeError);
+      expect(inspect(err)).not.toContain(password);
+      return (err as Error).message;
+    }
+    throw new Error(`${url} was accepted`);
+  };
+
+  it('names the destination without credentials, with the vhost and exchange', () => {
+    expect(amqpSink(`amqp://user:${password}@rabbit:5673/%2Fprod?exchange=cdc&heartbeat=10&frame_max=131072`).name)
+      .toBe('amqp://rabbit:5673/%2Fprod exchange cdc');
+    expect(amqpSink(`amqps://user:${password}@rabbit`, { exchange: 'x' }).name).toBe('amqps://rabbit exchange x');
+    expect(amqpSink('amqp://[::1]:5672').name).toBe('amqp://[::1]:5672 exchange redistap');
+  });
+
+  it('refuses what cannot work with a TypeError that names it and never shows the password', () => {
+    expect(thrown(`amqp://user:${password}@rabbit?exchange=x&prefetch=5`)).toMatch(/unknown query parameter "prefetch"/);
+    expect(thrown(`amqp://user:${password}@rabbit?heartbeat=soon`)).toMatch(/heartbeat must be a whole number/);
+    expect(thrown(`amqp://user:${password}@rabbit?routing-key=redis.{cmd}`)).toMatch(/unknown field \{cmd\}/);
+    expect(thrown(`amqp://user:${password}@rab bit`)).toMatch(/not an AMQP URL: amqp:\/\/rab bit/);
+    expect(thrown(`nats://user:${password}@rabbit`)).toMatch(/unsupported scheme nats:/);
+    expect(thrown(`amqp://user:${password}@rabbit/a/b`)).toMatch(/unencoded "\/"/);
+    expect(thrown(`amqp://user:${password}@rabbit`, { tls: { rejectUnauthorized: false } })).toMatch(/amqps:\/\//);
+  });
+});
+
 describe.skipIf(!haveRabbitmq())('amqpSink against RabbitMQ', () => {
   let broker: Rabbitmq;
   let base: string; // amqp://guest:guest@127.0.0.1:PORT
