@@ -32,8 +32,11 @@ type Json = Record<string, unknown>;
 
 const R = '8371b4fb1155b71f4a04d3e1bc3e18c4a990aeeb';
 const R2 = 'c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0';
+/** The tag of the snapshot publication in the examples (~<tag> after the ids of its start, keys and end). */
+const TAG = '5be0a1c2';
+const SNAPSHOT_KINDS = ['full-sync-start', 'snapshot', 'full-sync-end'];
 const head = (event: string, offset: number, seq: number, replid = R): Json =>
-  ({ v: 1, id: `${replid}-${offset}-${seq}`, event, source: '10.0.0.5:6379', replid, offset, seq });
+  ({ v: 1, id: `${replid}-${offset}-${seq}${SNAPSHOT_KINDS.includes(event) ? `~${TAG}` : ''}`, event, source: '10.0.0.5:6379', replid, offset, seq });
 
 /** `event` as --partitions N publishes it in `partition`: the field after seq, and `/<partition>` after the id of a copy. */
 function inPartition(event: Json, partition: number, copy: boolean): Json {
@@ -51,7 +54,16 @@ function inPartition(event: Json, partition: number, copy: boolean): Json {
  */
 function expectedId(e: Json): string {
   const copy = e.partition !== undefined && (e.event === 'write' ? (e.keys as unknown[]).length === 0 : e.event !== 'snapshot');
-  return `${e.replid}-${e.offset}-${e.seq}${copy ? `/${e.partition}` : ''}`;
+  // A snapshot's events carry its publication's tag (random: taken from the id, and required there).
+  const tag = SNAPSHOT_KINDS.includes(e.event as string) ? `~${/~([0-9a-f]{8})/.exec(e.id as string)?.[1] ?? 'missing'}` : '';
+  return `${e.replid}-${e.offset}-${e.seq}${tag}${copy ? `/${e.partition}` : ''}`;
+}
+
+/** Every event of the snapshot kinds has one tag (one snapshot published). */
+function expectOneSnapshotTag(events: Json[]): void {
+  const tags = new Set(events.filter((e) => SNAPSHOT_KINDS.includes(e.event as string)).map((e) => /~([0-9a-f]{8})/.exec(e.id as string)?.[1]));
+  expect([...tags]).toHaveLength(1);
+  expect([...tags][0]).toMatch(/^[0-9a-f]{8}$/);
 }
 
 // The examples of docs/event-schema.md, one history: a snapshot of 8 keys at offset 1000 (seq 2: its
@@ -343,8 +355,9 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     });
     const invalid = events.map((e) => ({ event: e, problems: problems(e) })).filter((x) => x.problems.length > 0);
     expect(invalid).toEqual([]);
+    expectOneSnapshotTag(events);
     for (const e of events) {
-      expect(e.id).toBe(`${e.replid}-${e.offset}-${e.seq}`);
+      expect(e.id).toBe(expectedId(e));
       expect(e.source).toBe(`127.0.0.1:${src.port}`);
       // Without --partitions and --format json+resp: neither field.
       expect(e).not.toHaveProperty('partition');
@@ -483,6 +496,7 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     });
     const invalid = events.map((e) => ({ event: e, problems: problems(e) })).filter((x) => x.problems.length > 0);
     expect(invalid).toEqual([]);
+    expectOneSnapshotTag(events);
     for (const e of events) {
       expect(e.id).toBe(expectedId(e));
       expect(e.source).toBe(`127.0.0.1:${src.port}`);
@@ -496,7 +510,7 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     // between them, seq 3.. over all partitions, each in its key's partition.
     const starts = events.slice(0, N);
     expect(starts.map((e) => [e.event, e.seq, e.partition, e.id])).toEqual(
-      [0, 1, 2].map((n) => ['full-sync-start', 2, n, `${starts[0]!.replid}-${starts[0]!.offset}-2/${n}`]));
+      [0, 1, 2].map((n) => ['full-sync-start', 2, n, `${starts[0]!.replid}-${starts[0]!.offset}-2~${/~([0-9a-f]{8})/.exec(starts[0]!.id as string)![1]}/${n}`]));
     const endAt = events.findIndex((e) => e.event === 'full-sync-end');
     const snapshot = events.slice(N, endAt);
     expect(snapshot.every((e) => e.event === 'snapshot' && e.offset === starts[0]!.offset)).toBe(true);

@@ -159,6 +159,9 @@ describe.skipIf(!live)('publish options', () => {
     const events = await published(source, target, { resync: true }, async (c) => { await c.ok('SET', 'b:1', '1'); });
     const starts = events.filter((e) => e.event === 'full-sync-start');
     expect(starts).toHaveLength(2);
+    // Each snapshot publication has a tag of its own in its ids, even at one (replid, offset).
+    const tags = starts.map((e) => /^[0-9a-f]{40}-\d+-2~([0-9a-f]{8})$/.exec(e.id)?.[1]);
+    expect(tags.every(Boolean) && tags[0] !== tags[1]).toBe(true);
     expect(events.filter((e) => e.event === 'write').map((e) => e.keys[0])).toEqual(['a:1', 'b:1']);
   });
 });

@@ -2,6 +2,7 @@
 // envelope around each write of the source, each key of a snapshot, and the lifecycle events that change
 // what a consumer holds. Every event has an id that is the same each time it is published again, so a
 // consumer (or the broker) drops repeats by id.
+import { randomBytes } from 'node:crypto';
 import { base64, canonicalLine, isEmptyCollection, jsonBytes } from '../rdb/canonical-json.js';
 import { CommandBuffer } from '../resp/command-buffer.js';
 import type { RdbEntry } from '../rdb/entry.js';
@@ -21,6 +22,8 @@ interface Place {
   offset: number;
   /** Orders the events at one offset (SEQ): a snapshot's keys share the offset of its start. */
   seq: number;
+  /** The snapshot publication the event belongs to (its start, keys and end). */
+  snapshot?: string;
 }
 
 /**
@@ -41,11 +44,13 @@ export interface TransactionPlace {
 const encoder = new TextEncoder();
 
 /**
- * The id of the event at `place`: `<replid>-<offset>-<seq>`; the copy of an event sent to every partition
- * (one that names no key) has `/<partition>` after it, so each copy is an event of its own.
+ * The id of the event at `place`: `<replid>-<offset>-<seq>`; an event of a snapshot has `~<its
+ * publication's tag>` after it (a snapshot published again after a restart is another one: its keys may
+ * come in another order, so an id must not name a key of the first); the copy of an event sent to every
+ * partition (one that names no key) has `/<partition>` after that, so each copy is an event of its own.
  */
 export function eventId(place: Place, copyFor: number | null = null): string {
-  const id = `${place.replid}-${place.offset}-${place.seq}`;
+  const id = `${place.replid}-${place.offset}-${place.seq}${place.snapshot === undefined ? '' : `~${place.snapshot}`}`;
   return copyFor === null ? id : `${id}/${copyFor}`;
 }
 
@@ -64,6 +69,8 @@ export type PartitionChoice = number | null;
 export class ChangeEvents {
   private readonly sourceJson: string;
   private readonly snapshot: SnapshotMode;
+  /** The tag of the snapshot being published (made at its start). */
+  private snapshotTag = '';
 
   constructor(source: string, private readonly options: ChangeEventOptions) {
     this.sourceJson = JSON.stringify(source);
@@ -92,7 +99,7 @@ export class ChangeEvents {
   snapshotKey(entry: RdbEntry, replid: string, offset: number, seq: number, partition: number): SinkMessage | null {
     const line = this.snapshot === 'values' ? canonicalLine(entry) : keyLine(entry);
     if (line === null) return null;
-    const place = { replid, offset, seq };
+    const place = { replid, offset, seq, snapshot: this.snapshotTag };
     // The entry's canonical JSON (db, key, type, expire_ms, value) joins the envelope's fields.
     const body = `${this.head('snapshot', place, partition, false)},${line.slice(1)}`;
     return this.message(place, body, { db: entry.db, command: 'snapshot', class: classOfType(entry.type), partition }, false);
@@ -100,13 +107,14 @@ export class ChangeEvents {
 
   /** The source is sending a snapshot: a consumer drops what it holds (`reason`: why there was no continuing). */
   fullSyncStart(replid: string, offset: number, reason: string): SinkMessage[] {
-    const place = { replid, offset, seq: SEQ.fullSyncStart };
+    this.snapshotTag = randomBytes(4).toString('hex');
+    const place = { replid, offset, seq: SEQ.fullSyncStart, snapshot: this.snapshotTag };
     return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"`);
   }
 
   /** The snapshot is complete (`count` snapshot events were published, the seq after them); writes follow. */
   fullSyncEnd(replid: string, offset: number, count: number): SinkMessage[] {
-    return this.lifecycle('full-sync-end', { replid, offset, seq: SEQ.firstSnapshotKey + count }, `,"count":${count}`);
+    return this.lifecycle('full-sync-end', { replid, offset, seq: SEQ.firstSnapshotKey + count, snapshot: this.snapshotTag }, `,"count":${count}`);
   }
 
   /** The source's replication ID changed (a failover, or a restart that continued): no data changed. */
