@@ -158,6 +158,26 @@ describe.skipIf(!live)('sync: what it owns on the target', () => {
     expect([...dbLines(copy, 0), ...dbLines(copy, 7)]).toEqual(unrelated);
   }, 60_000);
 
+  it('XGROUP (a container command: its key is in its subcommand\'s entry) follows --prefix and --rename', async () => {
+    const [src, dst] = await Promise.all([server(SOURCE), server()]);
+    const source = await client(src);
+    const target = await client(dst);
+    await source.ok('XADD', 'a:s', '1-1', 'f', 'v');
+    await source.ok('XADD', 'c:s', '1-1', 'f', 'v');
+    const renamed = { prefixes: ['a:'], rename: { pattern: /^a:/, replacement: 'b:' } };
+    const { sync: s, events } = startSync(src, dst, renamed);
+    await waitFor('streaming', () => s.status.phase === 'streaming');
+    await source.ok('XGROUP', 'CREATE', 'a:s', 'g', '0');
+    await source.ok('XGROUP', 'CREATE', 'c:s', 'other', '0');
+    await source.ok('XGROUP', 'CREATE', 'c:new', 'other', '$', 'MKSTREAM');
+    await source.ok('SET', 'a:marker', '1');
+    await waitFor('the marker', async () => (await target.call('EXISTS', 'b:marker')) === 1);
+    const want = syncedKeyspace(src.port).filter((l) => l.includes('"key":"a:')).map((l) => l.replace('"key":"a:', '"key":"b:'));
+    expect(want.some((l) => l.includes('"name":"g"'))).toBe(true);
+    expect(syncedKeyspace(dst.port)).toEqual(want);
+    expect(events.filter((e) => e.type === 'warning')).toEqual([]);
+  }, 60_000);
+
   it('a run with another selection refuses, saying what changed; --resync deletes what each wrote and copies again', async () => {
     const [src, dst] = await Promise.all([server(SOURCE), server()]);
     const source = await client(src);

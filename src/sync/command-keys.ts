@@ -1,6 +1,6 @@
 // Which arguments of a replicated command are keys: the source server's own COMMAND table (first key,
 // last key, step), and by hand the commands whose keys move (numkeys arguments, SORT ... STORE).
-import { RespErrorReply, replyText } from '../resp/replies.js';
+import { RespErrorReply, replyText, type RespValue } from '../resp/replies.js';
 import type { RedisConnection } from './connection.js';
 
 interface KeySpec {
@@ -52,14 +52,20 @@ export class CommandKeys {
       throw new Error(`the source refused COMMAND (${reply instanceof RespErrorReply ? reply.message : 'not an array'}): key filters need it`);
     }
     const specs = new Map<string, KeySpec>();
-    for (const info of reply) {
-      if (!Array.isArray(info)) continue;
+    const add = (info: RespValue[]): KeySpec => {
       const flags = Array.isArray(info[2]) ? info[2].map(replyText) : [];
       const categories = Array.isArray(info[6]) ? info[6].map(replyText) : [];
-      specs.set(replyText(info[0]!).toLowerCase(), {
-        first: Number(info[3]), last: Number(info[4]), step: Number(info[5]), movable: flags.includes('movablekeys'),
-        keyClass: keyClassOf(categories),
-      });
+      const spec = { first: Number(info[3]), last: Number(info[4]), step: Number(info[5]), movable: flags.includes('movablekeys'), keyClass: keyClassOf(categories) };
+      specs.set(replyText(info[0]!).toLowerCase(), spec);
+      return spec;
+    };
+    for (const info of reply) {
+      if (!Array.isArray(info)) continue;
+      const spec = add(info);
+      // Redis 7: a container (XGROUP, ...) names no key itself; its subcommands (xgroup|create) do.
+      const subs = Array.isArray(info[9]) ? info[9].filter(Array.isArray).map((sub) => add(sub as RespValue[])) : [];
+      const classes = new Set(subs.map((s) => s.keyClass).filter((c) => c !== null));
+      if (spec.keyClass === null && classes.size === 1) spec.keyClass = [...classes][0]!;
     }
     return new CommandKeys(specs);
   }
@@ -86,7 +92,8 @@ export class CommandKeys {
       return [...before, ...Array.from({ length: count }, (_, i) => at + 1 + i)];
     }
     if (name === 'sort' || name === 'sort_ro') return this.sortKeys(command);
-    const spec = this.specs.get(name);
+    const sub = n > 1 ? this.specs.get(`${name}|${command.argText(1).toLowerCase()}`) : undefined;
+    const spec = sub ?? this.specs.get(name);
     if (!spec || spec.movable) return null;
     if (spec.first === 0) return [];
     const last = spec.last < 0 ? n + spec.last : spec.last;
