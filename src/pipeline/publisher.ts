@@ -336,15 +336,16 @@ export class Publisher {
         break;
       case 'full-sync-end': {
         const place = this.snapshotPlace!;
+        // The position before the event: a batch it fills closes with the position after it (so everywhere below).
+        this.position = { replid: event.replid, offset: event.offset, db: 0 };
         this.addAll(this.events.fullSyncEnd(place.replid, place.offset, place.keys));
         this.snapshotPlace = null;
-        this.position = { replid: event.replid, offset: event.offset, db: 0 };
         this.phase('streaming', `snapshot done (${place.keys} keys published); publishing writes`);
         break;
       }
       case 'replid-changed':
-        this.addAll(this.events.replidChanged(event.from, event.to, event.offset));
         this.position = { replid: event.to, offset: event.offset, db: this.position?.db ?? 0 };
+        this.addAll(this.events.replidChanged(event.from, event.to, event.offset));
         break;
       case 'resumed':
         this.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`);
@@ -380,9 +381,10 @@ export class Publisher {
       if (this.sinkOwnsAll(command, keys)) continue;
       selected.push({ command, keys, keyClass: chosen.keyClass });
     }
-    this.publishWrites(selected, replid, txFirst === null ? null : `${replid}-${offset}`);
+    // The position first: a batch the last of these messages fills closes with the position after them.
     const last = commands[commands.length - 1];
     this.position = { replid, offset, db: last ? last.db : this.position?.db ?? 0 };
+    this.publishWrites(selected, replid, txFirst === null ? null : `${replid}-${offset}`);
     if (selected.length === 0 && !commands.every((c) => NOT_DATA.has(c.name) || this.sinkOwnsAll(c, this.filter.keysOf(c)))) this.skippedWrites = true;
   }
 
