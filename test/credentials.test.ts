@@ -118,9 +118,13 @@ describe.skipIf(!live)('passwords from the environment or a file, and the least 
     const args = ['sync', at('reader', src), at('writer', dst), '--json'];
     const first = cli(args, { REDISTAP_SOURCE_PASSWORD: PASSWORD, REDISTAP_TARGET_PASSWORD: PASSWORD });
     let round = 0;
+    // Until the copy is done (a minute at most: a count of rounds would depend on how fast they go).
+    const deadline = Date.now() + 60_000;
     while (!first.lines.some((l) => /"phase":"streaming"/.test(l))) {
       await writeRound(source, round++);
-      if (first.lines.some((l) => /"phase":"failed"/.test(l)) || round > 2000) throw new Error(`the copy failed: ${first.lines.join('\n')}`);
+      if (first.lines.some((l) => /"phase":"failed"/.test(l)) || Date.now() > deadline) {
+        throw new Error(`the copy failed: ${first.lines.join('\n')}\n${first.err()}`);
+      }
     }
     for (const end = round + 50; round < end; round++) await writeRound(source, round);
     await caughtUp(source, [target]);

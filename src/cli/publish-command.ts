@@ -2,13 +2,13 @@
 // JetStream or a Redis stream.
 import { Command, Option } from 'commander';
 import { formatBytes } from '../analysis/report-format.js';
-import { Publisher, type PublishEvent, type PublishOptions, type PublishStatus } from '../pipeline/publisher.js';
+import { Publisher, type PublishOptions, type PublishPhase, type PublishStatus } from '../pipeline/publisher.js';
 import { sinkFromUrl } from '../pipeline/sink-url.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
-import { jsonStatusLine, TerminalStatus } from './status-output.js';
+import { JobReporter } from './status-output.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
 interface PublishFlags {
@@ -156,14 +156,8 @@ Examples:
   redistap publish redis://10.0.0.5:6379 'redis://10.0.0.9:6379?stream=cdc&maxlen=1000000' --snapshot values
 Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when publishing fails for a reason retrying cannot cure.`);
   return cmd.action(async (source: string, sinkUrl: string, opts: PublishFlags) => {
-    const json = opts.json || !process.stdout.isTTY;
-    const terminal = json ? null : new TerminalStatus(Boolean(process.stderr.isTTY), statusLine);
-    let outputClosed = false;
-    const onEvent = (event: PublishEvent) => {
-      if (json && !outputClosed) process.stdout.write(`${jsonStatusLine(event)}\n`);
-      else if (event.type === 'status') terminal?.show(event.status);
-      else terminal?.note(event.type === 'warning' ? `warning: ${event.message}` : event.detail);
-    };
+    const reporter = new JobReporter<PublishStatus, PublishPhase>(Boolean(opts.json || !process.stdout.isTTY), statusLine);
+    const onEvent = reporter.onEvent;
     let publisher: Publisher | undefined;
     const metrics = opts.metrics === undefined ? null : await serveMetrics(opts.metrics, publishMetrics(() => publisher!.status));
     if (metrics) onEvent({ type: 'phase', phase: 'connecting', detail: `metrics at ${metrics.url}` });
@@ -185,23 +179,6 @@ Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when publishing fails for a r
       await metrics?.close();
       throw err instanceof CliError ? err : new CliError((err as Error).message);
     }
-    const running = publisher;
-    const stop = () => running.stop();
-    process.stdout.on('error', () => {
-      outputClosed = true;
-      stop();
-    });
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      await running.done;
-    } catch (err) {
-      throw new CliError((err as Error).message);
-    } finally {
-      await metrics?.close();
-      terminal?.stop();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    await reporter.runToEnd(publisher, async () => { await metrics?.close(); });
   });
 }

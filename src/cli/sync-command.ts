@@ -1,14 +1,14 @@
 // `redistap sync <source-url> <target-url>`: copy a live server into another and keep it in sync.
 import { Command, Option } from 'commander';
 import { parseRenameRule } from '../sync/key-route.js';
-import { Sync, type SyncEvent, type SyncOptions, type SyncStatus } from '../sync/sync.js';
+import { Sync, type SyncOptions, type SyncPhase, type SyncStatus } from '../sync/sync.js';
 import { formatBytes } from '../analysis/report-format.js';
 import { CliError } from './cli-error.js';
 import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
-import { jsonStatusLine, TerminalStatus } from './status-output.js';
+import { JobReporter } from './status-output.js';
 
 interface SyncFlags {
   db?: string[];
@@ -177,14 +177,8 @@ Examples:
   redistap sync rediss://src:6380 redis://dst:6379 --source-tls-ca ca.pem --copy replication`);
   return cmd.action(async (source: string, target: string, opts: SyncFlags) => {
     const options = optionsFrom(opts);
-    const json = opts.json || !process.stdout.isTTY;
-    const terminal = json ? null : new TerminalStatus(Boolean(process.stderr.isTTY), statusLine);
-    let outputClosed = false;
-    const onEvent = (event: SyncEvent) => {
-      if (json && !outputClosed) process.stdout.write(`${jsonStatusLine(event)}\n`);
-      else if (event.type === 'status') terminal?.show(event.status);
-      else terminal?.note(event.type === 'warning' ? `warning: ${event.message}` : event.detail);
-    };
+    const reporter = new JobReporter<SyncStatus, SyncPhase>(Boolean(opts.json || !process.stdout.isTTY), statusLine);
+    const onEvent = reporter.onEvent;
     let sync: Sync | undefined;
     const metrics = opts.metrics === undefined ? null : await serveMetrics(opts.metrics, syncMetrics(() => sync!.status));
     if (metrics) onEvent({ type: 'phase', phase: 'connecting', detail: `metrics at ${metrics.url}` });
@@ -197,24 +191,6 @@ Examples:
       await metrics?.close();
       throw new CliError((err as Error).message);
     }
-    const running = sync;
-    const stop = () => running.stop();
-    // A reader of the status lines that goes away (| head) stops the sync cleanly, like Ctrl-C.
-    process.stdout.on('error', () => {
-      outputClosed = true;
-      stop();
-    });
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      await running.done;
-    } catch (err) {
-      throw new CliError((err as Error).message);
-    } finally {
-      await metrics?.close();
-      terminal?.stop();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    await reporter.runToEnd(sync, async () => { await metrics?.close(); });
   });
 }

@@ -4,7 +4,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Checkpoint } from '../replica/events.js';
-import { writeFileAtomically } from '../replica/checkpoint-file.js';
+import { readJsonFile, writeFileAtomically } from '../replica/checkpoint-file.js';
 import { bootTag, deadHere, type LeaseHolder } from '../sync/target-lease.js';
 import type { StoredPosition } from './sink.js';
 
@@ -59,19 +59,8 @@ export class PositionFile {
 
   /** The saved position, or null when the file does not exist. Throws on a file that is not one. */
   load(): StoredPosition | null {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    let saved: Partial<Checkpoint> & { route?: unknown };
-    try {
-      saved = JSON.parse(text);
-    } catch {
-      throw new Error(`${this.path} is not a publish position (not JSON)`);
-    }
+    const saved = readJsonFile<Partial<Checkpoint> & { route?: unknown }>(this.path, 'a publish position');
+    if (saved === null) return null;
     // No replid: saved during a snapshot, whose start was published: nothing to continue from.
     if (saved.replid === undefined && saved.route !== undefined) return { position: null, sequence: 0, route: saved.route };
     if (typeof saved.replid !== 'string' || !/^[0-9a-f]{40}$/.test(saved.replid) || !Number.isSafeInteger(saved.offset) || !Number.isSafeInteger(saved.db)) {

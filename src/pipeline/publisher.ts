@@ -19,6 +19,7 @@ import { ChangeEvents, SEQ, type SnapshotMode } from './change-event.js';
 import { EventFilter, type EventFilterOptions, type FilterRecord } from './event-filter.js';
 import { PositionFile } from './position-file.js';
 import { readCommandTable } from './source-commands.js';
+import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch, type SinkMessage } from './sink.js';
 
 export interface PublishOptions extends EventFilterOptions {
@@ -87,10 +88,7 @@ export interface PublishStatus {
   warnings: number;
 }
 
-export type PublishEvent =
-  | { type: 'status'; status: PublishStatus }
-  | { type: 'phase'; phase: PublishPhase; detail: string }
-  | { type: 'warning'; message: string };
+export type PublishEvent = RunEvent<PublishStatus, PublishPhase>;
 
 /** A failure retrying cannot cure: publish stops with it (its position saved). */
 export class PublishError extends Error {

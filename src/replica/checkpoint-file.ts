@@ -30,19 +30,8 @@ export class CheckpointFile {
 
   /** The position and the output extent saved, or null when the file does not exist. Throws on a file that is not one. */
   loadSaved(): SavedCheckpoint | null {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-    let cp: Partial<Checkpoint> & { output?: Partial<OutputExtent> };
-    try {
-      cp = JSON.parse(text);
-    } catch {
-      throw new Error(`${this.path} is not a checkpoint (not JSON)`);
-    }
+    const cp = readJsonFile<Partial<Checkpoint> & { output?: Partial<OutputExtent> }>(this.path, 'a checkpoint');
+    if (cp === null) return null;
     const { output } = cp;
     if (output !== undefined && (typeof output?.path !== 'string' || !Number.isSafeInteger(output.bytes) || output.bytes! < 0)) {
       throw new Error(`${this.path} is not a checkpoint: "output" expected as {"path":"<file>","bytes":N}`);
@@ -59,6 +48,22 @@ export class CheckpointFile {
   /** Saves `cp` (null: no position yet), and with `output` how much of that file it covers. */
   save(cp: Checkpoint | null, output?: OutputExtent): void {
     writeFileAtomically(this.path, `${JSON.stringify({ ...(cp && { replid: cp.replid, offset: cp.offset, db: cp.db }), output })}\n`);
+  }
+}
+
+/** The JSON a file holds, or null when it does not exist; `what` names it in the error for a file that is not JSON. */
+export function readJsonFile<T>(path: string, what: string): T | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`${path} is not ${what} (not JSON)`);
   }
 }
 

@@ -34,6 +34,7 @@ import { ReplicationCopy } from './replication-copy.js';
 import { setsStreamCounters, withoutStreamCounters } from './stream-writes.js';
 import { decodeState, defaultStateKey, encodeState, isOwnStateKey, isStateKey, type StoredRoute, type SyncState } from './sync-state.js';
 import { TargetHeld, TargetLease } from './target-lease.js';
+import type { RunEvent } from '../pipeline/run-event.js';
 
 /** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
 export type SyncItem =
@@ -105,10 +106,7 @@ export interface SyncStatus {
   restarts: number;
 }
 
-export type SyncEvent =
-  | { type: 'status'; status: SyncStatus }
-  | { type: 'phase'; phase: SyncPhase; detail: string }
-  | { type: 'warning'; message: string };
+export type SyncEvent = RunEvent<SyncStatus, SyncPhase>;
 
 /** A failure that repeating would not cure: the sync stops with it. */
 export class SyncError extends Error {
