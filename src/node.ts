@@ -14,6 +14,15 @@ export { CheckpointFile, type OutputExtent, type SavedCheckpoint } from './repli
 export { parseRedisUrl, type RedisEndpoint } from './replica/redis-url.js';
 export { sync, Sync, SyncError, type SyncOptions, type SyncStatus, type SyncEvent, type SyncItem, type SyncTransform, type SyncPhase } from './sync/sync.js';
 export { parseRenameRule, type RenameRule } from './sync/key-route.js';
+export { publish, Publisher, PublishError, type PublishOptions, type PublishStatus, type PublishEvent, type PublishPhase } from './pipeline/publisher.js';
+export { SinkError, type Sink, type SinkBatch, type SinkMessage, type MessageRoute, type StoredPosition } from './pipeline/sink.js';
+export { sinkFromUrl, type SinkUrlOptions } from './pipeline/sink-url.js';
+export { amqpSink, type AmqpSinkOptions } from './pipeline/sinks/amqp-sink.js';
+export { natsSink, type NatsSinkOptions } from './pipeline/sinks/nats-sink.js';
+export { redisStreamSink, type RedisStreamSinkOptions } from './pipeline/sinks/redis-stream-sink.js';
+export { EVENT_VERSION, type SnapshotMode } from './pipeline/change-event.js';
+export type { EventFilterOptions } from './pipeline/event-filter.js';
+export { hashSlot } from './cluster/hash-slot.js';
 export { DumpPayloadEncoder, UnrestorableEntry } from './rdb-write/dump-payload.js';
 export { serverFormatFromInfo, type ServerFormat } from './rdb-write/server-format.js';
 
