@@ -117,6 +117,27 @@ describe.skipIf(!live)('publish options', () => {
     await expect(other.done).rejects.toThrow(/the position \(.*\) was saved with other options: .*"transform":"redact v1".*now .*"transform":"redact v2".*--resync/);
   });
 
+  it('what the hook drops is not counted: a block\'s kept writes are numbered among themselves, full-sync-end counts the kept keys', async () => {
+    const [source, target] = [await server(), await server()];
+    const c = await RedisClient.connect(source.port);
+    await c.ok('SET', 'secret:0', 'x');
+    await c.ok('SET', 'open:0', 'y');
+    c.close();
+    const transform = (e: Record<string, any>) => (String(e.key ?? e.keys?.[0] ?? '').startsWith('secret:') ? null : e);
+    const events = await published(source, target, { snapshot: 'keys', transform, transformName: 'no secrets' }, async (w) => {
+      await w.ok('MULTI');
+      await w.ok('SET', 'secret:1', '1');
+      await w.ok('SET', 'open:1', '2');
+      await w.ok('EXEC');
+    });
+    const end = events.find((e) => e.event === 'full-sync-end')!;
+    expect(events.filter((e) => e.event === 'snapshot').map((e) => e.key)).toEqual(['open:0']);
+    expect(end.count).toBe(1);
+    expect(end.seq).toBe(5); // after both keys' seqs (3, 4): an id of its own
+    const writes = events.filter((e) => e.event === 'write');
+    expect(writes.map((e) => [e.keys[0], e.tx.index, e.tx.count])).toEqual([['open:1', 0, 1]]);
+  });
+
   it('never ends a batch inside a MULTI/EXEC block: the position after a block comes with all of its events', async () => {
     const [source, target] = [await server(), await server()];
     const sink = redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`);
@@ -149,6 +170,16 @@ describe.skipIf(!live)('publish options', () => {
       const last = batch[batch.length - 1];
       if (last?.tx) expect([last.tx.index, last.tx.count]).toEqual([2499, 2500]);
     }
+  });
+
+  it('the same stream reached by another address continues (the route records the stream, not how it is reached)', async () => {
+    const [source, target] = [await server(), await server()];
+    await published(source, target, {}, async (c) => { await c.ok('SET', 'a', '1'); });
+    const p = publish({ source: `redis://127.0.0.1:${source.port}`, sink: redisStreamSink(`redis://localhost:${target.port}?stream=ev`) });
+    stops.push(async () => { p.stop(); await p.done.catch(() => undefined); });
+    await until(() => p.status.phase === 'streaming' || p.status.phase === 'failed');
+    expect(p.status.phase).toBe('streaming');
+    expect(p.status.fullSyncs).toBe(0);
   });
 
   it('a changed filter refuses to continue; --resync publishes from a new snapshot', async () => {

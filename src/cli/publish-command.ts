@@ -6,7 +6,7 @@ import { Publisher, type PublishOptions, type PublishPhase, type PublishStatus }
 import { sinkFromUrl } from '../pipeline/sink-url.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
-import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
+import { dbNumber, keyPatternOf, list, positiveNumber, repeated } from './selection-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
 import { JobReporter } from './status-output.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
@@ -48,12 +48,6 @@ function publishMetrics(status: () => PublishStatus): MetricSpec[] {
   ];
 }
 
-function positive(text: string, option: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new CliError(`${option} expects a positive number, got "${text}"`);
-  return n;
-}
-
 function partitionCount(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1 || n > 16384) throw new CliError(`--partitions expects a whole number from 1 to 16384, got "${text}"`);
@@ -79,9 +73,9 @@ function optionsFrom(opts: PublishFlags): Omit<PublishOptions, 'source' | 'sink'
     prefixes: opts.prefix,
     keyPattern: keyPatternOf(opts.key),
     resync: opts.resync,
-    maxInFlightBytes: positive(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
-    maxSpoolBytes: positive(opts.maxSpool, '--max-spool') * 2 ** 20,
-    timeoutMs: positive(opts.timeout, '--timeout') * 1000,
+    maxInFlightBytes: positiveNumber(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
+    maxSpoolBytes: positiveNumber(opts.maxSpool, '--max-spool') * 2 ** 20,
+    timeoutMs: positiveNumber(opts.timeout, '--timeout') * 1000,
     partitions: partitionCount(opts.partitions),
     format: opts.format,
   };
@@ -140,8 +134,9 @@ remembers the options it was saved with: a run with others refuses, unless --res
 Delivery:
   redis://   exactly once: the events and the position go in one MULTI/EXEC (the position is kept in
              redistap:publish:<stream>). One publish per stream: a second one refuses to start.
-  amqp://    at least once: after a crash the events since the last saved position (at most about a
-             second of them) are published again, with the same message-id; consumers drop repeats by id.
+  amqp://    at least once: after a crash the events since the last saved position (about a second of
+             them, and those sent but not yet confirmed: up to --max-in-flight) are published again, with
+             the same message-id; consumers drop repeats by id.
   nats://    at least once: each message must follow the one before it in the stream (expected last message
              id; Nats-Msg-Id = id), so the stream holds the events in order with no gap; a repeat only
              when a restart comes more than the stream's duplicate window (2 min) after a crash. One
@@ -170,8 +165,12 @@ Exit status: 0 when stopped by Ctrl-C / SIGTERM, 2 when publishing fails for a r
         throw new Error(`${sink.name} does not keep the position with the events: pass --checkpoint FILE (a restart continues ` +
           'from it), or --no-checkpoint (every start publishes from a new snapshot)');
       }
-      if (sink.storesPosition && typeof opts.checkpoint === 'string') {
-        throw new Error(`--checkpoint: ${sink.name} keeps the position beside the stream, in the same MULTI/EXEC as the events`);
+      if (sink.storesPosition && opts.checkpoint !== undefined) {
+        throw new Error(`--${opts.checkpoint === false ? 'no-' : ''}checkpoint: ${sink.name} keeps the position beside the stream, ` +
+          'in the same MULTI/EXEC as the events (delete redistap:publish:<stream> there to start from a new snapshot)');
+      }
+      if (sink.storesPosition && opts.partitions !== '1') {
+        throw new Error(`--partitions: ${sink.name} is one stream, with nothing to route partitions by; publish to a broker with {partition} in its subject or routing key`);
       }
       publisher = new Publisher({ ...optionsFrom(opts), sink, onEvent, sourceTls: tlsOptionsFrom(opts, 'source-', source),
         source: urlWithPassword(opts, 'source-', source, 'REDISTAP_SOURCE_PASSWORD') });

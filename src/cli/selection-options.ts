@@ -39,6 +39,15 @@ export function addSelectionOptions(cmd: Command, { memory }: { memory: boolean 
 }
 
 /** A database number given to `option`; a CliError naming the option otherwise. */
+/** The number an option gives: above 0 (or 0 itself with `zero`, where 0 means something); `unit` for the message. */
+export function positiveNumber(text: string, option: string, { unit, zero = false }: { unit?: string; zero?: boolean } = {}): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero)) {
+    throw new CliError(`${option} expects a ${zero ? 'non-negative' : 'positive'} number${unit ? ` of ${unit}` : ''}, got "${text}"`);
+  }
+  return n;
+}
+
 export function dbNumber(text: string, option: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || text.trim() === '') throw new CliError(`${option} expects database numbers, got "${text}"`);

@@ -4,7 +4,7 @@ import { parseRenameRule } from '../sync/key-route.js';
 import { Sync, type SyncOptions, type SyncPhase, type SyncStatus } from '../sync/sync.js';
 import { formatBytes } from '../analysis/report-format.js';
 import { CliError } from './cli-error.js';
-import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
+import { dbNumber, keyPatternOf, list, positiveNumber, repeated } from './selection-options.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
@@ -34,17 +34,11 @@ function syncMetrics(status: () => SyncStatus): MetricSpec[] {
     { name: 'confirmed_offset', help: 'replication offset of the source the target holds', type: 'gauge', value: () => status().applied.offset },
     { name: 'lag_bytes', help: 'bytes read from the source and not yet confirmed by the target', type: 'gauge', value: () => status().lag.bytes },
     { name: 'lag_seconds', help: 'how long the oldest unconfirmed write has waited', type: 'gauge', value: () => status().lag.ms / 1000 },
-    { name: 'copy_keys_total', help: 'keys of the current (or last) snapshot copied', type: 'counter', value: () => status().copy.keys },
+    { name: 'copy_keys', help: 'keys of the current (or last) snapshot copied', type: 'gauge', value: () => status().copy.keys },
     { name: 'streaming', help: '1 while writes are being applied (the copy is done)', type: 'gauge', value: () => Number(status().phase === 'streaming') },
     { name: 'restarts_total', help: 'times the sync started over after a failure', type: 'counter', value: () => status().restarts },
     { name: 'warnings_total', help: 'warnings', type: 'counter', value: () => status().warnings },
   ];
-}
-
-function positive(text: string, option: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new CliError(`${option} expects a positive number, got "${text}"`);
-  return n;
 }
 
 /** The command line → SyncOptions (without the URLs). */
@@ -71,9 +65,9 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
     stateKey: opts.checkpointKey,
     resync: opts.resync,
     copy: opts.copy,
-    maxInFlightBytes: positive(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
-    timeoutMs: positive(opts.timeout, '--timeout') * 1000,
-    leaseMs: positive(opts.lease, '--lease') * 1000,
+    maxInFlightBytes: positiveNumber(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
+    timeoutMs: positiveNumber(opts.timeout, '--timeout') * 1000,
+    leaseMs: positiveNumber(opts.lease, '--lease') * 1000,
   };
 }
 

@@ -12,7 +12,7 @@ import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
-import { dbNumber, keyPatternOf, list, repeated } from './selection-options.js';
+import { dbNumber, keyPatternOf, list, positiveNumber, repeated } from './selection-options.js';
 import { EventFilter } from '../pipeline/event-filter.js';
 import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
@@ -57,15 +57,6 @@ function selectedLines(filter: EventFilter | null, e: { replid: string; commands
   }) : e.commands;
   if (commands.length === 0) return '';
   return e.firstOffset === null ? commandLine(e.replid, commands[0]!) : transactionLines(e.replid, commands, e.firstOffset, e.offset);
-}
-
-/** The value of `option`: a number above 0 (or 0 itself when `zero` says what 0 means). */
-function positive(text: string, option: string, unit: string, zero = false): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zero)) {
-    throw new CliError(`${option} expects a ${zero ? 'non-negative' : 'positive'} number of ${unit}, got "${text}"`);
-  }
-  return n;
 }
 
 /**
@@ -151,7 +142,7 @@ interface TailCounts {
 
 function tailMetrics(counts: TailCounts, replica: () => Replica): MetricSpec[] {
   return [
-    { name: 'writes_total', help: 'writes read from the master and written out', type: 'counter', value: () => counts.writes },
+    { name: 'writes_total', help: 'writes read from the master (before filters)', type: 'counter', value: () => counts.writes },
     { name: 'output_bytes_total', help: 'bytes of lines written (snapshot keys, writes, control lines)', type: 'counter', value: () => counts.bytes },
     { name: 'offset', help: 'replication offset of the last write boundary taken', type: 'gauge', value: () => replica().checkpoint?.offset ?? 0 },
     { name: 'queue_bytes', help: 'events waiting in memory (estimated)', type: 'gauge', value: () => replica().backlog.queuedBytes },
@@ -243,9 +234,9 @@ Examples:
   redistap tail redis://10.0.0.5:6379 --checkpoint tail.pos -o changes.jsonl
   redistap tail rediss://redis.internal:6380 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key`);
   return cmd.action(async (url: string, opts: TailOptions) => {
-    const maxQueuedBytes = positive(opts.buffer, '--buffer', 'MiB') * 2 ** 20;
-    const timeoutMs = positive(opts.timeout, '--timeout', 'seconds') * 1000;
-    const maxRetryTimeMs = positive(opts.maxRetryTime, '--max-retry-time', 'seconds', true) * 1000 || Infinity;
+    const maxQueuedBytes = positiveNumber(opts.buffer, '--buffer', { unit: 'MiB' }) * 2 ** 20;
+    const timeoutMs = positiveNumber(opts.timeout, '--timeout', { unit: 'seconds' }) * 1000;
+    const maxRetryTimeMs = positiveNumber(opts.maxRetryTime, '--max-retry-time', { unit: 'seconds', zero: true }) * 1000 || Infinity;
     const store = opts.checkpoint ? new CheckpointFile(opts.checkpoint) : null;
     let saved: SavedCheckpoint | null;
     let out: Output;
@@ -303,11 +294,9 @@ Examples:
       stored = covered;
     };
     const timer = setInterval(save, 1000);
-    const warnedKeys = new Set<string>();
     const unknownKeys = (c: ReplicaCommand) => {
-      if (warnedKeys.has(c.name)) return;
-      warnedKeys.add(c.name);
-      process.stderr.write(`redistap: ${c.name.toUpperCase()} (first at offset ${c.offset}) is left out: its keys cannot be told, so --prefix/--key cannot judge it\n`);
+      const warning = filter?.unknownKeysWarning(c.name, c.offset);
+      if (warning) process.stderr.write(`redistap: ${warning}\n`);
     };
     let failed = false;
     const progress = new ByteProgress('full sync');

@@ -112,9 +112,12 @@ export class ChangeEvents {
     return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"`);
   }
 
-  /** The snapshot is complete (`count` snapshot events were published, the seq after them); writes follow. */
-  fullSyncEnd(replid: string, offset: number, count: number): SinkMessage[] {
-    return this.lifecycle('full-sync-end', { replid, offset, seq: SEQ.firstSnapshotKey + count, snapshot: this.snapshotTag }, `,"count":${count}`);
+  /**
+   * The snapshot is complete: `count` snapshot events were published; `seq` follows the last key's (3 +
+   * count, unless a transform hook dropped some); writes follow.
+   */
+  fullSyncEnd(replid: string, offset: number, seq: number, count: number): SinkMessage[] {
+    return this.lifecycle('full-sync-end', { replid, offset, seq, snapshot: this.snapshotTag }, `,"count":${count}`);
   }
 
   /** The source's replication ID changed (a failover, or a restart that continued): no data changed. */

@@ -90,6 +90,15 @@ export class EventFilter {
     };
   }
 
+  private readonly warnedUnknownKeys = new Set<string>();
+
+  /** What to tell, once per command, of a write left out as 'keys-unknown' (null: told already). */
+  unknownKeysWarning(name: string, offset: number): string | null {
+    if (this.warnedUnknownKeys.has(name)) return null;
+    this.warnedUnknownKeys.add(name);
+    return `${name.toUpperCase()} (first at offset ${offset}) is left out: its keys cannot be told, so --prefix/--key cannot judge it`;
+  }
+
   /** Whether keys matter to the filter (a write whose keys cannot be told is then left out). */
   get filtersKeys(): boolean {
     return this.prefixes !== null || this.keyPattern !== null;

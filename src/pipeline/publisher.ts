@@ -69,7 +69,7 @@ export type PublishPhase = 'connecting' | 'snapshot' | 'streaming' | 'stopped' |
 
 export interface PublishStatus {
   phase: PublishPhase;
-  /** Events handed to the sink, and those it confirmed (with the position they reach). */
+  /** Events put into batches for the sink, and those it confirmed (with the position they reach). */
   published: { events: number; batches: number };
   confirmed: { events: number; replid: string; offset: number };
   /** Events read and not yet confirmed: bytes waiting (memory queue, spool, in flight), and how long the oldest has waited. */
@@ -186,8 +186,8 @@ export class Publisher {
   /** Where the confirmed events reach (null: inside a snapshot; undefined: nothing confirmed yet). */
   private confirmedPosition: Checkpoint | null | undefined = undefined;
   // The snapshot being published: its replid and offset (its events' place), and keys so far.
-  private snapshotPlace: { replid: string; offset: number; keys: number } | null = null;
-  private readonly warnedUnknownKeys = new Set<string>();
+  /** `seqs`: keys given a seq so far; `keys`: those published (the transform hook may drop some). */
+  private snapshotPlace: { replid: string; offset: number; seqs: number; keys: number } | null = null;
   /**
    * Writes were left out (filtered) since the last batch: the position moved with no message to carry it.
    * (Not set by the sink's own writes: moving the position is itself such a write on a Redis stream sink
@@ -232,6 +232,8 @@ export class Publisher {
     this.abort.abort();
     this.halted.abort();
     this.replica?.stop();
+    // The replica may be waiting for room that a sink which is down or blocked would never make.
+    this.wakeRoomWaiters();
   }
 
   private async run(): Promise<PublishStatus> {
@@ -244,11 +246,14 @@ export class Publisher {
       if (!this.abort.signal.aborted) await this.stream(stored);
       await this.drain();
       if (this.failure) throw this.failure;
+      this.savePosition();
+      if (this.failure) throw this.failure;
       this.phase('stopped', 'stopped');
       return this.status;
     } catch (err) {
-      if (this.abort.signal.aborted && !this.failure && err instanceof SinkError && err.retryable) {
-        this.phase('stopped', `stopped while ${this.sink.name} was unreachable`);
+      // Stopped while connecting (the source's command table, the sink): what failed was being given up.
+      if (this.abort.signal.aborted && !this.failure) {
+        this.phase('stopped', `stopped before publishing (${(err as Error).message})`);
         return this.status;
       }
       const error = err instanceof SinkError || err instanceof PublishError ? err : new PublishError((err as Error).message, { cause: err });
@@ -257,9 +262,12 @@ export class Publisher {
     } finally {
       clearInterval(timer);
       if (saver) clearInterval(saver);
-      this.savePosition();
+      if (this.failure) this.savePosition(); // best effort: what was confirmed before the failure
       this.positionFile?.unlock();
+      this.halted.abort();
+      await this.recovering; // a reconnection in progress gives up (halted) before the sink is closed
       await this.sink.close();
+      this.status.source = 'down';
       this.emitStatus();
     }
   }
@@ -274,9 +282,11 @@ export class Publisher {
     }
     const format = this.options.format ?? 'json';
     this.events = new ChangeEvents(this.sourceName, { snapshot: this.snapshot, partitions: this.partitions, resp: format === 'json+resp' });
-    this.route = { filter: this.filter.record, snapshot: this.snapshot, sink: this.sink.name, partitions: this.partitions, format,
+    this.route = { filter: this.filter.record, snapshot: this.snapshot, sink: this.sink.routeName ?? this.sink.name, partitions: this.partitions, format,
       transform: this.options.transform ? this.options.transformName! : null };
     await this.connectSink();
+    this.sinkUp = true;
+    this.status.sink = 'up';
   }
 
   /** Where to continue from: the position stored (by the sink, or in the file) under the same route. */
@@ -328,7 +338,7 @@ export class Publisher {
         }
         this.status.fullSyncs++;
         this.phase('snapshot', `full sync from the source (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
-        this.snapshotPlace = { replid: event.replid, offset: event.offset, keys: 0 };
+        this.snapshotPlace = { replid: event.replid, offset: event.offset, seqs: 0, keys: 0 };
         this.position = null;
         this.addAll(this.events.fullSyncStart(event.replid, event.offset, event.reason));
         break;
@@ -336,7 +346,7 @@ export class Publisher {
         const place = this.snapshotPlace!;
         // The position before the event: a batch it fills closes with the position after it (so everywhere below).
         this.position = { replid: event.replid, offset: event.offset, db: 0 };
-        this.addAll(this.events.fullSyncEnd(place.replid, place.offset, place.keys));
+        this.addAll(this.events.fullSyncEnd(place.replid, place.offset, SEQ.firstSnapshotKey + place.seqs, place.keys));
         this.snapshotPlace = null;
         this.phase('streaming', `snapshot done (${place.keys} keys published); publishing writes`);
         break;
@@ -382,29 +392,58 @@ export class Publisher {
     // The position first: a batch the last of these messages fills closes with the position after them.
     const last = commands[commands.length - 1];
     this.position = { replid, offset, db: last ? last.db : this.position?.db ?? 0 };
-    this.publishWrites(selected, replid, txFirst === null ? null : `${replid}-${offset}`);
-    if (selected.length === 0 && !commands.every((c) => NOT_DATA.has(c.name) || this.sinkOwnsAll(c, this.filter.keysOf(c)))) this.skippedWrites = true;
+    const published = this.publishWrites(selected, replid, txFirst === null ? null : `${replid}-${offset}`);
+    // Writes left out (by the filter or the hook; not the sink's own): the position moved with no message.
+    if (published === 0 && (selected.length > 0 || !commands.every((c) => NOT_DATA.has(c.name) || this.sinkOwnsAll(c, this.filter.keysOf(c))))) {
+      this.skippedWrites = true;
+    }
   }
 
   /**
    * The selected writes of a command or block as messages: each to its first key's partition, or a copy to
    * every partition when it names no key; a block's writes numbered among those of its partition.
    */
-  private publishWrites(selected: Array<{ command: ReplicaCommand; keys: number[]; keyClass: KeyClass | null }>, replid: string, txId: string | null): void {
+  private publishWrites(selected: Array<{ command: ReplicaCommand; keys: number[]; keyClass: KeyClass | null }>, replid: string, txId: string | null): number {
     const partitionOf = selected.map(({ command, keys }) => (keys.length === 0 ? null : this.partitionOf(command.arg(keys[0]!))));
     const counts = new Array<number>(this.partitions).fill(0);
     for (const p of partitionOf) if (p === null) counts.forEach((_, i) => counts[i]!++); else counts[p]!++;
     const next = new Array<number>(this.partitions).fill(0);
-    // A block's messages go in one batch: its position (after the block) must come with all of them.
+    let messages: SinkMessage[] = [];
     selected.forEach(({ command, keys, keyClass }, i) => {
       const one = partitionOf[i]!;
-      const targets = one === null ? counts.map((_, p) => p) : [one];
-      for (const p of targets) {
+      for (const p of one === null ? counts.map((_, q) => q) : [one]) {
         const tx = txId === null ? null : { id: txId, index: next[p]!++, count: counts[p]! };
-        const last = i === selected.length - 1 && p === targets[targets.length - 1];
-        this.add(this.events.write(command, replid, keys, keyClass, tx, p, one === null && this.partitions > 1), last);
+        messages.push(this.events.write(command, replid, keys, keyClass, tx, p, one === null && this.partitions > 1));
       }
     });
+    if (this.options.transform) messages = this.transformedBlock(messages, txId);
+    // A block's messages go in one batch: its position (after the block) must come with all of them.
+    messages.forEach((message, i) => this.add(message, i === messages.length - 1));
+    return messages.length;
+  }
+
+  /**
+   * A command's or block's messages as the transform hook leaves them; when it drops some writes of a
+   * block, those it keeps are numbered again among themselves (tx.index, tx.count), so that a consumer
+   * waiting for a block's count of writes gets them all.
+   */
+  private transformedBlock(messages: SinkMessage[], txId: string | null): SinkMessage[] {
+    const kept: Array<{ message: SinkMessage; event: Record<string, unknown> }> = [];
+    for (const message of messages) {
+      const event = this.transformEvent(message);
+      if (event !== null) kept.push({ message, event });
+    }
+    if (txId !== null && kept.length < messages.length) {
+      const counts = new Map<number, number>();
+      for (const { message } of kept) counts.set(message.route.partition, (counts.get(message.route.partition) ?? 0) + 1);
+      const next = new Map<number, number>();
+      for (const { message, event } of kept) {
+        const p = message.route.partition;
+        if (event.tx) event.tx = { id: txId, index: next.get(p) ?? 0, count: counts.get(p)! };
+        next.set(p, (next.get(p) ?? 0) + 1);
+      }
+    }
+    return kept.map(({ message, event }) => this.encodeTransformed(message, event));
   }
 
   private partitionOf(key: Uint8Array): number {
@@ -418,34 +457,42 @@ export class Publisher {
   }
 
   private unknownKeys(name: string, offset: number): void {
-    if (this.warnedUnknownKeys.has(name)) return;
-    this.warnedUnknownKeys.add(name);
-    this.warn(`${name.toUpperCase()} (first at offset ${offset}) is not published: its keys cannot be told, so --prefix/--key cannot judge it`);
+    const warning = this.filter.unknownKeysWarning(name, offset);
+    if (warning) this.warn(warning);
   }
 
   private snapshotKey(entry: RdbEntry): void {
     const place = this.snapshotPlace;
     if (!place || !this.filter.snapshotKey(entry.db, entry.key, entry.type)) return;
     if (this.sink.ownsKey?.(entry.db, entry.key)) return;
-    const message = this.events.snapshotKey(entry, place.replid, place.offset, SEQ.firstSnapshotKey + place.keys, this.partitionOf(entry.key));
+    const message = this.events.snapshotKey(entry, place.replid, place.offset, SEQ.firstSnapshotKey + place.seqs, this.partitionOf(entry.key));
     if (message === null) {
       if (entry.type === 'module') this.warn(`snapshot key ${JSON.stringify(new TextDecoder().decode(entry.key))} (db ${entry.db}) is a module value: not published`);
       return;
     }
-    place.keys++;
-    this.add(message);
+    place.seqs++;
+    if (this.addEvent(message)) place.keys++;
   }
 
   // ------------------------------------------------------------------ batches → the sink
 
   private addAll(messages: SinkMessage[]): void {
-    for (const message of messages) this.add(message);
+    for (const message of messages) this.addEvent(message);
+  }
+
+  /** Adds a lifecycle or snapshot event, as the transform hook leaves it; false when the hook dropped it. */
+  private addEvent(message: SinkMessage): boolean {
+    if (!this.options.transform) {
+      this.add(message);
+      return true;
+    }
+    const event = this.transformEvent(message);
+    if (event !== null) this.add(this.encodeTransformed(message, event));
+    return event !== null;
   }
 
   /** Adds a message to the open batch; `closable`: the batch may end after it (not inside a MULTI/EXEC block). */
-  private add(original: SinkMessage, closable = true): void {
-    const message = this.options.transform ? this.transformed(original) : original;
-    if (message === null) return;
+  private add(message: SinkMessage, closable = true): void {
     if (!this.open) {
       this.open = { messages: [], bytes: 0, openedMs: Date.now() };
       // The batch closes once the events already received are in it (they come without a turn of the loop).
@@ -457,17 +504,19 @@ export class Publisher {
     if (closable && (this.open.bytes >= BATCH_MAX_BYTES || this.open.messages.length >= BATCH_MAX_MESSAGES)) this.closeBatch();
   }
 
-  /** The message as the transform hook leaves it (its id and partition kept), or null when it drops it. */
-  private transformed(message: SinkMessage): SinkMessage | null {
-    const event = JSON.parse(utf8.decode(message.body)) as Record<string, unknown>;
-    const out = this.options.transform!(event);
-    if (out === null) return null;
-    out.id = message.id;
+  /** The event as the transform hook returns it (null: dropped). */
+  private transformEvent(message: SinkMessage): Record<string, unknown> | null {
+    return this.options.transform!(JSON.parse(utf8.decode(message.body)) as Record<string, unknown>);
+  }
+
+  /** A message of the hook's event, its id and partition kept; its route follows the command, db and class the hook set. */
+  private encodeTransformed(message: SinkMessage, event: Record<string, unknown>): SinkMessage {
+    event.id = message.id;
     const route = { ...message.route };
-    if (typeof out.command === 'string') route.command = out.command;
-    if (typeof out.db === 'number') route.db = out.db;
-    if (typeof out.class === 'string') route.class = out.class;
-    return { id: message.id, route, body: encoder.encode(JSON.stringify(out)) };
+    if (typeof event.command === 'string') route.command = event.command;
+    if (typeof event.db === 'number') route.db = event.db;
+    if (typeof event.class === 'string') route.class = event.class;
+    return { id: message.id, route, body: encoder.encode(JSON.stringify(event)) };
   }
 
   private closeBatch(): void {
@@ -484,7 +533,7 @@ export class Publisher {
 
   /** Resolves when there is room for more in flight (the replica meanwhile queues and spools the source). */
   private room(): Promise<void> | undefined {
-    if (this.inFlightBytes + (this.open?.bytes ?? 0) <= this.maxInFlightBytes) return undefined;
+    if (this.halted.signal.aborted || this.inFlightBytes + (this.open?.bytes ?? 0) <= this.maxInFlightBytes) return undefined;
     this.closeBatch();
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
@@ -527,7 +576,7 @@ export class Publisher {
     this.generation++;
     this.sinkUp = false;
     this.status.sink = 'down';
-    this.warn(`${this.sink.name}: ${err.message}; reconnecting (${this.unconfirmed.length} batches wait to be sent again)`);
+    this.warn(`${this.sinkSays(err.message)}; reconnecting (${this.unconfirmed.length} batches wait to be sent again)`);
     this.recovering = this.recoverSink().catch((error: unknown) => {
       if (!this.abort.signal.aborted) this.fail(error); // stopped while the sink was down: the position stays
     }).finally(() => { this.recovering = null; });
@@ -538,6 +587,9 @@ export class Publisher {
     await this.sink.close();
     await this.connectSink();
     this.status.sinkReconnects++;
+    // Up only now, with the older batches sent first in this same turn: a newer one must not go before them.
+    this.sinkUp = true;
+    this.status.sink = 'up';
     for (const pending of this.unconfirmed) if (!pending.confirmed) this.send(pending);
   }
 
@@ -546,14 +598,17 @@ export class Publisher {
     const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
     for (;;) {
+      if (this.halted.signal.aborted) throw new SinkError('stopped', false);
       try {
         await this.sink.connect(this.route);
-        this.sinkUp = true;
-        this.status.sink = 'up';
+        if (this.halted.signal.aborted) {
+          await this.sink.close(); // stopped meanwhile: this connection must not resend anything
+          throw new SinkError('stopped', false);
+        }
         return;
       } catch (err) {
         if (!(err instanceof SinkError) || !err.retryable || this.halted.signal.aborted) throw err;
-        this.warn(`${this.sink.name}: ${err.message}; trying again in ${delay} ms`);
+        this.warn(`${this.sinkSays(err.message)}; trying again in ${delay} ms`);
         await sleep(delay, this.halted.signal);
         if (this.failure) throw this.failure;
         delay = Math.min(delay * 2, maxDelayMs);
@@ -572,11 +627,16 @@ export class Publisher {
       if (Date.now() > deadline) {
         const events = this.unconfirmed.reduce((n, p) => n + p.batch.messages.length, 0);
         this.warn(`stopped with ${events} events not yet confirmed by ${this.sink.name} after ${DRAIN_TIMEOUT_MS / 1000} s: ` +
-          'the next start publishes them again (the position stays before them)');
+          'the position stays before them, so the next start publishes again those the sink did not take');
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  }
+
+  /** A sink's message, naming the sink once. */
+  private sinkSays(message: string): string {
+    return message.startsWith(this.sink.name) ? message : `${this.sink.name}: ${message}`;
   }
 
   private savePosition(): void {
@@ -620,7 +680,7 @@ export class Publisher {
 
   private emitStatus(): void {
     const backlog = this.replica?.backlog;
-    const oldest = this.open?.openedMs ?? this.unconfirmed[0]?.openedMs ?? null;
+    const oldest = this.unconfirmed[0]?.openedMs ?? this.open?.openedMs ?? null;
     this.status.queuedBytes = backlog?.queuedBytes ?? 0;
     this.status.spoolBytes = backlog?.spooledBytes ?? 0;
     this.status.lag = {

@@ -64,6 +64,11 @@ export interface Sink {
   /** The destination as messages name it: URL without credentials, plus the stream, exchange or subject. */
   readonly name: string;
   /**
+   * What the position's route records of the destination (default: name): what a consumer would lose
+   * events to if it changed (the exchange, the stream), not how it is reached (host, credentials).
+   */
+  readonly routeName?: string;
+  /**
    * True when the sink stores the position in the same atomic write as the messages (a Redis stream:
    * MULTI/EXEC): then it is exactly once, and the publisher keeps no checkpoint file. Else the publisher
    * saves the position after each confirmed batch, and a crash between the two publishes some messages

@@ -191,6 +191,7 @@ export function amqpSink(url: string, options: AmqpSinkOptions = {}): Sink {
 
 class AmqpSink implements Sink {
   readonly name: string;
+  readonly routeName: string;
   readonly storesPosition = false;
   private readonly url: ParsedUrl;
   private readonly exchange: string;
@@ -221,7 +222,8 @@ class AmqpSink implements Sink {
     }
     this.socketOptions = { ...(this.url.tls ? options.tls : {}), timeout: this.url.connectTimeoutMs, noDelay: true };
     this.notice = options.onNotice ?? (() => {});
-    this.name = `${this.url.display} exchange ${this.exchange === '' ? '(the default exchange)' : this.exchange}`;
+    this.routeName = `exchange ${this.exchange === '' ? '(the default exchange)' : this.exchange}`;
+    this.name = `${this.url.display} ${this.routeName}`;
   }
 
   async connect(): Promise<void> {

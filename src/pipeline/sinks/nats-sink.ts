@@ -211,6 +211,7 @@ interface Resync {
 
 class NatsSink implements Sink {
   readonly name: string;
+  readonly routeName: string;
   readonly storesPosition = false;
   private readonly target: ParsedUrl;
   private readonly stream: string;
@@ -245,7 +246,8 @@ class NatsSink implements Sink {
     this.pattern = templatePattern(this.template);
     this.route = compileTemplate(this.template, escapeSubjectToken);
     this.createStream = options.createStream ?? this.target.create ?? true;
-    this.name = `${this.target.display} stream ${this.stream}`;
+    this.routeName = `stream ${this.stream}`;
+    this.name = `${this.target.display} ${this.routeName}`;
   }
 
   private notice(message: string): void {

@@ -29,6 +29,8 @@ export interface RedisStreamSinkOptions {
 }
 
 const DEFAULT_STREAM = 'redistap:events';
+/** How long close() waits for the lease's release. */
+const RELEASE_WAIT_MS = 2000;
 const PARAMETERS = new Set(['stream', 'maxlen', 'exact']);
 const encoder = new TextEncoder();
 
@@ -39,6 +41,7 @@ export function positionKeyOf(stream: string): string {
 
 class RedisStreamSink implements Sink {
   readonly name: string;
+  readonly routeName: string;
   readonly storesPosition = true;
   private readonly stream: string;
   private readonly streamBytes: Uint8Array;
@@ -50,6 +53,8 @@ class RedisStreamSink implements Sink {
   private route: unknown = null;
   /** The last batch the stream holds (read at connect, then each batch written). */
   private storedSequence = 0;
+  /** The last batch the stream's server confirmed (applied) to this sink, over all its connections. */
+  private confirmedSequence = 0;
   private renewal: ReturnType<typeof setInterval> | null = null;
   private renewedMs = 0;
 
@@ -69,7 +74,8 @@ class RedisStreamSink implements Sink {
     this.positionBytes = encoder.encode(this.positionKey);
     this.lease = new TargetLease(this.positionKey, options.leaseMs ?? DEFAULT_LEASE_MS, 'publish');
     parsed.search = '';
-    this.name = `${redactUrl(parsed.toString().replace(/\/$/, ''))} stream ${this.stream}`;
+    this.routeName = `stream ${this.stream}`;
+    this.name = `${redactUrl(parsed.toString().replace(/\/$/, ''))} ${this.routeName}`;
   }
 
   async connect(route: unknown): Promise<void> {
@@ -80,7 +86,18 @@ class RedisStreamSink implements Sink {
     try {
       await this.step(() => connection.ok(['SELECT', 0]));
       await this.step(() => this.lease.claim((args) => connection.call(args)));
+      const type = replyText(await this.step(() => connection.ok(['TYPE', this.stream])) as Uint8Array | string);
+      if (type !== 'stream' && type !== 'none') {
+        throw new SinkError(`${this.stream} on ${this.name} is a ${type}, not a stream: give another ?stream=`, false);
+      }
       this.storedSequence = (await this.readStored())?.sequence ?? 0;
+      if (this.storedSequence < this.confirmedSequence) {
+        // Restarted without them (no persistence, an fsync it had not made), failed over to a replica that
+        // lagged, restored: going on would leave a gap in the stream.
+        throw new SinkError(`the stream's server lost events it had confirmed: it holds batch ${this.storedSequence} of this publish, ` +
+          `which had batch ${this.confirmedSequence} confirmed. Start publish again: it continues from the position the stream holds, ` +
+          'publishing the lost events again', false);
+      }
     } catch (err) {
       await this.close();
       throw err;
@@ -102,6 +119,10 @@ class RedisStreamSink implements Sink {
     if (!connection) throw new SinkError('not connected', true);
     // Sent again after a reconnect, and the stream already holds it (the EXEC applied; its reply was lost).
     if (batch.sequence <= this.storedSequence) return;
+    if (batch.sequence !== this.storedSequence + 1) {
+      throw new SinkError(`the stream holds batch ${this.storedSequence} of this publish, and the next to write is ${batch.sequence}: ` +
+        'the batches between are missing from it. Start publish again: it continues from the position the stream holds', false);
+    }
     this.storedSequence = batch.sequence;
     const commands = new CommandBuffer();
     for (const message of batch.messages) commands.command(['XADD', this.stream, ...this.trim, '*', 'id', message.id, 'event', message.body]);
@@ -111,10 +132,16 @@ class RedisStreamSink implements Sink {
     this.renewedMs = Date.now();
     const outcome = await this.step(async () => block.outcome(await connection.send(block.parts, block.replies)));
     const refused = outcome.replies.findIndex((r) => r instanceof RespErrorReply);
-    if (!outcome.applied || refused >= 0) {
-      const why = refused >= 0 ? (outcome.replies[refused] as RespErrorReply).message : 'EXEC failed';
-      throw new SinkError(`the stream's server refused a block of events (nothing of it applied): ${why}`, false);
+    if (!outcome.applied) {
+      const reply = outcome.replies[refused] as RespErrorReply | undefined;
+      // Out of memory (maxmemory), loading, busy with a script: it may take the block later.
+      const passing = reply !== undefined && ['OOM', 'LOADING', 'BUSY'].includes(reply.code);
+      throw new SinkError(`the stream's server refused a block of events (nothing of it applied): ${reply?.message ?? 'EXEC failed'}`, passing);
     }
+    if (refused >= 0) {
+      throw new SinkError(`the stream's server failed a command of an applied block: ${(outcome.replies[refused] as RespErrorReply).message}`, false);
+    }
+    this.confirmedSequence = Math.max(this.confirmedSequence, batch.sequence);
   }
 
   async close(): Promise<void> {
@@ -123,7 +150,12 @@ class RedisStreamSink implements Sink {
     const connection = this.connection;
     this.connection = null;
     if (!connection) return;
-    await connection.call(this.lease.releaseCommand()).catch(() => undefined);
+    // Released so that the next publish need not wait for the lease; a server that does not answer (frozen,
+    // cut off) is not waited for: the lease then ends by itself.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<void>((resolve) => { timer = setTimeout(resolve, RELEASE_WAIT_MS); });
+    await Promise.race([connection.call(this.lease.releaseCommand()).catch(() => undefined), gaveUp]);
+    clearTimeout(timer);
     connection.close();
   }
 
