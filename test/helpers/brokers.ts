@@ -121,8 +121,11 @@ export interface Rabbitmq {
   dir: string;
   /** Runs `rabbitmqctl -n NODE ...args`; resolves with its stdout, rejects with its output when it fails. */
   ctl(...args: string[]): Promise<string>;
-  /** Stops the node (rabbitmqctl stop) and starts it again: same node name, port and data, so durable queues stay. */
-  restart(): Promise<void>;
+  /**
+   * Stops the node (rabbitmqctl stop) and starts it again: same node name, port and data, so durable queues stay.
+   * `downMs`: how long it stays stopped before it starts again (an outage); `onDown` is called once it is.
+   */
+  restart(downMs?: number, onDown?: () => void): Promise<void>;
   /** Stops the node and its epmd, and removes the directory. */
   stop(): Promise<void>;
 }
@@ -233,7 +236,12 @@ export async function startRabbitmq(options: { startTimeoutMs?: number } = {}, a
   }
   return {
     port, nodeName, url: `amqp://guest:guest@127.0.0.1:${port}`, managementless: true, dir, ctl, stop,
-    restart: async () => { await halt(); await boot(); },
+    restart: async (downMs = 0, onDown?: () => void) => {
+      await halt();
+      onDown?.();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      await boot();
+    },
   };
 }
 
