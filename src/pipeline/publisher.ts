@@ -180,6 +180,8 @@ export class Publisher {
   private generation = 0;
   private sinkUp = false;
   private recovering: Promise<void> | null = null;
+  /** Sink failures since a batch was last confirmed: a sink that keeps refusing is retried with growing delays. */
+  private failuresSinceConfirm = 0;
   private roomWaiters: Array<() => void> = [];
   /** The position the file holds (undefined: not written by this run, so it may hold another route's). */
   private savedPosition: Checkpoint | null | undefined = undefined;
@@ -546,6 +548,7 @@ export class Publisher {
   /** A batch confirmed (even by an earlier connection of the sink): the position moves past every confirmed batch in front. */
   private confirmed(pending: Pending): void {
     pending.confirmed = true;
+    this.failuresSinceConfirm = 0;
     while (this.unconfirmed[0]?.confirmed) {
       const done = this.unconfirmed.shift()!;
       this.inFlightBytes -= done.bytes;
@@ -585,6 +588,13 @@ export class Publisher {
   /** Reconnects the sink and sends every unconfirmed batch again, in order. */
   private async recoverSink(): Promise<void> {
     await this.sink.close();
+    // A sink that refuses again what it just refused (a full stream, a queue at its limit) is not sent the whole
+    // backlog again at once: wait, doubling from initialDelayMs to maxDelayMs, until a batch is confirmed.
+    if (++this.failuresSinceConfirm > 1) {
+      const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.reconnect ?? {};
+      await sleep(Math.min(initialDelayMs * 2 ** (this.failuresSinceConfirm - 2), maxDelayMs), this.halted.signal);
+      if (this.halted.signal.aborted) throw this.failure ?? new SinkError(`${this.sink.name}: stopped while waiting to retry`, true);
+    }
     await this.connectSink();
     this.status.sinkReconnects++;
     // Up only now, with the older batches sent first in this same turn: a newer one must not go before them.
