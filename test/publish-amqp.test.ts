@@ -18,7 +18,7 @@ import { EventConsumer, type ChangeEventJson } from './helpers/event-consumer.js
 import { canonicalDump, unexpired } from './helpers/keyspace.js';
 import { haveRedisServer, sharedTool, type RedisClient } from './helpers/redis-server.js';
 import { client, later, server, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
-import { writeRound } from './helpers/sync-workload.js';
+import { binaryRound, writeRound } from './helpers/sync-workload.js';
 
 const live = haveRabbitmq() && haveRedisServer();
 const EXCHANGE = 'redistap';
@@ -176,25 +176,8 @@ class Rebuild {
 
 // ------------------------------------------------------------------ the source and its writes
 
-/** Writes of keys and values that are not UTF-8, in db 2 (the events' db is honoured too). */
-async function binaryWrites(db2: RedisClient, r: number): Promise<void> {
-  const b = (...bytes: number[]) => Buffer.from(bytes);
-  const key = (n: number) => Buffer.concat([b(0x00, 0xfe, 0x80 + n), Buffer.from(`:${r % 4}`)]);
-  await Promise.all([
-    db2.ok('SET', key(1), Buffer.concat([b(0xff, 0x00, 0xc3), Buffer.from(String(r))])),
-    db2.ok('APPEND', key(2), b(0xe9, r & 0xff)),
-    db2.ok('HSET', key(3), b(0xc0, r % 5), b(0x00, 0xff, r & 0x7f)),
-    db2.ok('LPUSH', key(4), b(0x81, r & 0xff)),
-    db2.ok('SADD', key(5), b(0xf0, 0x9f, r % 9)),
-    db2.ok('ZADD', key(6), r % 4 === 0 ? '+inf' : r / 3, b(0xfe, r % 6)),
-    db2.ok('XADD', key(7), '*', b(0x8f), b(0x00, r & 0xff)),
-    ...(r < 4 ? [db2.ok('XGROUP', 'CREATE', key(7), b(0xaa, 0xbb), '$')] : []),
-    db2.ok('SET', `b:utf8:${r % 3}`, `ßü€ ${r} \u{1F680}`),
-  ]);
-}
-
 async function round(source: RedisClient, db2: RedisClient, r: number): Promise<void> {
-  await Promise.all([writeRound(source, r), binaryWrites(db2, r)]);
+  await Promise.all([writeRound(source, r), binaryRound(db2, r)]);
 }
 
 /** Rounds of writes until `stop()`, one every `paceMs`; `rounds()` says how far it got. */

@@ -6,8 +6,7 @@
 // Nats-Msg-Id in the stream exactly once (the sink chains its messages: expected last msg id). Order is
 // judged against Redis's own reader of the source's replication stream, `redis-cli --replica`.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +19,7 @@ import { rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
 import { canonicalDump, unexpired } from './helpers/keyspace.js';
 import { haveRedisServer, sharedTool, type RedisClient } from './helpers/redis-server.js';
 import { client, later, server, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
-import { writeRound } from './helpers/sync-workload.js';
+import { binaryRound, writeRound, writeUntil } from './helpers/sync-workload.js';
 
 const STREAM = 'REDISTAP';
 
@@ -72,41 +71,12 @@ async function savedPastSnapshot(p: CliProcess): Promise<void> {
 
 // ------------------------------------------------------------------ the workload
 
-/** Writes of keys and values that are not UTF-8, in db 2 (`c` has selected it): binary-safe end to end. */
-async function binaryRound(c: RedisClient, r: number): Promise<void> {
-  const b = (...bytes: number[]) => Buffer.from(bytes);
-  const key = (n: number) => Buffer.concat([b(0xf0, 0x9f, 0x00), Buffer.from(`:${n}:`), b(0xfe, r % 4)]);
-  await Promise.all([
-    c.ok('SET', key(1), Buffer.concat([b(0x00, 0xff, 0xc3), Buffer.from(`#${r}`)])),
-    c.ok('APPEND', key(2), b(0x80, r & 0xff, 0x0d, 0x0a)),
-    c.ok('HSET', key(3), b(0xc0, r & 0x3f), b(0xff, 0x00, 0xfe)),
-    c.ok('LPUSH', key(4), b(0xe0, 0x80, r & 0xff)),
-    c.ok('SADD', key(5), b(0xdf, r % 9)),
-    c.ok('ZADD', key(6), r % 4 === 0 ? '+inf' : r / 3, b(0xa0, r % 5)),
-    c.ok('XADD', key(7), '*', b(0xfd, 0x00), b(r & 0xff)),
-    ...(r < 4 ? [c.ok('XGROUP', 'CREATE', key(7), `g${r}`, '0')] : []),
-    c.ok('SET', `b:utf8:${r % 4}`, `çà et là ${r} \u{1F680}`),
-  ]);
-}
-
 async function db2Client(port: number): Promise<RedisClient> {
   const c = await client({ port });
   await c.ok('SELECT', 2);
   return c;
 }
 
-/** Rounds of both kinds, paced, until `stop()`; resolves with how many were written. */
-function writeUntil(source: RedisClient, db2: RedisClient, stop: () => boolean, from: number): Promise<number> {
-  return (async () => {
-    let r = from;
-    while (!stop()) {
-      await Promise.all([writeRound(source, r), binaryRound(db2, r)]);
-      r++;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    return r - from;
-  })();
-}
 
 // ------------------------------------------------------------------ the stream, read back
 
@@ -307,8 +277,10 @@ describe.skipIf(!haveNats() || !haveRedisServer())('publish into NATS JetStream 
     const end = published.findIndex((e) => e.event === 'full-sync-end');
     const after = published.slice(end + 1).map(showWrite);
     expect(after.length).toBeGreaterThan(150 * 20);
-    await waitFor('the marker at redis-cli --replica', () => oracle.writes.at(-1) === after.at(-1));
-    expect(after).toEqual(oracle.writes.slice(-after.length));
+    // Up to the marker: keys of the workload's short TTLs may expire after it, their DELs replicated later.
+    await waitFor('the marker at redis-cli --replica', () => oracle.writes.includes(after.at(-1)!));
+    const upTo = oracle.writes.lastIndexOf(after.at(-1)!) + 1;
+    expect(after).toEqual(oracle.writes.slice(upTo - after.length, upTo));
 
     p.child.kill('SIGTERM');
     expect(await exited(p)).toBe(0);
@@ -343,7 +315,7 @@ describe.skipIf(!haveNats() || !haveRedisServer())('publish into NATS JetStream 
         }
         await grows(n, more, p);
         if (i === 0) expect(streaming(p)).toBe(false);
-        const frozen = i === 2 ? natsPid(n) : null;
+        const frozen = i === 2 ? n.pid : null;
         try {
           if (frozen !== null) {
             process.kill(frozen, 'SIGSTOP');
@@ -386,45 +358,6 @@ describe.skipIf(!haveNats() || !haveRedisServer())('publish into NATS JetStream 
 
 // ------------------------------------------------------------------ a 30 s outage of nats-server
 
-/** The pid of `n`'s nats-server: a child of this process whose command line names its port and store directory. */
-function natsPid(n: Nats): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
-      if (ppid === process.pid && args[0]!.endsWith('nats-server') && args.includes(n.dir) && args.includes(String(n.port))) return Number(entry);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  throw new Error(`no nats-server of ours on port ${n.port}`);
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
-
-/**
- * Stops `n` (SIGTERM, as restart() does), keeps it down `downMs` while `whileDown` runs, then starts it
- * again on the same port with the same store (restart(): its process already gone, it only boots).
- * brokers.ts's restart() has no pause between its stop and its start, and stop() removes the store.
- */
-async function outage(n: Nats, downMs: number, whileDown: () => Promise<void>): Promise<void> {
-  const pid = natsPid(n);
-  const down = Date.now();
-  process.kill(pid, 'SIGTERM');
-  await waitFor('nats-server to stop', async () => !(await portOpen(n.port)) && !existsSync(`/proc/${pid}`), 10_000);
-  await whileDown();
-  const left = down + downMs - Date.now();
-  if (left > 0) await new Promise((r) => setTimeout(r, left));
-  await n.restart();
-}
-
 describe.skipIf(!haveNats() || !haveRedisServer())('publish into NATS JetStream (CLI): nats-server down for 30 s', () => {
   it('(b) while writes continue: publish spools the source\'s stream, the source never drops it, then the stream rebuilds the source, each id once', async () => {
     const [src, n] = await Promise.all([
@@ -444,7 +377,7 @@ describe.skipIf(!haveNats() || !haveRedisServer())('publish into NATS JetStream 
       await waitFor('streaming', () => { alive(p); return streaming(p); });
       await grows(n, 300, p);
       const before = p.lines.length;
-      await outage(n, 30_000, async () => {
+      await n.restart(30_000, async () => {
         await waitFor('publish to see the sink down', () => { alive(p); return p.lines.slice(before).some((l) => l.includes('"sink":"down"')); }, 20_000);
         // 120 MiB of writes, paced (~40 MiB/s): more than the memory queue takes, so publish spools them.
         const big = 'x'.repeat(256 << 10);

@@ -15,41 +15,11 @@ import { readEventStream, rebuild, type ChangeEventJson } from './helpers/event-
 import { canonicalDump, unexpired } from './helpers/keyspace.js';
 import { haveRedisServer, sharedTool, type RedisClient } from './helpers/redis-server.js';
 import { client, later, server, stopAll, url, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
-import { writeRound } from './helpers/sync-workload.js';
+import { binaryRound, writeRound, writeUntil } from './helpers/sync-workload.js';
 
 const live = haveRedisServer();
 
 afterEach(stopAll);
-
-/** Writes of keys and values that are not UTF-8 (db 2: the events' db must be honoured too), binary-safe throughout. */
-async function binaryRound(c: RedisClient, r: number): Promise<void> {
-  const bin = (...bytes: number[]) => Buffer.from(bytes);
-  const key = (tag: number) => Buffer.concat([Buffer.from('b:'), bin(0xff, 0x00, 0x80 + tag, r % 5)]);
-  await Promise.all([
-    c.ok('SET', key(1), Buffer.concat([bin(0xc3, 0x28, 0x00, 0x0a), Buffer.from(`-${r}`)])),
-    c.ok('APPEND', key(2), bin(0xfe, r & 0xff)),
-    c.ok('HSET', key(3), bin(0xe2, 0x82, r & 0x7f), bin(0xff, 0xff, 0x00)),
-    c.ok('RPUSH', key(4), bin(0x80, r & 0xff), 'plain'),
-    c.ok('SADD', key(5), bin(0xed, 0xa0, 0x80, r % 7)),
-    c.ok('ZADD', key(6), r % 3 === 0 ? '-inf' : r / 7, bin(0xc0, 0xaf, r % 4)),
-    c.ok('XADD', key(7), '*', bin(0xff, 0xfe), bin(0x00, r & 0xff)),
-    ...(r < 5 ? [c.ok('XGROUP', 'CREATE', key(7), 'bg', '$')] : []),
-    c.ok('SET', `b:text:${r % 3}`, `ünïcødé ${r} \u{1F600}`),
-  ]);
-}
-
-/** Writes rounds (both kinds) until `stop` says so; resolves with the rounds written. */
-function writeUntil(source: RedisClient, db2: RedisClient, stop: () => boolean, from = 0): Promise<number> {
-  return (async () => {
-    let r = from;
-    while (!stop()) {
-      await Promise.all([writeRound(source, r), binaryRound(db2, r)]);
-      r++;
-      await new Promise((resolve) => setTimeout(resolve, 5)); // a steady stream, not a flood
-    }
-    return r - from;
-  })();
-}
 
 async function db2Client(port: number): Promise<RedisClient> {
   const c = await client({ port });

@@ -123,9 +123,10 @@ export interface Rabbitmq {
   ctl(...args: string[]): Promise<string>;
   /**
    * Stops the node (rabbitmqctl stop) and starts it again: same node name, port and data, so durable queues stay.
-   * `downMs`: how long it stays stopped before it starts again (an outage); `onDown` is called once it is.
+   * `downMs`: how long it stays stopped before it starts again (an outage); `whileDown` runs once it is
+   * stopped (the start waits for it too).
    */
-  restart(downMs?: number, onDown?: () => void): Promise<void>;
+  restart(downMs?: number, whileDown?: () => Promise<void> | void): Promise<void>;
   /** Stops the node and its epmd, and removes the directory. */
   stop(): Promise<void>;
 }
@@ -236,13 +237,17 @@ export async function startRabbitmq(options: { startTimeoutMs?: number } = {}, a
   }
   return {
     port, nodeName, url: `amqp://guest:guest@127.0.0.1:${port}`, managementless: true, dir, ctl, stop,
-    restart: async (downMs = 0, onDown?: () => void) => {
+    restart: async (downMs = 0, whileDown?: () => Promise<void> | void) => {
       await halt();
-      onDown?.();
-      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      await outage(downMs, whileDown);
       await boot();
     },
   };
+}
+
+/** A broker kept down: `whileDown` runs, and at least `downMs` pass. */
+async function outage(downMs: number, whileDown?: () => Promise<void> | void): Promise<void> {
+  await Promise.all([whileDown?.(), new Promise((r) => setTimeout(r, downMs))]);
 }
 
 export interface Nats {
@@ -251,8 +256,13 @@ export interface Nats {
   url: string;
   /** The JetStream store directory (kept by restart, removed by stop). */
   dir: string;
-  /** SIGTERM, then the same server again: same port and store, so streams and their messages stay. */
-  restart(): Promise<void>;
+  /** The server's process id (to freeze it with SIGSTOP, say); it changes with each restart. */
+  readonly pid: number;
+  /**
+   * SIGTERM, then the same server again: same port and store, so streams and their messages stay.
+   * `downMs` and `whileDown` as RabbitMQ's restart: an outage.
+   */
+  restart(downMs?: number, whileDown?: () => Promise<void> | void): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -294,5 +304,13 @@ export async function startNats(options: { maxPayload?: number; startTimeoutMs?:
     if (portTaken(err) && attempt < 3) return startNats(options, attempt + 1);
     throw err;
   }
-  return { port, url: `nats://127.0.0.1:${port}`, dir, stop, restart: async () => { await halt(); await boot(); } };
+  return {
+    port, url: `nats://127.0.0.1:${port}`, dir, stop,
+    get pid() { return server!.child.pid!; },
+    restart: async (downMs = 0, whileDown?: () => Promise<void> | void) => {
+      await halt();
+      await outage(downMs, whileDown);
+      await boot();
+    },
+  };
 }
