@@ -12,6 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { natsSink } from '../src/pipeline/sinks/nats-sink.js';
 import { SinkError, type Sink, type SinkBatch, type SinkMessage, type MessageRoute } from '../src/pipeline/sink.js';
+import { readNatsStream } from './helpers/nats-stream.js';
 import { haveNats, startNats, type Nats } from './helpers/brokers.js';
 
 const SET: MessageRoute = { db: 0, command: 'set', class: 'string', partition: 0 };
@@ -35,29 +36,13 @@ const ids = (list: SinkBatch[]) => list.flatMap((b) => b.messages.map((m) => m.i
 
 interface Stored { seq: number; subject: string; id: string; contentType: string; className: string; body: string }
 
-/** Every message of `stream`, in stream order, read by an ordered consumer. */
+/** Every message of `stream`, in stream order. */
 async function readStream(url: string, stream: string): Promise<Stored[]> {
-  const nc = await connect({ servers: url.replace(/^nats:\/\//, ''), reconnect: false });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info(stream);
-    const out: Stored[] = [];
-    if (info.state.messages === 0) return out;
-    const consumer = await jsm.jetstream().consumers.get(stream);
-    const iter = await consumer.fetch({ max_messages: info.state.messages, expires: 5000 });
-    for await (const m of iter) {
-      out.push({
-        seq: m.seq, subject: m.subject, id: m.headers?.get('Nats-Msg-Id') ?? '',
-        contentType: m.headers?.get('Content-Type') ?? '', className: m.headers?.get('Redistap-Class') ?? '',
-        body: m.string(),
-      });
-      if (out.length === info.state.messages) break;
-    }
-    return out;
-  } finally {
-    await nc.close();
-  }
+  return (await readNatsStream(url, stream)).map((m) => ({
+    seq: m.seq, subject: m.subject, id: m.header('Nats-Msg-Id'), contentType: m.header('Content-Type'), className: m.header('Redistap-Class'), body: m.body,
+  }));
 }
+
 
 async function manager(url: string): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
   const nc = await connect({ servers: url.replace(/^nats:\/\//, ''), reconnect: false });

@@ -13,6 +13,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { byteTextBytes, type ByteText } from '../src/rdb/canonical-json.js';
+import { readNatsStream } from './helpers/nats-stream.js';
 import { haveNats, startNats, type Nats } from './helpers/brokers.js';
 import { cli, type CliProcess } from './helpers/cli-process.js';
 import { rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
@@ -82,6 +83,11 @@ async function db2Client(port: number): Promise<RedisClient> {
 
 interface Stored { seq: number; subject: string; msgId: string; event: ChangeEventJson }
 
+/** Every message of the stream, in stream order. */
+async function readStream(n: Nats, stream = STREAM): Promise<Stored[]> {
+  return (await readNatsStream(n.url, stream)).map((m) => ({ seq: m.seq, subject: m.subject, msgId: m.header('Nats-Msg-Id'), event: JSON.parse(m.body) as ChangeEventJson }));
+}
+
 async function natsConnect(n: Nats): Promise<NatsConnection> {
   return connect({ servers: `127.0.0.1:${n.port}`, reconnect: false, timeout: 3000 });
 }
@@ -100,33 +106,6 @@ async function streamState(n: Nats, stream = STREAM): Promise<{ messages: number
   }
 }
 
-/** Every message of the stream, in stream order, by an ordered consumer from its start. */
-async function readStream(n: Nats, stream = STREAM): Promise<Stored[]> {
-  const nc = await natsConnect(n);
-  try {
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info(stream);
-    const out: Stored[] = [];
-    if (info.state.messages === 0) return out;
-    const consumer = await jsm.jetstream().consumers.get(stream);
-    // Not max_bytes: with it, @nats-io/jetstream 3.4's ordered consumer was seen to stop after its first pull.
-    const messages = await consumer.consume({ max_messages: 200 });
-    const timer = setTimeout(() => messages.stop(), 60_000);
-    try {
-      for await (const m of messages) {
-        out.push({ seq: m.seq, subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') ?? '', event: m.json<ChangeEventJson>() });
-        if (m.seq >= info.state.last_seq) break;
-      }
-    } finally {
-      clearTimeout(timer);
-      messages.stop();
-    }
-    if (out.length !== info.state.messages) throw new Error(`read ${out.length} of the ${info.state.messages} messages of ${stream}`);
-    return out;
-  } finally {
-    await nc.close();
-  }
-}
 
 /** Waits until the stream holds `more` messages beyond what it holds now. */
 async function grows(n: Nats, more: number, p?: CliProcess, timeoutMs = 30_000): Promise<void> {

@@ -11,6 +11,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { RdbEntry } from '../rdb/entry.js';
 import { Replica } from '../replica/replica.js';
+import { sleep } from '../node/abortable-sleep.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
 import type { KeyClass } from '../sync/command-keys.js';
@@ -123,18 +124,6 @@ const POSITION_SAVE_INTERVAL_MS = 1000;
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Replicated commands that are not data. */
 const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf', 'select', 'multi', 'exec']);
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}
 
 export class Publisher {
   readonly status: PublishStatus = {

@@ -12,6 +12,7 @@
 // continue from the position (backlog gone, restarted without persistence) needs --resync to copy again.
 import type { ConnectionOptions } from 'node:tls';
 import { RdbError } from '../core/errors.js';
+import { sleep } from '../node/abortable-sleep.js';
 import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
@@ -154,18 +155,6 @@ function retryable(error: unknown): boolean {
   if (error instanceof SyncError) return false;
   if (error instanceof ConnectionError) return error.retryable;
   return false;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 const utf8 = new TextDecoder();
