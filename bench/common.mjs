@@ -1,4 +1,5 @@
-// Small helpers shared by the benchmark scripts in bench/ (rdb-parse, replication-parse, replication-live).
+// Small helpers shared by the benchmark scripts in bench/ (rdb-parse, replication-parse, replication-live, publish,
+// web-report); live-servers.mjs has what the benches against running servers share.
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
@@ -59,6 +60,22 @@ export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * Prints a table: `header`, a rule, then `rows`, two spaces between columns; the columns whose index is in
+ * the Set `left` are left-aligned, the others right-aligned.
+ */
+export function printRows(header, rows, left) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells) => '  ' + cells.map((v, i) => (left.has(i) ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ').trimEnd();
+  console.log(line(header));
+  console.log('  ' + widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The option value `v` as an integer >= 1, or fail() naming the option `name`. */

@@ -11,15 +11,17 @@
 //
 // See bench/README.md ("Publishing to brokers") and --help.
 import fs from 'node:fs';
-import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import inspector from 'node:inspector/promises';
 import { randomBytes } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { environmentLine, fail, fmt, gitState, median, parseOptions, positiveInt, writeResults } from './common.mjs';
+import { environmentLine, fail, fmt, median, parseOptions, positiveInt, printRows, sleep, writeResults } from './common.mjs';
+import {
+  benchmarkSets, cleanupOnExit, freePort, info, lagAt, makeTempDir, now, REDIS_SERVER, redisVersion, removeTempDir,
+  replOffset, requireRedis, runEnvironment, setCalls as setCallsOf, skipReply, startSampler, startServer, stopProcess,
+} from './live-servers.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -84,10 +86,7 @@ const cfg = {
   window: positiveInt('--window', opts.window),
 };
 
-const REDIS_SERVER = which('redis-server');
-const REDIS_BENCHMARK = which('redis-benchmark');
-if (!REDIS_SERVER) fail('redis-server not found in PATH: install Redis (Debian/Ubuntu: apt-get install redis-server)');
-if (!REDIS_BENCHMARK) fail('redis-benchmark not found in PATH: install Redis tools (Debian/Ubuntu: apt-get install redis-tools)');
+requireRedis({ benchmark: true });
 for (const f of ['dist/pipeline/publisher.js', 'dist/pipeline/sink-url.js']) {
   if (!fs.existsSync(path.join(ROOT, f))) fail(`${f} missing: run \`npm run build\` first`);
 }
@@ -96,8 +95,6 @@ const { sinkFromUrl } = await import(pathToFileURL(path.join(ROOT, 'dist/pipelin
 const { default: amqp } = await import('amqplib');
 const { connect: natsConnect } = await import('@nats-io/transport-node');
 const { jetstream, jetstreamManager, StorageType } = await import('@nats-io/jetstream');
-
-const now = () => performance.timeOrigin + performance.now(); // ms since the epoch, sub-ms
 
 // Names the bench uses on the brokers: apart from redistap's defaults, so a running broker's data is not touched.
 const AMQP_EXCHANGE = 'redistap-bench';
@@ -110,93 +107,24 @@ const BATCH_MESSAGES = 1000;
 
 // ---------------------------------------------------------------- processes, brokers and temp dirs, cleaned up on any exit
 
-const children = new Set(); // ChildProcess objects still running
-const tempDirs = new Set();
 const brokers = new Set(); // started by brokers.ts: {stop()}
 
-function cleanupSync() {
-  for (const child of children) {
-    try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
-  }
-  children.clear();
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
-}
-process.on('exit', cleanupSync);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, async () => {
-    console.error(`\n${signal}: stopping ${children.size} process(es) and ${brokers.size} broker(s), removing ${tempDirs.size} temp dir(s)`);
-    // The brokers stop by their PIDs (RabbitMQ runs in a process group of its own: Ctrl-C does not reach it).
-    await Promise.allSettled([...brokers].map((b) => b.stop()));
-    cleanupSync();
-    process.exit(128 + (os.constants.signals[signal] ?? 2));
-  });
-}
-
-function makeTempDir(tag) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `redistap-bench-${tag}-`));
-  tempDirs.add(dir);
-  return dir;
-}
-
-function track(child) {
-  children.add(child);
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-    children.delete(child);
-    resolve({ code, signal });
-  }));
-  return child;
-}
-
-/** Stops a process by its PID: SIGTERM, then SIGKILL after `graceMs`. */
-async function stopProcess(child, graceMs = 10_000) {
-  if (!children.has(child)) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await child.exited;
-  clearTimeout(timer);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// The brokers stop by their PIDs (RabbitMQ runs in a process group of its own: Ctrl-C does not reach it).
+cleanupOnExit({ describe: () => ` and ${brokers.size} broker(s)`, stop: () => Promise.allSettled([...brokers].map((b) => b.stop())) });
 
 /** Starts redis-server on a free 127.0.0.1 port in a temp dir, nothing saved; resolves once it answers. */
 async function startRedis(tag, extra = []) {
   const dir = makeTempDir(tag);
   const port = await freePort();
-  const log = fs.openSync(path.join(dir, 'redis.log'), 'a');
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-    '--daemonize', 'no', '--logfile', '', '--protected-mode', 'no', ...extra];
-  const child = track(spawn(REDIS_SERVER, args, { stdio: ['ignore', log, log] }));
-  fs.closeSync(log);
-  child.on('error', () => {});
-  Object.assign(child, { port, dir, url: `redis://127.0.0.1:${port}` });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (!children.has(child)) throw new Error(`redis-server on port ${port} exited at start-up:\n${fs.readFileSync(path.join(dir, 'redis.log'), 'utf8').slice(-2000)}`);
-    try {
-      child.client = await MiniClient.connect(port);
-      return child;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not accept connections within 20 s`);
-      await sleep(10);
-    }
-  }
+  const server = await startServer(port, dir, extra, { keepClient: true });
+  server.url = `redis://127.0.0.1:${port}`;
+  return server;
 }
 
 async function stopRedis(server) {
   server.client?.close();
   await stopProcess(server);
-  fs.rmSync(server.dir, { recursive: true, force: true });
-  tempDirs.delete(server.dir);
+  removeTempDir(server.dir);
 }
 
 /**
@@ -323,113 +251,6 @@ async function prepareRedis() {
   };
 }
 
-// ---------------------------------------------------------------- how far behind the source, measured from outside
-
-/**
- * A worker thread (an event loop of its own, so it samples while the main thread is busy): polls the
- * source's INFO replication every `intervalMs` for its offset timeline ([{tSend, tRecv, offset}]), and every
- * `sampleMs` reads the confirmed position that the main thread writes to shared memory ([{t, offset}]).
- */
-const SAMPLER_WORKER = `
-const net = require('node:net');
-const { parentPort, workerData } = require('node:worker_threads');
-const now = () => performance.timeOrigin + performance.now();
-const { port, intervalMs, sampleMs, shared } = workerData;
-const position = new Float64Array(shared);
-const records = [];
-const samples = [];
-let stop = false;
-let sampling = null;
-parentPort.on('message', (m) => {
-  if (m === 'sample') sampling = setInterval(() => samples.push({ t: now(), offset: position[0] }), sampleMs);
-  else if (m === 'stop') stop = true;
-});
-const socket = net.connect({ port, host: '127.0.0.1' });
-socket.setNoDelay(true);
-let buf = '';
-let waiting = null;
-socket.on('data', (d) => {
-  buf += d.toString('latin1');
-  const nl = buf.indexOf('\\r\\n');
-  if (nl < 0) return;
-  const n = Number(buf.slice(1, nl));
-  if (buf.length < nl + 2 + n + 2) return;
-  const text = buf.slice(nl + 2, nl + 2 + n);
-  buf = buf.slice(nl + 2 + n + 2);
-  const w = waiting; waiting = null; w(text);
-});
-socket.on('error', (e) => parentPort.postMessage({ error: String(e) }));
-const ask = () => new Promise((resolve) => { waiting = resolve; socket.write('*2\\r\\n$4\\r\\nINFO\\r\\n$11\\r\\nreplication\\r\\n'); });
-socket.once('connect', async () => {
-  parentPort.postMessage({ ready: true });
-  let next = now();
-  while (!stop) {
-    const tSend = now();
-    const text = await ask();
-    const tRecv = now();
-    const m = /master_repl_offset:(\\d+)/.exec(text);
-    if (m) records.push({ tSend, tRecv, offset: Number(m[1]) });
-    next += intervalMs;
-    const wait = next - now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait)); else next = now();
-  }
-  clearInterval(sampling);
-  samples.push({ t: now(), offset: position[0] });
-  socket.destroy();
-  parentPort.postMessage({ records, samples });
-  parentPort.close();
-});
-`;
-
-async function startSampler(port, shared) {
-  const worker = new Worker(SAMPLER_WORKER, { eval: true, workerData: { port, intervalMs: 20, sampleMs: 100, shared } });
-  const collected = new Promise((resolve, reject) => {
-    worker.on('message', (m) => { if (m.records) resolve(m); else if (m.error) reject(new Error(m.error)); });
-    worker.on('error', reject);
-  });
-  collected.catch(() => {});
-  await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
-  return {
-    start: () => worker.postMessage('sample'),
-    stop: async () => {
-      worker.postMessage('stop');
-      try {
-        return await collected;
-      } finally {
-        await worker.terminate();
-      }
-    },
-    terminate: () => worker.terminate(),
-  };
-}
-
-/**
- * The lag of the confirmed position r at time t, against the source's timeline: in bytes, the source's
- * offset at t (interpolated between polls) minus r; in ms, t minus the moment the source went past r
- * (interpolated between the last poll at or below r and the first above it), 0 when it had not.
- */
-function lagAt({ t, offset: r }, records) {
-  const at = (x) => (x.tSend + x.tRecv) / 2;
-  let k = records.findIndex((x) => x.offset > r);
-  let ms = 0;
-  if (k === 0) ms = t - at(records[0]);
-  else if (k > 0) {
-    const a = records[k - 1];
-    const b = records[k];
-    ms = t - (at(a) + ((r + 1 - a.offset) / (b.offset - a.offset)) * (at(b) - at(a)));
-  }
-  k = records.findIndex((x) => at(x) > t);
-  let sourceOffset;
-  if (k === -1) sourceOffset = records.at(-1).offset;
-  else if (k === 0) sourceOffset = records[0].offset;
-  else {
-    const a = records[k - 1];
-    const b = records[k];
-    sourceOffset = a.offset + ((t - at(a)) / (at(b) - at(a))) * (b.offset - a.offset);
-  }
-  return { t, ms: Math.max(0, ms), bytes: Math.max(0, Math.round(sourceOffset - r)) };
-}
-
 // ---------------------------------------------------------------- publish: the library under a redis-benchmark load
 
 /**
@@ -499,17 +320,14 @@ async function publishRun(source, dest, { capture = false, profile = null } = {}
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
     }
-    sampler = await startSampler(source.port, shared);
+    sampler = await startSampler(source.port, shared, { intervalMs: 20, sampleMs: 100 });
     const cpu0 = process.cpuUsage();
     const tLoadStart = now();
     sampler.start();
-    const bench = await runCapture(REDIS_BENCHMARK, ['-h', '127.0.0.1', '-p', String(source.port), '-P', String(cfg.pipeline),
-      '-t', 'set', '-n', String(dest.requests), '-r', String(cfg.keyspace), '-d', String(cfg.dataSize), '-q']);
+    const bench = await benchmarkSets(source.port, { ...cfg, requests: dest.requests });
     const tLoadEnd = now();
-    if (bench.code !== 0) throw new Error(`redis-benchmark failed (${bench.code}): ${bench.stderr || bench.stdout}`);
-    const endOffset = Number((await info(client, 'replication')).master_repl_offset);
-    // redis-benchmark may send a few more than -n (its last pipeline): count what the source executed.
-    const setCalls = Number(/calls=(\d+)/.exec((await info(client, 'commandstats')).cmdstat_set ?? '')?.[1] ?? NaN);
+    const endOffset = await replOffset(client);
+    const setCalls = await setCallsOf(client); // what the source executed
     // Done when the confirmed position reaches the source's offset (or every SET is confirmed: a PING the
     // source sends its replicas moves its offset, and no event carries the position past it).
     await waitFor(() => publisher.status.confirmed.offset >= endOffset || rec.confirmedSets >= setCalls,
@@ -526,15 +344,15 @@ async function publishRun(source, dest, { capture = false, profile = null } = {}
     }
     const during = statuses.filter((s) => s.t >= tLoadStart && s.t <= rec.tLastConfirm);
     const seconds = (rec.tLastConfirm - rec.tFirstWrite) / 1000;
-    const reqPerSec = /SET: ([\d.]+) requests per second/.exec(bench.stdout)?.[1];
+    const reqPerSec = bench.setsPerSec;
     return {
       events: rec.confirmedSets, setCalls, seconds, eventsPerSec: rec.confirmedSets / seconds,
       avgBodyBytes: rec.confirmedBytes / rec.confirmedSets, batches: rec.batches,
       // How long redis-benchmark wrote, by its own count (its exit is seen late when the main thread is busy).
-      loadSeconds: reqPerSec ? setCalls / Number(reqPerSec) : null,
+      loadSeconds: reqPerSec ? setCalls / reqPerSec : null,
       benchmarkExitSeenMs: tLoadEnd - tLoadStart, firstWriteAfterLoadStartMs: rec.tFirstWrite - tLoadStart,
-      catchUpMs: reqPerSec ? rec.tLastConfirm - tLoadStart - (1000 * setCalls) / Number(reqPerSec) : null,
-      benchmarkSetsPerSec: reqPerSec ? Number(reqPerSec) : null,
+      catchUpMs: reqPerSec ? rec.tLastConfirm - tLoadStart - (1000 * setCalls) / reqPerSec : null,
+      benchmarkSetsPerSec: reqPerSec,
       streamBytes: endOffset, cpuSeconds: (cpu.user + cpu.system) / 1e6,
       lagSamples: during.length, lagMs: maxMedian(during.map((s) => s.ms)), lagBytes: maxMedian(during.map((s) => s.bytes)),
       lagSeries: during.map((s) => ({ t: Math.round(s.t - tLoadStart), ms: s.ms, bytes: s.bytes })),
@@ -636,6 +454,29 @@ function windowOf(size) {
   };
 }
 
+/**
+ * Calls send(i) for i = 0, step, 2 * step, ... below `count`, each once the window has room (win.take()),
+ * until failed() says a confirmation failed; awaits what send returns when it returns something.
+ */
+async function eachInWindow(count, win, failed, send, step = 1) {
+  for (let i = 0; i < count && !failed(); i += step) {
+    const w = win.take();
+    if (w) await w;
+    const r = send(i);
+    if (r) await r;
+  }
+}
+
+/** Runs a ceiling's send() (which returns once all its `count` messages are confirmed): its rate and this process's CPU time. */
+async function timedCeiling(count, send) {
+  const cpu0 = process.cpuUsage();
+  const t0 = now();
+  await send();
+  const t1 = now();
+  const cpu = process.cpuUsage(cpu0);
+  return { messages: count, seconds: (t1 - t0) / 1000, messagesPerSec: count / ((t1 - t0) / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
 /** amqplib: a ConfirmChannel, persistent publishes with the sink's properties, --window unconfirmed at most. */
 async function amqpCeiling(url, messages, ids) {
   const conn = await amqp.connect(url);
@@ -646,27 +487,22 @@ async function amqpCeiling(url, messages, ids) {
     let confirmed = 0;
     let allConfirmed;
     const done = new Promise((resolve) => { allConfirmed = resolve; });
-    const cpu0 = process.cpuUsage();
-    const t0 = now();
-    for (let i = 0; i < messages.count && !failure; i++) {
-      const w = win.take();
-      if (w) await w;
-      const route = messages.route(i);
-      const ok = ch.publish(AMQP_EXCHANGE, `redis.${route.db}.${route.command}`, messages.body(i), {
-        persistent: true, messageId: ids(i), contentType: 'application/json', type: route.command,
-        headers: { 'x-redistap-class': route.class, 'x-redistap-db': route.db },
-      }, (err) => {
-        if (err) failure ??= err;
-        win.give();
-        if (++confirmed === messages.count) allConfirmed();
+    return await timedCeiling(messages.count, async () => {
+      await eachInWindow(messages.count, win, () => failure, (i) => {
+        const route = messages.route(i);
+        const ok = ch.publish(AMQP_EXCHANGE, `redis.${route.db}.${route.command}`, messages.body(i), {
+          persistent: true, messageId: ids(i), contentType: 'application/json', type: route.command,
+          headers: { 'x-redistap-class': route.class, 'x-redistap-db': route.db },
+        }, (err) => {
+          if (err) failure ??= err;
+          win.give();
+          if (++confirmed === messages.count) allConfirmed();
+        });
+        return ok ? undefined : new Promise((resolve) => ch.once('drain', resolve));
       });
-      if (!ok) await new Promise((resolve) => ch.once('drain', resolve));
-    }
-    if (failure) throw failure;
-    await done;
-    const t1 = now();
-    const cpu = process.cpuUsage(cpu0);
-    return { messages: messages.count, seconds: (t1 - t0) / 1000, messagesPerSec: messages.count / ((t1 - t0) / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+      if (failure) throw failure;
+      await done;
+    });
   } finally {
     await conn.close().catch(() => {});
   }
@@ -680,22 +516,17 @@ async function natsCeiling(url, messages, ids) {
     const win = windowOf(cfg.window);
     let failure = null;
     const acks = [];
-    const cpu0 = process.cpuUsage();
-    const t0 = now();
-    for (let i = 0; i < messages.count && !failure; i++) {
-      const w = win.take();
-      if (w) await w;
-      const route = messages.route(i);
-      const id = ids(i);
-      acks.push(js.publish(`redistapbench.${route.db}.${route.command}`, messages.body(i), { msgID: id })
-        .then((ack) => { if (ack.duplicate) failure ??= new Error(`duplicate ${id}`); }, (err) => { failure ??= err; })
-        .finally(() => win.give()));
-    }
-    await Promise.all(acks);
-    if (failure) throw failure;
-    const t1 = now();
-    const cpu = process.cpuUsage(cpu0);
-    return { messages: messages.count, seconds: (t1 - t0) / 1000, messagesPerSec: messages.count / ((t1 - t0) / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    return await timedCeiling(messages.count, async () => {
+      await eachInWindow(messages.count, win, () => failure, (i) => {
+        const route = messages.route(i);
+        const id = ids(i);
+        acks.push(js.publish(`redistapbench.${route.db}.${route.command}`, messages.body(i), { msgID: id })
+          .then((ack) => { if (ack.duplicate) failure ??= new Error(`duplicate ${id}`); }, (err) => { failure ??= err; })
+          .finally(() => win.give()));
+      });
+      await Promise.all(acks);
+      if (failure) throw failure;
+    });
   } finally {
     await nc.close().catch(() => {});
   }
@@ -738,51 +569,27 @@ async function redisCeiling(port, messages, ids) {
     const multi = Buffer.from('*1\r\n$5\r\nMULTI\r\n');
     const exec = Buffer.from('*1\r\n$4\r\nEXEC\r\n');
     const head = Buffer.from(`*7\r\n$4\r\nXADD\r\n$${Buffer.byteLength(REDIS_STREAM)}\r\n${REDIS_STREAM}\r\n$1\r\n*\r\n$2\r\nid\r\n`);
-    const cpu0 = process.cpuUsage();
-    const t0 = now();
-    for (let i = 0; i < messages.count && !failure; i += BATCH_MESSAGES) {
-      const w = win.take();
-      if (w) await w;
-      const parts = [multi];
-      const end = Math.min(messages.count, i + BATCH_MESSAGES);
-      for (let j = i; j < end; j++) {
-        const body = messages.body(j);
-        const id = ids(j);
-        parts.push(head, Buffer.from(`$${id.length}\r\n${id}\r\n$5\r\nevent\r\n$${body.length}\r\n`), body, CRLF);
-      }
-      parts.push(exec);
-      blocks.push(end - i + 2); // +OK, +QUEUED each, the EXEC array
-      socket.write(Buffer.concat(parts));
-    }
-    await allDone;
-    if (failure) throw failure;
-    const t1 = now();
-    const cpu = process.cpuUsage(cpu0);
-    return { messages: messages.count, seconds: (t1 - t0) / 1000, messagesPerSec: messages.count / ((t1 - t0) / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    return await timedCeiling(messages.count, async () => {
+      await eachInWindow(messages.count, win, () => failure, (i) => {
+        const parts = [multi];
+        const end = Math.min(messages.count, i + BATCH_MESSAGES);
+        for (let j = i; j < end; j++) {
+          const body = messages.body(j);
+          const id = ids(j);
+          parts.push(head, Buffer.from(`$${id.length}\r\n${id}\r\n$5\r\nevent\r\n$${body.length}\r\n`), body, CRLF);
+        }
+        parts.push(exec);
+        blocks.push(end - i + 2); // +OK, +QUEUED each, the EXEC array
+        socket.write(Buffer.concat(parts));
+      }, BATCH_MESSAGES);
+      await allDone;
+      if (failure) throw failure;
+    });
   } finally {
     socket.destroy();
   }
 }
 const CRLF = Buffer.from('\r\n');
-
-/** The end of the RESP reply at `at` in `buf`, or -1 when it is not all there. */
-function skipReply(buf, at) {
-  const nl = buf.indexOf('\r\n', at);
-  if (nl < 0) return -1;
-  const type = buf[at];
-  if (type === 0x2b || type === 0x2d || type === 0x3a) return nl + 2; // + - :
-  const n = Number(buf.toString('latin1', at + 1, nl));
-  if (type === 0x24) return n < 0 ? nl + 2 : (buf.length >= nl + 2 + n + 2 ? nl + 2 + n + 2 : -1); // $
-  if (type === 0x2a) { // *
-    let p = nl + 2;
-    for (let k = 0; k < n; k++) {
-      p = skipReply(buf, p);
-      if (p < 0) return -1;
-    }
-    return p;
-  }
-  throw new Error(`unexpected RESP reply type ${String.fromCharCode(type)}`);
-}
 
 // ---------------------------------------------------------------- one sink: warm-up, then alternating rounds
 
@@ -873,14 +680,6 @@ function printSummary(results) {
       fmt(r.behindMsMax, 0), fmt(r.behindMsMedian, 0)]), new Set([0]));
 }
 
-function printRows(header, rows, left) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
-  const line = (cells) => '  ' + cells.map((v, i) => (left.has(i) ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ').trimEnd();
-  console.log(line(header));
-  console.log('  ' + widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -926,10 +725,7 @@ async function main() {
   }
   if (!opts['no-save']) {
     const out = writeResults('publish', startedAt, {
-      environment: {
-        node: process.version, redis: redisVersion(), brokers: versions, cpu: os.cpus()[0]?.model,
-        cpus: os.cpus().length, os: `${os.type()} ${os.release()}`, git: gitState(),
-      },
+      environment: runEnvironment({ brokers: versions }),
       config: { ...cfg, sinks, amqpUrl: opts['amqp-url'] ? redact(opts['amqp-url']) : null, natsUrl: opts['nats-url'] ? redact(opts['nats-url']) : null },
       units: { publish: 'SET events/s, first handed to the sink to last confirmed', ceiling: 'messages/s, first sent to last confirmed', lag: 'ms and bytes (status.lag)' },
       results,
@@ -940,81 +736,6 @@ async function main() {
 }
 
 // ---------------------------------------------------------------- small helpers
-
-/** A minimal RESP client, one command at a time (bulk strings, integers, simple strings, errors). */
-class MiniClient {
-  static connect(port) {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-        socket.off('error', reject);
-        resolve(new MiniClient(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  constructor(socket) {
-    this.socket = socket;
-    this.buf = Buffer.alloc(0);
-    this.pending = null;
-    socket.on('data', (d) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      this.tryReply();
-    });
-    socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.fail(new Error('connection closed')));
-  }
-
-  call(...args) {
-    if (this.pending) throw new Error('MiniClient: one command at a time');
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      let s = `*${args.length}\r\n`;
-      for (const a of args) s += `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`;
-      this.socket.write(s);
-    });
-  }
-
-  tryReply() {
-    if (!this.pending) return;
-    const end = skipReply(this.buf, 0);
-    if (end < 0) return;
-    const nl = this.buf.indexOf('\r\n');
-    const type = String.fromCharCode(this.buf[0]);
-    const line = this.buf.toString('utf8', 1, nl);
-    let value;
-    if (type === '$') value = Number(line) < 0 ? null : this.buf.toString('utf8', nl + 2, end - 2);
-    else if (type === '+') value = line;
-    else if (type === ':') value = Number(line);
-    else if (type === '-') value = new Error(line);
-    else value = new Error(`MiniClient: unsupported reply type ${type}`);
-    this.buf = this.buf.subarray(end);
-    const p = this.pending;
-    this.pending = null;
-    if (value instanceof Error) p.reject(value); else p.resolve(value);
-  }
-
-  fail(err) {
-    const p = this.pending;
-    this.pending = null;
-    p?.reject(err);
-  }
-
-  close() {
-    this.socket.destroy();
-  }
-}
-
-/** INFO <section> as a {field: value} object. */
-async function info(client, section) {
-  const text = await client.call('INFO', section);
-  const out = {};
-  for (const line of text.split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
 
 /** Polls `test` every `everyMs` until true; throws message() after `ms`, or as soon as the publisher failed. */
 async function waitFor(test, ms, message, publisher, everyMs = 5) {
@@ -1029,18 +750,6 @@ async function waitFor(test, ms, message, publisher, everyMs = 5) {
   }
 }
 
-function runCapture(cmd, args) {
-  return new Promise((resolve) => {
-    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', (err) => { stderr += String(err); });
-    child.exited.then(({ code, signal }) => resolve({ code: code ?? signal, stdout: stdout.replace(/.*\r/g, ''), stderr }));
-  });
-}
-
 /** Bytes as MB (10^6), null kept. */
 function mb(bytes) {
   return bytes == null ? null : bytes / 1e6;
@@ -1051,28 +760,8 @@ function maxMedian(xs) {
   return xs.length === 0 ? { max: null, median: null } : { max: Math.max(...xs), median: median(xs) };
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function redact(url) {
   return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
-function which(cmd) {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const f = path.join(dir, cmd);
-    try {
-      fs.accessSync(f, fs.constants.X_OK);
-      return f;
-    } catch { /* next */ }
-  }
-  return null;
-}
-
-function redisVersion() {
-  const r = spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim().replace(/ sha=.*$/, '') : 'redis-server ?';
 }
 
 await main();

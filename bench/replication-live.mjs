@@ -17,10 +17,13 @@ import net from 'node:net';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { spawn, spawnSync } from 'node:child_process';
-import { Worker } from 'node:worker_threads';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { environmentLine, fail, parseOptions, fmt, gitState, median, positiveInt } from './common.mjs';
+import { environmentLine, fail, parseOptions, fmt, median, positiveInt, printRows, sleep, writeResults } from './common.mjs';
+import {
+  benchmarkSets, cleanupOnExit, freePort, info, isRunning, lagAt, logTail, makeTempDir, MiniClient, now, redisVersion,
+  ReplyError, removeTempDir, replOffset, requireRedis, runEnvironment, setCalls as setCallsOf, startSampler, startServer, stopProcess,
+} from './live-servers.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH_DIR);
@@ -80,206 +83,22 @@ const cfg = {
   pollMs: positiveInt('--poll-ms', opts['poll-ms']),
 };
 
-const REDIS_SERVER = which('redis-server');
-const REDIS_BENCHMARK = which('redis-benchmark');
-if (!REDIS_SERVER) fail('redis-server not found in PATH: install Redis (Debian/Ubuntu: apt-get install redis-server)');
-if (parts.includes('lag') && !REDIS_BENCHMARK) fail('redis-benchmark not found in PATH: install Redis tools (Debian/Ubuntu: apt-get install redis-tools)');
+requireRedis({ benchmark: parts.includes('lag') });
 if (!fs.existsSync(path.join(ROOT, 'dist/node.js'))) fail('dist/node.js missing: run `npm run build` first');
 const { Replica, Sync } = await import(pathToFileURL(path.join(ROOT, 'dist/node.js')).href);
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
-const now = () => performance.timeOrigin + performance.now(); // ms since the epoch, sub-ms, same clock in workers
 
 // ---------------------------------------------------------------- processes and temp dirs, cleaned up on any exit
 
-const children = new Set(); // ChildProcess objects still running
-const tempDirs = new Set();
-
-function cleanupSync() {
-  for (const child of children) {
-    try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
-  }
-  children.clear();
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-  tempDirs.clear();
-}
-process.on('exit', cleanupSync);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping ${children.size} process(es), removing ${tempDirs.size} temp dir(s)`);
-    cleanupSync();
-    process.exit(128 + (os.constants.signals[signal] ?? 2));
-  });
-}
-
-function makeTempDir(tag) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `redistap-bench-${tag}-`));
-  tempDirs.add(dir);
-  return dir;
-}
-
-function removeTempDir(dir) {
-  fs.rmSync(dir, { recursive: true, force: true });
-  tempDirs.delete(dir);
-}
-
-function track(child) {
-  children.add(child);
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-    children.delete(child);
-    resolve({ code, signal });
-  }));
-  return child;
-}
-
-/** Stops a process by its PID: SIGTERM, then SIGKILL after `graceMs`. */
-async function stopProcess(child, graceMs = 10_000) {
-  if (!children.has(child)) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await child.exited;
-  clearTimeout(timer);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Starts redis-server on 127.0.0.1:port with its dir in `dir` (log: dir/redis.log); nothing is saved
- * on shutdown. Resolves once it accepts connections (it may still be loading).
- */
-async function startServer(port, dir, extra = []) {
-  const log = fs.openSync(path.join(dir, 'redis.log'), 'a');
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-    '--daemonize', 'no', '--logfile', '', '--protected-mode', 'no', ...extra];
-  const child = track(spawn(REDIS_SERVER, args, { stdio: ['ignore', log, log] }));
-  fs.closeSync(log);
-  child.port = port;
-  child.dir = dir;
-  child.on('error', () => {});
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (!children.has(child)) throw new Error(`redis-server on port ${port} exited at start-up:\n${logTail(dir)}`);
-    try {
-      const c = await MiniClient.connect(port);
-      c.close();
-      return child;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not accept connections within 20 s:\n${logTail(dir)}`);
-      await sleep(10);
-    }
-  }
-}
-
-function logTail(dir, lines = 15) {
-  try {
-    return fs.readFileSync(path.join(dir, 'redis.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-// ---------------------------------------------------------------- a tiny RESP client for the harness
-// (independent of the library under test): one command at a time; simple strings, errors, integers, bulks.
-
-class MiniClient {
-  static connect(port, host = '127.0.0.1') {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host });
-      socket.once('error', reject);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        socket.setNoDelay(true);
-        resolve(new MiniClient(socket));
-      });
-    });
-  }
-
-  constructor(socket) {
-    this.socket = socket;
-    this.buf = Buffer.alloc(0);
-    this.pending = null;
-    socket.on('data', (d) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      this.tryReply();
-    });
-    socket.on('error', (err) => this.fail(err));
-    socket.on('close', () => this.fail(new Error('connection closed')));
-  }
-
-  call(...args) {
-    if (this.pending) throw new Error('MiniClient: one command at a time');
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      let s = `*${args.length}\r\n`;
-      for (const a of args) s += `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`;
-      this.socket.write(s);
-    });
-  }
-
-  tryReply() {
-    if (!this.pending) return;
-    const nl = this.buf.indexOf('\r\n');
-    if (nl < 0) return;
-    const type = String.fromCharCode(this.buf[0]);
-    const line = this.buf.toString('utf8', 1, nl);
-    let value;
-    let used = nl + 2;
-    if (type === '$') {
-      const n = Number(line);
-      if (n < 0) value = null;
-      else {
-        if (this.buf.length < used + n + 2) return;
-        value = this.buf.toString('utf8', used, used + n);
-        used += n + 2;
-      }
-    } else if (type === '+') value = line;
-    else if (type === ':') value = Number(line);
-    else if (type === '-') value = new Error(line);
-    else value = new Error(`MiniClient: unsupported reply type ${type}`);
-    this.buf = this.buf.subarray(used);
-    const p = this.pending;
-    this.pending = null;
-    p.resolve(value);
-  }
-
-  fail(err) {
-    const p = this.pending;
-    this.pending = null;
-    p?.reject(err);
-  }
-
-  close() {
-    this.socket.destroy();
-  }
-}
-
-/** INFO <section> as a {field: value} object. */
-async function info(client, section) {
-  const text = await client.call('INFO', section);
-  if (text instanceof Error) throw text;
-  const out = {};
-  for (const line of text.split('\r\n')) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
+cleanupOnExit();
 
 /** Waits until the server answers PING with PONG (not -LOADING). */
 async function waitLoaded(client, timeoutMs = 300_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await client.call('PING');
+    const r = await client.call('PING').catch((err) => { if (err instanceof ReplyError) return err; throw err; }); // -LOADING
     if (r === 'PONG') return;
     if (Date.now() > deadline) throw new Error(`server still answers ${r} after ${timeoutMs} ms`);
     await sleep(50);
@@ -319,68 +138,6 @@ async function waitMasterIdle(client, timeoutMs = 60_000) {
 
 // ---------------------------------------------------------------- (a) lag under load
 
-/**
- * The worker thread that samples, on an event loop of its own: the master's offset timeline
- * ([{tSend, tRecv, offset}], INFO replication every intervalMs) and the consumer's position
- * ([{t, offset}] every sampleMs, read from memory the consumer writes to on the main thread). Sampling
- * from here sees the consumer stand still while the main thread is busy parsing a chunk; a timer on the
- * main thread would only fire after it, and miss the worst moments.
- */
-const SAMPLER_WORKER = `
-const net = require('node:net');
-const { parentPort, workerData } = require('node:worker_threads');
-const now = () => performance.timeOrigin + performance.now();
-const { port, intervalMs, sampleMs, shared } = workerData;
-const position = new Float64Array(shared);
-const records = [];
-const samples = [];
-let stop = false;
-let sampling = null;
-parentPort.on('message', (m) => {
-  if (m === 'sample') {
-    samples.push({ t: now(), offset: position[0] });
-    sampling = setInterval(() => samples.push({ t: now(), offset: position[0] }), sampleMs);
-  } else if (m === 'stop') {
-    stop = true;
-  }
-});
-const socket = net.connect({ port, host: '127.0.0.1' });
-socket.setNoDelay(true);
-let buf = '';
-let waiting = null;
-socket.on('data', (d) => {
-  buf += d.toString('latin1');
-  const nl = buf.indexOf('\\r\\n');
-  if (nl < 0) return;
-  const n = Number(buf.slice(1, nl));
-  if (buf.length < nl + 2 + n + 2) return;
-  const text = buf.slice(nl + 2, nl + 2 + n);
-  buf = buf.slice(nl + 2 + n + 2);
-  const w = waiting; waiting = null; w(text);
-});
-socket.on('error', (e) => parentPort.postMessage({ error: String(e) }));
-const ask = () => new Promise((resolve) => { waiting = resolve; socket.write('*2\\r\\n$4\\r\\nINFO\\r\\n$11\\r\\nreplication\\r\\n'); });
-socket.once('connect', async () => {
-  parentPort.postMessage({ ready: true });
-  let next = now();
-  while (!stop) {
-    const tSend = now();
-    const text = await ask();
-    const tRecv = now();
-    const m = /master_repl_offset:(\\d+)/.exec(text);
-    if (m) records.push({ tSend, tRecv, offset: Number(m[1]) });
-    next += intervalMs;
-    const wait = next - now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait)); else next = now();
-  }
-  clearInterval(sampling);
-  samples.push({ t: now(), offset: position[0] });
-  socket.destroy();
-  parentPort.postMessage({ records, samples });
-  parentPort.close();
-});
-`;
-
 async function lagBench() {
   const dir = makeTempDir('lag');
   const port = await freePort();
@@ -390,7 +147,7 @@ async function lagBench() {
   const result = { port, config: { ...cfg } };
   let replica = null;
   let consumer = null;
-  let worker = null;
+  let sampler = null;
   try {
     // The Replica, as a consumer would use it: iterate, keep the latest command's offset.
     replica = new Replica({ url: `redis://127.0.0.1:${port}`, skipRdb: true });
@@ -430,24 +187,16 @@ async function lagBench() {
     st.position = new Float64Array(shared);
     st.position[0] = replicaOffset();
 
-    worker = new Worker(SAMPLER_WORKER, { eval: true, workerData: { port, intervalMs: cfg.masterPollMs, sampleMs: cfg.sampleMs, shared } });
-    const collected = new Promise((resolve, reject) => {
-      worker.on('message', (m) => { if (m.records) resolve(m); else if (m.error) reject(new Error(m.error)); });
-      worker.on('error', reject);
-    });
-    await new Promise((resolve) => worker.once('message', resolve)); // ready
+    sampler = await startSampler(port, shared, { intervalMs: cfg.masterPollMs, sampleMs: cfg.sampleMs, sampleAtStart: true });
     await sleep(3 * cfg.masterPollMs);
 
-    const startOffset = Number((await info(client, 'replication')).master_repl_offset);
+    const startOffset = await replOffset(client);
     const tLoadStart = now();
-    worker.postMessage('sample');
-    const bench = await runCapture(REDIS_BENCHMARK, ['-h', '127.0.0.1', '-p', String(port), '-P', String(cfg.pipeline),
-      '-t', 'set', '-n', String(cfg.requests), '-r', String(cfg.keyspace), '-d', String(cfg.dataSize), '-q']);
+    sampler.start();
+    const bench = await benchmarkSets(port, cfg);
     const tLoadEnd = now();
-    if (bench.code !== 0) throw new Error(`redis-benchmark failed (${bench.code}): ${bench.stderr || bench.stdout}`);
-    const endOffset = Number((await info(client, 'replication')).master_repl_offset);
-    // redis-benchmark may send a few more than -n (its last pipelines): count what the master executed.
-    const setCalls = Number(/calls=(\d+)/.exec((await info(client, 'commandstats')).cmdstat_set ?? '')?.[1] ?? NaN);
+    const endOffset = await replOffset(client);
+    const setCalls = await setCallsOf(client); // what the master executed
 
     // Catch-up: until the consumer stands at the master's offset (30 s at most).
     const deadline = Date.now() + 30_000;
@@ -458,14 +207,12 @@ async function lagBench() {
     st.position[0] = replicaOffset();
     const tCaughtUp = replicaOffset() >= endOffset ? now() : null;
     await sleep(3 * cfg.masterPollMs);
-    worker.postMessage('stop');
-    const { records, samples } = await withTimeout(collected, 10_000, 'the sampler worker did not answer');
+    const { records, samples } = await withTimeout(sampler.stop(), 10_000, 'the sampler worker did not answer');
     if (st.error) throw st.error;
 
     const lags = samples.filter((s) => s.t >= tLoadStart).map((s) => lagAt(s, records));
-    const reqPerSec = /SET: ([\d.]+) requests per second/.exec(bench.stdout)?.[1];
     Object.assign(result, {
-      benchmark: { output: bench.stdout.trim().split('\n').filter(Boolean).at(-1), setsPerSec: reqPerSec ? Number(reqPerSec) : null },
+      benchmark: { output: bench.stdout.trim().split('\n').filter(Boolean).at(-1), setsPerSec: bench.setsPerSec },
       loadSeconds: (tLoadEnd - tLoadStart) / 1000,
       streamBytes: endOffset - startOffset,
       commandsSeen: st.commands,
@@ -483,42 +230,12 @@ async function lagBench() {
   } finally {
     replica?.stop();
     await consumer;
-    await worker?.terminate();
+    await sampler?.terminate();
     client.close();
     await stopProcess(master);
     removeTempDir(dir);
   }
   return result;
-}
-
-/**
- * The lag of one sample of the Replica's offset r at time t, against the master's timeline (records
- * with the time each was asked and answered, and the offset): in bytes, the master's offset at t
- * (interpolated) minus r; in ms, t minus the moment the master went past r (interpolated between the
- * last record at or below r and the first above it), 0 when no record is above r.
- */
-function lagAt({ t, offset: r }, records) {
-  const at = (x) => (x.tSend + x.tRecv) / 2;
-  let k = records.findIndex((x) => x.offset > r);
-  let ms = 0;
-  if (k === 0) ms = t - at(records[0]);
-  else if (k > 0) {
-    const a = records[k - 1];
-    const b = records[k];
-    const passed = at(a) + ((r + 1 - a.offset) / (b.offset - a.offset)) * (at(b) - at(a));
-    ms = t - passed;
-  }
-  // The master's offset at t.
-  k = records.findIndex((x) => at(x) > t);
-  let masterOffset;
-  if (k === -1) masterOffset = records.at(-1).offset;
-  else if (k === 0) masterOffset = records[0].offset;
-  else {
-    const a = records[k - 1];
-    const b = records[k];
-    masterOffset = a.offset + ((t - at(a)) / (at(b) - at(a))) * (b.offset - a.offset);
-  }
-  return { t, ms: Math.max(0, ms), bytes: Math.max(0, Math.round(masterOffset - r)) };
 }
 
 // ---------------------------------------------------------------- (b) full sync: redistap Replica vs redis-server --replicaof
@@ -684,7 +401,7 @@ async function redisFullSync(masterPort, serverConfig) {
       const repl = await info(client, 'replication');
       if (repl.master_sync_in_progress === '1') tSyncStarted ??= now();
       if (repl.master_link_status === 'up' && repl.master_sync_in_progress === '0') break;
-      if (!children.has(child)) throw new Error(`the Redis replica exited:\n${logTail(dir)}`);
+      if (!isRunning(child)) throw new Error(`the Redis replica exited:\n${logTail(dir)}`);
       await sleep(cfg.pollMs);
     }
     const t1 = now();
@@ -857,31 +574,6 @@ function printCpu(r) {
   ], new Set([0]));
 }
 
-function printRows(header, rows, left) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => String(row[i]).length)));
-  const line = (cells) => '  ' + cells.map((v, i) => (left.has(i) ? String(v).padEnd(widths[i]) : String(v).padStart(widths[i]))).join('  ').trimEnd();
-  console.log(line(header));
-  console.log('  ' + widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row));
-}
-
-function writeJson(startedAt, results) {
-  const dir = path.join(BENCH_DIR, 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  const out = path.join(dir, `replication-live-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  const doc = {
-    startedAt: startedAt.toISOString(),
-    environment: {
-      node: process.version, redis: redisVersion(), cpu: os.cpus()[0]?.model, cpus: os.cpus().length,
-      os: `${os.type()} ${os.release()}`, git: gitState(),
-    },
-    units: { time: 'ms (wall clock)', lag: 'ms and replication-stream bytes behind the master' },
-    results,
-  };
-  fs.writeFileSync(out, JSON.stringify(doc, null, 2) + '\n');
-  return out;
-}
-
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -905,7 +597,14 @@ async function main() {
     }
     console.log('');
   }
-  if (!opts['no-save']) console.log(`result: ${path.relative(process.cwd(), writeJson(startedAt, results))}`);
+  if (!opts['no-save']) {
+    const out = writeResults('replication-live', startedAt, {
+      environment: runEnvironment(),
+      units: { time: 'ms (wall clock)', lag: 'ms and replication-stream bytes behind the master' },
+      results,
+    });
+    console.log(`result: ${path.relative(process.cwd(), out)}`);
+  }
   process.exitCode = failed ? 1 : 0;
 }
 
@@ -913,26 +612,10 @@ await main();
 
 // ---------------------------------------------------------------- small helpers
 
-function runCapture(cmd, args) {
-  return new Promise((resolve) => {
-    const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('error', (err) => { stderr += String(err); });
-    child.exited.then(({ code, signal }) => resolve({ code: code ?? signal, stdout: stdout.replace(/.*\r/g, ''), stderr }));
-  });
-}
-
 function withTimeout(promise, ms, message) {
   let timer;
   return Promise.race([promise, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); })])
     .finally(() => clearTimeout(timer));
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function stats(xs) {
@@ -940,20 +623,4 @@ function stats(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
   return { max: s.at(-1), p99: q(0.99), p50: q(0.5), mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-
-function which(cmd) {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const f = path.join(dir, cmd);
-    try {
-      fs.accessSync(f, fs.constants.X_OK);
-      return f;
-    } catch { /* next */ }
-  }
-  return null;
-}
-
-function redisVersion() {
-  const r = spawnSync(REDIS_SERVER, ['--version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim().replace(/ sha=.*$/, '') : 'redis-server ?';
 }
