@@ -10,6 +10,8 @@ interface KeySpec {
   movable: boolean;
   /** The command's keyspace class, from its ACL categories (null: none, or a server before 6.0). */
   keyClass: KeyClass | null;
+  /** A container (Redis 7: XGROUP, CONFIG...): its subcommands' entries (xgroup|create) say where the keys are. */
+  container: boolean;
 }
 
 /** What kind of key a write changes: the classes of keyspace notifications (`notify-keyspace-events`). */
@@ -55,7 +57,10 @@ export class CommandKeys {
     const add = (info: RespValue[]): KeySpec => {
       const flags = Array.isArray(info[2]) ? info[2].map(replyText) : [];
       const categories = Array.isArray(info[6]) ? info[6].map(replyText) : [];
-      const spec = { first: Number(info[3]), last: Number(info[4]), step: Number(info[5]), movable: flags.includes('movablekeys'), keyClass: keyClassOf(categories) };
+      const spec = {
+        first: Number(info[3]), last: Number(info[4]), step: Number(info[5]), movable: flags.includes('movablekeys'),
+        keyClass: keyClassOf(categories), container: false,
+      };
       specs.set(replyText(info[0]!).toLowerCase(), spec);
       return spec;
     };
@@ -64,6 +69,7 @@ export class CommandKeys {
       const spec = add(info);
       // Redis 7: a container (XGROUP, ...) names no key itself; its subcommands (xgroup|create) do.
       const subs = Array.isArray(info[9]) ? info[9].filter(Array.isArray).map((sub) => add(sub as RespValue[])) : [];
+      spec.container = subs.length > 0;
       const classes = new Set(subs.map((s) => s.keyClass).filter((c) => c !== null));
       if (spec.keyClass === null && classes.size === 1) spec.keyClass = [...classes][0]!;
     }
@@ -92,8 +98,9 @@ export class CommandKeys {
       return [...before, ...Array.from({ length: count }, (_, i) => at + 1 + i)];
     }
     if (name === 'sort' || name === 'sort_ro') return this.sortKeys(command);
-    const sub = n > 1 ? this.specs.get(`${name}|${command.argText(1).toLowerCase()}`) : undefined;
-    const spec = sub ?? this.specs.get(name);
+    let spec = this.specs.get(name);
+    // Only a container's subcommand is looked up (a string made per write would cost every write).
+    if (spec?.container && n > 1) spec = this.specs.get(`${name}|${command.argText(1).toLowerCase()}`) ?? spec;
     if (!spec || spec.movable) return null;
     if (spec.first === 0) return [];
     const last = spec.last < 0 ? n + spec.last : spec.last;
