@@ -59,6 +59,27 @@ function expectedId(e: Json): string {
   return `${e.replid}-${e.offset}-${e.seq}${tag}${copy ? `/${e.partition}` : ''}`;
 }
 
+/**
+ * Every entry of the stream redistap:events on `target` (fields id and event, the id the event's own), each
+ * valid against the schema, with one snapshot tag.
+ */
+async function validEvents(target: RedisClient): Promise<Json[]> {
+  const entries = (await target.ok('XRANGE', 'redistap:events', '-', '+')) as Array<[Buffer, Buffer[]]>;
+  expect(entries.length).toBeGreaterThan(0);
+  const events: Json[] = entries.map(([, fields]) => {
+    const map = new Map<string, string>();
+    for (let i = 0; i < fields.length; i += 2) map.set(fields[i]!.toString(), fields[i + 1]!.toString('utf8'));
+    expect([...map.keys()].sort()).toEqual(['event', 'id']);
+    const event = JSON.parse(map.get('event')!) as Json;
+    expect(event.id).toBe(map.get('id'));
+    return event;
+  });
+  const invalid = events.map((e) => ({ event: e, problems: problems(e) })).filter((x) => x.problems.length > 0);
+  expect(invalid).toEqual([]);
+  expectOneSnapshotTag(events);
+  return events;
+}
+
 /** Every event of the snapshot kinds has one tag (one snapshot published). */
 function expectOneSnapshotTag(events: Json[]): void {
   const tags = new Set(events.filter((e) => SNAPSHOT_KINDS.includes(e.event as string)).map((e) => /~([0-9a-f]{8})/.exec(e.id as string)?.[1]));
@@ -342,20 +363,7 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     await p.done;
     expect(warnings).toEqual([]);
 
-    // Every entry of the stream: fields id and event.
-    const entries = (await target.ok('XRANGE', 'redistap:events', '-', '+')) as Array<[Buffer, Buffer[]]>;
-    expect(entries.length).toBeGreaterThan(0);
-    const events: Json[] = entries.map(([, fields]) => {
-      const map = new Map<string, string>();
-      for (let i = 0; i < fields.length; i += 2) map.set(fields[i]!.toString(), fields[i + 1]!.toString('utf8'));
-      expect([...map.keys()].sort()).toEqual(['event', 'id']);
-      const event = JSON.parse(map.get('event')!) as Json;
-      expect(event.id).toBe(map.get('id'));
-      return event;
-    });
-    const invalid = events.map((e) => ({ event: e, problems: problems(e) })).filter((x) => x.problems.length > 0);
-    expect(invalid).toEqual([]);
-    expectOneSnapshotTag(events);
+    const events = await validEvents(target);
     for (const e of events) {
       expect(e.id).toBe(expectedId(e));
       expect(e.source).toBe(`127.0.0.1:${src.port}`);
@@ -486,17 +494,7 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     await p.done;
     expect(warnings).toEqual([]);
 
-    const entries = (await target.ok('XRANGE', 'redistap:events', '-', '+')) as Array<[Buffer, Buffer[]]>;
-    const events: Json[] = entries.map(([, fields]) => {
-      const map = new Map<string, string>();
-      for (let i = 0; i < fields.length; i += 2) map.set(fields[i]!.toString(), fields[i + 1]!.toString('utf8'));
-      const event = JSON.parse(map.get('event')!) as Json;
-      expect(event.id).toBe(map.get('id'));
-      return event;
-    });
-    const invalid = events.map((e) => ({ event: e, problems: problems(e) })).filter((x) => x.problems.length > 0);
-    expect(invalid).toEqual([]);
-    expectOneSnapshotTag(events);
+    const events = await validEvents(target);
     for (const e of events) {
       expect(e.id).toBe(expectedId(e));
       expect(e.source).toBe(`127.0.0.1:${src.port}`);
