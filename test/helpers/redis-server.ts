@@ -178,6 +178,8 @@ export async function startRedisServer(extra: string[] = [], options: StartOptio
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  /** Its output read to the end (after 'exit', 'close' comes once the pipes are drained). */
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const halt = async () => {
     if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
     await exited;
@@ -194,10 +196,13 @@ export async function startRedisServer(extra: string[] = [], options: StartOptio
   let last = 'no connection yet';
   for (;;) {
     let fatal: string | null = null;
-    /** Another server answered on the port: two starts chose it at once, and ours cannot bind it. */
+    /** Another server has the port (it answered, or ours could not bind it): two starts chose it at once. */
     let taken = false;
     if (child.exitCode !== null || child.signalCode !== null) {
       fatal = `it exited (${child.exitCode ?? child.signalCode})`;
+      await within(closed, 2000, 'its output').catch(() => undefined);
+      // Another start bound the port first (it was free when chosen): a race, not a failure.
+      taken = /Address already in use/.test(output);
     } else {
       try {
         const c = await within(RedisClient.connect(port), 1000, 'connect');
