@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashSlot } from '../src/cluster/hash-slot.js';
-import { publish } from '../src/pipeline/publisher.js';
+import { publish, type PublishOptions, type Publisher } from '../src/pipeline/publisher.js';
 import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
 import { haveRedisServer, isError, RedisClient, startRedisServer, type RedisServer, type Reply } from './helpers/redis-server.js';
 
@@ -57,6 +57,32 @@ function expectedId(e: Json): string {
   // A snapshot's events carry its publication's tag (random: taken from the id, and required there).
   const tag = SNAPSHOT_KINDS.includes(e.event as string) ? `~${/~([0-9a-f]{8})/.exec(e.id as string)?.[1] ?? 'missing'}` : '';
   return `${e.replid}-${e.offset}-${e.seq}${tag}${copy ? `/${e.partition}` : ''}`;
+}
+
+/** publish with --snapshot values from `src` into the stream redistap:events of `dst`, once its snapshot is published. */
+async function publishValues(src: RedisServer, dst: RedisServer, extra: Partial<PublishOptions> = {}): Promise<{ p: Publisher; phases: string[]; warnings: string[] }> {
+  const phases: string[] = [];
+  const warnings: string[] = [];
+  const p = publish({
+    source: `redis://127.0.0.1:${src.port}`, sink: redisStreamSink(`redis://127.0.0.1:${dst.port}`), snapshot: 'values', ...extra,
+    onEvent: (e) => {
+      if (e.type === 'phase') phases.push(e.phase);
+      else if (e.type === 'warning') warnings.push(e.message);
+    },
+  });
+  await waitFor('the snapshot published', () => phases.includes('streaming') || phases.includes('failed'));
+  return { p, phases, warnings };
+}
+
+/** Writes a marker on the source, stops publish once it is confirmed (no warning said), and returns the stream's events, validated. */
+async function stopAfterMarker(source: RedisClient, { p, phases, warnings }: Awaited<ReturnType<typeof publishValues>>, target: RedisClient): Promise<Json[]> {
+  await source.ok('SET', 'marker', 'last');
+  const end = Number(await source.info('replication', 'master_repl_offset'));
+  await waitFor('the marker confirmed', () => p.status.confirmed.offset >= end || phases.includes('failed'));
+  p.stop();
+  await p.done;
+  expect(warnings).toEqual([]);
+  return validEvents(target);
 }
 
 /**
@@ -327,16 +353,7 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     await source.ok('SET', 'db3:k', 'v');
     await source.ok('SELECT', 0);
 
-    const phases: string[] = [];
-    const warnings: string[] = [];
-    const p = publish({
-      source: `redis://127.0.0.1:${src.port}`, sink: redisStreamSink(`redis://127.0.0.1:${dst.port}`), snapshot: 'values',
-      onEvent: (e) => {
-        if (e.type === 'phase') phases.push(e.phase);
-        else if (e.type === 'warning') warnings.push(e.message);
-      },
-    });
-    await waitFor('the snapshot published', () => phases.includes('streaming') || phases.includes('failed'));
+    const run = await publishValues(src, dst);
 
     // During: writes of every class, a MULTI/EXEC block (3 writes; GET is not replicated) and an EVAL
     // with two writes (replicated as its effects, in a MULTI/EXEC block).
@@ -356,14 +373,7 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     const exec = await source.ok('EXEC');
     expect((exec as Reply[]).length).toBe(4);
     await source.ok('EVAL', "redis.call('SET', KEYS[1], ARGV[1]); redis.call('RPUSH', KEYS[2], ARGV[1]); return 1", 2, 'ev:s', 'ev:l', 'x');
-    await source.ok('SET', 'marker', 'last');
-    const end = Number(await source.info('replication', 'master_repl_offset'));
-    await waitFor('the marker confirmed', () => p.status.confirmed.offset >= end || phases.includes('failed'));
-    p.stop();
-    await p.done;
-    expect(warnings).toEqual([]);
-
-    const events = await validEvents(target);
+    const events = await stopAfterMarker(source, run, target);
     for (const e of events) {
       expect(e.id).toBe(expectedId(e));
       expect(e.source).toBe(`127.0.0.1:${src.port}`);
@@ -459,17 +469,7 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     await source.ok('SET', 'db3:k', 'v');
     await source.ok('SELECT', 0);
 
-    const phases: string[] = [];
-    const warnings: string[] = [];
-    const p = publish({
-      source: `redis://127.0.0.1:${src.port}`, sink: redisStreamSink(`redis://127.0.0.1:${dst.port}`), snapshot: 'values',
-      partitions: N, format: 'json+resp',
-      onEvent: (e) => {
-        if (e.type === 'phase') phases.push(e.phase);
-        else if (e.type === 'warning') warnings.push(e.message);
-      },
-    });
-    await waitFor('the snapshot published', () => phases.includes('streaming') || phases.includes('failed'));
+    const run = await publishValues(src, dst, { partitions: N, format: 'json+resp' });
 
     // During: writes naming a key, a keyless one (FLUSHDB of an empty database), and a block whose keyed
     // writes are in every partition, with a keyless write (SWAPDB of two empty databases) among them.
@@ -487,14 +487,7 @@ describe.skipIf(!haveRedisServer())('every event of a live publish into a Redis 
     await source.ok('SWAPDB', 5, 6);
     await source.ok('SET', 'tx:b', '2');
     expect(((await source.ok('EXEC')) as Reply[]).length).toBe(5);
-    await source.ok('SET', 'marker', 'last');
-    const end = Number(await source.info('replication', 'master_repl_offset'));
-    await waitFor('the marker confirmed', () => p.status.confirmed.offset >= end || phases.includes('failed'));
-    p.stop();
-    await p.done;
-    expect(warnings).toEqual([]);
-
-    const events = await validEvents(target);
+    const events = await stopAfterMarker(source, run, target);
     for (const e of events) {
       expect(e.id).toBe(expectedId(e));
       expect(e.source).toBe(`127.0.0.1:${src.port}`);
