@@ -176,8 +176,10 @@ export class Publisher {
   private savedPosition: Checkpoint | null | undefined = undefined;
   /** Where the confirmed events reach (null: inside a snapshot; undefined: nothing confirmed yet). */
   private confirmedPosition: Checkpoint | null | undefined = undefined;
-  // The snapshot being published: its replid and offset (its events' place), and keys so far.
-  /** `seqs`: keys given a seq so far; `keys`: those published (the transform hook may drop some). */
+  /**
+   * The snapshot being published: its replid and offset (its events' place); `seqs`: keys given a seq so
+   * far; `keys`: those published (the transform hook may drop some).
+   */
   private snapshotPlace: { replid: string; offset: number; seqs: number; keys: number } | null = null;
   /**
    * Writes were left out (filtered) since the last batch: the position moved with no message to carry it.
@@ -308,7 +310,6 @@ export class Publisher {
     });
     if (this.abort.signal.aborted) this.replica.stop();
     await this.replica.run((event) => this.handle(event));
-    if (this.open) this.closeBatch();
   }
 
   private handle(event: ReplicaEvent): void | Promise<void> {

@@ -5,6 +5,7 @@
 // fenced-block.ts) guard every block, so a second publisher refuses to start and one that lost the
 // stream (frozen past its lease) has its blocks refused whole.
 import type { ConnectionOptions } from 'node:tls';
+import { compareBytes } from '../../rdb/canonical-json.js';
 import { startsWith } from '../../rdb/key-filter.js';
 import { CommandBuffer } from '../../resp/command-buffer.js';
 import { RespErrorReply, replyText } from '../../resp/replies.js';
@@ -111,7 +112,7 @@ class RedisStreamSink implements Sink {
   }
 
   ownsKey(db: number, key: Uint8Array): boolean {
-    return db === 0 && (equal(key, this.streamBytes) || startsWith(key, this.positionBytes));
+    return db === 0 && (compareBytes(key, this.streamBytes) === 0 || startsWith(key, this.positionBytes));
   }
 
   async write(batch: SinkBatch): Promise<void> {
@@ -192,10 +193,6 @@ class RedisStreamSink implements Sink {
       throw new SinkError((err as Error).message, false, { cause: err });
     }
   }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && startsWith(a, b);
 }
 
 /** A Redis stream sink: redis://[user:password@]host[:port][?stream=KEY&maxlen=N&exact] (rediss:// for TLS). */
