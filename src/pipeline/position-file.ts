@@ -1,14 +1,24 @@
-// The publisher's position for a sink that does not keep one with its messages (a broker): a file
-// replaced atomically after messages are confirmed, with the route it was written under, and a lock file
-// beside it so that two publishers never share one position (both would publish, each moving it).
+// The pipeline's position for a sink that does not keep one with its messages (a broker, a file): a file
+// replaced atomically after messages are confirmed, with the route it was written under (and, for a sink
+// that appends to a file, how much of that file it covers), and a lock file beside it so that two
+// processes never share one position (both would send, each moving it).
+//
+// {"replid":"<40 hex>","offset":N,"db":N,"route":{...},"output":{"path":"/abs/file","bytes":N}}: tail's
+// checkpoint files of earlier versions ({"replid","offset","db"[,"output"]}) are the same without a route.
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Checkpoint } from '../replica/events.js';
 import { readJsonFile, writeFileAtomically } from '../replica/checkpoint-file.js';
 import { bootTag, deadHere, type LeaseHolder } from '../sync/target-lease.js';
 import type { StoredPosition } from './sink.js';
+import type { OutputExtent } from '../replica/checkpoint-file.js';
 
-/** Another publisher holds the position file (its lock names it). */
+/** Who holds the lock: a process, and its command. */
+interface Holder extends LeaseHolder {
+  command?: string;
+}
+
+/** Another process holds the position file (its lock names it). */
 export class PositionHeld extends Error {
   override name = 'PositionHeld';
 }
@@ -16,7 +26,8 @@ export class PositionHeld extends Error {
 export class PositionFile {
   private locked = false;
 
-  constructor(readonly path: string) {}
+  /** `command`: who takes the lock (publish, tail), as another process refused it is told. */
+  constructor(readonly path: string, private readonly command: string) {}
 
   private get lockPath(): string {
     return `${this.path}.lock`;
@@ -27,7 +38,8 @@ export class PositionFile {
    * that is gone (it ran on this host, in this boot, and its pid is not running) is taken over.
    */
   lock(): void {
-    const me: LeaseHolder = { token: '', host: hostname(), pid: process.pid, sinceMs: Date.now(), boot: bootTag() };
+    if (this.locked) return;
+    const me: Holder = { token: '', host: hostname(), pid: process.pid, sinceMs: Date.now(), boot: bootTag(), command: this.command };
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(this.lockPath, 'wx');
@@ -40,11 +52,11 @@ export class PositionFile {
       }
       const holder = this.holder();
       if (holder && !deadHere(holder)) {
-        throw new PositionHeld(`${this.path} is in use by another publish (pid ${holder.pid} on ${holder.host}, since ` +
-          `${new Date(holder.sinceMs).toISOString()}): one position, one publisher. If that process is gone for good, delete ${this.lockPath}`);
+        throw new PositionHeld(`${this.path} is in use by another ${holder.command ?? 'process'} (pid ${holder.pid} on ${holder.host}, since ` +
+          `${new Date(holder.sinceMs).toISOString()}): one position, one writer. If that process is gone for good, delete ${this.lockPath}`);
       }
       if (!holder && attempt === 0) {
-        throw new PositionHeld(`${this.lockPath} exists but names no process: delete it if no other publish uses ${this.path}`);
+        throw new PositionHeld(`${this.lockPath} exists but names no process: delete it if no other process uses ${this.path}`);
       }
       rmSync(this.lockPath, { force: true });
     }
@@ -59,25 +71,37 @@ export class PositionFile {
 
   /** The saved position, or null when the file does not exist. Throws on a file that is not one. */
   load(): StoredPosition | null {
-    const saved = readJsonFile<Partial<Checkpoint> & { route?: unknown }>(this.path, 'a publish position');
+    const saved = readJsonFile<Partial<Checkpoint> & { route?: unknown; output?: Partial<OutputExtent> }>(this.path, 'a position file');
     if (saved === null) return null;
-    // No replid: saved during a snapshot, whose start was published: nothing to continue from.
-    if (saved.replid === undefined && saved.route !== undefined) return { position: null, sequence: 0, route: saved.route };
+    const extent = this.extentOf(saved.output);
+    // No replid: saved during a snapshot whose start was sent, or before the first position: nothing to continue from.
+    if (saved.replid === undefined && (saved.route !== undefined || extent)) return { position: null, sequence: 0, route: saved.route, extent };
     if (typeof saved.replid !== 'string' || !/^[0-9a-f]{40}$/.test(saved.replid) || !Number.isSafeInteger(saved.offset) || !Number.isSafeInteger(saved.db)) {
-      throw new Error(`${this.path} is not a publish position: expected {"replid":"<40 hex digits>","offset":N,"db":N,"route":{...}}`);
+      throw new Error(`${this.path} is not a position file: expected {"replid":"<40 hex digits>","offset":N,"db":N,"route":{...}}`);
     }
-    return { position: { replid: saved.replid, offset: saved.offset!, db: saved.db! }, sequence: 0, route: saved.route ?? null };
+    return { position: { replid: saved.replid, offset: saved.offset!, db: saved.db! }, sequence: 0, route: saved.route, extent };
   }
 
-  /** Saves the position (null: none, a snapshot's start was published) and the route it was reached under. */
-  save(position: Checkpoint | null, route: unknown): void {
+  /**
+   * Saves the position (null: none, a snapshot's start was sent), the route it was reached under, and how
+   * much of an output file it covers.
+   */
+  save(position: Checkpoint | null, route: unknown, output?: unknown): void {
     const fields = position && { replid: position.replid, offset: position.offset, db: position.db };
-    writeFileAtomically(this.path, `${JSON.stringify({ ...fields, route })}\n`);
+    writeFileAtomically(this.path, `${JSON.stringify({ ...fields, route, output })}\n`);
   }
 
-  private holder(): LeaseHolder | null {
+  private extentOf(output: Partial<OutputExtent> | undefined): OutputExtent | undefined {
+    if (output === undefined) return undefined;
+    if (typeof output?.path !== 'string' || !Number.isSafeInteger(output.bytes) || output.bytes! < 0) {
+      throw new Error(`${this.path} is not a position file: "output" expected as {"path":"<file>","bytes":N}`);
+    }
+    return { path: output.path, bytes: output.bytes! };
+  }
+
+  private holder(): Holder | null {
     try {
-      const h = JSON.parse(readFileSync(this.lockPath, 'utf8')) as LeaseHolder;
+      const h = JSON.parse(readFileSync(this.lockPath, 'utf8')) as Holder;
       return Number.isSafeInteger(h.pid) && typeof h.host === 'string' ? h : null;
     } catch {
       return null;

@@ -1,6 +1,6 @@
-// Where change events go: one small interface every destination implements (a broker, a Redis stream, a
-// file). The publisher (publisher.ts) hands a sink batches in the order of the source's stream and moves
-// its position only once a batch is confirmed; a sink only has to send, confirm and keep order.
+// Where a pipeline's messages go: one small interface every destination implements (a broker, a Redis
+// stream, a file). The pipeline (pipeline.ts) hands a sink batches in the order of the source's stream and
+// moves its position only once a batch is confirmed; a sink only has to send, confirm and keep order.
 import type { Checkpoint } from '../replica/events.js';
 
 /** The fields a subject or routing-key template may name (route-template.ts). */
@@ -31,8 +31,8 @@ export interface SinkMessage {
  * Messages in the source's order, and where the source's stream stands once all of them are delivered
  * (null inside a snapshot: there is nothing to continue from until it ends).
  */
-export interface SinkBatch {
-  messages: SinkMessage[];
+export interface SinkBatch<M = SinkMessage> {
+  messages: M[];
   position: Checkpoint | null;
   /**
    * Numbers the batches of a position, from the stored one's + 1: a sink that stores the position
@@ -48,11 +48,16 @@ export interface StoredPosition {
   position: Checkpoint | null;
   /** The last batch's sequence number. */
   sequence: number;
-  /** The publisher's route identity (filters, format) when the position was written; compared as JSON. */
+  /**
+   * The route identity (filters, format) when the position was written; compared as JSON. Undefined: not
+   * recorded (a tail checkpoint of an earlier version), taken as it is.
+   */
   route: unknown;
+  /** What the sink covered at this position (Sink.extent), when it keeps one. */
+  extent?: unknown;
 }
 
-/** A sink failed. Retryable: the publisher reconnects it and sends again everything not yet confirmed. */
+/** A sink failed. Retryable: the pipeline reconnects it and sends again everything not yet confirmed. */
 export class SinkError extends Error {
   override name = 'SinkError';
   constructor(message: string, readonly retryable: boolean, options?: ErrorOptions) {
@@ -60,7 +65,7 @@ export class SinkError extends Error {
   }
 }
 
-export interface Sink {
+export interface Sink<M = SinkMessage> {
   /** The destination as messages name it: URL without credentials, plus the stream, exchange or subject. */
   readonly name: string;
   /**
@@ -70,15 +75,15 @@ export interface Sink {
   readonly routeName?: string;
   /**
    * True when the sink stores the position in the same atomic write as the messages (a Redis stream:
-   * MULTI/EXEC): then it is exactly once, and the publisher keeps no checkpoint file. Else the publisher
-   * saves the position after each confirmed batch, and a crash between the two publishes some messages
+   * MULTI/EXEC): then it is exactly once, and the pipeline keeps no position file. Else the pipeline
+   * saves the position after confirmed batches, and a crash between the two publishes some messages
    * again (at least once; consumers drop repeats by id).
    */
   readonly storesPosition: boolean;
   /**
    * Connects (and declares what it needs: exchange, stream). Rejects with SinkError: retryable when the
    * destination is unreachable or busy, not when it refuses us (credentials, permissions, bad names).
-   * `route` is the publisher's route identity, for a sink that stores the position.
+   * `route` is the pipeline's route identity, for a sink that stores the position.
    */
   connect(route: unknown): Promise<void>;
   /** The stored position (storesPosition sinks only; null when none is stored yet). */
@@ -87,14 +92,21 @@ export interface Sink {
    * Sends a batch. Resolves once the destination has confirmed every message of it (and, for
    * storesPosition, the position with them). May be called again before an earlier batch resolved: the
    * sink keeps the order of the batches and of their messages. Rejects with SinkError; after a rejection
-   * the publisher calls close(), then connect() and write() again with every unconfirmed batch in order.
+   * the pipeline calls close(), then connect() and write() again with every unconfirmed batch in order.
    */
-  write(batch: SinkBatch): Promise<void>;
+  write(batch: SinkBatch<M>): Promise<void>;
   /**
    * Keys the sink writes itself, when it may write to the source's own server (a Redis stream): writes
    * that touch only such keys are not published, or each publish would publish itself again.
    */
   ownsKey?(db: number, key: Uint8Array): boolean;
+  /**
+   * For a sink the position file must agree with (a file the pipeline appends to): what it holds once the
+   * batch just confirmed is in (e.g. how many bytes of the file), saved with the position.
+   */
+  extent?(): unknown;
+  /** Makes durable what it confirmed, before the position file is saved to cover it (fsync a file). */
+  makeDurable?(): void;
   /** Closes the connection (after what was written was confirmed, or after a failure). Never rejects. */
   close(): Promise<void>;
 }

@@ -1,0 +1,516 @@
+// The change pipeline every streaming command runs on: a source (a Replica: PSYNC, snapshot, stream) →
+// a stage (stage.ts: filters the source's events and makes them messages: change events for publish,
+// JSON lines for tail) → a sink (sink.ts: a broker, a Redis stream, a file) that confirms batches of them.
+// The position moves only past confirmed batches: the sink stores it with its messages (exactly once), or
+// the pipeline saves it in a position file afterwards (at least once; ids let consumers drop repeats).
+//
+// While the sink is down, blocked or refusing, the unconfirmed batches stay in memory and are sent again
+// in order once it is back; the replica keeps reading the source at line rate into its memory queue and
+// its spool file, so the source never drops the link for an overfull output buffer. Past maxSpoolBytes
+// the pipeline stops with its position saved (never a silent drop).
+import { Replica, type ReplicaOptions } from '../replica/replica.js';
+import { sleep } from '../node/abortable-sleep.js';
+import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
+import { PositionFile } from './position-file.js';
+import type { RunEvent } from './run-event.js';
+import { SinkError, type Sink, type SinkBatch } from './sink.js';
+import type { Stage, StageOutput } from './stage.js';
+
+export interface PipelineOptions<M> {
+  /** The command running it (publish, tail), as the position file's lock names it to another process. */
+  command: string;
+  /** The source: a replica of this server (the pipeline sets its checkpoint and signal). */
+  source: Omit<ReplicaOptions, 'checkpoint' | 'signal'>;
+  stage: Stage<M>;
+  sink: Sink<M>;
+  /** A message's size, for batches and the bytes in flight. */
+  sizeOf: (message: M) => number;
+  /**
+   * The file keeping the position, for a sink that does not store it itself (locked for the run; given
+   * locked when the caller had to read it first); null: none kept.
+   */
+  positionFile: string | PositionFile | null;
+  /** Continue although the route changed since the position was saved: from a new snapshot. */
+  resync?: boolean;
+  /** What a refusal to continue under another route suggests instead of --resync (a command without one). */
+  routeChangedHint?: string;
+  /** Bytes of messages sent to the sink and not yet confirmed, at most (default 16 MiB). */
+  maxInFlightBytes?: number;
+  /** Bytes of the source's stream waiting in the spool file while the sink is behind, at most (default 1 GiB). */
+  maxSpoolBytes?: number;
+  /** Delays between attempts to reach the sink: doubling from initialDelayMs (100) to maxDelayMs (5000). */
+  sinkReconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  signal?: AbortSignal;
+  onEvent?: (event: PipelineEvent) => void;
+  /** Every event of the source, before the stage gets it (progress lines, counters). */
+  onSourceEvent?: (event: ReplicaEvent) => void;
+}
+
+export type PipelinePhase = 'connecting' | 'snapshot' | 'streaming' | 'stopped' | 'failed';
+
+export interface PipelineStatus {
+  phase: PipelinePhase;
+  /** Messages put into batches for the sink, and those it confirmed (with the position they reach). */
+  published: { events: number; batches: number };
+  confirmed: { events: number; replid: string; offset: number };
+  /** Events read and not yet confirmed: bytes waiting (memory queue, spool, in flight), and how long the oldest has waited. */
+  lag: { bytes: number; ms: number };
+  /** Events read from the source waiting in memory (estimated bytes), and bytes of its stream in the spool file. */
+  queuedBytes: number;
+  spoolBytes: number;
+  /** The replication link to the source, and how many times it came back after dropping. */
+  source: 'up' | 'down';
+  sourceReconnects: number;
+  /** 'up', or 'down' while it is being reconnected. */
+  sink: 'up' | 'down';
+  fullSyncs: number;
+  /** Times the sink was reconnected after a failure. */
+  sinkReconnects: number;
+  warnings: number;
+}
+
+export type PipelineEvent = RunEvent<PipelineStatus, PipelinePhase>;
+
+/** A failure retrying cannot cure: the pipeline stops with it (its position saved). */
+export class PipelineError extends Error {
+  override name = 'PipelineError';
+}
+
+/** A batch handed to the sink and not yet confirmed. */
+interface Pending<M> {
+  batch: SinkBatch<M>;
+  bytes: number;
+  openedMs: number;
+  confirmed: boolean;
+  /** What the sink said it covers once this batch was confirmed (Sink.extent). */
+  extent?: unknown;
+}
+
+const BATCH_MAX_BYTES = 1 << 20;
+const BATCH_MAX_MESSAGES = 1000;
+const STATUS_INTERVAL_MS = 1000;
+const POSITION_SAVE_INTERVAL_MS = 1000;
+/** How long a stop waits for the sink to confirm what was sent (a blocked broker may never). */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export class Pipeline<M> {
+  readonly status: PipelineStatus = {
+    phase: 'connecting',
+    published: { events: 0, batches: 0 },
+    confirmed: { events: 0, replid: '', offset: 0 },
+    lag: { bytes: 0, ms: 0 },
+    queuedBytes: 0,
+    spoolBytes: 0,
+    source: 'down',
+    sourceReconnects: 0,
+    sink: 'down',
+    fullSyncs: 0,
+    sinkReconnects: 0,
+    warnings: 0,
+  };
+  /** Resolves when stopped (everything taken from the source confirmed, when the sink is up); rejects with what ended it. */
+  readonly done: Promise<PipelineStatus>;
+  private readonly options: PipelineOptions<M>;
+  private readonly stage: Stage<M>;
+  private readonly sink: Sink<M>;
+  private readonly positionFile: PositionFile | null;
+  private readonly abort = new AbortController();
+  /** Aborted by stop() and by a failure: ends waits (reconnecting the sink). */
+  private readonly halted = new AbortController();
+  private readonly maxInFlightBytes: number;
+  private readonly maxSpoolBytes: number;
+  private readonly output: StageOutput<M>;
+  private route: unknown;
+  private replica: Replica | null = null;
+  private failure: unknown = null;
+
+  // The batch being filled, and those the sink has not confirmed, in order.
+  private open: { messages: M[]; bytes: number; openedMs: number } | null = null;
+  private readonly unconfirmed: Array<Pending<M>> = [];
+  private inFlightBytes = 0;
+  /** Where the stream stands after the last event taken (null inside a snapshot). */
+  private position: Checkpoint | null = null;
+  /** The sink's connection: a write of an older generation failing says nothing about the current one. */
+  private generation = 0;
+  private sinkUp = false;
+  private recovering: Promise<void> | null = null;
+  /** Sink failures since a batch was last confirmed: a sink that keeps refusing is retried with growing delays. */
+  private failuresSinceConfirm = 0;
+  private roomWaiters: Array<() => void> = [];
+  /** The position the file holds (undefined: not written by this run, so it may hold another route's). */
+  private savedPosition: Checkpoint | null | undefined = undefined;
+  /** Where the confirmed events reach (null: inside a snapshot; undefined: nothing confirmed yet), and what the sink covers there. */
+  private confirmedPosition: Checkpoint | null | undefined = undefined;
+  private confirmedExtent: unknown = undefined;
+  /** Inside a snapshot: there is no position to continue from until it ends. */
+  private inSnapshot = false;
+  /**
+   * Writes were left out since the last batch: the position moved with no message to carry it. (The stage
+   * does not count the sink's own writes: moving the position is itself such a write on a Redis stream
+   * sink that is the source's own server.)
+   */
+  private skippedWrites = false;
+  /** The last batch's number (SinkBatch.sequence). */
+  private sequence = 0;
+  private linkWasUp = false;
+
+  constructor(options: PipelineOptions<M>) {
+    this.options = options;
+    this.stage = options.stage;
+    this.sink = options.sink;
+    const file = options.positionFile;
+    this.positionFile = this.sink.storesPosition || !file ? null : typeof file === 'string' ? new PositionFile(file, options.command) : file;
+    this.maxInFlightBytes = options.maxInFlightBytes ?? 16 << 20;
+    this.maxSpoolBytes = options.maxSpoolBytes ?? 1 << 30;
+    this.output = { emit: (message, closable) => this.add(message, closable), warn: (message) => this.warn(message) };
+    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+    this.done = this.run();
+    this.done.catch(() => undefined);
+  }
+
+  /** Stops reading the source; what was read is confirmed (while the sink is up), then `done` resolves. */
+  stop(): void {
+    this.abort.abort();
+    this.halted.abort();
+    this.replica?.stop();
+    // The replica may be waiting for room that a sink which is down or blocked would never make.
+    this.wakeRoomWaiters();
+  }
+
+  private async run(): Promise<PipelineStatus> {
+    const timer = setInterval(() => this.tick(), STATUS_INTERVAL_MS);
+    const saver = this.positionFile ? setInterval(() => this.savePosition(), POSITION_SAVE_INTERVAL_MS) : null;
+    try {
+      this.positionFile?.lock();
+      await this.prepare();
+      const stored = await this.storedPosition();
+      if (!this.abort.signal.aborted) await this.stream(stored);
+      await this.drain();
+      if (this.failure) throw this.failure;
+      this.savePosition();
+      if (this.failure) throw this.failure;
+      this.phase('stopped', 'stopped');
+      return this.status;
+    } catch (err) {
+      // Stopped while connecting (the source's command table, the sink): what failed was being given up.
+      if (this.abort.signal.aborted && !this.failure) {
+        this.phase('stopped', `stopped before starting (${(err as Error).message})`);
+        return this.status;
+      }
+      const error = err instanceof SinkError || err instanceof PipelineError ? err : new PipelineError((err as Error).message, { cause: err });
+      this.phase('failed', error.message);
+      throw error;
+    } finally {
+      clearInterval(timer);
+      if (saver) clearInterval(saver);
+      if (this.failure) this.savePosition(); // best effort: what was confirmed before the failure
+      this.positionFile?.unlock();
+      this.halted.abort();
+      await this.recovering; // a reconnection in progress gives up (halted) before the sink is closed
+      await this.sink.close();
+      this.status.source = 'down';
+      this.emitStatus();
+    }
+  }
+
+  /** The stage ready (the source's command table read), and the sink connected. */
+  private async prepare(): Promise<void> {
+    await this.stage.prepare?.();
+    this.route = this.stage.route(this.sink.routeName ?? this.sink.name);
+    await this.connectSink();
+    this.sinkUp = true;
+    this.status.sink = 'up';
+  }
+
+  /** Where to continue from: the position stored (by the sink, or in the file) under the same route. */
+  private async storedPosition(): Promise<Checkpoint | null> {
+    const stored = this.sink.storesPosition ? await this.sink.readPosition!() : this.positionFile?.load() ?? null;
+    if (!stored) return null;
+    this.sequence = stored.sequence;
+    if (!stored.position) return null;
+    // A position saved before routes were recorded (a tail checkpoint of an earlier version) is taken as it is.
+    if (stored.route === undefined) return stored.position;
+    const was = JSON.stringify(stored.route);
+    if (was === JSON.stringify(this.route)) return stored.position;
+    const where = this.positionFile?.path ?? this.sink.name;
+    if (!this.options.resync) {
+      throw new PipelineError(`the position (${where}) was saved with other options: ${was}, now ` +
+        `${JSON.stringify(this.route)}. Continuing would leave consumers with events of both. Run with the same options, or ` +
+        (this.options.routeChangedHint ?? 'add --resync to start from a new snapshot (a full-sync-start event tells consumers to drop what they hold)'));
+    }
+    this.warn('--resync: the options changed since the position was saved: starting from a new snapshot');
+    return null;
+  }
+
+  private async stream(from: Checkpoint | null): Promise<void> {
+    this.position = from;
+    this.confirmedPosition = this.savedPosition = from ?? undefined;
+    if (from) this.status.confirmed = { events: 0, replid: from.replid, offset: from.offset };
+    this.replica = new Replica({ ...this.options.source, checkpoint: from });
+    if (this.abort.signal.aborted) this.replica.stop();
+    await this.replica.run((event) => this.handle(event));
+  }
+
+  private handle(event: ReplicaEvent): void | Promise<void> {
+    if (this.failure) {
+      this.replica!.stop();
+      return;
+    }
+    this.options.onSourceEvent?.(event);
+    this.follow(event);
+    try {
+      if (this.stage.handle(event, this.output)) this.skippedWrites = true;
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    return this.room();
+  }
+
+  /**
+   * Where the stream stands once `event` is taken, and the status it changes. Set before the stage makes
+   * the event's messages: a batch they fill closes with the position after them.
+   */
+  private follow(event: ReplicaEvent): void {
+    switch (event.type) {
+      case 'command': this.position = { replid: event.replid, offset: event.command.offset, db: event.command.db }; break;
+      case 'transaction': this.position = { replid: event.replid, offset: event.offset, db: event.commands.at(-1)?.db ?? this.position?.db ?? 0 }; break;
+      case 'full-sync-start':
+        this.status.fullSyncs++;
+        this.phase('snapshot', `full sync from the source (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
+        this.inSnapshot = true;
+        this.position = null;
+        break;
+      case 'full-sync-end':
+        this.inSnapshot = false;
+        // Without a replication ID (a SYNC-style transfer) there is nothing a restart could continue from.
+        this.position = event.replid ? { replid: event.replid, offset: event.offset, db: 0 } : null;
+        this.phase('streaming', `snapshot done (${this.stage.snapshotSummary?.() ?? `${event.keys} keys`}); streaming writes`);
+        break;
+      case 'replid-changed': this.position = { replid: event.to, offset: event.offset, db: this.position?.db ?? 0 }; break;
+      case 'resumed': this.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`); break;
+      case 'link-up':
+        if (this.linkWasUp) this.status.sourceReconnects++;
+        this.linkWasUp = true;
+        this.status.source = 'up';
+        break;
+      case 'link-down':
+        this.status.source = 'down';
+        if (event.reconnectInMs !== null) this.warn(`the source link dropped: ${event.error.message}; reconnecting`);
+        break;
+      default: break;
+    }
+  }
+
+  // ------------------------------------------------------------------ batches → the sink
+
+  /** Adds a message to the open batch; `closable` false: the batch must not end after it (inside a MULTI/EXEC block). */
+  private add(message: M, closable = true): void {
+    if (!this.open) {
+      this.open = { messages: [], bytes: 0, openedMs: Date.now() };
+      // The batch closes once the events already received are in it (they come without a turn of the loop).
+      setImmediate(() => this.closeBatch());
+    }
+    this.open.messages.push(message);
+    this.open.bytes += this.options.sizeOf(message);
+    this.status.published.events++;
+    if (closable && (this.open.bytes >= BATCH_MAX_BYTES || this.open.messages.length >= BATCH_MAX_MESSAGES)) this.closeBatch();
+  }
+
+  private closeBatch(): void {
+    const open = this.open;
+    if (!open) return;
+    this.open = null;
+    this.skippedWrites = false;
+    this.push({ messages: open.messages, position: this.position, sequence: ++this.sequence }, open.bytes, open.openedMs);
+    this.status.published.batches++;
+  }
+
+  private push(batch: SinkBatch<M>, bytes: number, openedMs: number): void {
+    const pending: Pending<M> = { batch, bytes, openedMs, confirmed: false };
+    this.unconfirmed.push(pending);
+    this.inFlightBytes += bytes;
+    if (this.sinkUp) this.send(pending);
+  }
+
+  /** Resolves when there is room for more in flight (the replica meanwhile queues and spools the source). */
+  private room(): Promise<void> | undefined {
+    if (this.halted.signal.aborted || this.inFlightBytes + (this.open?.bytes ?? 0) <= this.maxInFlightBytes) return undefined;
+    this.closeBatch();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private send(pending: Pending<M>): void {
+    const generation = this.generation;
+    this.sink.write(pending.batch).then(() => {
+      pending.extent = this.sink.extent?.();
+      this.confirmed(pending);
+    }, (err: unknown) => this.sinkFailed(err, generation));
+  }
+
+  /** A batch confirmed (even by an earlier connection of the sink): the position moves past every confirmed batch in front. */
+  private confirmed(pending: Pending<M>): void {
+    pending.confirmed = true;
+    this.failuresSinceConfirm = 0;
+    while (this.unconfirmed[0]?.confirmed) {
+      const done = this.unconfirmed.shift()!;
+      this.inFlightBytes -= done.bytes;
+      this.status.confirmed.events += done.batch.messages.length;
+      const position = done.batch.position;
+      // Null inside a snapshot: once its start is confirmed, no earlier position may be continued from.
+      this.confirmedPosition = position;
+      this.confirmedExtent = done.extent;
+      if (position) {
+        this.status.confirmed.replid = position.replid;
+        this.status.confirmed.offset = position.offset;
+      }
+    }
+    if (this.inFlightBytes <= this.maxInFlightBytes / 2) this.wakeRoomWaiters();
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private sinkFailed(err: unknown, generation: number): void {
+    if (generation !== this.generation) return; // that connection is already being replaced
+    if (!(err instanceof SinkError) || !err.retryable) {
+      this.fail(err);
+      return;
+    }
+    this.generation++;
+    this.sinkUp = false;
+    this.status.sink = 'down';
+    this.warn(`${this.sinkSays(err.message)}; reconnecting (${this.unconfirmed.length} batches wait to be sent again)`);
+    this.recovering = this.recoverSink().catch((error: unknown) => {
+      if (!this.abort.signal.aborted) this.fail(error); // stopped while the sink was down: the position stays
+    }).finally(() => { this.recovering = null; });
+  }
+
+  /** Reconnects the sink and sends every unconfirmed batch again, in order. */
+  private async recoverSink(): Promise<void> {
+    await this.sink.close();
+    // A sink that refuses again what it just refused (a full stream, a queue at its limit) is not sent the whole
+    // backlog again at once: wait, doubling from initialDelayMs to maxDelayMs, until a batch is confirmed.
+    if (++this.failuresSinceConfirm > 1) {
+      const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.sinkReconnect ?? {};
+      await sleep(Math.min(initialDelayMs * 2 ** (this.failuresSinceConfirm - 2), maxDelayMs), this.halted.signal);
+      if (this.halted.signal.aborted) throw this.failure ?? new SinkError(`${this.sink.name}: stopped while waiting to retry`, true);
+    }
+    await this.connectSink();
+    this.status.sinkReconnects++;
+    // Up only now, with the older batches sent first in this same turn: a newer one must not go before them.
+    this.sinkUp = true;
+    this.status.sink = 'up';
+    for (const pending of this.unconfirmed) if (!pending.confirmed) this.send(pending);
+  }
+
+  /** Connects the sink, retrying while it is unreachable (with the delays of `sinkReconnect`). */
+  private async connectSink(): Promise<void> {
+    const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.sinkReconnect ?? {};
+    let delay = initialDelayMs;
+    for (;;) {
+      if (this.halted.signal.aborted) throw new SinkError('stopped', false);
+      try {
+        await this.sink.connect(this.route);
+        if (this.halted.signal.aborted) {
+          await this.sink.close(); // stopped meanwhile: this connection must not resend anything
+          throw new SinkError('stopped', false);
+        }
+        return;
+      } catch (err) {
+        if (!(err instanceof SinkError) || !err.retryable || this.halted.signal.aborted) throw err;
+        this.warn(`${this.sinkSays(err.message)}; trying again in ${delay} ms`);
+        await sleep(delay, this.halted.signal);
+        if (this.failure) throw this.failure;
+        delay = Math.min(delay * 2, maxDelayMs);
+      }
+    }
+  }
+
+  /**
+   * Stopped: waits until everything read is confirmed, unless the sink is down or does not confirm within
+   * DRAIN_TIMEOUT_MS (the position then stays where it is).
+   */
+  private async drain(): Promise<void> {
+    if (this.open) this.closeBatch();
+    const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+    while (this.unconfirmed.length > 0 && !this.failure && this.sinkUp) {
+      if (Date.now() > deadline) {
+        const events = this.unconfirmed.reduce((n, p) => n + p.batch.messages.length, 0);
+        this.warn(`stopped with ${events} events not yet confirmed by ${this.sink.name} after ${DRAIN_TIMEOUT_MS / 1000} s: ` +
+          'the position stays before them, so the next start sends again those the sink did not take');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** A sink's message, naming the sink once. */
+  private sinkSays(message: string): string {
+    return message.startsWith(this.sink.name) ? message : `${this.sink.name}: ${message}`;
+  }
+
+  /** Saves the confirmed position, after the sink made durable what it covers (the messages first: a crash between repeats nothing). */
+  private savePosition(): void {
+    const position = this.confirmedPosition;
+    if (!this.positionFile || position === undefined || position === this.savedPosition) return;
+    try {
+      this.sink.makeDurable?.();
+      this.positionFile.save(position, this.route, this.confirmedExtent);
+      this.savedPosition = position;
+    } catch (err) {
+      this.fail(new PipelineError(`cannot save the position in ${this.positionFile.path}: ${(err as Error).message}`));
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.halted.abort();
+    this.replica?.stop();
+    this.wakeRoomWaiters();
+  }
+
+  // ------------------------------------------------------------------ status
+
+  /** Carries the position past writes left out, in a batch with no message, when nothing else would. */
+  private carryPosition(): void {
+    if (!this.skippedWrites || this.open || this.unconfirmed.length > 0 || !this.position || this.inSnapshot) return;
+    this.skippedWrites = false;
+    this.push({ messages: [], position: this.position, sequence: ++this.sequence }, 0, Date.now());
+  }
+
+  private tick(): void {
+    this.carryPosition();
+    const spooled = this.replica?.backlog.spooledBytes ?? 0;
+    if (spooled > this.maxSpoolBytes && !this.failure) {
+      this.fail(new PipelineError(`${spooled} bytes of the source's stream wait in the spool file while ${this.sink.name} ` +
+        `${this.sinkUp ? 'confirms too slowly' : 'is down'} (limit ${this.maxSpoolBytes}): stopped, the position of the last confirmed event saved`));
+    }
+    this.emitStatus();
+  }
+
+  private emitStatus(): void {
+    const backlog = this.replica?.backlog;
+    const oldest = this.unconfirmed[0]?.openedMs ?? this.open?.openedMs ?? null;
+    this.status.queuedBytes = backlog?.queuedBytes ?? 0;
+    this.status.spoolBytes = backlog?.spooledBytes ?? 0;
+    this.status.lag = {
+      bytes: (backlog ? backlog.queuedBytes + backlog.spooledBytes : 0) + this.inFlightBytes + (this.open?.bytes ?? 0),
+      ms: oldest === null ? 0 : Date.now() - oldest,
+    };
+    this.options.onEvent?.({ type: 'status', status: this.status });
+  }
+
+  private phase(phase: PipelinePhase, detail: string): void {
+    this.status.phase = phase;
+    this.options.onEvent?.({ type: 'phase', phase, detail });
+  }
+
+  private warn(message: string): void {
+    this.status.warnings++;
+    this.options.onEvent?.({ type: 'warning', message });
+  }
+}
