@@ -22,7 +22,7 @@ vi.mock('node:fs', async (importOriginal) => {
 });
 
 const { CheckpointFile } = await import('../src/replica/checkpoint-file.js');
-const { Output } = await import('../src/cli/output.js');
+const { Output } = await import('../src/node/output.js');
 
 const MAIN = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'redistap-tail-output-'));
@@ -77,7 +77,7 @@ describe('tail ending on an error', () => {
       child.stderr!.on('data', (d) => { stderr += d; });
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       expect(stderr).toMatch(/redistap: [^\n]*FULLRESYNC[^\n]*\n/);
-      expect(stderr).toContain('redistap: also: EISDIR');
+      expect(stderr).toContain(`redistap: also: cannot save the position in ${pos}: EISDIR`);
       expect(code).toBe(2);
     } finally {
       await master.close();

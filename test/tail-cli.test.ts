@@ -211,6 +211,56 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
     expect(readFileSync(file, 'utf8')).toBe('{"db":0}\n');
   });
 
+  it('keeps one checkpoint to one tail and one selection; a checkpoint saved before selections were recorded resumes', async () => {
+    const url = `redis://127.0.0.1:${server.port}`;
+    const file = join(dir, 'route.jsonl');
+    const cp = join(dir, 'route.pos');
+    // A second tail on the checkpoint while the first runs: refused, naming the first, and the first's file not cut.
+    let second: Promise<TailRun> | undefined;
+    let fileBefore = '';
+    const first = await runTail([url, '--prefix', 'route:', '-o', file, '--checkpoint', cp], async (_out, err, child) => {
+      if (second || !err.includes('full sync done')) return;
+      second = (async () => {
+        while (!readFileSync(file, 'utf8').includes('"full-sync-end"')) await new Promise((resolve) => setTimeout(resolve, 20));
+        fileBefore = readFileSync(file, 'utf8');
+        return runTail([url, '-o', file, '--checkpoint', cp]);
+      })();
+      await second;
+      child.kill('SIGINT');
+    });
+    expect(first.code).toBe(0);
+    const refused = await second!;
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain(`${cp} is in use by another tail (pid `);
+    expect(fileBefore).toContain('"full-sync-end"');
+    expect(readFileSync(file, 'utf8')).toBe(fileBefore);
+
+    // Another selection: refused, saying what differs; the same one resumes.
+    const other = await runTail([url, '--prefix', 'other:', '-o', file, '--checkpoint', cp]);
+    expect(other.code).toBe(2);
+    expect(other.err).toContain(`the position (${cp}) was saved with other options: `);
+    expect(other.err).toContain('"prefixes":["route:"]');
+    expect(other.err).toContain('give a new checkpoint file');
+    const same = await tailUntil([url, '--prefix', 'route:', '-o', file, '--checkpoint', cp], () => false, async () => {
+      await client.ok('SET', 'route:k', 'v');
+    }, (err) => err.includes('resumed'));
+    expect(same.code).toBe(0);
+
+    // A checkpoint of an earlier version: a position without a route.
+    const old = join(dir, 'old.pos');
+    const replid = await client.info('replication', 'master_replid');
+    const offset = Number(await client.info('replication', 'master_repl_offset'));
+    writeFileSync(old, JSON.stringify({ replid, offset, db: 0 }));
+    const resumed = await tailUntil([url, '--checkpoint', old, '--prefix', 'route:'], (out) => out.includes('"route:old"'), async () => {
+      await client.ok('SET', 'route:old', 'v');
+    });
+    expect(resumed.code).toBe(0);
+    expect(resumed.out.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { event: 'resumed', replid, offset },
+      { replid, offset: expect.any(Number), db: 0, cmd: ['SET', 'route:old', 'v'] },
+    ]);
+  });
+
   it('ends at once (exit 2, one line) when the first connection fails: a closed port, an unknown host', async () => {
     const port = await freePort();
     const closed = await runTail([`redis://127.0.0.1:${port}`]);

@@ -16,7 +16,7 @@ import { readEvents } from '../rdb/read-events.js';
 import type { EventSink } from '../core/rdb-event-parser.js';
 import { openInput, type CliInput } from './input.js';
 import { addMemoryOptions, memoryModelFrom, type MemoryFlags } from './memory-options.js';
-import { Output } from './output.js';
+import { Output } from '../node/output.js';
 import { ByteProgress } from './progress.js';
 import { addSelectionOptions, selectionFrom, type SelectionFlags } from './selection-options.js';
 import { warn, warnDuplicateCheckGap, warnDuplicateKeys, warnModulesLeftOut, warnTrailing } from './warnings.js';

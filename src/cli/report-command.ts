@@ -5,7 +5,7 @@ import { separatorsProblem } from '../analysis/prefix-tree.js';
 import { CliError } from './cli-error.js';
 import { openInput } from './input.js';
 import { addMemoryOptions, memoryModelFrom, type MemoryFlags } from './memory-options.js';
-import { Output } from './output.js';
+import { Output } from '../node/output.js';
 import { ByteProgress } from './progress.js';
 import { ReportView } from './report-view.js';
 import { addSelectionOptions, selectionFrom, type SelectionFlags } from './selection-options.js';

@@ -1,12 +1,16 @@
 // `redistap tail <redis-url>`: connect as a replica and print the snapshot, then every write, as JSON lines.
+// It runs the change pipeline (src/pipeline/pipeline.ts): the replica as the source, the JSON lines stage
+// (jsonl-stage.ts), and standard output or the -o file as the sink (output-sink.ts).
 import { Command, Option } from 'commander';
-import { canonicalLine, jsonBytes } from '../rdb/canonical-json.js';
-import { Replica } from '../replica/replica.js';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CheckpointFile, type SavedCheckpoint } from '../replica/checkpoint-file.js';
-import type { ReplicaCommand, ReplicaEvent } from '../replica/events.js';
-import { Output } from './output.js';
+import type { ReplicaEvent } from '../replica/events.js';
+import { Output } from '../node/output.js';
+import { Pipeline, PipelineError, type PipelineEvent, type PipelineStatus } from '../pipeline/pipeline.js';
+import { JsonlStage } from '../pipeline/jsonl-stage.js';
+import { OutputClosed, OutputSink } from '../pipeline/sinks/output-sink.js';
+import { PositionFile } from '../pipeline/position-file.js';
+import type { StoredPosition } from '../pipeline/sink.js';
 import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
@@ -16,6 +20,7 @@ import { dbNumber, keyPatternOf, list, positiveNumber, repeated } from './select
 import { EventFilter } from '../pipeline/event-filter.js';
 import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
+import { parseRedisUrl } from '../replica/redis-url.js';
 
 interface TailOptions {
   checkpoint?: string;
@@ -47,25 +52,13 @@ async function filterFrom(opts: TailOptions, url: string, tls: ConnectionOptions
   }
 }
 
-/** The lines of a write or a MULTI/EXEC block that the filter lets through ('' for none). */
-function selectedLines(filter: EventFilter | null, e: { replid: string; commands: ReplicaCommand[]; firstOffset: number | null; offset: number },
-  unknownKeys: (c: ReplicaCommand) => void): string {
-  const commands = filter ? e.commands.filter((c) => {
-    const chosen = filter.write(c.name, c.db, c);
-    if (chosen === 'keys-unknown') unknownKeys(c);
-    return chosen !== null && chosen !== 'keys-unknown';
-  }) : e.commands;
-  if (commands.length === 0) return '';
-  return e.firstOffset === null ? commandLine(e.replid, commands[0]!) : transactionLines(e.replid, commands, e.firstOffset, e.offset);
-}
-
 /**
  * Standard output, or the -o file. With a checkpoint the file is cut to the length the checkpoint covers
  * and continued, so a restart after a crash writes each line once; a file the checkpoint does not cover
  * is refused rather than cut or appended to.
  */
-function openOutput(path: string | undefined, store: CheckpointFile | null, saved: SavedCheckpoint | null): Output {
-  const extent = saved?.output;
+function openOutput(path: string | undefined, store: PositionFile | null, saved: StoredPosition | null): Output {
+  const extent = saved?.extent as { path: string; bytes: number } | undefined;
   if (!path && store && extent) {
     // Saving it without the extent would lose FILE's length; keeping the old one would let the position
     // move on past lines FILE never gets. Either way the next -o FILE run could not be exactly once.
@@ -83,43 +76,15 @@ function openOutput(path: string | undefined, store: CheckpointFile | null, save
       throw new Error(`${path} is not empty and ${store.path} does not exist yet: give a new output file, or the checkpoint saved with this one`);
     }
     // Before the first position: a crash from here on finds a checkpoint that covers none of the file.
-    store.save(null, { path: resolve(path), bytes: 0 });
+    store.save(null, undefined, { path: resolve(path), bytes: 0 });
   }
   return Output.continuing(path, extent?.bytes ?? 0);
-}
-
-function commandLine(replid: string, c: ReplicaCommand): string {
-  return `{"replid":"${replid}","offset":${c.offset},"db":${c.db},"cmd":[${c.args.map(jsonBytes).join(',')}]}\n`;
-}
-
-/**
- * The control line of a lifecycle event that changes what a consumer of the lines holds (docs/tail-jsonl.md),
- * or null. Connection events (link up, link down) change nothing there and go to standard error only.
- */
-function controlLine(e: ReplicaEvent): string | null {
-  switch (e.type) {
-    case 'full-sync-start': return `{"event":"full-sync-start","replid":"${e.replid}","offset":${e.offset},"reason":"${e.reason}"}\n`;
-    case 'flush': return `{"event":"flush","db":${e.db},"cause":"${e.cause}"}\n`;
-    case 'full-sync-end': return `{"event":"full-sync-end","replid":"${e.replid}","offset":${e.offset}}\n`;
-    case 'resumed': return `{"event":"resumed","replid":"${e.replid}","offset":${e.offset}}\n`;
-    case 'replid-changed': return `{"event":"replid-changed","from":"${e.from}","to":"${e.to}","offset":${e.offset}}\n`;
-    default: return null;
-  }
-}
-
-/** A MULTI/EXEC block: its commands between a multi line (MULTI's first byte, how many follow) and an exec line. */
-function transactionLines(replid: string, commands: ReplicaCommand[], firstOffset: number, offset: number): string {
-  return `{"event":"multi","replid":"${replid}","offset":${firstOffset},"commands":${commands.length}}\n` +
-    commands.map((c) => commandLine(replid, c)).join('') +
-    `{"event":"exec","replid":"${replid}","offset":${offset}}\n`;
 }
 
 /** What a lifecycle event says on standard error (the data goes to standard output). */
 function describe(e: ReplicaEvent): string | null {
   switch (e.type) {
     case 'link-up': return `connected to ${e.host}:${e.port}`;
-    // The last link-down (no reconnect) carries the error the command ends with, printed once, by the caller.
-    case 'link-down': return e.reconnectInMs === null ? null : `link down: ${e.error.message}; reconnecting in ${e.reconnectInMs} ms`;
     case 'full-sync-start':
       if (!e.replid) return 'full sync without a replication ID: the master took the PSYNC command for SYNC (renamed?); a restart will sync in full again';
       return `full sync from ${e.replid} at offset ${e.offset}${e.reason === 'resync' ? ' (the master could not continue from the checkpoint)' : ''}`;
@@ -130,39 +95,22 @@ function describe(e: ReplicaEvent): string | null {
   }
 }
 
-/** What tail counts for --metrics. */
+/** What tail counts for --metrics besides the pipeline's status. */
 interface TailCounts {
   writes: number;
-  bytes: number;
-  fullSyncs: number;
-  linkUp: boolean;
-  everUp: boolean;
-  reconnects: number;
 }
 
-function tailMetrics(counts: TailCounts, replica: () => Replica): MetricSpec[] {
+function tailMetrics(counts: TailCounts, status: () => PipelineStatus, sink: OutputSink): MetricSpec[] {
   return [
     { name: 'writes_total', help: 'writes read from the master (before filters)', type: 'counter', value: () => counts.writes },
-    { name: 'output_bytes_total', help: 'bytes of lines written (snapshot keys, writes, control lines)', type: 'counter', value: () => counts.bytes },
-    { name: 'offset', help: 'replication offset of the last write boundary taken', type: 'gauge', value: () => replica().checkpoint?.offset ?? 0 },
-    { name: 'queue_bytes', help: 'events waiting in memory (estimated)', type: 'gauge', value: () => replica().backlog.queuedBytes },
-    { name: 'spool_bytes', help: 'bytes of the stream waiting in the spool file', type: 'gauge', value: () => replica().backlog.spooledBytes },
-    { name: 'source_link_up', help: '1 while the replication link is up', type: 'gauge', value: () => Number(counts.linkUp) },
-    { name: 'full_syncs_total', help: 'full syncs (snapshots) from the master', type: 'counter', value: () => counts.fullSyncs },
-    { name: 'source_reconnects_total', help: 'times the link came back after dropping', type: 'counter', value: () => counts.reconnects },
+    { name: 'output_bytes_total', help: 'bytes of lines written (snapshot keys, writes, control lines)', type: 'counter', value: () => sink.written },
+    { name: 'offset', help: 'replication offset of the last write written out', type: 'gauge', value: () => status().confirmed.offset },
+    { name: 'queue_bytes', help: 'events waiting in memory (estimated)', type: 'gauge', value: () => status().queuedBytes },
+    { name: 'spool_bytes', help: 'bytes of the stream waiting in the spool file', type: 'gauge', value: () => status().spoolBytes },
+    { name: 'source_link_up', help: '1 while the replication link is up', type: 'gauge', value: () => Number(status().source === 'up') },
+    { name: 'full_syncs_total', help: 'full syncs (snapshots) from the master', type: 'counter', value: () => status().fullSyncs },
+    { name: 'source_reconnects_total', help: 'times the link came back after dropping', type: 'counter', value: () => status().sourceReconnects },
   ];
-}
-
-/** Counts an event for --metrics. */
-function count(counts: TailCounts, e: ReplicaEvent): void {
-  if (e.type === 'command') counts.writes++;
-  else if (e.type === 'transaction') counts.writes += e.commands.length;
-  else if (e.type === 'full-sync-start') counts.fullSyncs++;
-  else if (e.type === 'link-down') counts.linkUp = false;
-  else if (e.type === 'link-up') {
-    if (counts.everUp) counts.reconnects++;
-    counts.linkUp = counts.everUp = true;
-  }
 }
 
 export function tailCommand(): Command {
@@ -217,9 +165,11 @@ The master's stream is read as fast as it comes even when the output is slower (
 program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link
 for an overfull replica output buffer.
 
-With --checkpoint F the position ({"replid","offset","db"}) is written atomically at least once a
-second while it moves and on exit; the next run resumes from it with PSYNC, without a full sync while
-the master's backlog still holds the writes since. Standard output is at-least-once: after a crash
+With --checkpoint F the position ({"replid","offset","db"}, and the filters) is written atomically at
+least once a second while it moves and on exit; the next run resumes from it with PSYNC, without a full
+sync while the master's backlog still holds the writes since. One tail per checkpoint: a second one is
+refused while the first runs (F.lock names it), and a run with other filters than F was saved with is
+refused rather than resumed (its lines would mix two selections). Standard output is at-least-once: after a crash
 (kill -9, power loss) the next run prints again what came after the last saved position, up to a
 second of writes, or a whole full sync cut short. A repeated write has the offset it had the first
 time: drop a command line whose offset is not above the last one you kept since the last
@@ -237,125 +187,92 @@ Examples:
     const maxQueuedBytes = positiveNumber(opts.buffer, '--buffer', { unit: 'MiB' }) * 2 ** 20;
     const timeoutMs = positiveNumber(opts.timeout, '--timeout', { unit: 'seconds' }) * 1000;
     const maxRetryTimeMs = positiveNumber(opts.maxRetryTime, '--max-retry-time', { unit: 'seconds', zero: true }) * 1000 || Infinity;
-    const store = opts.checkpoint ? new CheckpointFile(opts.checkpoint) : null;
-    let saved: SavedCheckpoint | null;
+    // Locked before the output is opened: a second tail on the same checkpoint must not cut the first's file.
+    const store = opts.checkpoint ? new PositionFile(opts.checkpoint, 'tail') : null;
+    let saved: StoredPosition | null = null;
     let out: Output;
     try {
-      saved = store?.loadSaved() ?? null;
+      store?.lock();
+      saved = store?.load() ?? null;
       out = openOutput(opts.output, store, saved);
     } catch (err) {
+      store?.unlock();
       throw new CliError((err as Error).message);
     }
-    const outputPath = opts.output && store ? resolve(opts.output) : null;
     const abort = new AbortController();
     const stop = () => abort.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    let replica: Replica;
+    const quit = async (err: unknown) => {
+      abort.abort();
+      store?.unlock();
+      await out.end();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      return err instanceof CliError ? err : new CliError((err as Error).message);
+    };
+    let tls: ConnectionOptions | undefined;
     let filter: EventFilter | null;
     try {
       url = urlWithPassword(opts, '', url, 'REDISCLI_AUTH');
-      const tls = tlsOptionsFrom(opts, '', url);
+      parseRedisUrl(url);
+      tls = tlsOptionsFrom(opts, '', url);
       filter = await filterFrom(opts, url, tls, timeoutMs);
-      replica = new Replica({ url, tls, checkpoint: saved?.checkpoint ?? null, skipRdb: !opts.rdb, signal: abort.signal,
-        psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
-        reconnect: { waitForMaster: opts.wait === true, maxRetryTimeMs } });
     } catch (err) {
-      await out.end();
-      throw new CliError((err as Error).message);
+      throw await quit(err);
     }
-    const counts: TailCounts = { writes: 0, bytes: 0, fullSyncs: 0, linkUp: false, everUp: false, reconnects: 0 };
+    const covered = opts.output && store ? { path: resolve(opts.output), bytes: (saved?.extent as { bytes: number } | undefined)?.bytes ?? 0 } : null;
+    const sink = new OutputSink(out, covered);
+    const counts: TailCounts = { writes: 0 };
+    let pipeline: Pipeline<Uint8Array> | null = null;
     let metrics = null;
     try {
-      metrics = opts.metrics === undefined ? null : await serveMetrics(opts.metrics, tailMetrics(counts, () => replica));
+      metrics = opts.metrics === undefined ? null : await serveMetrics(opts.metrics, tailMetrics(counts, () => pipeline!.status, sink));
     } catch (err) {
-      abort.abort();
-      await out.end();
-      throw err;
+      throw await quit(err);
     }
     if (metrics) process.stderr.write(`redistap: metrics at ${metrics.url}\n`);
-    // The output written so far, and the last checkpoint with how much of it that checkpoint covers. Outside
-    // the loop's body (waiting for an event, or before handling one) every line of the events taken is
-    // written and the replica's checkpoint counts no event after them.
-    let written = saved?.output?.bytes ?? 0;
-    let covered = { checkpoint: replica.checkpoint, bytes: written };
-    let handling = false;
-    const note = () => {
-      if (replica.checkpoint !== covered.checkpoint) covered = { checkpoint: replica.checkpoint, bytes: written };
-    };
-    let stored = covered;
-    const save = () => {
-      if (!handling) note();
-      const { checkpoint: cp, bytes } = covered;
-      if (!store || !cp || stored === covered) return;
-      // The lines first, then the checkpoint that covers them: a crash between the two repeats nothing.
-      if (outputPath) out.sync();
-      store.save(cp, outputPath ? { path: outputPath, bytes } : undefined);
-      stored = covered;
-    };
-    const timer = setInterval(save, 1000);
-    const unknownKeys = (c: ReplicaCommand) => {
-      const warning = filter?.unknownKeysWarning(c.name, c.offset);
-      if (warning) process.stderr.write(`redistap: ${warning}\n`);
-    };
-    let failed = false;
     const progress = new ByteProgress('full sync');
-    const write = async (text: string) => {
-      const bytes = Buffer.from(text);
-      await out.write(bytes);
-      written += bytes.length;
-      counts.bytes += bytes.length;
+    const notice = (message: string) => {
+      progress.stop();
+      process.stderr.write(`redistap: ${message}\n`);
     };
-    try {
-      for await (const e of replica) {
-        note();
-        handling = true;
-        count(counts, e);
-        if (e.type === 'rdb-progress') progress.update(e.bytes, e.total);
+    pipeline = new Pipeline<Uint8Array>({
+      command: 'tail', stage: new JsonlStage(filter), sink, sizeOf: (line) => line.length,
+      source: { url, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
+        reconnect: { waitForMaster: opts.wait === true, maxRetryTimeMs } },
+      positionFile: store, maxSpoolBytes: Infinity, signal: abort.signal,
+      routeChangedHint: 'give a new checkpoint file (that run starts with a full sync)',
+      onSourceEvent: (e) => {
+        if (e.type === 'command') counts.writes++;
+        else if (e.type === 'transaction') counts.writes += e.commands.length;
+        else if (e.type === 'rdb-progress') progress.update(e.bytes, e.total);
         const said = describe(e);
-        if (said) {
-          progress.stop();
-          process.stderr.write(`redistap: ${said}\n`);
-        }
-        if (e.type === 'entry') {
-          const line = !filter || filter.snapshotKey(e.entry.db, e.entry.key, e.entry.type) ? canonicalLine(e.entry) : null;
-          if (line !== null) await write(`${line}\n`);
-        } else if (e.type === 'command' || e.type === 'transaction') {
-          const block = e.type === 'command' ? { replid: e.replid, commands: [e.command], firstOffset: null, offset: e.command.offset } : e;
-          const lines = selectedLines(filter, block, unknownKeys);
-          if (lines) await write(lines);
-        } else {
-          const control = controlLine(e);
-          if (control) await write(control);
-        }
-        if (out.closed) break;
-        handling = false;
-      }
+        if (said) notice(said);
+      },
+      onEvent: (e: PipelineEvent) => {
+        if (e.type === 'warning') notice(e.message);
+      },
+    });
+    let failed = false;
+    try {
+      await pipeline.done;
     } catch (err) {
-      handling = false;
+      if (err instanceof OutputClosed) return; // `| head` had what it wanted
       failed = true;
+      for (const late of err instanceof PipelineError ? err.also : []) process.stderr.write(`redistap: also: ${late}\n`);
       throw new CliError((err as Error).message);
     } finally {
       progress.stop();
-      clearInterval(timer);
       await metrics?.close();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      // A failure here must not replace the one that ended the loop: that one is the command's error.
-      let late: unknown;
-      try {
-        save();
-      } catch (err) {
-        late = err;
-      }
       try {
         await out.end();
       } catch (err) {
-        late ??= err;
-      }
-      if (late !== undefined) {
-        if (!failed) throw late;
-        process.stderr.write(`redistap: also: ${(late as Error).message}\n`);
+        // A failure here must not replace the one that ended the run: that one is the command's error.
+        if (!failed) throw err;
+        process.stderr.write(`redistap: also: ${(err as Error).message}\n`);
       }
     }
   });

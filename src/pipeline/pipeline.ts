@@ -74,6 +74,8 @@ export type PipelineEvent = RunEvent<PipelineStatus, PipelinePhase>;
 /** A failure retrying cannot cure: the pipeline stops with it (its position saved). */
 export class PipelineError extends Error {
   override name = 'PipelineError';
+  /** Failures while stopping after this one (saving the position): told after it, never instead of it. */
+  readonly also: string[] = [];
 }
 
 /** A batch handed to the sink and not yet confirmed. */
@@ -179,38 +181,56 @@ export class Pipeline<M> {
 
   private async run(): Promise<PipelineStatus> {
     const timer = setInterval(() => this.tick(), STATUS_INTERVAL_MS);
-    const saver = this.positionFile ? setInterval(() => this.savePosition(), POSITION_SAVE_INTERVAL_MS) : null;
+    const saver = this.positionFile ? setInterval(() => this.savePositionOrFail(), POSITION_SAVE_INTERVAL_MS) : null;
+    let error: unknown = null;
     try {
       this.positionFile?.lock();
       await this.prepare();
       const stored = await this.storedPosition();
       if (!this.abort.signal.aborted) await this.stream(stored);
       await this.drain();
-      if (this.failure) throw this.failure;
+    } catch (err) {
+      error = err;
+    }
+    clearInterval(timer);
+    if (saver) clearInterval(saver);
+    error ??= this.failure;
+    // What was confirmed is saved, after a failure too (the events before it); a failure of that is told
+    // with the one that ended the run, not instead of it.
+    let late: unknown = null;
+    try {
       this.savePosition();
-      if (this.failure) throw this.failure;
+    } catch (err) {
+      if (error === null) error = err;
+      else late = err;
+    }
+    await this.close();
+    if (error === null) {
       this.phase('stopped', 'stopped');
       return this.status;
-    } catch (err) {
-      // Stopped while connecting (the source's command table, the sink): what failed was being given up.
-      if (this.abort.signal.aborted && !this.failure) {
-        this.phase('stopped', `stopped before starting (${(err as Error).message})`);
-        return this.status;
-      }
-      const error = err instanceof SinkError || err instanceof PipelineError ? err : new PipelineError((err as Error).message, { cause: err });
-      this.phase('failed', error.message);
-      throw error;
-    } finally {
-      clearInterval(timer);
-      if (saver) clearInterval(saver);
-      if (this.failure) this.savePosition(); // best effort: what was confirmed before the failure
-      this.positionFile?.unlock();
-      this.halted.abort();
-      await this.recovering; // a reconnection in progress gives up (halted) before the sink is closed
-      await this.sink.close();
-      this.status.source = 'down';
-      this.emitStatus();
     }
+    // Stopped while connecting (the source's command table, the sink): what failed was being given up.
+    if (this.abort.signal.aborted && !this.failure) {
+      this.phase('stopped', `stopped before starting (${(error as Error).message})`);
+      return this.status;
+    }
+    const failure = error instanceof SinkError || error instanceof PipelineError ? error : new PipelineError((error as Error).message, { cause: error });
+    if (late !== null) {
+      if (failure instanceof PipelineError) failure.also.push((late as Error).message);
+      else this.warn((late as Error).message);
+    }
+    this.phase('failed', failure.message);
+    throw failure;
+  }
+
+  /** Releases the position file and the sink (after a reconnection in progress gave up). */
+  private async close(): Promise<void> {
+    this.positionFile?.unlock();
+    this.halted.abort();
+    await this.recovering;
+    await this.sink.close();
+    this.status.source = 'down';
+    this.emitStatus();
   }
 
   /** The stage ready (the source's command table read), and the sink connected. */
@@ -296,7 +316,8 @@ export class Pipeline<M> {
         break;
       case 'link-down':
         this.status.source = 'down';
-        if (event.reconnectInMs !== null) this.warn(`the source link dropped: ${event.error.message}; reconnecting`);
+        // The last one (no reconnection) carries the error the pipeline ends with, told once, by it.
+        if (event.reconnectInMs !== null) this.warn(`link down: ${event.error.message}; reconnecting in ${event.reconnectInMs} ms`);
         break;
       default: break;
     }
@@ -343,7 +364,7 @@ export class Pipeline<M> {
   private send(pending: Pending<M>): void {
     const generation = this.generation;
     this.sink.write(pending.batch).then(() => {
-      pending.extent = this.sink.extent?.();
+      pending.extent = this.sink.extent?.(pending.batch);
       this.confirmed(pending);
     }, (err: unknown) => this.sinkFailed(err, generation));
   }
@@ -453,7 +474,10 @@ export class Pipeline<M> {
     return message.startsWith(this.sink.name) ? message : `${this.sink.name}: ${message}`;
   }
 
-  /** Saves the confirmed position, after the sink made durable what it covers (the messages first: a crash between repeats nothing). */
+  /**
+   * Saves the confirmed position, after the sink made durable what it covers (the messages first: a crash
+   * between the two repeats nothing). Throws a PipelineError when it cannot.
+   */
   private savePosition(): void {
     const position = this.confirmedPosition;
     if (!this.positionFile || position === undefined || position === this.savedPosition) return;
@@ -462,7 +486,15 @@ export class Pipeline<M> {
       this.positionFile.save(position, this.route, this.confirmedExtent);
       this.savedPosition = position;
     } catch (err) {
-      this.fail(new PipelineError(`cannot save the position in ${this.positionFile.path}: ${(err as Error).message}`));
+      throw new PipelineError(`cannot save the position in ${this.positionFile.path}: ${(err as Error).message}`);
+    }
+  }
+
+  private savePositionOrFail(): void {
+    try {
+      this.savePosition();
+    } catch (err) {
+      this.fail(err);
     }
   }
 

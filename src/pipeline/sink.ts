@@ -101,10 +101,10 @@ export interface Sink<M = SinkMessage> {
    */
   ownsKey?(db: number, key: Uint8Array): boolean;
   /**
-   * For a sink the position file must agree with (a file the pipeline appends to): what it holds once the
-   * batch just confirmed is in (e.g. how many bytes of the file), saved with the position.
+   * For a sink the position file must agree with (a file it appends to): what it holds once `batch`
+   * (confirmed) is in, e.g. how many bytes of the file; saved with the batch's position.
    */
-  extent?(): unknown;
+  extent?(batch: SinkBatch<M>): unknown;
   /** Makes durable what it confirmed, before the position file is saved to cover it (fsync a file). */
   makeDurable?(): void;
   /** Closes the connection (after what was written was confirmed, or after a failure). Never rejects. */
