@@ -87,7 +87,7 @@ describe.skipIf(!live).each(['restore', 'replication'] as const)('sync under fau
     // The writer's own calls wait out the sleep too.
     await source.ok('DEBUG', 'SLEEP', 2.5);
     await waitFor('writes after the sleep', () => writes.rounds() > 80);
-    expect(events.some((e) => e.type === 'warning' && /source link dropped/.test(e.message)), JSON.stringify(events)).toBe(true);
+    expect(events.some((e) => e.type === 'warning' && /^link down: /.test(e.message)), JSON.stringify(events)).toBe(true);
     // The target goes away (clean shutdown: its AOF holds every block it acknowledged) and comes back.
     const restarted = await dst.restart();
     await waitFor('the sync to start over', () => s.status.restarts > 0);

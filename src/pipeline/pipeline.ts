@@ -164,7 +164,15 @@ export class Pipeline<M> {
     this.positionFile = this.sink.storesPosition || !file ? null : typeof file === 'string' ? new PositionFile(file, options.command) : file;
     this.maxInFlightBytes = options.maxInFlightBytes ?? 16 << 20;
     this.maxSpoolBytes = options.maxSpoolBytes ?? 1 << 30;
-    this.output = { emit: (message, closable) => this.add(message, closable), warn: (message) => this.warn(message) };
+    this.output = {
+      emit: (message, closable) => this.add(message, closable),
+      alone: (message) => {
+        this.closeBatch();
+        this.add(message);
+        this.closeBatch();
+      },
+      warn: (message) => this.warn(message),
+    };
     options.signal?.addEventListener('abort', () => this.stop(), { once: true });
     this.done = this.run();
     this.done.catch(() => undefined);
@@ -296,6 +304,8 @@ export class Pipeline<M> {
       case 'command': this.position = { replid: event.replid, offset: event.command.offset, db: event.command.db }; break;
       case 'transaction': this.position = { replid: event.replid, offset: event.offset, db: event.commands.at(-1)?.db ?? this.position?.db ?? 0 }; break;
       case 'full-sync-start':
+        // The writes before it keep their position: no batch spans the start of a snapshot.
+        this.closeBatch();
         this.status.fullSyncs++;
         this.phase('snapshot', `full sync from the source (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
         this.inSnapshot = true;
@@ -351,7 +361,7 @@ export class Pipeline<M> {
     const pending: Pending<M> = { batch, bytes, openedMs, confirmed: false };
     this.unconfirmed.push(pending);
     this.inFlightBytes += bytes;
-    if (this.sinkUp) this.send(pending);
+    if (this.sinkUp && !this.failure) this.send(pending);
   }
 
   /** Resolves when there is room for more in flight (the replica meanwhile queues and spools the source). */
@@ -435,7 +445,8 @@ export class Pipeline<M> {
     for (;;) {
       if (this.halted.signal.aborted) throw new SinkError('stopped', false);
       try {
-        await this.sink.connect(this.route);
+        const generation = this.generation;
+        await this.sink.connect(this.route, (error) => this.sinkFailed(error, generation));
         if (this.halted.signal.aborted) {
           await this.sink.close(); // stopped meanwhile: this connection must not resend anything
           throw new SinkError('stopped', false);

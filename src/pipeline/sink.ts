@@ -83,9 +83,10 @@ export interface Sink<M = SinkMessage> {
   /**
    * Connects (and declares what it needs: exchange, stream). Rejects with SinkError: retryable when the
    * destination is unreachable or busy, not when it refuses us (credentials, permissions, bad names).
-   * `route` is the pipeline's route identity, for a sink that stores the position.
+   * `route` is the pipeline's route identity, for a sink that stores the position. `failed`: for a sink
+   * that can fail between writes (a lease it lost), the same as a write rejecting with the error.
    */
-  connect(route: unknown): Promise<void>;
+  connect(route: unknown, failed: (error: unknown) => void): Promise<void>;
   /** The stored position (storesPosition sinks only; null when none is stored yet). */
   readPosition?(): Promise<StoredPosition | null>;
   /**

@@ -10,6 +10,11 @@ export interface StageOutput<M> {
    * the messages after it belong with it (a MULTI/EXEC block: its position comes with all of them).
    */
   emit(message: M, closable?: boolean): void;
+  /**
+   * A message in a batch of its own: the batch before it is closed first (a step the sink takes once
+   * everything before it is applied, such as deleting keys before a copy).
+   */
+  alone(message: M): void;
   warn(message: string): void;
 }
 

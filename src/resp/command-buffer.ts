@@ -6,8 +6,10 @@ export class CommandBuffer {
   private buffer: Buffer;
   /** Bytes written since the last take(). */
   length = 0;
-  /** Commands written since the last take(). */
+  /** Commands written since the last take() or cut(). */
   commands = 0;
+  /** Where the bytes not yet cut() begin. */
+  private cutAt = 0;
 
   constructor(private readonly initialSize = 1 << 16) {
     this.buffer = Buffer.allocUnsafe(initialSize);
@@ -31,8 +33,23 @@ export class CommandBuffer {
   take(): Uint8Array {
     const out = this.buffer.subarray(0, this.length);
     this.buffer = Buffer.allocUnsafe(Math.max(this.initialSize, this.length));
-    this.length = 0;
+    this.length = this.cutAt = 0;
     this.commands = 0;
+    return out;
+  }
+
+  /**
+   * The bytes written since the last cut, as a view nothing is ever written over again: many small
+   * pieces (a message per command) out of one buffer, with neither a copy nor an allocation each.
+   */
+  cut(): Uint8Array {
+    const out = this.buffer.subarray(this.cutAt, this.length);
+    this.cutAt = this.length;
+    this.commands = 0;
+    if (this.buffer.length - this.length < this.initialSize >> 2) {
+      this.buffer = Buffer.allocUnsafe(this.initialSize);
+      this.length = this.cutAt = 0;
+    }
     return out;
   }
 

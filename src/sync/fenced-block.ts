@@ -33,10 +33,10 @@ export interface FencedBlock {
 }
 
 /**
- * Wraps `count` encoded commands that expect the connection in db `startDb` (-1: they select one
+ * Wraps `count` encoded commands (in one piece or several) that expect the connection in db `startDb` (-1: they select one
  * themselves) into a fenced block.
  */
-export function fencedBlock(lease: TargetLease, commands: Uint8Array, count: number, startDb: number): FencedBlock {
+export function fencedBlock(lease: TargetLease, commands: Uint8Array | readonly Uint8Array[], count: number, startDb: number): FencedBlock {
   const head = new CommandBuffer(512);
   head.command(['SELECT', 0]);
   for (const guard of lease.guardCommands()) head.command(guard);
@@ -44,7 +44,7 @@ export function fencedBlock(lease: TargetLease, commands: Uint8Array, count: num
   head.command(['MULTI']);
   const before = head.commands;
   return {
-    parts: [head.take(), commands, EXEC],
+    parts: [head.take(), ...(commands instanceof Uint8Array ? [commands] : commands), EXEC],
     replies: before + count + 1,
     outcome(replies) {
       const guard = replies[GUARD_REPLY];

@@ -1,0 +1,336 @@
+// sync's stage (pipeline/stage.ts): the source's events as what the target must run (target-message.ts).
+//   - the snapshot's keys as RESTORE ... REPLACE ABSTTL: written by the RDB core with each value as the
+//     snapshot stores it when the target loads that ('restore-commands'); else entries re-encoded for the
+//     target (and strings without a TTL many to an MSET), which a rename or a transform hook needs too;
+//     or, with copy: 'replication', the snapshot's bytes for the target to load as a replica of ours;
+//   - the writes, through the route (databases, key selection, renames) and the transform hook, changed
+//     where the target cannot take them as they are (field TTLs, stream counters);
+//   - the steps between them: a copy's start and end, and the keys the sync owns deleted where the
+//     source's FLUSHALL or FLUSHDB cannot be passed on as it is.
+import { isEmptyCollection } from '../rdb/canonical-json.js';
+import type { Int64, RdbEntry } from '../rdb/entry.js';
+import { valueTypeOf } from '../rdb/encodings.js';
+import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
+import type { ReplicaCommand, ReplicaEvent } from '../replica/events.js';
+import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
+import { hasFieldTtls, hasFunctions, keepsStreamCounters, restoreTakesEvictionData, type ServerFormat } from '../rdb-write/server-format.js';
+import type { Stage, StageOutput } from '../pipeline/stage.js';
+import type { CommandKeys } from './command-keys.js';
+import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
+import { setsStreamCounters, withoutStreamCounters } from './stream-writes.js';
+import { SyncError } from './sync-error.js';
+import type { Sync } from './sync.js';
+import type { StoredRoute } from './sync-state.js';
+import type { TargetCommands, TargetMessage } from './target-message.js';
+
+/** Commands that name another database in their arguments (COPY only with its DB option). */
+const CROSS_DB = new Set(['move', 'swapdb', 'copy']);
+/** Replicated commands that are not data: a replica passes them on to its own clients, a copy does not. */
+const NOT_DATA = new Set(['publish', 'spublish', 'ping', 'replconf']);
+/** Strings per MSET, at most, and their bytes. */
+const MSET_KEYS = 128;
+const MSET_BYTES = 256 << 10;
+
+const utf8 = new TextDecoder();
+const ascii = (text: string) => new TextEncoder().encode(text);
+// RESTORE's constant arguments, encoded once.
+const RESTORE = ascii('RESTORE');
+const REPLACE = ascii('REPLACE');
+const ABSTTL = ascii('ABSTTL');
+const ZERO = ascii('0');
+const MSET = ascii('MSET');
+
+function hasDbOption(command: ReplicaCommand): boolean {
+  for (let i = 3; i < command.argCount; i++) if (command.argText(i).toLowerCase() === 'db') return true;
+  return false;
+}
+
+/** RESTORE's IDLETIME <s> or FREQ <n> for the LRU or LFU data the snapshot keeps for an entry. */
+function evictionArgs(entry: RdbEntry): BufferedArg[] {
+  if (entry.idleSeconds !== undefined) return ['IDLETIME', entry.idleSeconds];
+  return entry.lfuFreq !== undefined ? ['FREQ', entry.lfuFreq] : [];
+}
+
+export class SyncStage implements Stage<TargetMessage> {
+  private readonly buffer = new CommandBuffer();
+  private readonly encoder: DumpPayloadEncoder;
+  private output!: StageOutput<TargetMessage>;
+  /** Keys and values of strings waiting for their MSET, all of db stringsDb. */
+  private strings: Uint8Array[] = [];
+  private stringsDb = 0;
+  private stringBytes = 0;
+  /** Writes of field TTLs went to a target without them (field-ttl-writes.ts): said once. */
+  private warnedFieldTtlWrites = false;
+  /** Function libraries of the snapshot being copied that the target could not get. */
+  private librariesLeftOut = 0;
+
+  /** `keys`: the source's command table, when the route needs to find keys in writes. */
+  constructor(private readonly sync: Sync, private readonly targetFormat: ServerFormat, private readonly keys: CommandKeys | null,
+    private readonly maxBulkBytes: number) {
+    this.encoder = new DumpPayloadEncoder(targetFormat);
+  }
+
+  route(): StoredRoute {
+    return this.sync.storedRoute;
+  }
+
+  handle(event: ReplicaEvent, output: StageOutput<TargetMessage>): boolean {
+    this.output = output;
+    switch (event.type) {
+      case 'entry': this.copy(event.entry); break;
+      case 'restore-commands':
+        this.librariesLeftOut += event.librariesLeftOut;
+        this.sync.copied(event.keys);
+        output.emit({ kind: 'commands', db: -1, endDb: event.endDb, bytes: event.bytes, count: event.commands, names: null, writes: 0 });
+        break;
+      case 'rdb-bytes': output.emit({ kind: 'rdb', bytes: event.bytes }); break;
+      case 'command': return this.apply([event.command]);
+      case 'transaction': return this.apply(event.commands);
+      case 'full-sync-start': this.startCopy(event.reason); output.alone({ kind: 'copy-start', replid: event.replid, offset: event.offset }); break;
+      case 'rdb-progress': this.sync.copyProgress(event.bytes, event.total); break;
+      case 'full-sync-end': this.endCopy(event.functions); output.alone({ kind: 'copy-end', replid: event.replid, offset: event.offset }); break;
+      case 'flush': if (event.cause === 'command') this.flushByCommand(event.db); break;
+      case 'resumed': this.sync.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`); break;
+      default: break;
+    }
+    return false;
+  }
+
+  /**
+   * The target db of a key the core copies as stored (-1: not copied): the Replica's
+   * restoreCommands.routeKey.
+   */
+  routeStored(db: number, rdbType: number, key: Uint8Array): number {
+    if (valueTypeOf(rdbType) === 'module') {
+      this.sync.skipped(`key ${JSON.stringify(utf8.decode(key))} (db ${db}) not copied: a module value: only the module itself could rebuild it`);
+      return -1;
+    }
+    return this.sync.route.place(db, key)?.db ?? -1;
+  }
+
+  // ------------------------------------------------------------------ the copy
+
+  private startCopy(reason: 'no-checkpoint' | 'resync'): void {
+    const sync = this.sync;
+    if (reason === 'resync' && !sync.options.resync) {
+      throw new SyncError(`the source cannot continue from the target's position (offset ${sync.status.applied.offset} of ${sync.status.applied.replid}): ` +
+        'its backlog no longer holds the writes since, or it restarted without its data. Run again with --resync to delete the target\'s synced keys and copy everything again');
+    }
+    if (reason === 'resync') sync.warn('--resync: the source cannot continue from the target\'s position; copying everything again');
+    this.strings = [];
+    this.stringBytes = 0;
+    this.librariesLeftOut = 0;
+  }
+
+  private copy(entry: RdbEntry): void {
+    const sync = this.sync;
+    const placed = sync.route.place(entry.db, entry.key);
+    if (placed === null) return;
+    const { db, key } = placed;
+    let item: RdbEntry | null = key === entry.key && db === entry.db ? entry : { ...entry, db, key };
+    if (sync.options.transform) {
+      const out = sync.options.transform({ kind: 'entry', entry: item });
+      item = out?.kind === 'entry' ? out.entry : null;
+      if (out?.kind === 'command') throw new SyncError('the transform hook turned a snapshot entry into a command: return an entry, or null');
+    }
+    if (item === null || isEmptyCollection(item)) return;
+    sync.copied();
+    const keepsEviction = (item.idleSeconds !== undefined || item.lfuFreq !== undefined) && restoreTakesEvictionData(this.targetFormat);
+    if (item.type === 'string' && item.expireMs === null && !keepsEviction) {
+      this.copyString(item.db, item.key, item.value);
+      return;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = this.encoder.encode(item);
+    } catch (err) {
+      if (!(err instanceof UnrestorableEntry)) throw err;
+      sync.skipped(`key ${JSON.stringify(utf8.decode(item.key))} (db ${item.db}) not copied: ${err.message}`);
+      return;
+    }
+    this.restore(item.db, item.key, item.expireMs, payload, keepsEviction ? evictionArgs(item) : []);
+  }
+
+  /** A value the target would refuse to read as one command (it drops the connection: retrying cannot help). */
+  tooLarge(what: string, bytes: number): SyncError {
+    return new SyncError(`${what} takes ${bytes} bytes in one command, more than the target accepts (proto-max-bulk-len ${this.maxBulkBytes}): ` +
+      'raise proto-max-bulk-len on the target, or use --copy replication');
+  }
+
+  /** RESTORE ... REPLACE ABSTTL of one key. */
+  private restore(db: number, key: Uint8Array, expireMs: Int64 | null, payload: Uint8Array, eviction: BufferedArg[]): void {
+    if (payload.length > this.maxBulkBytes) throw this.tooLarge(`key ${JSON.stringify(utf8.decode(key))} (db ${db})`, payload.length);
+    this.buffer.command([RESTORE, key, expireMs ?? ZERO, payload, REPLACE, ABSTTL, ...eviction]);
+    this.output.emit(this.commands(db, null, 0));
+  }
+
+  /**
+   * Strings without a TTL, the most common keys, go many to an MSET: one command per MSET_KEYS keys costs
+   * the target a fraction of a RESTORE each, and needs no payload. (The snapshot holds each key once, so
+   * their order among the other keys does not matter.)
+   */
+  private copyString(db: number, key: Uint8Array, value: Uint8Array): void {
+    if (value.length > this.maxBulkBytes) throw this.tooLarge(`key ${JSON.stringify(utf8.decode(key))} (db ${db})`, value.length);
+    if (this.strings.length > 0 && db !== this.stringsDb) this.flushStrings();
+    this.stringsDb = db;
+    this.strings.push(key, value);
+    this.stringBytes += key.length + value.length;
+    if (this.strings.length >= 2 * MSET_KEYS || this.stringBytes >= MSET_BYTES) this.flushStrings();
+  }
+
+  private flushStrings(): void {
+    if (this.strings.length === 0) return;
+    const strings = this.strings;
+    this.buffer.commandOf(strings.length + 1, (i) => (i === 0 ? MSET : strings[i - 1]!));
+    this.strings = [];
+    this.stringBytes = 0;
+    this.output.emit(this.commands(this.stringsDb, null, 0));
+  }
+
+  /** The snapshot is read: its last strings, its function libraries, and what the target could not take. */
+  private endCopy(functions: string[]): void {
+    this.flushStrings();
+    for (const code of functions) {
+      // A release candidate's library is parts without the "#!" header FUNCTION LOAD needs.
+      if (hasFunctions(this.targetFormat) && code.startsWith('#!')) {
+        this.buffer.command(['FUNCTION', 'LOAD', 'REPLACE', code]);
+        this.output.emit(this.commands(0, null, 0));
+      } else this.librariesLeftOut++;
+    }
+    const dropped = this.encoder.droppedFieldTtls;
+    if (dropped > 0) this.sync.warn(`${dropped} hash(es) copied without their field TTLs: the target has none (Redis 7.4 and Valkey 9.0 have them)`);
+    if (this.librariesLeftOut > 0) {
+      this.sync.warn(`${this.librariesLeftOut} function librar${this.librariesLeftOut === 1 ? 'y' : 'ies'} of the snapshot not copied: ` +
+        'the target has no functions (Redis 7.0+ and Valkey have them), or they are in a Redis 7.0 release candidate\'s format');
+    }
+  }
+
+  /** The commands written to the buffer since the last message, as one (`names` null: the copy's). */
+  private commands(db: number, names: string[] | null, writes: number): TargetCommands {
+    const count = this.buffer.commands;
+    return { kind: 'commands', db, endDb: -1, bytes: this.buffer.cut(), count, names, writes };
+  }
+
+  // ------------------------------------------------------------------ the writes
+
+  /** FLUSHALL / FLUSHDB on the source: passed through when every key syncs as it is, else our keys deleted. */
+  private flushByCommand(db: number | null): void {
+    const route = this.sync.route;
+    if (route.identity) return;
+    const target = db === null ? null : route.targetDb(db);
+    if (db !== null && target === null) return;
+    this.output.alone({ kind: 'delete-owned', db: target });
+  }
+
+  /** A write or a MULTI/EXEC block, as one batch's worth of messages; true when nothing of it is applied. */
+  private apply(commands: ReplicaCommand[]): boolean {
+    for (const command of commands) this.checkArgumentSizes(command); // before any of them is a message
+    const messages: TargetCommands[] = [];
+    for (const command of commands) this.translate(command, messages);
+    // A block's messages go in one batch: its position (after the block) must come with all of them.
+    messages.forEach((message, i) => this.output.emit(message, i === messages.length - 1));
+    return messages.length === 0;
+  }
+
+  /** A write the target would refuse to read (it drops the connection: retrying cannot help) stops the sync. */
+  private checkArgumentSizes(command: ReplicaCommand): void {
+    if (command.offset - command.firstOffset + 1 <= this.maxBulkBytes) return; // no argument can be longer
+    for (let i = 0; i < command.argCount; i++) {
+      const length = command.arg(i).length;
+      if (length > this.maxBulkBytes) {
+        throw new SyncError(`${command.name.toUpperCase()} at offset ${command.offset} has an argument of ${length} bytes, more than the target ` +
+          `accepts (proto-max-bulk-len ${this.maxBulkBytes}): raise proto-max-bulk-len on the target`);
+      }
+    }
+  }
+
+  /** A source command as the target should run it (or nothing). */
+  private translate(command: ReplicaCommand, messages: TargetCommands[]): void {
+    const sync = this.sync;
+    const route = sync.route;
+    const name = command.name;
+    if (NOT_DATA.has(name)) return;
+    const db = route.targetDb(command.db);
+    if (db === null) return;
+    if ((name === 'flushall' || name === 'flushdb') && !route.identity) return; // done by flushByCommand
+    if (!route.allDbsAsThey && CROSS_DB.has(name) && (name !== 'copy' || hasDbOption(command))) {
+      sync.warn(`${name.toUpperCase()} at offset ${command.offset} not applied: it names a database, which --db/--db-map would have to change`);
+      return;
+    }
+    let args: Uint8Array[] | null = null;
+    if (route.touchesKeys) {
+      args = this.routedArgs(command);
+      if (args === null) return;
+    }
+    let [targetDb, targetName] = [db, name];
+    if (sync.options.transform) {
+      const out = sync.options.transform({ kind: 'command', db, args: args ?? command.args });
+      if (out === null) return;
+      if (out.kind !== 'command') throw new SyncError('the transform hook turned a write into an entry: return a command, or null');
+      [targetDb, args, targetName] = [out.db, out.args, utf8.decode(out.args[0]).toLowerCase()];
+    }
+    if (isFieldTtlWrite(targetName) && !hasFieldTtls(this.targetFormat)) {
+      args = withoutFieldTtls(targetName, args ?? command.args);
+      this.fieldTtlWriteChanged(command);
+      if (args === null) return;
+      targetName = utf8.decode(args[0]).toLowerCase();
+    }
+    if (setsStreamCounters(targetName) && !keepsStreamCounters(this.targetFormat)) {
+      args = withoutStreamCounters(targetName, args ?? command.args);
+    }
+    if (args) this.buffer.command(args);
+    else this.buffer.commandOf(command.argCount, (i) => command.arg(i));
+    messages.push(this.commands(targetDb, [targetName], 1));
+    if (targetName === 'flushall' || targetName === 'flushdb' || targetName === 'swapdb') this.keepOwnKeys(targetName, targetDb, args ?? command.args, messages);
+  }
+
+  /**
+   * A FLUSHALL, FLUSHDB or SWAPDB passed through as it is empties db 0 or swaps it, and our state, owner
+   * and lease keys live there: the owner and lease are written again in the same block (the state is at
+   * its end), and SWAPDB's copies in the other db deleted.
+   */
+  private keepOwnKeys(name: string, db: number, args: Uint8Array[], messages: TargetCommands[]): void {
+    const put = (inDb: number, command: BufferedArg[]) => {
+      this.buffer.command(command);
+      messages.push(this.commands(inDb, [String(command[0]).toLowerCase()], 0));
+    };
+    if (name === 'flushdb' && db !== 0) return;
+    if (name === 'swapdb') {
+      const [a, b] = [1, 2].map((i) => Number(utf8.decode(args[i])));
+      if (a === b || (a !== 0 && b !== 0)) return;
+      put(a === 0 ? b! : a!, ['DEL', this.sync.stateKey, ...this.sync.lease.keys]);
+    }
+    for (const command of this.sync.lease.ownerCommands()) put(0, command);
+  }
+
+  /** Once per run: writes of field TTLs reach a target without them as what it can apply. */
+  private fieldTtlWriteChanged(command: ReplicaCommand): void {
+    if (this.warnedFieldTtlWrites) return;
+    this.warnedFieldTtlWrites = true;
+    this.sync.warn(`${command.name.toUpperCase()} at offset ${command.offset}: the target has no hash field TTLs, so such writes ` +
+      'go without them (HSETEX as HSET, TTL-only commands left out); fields still go when they expire on the source, which sends HDEL');
+  }
+
+  /** The command's arguments with its keys renamed; null when it is not synced (filtered, or cannot be told). */
+  private routedArgs(command: ReplicaCommand): Uint8Array[] | null {
+    const positions = this.keys!.positions(command.name, command);
+    if (positions === null) {
+      this.sync.warn(`${command.name.toUpperCase()} at offset ${command.offset} not applied: its keys cannot be told, so --prefix/--key/--rename cannot be applied to it`);
+      return null;
+    }
+    const args = command.args;
+    let kept = 0;
+    for (const at of positions) {
+      const key = this.sync.route.key(args[at]!);
+      if (key !== null) {
+        args[at] = key;
+        kept++;
+      }
+    }
+    if (kept === positions.length) return args;
+    if (kept > 0) {
+      this.sync.warn(`${command.name.toUpperCase()} at offset ${command.offset} not applied: it touches keys both inside and outside the synced keys`);
+    }
+    return null;
+  }
+}

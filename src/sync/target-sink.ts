@@ -1,0 +1,416 @@
+// sync's target as the pipeline's sink (pipeline.ts): a Redis server the sync writes into, and keeps its
+// position in (sync-state.ts), in the same fenced MULTI/EXEC as the writes it covers: the target itself
+// says what it has applied, so the sync is exactly once. Before anything is written the sink makes the
+// target the sync's: it claims its lease (target-lease.ts; every block is fenced by it), promotes a
+// target an interrupted --copy replication left a replica of ours, and checks the route the stored
+// position was written under (another one refuses, or with --resync deletes what that route wrote).
+//
+// Commands are pipelined, many blocks in flight; a step (starting or ending a copy, deleting the keys the
+// sync owns) runs once everything before it is applied, and before anything after it is sent.
+import { RespErrorReply, RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
+import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
+import type { Checkpoint } from '../replica/events.js';
+import type { ServerFormat } from '../rdb-write/server-format.js';
+import type { Sink, SinkBatch, StoredPosition } from '../pipeline/sink.js';
+import type { RedisConnection } from './connection.js';
+import { fencedBlock, TargetLost, type BlockOutcome } from './fenced-block.js';
+import { KeyRoute, prefixPattern, routeDifferences } from './key-route.js';
+import { ReplicationCopy } from './replication-copy.js';
+import { decodeState, encodeState, isOwnStateKey, isStateKey, type SyncState } from './sync-state.js';
+import { TargetHeld } from './target-lease.js';
+import type { TargetCommands, TargetMessage, TargetStep } from './target-message.js';
+import { SyncError } from './sync-error.js';
+import type { Sync } from './sync.js';
+
+const utf8 = new TextDecoder();
+
+/** What a reply of a block answers: a command the sink added (SELECT, SET of the state) or one of a message. */
+type Origin = string | { message: TargetCommands; index: number };
+
+export class TargetSink implements Sink<TargetMessage> {
+  readonly name = 'the target';
+  readonly storesPosition = true;
+  /** The db the connection is in once everything sent so far has run (-1: unknown). */
+  private connectionDb = 0;
+  /** Where the stored state lets the sync continue from (read by connect). */
+  private from: Checkpoint | null = null;
+  private route: unknown = null;
+  /** When the lease was last renewed (a block or a renewal sent). */
+  private renewedMs = Date.now();
+  private renewal: ReturnType<typeof setInterval> | null = null;
+  /** The copy under way through the target's replication link (copy: 'replication'). */
+  private replicationCopy: ReplicationCopy | null = null;
+  /** The last step (or snapshot bytes) while it runs: commands sent after it wait for it. */
+  private sequential: Promise<void> | null = null;
+  /** Everything written so far has completed once this settles. */
+  private last: Promise<unknown> = Promise.resolve();
+  /** A write failed: every later one fails with it (nothing may be applied after a gap). */
+  private failure: unknown = null;
+  private onFailure: (error: unknown) => void = () => undefined;
+
+  constructor(private readonly sync: Sync, private readonly target: RedisConnection, private readonly targetFormat: ServerFormat,
+    private readonly copiesByReplication: boolean) {}
+
+  /** Makes the target this sync's (lease, an interrupted copy undone, the stored route checked). */
+  async connect(route: unknown, failed: (error: unknown) => void): Promise<void> {
+    this.route = route;
+    this.onFailure = failed;
+    const sync = this.sync;
+    const before = await this.readState();
+    await this.leaseStep(sync.lease.refuseIfHeld((args) => this.target.call(args)));
+    // A target an interrupted --copy replication left a replica of ours is promoted (a replica takes no
+    // writes, the claim's neither): what it holds is an incomplete copy, as a stored 'copying' state says.
+    const reclaimed = await ReplicationCopy.reclaim(this.target, before?.state === 'copying', (message) => sync.warn(message));
+    await this.claimLease();
+    this.renewal = setInterval(() => this.renewLease(), sync.lease.leaseMs / 3);
+    let stored = await this.readState();
+    if (stored && !(await this.sameRoute(stored))) stored = null;
+    if (!stored && !reclaimed) await this.claimTarget();
+    this.from = stored?.state === 'streaming' ? { replid: stored.replid, offset: stored.offset, db: stored.db } : null;
+    if (this.from) sync.applied(this.from, 0, 0);
+  }
+
+  /** The route was checked by connect (with what differs, and --resync): the stored position is this run's. */
+  async readPosition(): Promise<StoredPosition | null> {
+    return { position: this.from, sequence: 0, route: this.route };
+  }
+
+  write(batch: SinkBatch<TargetMessage>): Promise<void> {
+    const first = batch.messages[0];
+    let done: Promise<void>;
+    if (first?.kind === 'commands' || !first) {
+      const send = () => this.sendCommands(batch);
+      done = this.sequential ? this.sequential.then(send) : send();
+    } else {
+      const step = this.last.then(() => (first.kind === 'rdb' ? this.forward(batch) : this.runStep(first)));
+      const sequential: Promise<void> = step.finally(() => {
+        if (this.sequential === sequential) this.sequential = null;
+      });
+      this.sequential = sequential;
+      done = sequential;
+    }
+    this.last = done.catch(() => undefined);
+    return done.catch((err: unknown) => {
+      this.failure ??= err;
+      throw err;
+    });
+  }
+
+  /** Stops renewing the lease, and gives up a copy through the replication link (the target must not stay our replica). */
+  async close(): Promise<void> {
+    if (this.renewal) clearInterval(this.renewal);
+    this.renewal = null;
+    await this.replicationCopy?.abandon().catch(() => undefined);
+    this.replicationCopy = null;
+  }
+
+  /** Ends the lease (the sync stopped, or failed for good): the next sync need not wait for it. */
+  async release(): Promise<void> {
+    await this.target.call(this.sync.lease.releaseCommand()).catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ blocks of commands
+
+  /** The batch's commands as one fenced block, with the position at its end (none inside a copy). */
+  private sendCommands(batch: SinkBatch<TargetMessage>): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const startDb = this.firstDb(batch.messages as TargetCommands[]);
+    const parts: Uint8Array[] = [];
+    const origins: Origin[] = [];
+    const added = new CommandBuffer(256);
+    const add = (args: BufferedArg[]) => {
+      added.command(args);
+      parts.push(added.cut());
+      origins.push(String(args[0]).toLowerCase());
+    };
+    let db = startDb;
+    for (const message of batch.messages as TargetCommands[]) {
+      if (message.db !== -1 && message.db !== db) {
+        add(['SELECT', message.db]);
+        db = message.db;
+      }
+      parts.push(message.bytes);
+      for (let i = 0; i < message.count; i++) origins.push({ message, index: i });
+      if (message.endDb !== -1) db = message.endDb;
+    }
+    if (batch.position) {
+      if (db !== 0) add(['SELECT', 0]);
+      add(this.stateCommand(batch.position, 'streaming'));
+      db = 0;
+    }
+    this.connectionDb = db;
+    return this.sendFenced(parts, origins.length, startDb).then((outcome) => this.confirm(batch, origins, outcome));
+  }
+
+  /** The db a batch's first command expects (the one the connection is in, for commands that SELECT themselves). */
+  private firstDb(messages: TargetCommands[]): number {
+    const first = messages[0];
+    return !first || first.db === -1 ? this.connectionDb : first.db;
+  }
+
+  private async sendFenced(parts: Uint8Array | Uint8Array[], count: number, startDb: number): Promise<BlockOutcome> {
+    const block = fencedBlock(this.sync.lease, parts, count, startDb);
+    this.renewedMs = Date.now();
+    return block.outcome(await this.target.send(block.parts, block.replies));
+  }
+
+  /**
+   * A block's outcome: the position it carries applied, or the sync stops. A refused write of an applied
+   * block is told (the source did not refuse it); a refused command of a copy stops the sync.
+   */
+  private confirm(batch: SinkBatch<TargetMessage>, origins: Origin[], { applied, replies }: BlockOutcome): void {
+    const refused = replies.findIndex((r) => r instanceof RespErrorReply);
+    const message = refused >= 0 ? (replies[refused] as RespErrorReply).message : '';
+    const origin = origins[refused];
+    if (refused >= 0 && typeof origin === 'object' && origin.message.names === null) {
+      throw new SyncError(`the target refused to copy ${copied(origin.message, origin.index)}: ${message}`);
+    }
+    if (!applied) {
+      const why = refused >= 0 ? `${nameOf(origin!).toUpperCase()}: ${message}` : 'EXEC failed';
+      throw new SyncError(`the target refused a block of writes (nothing of it applied): ${why}`);
+    }
+    replies.forEach((reply, i) => {
+      if (reply instanceof RespErrorReply) this.sync.warn(`the target answered ${nameOf(origins[i]!).toUpperCase()} with an error (the source did not): ${reply.message}`);
+    });
+    if (!batch.position) return;
+    let writes = 0;
+    for (const m of batch.messages) if (m.kind === 'commands') writes += m.writes;
+    this.sync.applied(batch.position, writes, 1);
+  }
+
+  // ------------------------------------------------------------------ steps
+
+  private async runStep(step: TargetStep): Promise<void> {
+    if (this.failure) throw this.failure;
+    switch (step.kind) {
+      case 'copy-start': return this.startCopy(step.replid, step.offset);
+      case 'copy-end': return this.endCopy(step.replid, step.offset);
+      case 'delete-owned': return this.deleteOwnedKeys(step.db);
+    }
+  }
+
+  private async startCopy(replid: string, offset: number): Promise<void> {
+    const sync = this.sync;
+    // A snapshot that came again (the source link dropped during one): the target drops its partial load.
+    await this.replicationCopy?.abandon();
+    this.replicationCopy = null;
+    // Everything this sync owns on the target was written by it (claimTarget), and is stale now.
+    await this.deleteOwnedKeys(null);
+    await this.guarded(0, [this.stateCommand({ replid, offset, db: 0 }, 'copying')]);
+    sync.startCopy();
+    if (this.copiesByReplication) {
+      this.replicationCopy = await ReplicationCopy.start(this.target, await this.stateKeysOnTarget());
+      sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'}) through the target's replication link: ` +
+        'the target is a replica of redistap until it has loaded it');
+      return;
+    }
+    sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'})`);
+  }
+
+  private async forward(batch: SinkBatch<TargetMessage>): Promise<void> {
+    for (const message of batch.messages) {
+      if (this.failure) throw this.failure;
+      if (message.kind === 'rdb') await this.replicationCopy!.forward(message.bytes);
+    }
+  }
+
+  private async endCopy(replid: string, offset: number): Promise<void> {
+    const sync = this.sync;
+    if (this.replicationCopy) {
+      sync.status.copy.targetLoading = true;
+      try {
+        sync.copied(await this.replicationCopy.finish());
+      } finally {
+        sync.status.copy.targetLoading = false;
+      }
+      this.replicationCopy = null;
+      // The load replaced the whole dataset, our lease and state with it: the target is claimed again
+      // (refused if another sync claimed it meanwhile).
+      await this.claimLease();
+    }
+    const position = { replid, offset, db: 0 };
+    await this.guarded(0, [this.stateCommand(position, 'streaming')]);
+    sync.applied(position, 0, 0);
+    sync.phase('streaming', `snapshot copied (${sync.status.copy.keys} keys); applying writes`);
+  }
+
+  // ------------------------------------------------------------------ state, lease, and the target's synced keys
+
+  private async readState(): Promise<SyncState | null> {
+    await this.select(0);
+    const value = await this.target.ok(['GET', this.sync.stateKey]);
+    return value instanceof Uint8Array ? decodeState(this.sync.stateKey, value) : null;
+  }
+
+  private stateCommand(position: Checkpoint, state: SyncState['state']): BufferedArg[] {
+    const sync = this.sync;
+    const value: SyncState = { ...position, state, source: sync.sourceName, writtenMs: Date.now(), route: sync.storedRoute };
+    return ['SET', sync.stateKey, encodeState(value)];
+  }
+
+  /**
+   * Whether the stored state's data went through this run's route. Another route refuses (the target
+   * would hold a mix of two), unless --resync: then what the stored route wrote is deleted here, what
+   * this one writes by claimTarget, and everything is copied again (false).
+   */
+  private async sameRoute(stored: SyncState): Promise<boolean> {
+    const sync = this.sync;
+    if (!stored.route) {
+      sync.warn(`the target's state (key ${sync.stateKey}) was written by a redistap that did not record its route: continuing as if it were this run's`);
+      return true;
+    }
+    const differences = routeDifferences(stored.route, sync.storedRoute);
+    if (stored.route.transform !== sync.storedRoute.transform) {
+      differences.push(`the transform hook was ${JSON.stringify(stored.route.transform)}, now ${JSON.stringify(sync.storedRoute.transform)}`);
+    }
+    if (differences.length === 0) return true;
+    const previous = KeyRoute.fromRecord(stored.route, isStateKey(sync.stateKey));
+    if (!sync.options.resync) {
+      throw new SyncError(`the target was synced with another selection: ${differences.join('; ')}. Continuing would leave it a mix of both. ` +
+        `Run with the same options to continue, or add --resync to delete what the earlier run wrote (${previous.describe()}) ` +
+        `and what this one writes (${sync.route.describe()}) on the target, then copy again`);
+    }
+    sync.warn(`--resync: the selection changed (${differences.join('; ')}): deleting what the earlier run wrote (${previous.describe()})`);
+    await this.deleteOwnedKeys(null, previous);
+    return false;
+  }
+
+  /** Commands as one fenced block in db `db`; rejects when the target refused any of them. */
+  private async guarded(db: number, commands: BufferedArg[][]): Promise<void> {
+    const buffer = new CommandBuffer(1024);
+    const names = db === 0 ? [] : ['SELECT'];
+    if (db !== 0) buffer.command(['SELECT', db]);
+    for (const command of commands) {
+      buffer.command(command);
+      names.push(String(command[0]));
+    }
+    const count = buffer.commands;
+    const { replies } = await this.sendFenced(buffer.take(), count, 0);
+    this.connectionDb = db;
+    const refused = replies.findIndex((r) => r instanceof RespErrorReply);
+    if (refused >= 0) throw new SyncError(`the target refused ${names[refused]}: ${(replies[refused] as RespErrorReply).message}`);
+  }
+
+  private claimLease(): Promise<void> {
+    return this.leaseStep(this.sync.lease.claim((args) => this.target.call(args)));
+  }
+
+  /** A step of the lease: another sync holding the target stops this one (retrying cannot help). */
+  private async leaseStep(step: Promise<void>): Promise<void> {
+    try {
+      await step;
+    } catch (err) {
+      throw err instanceof TargetHeld ? new SyncError(err.message) : err;
+    }
+  }
+
+  /**
+   * Renews the lease when no block has for a third of it (a block's guard renews it too). Not while the
+   * target is a replica loading from us (--copy replication): it takes no writes, so no other sync can
+   * claim it either; the load replaces the lease anyway, and endCopy claims the target again.
+   */
+  private renewLease(): void {
+    const every = this.sync.lease.leaseMs / 3;
+    if (this.replicationCopy || Date.now() - this.renewedMs < every) return;
+    this.renewedMs = Date.now();
+    this.target.call(this.sync.lease.guardCommand()).then((reply) => {
+      if (reply === 1) return;
+      // A target loading its data (restarted) answers LOADING: the lease may lapse meanwhile.
+      if (reply instanceof RespErrorReply && (reply.code === 'LOADING' || reply.code === 'BUSY')) return;
+      this.fail(reply === 0 ? new TargetLost() : new SyncError(`the target refused the sync's lease renewal: ${reply instanceof RespErrorReply ? reply.message : String(reply)}`));
+    }, () => undefined); // a failed connection fails the next block
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.onFailure(error);
+  }
+
+  /** First start on this target: where the sync writes must be empty, unless --resync allows deleting it. */
+  private async claimTarget(): Promise<void> {
+    const found = await this.forEachOwnedKey(async () => false);
+    if (found === null) return;
+    if (!this.sync.options.resync) {
+      throw new SyncError(`the target already holds keys where this sync would write (db ${found.db}, e.g. ${JSON.stringify(utf8.decode(found.key))}); ` +
+        `it writes ${this.sync.route.describe()}: sync into an empty target (or another --prefix / --db-map), or pass --resync to delete them first`);
+    }
+    this.sync.warn(`--resync: deleting the target's keys where this sync writes (${this.sync.route.describe()})`);
+    await this.deleteOwnedKeys(null);
+  }
+
+  /** This sync's keys on the target (its state, lease, owner and fence keys), which a replication copy replaces too. */
+  private async stateKeysOnTarget(): Promise<number> {
+    let count = 0;
+    const stateKey = new TextEncoder().encode(this.sync.stateKey);
+    await this.scanKeys(0, prefixPattern(stateKey), isOwnStateKey(this.sync.stateKey), async (keys) => {
+      count += keys.length;
+      return true;
+    });
+    return count;
+  }
+
+  /**
+   * Calls `visit` with each batch of owned keys of a db (SCAN); stops early and returns the first key seen
+   * when `visit` resolves false. Returns null when it saw every key (or none).
+   */
+  private async forEachOwnedKey(visit: (db: number, keys: Uint8Array[]) => Promise<boolean>, onlyDb: number | null = null,
+    route = this.sync.route): Promise<{ db: number; key: Uint8Array } | null> {
+    for (const db of onlyDb === null ? await this.targetDbsWithKeys(route) : [onlyDb]) {
+      const first = await this.scanKeys(db, route.scanPattern, (key) => route.owns(key), (keys) => visit(db, keys));
+      if (first !== null) return { db, key: first };
+    }
+    return null;
+  }
+
+  /**
+   * SCANs a db for the keys matching `pattern` that `keep` accepts, calling `visit` with each non-empty
+   * batch; stops early and returns the batch's first key when `visit` resolves false, else null.
+   */
+  private async scanKeys(db: number, pattern: Uint8Array, keep: (key: Uint8Array) => boolean,
+    visit: (keys: Uint8Array[]) => Promise<boolean>): Promise<Uint8Array | null> {
+    await this.select(db);
+    let cursor = '0';
+    do {
+      const reply = await this.target.ok(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000]) as RespValue[];
+      cursor = replyText(reply[0]!);
+      const kept = (reply[1] as Uint8Array[]).filter(keep);
+      if (kept.length > 0 && !(await visit(kept))) return kept[0]!;
+    } while (cursor !== '0');
+    return null;
+  }
+
+  private async targetDbsWithKeys(route: KeyRoute): Promise<number[]> {
+    const info = replyText(await this.target.ok(['INFO', 'keyspace']));
+    const present = [...info.matchAll(/^db(\d+):keys=/gm)].map((m) => Number(m[1]));
+    const synced = route.targetDbs;
+    return synced ? present.filter((db) => synced.includes(db)) : present;
+  }
+
+  /** Deletes the keys a route (this sync's by default) owns on the target: in one db, or in all (null). */
+  private async deleteOwnedKeys(db: number | null, route = this.sync.route): Promise<void> {
+    await this.forEachOwnedKey(async (keysDb, keys) => {
+      await this.guarded(keysDb, [['UNLINK', ...keys]]);
+      return true;
+    }, db, route);
+  }
+
+  /** SELECT sent at once (nothing is in flight). */
+  private async select(db: number): Promise<void> {
+    if (db === this.connectionDb) return;
+    await this.target.ok(['SELECT', db]);
+    this.connectionDb = db;
+  }
+}
+
+/** What a command of the sink's names: its name, or the command of a message, read back from its bytes. */
+function nameOf(origin: Origin): string {
+  if (typeof origin === 'string') return origin;
+  const { message, index } = origin;
+  return message.names?.[index] ?? utf8.decode((new RespReplyReader().write(message.bytes)[index] as Uint8Array[])[0]);
+}
+
+/** What a copy command copies, for a refusal: its key (the first, for MSET), a db, a function library. */
+function copied(message: TargetCommands, index: number): string {
+  const [name, arg] = (new RespReplyReader().write(message.bytes)[index] as Uint8Array[]).map((a) => utf8.decode(a));
+  return name === 'SELECT' ? `db ${arg}` : name === 'FUNCTION' ? 'a function library' : JSON.stringify(arg);
+}
