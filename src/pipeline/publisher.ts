@@ -7,7 +7,7 @@ import { parseRedisUrl } from '../replica/redis-url.js';
 import { ChangeEventStage } from './change-event-stage.js';
 import type { SnapshotMode } from './change-event.js';
 import type { EventFilterOptions } from './event-filter.js';
-import { Pipeline, PipelineError, type PipelineEvent, type PipelinePhase, type PipelineStatus } from './pipeline.js';
+import { Pipeline, PipelineError, type PipelineEvent, type PipelineOptions, type PipelinePhase, type PipelineStatus } from './pipeline.js';
 import type { Sink, SinkMessage } from './sink.js';
 
 export interface PublishOptions extends EventFilterOptions {
@@ -72,7 +72,7 @@ export function publish(options: PublishOptions): Publisher {
 }
 
 /** The pipeline of `options`, checked (a TypeError names what is wrong). */
-function pipelineOptions(options: PublishOptions): ConstructorParameters<typeof Pipeline<SinkMessage>>[0] {
+function pipelineOptions(options: PublishOptions): PipelineOptions<SinkMessage> {
   const { sink } = options;
   const snapshot = options.snapshot ?? 'none';
   if (!['none', 'keys', 'values'].includes(snapshot)) throw new TypeError(`snapshot must be none, keys or values, got ${JSON.stringify(snapshot)}`);
