@@ -1,0 +1,104 @@
+// A real Redis Cluster for tests: `redis-server --cluster-enabled yes` processes on loopback ports (each
+// with its cluster bus port free too), joined by `redis-cli --cluster create`, ready once every node
+// says cluster_state:ok and knows all the others. Stopped by PID.
+import { spawnSync } from 'node:child_process';
+import { freePort, RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
+
+export interface RedisCluster {
+  nodes: RedisServer[];
+  /** Ports of the nodes that are masters now (CLUSTER NODES of the first node that answers). */
+  masters(): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  masters?: number;
+  replicasPerMaster?: number;
+  /** cluster-node-timeout (ms): how soon a dead master is failed over (default 1000). */
+  nodeTimeoutMs?: number;
+  /** More redis-server options for every node. */
+  extra?: string[];
+}
+
+/** A loopback port that is free, with its cluster bus port (port + 10000) free too. */
+async function clusterPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (await busFree(port + 10000)) return port;
+  }
+}
+
+async function busFree(port: number): Promise<boolean> {
+  try {
+    (await RedisClient.connect(port)).close();
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Waits until `check` resolves true, polling; throws with `what` after `ms`. */
+async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`cluster: ${what} within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function infoField(port: number, section: string, field: string): Promise<string> {
+  const c = await RedisClient.connect(port);
+  try {
+    return section === 'cluster'
+      ? new RegExp(`^${field}:(.*?)\r?$`, 'm').exec(String(await c.ok('CLUSTER', 'INFO')))?.[1] ?? ''
+      : await c.info(section, field);
+  } finally {
+    c.close();
+  }
+}
+
+export async function startRedisCluster(options: ClusterOptions = {}): Promise<RedisCluster> {
+  const masters = options.masters ?? 3;
+  const total = masters * (1 + (options.replicasPerMaster ?? 1));
+  const nodes: RedisServer[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
+  try {
+    for (let i = 0; i < total; i++) {
+      nodes.push(await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+        '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000), ...(options.extra ?? [])], { port: await clusterPort() }));
+    }
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas', String(options.replicasPerMaster ?? 1), '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    for (const node of nodes) {
+      await until(`node ${node.port} in a cluster that is ok and knows all ${total} nodes`, async () =>
+        (await infoField(node.port, 'cluster', 'cluster_state')) === 'ok' &&
+        Number(await infoField(node.port, 'cluster', 'cluster_known_nodes')) === total);
+    }
+    // Replicas have synced (their link is up): writes from here on reach them.
+    for (const node of nodes) {
+      await until(`node ${node.port}'s replication link`, async () =>
+        (await infoField(node.port, 'replication', 'role')) === 'master' ||
+        (await infoField(node.port, 'replication', 'master_link_status')) === 'up');
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    nodes,
+    stop,
+    async masters() {
+      const c = await RedisClient.connect(nodes.find((n) => n.process.exitCode === null)!.port);
+      try {
+        const lines = String(await c.ok('CLUSTER', 'NODES')).trim().split('\n');
+        return lines.filter((l) => /(^|,)master(,|$)/.test(l.split(' ')[2]!) && !l.split(' ')[2]!.includes('fail'))
+          .map((l) => Number(/:(\d+)@/.exec(l.split(' ')[1]!)![1]));
+      } finally {
+        c.close();
+      }
+    },
+  };
+}
