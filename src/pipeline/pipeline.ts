@@ -173,7 +173,9 @@ export class Pipeline<M> {
       },
       warn: (message) => this.warn(message),
     };
-    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+    // A signal aborted already (a Ctrl-C while the caller was still starting) never fires again.
+    if (options.signal?.aborted) this.stop();
+    else options.signal?.addEventListener('abort', () => this.stop(), { once: true });
     this.done = this.run();
     this.done.catch(() => undefined);
   }

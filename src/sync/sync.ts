@@ -177,7 +177,9 @@ export class Sync {
         '--prefix, --key, --rename or a transform hook; use --copy restore');
     }
     this.maxInFlightBytes = options.maxInFlightBytes ?? 16 << 20;
-    options.signal?.addEventListener('abort', () => this.stop(), { once: true });
+    // A signal aborted already (a Ctrl-C while the caller was still starting) never fires again.
+    if (options.signal?.aborted) this.stop();
+    else options.signal?.addEventListener('abort', () => this.stop(), { once: true });
     this.done = this.run();
     this.done.catch(() => undefined); // the caller may only look at status; the rejection is theirs to read
   }
