@@ -54,25 +54,34 @@ export interface ChangeEventOptions {
 /** Where an event goes among the partitions: one (its key's), or a copy to each (`null`: it names no key). */
 export type PartitionChoice = number | null;
 
-/** JSON between an event's values, made once. */
-const ID_FIELD = utf8(`{"v":${EVENT_VERSION},"id":"`);
-const OFFSET_FIELD = utf8('","offset":');
+/** What each event starts with, up to its id. */
+const ID_FIELD = `{"v":${EVENT_VERSION},"id":"`;
+// JSON between an event's values, made once.
 const SEQ_FIELD = utf8(',"seq":');
 const PARTITION_FIELD = utf8(',"partition":');
 const DB_FIELD = utf8(',"db":');
 const ARGS_FIELD = utf8('],"args":[');
-const TX_FIELD = utf8('],"tx":');
-const TX_ID_FIELD = utf8('{"id":"');
+const NO_TX = utf8('],"tx":null');
+const TX_ID_FIELD = utf8('],"tx":{"id":"');
 const TX_INDEX_FIELD = utf8('","index":');
 const TX_COUNT_FIELD = utf8(',"count":');
 const RESP_FIELD = utf8(',"resp":"');
-const NULL = utf8('null');
 const COMMA = 0x2c;
 const DASH = 0x2d;
 const TILDE = 0x7e;
 const SLASH = 0x2f;
 const QUOTE = 0x22;
 const CLOSE = 0x7d;
+
+/** What the writes of one command share: the JSON of its name and class (and the opening of keys), its routes. */
+interface WrittenCommand {
+  name: string;
+  keyClass: KeyClass | null;
+  /** `,"command":…,"class":…,"keys":[` */
+  json: Uint8Array;
+  /** By db × partitions + partition. */
+  routes: MessageRoute[];
+}
 
 /** Makes the messages of one source's events. */
 export class ChangeEvents {
@@ -81,12 +90,13 @@ export class ChangeEvents {
   /** The tag of the snapshot being published (made at its start). */
   private snapshotTag = '';
   private readonly bytes = new EventBytes();
-  /** Per command name: `,"command":…,"class":…,"keys":[` of its writes, with the class it was made for. */
-  private readonly commandFields = new Map<string, { keyClass: KeyClass | null; json: Uint8Array }>();
+  /** What the writes of a command share, per command name. */
+  private readonly commands = new Map<string, WrittenCommand>();
+  /** Per event kind: kindField(), for the current replid. */
   private readonly kindFields = new Map<string, Uint8Array>();
-  /** The replid of the last event, and its bytes. */
-  private replid = '';
-  private replidUtf8: Uint8Array = utf8('');
+  /** The replid of the last event, and `{"v":1,"id":"<replid>-`. */
+  private replid: string | null = null;
+  private idStart!: Uint8Array;
 
   constructor(source: string, private readonly options: ChangeEventOptions) {
     this.sourceJson = JSON.stringify(source);
@@ -101,10 +111,10 @@ export class ChangeEvents {
     tx: TransactionPlace | null, partition: number, copy: boolean): SinkMessage {
     const id = this.head('write', { replid, offset: command.offset, seq: SEQ.write }, partition, copy);
     const out = this.bytes;
-    const name = command.name;
+    const written = this.written(command.name, keyClass);
     out.raw(DB_FIELD);
     out.integer(command.db);
-    out.raw(this.commandField(name, keyClass));
+    out.raw(written.json);
     for (let k = 0; k < keyPositions.length; k++) {
       if (k > 0) out.byte(COMMA);
       out.byteString(command.arg(keyPositions[k]!));
@@ -114,7 +124,6 @@ export class ChangeEvents {
       if (i > 1) out.byte(COMMA);
       out.byteString(command.arg(i));
     }
-    out.raw(TX_FIELD);
     this.transaction(tx);
     if (this.options.resp) {
       out.raw(RESP_FIELD);
@@ -122,7 +131,7 @@ export class ChangeEvents {
       out.byte(QUOTE);
     }
     out.byte(CLOSE);
-    return this.message(id, { db: command.db, command: name, class: keyClass ?? 'none', partition });
+    return this.message(id, this.writeRoute(written, command.db, partition));
   }
 
   /** A key of a snapshot (seq: SEQ.firstSnapshotKey for its first key, then one more each); null for what the mode leaves out. */
@@ -166,15 +175,32 @@ export class ChangeEvents {
     });
   }
 
-  /** Writes the envelope's fields (v to partition); returns the event's id. */
+  /**
+   * Writes the envelope's fields (v to partition); returns the event's id: `<replid>-<offset>-<seq>`; an
+   * event of a snapshot has `~<its publication's tag>` after it (a snapshot published again after a
+   * restart is another one: its keys may come in another order, so an id must not name a key of the
+   * first); the copy of an event sent to every partition (one that names no key) has `/<partition>` after
+   * that, so each copy is an event of its own. The id is ASCII (a replid is hex): the string is read back
+   * from its bytes.
+   */
   private head(event: string, place: Place, partition: number, copy: boolean): string {
     const out = this.bytes;
-    const replid = this.replidBytes(place.replid);
-    out.raw(ID_FIELD);
-    const id = this.id(replid, place, copy ? partition : null);
+    this.useReplid(place.replid);
+    const idAt = out.position + ID_FIELD.length; // ASCII: as many bytes as characters
+    out.raw(this.idStart);
+    out.integer(place.offset);
+    out.byte(DASH);
+    out.integer(place.seq);
+    if (place.snapshot !== undefined) {
+      out.byte(TILDE);
+      out.text(place.snapshot);
+    }
+    if (copy) {
+      out.byte(SLASH);
+      out.integer(partition);
+    }
+    const id = out.latin1Since(idAt);
     out.raw(this.kindField(event));
-    out.raw(replid);
-    out.raw(OFFSET_FIELD);
     out.integer(place.offset);
     out.raw(SEQ_FIELD);
     out.integer(place.seq);
@@ -185,66 +211,50 @@ export class ChangeEvents {
     return id;
   }
 
-  /**
-   * Writes the id of the event at `place` and returns it: `<replid>-<offset>-<seq>`; an event of a snapshot
-   * has `~<its publication's tag>` after it (a snapshot published again after a restart is another one: its
-   * keys may come in another order, so an id must not name a key of the first); the copy of an event sent
-   * to every partition (one that names no key) has `/<partition>` after that, so each copy is an event of
-   * its own. The id is ASCII (a replid is hex): the string is read back from its bytes.
-   */
-  private id(replid: Uint8Array, place: Place, copyFor: number | null): string {
-    const out = this.bytes;
-    const start = out.position;
-    out.raw(replid);
-    out.byte(DASH);
-    out.integer(place.offset);
-    out.byte(DASH);
-    out.integer(place.seq);
-    if (place.snapshot !== undefined) {
-      out.byte(TILDE);
-      out.text(place.snapshot);
-    }
-    if (copyFor !== null) {
-      out.byte(SLASH);
-      out.integer(copyFor);
-    }
-    return out.latin1Since(start);
+  /** The envelope's parts that name the replid are made again only when it changes. */
+  private useReplid(replid: string): void {
+    if (replid === this.replid) return;
+    this.replid = replid;
+    this.idStart = utf8(`${ID_FIELD}${replid}-`);
+    this.kindFields.clear();
   }
 
-  /** The replid's bytes, made again only when it changes (every event names it twice). */
-  private replidBytes(replid: string): Uint8Array {
-    if (replid !== this.replid) {
-      this.replid = replid;
-      this.replidUtf8 = utf8(replid);
-    }
-    return this.replidUtf8;
-  }
-
-  /** `","event":"<kind>","source":<source>,"replid":"`: what follows the id, the same for every event of a kind. */
+  /** `","event":"<kind>","source":<source>,"replid":"<replid>","offset":`: between an event's id and its offset. */
   private kindField(event: string): Uint8Array {
     let field = this.kindFields.get(event);
     if (field === undefined) {
-      field = utf8(`","event":"${event}","source":${this.sourceJson},"replid":"`);
+      field = utf8(`","event":"${event}","source":${this.sourceJson},"replid":"${this.replid}","offset":`);
       this.kindFields.set(event, field);
     }
     return field;
   }
 
-  /** The JSON of a write's command and class, and the opening of its keys: the same for every write of the command. */
-  private commandField(name: string, keyClass: KeyClass | null): Uint8Array {
-    let field = this.commandFields.get(name);
-    if (field?.keyClass !== keyClass) {
-      field = { keyClass, json: utf8(`,"command":${JSON.stringify(name)},"class":${keyClass === null ? 'null' : `"${keyClass}"`},"keys":[`) };
-      this.commandFields.set(name, field);
+  /** What the writes of a command share (made again if the command comes with another class). */
+  private written(name: string, keyClass: KeyClass | null): WrittenCommand {
+    let written = this.commands.get(name);
+    if (written?.keyClass !== keyClass) {
+      const json = utf8(`,"command":${JSON.stringify(name)},"class":${keyClass === null ? 'null' : `"${keyClass}"`},"keys":[`);
+      written = { name, keyClass, json, routes: [] };
+      this.commands.set(name, written);
     }
-    return field.json;
+    return written;
   }
 
-  /** A write's `tx` value: null, or its place in its block. */
+  /**
+   * The route of a write: one object per command, db and partition, shared by their messages (frozen): a
+   * message is held until the sink confirms it, and an object less per message is less for the garbage
+   * collector to copy.
+   */
+  private writeRoute(written: WrittenCommand, db: number, partition: number): MessageRoute {
+    const at = db * this.options.partitions + partition;
+    return written.routes[at] ??= Object.freeze({ db, command: written.name, class: written.keyClass ?? 'none', partition });
+  }
+
+  /** Ends a write's args, and writes its `tx`: null, or its place in its block. */
   private transaction(tx: TransactionPlace | null): void {
     const out = this.bytes;
     if (tx === null) {
-      out.raw(NULL);
+      out.raw(NO_TX);
       return;
     }
     out.raw(TX_ID_FIELD);
