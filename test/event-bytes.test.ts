@@ -77,6 +77,20 @@ describe('EventBytes', () => {
     expect(taken.map((body) => body.toString('utf8'))).toEqual(expected);
   });
 
+  it('writes again what it wrote from one position to another, also once the event moved to a new slab', () => {
+    const out = new EventBytes();
+    out.text('["');
+    const from = out.position;
+    out.text('key');
+    const to = out.position;
+    out.text('",');
+    out.byteString(Buffer.alloc(200_000, 0x61)); // past a slab: the event moves
+    out.text(',"');
+    out.repeat(from, to);
+    out.text('"]');
+    expect(JSON.parse(out.take().toString('utf8'))).toEqual(['key', 'a'.repeat(200_000), 'key']);
+  });
+
   it('reads back the text written since a position (an id)', () => {
     const out = new EventBytes();
     out.text('{"id":"');

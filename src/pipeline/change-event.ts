@@ -115,14 +115,19 @@ export class ChangeEvents {
     out.raw(DB_FIELD);
     out.integer(command.db);
     out.raw(written.json);
+    // The first key's JSON is copied where it comes among the args: most writes name one key, made once so.
+    const firstKey = out.position;
+    let firstKeyEnd = firstKey;
     for (let k = 0; k < keyPositions.length; k++) {
       if (k > 0) out.byte(COMMA);
       out.byteString(command.arg(keyPositions[k]!));
+      if (k === 0) firstKeyEnd = out.position;
     }
     out.raw(ARGS_FIELD);
     for (let i = 1; i < command.argCount; i++) {
       if (i > 1) out.byte(COMMA);
-      out.byteString(command.arg(i));
+      if (i === keyPositions[0]) out.repeat(firstKey, firstKeyEnd);
+      else out.byteString(command.arg(i));
     }
     this.transaction(tx);
     if (this.options.resp) {

@@ -48,6 +48,13 @@ export class EventBytes {
     this.at += bytes.length;
   }
 
+  /** Writes again the bytes written from `from` to `to` (positions in the event). */
+  repeat(from: number, to: number): void {
+    this.room(to - from);
+    this.slab.copyWithin(this.at, this.start + from, this.start + to);
+    this.at += to - from;
+  }
+
   /** Text as UTF-8 (JSON already, or the inside of a JSON string that needs no escaping). */
   text(text: string): void {
     this.room(3 * text.length);
