@@ -89,6 +89,7 @@ export class ChangeEvents {
   private readonly snapshot: SnapshotMode;
   /** The tag of the snapshot being published (made at its start). */
   private snapshotTag = '';
+  /** Where every event is written, its body taken from. */
   private readonly bytes = new EventBytes();
   /** What the writes of a command share, per command name. */
   private readonly commands = new Map<string, WrittenCommand>();
