@@ -4,7 +4,7 @@
 // once no event of it is held (they are released in the order they were made: confirmed batches).
 import { isUtf8 } from 'node:buffer';
 
-/** Big enough for a few hundred events of one batch; an event bigger than it gets a slab of its own size. */
+/** A couple of hundred events of a few hundred bytes; an event bigger than it gets a slab of its own size. */
 const SLAB_BYTES = 64 << 10;
 
 const QUOTE = 0x22;
@@ -16,7 +16,10 @@ SHORT_ESCAPES[0x09] = 0x74; // \t
 SHORT_ESCAPES[0x0a] = 0x6e; // \n
 SHORT_ESCAPES[0x0c] = 0x66; // \f
 SHORT_ESCAPES[0x0d] = 0x72; // \r
-/** Buffer's native writer and reader of text, what write(text, at, 'utf8') and toString('latin1', …) call after checking their arguments: on Buffer.prototype in every Node release, absent from the typings. */
+/**
+ * Buffer's native writer and reader of text, what write(text, at, 'utf8') and toString('latin1', …) call
+ * after checking their arguments: on Buffer.prototype in every Node release, absent from the typings.
+ */
 type Slab = Buffer & { utf8Write(text: string, at: number): number; latin1Slice(start: number, end: number): string };
 
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
@@ -66,7 +69,7 @@ export class EventBytes {
     return this.slab.latin1Slice(this.start + from, this.at);
   }
 
-  /** Where the next byte goes, as a position in the event (for latin1Since). */
+  /** Where the next byte goes, as a position in the event (for latin1Since and repeat). */
   get position(): number {
     return this.at - this.start;
   }
