@@ -2,13 +2,13 @@
 // envelope around each write of the source, each key of a snapshot, and the lifecycle events that change
 // what a consumer holds. Every event has an id that is the same each time it is published again, so a
 // consumer (or the broker) drops repeats by id.
-import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { base64, canonicalLine, isEmptyCollection, jsonBytes } from '../rdb/canonical-json.js';
 import { CommandBuffer } from '../resp/command-buffer.js';
 import type { RdbEntry } from '../rdb/entry.js';
 import type { ReplicaCommand } from '../replica/events.js';
 import type { KeyClass } from '../sync/command-keys.js';
+import { EventBytes } from './event-bytes.js';
 import type { MessageRoute, SinkMessage } from './sink.js';
 
 /** The envelope's version: `v` of every event. A change a consumer must know about raises it. */
@@ -43,17 +43,6 @@ export interface TransactionPlace {
 }
 
 
-/**
- * The id of the event at `place`: `<replid>-<offset>-<seq>`; an event of a snapshot has `~<its
- * publication's tag>` after it (a snapshot published again after a restart is another one: its keys may
- * come in another order, so an id must not name a key of the first); the copy of an event sent to every
- * partition (one that names no key) has `/<partition>` after that, so each copy is an event of its own.
- */
-export function eventId(place: Place, copyFor: number | null = null): string {
-  const id = `${place.replid}-${place.offset}-${place.seq}${place.snapshot === undefined ? '' : `~${place.snapshot}`}`;
-  return copyFor === null ? id : `${id}/${copyFor}`;
-}
-
 export interface ChangeEventOptions {
   snapshot: SnapshotMode;
   /** Events are spread over this many partitions (a field `partition` in each); 1: no field. */
@@ -65,12 +54,50 @@ export interface ChangeEventOptions {
 /** Where an event goes among the partitions: one (its key's), or a copy to each (`null`: it names no key). */
 export type PartitionChoice = number | null;
 
+/** What each event starts with, up to its id. */
+const ID_FIELD = `{"v":${EVENT_VERSION},"id":"`;
+// JSON between an event's values, made once.
+const SEQ_FIELD = utf8(',"seq":');
+const PARTITION_FIELD = utf8(',"partition":');
+const DB_FIELD = utf8(',"db":');
+const ARGS_FIELD = utf8('],"args":[');
+const NO_TX = utf8('],"tx":null');
+const TX_ID_FIELD = utf8('],"tx":{"id":"');
+const TX_INDEX_FIELD = utf8('","index":');
+const TX_COUNT_FIELD = utf8(',"count":');
+const RESP_FIELD = utf8(',"resp":"');
+const COMMA = 0x2c;
+const DASH = 0x2d;
+const TILDE = 0x7e;
+const SLASH = 0x2f;
+const QUOTE = 0x22;
+const CLOSE = 0x7d;
+
+/** What the writes of one command share: the JSON of its name and class (and the opening of keys), its routes. */
+interface WrittenCommand {
+  name: string;
+  keyClass: KeyClass | null;
+  /** `,"command":…,"class":…,"keys":[` */
+  json: Uint8Array;
+  /** By db × partitions + partition. */
+  routes: MessageRoute[];
+}
+
 /** Makes the messages of one source's events. */
 export class ChangeEvents {
   private readonly sourceJson: string;
   private readonly snapshot: SnapshotMode;
   /** The tag of the snapshot being published (made at its start). */
   private snapshotTag = '';
+  /** Where every event is written, its body taken from. */
+  private readonly bytes = new EventBytes();
+  /** What the writes of a command share, per command name. */
+  private readonly commands = new Map<string, WrittenCommand>();
+  /** Per event kind: kindField(), for the current replid. */
+  private readonly kindFields = new Map<string, Uint8Array>();
+  /** The replid of the last event, and `{"v":1,"id":"<replid>-`. */
+  private replid: string | null = null;
+  private idStart!: Uint8Array;
 
   constructor(source: string, private readonly options: ChangeEventOptions) {
     this.sourceJson = JSON.stringify(source);
@@ -83,33 +110,52 @@ export class ChangeEvents {
    */
   write(command: ReplicaCommand, replid: string, keyPositions: readonly number[], keyClass: KeyClass | null,
     tx: TransactionPlace | null, partition: number, copy: boolean): SinkMessage {
-    const place = { replid, offset: command.offset, seq: SEQ.write };
-    const args: string[] = [];
-    for (let i = 1; i < command.argCount; i++) args.push(argJson(command, i));
-    const keys = keyPositions.map((i) => args[i - 1]!);
-    const name = command.name;
-    const txJson = tx === null ? 'null' : `{"id":"${tx.id}","index":${tx.index},"count":${tx.count}}`;
-    const resp = this.options.resp ? `,"resp":"${base64(respOf(command))}"` : '';
-    const body = `${this.head('write', place, partition, copy)},"db":${command.db},"command":${JSON.stringify(name)},` +
-      `"class":${keyClass === null ? 'null' : `"${keyClass}"`},"keys":[${keys.join(',')}],"args":[${args.join(',')}],"tx":${txJson}${resp}}`;
-    return this.message(place, body, { db: command.db, command: name, class: keyClass ?? 'none', partition }, copy);
+    const id = this.head('write', { replid, offset: command.offset, seq: SEQ.write }, partition, copy);
+    const out = this.bytes;
+    const written = this.written(command.name, keyClass);
+    out.raw(DB_FIELD);
+    out.integer(command.db);
+    out.raw(written.json);
+    // The first key's JSON is copied where it comes among the args: most writes name one key, made once so.
+    const firstKey = out.position;
+    let firstKeyEnd = firstKey;
+    for (let k = 0; k < keyPositions.length; k++) {
+      if (k > 0) out.byte(COMMA);
+      out.byteString(command.arg(keyPositions[k]!));
+      if (k === 0) firstKeyEnd = out.position;
+    }
+    out.raw(ARGS_FIELD);
+    for (let i = 1; i < command.argCount; i++) {
+      if (i > 1) out.byte(COMMA);
+      if (i === keyPositions[0]) out.repeat(firstKey, firstKeyEnd);
+      else out.byteString(command.arg(i));
+    }
+    this.transaction(tx);
+    if (this.options.resp) {
+      out.raw(RESP_FIELD);
+      out.text(base64(respOf(command)));
+      out.byte(QUOTE);
+    }
+    out.byte(CLOSE);
+    return this.message(id, this.writeRoute(written, command.db, partition));
   }
 
   /** A key of a snapshot (seq: SEQ.firstSnapshotKey for its first key, then one more each); null for what the mode leaves out. */
   snapshotKey(entry: RdbEntry, replid: string, offset: number, seq: number, partition: number): SinkMessage | null {
     const line = this.snapshot === 'values' ? canonicalLine(entry) : keyLine(entry);
     if (line === null) return null;
-    const place = { replid, offset, seq, snapshot: this.snapshotTag };
+    const id = this.head('snapshot', { replid, offset, seq, snapshot: this.snapshotTag }, partition, false);
     // The entry's canonical JSON (db, key, type, expire_ms, value) joins the envelope's fields.
-    const body = `${this.head('snapshot', place, partition, false)},${line.slice(1)}`;
-    return this.message(place, body, { db: entry.db, command: 'snapshot', class: classOfType(entry.type), partition }, false);
+    this.bytes.byte(COMMA);
+    this.bytes.text(line.slice(1));
+    return this.message(id, { db: entry.db, command: 'snapshot', class: classOfType(entry.type), partition });
   }
 
   /** The source is sending a snapshot: a consumer drops what it holds (`reason`: why there was no continuing). */
   fullSyncStart(replid: string, offset: number, reason: string): SinkMessage[] {
     this.snapshotTag = randomBytes(4).toString('hex');
     const place = { replid, offset, seq: SEQ.fullSyncStart, snapshot: this.snapshotTag };
-    return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"`);
+    return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"}`);
   }
 
   /**
@@ -117,40 +163,123 @@ export class ChangeEvents {
    * count, unless a transform hook dropped some); writes follow.
    */
   fullSyncEnd(replid: string, offset: number, seq: number, count: number): SinkMessage[] {
-    return this.lifecycle('full-sync-end', { replid, offset, seq, snapshot: this.snapshotTag }, `,"count":${count}`);
+    return this.lifecycle('full-sync-end', { replid, offset, seq, snapshot: this.snapshotTag }, `,"count":${count}}`);
   }
 
   /** The source's replication ID changed (a failover, or a restart that continued): no data changed. */
   replidChanged(from: string, to: string, offset: number): SinkMessage[] {
-    return this.lifecycle('replid-changed', { replid: to, offset, seq: SEQ.replidChanged }, `,"from":${JSON.stringify(from)}`);
+    return this.lifecycle('replid-changed', { replid: to, offset, seq: SEQ.replidChanged }, `,"from":${JSON.stringify(from)}}`);
   }
 
-  /** A lifecycle event: one, or a copy for each partition. */
-  private lifecycle(event: string, place: Place, fields: string): SinkMessage[] {
+  /** A lifecycle event: one, or a copy for each partition. `rest`: the JSON of its fields after the envelope's, and its end. */
+  private lifecycle(event: string, place: Place, rest: string): SinkMessage[] {
     const copies = this.options.partitions > 1;
-    return Array.from({ length: this.options.partitions }, (_, partition) =>
-      this.message(place, `${this.head(event, place, partition, copies)}${fields}}`, { db: null, command: event, class: event, partition }, copies));
+    return Array.from({ length: this.options.partitions }, (_, partition) => {
+      const id = this.head(event, place, partition, copies);
+      this.bytes.text(rest);
+      return this.message(id, { db: null, command: event, class: event, partition });
+    });
   }
 
+  /**
+   * Writes the envelope's fields (v to partition); returns the event's id: `<replid>-<offset>-<seq>`; an
+   * event of a snapshot has `~<its publication's tag>` after it (a snapshot published again after a
+   * restart is another one: its keys may come in another order, so an id must not name a key of the
+   * first); the copy of an event sent to every partition (one that names no key) has `/<partition>` after
+   * that, so each copy is an event of its own. The id is ASCII (a replid is hex): the string is read back
+   * from its bytes.
+   */
   private head(event: string, place: Place, partition: number, copy: boolean): string {
-    const partitionField = this.options.partitions > 1 ? `,"partition":${partition}` : '';
-    return `{"v":${EVENT_VERSION},"id":"${eventId(place, copy ? partition : null)}","event":"${event}","source":${this.sourceJson},` +
-      `"replid":"${place.replid}","offset":${place.offset},"seq":${place.seq}${partitionField}`;
+    const out = this.bytes;
+    this.useReplid(place.replid);
+    const idAt = out.position + ID_FIELD.length; // ASCII: as many bytes as characters
+    out.raw(this.idStart);
+    out.integer(place.offset);
+    out.byte(DASH);
+    out.integer(place.seq);
+    if (place.snapshot !== undefined) {
+      out.byte(TILDE);
+      out.text(place.snapshot);
+    }
+    if (copy) {
+      out.byte(SLASH);
+      out.integer(partition);
+    }
+    const id = out.latin1Since(idAt);
+    out.raw(this.kindField(event));
+    out.integer(place.offset);
+    out.raw(SEQ_FIELD);
+    out.integer(place.seq);
+    if (this.options.partitions > 1) {
+      out.raw(PARTITION_FIELD);
+      out.integer(partition);
+    }
+    return id;
   }
 
-  private message(place: Place, body: string, route: MessageRoute, copy: boolean): SinkMessage {
-    return { id: eventId(place, copy ? route.partition : null), route, body: Buffer.from(body, 'utf8') };
+  /** The envelope's parts that name the replid are made again only when it changes. */
+  private useReplid(replid: string): void {
+    if (replid === this.replid) return;
+    this.replid = replid;
+    this.idStart = utf8(`${ID_FIELD}${replid}-`);
+    this.kindFields.clear();
+  }
+
+  /** `","event":"<kind>","source":<source>,"replid":"<replid>","offset":`: between an event's id and its offset. */
+  private kindField(event: string): Uint8Array {
+    let field = this.kindFields.get(event);
+    if (field === undefined) {
+      field = utf8(`","event":"${event}","source":${this.sourceJson},"replid":"${this.replid}","offset":`);
+      this.kindFields.set(event, field);
+    }
+    return field;
+  }
+
+  /** What the writes of a command share (made again if the command comes with another class). */
+  private written(name: string, keyClass: KeyClass | null): WrittenCommand {
+    let written = this.commands.get(name);
+    if (written?.keyClass !== keyClass) {
+      const json = utf8(`,"command":${JSON.stringify(name)},"class":${keyClass === null ? 'null' : `"${keyClass}"`},"keys":[`);
+      written = { name, keyClass, json, routes: [] };
+      this.commands.set(name, written);
+    }
+    return written;
+  }
+
+  /**
+   * The route of a write: one object per command, db and partition, shared by their messages (frozen): a
+   * message is held until the sink confirms it, and an object less per message is less for the garbage
+   * collector to copy.
+   */
+  private writeRoute(written: WrittenCommand, db: number, partition: number): MessageRoute {
+    const at = db * this.options.partitions + partition;
+    return written.routes[at] ??= Object.freeze({ db, command: written.name, class: written.keyClass ?? 'none', partition });
+  }
+
+  /** Ends a write's args, and writes its `tx`: null, or its place in its block. */
+  private transaction(tx: TransactionPlace | null): void {
+    const out = this.bytes;
+    if (tx === null) {
+      out.raw(NO_TX);
+      return;
+    }
+    out.raw(TX_ID_FIELD);
+    out.text(tx.id);
+    out.raw(TX_INDEX_FIELD);
+    out.integer(tx.index);
+    out.raw(TX_COUNT_FIELD);
+    out.integer(tx.count);
+    out.byte(CLOSE);
+  }
+
+  /** The message of the event just written. */
+  private message(id: string, route: MessageRoute): SinkMessage {
+    return { id, route, body: this.bytes.take() };
   }
 }
 
-/**
- * Argument i as JSON: a string when it is UTF-8, else {"b64"}; what jsonBytes does, with Node's native
- * UTF-8 check, decoder and escaping, for every argument of every write (jsonBytes was the top function of
- * a publish profile, after the garbage collector).
- */
-function argJson(command: ReplicaCommand, i: number): string {
-  const bytes = command.arg(i);
-  return isUtf8(bytes) ? JSON.stringify(command.argText(i)) : `{"b64":"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64')}"}`;
+function utf8(text: string): Uint8Array {
+  return Buffer.from(text, 'utf8');
 }
 
 /** A command as RESP: *N, then each argument as a bulk string. */

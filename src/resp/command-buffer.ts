@@ -2,6 +2,12 @@
 // encodeCommand's allocation per command would dominate.
 export type BufferedArg = Uint8Array | string | number | bigint;
 
+/** The first arguments of a command sent many times (XADD <stream> ...), encoded once as bulk strings. */
+export interface EncodedArgs {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+}
+
 export class CommandBuffer {
   private buffer: Buffer;
   /** Bytes written since the last take(). */
@@ -27,6 +33,23 @@ export class CommandBuffer {
     this.header(0x2a, count);
     for (let i = 0; i < count; i++) this.bulk(arg(i));
     this.commands++;
+  }
+
+  /** Appends a command: `head`'s arguments (encodeArgs), then `rest`'s. */
+  commandAfter(head: EncodedArgs, rest: readonly BufferedArg[]): void {
+    this.header(0x2a, head.count + rest.length);
+    this.room(head.bytes.length);
+    this.buffer.set(head.bytes, this.length);
+    this.length += head.bytes.length;
+    for (const arg of rest) this.bulk(arg);
+    this.commands++;
+  }
+
+  /** Arguments as bulk strings, to start many commands with (commandAfter). */
+  static encodeArgs(args: readonly BufferedArg[]): EncodedArgs {
+    const buffer = new CommandBuffer(256);
+    for (const arg of args) buffer.bulk(arg);
+    return { bytes: buffer.take(), count: args.length };
   }
 
   /** The bytes written so far; the buffer starts afresh (a socket may still hold the returned bytes). */

@@ -7,7 +7,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { compareBytes } from '../../rdb/canonical-json.js';
 import { startsWith } from '../../rdb/key-filter.js';
-import { CommandBuffer } from '../../resp/command-buffer.js';
+import { CommandBuffer, type EncodedArgs } from '../../resp/command-buffer.js';
 import { RespErrorReply, replyText } from '../../resp/replies.js';
 import { parseRedisUrl, redactUrl } from '../../replica/redis-url.js';
 import { ConnectionError, RedisConnection } from '../../sync/connection.js';
@@ -34,6 +34,8 @@ const DEFAULT_STREAM = 'redistap:events';
 const RELEASE_WAIT_MS = 2000;
 const PARAMETERS = new Set(['stream', 'maxlen', 'exact']);
 const encoder = new TextEncoder();
+/** The field of a stream entry holding the event (after its id field). */
+const EVENT_FIELD = encoder.encode('event');
 
 /** The key keeping the position of the publisher of `stream` (its lease keys are under it). */
 export function positionKeyOf(stream: string): string {
@@ -48,7 +50,10 @@ class RedisStreamSink implements Sink {
   private readonly streamBytes: Uint8Array;
   private readonly positionKey: string;
   private readonly positionBytes: Uint8Array;
-  private readonly trim: Array<string | number>;
+  /** `XADD <stream> [MAXLEN ~ N] * id`: what every message's XADD starts with. */
+  private readonly xadd: EncodedArgs;
+  /** Encodes each batch: its buffer grows to a batch's size once, and is kept from batch to batch. */
+  private readonly commands = new CommandBuffer();
   private readonly lease: TargetLease;
   private connection: RedisConnection | null = null;
   private route: unknown = null;
@@ -69,7 +74,8 @@ class RedisStreamSink implements Sink {
     const maxLen = options.maxLen ?? (maxLenText === null ? undefined : Number(maxLenText));
     if (maxLen !== undefined && !(Number.isSafeInteger(maxLen) && maxLen > 0)) throw new TypeError(`maxlen must be a positive integer, got ${maxLenText ?? maxLen}`);
     const exact = options.exactMaxLen ?? parsed.searchParams.has('exact');
-    this.trim = maxLen === undefined ? [] : ['MAXLEN', exact ? '=' : '~', maxLen];
+    const trim = maxLen === undefined ? [] : ['MAXLEN', exact ? '=' : '~', maxLen];
+    this.xadd = CommandBuffer.encodeArgs(['XADD', this.stream, ...trim, '*', 'id']);
     this.streamBytes = encoder.encode(this.stream);
     this.positionKey = positionKeyOf(this.stream);
     this.positionBytes = encoder.encode(this.positionKey);
@@ -125,8 +131,8 @@ class RedisStreamSink implements Sink {
         'the batches between are missing from it. Start publish again: it continues from the position the stream holds', false);
     }
     this.storedSequence = batch.sequence;
-    const commands = new CommandBuffer();
-    for (const message of batch.messages) commands.command(['XADD', this.stream, ...this.trim, '*', 'id', message.id, 'event', message.body]);
+    const commands = this.commands;
+    for (const message of batch.messages) commands.commandAfter(this.xadd, [message.id, EVENT_FIELD, message.body]);
     commands.command(['SET', this.positionKey, JSON.stringify({ ...batch.position, sequence: batch.sequence, route: this.route, writtenMs: Date.now() })]);
     const count = commands.commands;
     const block = fencedBlock(this.lease, commands.take(), count, 0);
