@@ -142,6 +142,12 @@ export class ChangeEventStage implements Stage<SinkMessage> {
    */
   private publishWrites(selected: SelectedWrite[], replid: string, txId: string | null): number {
     const partitions = this.options.partitions;
+    if (selected.length === 1 && txId === null && partitions === 1 && !this.options.transform) {
+      // Most writes: one command, one partition; no block to number (no arrays, no closures per event).
+      const { command, keys, keyClass } = selected[0]!;
+      this.output.emit(this.events.write(command, replid, keys, keyClass, null, 0, false));
+      return 1;
+    }
     const partitionOf = selected.map(({ command, keys }) => (keys.length === 0 ? null : this.partitionOf(command.arg(keys[0]!))));
     const counts = new Array<number>(partitions).fill(0);
     for (const p of partitionOf) if (p === null) counts.forEach((_, i) => counts[i]!++); else counts[p]!++;
@@ -192,7 +198,8 @@ export class ChangeEventStage implements Stage<SinkMessage> {
   private sinkOwnsAll(command: ReplicaCommand, keys: number[]): boolean {
     const sink = this.options.sink;
     if (!sink.ownsKey || keys.length === 0) return false;
-    return keys.every((at) => sink.ownsKey!(command.db, command.arg(at)));
+    for (const at of keys) if (!sink.ownsKey(command.db, command.arg(at))) return false;
+    return true;
   }
 
   private unknownKeys(name: string, offset: number): void {

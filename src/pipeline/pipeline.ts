@@ -368,7 +368,7 @@ export class Pipeline<M> {
 
   /** Resolves when there is room for more in flight (the replica meanwhile queues and spools the source). */
   private room(): Promise<void> | undefined {
-    if (this.halted.signal.aborted || this.inFlightBytes + (this.open?.bytes ?? 0) <= this.maxInFlightBytes) return undefined;
+    if (this.inFlightBytes + (this.open?.bytes ?? 0) <= this.maxInFlightBytes || this.halted.signal.aborted) return undefined;
     this.closeBatch();
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
