@@ -1,7 +1,8 @@
-// The shards of a Redis Cluster from CLUSTER NODES: hand-written lines in the format Redis documents, and a
-// real cluster of six redis-server processes (three masters, a replica each) through a failover.
+// The shards of a Redis Cluster from CLUSTER SHARDS and CLUSTER NODES: hand-written replies in the formats
+// Redis documents, and a real cluster of six redis-server processes (three masters, a replica each), where
+// both replies must say the same, through a failover.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseClusterNodes, readTopology, TopologyError, type ClusterTopology } from '../src/cluster/topology.js';
+import { parseClusterNodes, parseClusterShards, readTopology, TopologyError, type ClusterTopology } from '../src/cluster/topology.js';
 import { haveRedisServer, RedisClient } from './helpers/redis-server.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 
@@ -45,6 +46,37 @@ describe('parseClusterNodes', () => {
   });
 });
 
+describe('parseClusterShards', () => {
+  const node = (id: string, port: number, role: string, health = 'online', more: unknown[] = []) =>
+    ['id', id, 'port', port, ...more, 'ip', '10.0.0.1', 'endpoint', '10.0.0.1', 'role', role, 'replication-offset', 72156, 'health', health];
+  it('reads each node by its field names; the shard\'s master is its master that is not failing', () => {
+    const reply = [
+      ['slots', [10923, 16383], 'nodes', [node(C, 30003, 'master', 'fail'), node(D, 30004, 'master', 'online', ['tls-port', 31004]), node(E, 30005, 'replica', 'loading')]],
+      ['slots', [0, 5460, 5461, 5470], 'nodes', [node(A, 30001, 'master', 'online', ['hostname', 'a.example']), node(B, 30002, 'replica')]],
+      ['slots', [], 'nodes', [node('f'.repeat(40), 30006, 'master')]],
+    ];
+    const topology = parseClusterShards(reply);
+    expect(topology.shards.map((s) => [s.master.id, s.master.port, s.slots, s.replicas.map((r) => [r.id, r.masterId])])).toEqual([
+      [A, 30001, [[0, 5460], [5461, 5470]], [[B, A]]],
+      [D, 30004, [[10923, 16383]], [[E, D]]],
+      ['f'.repeat(40), 30006, [], []],
+    ]);
+  });
+
+  it('over TLS, reaches nodes on their TLS port, and refuses a node without one', () => {
+    const tls = [['slots', [0, 16383], 'nodes', [node(A, 30001, 'master', 'online', ['tls-port', 31001])]]];
+    expect(parseClusterShards(tls, true).shards[0]!.master.port).toBe(31001);
+    expect(parseClusterShards(tls, false).shards[0]!.master.port).toBe(30001);
+    expect(() => parseClusterShards([['slots', [], 'nodes', [node(B, 30002, 'master')]]], true)).toThrow('a node without an ID, an address or a TLS port');
+  });
+
+  it('says what is not a shard', () => {
+    expect(() => parseClusterShards('OK')).toThrow('CLUSTER SHARDS did not answer with an array');
+    expect(() => parseClusterShards([['slots']])).toThrow('shard 1 is not a map');
+    expect(() => parseClusterShards([['slots', [], 'nodes', [['id', A, 'ip', '1.2.3.4']]]])).toThrow('a node without an ID, an address or a port');
+  });
+});
+
 /** Every slot exactly once, over the shards. */
 function slotsCovered(topology: ClusterTopology): number[] {
   const owners = new Array<number>(16384).fill(0);
@@ -60,6 +92,11 @@ describe.skipIf(!haveRedisServer())('readTopology on a real cluster', () => {
   it('finds three shards, each with its replica, covering every slot once; a CLUSTER FAILOVER swaps a shard\'s roles', async () => {
     const url = (port: number) => `redis://127.0.0.1:${port}`;
     const before = await readTopology(url(cluster.nodes[0]!.port));
+    const asked = await RedisClient.connect(cluster.nodes[0]!.port);
+    const nodes = parseClusterNodes(String(await asked.ok('CLUSTER', 'NODES')));
+    asked.close();
+    // The two replies agree (CLUSTER SHARDS knows no master IDs: it groups replicas by shard).
+    expect(before).toEqual(nodes);
     expect(before.shards).toHaveLength(3);
     expect(slotsCovered(before)).toEqual([1]);
     for (const shard of before.shards) {

@@ -1,8 +1,9 @@
-// A Redis Cluster's shards as one of its nodes sees them (CLUSTER NODES, which every version since 3.0
-// answers): each master with the slots it serves and its replicas. What a cluster source follows (a
-// replica link per shard) and a cluster target routes to.
+// A Redis Cluster's shards as one of its nodes sees them: each master with the slots it serves and its
+// replicas. What a cluster source follows (a replica link per shard) and a cluster target routes to.
+// Read by CLUSTER SHARDS (7.0+: the endpoint clients should use, the TLS port, each node's health), else
+// CLUSTER NODES (every version since 3.0). docs/dev/cluster-replication-notes.md has both replies.
 import type { ConnectionOptions } from 'node:tls';
-import { replyText } from '../resp/replies.js';
+import { RespErrorReply, replyText, type RespValue } from '../resp/replies.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
 import { RedisConnection } from '../sync/connection.js';
 
@@ -87,10 +88,68 @@ function slotRange(field: string, line: number): Array<[number, number]> {
   return [[start, end]];
 }
 
-/** The topology as the node at `url` sees it. */
+/** A RESP2 map (a flat array of keys and values) as an object; RESP3 maps come as RespMap and are not asked for. */
+function fields(value: RespValue, what: string): Map<string, RespValue> {
+  if (!Array.isArray(value) || value.length % 2 !== 0) throw new TopologyError(`CLUSTER SHARDS: ${what} is not a map`);
+  const map = new Map<string, RespValue>();
+  for (let i = 0; i < value.length; i += 2) map.set(replyText(value[i] as Uint8Array | string), value[i + 1]!);
+  return map;
+}
+
+/**
+ * The shards of a CLUSTER SHARDS reply: per shard a map of `slots` (start, end, start, end...) and
+ * `nodes`, each node a map (id, port and tls-port when set, ip, endpoint, hostname when set, role,
+ * replication-offset, health); the fields a node has vary, so they are read by name. `tlsPort`: the
+ * client speaks TLS, so nodes are reached on their TLS port. The shard's master is its master that is not
+ * failing (a failed master stays in its shard, as a master, until it rejoins as a replica).
+ */
+export function parseClusterShards(reply: RespValue, tlsPort = false): ClusterTopology {
+  if (!Array.isArray(reply)) throw new TopologyError('CLUSTER SHARDS did not answer with an array');
+  const shards: Shard[] = [];
+  reply.forEach((entry, index) => {
+    const shard = fields(entry, `shard ${index + 1}`);
+    const bounds = (shard.get('slots') ?? []) as RespValue[];
+    const slots: Array<[number, number]> = [];
+    for (let i = 0; i + 1 < bounds.length; i += 2) slots.push([Number(bounds[i]), Number(bounds[i + 1])]);
+    const nodes = ((shard.get('nodes') ?? []) as RespValue[]).map((n, at) => shardNode(fields(n, `node ${at + 1} of shard ${index + 1}`), tlsPort));
+    const masters = nodes.filter((n) => n.role === 'master');
+    const master = masters.find((n) => !n.failing) ?? masters[0];
+    if (!master) return; // no master known yet (a node just met)
+    const replicas = nodes.filter((n) => n.role === 'replica').map((n) => ({ ...n, masterId: master.id }));
+    shards.push({ master, slots, replicas });
+  });
+  shards.sort((a, b) => (a.slots[0]?.[0] ?? 16384) - (b.slots[0]?.[0] ?? 16384));
+  return { shards };
+}
+
+function shardNode(node: Map<string, RespValue>, tlsPort: boolean): ClusterNode {
+  const text = (name: string) => {
+    const value = node.get(name);
+    return value === undefined || value === null ? undefined : replyText(value as Uint8Array | string);
+  };
+  const id = text('id') ?? '';
+  const endpoint = text('endpoint');
+  // '?': the node has no endpoint of the preferred type (cluster-preferred-endpoint-type hostname, none set).
+  const host = endpoint && endpoint !== '?' ? endpoint : text('ip') ?? '';
+  const port = Number(tlsPort ? node.get('tls-port') : node.get('port') ?? node.get('tls-port'));
+  if (!NODE_ID.test(id) || !host || !(port > 0 && port <= 65535)) {
+    throw new TopologyError(`CLUSTER SHARDS: a node without an ID, an address or a${tlsPort ? ' TLS' : ''} port: ${JSON.stringify(Object.fromEntries([...node].map(([k, v]) => [k, typeof v === 'number' ? v : replyText(v as Uint8Array)])))}`);
+  }
+  const role = text('role') === 'master' ? 'master' : 'replica';
+  return { id, host, port, role, masterId: null, failing: text('health') === 'fail' };
+}
+
+/**
+ * The topology as the node at `url` sees it: by CLUSTER SHARDS, or CLUSTER NODES from a server that does
+ * not have it (before 7.0).
+ */
 export async function readTopology(url: string, tls?: ConnectionOptions, timeoutMs?: number): Promise<ClusterTopology> {
-  const connection = await RedisConnection.open({ endpoint: parseRedisUrl(url), tls, timeoutMs, role: 'cluster node' });
+  const endpoint = parseRedisUrl(url);
+  const connection = await RedisConnection.open({ endpoint, tls, timeoutMs, role: 'cluster node' });
   try {
+    const shards = await connection.call(['CLUSTER', 'SHARDS']);
+    if (!(shards instanceof RespErrorReply)) return parseClusterShards(shards, endpoint.tls);
+    if (!/unknown subcommand|unknown command/i.test(shards.message)) throw new TopologyError(`CLUSTER SHARDS failed: ${shards.message}`);
     return parseClusterNodes(replyText(await connection.ok(['CLUSTER', 'NODES'])));
   } finally {
     connection.close();
