@@ -117,6 +117,8 @@ export class SyncStage implements Stage<TargetMessage> {
         'its backlog no longer holds the writes since, or it restarted without its data. Run again with --resync to delete the target\'s synced keys and copy everything again');
     }
     if (reason === 'resync') sync.warn('--resync: the source cannot continue from the target\'s position; copying everything again');
+    // Here, not when the target has started the copy: the snapshot's progress is counted from now on.
+    sync.startCopy();
     this.strings = [];
     this.stringBytes = 0;
     this.librariesLeftOut = 0;

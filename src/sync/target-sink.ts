@@ -201,7 +201,6 @@ export class TargetSink implements Sink<TargetMessage> {
     // Everything this sync owns on the target was written by it (claimTarget), and is stale now.
     await this.deleteOwnedKeys(null);
     await this.guarded(0, [this.stateCommand({ replid, offset, db: 0 }, 'copying')]);
-    sync.startCopy();
     if (this.copiesByReplication) {
       this.replicationCopy = await ReplicationCopy.start(this.target, await this.stateKeysOnTarget());
       sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'}) through the target's replication link: ` +
