@@ -9,8 +9,7 @@ import { Output } from '../node/output.js';
 import { Pipeline, PipelineError, type PipelineEvent, type PipelineStatus } from '../pipeline/pipeline.js';
 import { JsonlStage } from '../pipeline/jsonl-stage.js';
 import { OutputClosed, OutputSink } from '../pipeline/sinks/output-sink.js';
-import { PositionFile } from '../pipeline/position-file.js';
-import type { StoredPosition } from '../pipeline/sink.js';
+import { PositionFile, type SavedPosition } from '../pipeline/position-file.js';
 import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
@@ -57,8 +56,8 @@ async function filterFrom(opts: TailOptions, url: string, tls: ConnectionOptions
  * and continued, so a restart after a crash writes each line once; a file the checkpoint does not cover
  * is refused rather than cut or appended to.
  */
-function openOutput(path: string | undefined, store: PositionFile | null, saved: StoredPosition | null): Output {
-  const extent = saved?.extent as { path: string; bytes: number } | undefined;
+function openOutput(path: string | undefined, store: PositionFile | null, saved: SavedPosition | null): Output {
+  const extent = saved?.extent;
   if (!path && store && extent) {
     // Saving it without the extent would lose FILE's length; keeping the old one would let the position
     // move on past lines FILE never gets. Either way the next -o FILE run could not be exactly once.
@@ -189,7 +188,7 @@ Examples:
     const maxRetryTimeMs = positiveNumber(opts.maxRetryTime, '--max-retry-time', { unit: 'seconds', zero: true }) * 1000 || Infinity;
     // Locked before the output is opened: a second tail on the same checkpoint must not cut the first's file.
     const store = opts.checkpoint ? new PositionFile(opts.checkpoint, 'tail') : null;
-    let saved: StoredPosition | null = null;
+    let saved: SavedPosition | null = null;
     let out: Output;
     try {
       store?.lock();
@@ -221,7 +220,7 @@ Examples:
     } catch (err) {
       throw await quit(err);
     }
-    const covered = opts.output && store ? { path: resolve(opts.output), bytes: (saved?.extent as { bytes: number } | undefined)?.bytes ?? 0 } : null;
+    const covered = opts.output && store ? { path: resolve(opts.output), bytes: saved?.extent?.bytes ?? 0 } : null;
     const sink = new OutputSink(out, covered);
     const counts: TailCounts = { writes: 0 };
     let pipeline: Pipeline<Uint8Array> | null = null;

@@ -8,10 +8,12 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Checkpoint } from '../replica/events.js';
-import { readJsonFile, writeFileAtomically } from '../replica/checkpoint-file.js';
+import { checkpointOf, outputExtentOf, readJsonFile, writeFileAtomically, type OutputExtent } from '../replica/checkpoint-file.js';
 import { bootTag, deadHere, type LeaseHolder } from '../sync/target-lease.js';
 import type { StoredPosition } from './sink.js';
-import type { OutputExtent } from '../replica/checkpoint-file.js';
+
+/** A position as the file keeps it: with how much of an output file it covers, when it does. */
+export type SavedPosition = StoredPosition & { extent?: OutputExtent };
 
 /** Who holds the lock: a process, and its command. */
 interface Holder extends LeaseHolder {
@@ -70,16 +72,14 @@ export class PositionFile {
   }
 
   /** The saved position, or null when the file does not exist. Throws on a file that is not one. */
-  load(): StoredPosition | null {
+  load(): SavedPosition | null {
     const saved = readJsonFile<Partial<Checkpoint> & { route?: unknown; output?: Partial<OutputExtent> }>(this.path, 'a position file');
     if (saved === null) return null;
-    const extent = this.extentOf(saved.output);
+    const extent = outputExtentOf(saved.output, `${this.path} is not a position file`);
     // No replid: saved during a snapshot whose start was sent, or before the first position: nothing to continue from.
     if (saved.replid === undefined && (saved.route !== undefined || extent)) return { position: null, sequence: 0, route: saved.route, extent };
-    if (typeof saved.replid !== 'string' || !/^[0-9a-f]{40}$/.test(saved.replid) || !Number.isSafeInteger(saved.offset) || !Number.isSafeInteger(saved.db)) {
-      throw new Error(`${this.path} is not a position file: expected {"replid":"<40 hex digits>","offset":N,"db":N,"route":{...}}`);
-    }
-    return { position: { replid: saved.replid, offset: saved.offset!, db: saved.db! }, sequence: 0, route: saved.route, extent };
+    const position = checkpointOf(saved, `${this.path} is not a position file: expected {"replid":"<40 hex digits>","offset":N,"db":N,"route":{...}}`);
+    return { position, sequence: 0, route: saved.route, extent };
   }
 
   /**
@@ -89,14 +89,6 @@ export class PositionFile {
   save(position: Checkpoint | null, route: unknown, output?: unknown): void {
     const fields = position && { replid: position.replid, offset: position.offset, db: position.db };
     writeFileAtomically(this.path, `${JSON.stringify({ ...fields, route, output })}\n`);
-  }
-
-  private extentOf(output: Partial<OutputExtent> | undefined): OutputExtent | undefined {
-    if (output === undefined) return undefined;
-    if (typeof output?.path !== 'string' || !Number.isSafeInteger(output.bytes) || output.bytes! < 0) {
-      throw new Error(`${this.path} is not a position file: "output" expected as {"path":"<file>","bytes":N}`);
-    }
-    return { path: output.path, bytes: output.bytes! };
   }
 
   private holder(): Holder | null {

@@ -32,16 +32,9 @@ export class CheckpointFile {
   loadSaved(): SavedCheckpoint | null {
     const cp = readJsonFile<Partial<Checkpoint> & { output?: Partial<OutputExtent> }>(this.path, 'a checkpoint');
     if (cp === null) return null;
-    const { output } = cp;
-    if (output !== undefined && (typeof output?.path !== 'string' || !Number.isSafeInteger(output.bytes) || output.bytes! < 0)) {
-      throw new Error(`${this.path} is not a checkpoint: "output" expected as {"path":"<file>","bytes":N}`);
-    }
-    const saved: SavedCheckpoint = { checkpoint: null, output: output ? { path: output.path!, bytes: output.bytes! } : null };
+    const saved: SavedCheckpoint = { checkpoint: null, output: outputExtentOf(cp.output, `${this.path} is not a checkpoint`) ?? null };
     if (cp.replid === undefined && saved.output) return saved;
-    if (typeof cp.replid !== 'string' || !/^[0-9a-f]{40}$/.test(cp.replid) || !Number.isSafeInteger(cp.offset) || !Number.isSafeInteger(cp.db)) {
-      throw new Error(`${this.path} is not a checkpoint: expected {"replid":"<40 hex digits>","offset":N,"db":N}`);
-    }
-    saved.checkpoint = { replid: cp.replid, offset: cp.offset!, db: cp.db! };
+    saved.checkpoint = checkpointOf(cp, `${this.path} is not a checkpoint: expected {"replid":"<40 hex digits>","offset":N,"db":N}`);
     return saved;
   }
 
@@ -49,6 +42,24 @@ export class CheckpointFile {
   save(cp: Checkpoint | null, output?: OutputExtent): void {
     writeFileAtomically(this.path, `${JSON.stringify({ ...(cp && { replid: cp.replid, offset: cp.offset, db: cp.db }), output })}\n`);
   }
+}
+
+/** The output extent a saved file records (undefined: none); else throws `notOne`, saying what it should be. */
+export function outputExtentOf(output: Partial<OutputExtent> | undefined, notOne: string): OutputExtent | undefined {
+  if (output === undefined) return undefined;
+  if (typeof output?.path !== 'string' || !Number.isSafeInteger(output.bytes) || output.bytes! < 0) {
+    throw new Error(`${notOne}: "output" expected as {"path":"<file>","bytes":N}`);
+  }
+  return { path: output.path, bytes: output.bytes! };
+}
+
+/** The position a saved file records; throws `notOne` (saying what it should be) when it holds none. */
+export function checkpointOf(fields: Partial<Checkpoint>, notOne: string): Checkpoint {
+  const { replid, offset, db } = fields;
+  if (typeof replid !== 'string' || !/^[0-9a-f]{40}$/.test(replid) || !Number.isSafeInteger(offset) || !Number.isSafeInteger(db)) {
+    throw new Error(notOne);
+  }
+  return { replid, offset: offset!, db: db! };
 }
 
 /** The JSON a file holds, or null when it does not exist; `what` names it in the error for a file that is not JSON. */
