@@ -405,15 +405,20 @@ export class TargetSink implements Sink<TargetMessage> {
   }
 }
 
-/** What a command of the sink's names: its name, or the command of a message, read back from its bytes. */
+/** A message's command `index` (its name and first argument), read back from the bytes sent: for errors only. */
+function commandAt(message: TargetCommands, index: number): string[] {
+  return (new RespReplyReader().write(message.bytes)[index] as Uint8Array[]).slice(0, 2).map((a) => utf8.decode(a));
+}
+
+/** What a command of the sink's names: its name, or the command of a message. */
 function nameOf(origin: Origin): string {
   if (typeof origin === 'string') return origin;
   const { message, index } = origin;
-  return message.names?.[index] ?? utf8.decode((new RespReplyReader().write(message.bytes)[index] as Uint8Array[])[0]);
+  return message.names?.[index] ?? commandAt(message, index)[0]!;
 }
 
 /** What a copy command copies, for a refusal: its key (the first, for MSET), a db, a function library. */
 function copied(message: TargetCommands, index: number): string {
-  const [name, arg] = (new RespReplyReader().write(message.bytes)[index] as Uint8Array[]).map((a) => utf8.decode(a));
+  const [name, arg] = commandAt(message, index);
   return name === 'SELECT' ? `db ${arg}` : name === 'FUNCTION' ? 'a function library' : JSON.stringify(arg);
 }

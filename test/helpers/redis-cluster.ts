@@ -2,7 +2,7 @@
 // with its cluster bus port free too), joined by `redis-cli --cluster create`, ready once every node
 // says cluster_state:ok and knows all the others. Stopped by PID.
 import { spawnSync } from 'node:child_process';
-import { freePort, RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
+import { freePort, portFree, RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
 
 export interface RedisCluster {
   nodes: RedisServer[];
@@ -24,16 +24,7 @@ export interface ClusterOptions {
 async function clusterPort(): Promise<number> {
   for (;;) {
     const port = await freePort();
-    if (await busFree(port + 10000)) return port;
-  }
-}
-
-async function busFree(port: number): Promise<boolean> {
-  try {
-    (await RedisClient.connect(port)).close();
-    return false;
-  } catch {
-    return true;
+    if (await portFree(port + 10000)) return port;
   }
 }
 

@@ -128,7 +128,8 @@ export interface RedisServer {
   restart(): Promise<RedisServer>;
 }
 
-async function portFree(port: number): Promise<boolean> {
+/** True when nothing listens on this loopback port now. */
+export async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection({ host: '127.0.0.1', port });
     s.once('connect', () => { s.destroy(); resolve(false); });
