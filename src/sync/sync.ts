@@ -246,7 +246,7 @@ export class Sync {
       }
       const maxBulkBytes = await maxBulkBytesOf(target);
       const stage = new SyncStage(this, targetFormat, this.keys, maxBulkBytes);
-      sink = new TargetSink(this, target, targetFormat, byReplication);
+      sink = new TargetSink(this, target, byReplication);
       this.pipeline = new Pipeline<TargetMessage>({
         command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
         source: {

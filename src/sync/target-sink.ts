@@ -10,7 +10,6 @@
 import { RespErrorReply, RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
 import type { Checkpoint } from '../replica/events.js';
-import type { ServerFormat } from '../rdb-write/server-format.js';
 import type { Sink, SinkBatch, StoredPosition } from '../pipeline/sink.js';
 import type { RedisConnection } from './connection.js';
 import { fencedBlock, TargetLost, type BlockOutcome } from './fenced-block.js';
@@ -50,8 +49,7 @@ export class TargetSink implements Sink<TargetMessage> {
   private failure: unknown = null;
   private onFailure: (error: unknown) => void = () => undefined;
 
-  constructor(private readonly sync: Sync, private readonly target: RedisConnection, private readonly targetFormat: ServerFormat,
-    private readonly copiesByReplication: boolean) {}
+  constructor(private readonly sync: Sync, private readonly target: RedisConnection, private readonly copiesByReplication: boolean) {}
 
   /** Makes the target this sync's (lease, an interrupted copy undone, the stored route checked). */
   async connect(route: unknown, failed: (error: unknown) => void): Promise<void> {
