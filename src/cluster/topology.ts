@@ -64,8 +64,12 @@ export function parseClusterNodes(text: string): ClusterTopology {
     else replicas.push(node);
   });
   for (const replica of replicas) masters.get(replica.masterId ?? '')?.replicas.push(replica);
-  const shards = [...masters.values()].sort((a, b) => (a.slots[0]?.[0] ?? 16384) - (b.slots[0]?.[0] ?? 16384));
-  return { shards };
+  return { shards: [...masters.values()].sort(byFirstSlot) };
+}
+
+/** Shards in the order of their first slot; those without slots last. */
+function byFirstSlot(a: Shard, b: Shard): number {
+  return (a.slots[0]?.[0] ?? 16384) - (b.slots[0]?.[0] ?? 16384);
 }
 
 /** `ip:port@cport[,hostname]` (the IP may be IPv6, with colons). */
@@ -118,8 +122,7 @@ export function parseClusterShards(reply: RespValue, tlsPort = false): ClusterTo
     const replicas = nodes.filter((n) => n.role === 'replica').map((n) => ({ ...n, masterId: master.id }));
     shards.push({ master, slots, replicas });
   });
-  shards.sort((a, b) => (a.slots[0]?.[0] ?? 16384) - (b.slots[0]?.[0] ?? 16384));
-  return { shards };
+  return { shards: shards.sort(byFirstSlot) };
 }
 
 function shardNode(node: Map<string, RespValue>, tlsPort: boolean): ClusterNode {
