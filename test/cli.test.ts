@@ -135,8 +135,8 @@ describe('redistap sync: the command line', () => {
   });
 
   it('a status reader that goes away (| head -1) stops it cleanly', () => {
-    // Nothing listens on port 1: the sync keeps retrying and reporting, until its output closes.
-    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${MAIN}" sync redis://127.0.0.1:1 redis://127.0.0.1:1 --json | head -1`],
+    // Nothing listens on port 1: with --wait the sync keeps retrying and reporting, until its output closes.
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${MAIN}" sync redis://127.0.0.1:1 redis://127.0.0.1:1 --wait --json | head -1`],
       { encoding: 'utf8', timeout: 20_000 });
     expect(r.stdout).toMatch(/^\{"time":"[^"]+","type":"warning","message":"source: cannot connect to 127\.0\.0\.1:1/);
     expect(r.stderr).toBe('');

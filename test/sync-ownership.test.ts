@@ -201,4 +201,22 @@ describe.skipIf(!live)('sync: what it owns on the target', () => {
     const want = syncedKeyspace(src.port).filter((l) => l.includes('"key":"a:')).map((l) => l.replace('"key":"a:', '"key":"b:'));
     expect(syncedKeyspace(dst.port)).toEqual([...want, '{"db":0,"key":"other:keep","type":"string","expire_ms":null,"value":"not ours"}'].sort());
   }, 60_000);
+
+  it('a run with another transform hook (or none) refuses, naming both; the hook is required to have a name', async () => {
+    const [src, dst] = await Promise.all([server(SOURCE), server()]);
+    const source = await client(src);
+    for (let i = 0; i < 20; i++) await source.ok('SET', `k:${i}`, `v${i}`);
+    expect(() => startSync(src, dst, { transform: (item) => item })).toThrow(/a transform hook needs a transformName/);
+    const first = startSync(src, dst, { transform: (item) => item, transformName: 'keep all v1' }).sync;
+    await waitFor('streaming', () => first.status.phase === 'streaming');
+    first.stop();
+    await first.done;
+    const afterFirst = syncedKeyspace(dst.port);
+    expect(afterFirst).toEqual(syncedKeyspace(src.port));
+    const renamed = startSync(src, dst, { transform: (item) => item, transformName: 'keep all v2' }).sync;
+    await expect(renamed.done).rejects.toThrow(/another selection: the transform hook was "keep all v1", now "keep all v2"/);
+    const without = startSync(src, dst).sync;
+    await expect(without.done).rejects.toThrow(/another selection: the transform hook was "keep all v1", now null/);
+    expect(syncedKeyspace(dst.port)).toEqual(afterFirst);
+  }, 60_000);
 });

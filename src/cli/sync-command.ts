@@ -7,10 +7,11 @@ import { CliError } from './cli-error.js';
 import { dbNumber, keyPatternOf, list, positiveNumber, repeated } from './selection-options.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
+import { addRetryOptions, retryRuleFrom, type RetryFlags } from './retry-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
 import { JobReporter } from './status-output.js';
 
-interface SyncFlags {
+interface SyncFlags extends RetryFlags {
   db?: string[];
   dbMap?: string[];
   prefix?: string[];
@@ -50,6 +51,7 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
     dbMap.set(dbNumber(m[1]!, '--db-map'), dbNumber(m[2]!, '--db-map'));
   }
   const keyPattern = keyPatternOf(opts.key);
+  const retry = retryRuleFrom(opts);
   let rename;
   try {
     rename = opts.rename === undefined ? undefined : parseRenameRule(opts.rename);
@@ -68,6 +70,7 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
     maxInFlightBytes: positiveNumber(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
     timeoutMs: positiveNumber(opts.timeout, '--timeout') * 1000,
     leaseMs: positiveNumber(opts.lease, '--lease') * 1000,
+    reconnect: { waitForServers: retry.wait, maxRetryTimeMs: retry.maxRetryTimeMs },
   };
 }
 
@@ -105,6 +108,7 @@ export function syncCommand(): Command {
     .option('--lease <seconds>', 'how long the target stays this sync\'s after it stops renewing its lease (killed, frozen, cut off); ' +
       'until then another sync refuses to start on it', '30')
     .option('--metrics <[host:]port>', METRICS_OPTION_HELP);
+  addRetryOptions(cmd, 'both links');
   addTlsOptions(cmd, 'source-', "the source's");
   addTlsOptions(cmd, 'target-', "the target's");
   addPasswordOption(cmd, 'source-', "the source's", 'REDISTAP_SOURCE_PASSWORD');
@@ -122,6 +126,12 @@ copy, as long as the source's backlog still holds the writes since. If it does n
 restarted without its data), redistap says so and stops; --resync then deletes the target's synced keys
 and copies everything again. A first sync refuses a target that already holds keys where it would write,
 unless --resync allows deleting them. Keys under redistap: on the target are the sync's own and never deleted.
+
+If the first attempt cannot reach the source or the target (refused, unknown host, a TLS port spoken to
+without TLS, a refused password) the command ends with the reason, exit 2, unless --wait. A failure
+later (either link lost, the target restarted) starts over from the position the target holds, with
+backoff (0.1 s doubling to 5 s); once no attempt has reached both servers for --max-retry-time seconds
+when one fails, the command gives up: exit 2.
 
 What the sync owns: exactly the target keys its selection can write: the synced databases (--db, or
 those --db-map names, else all) under their --db-map numbers, and in them the keys --prefix and --key

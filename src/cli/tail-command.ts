@@ -14,6 +14,7 @@ import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
+import { addRetryOptions, retryRuleFrom, type RetryFlags } from './retry-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
 import { dbNumber, keyPatternOf, list, positiveNumber, repeated } from './selection-options.js';
 import { EventFilter } from '../pipeline/event-filter.js';
@@ -21,7 +22,7 @@ import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
 
-interface TailOptions {
+interface TailOptions extends RetryFlags {
   checkpoint?: string;
   output?: string;
   rdb: boolean;
@@ -29,8 +30,6 @@ interface TailOptions {
   psyncCommand: string;
   buffer: string;
   spoolDir?: string;
-  wait?: boolean;
-  maxRetryTime: string;
   timeout: string;
   metrics?: string;
   events?: string;
@@ -123,8 +122,6 @@ export function tailCommand(): Command {
     .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC')
     .option('--buffer <MiB>', 'memory for writes waiting to be printed; beyond it they wait on disk', '64')
     .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)')
-    .option('--wait', 'if the first connection fails, retry it (by default the command ends: exit 2)')
-    .option('--max-retry-time <seconds>', 'give up (exit 2) when reconnecting has not brought the link back for this long; 0: never', '300')
     .option('--timeout <seconds>', 'a connection attempt, or a link silent for this long, is a failure', '60')
     .option('--metrics <[host:]port>', METRICS_OPTION_HELP)
     .option('--events <classes>', 'only writes (and snapshot keys) of these classes, as notify-keyspace-events letters: g generic, ' +
@@ -133,6 +130,7 @@ export function tailCommand(): Command {
     .addOption(new Option('--command <name>', 'only these commands (repeatable, or comma-separated), e.g. set,hset').argParser(list))
     .addOption(new Option('--prefix <prefix>', 'only keys beginning with this text (repeatable)').argParser(repeated))
     .option('--key <regex>', 'only keys matching this regular expression (as UTF-8 text)');
+  addRetryOptions(cmd, 'the link');
   addTlsOptions(cmd, '', "the server's");
   addPasswordOption(cmd, '', "the server's", 'REDISCLI_AUTH');
   cmd.addHelpText('after', `
@@ -185,7 +183,7 @@ Examples:
   return cmd.action(async (url: string, opts: TailOptions) => {
     const maxQueuedBytes = positiveNumber(opts.buffer, '--buffer', { unit: 'MiB' }) * 2 ** 20;
     const timeoutMs = positiveNumber(opts.timeout, '--timeout', { unit: 'seconds' }) * 1000;
-    const maxRetryTimeMs = positiveNumber(opts.maxRetryTime, '--max-retry-time', { unit: 'seconds', zero: true }) * 1000 || Infinity;
+    const retry = retryRuleFrom(opts);
     // Locked before the output is opened: a second tail on the same checkpoint must not cut the first's file.
     const store = opts.checkpoint ? new PositionFile(opts.checkpoint, 'tail') : null;
     let saved: SavedPosition | null = null;
@@ -239,7 +237,7 @@ Examples:
     pipeline = new Pipeline<Uint8Array>({
       command: 'tail', stage: new JsonlStage(filter), sink, sizeOf: (line) => line.length,
       source: { url, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
-        reconnect: { waitForMaster: opts.wait === true, maxRetryTimeMs } },
+        reconnect: { waitForMaster: retry.wait, maxRetryTimeMs: retry.maxRetryTimeMs } },
       positionFile: store, maxSpoolBytes: Infinity, signal: abort.signal,
       routeChangedHint: 'give a new checkpoint file (that run starts with a full sync)',
       onSourceEvent: (e) => {

@@ -38,6 +38,7 @@ export class RedisConnection {
   private readonly waiting: Waiting[] = [];
   private head = 0;
   private failure: Error | null = null;
+  private failureListener: ((error: Error) => void) | null = null;
   private unreplied = 0;
   /** The server has sent something: a reset before that may be a TLS port spoken to in plain text. */
   private heard = false;
@@ -134,7 +135,18 @@ export class RedisConnection {
   }
 
   close(): void {
+    this.failureListener = null;
     this.fail(new ConnectionError(`the ${this.options.role} connection was closed`, true));
+  }
+
+  /**
+   * Calls `listener` once when the connection fails (closed by the server, reset, silent while a reply is
+   * due), also while no command is waiting: an idle user learns it at once, not at its next command.
+   * Not called for close().
+   */
+  onFailure(listener: (error: Error) => void): void {
+    if (this.failure) queueMicrotask(() => listener(this.failure!));
+    else this.failureListener = listener;
   }
 
   private get pending(): number {
@@ -178,6 +190,8 @@ export class RedisConnection {
     this.waiting.length = 0;
     this.head = 0;
     this.wakeDrainWaiters();
+    this.failureListener?.(error);
+    this.failureListener = null;
   }
 
   private wakeDrainWaiters(): void {

@@ -72,8 +72,14 @@ export interface SyncOptions extends KeyRouteOptions {
   maxInFlightBytes?: number;
   /** No data from the source, or no reply from the target, for this long is a failure (default 60 s). */
   timeoutMs?: number;
-  /** Delays between attempts after a failure: doubling from initialDelayMs (100) to maxDelayMs (5000). */
-  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Attempts after a failure: delays doubling from initialDelayMs (100) to maxDelayMs (5000).
+   * `waitForServers` (default true): a first attempt that cannot reach the source or the target (refused,
+   * unknown host, a TLS port spoken to without TLS) is retried like a later one; false: the sync ends with
+   * that error, so a URL that can never work fails at once. `maxRetryTimeMs` (default never): give up once
+   * no attempt has reached both servers for this long when one fails (the source's replication link too).
+   */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number; waitForServers?: boolean; maxRetryTimeMs?: number };
   /** Called on every event worth telling (phase changes, warnings), and with a status once a second. */
   onEvent?: (event: SyncEvent) => void;
 }
@@ -153,6 +159,9 @@ export class Sync {
   /** The pipeline of the current attempt. */
   private pipeline: Pipeline<TargetMessage> | null = null;
   private keys: CommandKeys | null = null;
+  /** The current attempt reached both servers; some attempt ever did. */
+  private reachedBoth = false;
+  private everReachedBoth = false;
 
   constructor(options: SyncOptions) {
     this.options = options;
@@ -195,8 +204,9 @@ export class Sync {
    * over from the position the target holds (a failure of the source's link is the replica's to cure).
    */
   private async run(): Promise<SyncStatus> {
-    const { initialDelayMs = 100, maxDelayMs = 5000 } = this.options.reconnect ?? {};
+    const { initialDelayMs = 100, maxDelayMs = 5000, waitForServers = true, maxRetryTimeMs = Infinity } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
+    let failingSince: number | null = null;
     const timer = setInterval(() => this.emitStatus(), STATUS_INTERVAL_MS);
     try {
       while (!this.abort.signal.aborted) {
@@ -205,6 +215,17 @@ export class Sync {
           break;
         } catch (err) {
           if (!retryable(err) || this.abort.signal.aborted) throw err;
+          if (this.reachedBoth) {
+            // That attempt had worked: the backoff and the give-up clock start over.
+            this.reachedBoth = false;
+            delay = initialDelayMs;
+            failingSince = null;
+          }
+          failingSince ??= Date.now();
+          if (!this.everReachedBoth && !waitForServers) throw err;
+          if (Date.now() - failingSince + delay > maxRetryTimeMs) {
+            throw new SyncError(`gave up after ${Math.round((Date.now() - failingSince) / 1000)} s without reaching both servers: ${(err as Error).message}`, { cause: err });
+          }
           this.status.restarts++;
           this.warn(`${(err as Error).message}; trying again in ${delay} ms (from the position the target holds)`);
           await sleep(delay, this.abort.signal);
@@ -235,6 +256,7 @@ export class Sync {
       source.close();
     }
     const target = await RedisConnection.open({ endpoint: this.targetEndpoint, tls: this.options.targetTls, timeoutMs, role: 'target' });
+    this.reachedBoth = this.everReachedBoth = true;
     let sink: TargetSink | null = null;
     let ended: unknown = null;
     try {
@@ -250,7 +272,9 @@ export class Sync {
       this.pipeline = new Pipeline<TargetMessage>({
         command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
         source: {
-          url: this.options.source, tls: this.options.sourceTls, timeoutMs, reconnect: this.options.reconnect,
+          url: this.options.source, tls: this.options.sourceTls, timeoutMs,
+          // The source just answered: its replication link retries (until maxRetryTimeMs without it).
+          reconnect: { ...this.options.reconnect, waitForMaster: true },
           rdbBytes: byReplication,
           maxScratchBytes: asStored ? maxBulkBytes - PAYLOAD_FOOTER_BYTES : undefined,
           restoreCommands: asStored ? {

@@ -55,6 +55,7 @@ export class TargetSink implements Sink<TargetMessage> {
   async connect(route: unknown, failed: (error: unknown) => void): Promise<void> {
     this.route = route;
     this.onFailure = failed;
+    this.target.onFailure((error) => this.fail(error));
     const sync = this.sync;
     const before = await this.readState();
     await this.leaseStep(sync.lease.refuseIfHeld((args) => this.target.call(args)));

@@ -85,11 +85,13 @@ class RedisStreamSink implements Sink {
     this.name = `${redactUrl(parsed.toString().replace(/\/$/, ''))} ${this.routeName}`;
   }
 
-  async connect(route: unknown): Promise<void> {
+  async connect(route: unknown, failed: (error: unknown) => void): Promise<void> {
     this.route = route;
     const endpoint = parseRedisUrl(this.url.replace(/\?.*$/, ''));
     const connection = await this.step(() => RedisConnection.open({ endpoint, tls: this.options.tls, timeoutMs: this.options.timeoutMs, role: 'stream\'s server' }));
     this.connection = connection;
+    // Lost while no block is on its way (the source quiet): reconnected now, not at the next block.
+    connection.onFailure((error) => failed(new SinkError(error.message, true, { cause: error })));
     try {
       await this.step(() => connection.ok(['SELECT', 0]));
       await this.step(() => this.lease.claim((args) => connection.call(args)));
