@@ -2,9 +2,9 @@
 // snapshot (a new full sync, the partial one voided by a flush), a backlog too small to resume from (a
 // full resync, reason 'resync'), a master that is itself a replica without its master (-NOMASTERLINK) or is
 // loading its data (-LOADING), both retried; a link-down that says why (closed mid-snapshot, diskless or
-// from a file); the command stream starting promptly after a diskless snapshot; and a failover
+// from a file; reset); the command stream starting promptly after a diskless snapshot; and a failover
 // (the master promoted: new replication ID adopted, no full sync). Real redis-server processes on
-// loopback, some behind a proxy that only forwards their bytes (a slow link).
+// loopback, some behind a proxy that only forwards their bytes (a slow link, a reset).
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Replica } from '../src/replica/replica.js';
@@ -104,6 +104,30 @@ describe.skipIf(!live)('replica faults', () => {
       expect(got).toBeGreaterThan(0);
       expect(got).toBeLessThan(total);
       expect(total).toBeGreaterThan(inFlight + heldAfter);
+    } finally {
+      replica.stop();
+    }
+  }, 60_000);
+
+  it('says the connection was reset when it was (ECONNRESET), and resumes where the stream stood', async () => {
+    // No PINGs from the master meanwhile: the offset at the reset is the write's.
+    const [server, client] = await start(['--repl-diskless-sync-delay', '0', '--repl-ping-replica-period', '3600']);
+    const proxy = await startTcpProxy(server.port);
+    proxies.push(proxy);
+    const replica = new Replica({ url: `redis://127.0.0.1:${proxy.port}`, reconnect: { initialDelayMs: 20 } });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      await collect(it, (e) => e.type === 'full-sync-end');
+      await client.ok('SET', 'k', 'v');
+      const write = (await collect(it, (e) => e.type === 'command')).at(-1)!;
+      const offset = write.type === 'command' ? write.command.offset : -1;
+      // The proxy resets the connection it forwarded the write on (an RST, not a FIN).
+      proxy.connections[0]!.client.resetAndDestroy();
+      const events = await collect(it, (e) => e.type === 'resumed');
+      expect(types(events)).toEqual(['link-down', 'link-up', 'resumed']);
+      const down = events[0]!;
+      expect(down.type === 'link-down' && down.error.message).toBe(`the connection was reset (ECONNRESET) at offset ${offset}`);
+      expect(events.at(-1)).toMatchObject({ type: 'resumed', offset });
     } finally {
       replica.stop();
     }
