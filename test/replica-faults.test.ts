@@ -1,14 +1,17 @@
 // What a replica reports when the master cannot simply continue: a link killed in the middle of the
 // snapshot (a new full sync, the partial one voided by a flush), a backlog too small to resume from (a
 // full resync, reason 'resync'), a master that is itself a replica without its master (-NOMASTERLINK) or is
-// loading its data (-LOADING), both retried; the command stream starting promptly after a diskless
-// snapshot; and a failover (the master promoted: new replication ID adopted, no full sync). Real
-// redis-server processes on loopback.
+// loading its data (-LOADING), both retried; a link-down that says why (closed mid-snapshot, diskless or
+// from a file; reset); the command stream starting promptly after a diskless snapshot; and a failover
+// (the master promoted: new replication ID adopted, no full sync). Real redis-server processes on
+// loopback, some behind a proxy that only forwards their bytes (a slow link, a reset).
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Replica } from '../src/replica/replica.js';
 import type { ReplicaEvent } from '../src/replica/events.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { catchUp, collect, entryLines, keyspace } from './helpers/replica-events.js';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 
 const live = haveRedisServer();
 
@@ -23,6 +26,7 @@ async function fill(client: RedisClient, keys: number, prefix: string): Promise<
 describe.skipIf(!live)('replica faults', () => {
   const servers: RedisServer[] = [];
   const clients: RedisClient[] = [];
+  const proxies: TcpProxy[] = [];
   async function start(args: string[]): Promise<[RedisServer, RedisClient]> {
     const server = await startRedisServer(args);
     const client = await RedisClient.connect(server.port);
@@ -33,6 +37,7 @@ describe.skipIf(!live)('replica faults', () => {
 
   afterAll(async () => {
     for (const c of clients) c.close();
+    await Promise.all(proxies.map((p) => p.close()));
     await Promise.all(servers.map((s) => s.stop()));
   });
 
@@ -58,6 +63,71 @@ describe.skipIf(!live)('replica faults', () => {
       const secondFlush = events.map((e) => e.type).lastIndexOf('flush');
       expect(entryLines(events.slice(secondFlush))).toEqual(keyspace(server.port));
       expect(events.find((e) => e.type === 'full-sync-end')).toMatchObject({ keys: 2000 });
+    } finally {
+      replica.stop();
+    }
+  }, 60_000);
+
+  it('says how far a snapshot sent from a file had come when the master closed the link in the middle of it', async () => {
+    // Disk-based: the master writes the snapshot to a file, then sends it at line rate. A proxy stops reading
+    // it after 1 MiB; then the master is told to drop us. What reaches us is that MiB and at most what the
+    // kernel held in flight (the proxy's receive buffer, the master's send buffer): the snapshot is made
+    // larger than that, so it ends short by construction.
+    const maxBuffer = (name: string) => Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[2]);
+    const inFlight = maxBuffer('tcp_rmem') + maxBuffer('tcp_wmem');
+    const heldAfter = 1 << 20;
+    const [server, client] = await start(['--repl-diskless-sync', 'no', '--rdbcompression', 'no', '--enable-debug-command', 'yes']);
+    await client.ok('DEBUG', 'POPULATE', Math.ceil((inFlight + heldAfter) / 100), 'key', 100); // over 100 bytes a key
+    const proxy = await startTcpProxy(server.port);
+    proxies.push(proxy);
+    const held = new Promise<void>((resolve) => {
+      proxy.onServerData = (conn) => {
+        if (conn.fromServer < heldAfter) return;
+        conn.hold();
+        proxy.onServerData = null;
+        resolve();
+      };
+    });
+    const replica = new Replica({ url: `redis://127.0.0.1:${proxy.port}`, skipRdb: true, reconnect: { initialDelayMs: 20 } });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      await held;
+      expect(await client.ok('CLIENT', 'KILL', 'TYPE', 'replica')).toBe(1);
+      proxy.connections[0]!.release();
+      const events = await collect(it, (e) => e.type === 'link-down');
+      expect(types(events)).toEqual(['link-up', 'full-sync-start', 'flush', 'link-down']);
+      const down = events.at(-1)!;
+      const message = down.type === 'link-down' ? down.error.message : '';
+      const said = /^the master closed the connection after (\d+) of (\d+) snapshot bytes$/;
+      expect(message).toMatch(said);
+      const [got, total] = said.exec(message)!.slice(1).map(Number) as [number, number];
+      expect(got).toBeGreaterThan(0);
+      expect(got).toBeLessThan(total);
+      expect(total).toBeGreaterThan(inFlight + heldAfter);
+    } finally {
+      replica.stop();
+    }
+  }, 60_000);
+
+  it('says the connection was reset when it was (ECONNRESET), and resumes where the stream stood', async () => {
+    // No PINGs from the master meanwhile: the offset at the reset is the write's.
+    const [server, client] = await start(['--repl-diskless-sync-delay', '0', '--repl-ping-replica-period', '3600']);
+    const proxy = await startTcpProxy(server.port);
+    proxies.push(proxy);
+    const replica = new Replica({ url: `redis://127.0.0.1:${proxy.port}`, reconnect: { initialDelayMs: 20 } });
+    const it = replica[Symbol.asyncIterator]();
+    try {
+      await collect(it, (e) => e.type === 'full-sync-end');
+      await client.ok('SET', 'k', 'v');
+      const write = (await collect(it, (e) => e.type === 'command')).at(-1)!;
+      const offset = write.type === 'command' ? write.command.offset : -1;
+      // The proxy resets the connection it forwarded the write on (an RST, not a FIN).
+      proxy.connections[0]!.client.resetAndDestroy();
+      const events = await collect(it, (e) => e.type === 'resumed');
+      expect(types(events)).toEqual(['link-down', 'link-up', 'resumed']);
+      const down = events[0]!;
+      expect(down.type === 'link-down' && down.error.message).toBe(`the connection was reset (ECONNRESET) at offset ${offset}`);
+      expect(events.at(-1)).toMatchObject({ type: 'resumed', offset });
     } finally {
       replica.stop();
     }

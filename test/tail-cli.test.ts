@@ -1,7 +1,7 @@
 // `redistap tail` as a user runs it against a real redis-server: the snapshot as canonical lines, then
 // the writes; Ctrl-C stops it with the position saved; the next run resumes from it with PSYNC.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,21 @@ function tailUntil(args: string[], ready: (out: string) => boolean, during: () =
       started = true;
       await during();
     }
+  });
+}
+
+/**
+ * Runs tail with -o FILE until it has written what `done` looks for there: once its standard error has
+ * `ready`, runs `during`, then watches FILE and sends SIGINT (the position is saved) once `done(FILE)` holds.
+ */
+function tailToFile(args: string[], file: string, ready: string, during: () => Promise<void>, done: (text: string) => boolean) {
+  let started = false;
+  return runTail(args, async (_out, err, child) => {
+    if (started || !err.includes(ready)) return;
+    started = true;
+    await during();
+    while (child.exitCode === null && !done(existsSync(file) ? readFileSync(file, 'utf8') : '')) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
   });
 }
 
@@ -182,6 +197,72 @@ describe.skipIf(!haveRedisServer())('redistap tail', () => {
       expect([...state].sort()).toEqual([['0/g', '7'], ['0/h', '8'], ['0/i', '9']]);
     } finally {
       await (restarted ?? master).stop();
+    }
+  }, 60_000);
+
+  it('continues on a promoted replica after a failover: PSYNC, a replid-changed line, and every write once', async () => {
+    const a = await startRedisServer(['--repl-diskless-sync-delay', '0']);
+    const b = await startRedisServer(['--replicaof', '127.0.0.1', String(a.port), '--repl-diskless-sync-delay', '0']);
+    const ca = await RedisClient.connect(a.port);
+    const cb = await RedisClient.connect(b.port);
+    try {
+      while ((await cb.info('replication', 'master_link_status')) !== 'up') await new Promise((r) => setTimeout(r, 50));
+      await ca.ok('SET', 'a:0', 'snapshot');
+      const file = join(dir, 'failover.jsonl');
+      const cp = join(dir, 'failover.pos');
+      const first = await tailToFile([`redis://127.0.0.1:${a.port}`, '-o', file, '--checkpoint', cp], file, 'full sync done', async () => {
+        await ca.ok('SET', 'a:1', '1');
+        await ca.ok('SET', 'a:2', '2');
+      }, (text) => text.includes('"a:2"'));
+      expect(first.code).toBe(0);
+      const firstText = readFileSync(file, 'utf8');
+      const saved = JSON.parse(readFileSync(cp, 'utf8'));
+      const oldId = await ca.info('replication', 'master_replid');
+      expect(saved.replid).toBe(oldId);
+
+      // A write while tail is stopped, which B has too; then the failover: A goes, B is promoted. B keeps A's
+      // history under A's ID (master_replid2) and takes a new one.
+      await ca.ok('SET', 'gap', '1');
+      const aOffset = Number(await ca.info('replication', 'master_repl_offset'));
+      while (Number(await cb.info('replication', 'master_repl_offset')) < aOffset) await new Promise((r) => setTimeout(r, 20));
+      ca.close();
+      await a.stop();
+      await cb.ok('REPLICAOF', 'NO', 'ONE');
+      const newId = await cb.info('replication', 'master_replid');
+      expect(await cb.info('replication', 'master_replid2')).toBe(oldId);
+      expect(newId).not.toBe(oldId);
+      await cb.ok('SET', 'b:1', '1');
+
+      const second = await tailToFile([`redis://127.0.0.1:${b.port}`, '-o', file, '--checkpoint', cp], file, 'resumed', async () => {
+        await cb.ok('SET', 'b:2', '2');
+      }, (text) => text.includes('"b:2"'));
+      expect(second.code).toBe(0);
+      expect(second.err).toContain(`replication ID changed from ${oldId} to ${newId} at offset ${saved.offset}`);
+      const text = readFileSync(file, 'utf8');
+      expect(text.startsWith(firstText)).toBe(true);
+      // The second run: no full sync; the new ID, then the resume, as docs/tail-jsonl.md spells them.
+      const lines = text.slice(firstText.length).trim().split('\n');
+      expect(lines.slice(0, 2)).toEqual([
+        `{"event":"replid-changed","from":"${oldId}","to":"${newId}","offset":${saved.offset}}`,
+        `{"event":"resumed","replid":"${newId}","offset":${saved.offset}}`,
+      ]);
+      expect(lines.slice(2).map((l) => JSON.parse(l))).toEqual([
+        { replid: newId, offset: expect.any(Number), db: 0, cmd: ['SET', 'gap', '1'] },
+        { replid: newId, offset: expect.any(Number), db: 0, cmd: ['SET', 'b:1', '1'] },
+        { replid: newId, offset: expect.any(Number), db: 0, cmd: ['SET', 'b:2', '2'] },
+      ]);
+      // Across both runs: the snapshot and every write exactly once, offsets growing.
+      const all = text.trim().split('\n').map((l) => JSON.parse(l));
+      expect(all.filter((l) => l.key).map((l) => l.key)).toEqual(['a:0']);
+      expect(all.filter((l) => l.cmd).map((l) => l.cmd[1])).toEqual(['a:1', 'a:2', 'gap', 'b:1', 'b:2']);
+      const offsets = all.filter((l) => l.cmd).map((l) => l.offset);
+      expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
+      expect(offsets[2]).toBeGreaterThan(saved.offset);
+    } finally {
+      ca.close();
+      cb.close();
+      await a.stop();
+      await b.stop();
     }
   }, 60_000);
 
