@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import type { ReplicaEvent } from '../replica/events.js';
 import { Output } from '../node/output.js';
 import { Pipeline, PipelineError, type PipelineEvent, type PipelineStatus } from '../pipeline/pipeline.js';
-import { JsonlStage } from '../pipeline/jsonl-stage.js';
+import { JsonlStage, type KeyPositions } from '../pipeline/jsonl-stage.js';
+import { isClusterNode } from '../cluster/topology.js';
 import { OutputClosed, OutputSink } from '../pipeline/sinks/output-sink.js';
 import { PositionFile, type SavedPosition } from '../pipeline/position-file.js';
 import { ByteProgress } from './progress.js';
@@ -158,6 +159,11 @@ at offset 1234", "the connection was reset (ECONNRESET) ..."); once the link has
 --max-retry-time seconds when an attempt fails, the command gives up: exit 2. A refusal or data that
 cannot be read ends it at once.
 
+A node of a Redis Cluster (cluster_enabled:1) is followed as its whole cluster: a replica of each
+shard's master, every line with its "shard" (the master's node ID when found) and a key's line with its
+hash "slot"; a shard's full-sync-start and flush lines name its "slots". The checkpoint keeps each
+shard's position. When a shard's master fails over, tail continues on the promoted replica with PSYNC.
+
 The master's stream is read as fast as it comes even when the output is slower (a pipe to a busy
 program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link
 for an overfull replica output buffer.
@@ -210,11 +216,19 @@ Examples:
     };
     let tls: ConnectionOptions | undefined;
     let filter: EventFilter | null;
+    let cluster = false;
+    let keys: KeyPositions | null = null;
     try {
       url = urlWithPassword(opts, '', url, 'REDISCLI_AUTH');
       parseRedisUrl(url);
       tls = tlsOptionsFrom(opts, '', url);
       filter = await filterFrom(opts, url, tls, timeoutMs);
+      cluster = await isClusterNode(url, tls, timeoutMs);
+      if (cluster) {
+        // Each write's line names its keys' hash slot: where the keys are comes from the command table.
+        const table = filter ? null : await readCommandTable(url, tls, timeoutMs);
+        keys = filter ? (c) => filter!.keysOf(c) : (c) => table!.positions(c.name, c) ?? [];
+      }
     } catch (err) {
       throw await quit(err);
     }
@@ -235,8 +249,8 @@ Examples:
       process.stderr.write(`redistap: ${message}\n`);
     };
     pipeline = new Pipeline<Uint8Array>({
-      command: 'tail', stage: new JsonlStage(filter), sink, sizeOf: (line) => line.length,
-      source: { url, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
+      command: 'tail', stage: new JsonlStage(filter, keys), sink, sizeOf: (line) => line.length,
+      source: { cluster, url, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
         reconnect: { waitForMaster: retry.wait, maxRetryTimeMs: retry.maxRetryTimeMs } },
       positionFile: store, maxSpoolBytes: Infinity, signal: abort.signal,
       routeChangedHint: 'give a new checkpoint file (that run starts with a full sync)',

@@ -158,3 +158,25 @@ export async function readTopology(url: string, tls?: ConnectionOptions, timeout
     connection.close();
   }
 }
+
+/**
+ * Whether the server at `url` is a node of a Redis Cluster (INFO cluster: cluster_enabled:1). A server
+ * that cannot be reached now is taken as not one: what follows connects to it as to one server, and
+ * reports that failure its own way (at once, or retried with --wait).
+ */
+export async function isClusterNode(url: string, tls?: ConnectionOptions, timeoutMs?: number): Promise<boolean> {
+  let connection: RedisConnection;
+  try {
+    connection = await RedisConnection.open({ endpoint: parseRedisUrl(url), tls, timeoutMs, role: 'source' });
+  } catch {
+    return false;
+  }
+  try {
+    const info = await connection.call(['INFO', 'cluster']);
+    return !(info instanceof RespErrorReply) && /^cluster_enabled:1\r?$/m.test(replyText(info));
+  } catch {
+    return false;
+  } finally {
+    connection.close();
+  }
+}

@@ -2,10 +2,12 @@
 // its canonical line (as `redistap parse` writes it), each write as a command line, a MULTI/EXEC block
 // between a multi and an exec line, and the control lines of what changes a consumer's data (a full sync,
 // a flush, a resume, a new replication ID). The filter, when given, leaves out writes and keys; control
-// lines always come.
+// lines always come. From a cluster each line also names its shard, and a key's line its hash slot.
+import { hashSlot } from '../cluster/hash-slot.js';
 import { canonicalLine, jsonBytes } from '../rdb/canonical-json.js';
 import type { ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import type { EventFilter } from './event-filter.js';
+import type { ShardRef } from './source.js';
 import type { Stage, StageOutput } from './stage.js';
 
 /** A write or a MULTI/EXEC block of the source. */
@@ -17,27 +19,34 @@ interface Writes {
   offset: number;
 }
 
+/** Where a write's keys are among its arguments (the source's command table): for its hash slot. */
+export type KeyPositions = (command: ReplicaCommand) => number[];
+
 export class JsonlStage implements Stage<Uint8Array> {
-  /** `filter`: null for every write and key (made before the stage, from the source's command table). */
-  constructor(private readonly filter: EventFilter | null) {}
+  /**
+   * `filter`: null for every write and key (made before the stage, from the source's command table).
+   * `keys`: for a cluster source, where each write's keys are (its line names their slot).
+   */
+  constructor(private readonly filter: EventFilter | null, private readonly keys: KeyPositions | null = null) {}
 
   route(sink: string): unknown {
-    return { format: 'jsonl', filter: this.filter?.record ?? null, sink };
+    // A cluster's lines have fields one server's do not: a position of one is not continued as the other's.
+    return { format: 'jsonl', filter: this.filter?.record ?? null, sink, ...(this.keys && { cluster: true }) };
   }
 
-  handle(event: ReplicaEvent, output: StageOutput<Uint8Array>): boolean {
+  handle(event: ReplicaEvent, output: StageOutput<Uint8Array>, shard?: ShardRef): boolean {
     switch (event.type) {
       case 'entry': {
         const { entry } = event;
         if (this.filter && !this.filter.snapshotKey(entry.db, entry.key, entry.type)) return false;
         const line = canonicalLine(entry);
-        if (line !== null) output.emit(Buffer.from(`${line}\n`));
+        if (line !== null) output.emit(Buffer.from(`${shard ? `{${shardFields(shard, hashSlot(entry.key))},${line.slice(1)}` : line}\n`));
         return false;
       }
-      case 'command': return this.writes({ replid: event.replid, commands: [event.command], firstOffset: null, offset: event.command.offset }, output);
-      case 'transaction': return this.writes(event, output);
+      case 'command': return this.writes({ replid: event.replid, commands: [event.command], firstOffset: null, offset: event.command.offset }, output, shard);
+      case 'transaction': return this.writes(event, output, shard);
       default: {
-        const line = controlLine(event);
+        const line = controlLine(event, shard);
         if (line !== null) output.emit(Buffer.from(line));
         return false;
       }
@@ -45,12 +54,20 @@ export class JsonlStage implements Stage<Uint8Array> {
   }
 
   /** The lines of the writes the filter selects; true when it left them all out. */
-  private writes(writes: Writes, output: StageOutput<Uint8Array>): boolean {
+  private writes(writes: Writes, output: StageOutput<Uint8Array>, shard: ShardRef | undefined): boolean {
     const commands = this.filter ? writes.commands.filter((c) => this.selects(c, output)) : writes.commands;
     if (commands.length === 0) return true;
     const { replid, firstOffset, offset } = writes;
-    output.emit(Buffer.from(firstOffset === null ? commandLine(replid, commands[0]!) : transactionLines(replid, commands, firstOffset, offset)));
+    const place = (c: ReplicaCommand) => (shard ? `,${shardFields(shard, this.slotOf(c))}` : '');
+    output.emit(Buffer.from(firstOffset === null ? commandLine(replid, commands[0]!, place)
+      : transactionLines(replid, commands, firstOffset, offset, place, shard ? `,${shardFields(shard)}` : '')));
     return false;
+  }
+
+  /** The hash slot of a write's keys (a cluster's writes name keys of one slot), null for a write without keys. */
+  private slotOf(command: ReplicaCommand): number | null {
+    const first = this.keys?.(command)[0];
+    return first === undefined ? null : hashSlot(command.arg(first));
   }
 
   private selects(command: ReplicaCommand, output: StageOutput<Uint8Array>): boolean {
@@ -64,28 +81,44 @@ export class JsonlStage implements Stage<Uint8Array> {
   }
 }
 
-function commandLine(replid: string, c: ReplicaCommand): string {
-  return `{"replid":"${replid}","offset":${c.offset},"db":${c.db},"cmd":[${c.args.map(jsonBytes).join(',')}]}\n`;
+/** `"shard":"<id>"`, and `"slot":N` when given: the fields of a cluster's lines. */
+function shardFields(shard: ShardRef, slot?: number | null): string {
+  return `"shard":"${shard.id}"${slot === undefined ? '' : `,"slot":${slot}`}`;
+}
+
+/** A write's line; `place`: its cluster fields, after db ('' from one server). */
+function commandLine(replid: string, c: ReplicaCommand, place: (c: ReplicaCommand) => string): string {
+  return `{"replid":"${replid}","offset":${c.offset},"db":${c.db}${place(c)},"cmd":[${c.args.map(jsonBytes).join(',')}]}\n`;
 }
 
 /** A MULTI/EXEC block: its commands between a multi line (MULTI's first byte, how many follow) and an exec line. */
-function transactionLines(replid: string, commands: ReplicaCommand[], firstOffset: number, offset: number): string {
-  return `{"event":"multi","replid":"${replid}","offset":${firstOffset},"commands":${commands.length}}\n` +
-    commands.map((c) => commandLine(replid, c)).join('') +
-    `{"event":"exec","replid":"${replid}","offset":${offset}}\n`;
+function transactionLines(replid: string, commands: ReplicaCommand[], firstOffset: number, offset: number,
+  place: (c: ReplicaCommand) => string, shard: string): string {
+  return `{"event":"multi","replid":"${replid}","offset":${firstOffset}${shard},"commands":${commands.length}}\n` +
+    commands.map((c) => commandLine(replid, c, place)).join('') +
+    `{"event":"exec","replid":"${replid}","offset":${offset}${shard}}\n`;
 }
 
 /**
  * The control line of a lifecycle event that changes what a consumer of the lines holds, or null.
  * Connection events (link up, link down) change nothing there and go to standard error only.
  */
-function controlLine(e: ReplicaEvent): string | null {
+function controlLine(e: ReplicaEvent, shard: ShardRef | undefined): string | null {
+  const fields = controlFields(e);
+  if (fields === null) return null;
+  if (!shard) return `{${fields}}\n`;
+  // A shard's snapshot, or a flush on its master, replaces the keys of its slots only: the line says which.
+  const slots = e.type === 'full-sync-start' || e.type === 'flush' ? `,"slots":${JSON.stringify(shard.slots)}` : '';
+  return `{${fields},${shardFields(shard)}${slots}}\n`;
+}
+
+function controlFields(e: ReplicaEvent): string | null {
   switch (e.type) {
-    case 'full-sync-start': return `{"event":"full-sync-start","replid":"${e.replid}","offset":${e.offset},"reason":"${e.reason}"}\n`;
-    case 'flush': return `{"event":"flush","db":${e.db},"cause":"${e.cause}"}\n`;
-    case 'full-sync-end': return `{"event":"full-sync-end","replid":"${e.replid}","offset":${e.offset}}\n`;
-    case 'resumed': return `{"event":"resumed","replid":"${e.replid}","offset":${e.offset}}\n`;
-    case 'replid-changed': return `{"event":"replid-changed","from":"${e.from}","to":"${e.to}","offset":${e.offset}}\n`;
+    case 'full-sync-start': return `"event":"full-sync-start","replid":"${e.replid}","offset":${e.offset},"reason":"${e.reason}"`;
+    case 'flush': return `"event":"flush","db":${e.db},"cause":"${e.cause}"`;
+    case 'full-sync-end': return `"event":"full-sync-end","replid":"${e.replid}","offset":${e.offset}`;
+    case 'resumed': return `"event":"resumed","replid":"${e.replid}","offset":${e.offset}`;
+    case 'replid-changed': return `"event":"replid-changed","from":"${e.from}","to":"${e.to}","offset":${e.offset}`;
     default: return null;
   }
 }

@@ -8,10 +8,11 @@
 // in order once it is back; the replica keeps reading the source at line rate into its memory queue and
 // its spool file, so the source never drops the link for an overfull output buffer. Past maxSpoolBytes
 // the pipeline stops with its position saved (never a silent drop).
-import { Replica, type ReplicaOptions } from '../replica/replica.js';
 import { sleep } from '../node/abortable-sleep.js';
 import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { PositionFile } from './position-file.js';
+import { isClusterPosition, type Position } from './position.js';
+import { openSource, type ShardRef, type ShardStart, type Source, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
 import type { Stage, StageOutput } from './stage.js';
@@ -19,8 +20,8 @@ import type { Stage, StageOutput } from './stage.js';
 export interface PipelineOptions<M> {
   /** The command running it (publish, tail), as the position file's lock names it to another process. */
   command: string;
-  /** The source: a replica of this server (the pipeline sets its checkpoint and signal). */
-  source: Omit<ReplicaOptions, 'checkpoint' | 'signal'>;
+  /** The source: a replica of this server, or of each shard of a cluster (the pipeline sets the checkpoint). */
+  source: SourceOptions;
   stage: Stage<M>;
   sink: Sink<M>;
   /** A message's size, for batches and the bytes in flight. */
@@ -123,15 +124,20 @@ export class Pipeline<M> {
   private readonly maxSpoolBytes: number;
   private readonly output: StageOutput<M>;
   private route: unknown;
-  private replica: Replica | null = null;
+  private source: Source | null = null;
   private failure: unknown = null;
 
   // The batch being filled, and those the sink has not confirmed, in order.
   private open: { messages: M[]; bytes: number; openedMs: number } | null = null;
   private readonly unconfirmed: Array<Pending<M>> = [];
   private inFlightBytes = 0;
-  /** Where the stream stands after the last event taken (null inside a snapshot). */
-  private position: Checkpoint | null = null;
+  /**
+   * Where each stream stands after the last event taken (null inside a snapshot), by shard ('' for a
+   * single server's stream).
+   */
+  private readonly positions = new Map<string, Checkpoint | null>();
+  /** The streams ('' or a shard's ID) inside a snapshot: there is no position to continue them from until it ends. */
+  private readonly snapshots = new Set<string>();
   /** The sink's connection: a write of an older generation failing says nothing about the current one. */
   private generation = 0;
   private sinkUp = false;
@@ -140,12 +146,10 @@ export class Pipeline<M> {
   private failuresSinceConfirm = 0;
   private roomWaiters: Array<() => void> = [];
   /** The position the file holds (undefined: not written by this run, so it may hold another route's). */
-  private savedPosition: Checkpoint | null | undefined = undefined;
+  private savedPosition: Position | null | undefined = undefined;
   /** Where the confirmed events reach (null: inside a snapshot; undefined: nothing confirmed yet), and what the sink covers there. */
-  private confirmedPosition: Checkpoint | null | undefined = undefined;
+  private confirmedPosition: Position | null | undefined = undefined;
   private confirmedExtent: unknown = undefined;
-  /** Inside a snapshot: there is no position to continue from until it ends. */
-  private inSnapshot = false;
   /**
    * Writes were left out since the last batch: the position moved with no message to carry it. (The stage
    * does not count the sink's own writes: moving the position is itself such a write on a Redis stream
@@ -184,7 +188,7 @@ export class Pipeline<M> {
   stop(): void {
     this.abort.abort();
     this.halted.abort();
-    this.replica?.stop();
+    this.source?.stop();
     // The replica may be waiting for room that a sink which is down or blocked would never make.
     this.wakeRoomWaiters();
   }
@@ -253,7 +257,7 @@ export class Pipeline<M> {
   }
 
   /** Where to continue from: the position stored (by the sink, or in the file) under the same route. */
-  private async storedPosition(): Promise<Checkpoint | null> {
+  private async storedPosition(): Promise<Position | null> {
     const stored = this.sink.storesPosition ? await this.sink.readPosition!() : this.positionFile?.load() ?? null;
     if (!stored) return null;
     this.sequence = stored.sequence;
@@ -272,24 +276,37 @@ export class Pipeline<M> {
     return null;
   }
 
-  private async stream(from: Checkpoint | null): Promise<void> {
-    this.position = from;
+  private async stream(from: Position | null): Promise<void> {
+    if (!this.options.source.cluster) this.positions.set('', isClusterPosition(from) ? null : from);
     this.confirmedPosition = this.savedPosition = from ?? undefined;
-    if (from) this.status.confirmed = { events: 0, replid: from.replid, offset: from.offset };
-    this.replica = new Replica({ ...this.options.source, checkpoint: from });
-    if (this.abort.signal.aborted) this.replica.stop();
-    await this.replica.run((event) => this.handle(event));
+    if (from && !isClusterPosition(from)) this.status.confirmed = { events: 0, replid: from.replid, offset: from.offset };
+    this.source = openSource(this.options.source, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
+    if (this.abort.signal.aborted) this.source.stop();
+    await this.source.run((event, shard) => this.handle(event, shard));
   }
 
-  private handle(event: ReplicaEvent): void | Promise<void> {
+  /** A cluster's shards, found: each stands where it continues from until its events move it. */
+  private startShards(shards: ShardStart[]): void {
+    for (const { shard, from } of shards) this.positions.set(shard.id, from);
+  }
+
+  /** Where the source stands: a single stream's checkpoint (null inside a snapshot), or each shard's that has one. */
+  private position(): Position | null {
+    if (!this.options.source.cluster) return this.positions.get('') ?? null;
+    const shards: Checkpoint[] = [];
+    for (const cp of this.positions.values()) if (cp) shards.push(cp);
+    return { shards };
+  }
+
+  private handle(event: ReplicaEvent, shard?: ShardRef): void | Promise<void> {
     if (this.failure) {
-      this.replica!.stop();
+      this.source!.stop();
       return;
     }
     this.options.onSourceEvent?.(event);
-    this.follow(event);
+    this.follow(event, shard);
     try {
-      if (this.stage.handle(event, this.output)) this.skippedWrites = true;
+      if (this.stage.handle(event, this.output, shard)) this.skippedWrites = true;
     } catch (err) {
       this.fail(err);
       return;
@@ -301,26 +318,32 @@ export class Pipeline<M> {
    * Where the stream stands once `event` is taken, and the status it changes. Set before the stage makes
    * the event's messages: a batch they fill closes with the position after them.
    */
-  private follow(event: ReplicaEvent): void {
+  private follow(event: ReplicaEvent, shard?: ShardRef): void {
+    const stream = shard?.id ?? '';
+    const positions = this.positions;
+    // A shard's phase lines name it: a cluster's shards each have their own.
+    const from = shard ? `shard ${shard.node} (slots ${slotRanges(shard.slots)})` : 'the source';
     switch (event.type) {
-      case 'command': this.position = { replid: event.replid, offset: event.command.offset, db: event.command.db }; break;
-      case 'transaction': this.position = { replid: event.replid, offset: event.offset, db: event.commands.at(-1)?.db ?? this.position?.db ?? 0 }; break;
+      case 'command': positions.set(stream, { replid: event.replid, offset: event.command.offset, db: event.command.db }); break;
+      case 'transaction':
+        positions.set(stream, { replid: event.replid, offset: event.offset, db: event.commands.at(-1)?.db ?? positions.get(stream)?.db ?? 0 });
+        break;
       case 'full-sync-start':
         // The writes before it keep their position: no batch spans the start of a snapshot.
         this.closeBatch();
         this.status.fullSyncs++;
-        this.phase('snapshot', `full sync from the source (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
-        this.inSnapshot = true;
-        this.position = null;
+        this.phase('snapshot', `full sync from ${from} (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
+        this.snapshots.add(stream);
+        positions.set(stream, null);
         break;
       case 'full-sync-end':
-        this.inSnapshot = false;
+        this.snapshots.delete(stream);
         // Without a replication ID (a SYNC-style transfer) there is nothing a restart could continue from.
-        this.position = event.replid ? { replid: event.replid, offset: event.offset, db: 0 } : null;
-        this.phase('streaming', `snapshot done (${this.stage.snapshotSummary?.() ?? `${event.keys} keys`}); streaming writes`);
+        positions.set(stream, event.replid ? { replid: event.replid, offset: event.offset, db: 0 } : null);
+        if (this.snapshots.size === 0) this.phase('streaming', `snapshot done (${this.stage.snapshotSummary?.() ?? `${event.keys} keys`}); streaming writes`);
         break;
-      case 'replid-changed': this.position = { replid: event.to, offset: event.offset, db: this.position?.db ?? 0 }; break;
-      case 'resumed': this.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`); break;
+      case 'replid-changed': positions.set(stream, { replid: event.to, offset: event.offset, db: positions.get(stream)?.db ?? 0 }); break;
+      case 'resumed': this.phase('streaming', `resumed from ${from} at offset ${event.offset} of ${event.replid}`); break;
       case 'link-up':
         if (this.linkWasUp) this.status.sourceReconnects++;
         this.linkWasUp = true;
@@ -355,7 +378,7 @@ export class Pipeline<M> {
     if (!open) return;
     this.open = null;
     this.skippedWrites = false;
-    this.push({ messages: open.messages, position: this.position, sequence: ++this.sequence }, open.bytes, open.openedMs);
+    this.push({ messages: open.messages, position: this.position(), sequence: ++this.sequence }, open.bytes, open.openedMs);
     this.status.published.batches++;
   }
 
@@ -393,7 +416,7 @@ export class Pipeline<M> {
       // Null inside a snapshot: once its start is confirmed, no earlier position may be continued from.
       this.confirmedPosition = position;
       this.confirmedExtent = done.extent;
-      if (position) {
+      if (position && !isClusterPosition(position)) {
         this.status.confirmed.replid = position.replid;
         this.status.confirmed.offset = position.offset;
       }
@@ -514,7 +537,7 @@ export class Pipeline<M> {
   private fail(error: unknown): void {
     this.failure ??= error;
     this.halted.abort();
-    this.replica?.stop();
+    this.source?.stop();
     this.wakeRoomWaiters();
   }
 
@@ -522,14 +545,15 @@ export class Pipeline<M> {
 
   /** Carries the position past writes left out, in a batch with no message, when nothing else would. */
   private carryPosition(): void {
-    if (!this.skippedWrites || this.open || this.unconfirmed.length > 0 || !this.position || this.inSnapshot) return;
+    const position = this.position();
+    if (!this.skippedWrites || this.open || this.unconfirmed.length > 0 || !position || this.snapshots.size > 0) return;
     this.skippedWrites = false;
-    this.push({ messages: [], position: this.position, sequence: ++this.sequence }, 0, Date.now());
+    this.push({ messages: [], position, sequence: ++this.sequence }, 0, Date.now());
   }
 
   private tick(): void {
     this.carryPosition();
-    const spooled = this.replica?.backlog.spooledBytes ?? 0;
+    const spooled = this.source?.backlog.spooledBytes ?? 0;
     if (spooled > this.maxSpoolBytes && !this.failure) {
       this.fail(new PipelineError(`${spooled} bytes of the source's stream wait in the spool file while ${this.sink.name} ` +
         `${this.sinkUp ? 'confirms too slowly' : 'is down'} (limit ${this.maxSpoolBytes}): stopped, the position of the last confirmed event saved`));
@@ -538,7 +562,7 @@ export class Pipeline<M> {
   }
 
   private emitStatus(): void {
-    const backlog = this.replica?.backlog;
+    const backlog = this.source?.backlog;
     const oldest = this.unconfirmed[0]?.openedMs ?? this.open?.openedMs ?? null;
     this.status.queuedBytes = backlog?.queuedBytes ?? 0;
     this.status.spoolBytes = backlog?.spooledBytes ?? 0;
@@ -558,4 +582,9 @@ export class Pipeline<M> {
     this.status.warnings++;
     this.options.onEvent?.({ type: 'warning', message });
   }
+}
+
+/** Slot ranges as a cluster lists them: 0-5460,6000. */
+function slotRanges(slots: Array<[number, number]>): string {
+  return slots.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`)).join(',') || 'none';
 }

@@ -3,12 +3,14 @@
 // that appends to a file, how much of that file it covers), and a lock file beside it so that two
 // processes never share one position (both would send, each moving it).
 //
-// {"replid":"<40 hex>","offset":N,"db":N,"route":{...},"output":{"path":"/abs/file","bytes":N}}: tail's
-// checkpoint files of earlier versions ({"replid","offset","db"[,"output"]}) are the same without a route.
+// {"replid":"<40 hex>","offset":N,"db":N,"route":{...},"output":{"path":"/abs/file","bytes":N}}, a
+// cluster's with {"shards":[{"replid","offset","db"}...]} instead of the first three: tail's checkpoint
+// files of earlier versions ({"replid","offset","db"[,"output"]}) are the same without a route.
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Checkpoint } from '../replica/events.js';
-import { checkpointOf, outputExtentOf, readJsonFile, writeFileAtomically, type OutputExtent } from '../replica/checkpoint-file.js';
+import { positionFields, positionOf, type Position } from './position.js';
+import { outputExtentOf, readJsonFile, writeFileAtomically, type OutputExtent } from '../replica/checkpoint-file.js';
 import { bootTag, deadHere, type LeaseHolder } from '../sync/target-lease.js';
 import type { StoredPosition } from './sink.js';
 
@@ -73,12 +75,15 @@ export class PositionFile {
 
   /** The saved position, or null when the file does not exist. Throws on a file that is not one. */
   load(): SavedPosition | null {
-    const saved = readJsonFile<Partial<Checkpoint> & { route?: unknown; output?: Partial<OutputExtent> }>(this.path, 'a position file');
+    const saved = readJsonFile<Partial<Checkpoint> & { shards?: unknown; route?: unknown; output?: Partial<OutputExtent> }>(this.path, 'a position file');
     if (saved === null) return null;
     const extent = outputExtentOf(saved.output, `${this.path} is not a position file`);
     // No replid: saved during a snapshot whose start was sent, or before the first position: nothing to continue from.
-    if (saved.replid === undefined && (saved.route !== undefined || extent)) return { position: null, sequence: 0, route: saved.route, extent };
-    const position = checkpointOf(saved, `${this.path} is not a position file: expected {"replid":"<40 hex digits>","offset":N,"db":N,"route":{...}}`);
+    if (saved.replid === undefined && saved.shards === undefined && (saved.route !== undefined || extent)) {
+      return { position: null, sequence: 0, route: saved.route, extent };
+    }
+    const position = positionOf(saved, `${this.path} is not a position file: expected {"replid":"<40 hex digits>","offset":N,"db":N,"route":{...}}, ` +
+      'or {"shards":[{"replid":…,"offset":…,"db":…}…],"route":{...}}');
     return { position, sequence: 0, route: saved.route, extent };
   }
 
@@ -86,8 +91,8 @@ export class PositionFile {
    * Saves the position (null: none, a snapshot's start was sent), the route it was reached under, and how
    * much of an output file it covers.
    */
-  save(position: Checkpoint | null, route: unknown, output?: unknown): void {
-    const fields = position && { replid: position.replid, offset: position.offset, db: position.db };
+  save(position: Position | null, route: unknown, output?: unknown): void {
+    const fields = position && positionFields(position);
     writeFileAtomically(this.path, `${JSON.stringify({ ...fields, route, output })}\n`);
   }
 

@@ -1,7 +1,7 @@
 // Where a pipeline's messages go: one small interface every destination implements (a broker, a Redis
 // stream, a file). The pipeline (pipeline.ts) hands a sink batches in the order of the source's stream and
 // moves its position only once a batch is confirmed; a sink only has to send, confirm and keep order.
-import type { Checkpoint } from '../replica/events.js';
+import type { Position } from './position.js';
 
 /** The fields a subject or routing-key template may name (route-template.ts). */
 export interface MessageRoute {
@@ -33,7 +33,7 @@ export interface SinkMessage {
  */
 export interface SinkBatch<M = SinkMessage> {
   messages: M[];
-  position: Checkpoint | null;
+  position: Position | null;
   /**
    * Numbers the batches of a position, from the stored one's + 1: a sink that stores the position
    * stores this with it, and skips a batch sent again after a reconnect whose number it already holds
@@ -45,7 +45,7 @@ export interface SinkBatch<M = SinkMessage> {
 /** A position a sink keeps itself, with what it was written under (the route must match to continue). */
 export interface StoredPosition {
   /** Null when only the sequence is stored (a snapshot in progress when the publisher stopped). */
-  position: Checkpoint | null;
+  position: Position | null;
   /** The last batch's sequence number. */
   sequence: number;
   /**

@@ -2,6 +2,7 @@
 // them and turns each into the messages of its sink (change events for publish, JSON lines for tail); the
 // pipeline around it keeps the position, the batches and the sink.
 import type { ReplicaEvent } from '../replica/events.js';
+import type { ShardRef } from './source.js';
 
 /** Where a stage puts what it makes of an event. */
 export interface StageOutput<M> {
@@ -30,9 +31,9 @@ export interface Stage<M> {
    * Makes the messages of one event of the source. Returns true when the event held writes that were
    * left out (filtered, dropped by a hook), so that the position moved with no message to carry it; not
    * for the sink's own writes, or carrying the position would be written, and read back, forever.
-   * Throws to stop the pipeline.
+   * Throws to stop the pipeline. `shard`: the cluster shard whose stream the event is of.
    */
-  handle(event: ReplicaEvent, output: StageOutput<M>): boolean | void;
+  handle(event: ReplicaEvent, output: StageOutput<M>, shard?: ShardRef): boolean | void;
   /** What a finished snapshot amounted to, for the phase line (e.g. "1200 keys published"). */
   snapshotSummary?(): string;
 }

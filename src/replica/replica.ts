@@ -64,6 +64,12 @@ export interface ReconnectOptions {
    * with the last error. Default: never.
    */
   maxRetryTimeMs?: number;
+  /**
+   * Asked before each reconnection (not the first connection): where the master is now, as a URL, when it
+   * moved (a cluster shard's replica promoted in a failover); null to try the same address again. The
+   * checkpoint goes with it: a promoted replica continues its former master's stream.
+   */
+  relocate?: () => Promise<string | null>;
 }
 
 const PROGRESS_INTERVAL_MS = 100;
@@ -276,11 +282,17 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   }
 
   private async connectLoop(): Promise<void> {
-    const endpoint = parseRedisUrl(this.options.url);
-    const { initialDelayMs = 100, maxDelayMs = 5000, waitForMaster = true, maxRetryTimeMs = Infinity } = this.options.reconnect ?? {};
+    let endpoint = parseRedisUrl(this.options.url);
+    const { initialDelayMs = 100, maxDelayMs = 5000, waitForMaster = true, maxRetryTimeMs = Infinity, relocate } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
     let failingSince: number | null = null;
+    let attempts = 0;
     while (!this.stopped) {
+      if (attempts++ > 0 && relocate) {
+        const moved = await relocate().catch(() => null);
+        if (moved) endpoint = parseRedisUrl(moved);
+        if (this.stopped) return;
+      }
       // Resolves when the link closes (with why and where), or with the error that kept it from opening.
       const error = await new Promise<Error>((resolve) => {
         this.connect(endpoint, (e) => resolve(this.linkLost(e))).catch(resolve);

@@ -7,6 +7,7 @@
 //
 // Commands are pipelined, many blocks in flight; a step (starting or ending a copy, deleting the keys the
 // sync owns) runs once everything before it is applied, and before anything after it is sent.
+import { singleCheckpoint } from '../pipeline/position.js';
 import { RespErrorReply, RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
 import type { Checkpoint } from '../replica/events.js';
@@ -134,9 +135,10 @@ export class TargetSink implements Sink<TargetMessage> {
       for (let i = 0; i < message.count; i++) origins.push({ message, index: i });
       if (message.endDb !== -1) db = message.endDb;
     }
-    if (batch.position) {
+    const position = singleCheckpoint(batch.position, 'the pipeline');
+    if (position) {
       if (db !== 0) add(['SELECT', 0]);
-      add(this.stateCommand(batch.position, 'streaming'));
+      add(this.stateCommand(position, 'streaming'));
       db = 0;
     }
     this.connectionDb = db;
@@ -175,10 +177,11 @@ export class TargetSink implements Sink<TargetMessage> {
     replies.forEach((reply, i) => {
       if (reply instanceof RespErrorReply) this.sync.warn(`the target answered ${nameOf(origins[i]!).toUpperCase()} with an error (the source did not): ${reply.message}`);
     });
-    if (!batch.position) return;
+    const position = singleCheckpoint(batch.position, 'the pipeline');
+    if (!position) return;
     let writes = 0;
     for (const m of batch.messages) if (m.kind === 'commands') writes += m.writes;
-    this.sync.applied(batch.position, writes, 1);
+    this.sync.applied(position, writes, 1);
   }
 
   // ------------------------------------------------------------------ steps

@@ -82,7 +82,7 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     nodes,
     stop,
     async masters() {
-      const c = await RedisClient.connect(nodes.find((n) => n.process.exitCode === null)!.port);
+      const c = await RedisClient.connect(nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!.port);
       try {
         const lines = String(await c.ok('CLUSTER', 'NODES')).trim().split('\n');
         return lines.filter((l) => /(^|,)master(,|$)/.test(l.split(' ')[2]!) && !l.split(' ')[2]!.includes('fail'))

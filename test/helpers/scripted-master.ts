@@ -1,11 +1,11 @@
 // A scripted master on loopback, for what no real server sends (a corrupt snapshot, a reply to PSYNC that
 // does not answer it): it answers the handshake as Redis does (PING, AUTH, REPLCONF) and hands PSYNC to
-// the test's script.
+// the test's script; any other command gets Redis's unknown-command error (a client's INFO, say).
 import { createServer, type Server, type Socket } from 'node:net';
 
 export interface ScriptedMaster {
   port: number;
-  /** Connections accepted so far. */
+  /** Connections that asked for PSYNC so far (replication links, not a client's INFO). */
   readonly connections: number;
   close(): Promise<void>;
 }
@@ -24,7 +24,6 @@ export async function startScriptedMaster(psync: (socket: Socket, args: string[]
   let connections = 0;
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
-    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
@@ -36,7 +35,10 @@ export async function startScriptedMaster(psync: (socket: Socket, args: string[]
         const name = next.args[0]!.toUpperCase();
         if (name === 'PING') socket.write('+PONG\r\n');
         else if (name === 'AUTH' || (name === 'REPLCONF' && next.args[1]?.toUpperCase() !== 'ACK')) socket.write('+OK\r\n');
-        else if (name === 'PSYNC') psync(socket, next.args.slice(1));
+        else if (name === 'PSYNC') {
+          connections++;
+          psync(socket, next.args.slice(1));
+        } else if (name !== 'REPLCONF') socket.write(`-ERR unknown command '${next.args[0]}'\r\n`);
       }
     });
   });

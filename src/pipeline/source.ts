@@ -1,0 +1,49 @@
+// Where a pipeline's events come from: a Replica of one server, or a cluster source (a Replica per shard,
+// cluster/cluster-source.ts). Either hands over the events of each replication stream in its order; a
+// cluster's shards interleave, each one's events tagged with its shard.
+import { ClusterSource } from '../cluster/cluster-source.js';
+import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
+import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
+import { singleCheckpoint, type Position } from './position.js';
+
+/** A shard of a cluster source, as its events name it. */
+export interface ShardRef {
+  /** Its master's node ID when the source found the shard. */
+  id: string;
+  /** The slot ranges it served then (inclusive). */
+  slots: Array<[number, number]>;
+  /** The node its events are read from: host:port. */
+  node: string;
+}
+
+/** A shard a cluster source follows, and the checkpoint it continues from (null: a new snapshot). */
+export interface ShardStart {
+  shard: ShardRef;
+  from: Checkpoint | null;
+}
+
+export interface Source {
+  /**
+   * Calls `handle` with every event, one at a time per stream (a promise it returns is awaited before
+   * that stream's next event), until stopped; rejects with what ended it. `shard`: a cluster's shard.
+   */
+  run(handle: (event: ReplicaEvent, shard?: ShardRef) => void | Promise<void>): Promise<void>;
+  stop(): void;
+  /** What waits for the consumer: in memory, and spooled to disk. */
+  readonly backlog: ReplicaBacklog;
+}
+
+export type SourceOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'> & {
+  /** The URL is a node of a Redis Cluster: follow every shard (one replication link each). */
+  cluster?: boolean;
+};
+
+/**
+ * The source `options` describe, continuing from `from` (`where` names what held it, for a refusal);
+ * `onShards`: a cluster's shards, once found, before their events.
+ */
+export function openSource(options: SourceOptions, from: Position | null, where: string, onShards: (shards: ShardStart[]) => void): Source {
+  const { cluster, ...replica } = options;
+  if (cluster) return new ClusterSource(replica, from, onShards);
+  return new Replica({ ...replica, checkpoint: singleCheckpoint(from, where) });
+}

@@ -1,0 +1,197 @@
+// `redistap tail` given one node of a real Redis Cluster (six redis-server --cluster-enabled yes, joined by
+// redis-cli --cluster create): it follows every shard, each line names its shard and a key's line its hash
+// slot (as the cluster itself computes them: CLUSTER KEYSLOT, CLUSTER NODES), and a restart continues
+// every shard with PSYNC from its own position, each write once in -o FILE.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, type CliProcess } from './helpers/cli-process.js';
+import { ClusterWriter } from './helpers/cluster-writer.js';
+import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
+import { haveRedisServer, type RedisClient } from './helpers/redis-server.js';
+import { canonicalDump } from './helpers/keyspace.js';
+
+const live = haveRedisServer();
+
+interface Line {
+  event?: string;
+  key?: string;
+  value?: string;
+  cmd?: string[];
+  shard?: string;
+  slot?: number | null;
+  slots?: Array<[number, number]>;
+  replid?: string;
+  offset?: number;
+}
+
+async function waitFor(what: string, test: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(!live)('tail from a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let writer: ClusterWriter;
+  let dir: string;
+  const running: CliProcess[] = [];
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
+    dir = mkdtempSync(join(tmpdir(), 'redistap-tail-cluster-'));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const run of running) if (run.child.exitCode === null) run.child.kill('SIGKILL');
+    writer?.close();
+    await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A node that answers (some may have been killed). */
+  async function anyNode(): Promise<RedisClient> {
+    for (const n of cluster.nodes) {
+      const c = n.process.exitCode === null && n.process.signalCode === null ? await writer.client(n.port) : undefined;
+      if (c) return c;
+    }
+    throw new Error('no node answers');
+  }
+
+  /** CLUSTER NODES lines as fields: id, address, flags, master id, ..., slot ranges. */
+  async function clusterNodes(): Promise<string[][]> {
+    return String(await (await anyNode()).ok('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+  }
+
+  /** The master that serves each slot now, by node ID, as CLUSTER NODES says. */
+  async function slotOwners(): Promise<Map<number, string>> {
+    const owners = new Map<number, string>();
+    for (const [id, , flags, , , , , , ...ranges] of await clusterNodes()) {
+      if (!flags!.split(',').includes('master')) continue;
+      for (const range of ranges) {
+        const [a, b = a] = range.split('-').map(Number);
+        for (let s = a!; s <= b!; s++) owners.set(s, id!);
+      }
+    }
+    return owners;
+  }
+
+  const lines = (file: string): Line[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+
+  it('follows every shard, each line with its shard and slot; a restart continues each shard with PSYNC, each write once', async () => {
+    for (let i = 0; i < 150; i++) await writer.call('SET', `before:${i}`, `b${i}`);
+    const file = join(dir, 'changes.jsonl');
+    const checkpoint = join(dir, 'tail.pos');
+    const args = [`redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
+
+    const first = cli(['tail', ...args]);
+    running.push(first);
+    await waitFor('three snapshots', () => (first.err().match(/full sync done/g) ?? []).length === 3);
+    for (let i = 0; i < 150; i++) await writer.call('SET', `during:${i}`, `d${i}`);
+    for (let i = 0; i < 20; i++) await writer.call('DEL', `before:${i}`);
+    await waitFor('the writes in FILE', () => lines(file).filter((l) => l.cmd).length === 170);
+    first.child.kill('SIGINT');
+    expect(await first.exit).toBe(0);
+
+    for (let i = 0; i < 100; i++) await writer.call('SET', `while:${i}`, `w${i}`);
+    const second = cli(['tail', ...args]);
+    running.push(second);
+    await waitFor('the writes made while tail was stopped', () => lines(file).filter((l) => l.cmd).length === 270);
+    second.child.kill('SIGINT');
+    expect(await second.exit).toBe(0);
+
+    const all = lines(file);
+    const owners = await slotOwners();
+    const masters = new Set(owners.values());
+    expect(masters.size).toBe(3);
+    // One snapshot per shard, in the first run only; each names the slots its keys come from.
+    const starts = all.filter((l) => l.event === 'full-sync-start');
+    expect(new Set(starts.map((l) => l.shard))).toEqual(masters);
+    expect(starts).toHaveLength(3);
+    for (const start of starts) {
+      for (const [a, b] of start.slots!) for (let s = a; s <= b; s++) expect(owners.get(s)).toBe(start.shard);
+    }
+    expect(second.err()).not.toMatch(/full sync/);
+    expect(second.err().match(/resumed /g)).toHaveLength(3);
+    expect(all.filter((l) => l.event === 'resumed')).toHaveLength(3);
+
+    // Every key's line has the slot the cluster gives its key, and the shard serving that slot.
+    const node = await anyNode();
+    const keyed = all.filter((l) => l.key !== undefined || l.cmd);
+    for (const l of keyed) {
+      const key = l.key ?? l.cmd![1]!;
+      expect(l.slot).toBe(Number(await node.call('CLUSTER', 'KEYSLOT', key)));
+      expect(l.shard).toBe(owners.get(l.slot!));
+    }
+    // Each write once, in its shard's order.
+    const writes = all.filter((l) => l.cmd).map((l) => `${l.cmd!.join(' ')}`);
+    expect(new Set(writes).size).toBe(writes.length);
+    for (const shard of masters) {
+      const offsets = all.filter((l) => l.cmd && l.shard === shard).map((l) => l.offset!);
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    }
+
+    // The lines alone rebuild the cluster's keyspace: the snapshot keys, then the writes.
+    const rebuilt = new Map<string, string>();
+    for (const l of all) {
+      if (l.key !== undefined) rebuilt.set(l.key, l.value!);
+      else if (l.cmd?.[0] === 'SET') rebuilt.set(l.cmd[1]!, l.cmd[2]!);
+      else if (l.cmd?.[0] === 'DEL') for (const k of l.cmd.slice(1)) rebuilt.delete(k);
+    }
+    const masterPorts = await cluster.masters();
+    const expected = masterPorts.flatMap((port) => canonicalDump(port)).map((line) => JSON.parse(line) as Line);
+    expect(new Map([...rebuilt].sort())).toEqual(new Map(expected.map((l) => [l.key!, l.value!] as [string, string]).sort()));
+  }, 120_000);
+
+  it('continues each shard on its promoted replica after a CLUSTER FAILOVER and after its master is killed: no full sync, each write once', async () => {
+    const file = join(dir, 'failover.jsonl');
+    const checkpoint = join(dir, 'failover.pos');
+    const masterPorts = await cluster.masters();
+    // The node given to tail is a master that will be killed: the source must find the others itself.
+    const killed = cluster.nodes.find((n) => masterPorts.includes(n.port))!;
+    const run = cli(['tail', `redis://127.0.0.1:${killed.port}`, '-o', file, '--checkpoint', checkpoint, '--no-rdb']);
+    running.push(run);
+    await waitFor('three snapshots', () => (run.err().match(/full sync done/g) ?? []).length === 3);
+    const writes = async (tag: string) => {
+      for (let i = 0; i < 100; i++) await writer.call('SET', `${tag}:${i}`, `${tag}${i}`);
+    };
+    await writes('a');
+
+    // A graceful failover of another shard: its replica takes over, the old master becomes its replica.
+    const nodes = await clusterNodes();
+    const killedId = nodes.find((f) => f[1]!.startsWith(`127.0.0.1:${killed.port}@`))![0]!;
+    const other = nodes.find((f) => f[2]!.includes('master') && f[0] !== killedId)!;
+    const promoted = Number(/:(\d+)@/.exec(nodes.find((f) => f[3] === other[0])![1]!)![1]);
+    await (await writer.client(promoted))!.ok('CLUSTER', 'FAILOVER');
+    await waitFor('the graceful failover', async () => (await (await writer.client(promoted))!.info('replication', 'role')) === 'master');
+    await writes('b');
+
+    // The given node's master killed: the cluster promotes its replica (cluster-node-timeout 1 s).
+    const killedReplica = Number(/:(\d+)@/.exec(nodes.find((f) => f[3] === killedId)![1]!)![1]);
+    killed.process.kill('SIGKILL');
+    await waitFor('the replica of the killed master promoted', async () =>
+      (await (await writer.client(killedReplica))!.info('replication', 'role')) === 'master', 60_000);
+    await writes('c');
+
+    await waitFor('every write in FILE', () => lines(file).filter((l) => l.cmd).length === 300, 60_000);
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+
+    const all = lines(file);
+    expect(all.filter((l) => l.event === 'full-sync-start')).toHaveLength(3);
+    expect(run.err().match(/full sync from/g)).toHaveLength(3);
+    // Both shards that changed master continued their stream under the promoted node's new ID.
+    expect(new Set(all.filter((l) => l.event === 'replid-changed').map((l) => l.shard)).size).toBe(2);
+    const sets = all.filter((l) => l.cmd).map((l) => l.cmd!.join(' '));
+    expect(new Set(sets).size).toBe(300);
+    const rebuilt = new Map(all.filter((l) => l.cmd?.[0] === 'SET').map((l) => [l.cmd![1]!, l.cmd![2]!]));
+    const now = await cluster.masters();
+    const expected = now.flatMap((port) => canonicalDump(port)).map((line) => JSON.parse(line) as Line)
+      .filter((l) => /^[abc]:/.test(l.key!));
+    expect(new Map([...rebuilt].sort())).toEqual(new Map(expected.map((l) => [l.key!, l.value!] as [string, string]).sort()));
+  }, 180_000);
+});
