@@ -131,6 +131,11 @@ or when it names no key (FLUSHALL); one whose keys cannot be told is left out wi
 and evicted keys reach a replica as DEL or UNLINK (class generic), like a user's DEL. The position
 remembers the options it was saved with: a run with others refuses, unless --resync.
 
+A node of a Redis Cluster (cluster_enabled:1) is published as its whole cluster: a replica of each
+shard's master, every event with its "shard" (the master's node ID when found) and a key's with its
+hash "slot"; events are in order per shard. The position holds each shard's; when a shard's master
+fails over, publish continues on the promoted replica with PSYNC (docs/event-schema.md).
+
 Delivery:
   redis://   exactly once: the events and the position go in one MULTI/EXEC (the position is kept in
              redistap:publish:<stream>). One publish per stream: a second one refuses to start.

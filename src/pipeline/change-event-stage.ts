@@ -11,6 +11,7 @@ import { EventFilter, type EventFilterOptions, type FilterRecord } from './event
 import { PipelineError } from './pipeline.js';
 import { readCommandTable } from './source-commands.js';
 import type { Sink, SinkMessage } from './sink.js';
+import type { ShardRef } from './source.js';
 import type { Stage, StageOutput } from './stage.js';
 
 export interface ChangeEventStageOptions {
@@ -56,11 +57,12 @@ export class ChangeEventStage implements Stage<SinkMessage> {
   private readonly events: ChangeEvents;
   private output!: StageOutput<SinkMessage>;
   /**
-   * The snapshot being published: its replid and offset (its events' place); `seqs`: keys given a seq so
-   * far; `keys`: those published (the transform hook may drop some).
+   * The snapshots being published, by shard ('' for one server): replid and offset (their events' place);
+   * `seqs`: keys given a seq so far; `keys`: those published (the transform hook may drop some).
    */
-  private snapshotPlace: { replid: string; offset: number; seqs: number; keys: number } | null = null;
-  private lastSnapshotKeys = 0;
+  private readonly snapshotPlaces = new Map<string, { replid: string; offset: number; seqs: number; keys: number }>();
+  /** Keys published by the snapshots since none was in progress (a cluster's shards each send one). */
+  private snapshotKeys = 0;
 
   constructor(private readonly options: ChangeEventStageOptions) {
     this.events = new ChangeEvents(options.sourceName, { snapshot: options.snapshot, partitions: options.partitions, resp: options.format === 'json+resp' });
@@ -82,29 +84,32 @@ export class ChangeEventStage implements Stage<SinkMessage> {
   }
 
   snapshotSummary(): string {
-    return `${this.lastSnapshotKeys} keys published`;
+    return `${this.snapshotKeys} keys published`;
   }
 
-  handle(event: ReplicaEvent, output: StageOutput<SinkMessage>): boolean {
+  handle(event: ReplicaEvent, output: StageOutput<SinkMessage>, shard?: ShardRef): boolean {
     this.output = output;
+    this.events.at(shard);
+    const stream = shard?.id ?? '';
     switch (event.type) {
       case 'command': return this.write([event.command], event.replid, event.command.offset, null);
       case 'transaction': return this.write(event.commands, event.replid, event.offset, event.firstOffset);
-      case 'entry': this.snapshotKey(event.entry); break;
+      case 'entry': this.snapshotKey(event.entry, stream); break;
       case 'full-sync-start':
         if (!event.replid) {
           // Its offsets start again from 0 at every connection: ids would repeat, with other events.
           throw new PipelineError('the source answered PSYNC with a SYNC-style transfer (PSYNC renamed or refused?): ' +
             'without a replication ID the events would have no lasting ids');
         }
-        this.snapshotPlace = { replid: event.replid, offset: event.offset, seqs: 0, keys: 0 };
+        if (this.snapshotPlaces.size === 0) this.snapshotKeys = 0;
+        this.snapshotPlaces.set(stream, { replid: event.replid, offset: event.offset, seqs: 0, keys: 0 });
         this.addAll(this.events.fullSyncStart(event.replid, event.offset, event.reason));
         break;
       case 'full-sync-end': {
-        const place = this.snapshotPlace!;
+        const place = this.snapshotPlaces.get(stream)!;
         this.addAll(this.events.fullSyncEnd(place.replid, place.offset, SEQ.firstSnapshotKey + place.seqs, place.keys));
-        this.lastSnapshotKeys = place.keys;
-        this.snapshotPlace = null;
+        this.snapshotKeys += place.keys;
+        this.snapshotPlaces.delete(stream);
         break;
       }
       case 'replid-changed': this.addAll(this.events.replidChanged(event.from, event.to, event.offset)); break;
@@ -209,8 +214,8 @@ export class ChangeEventStage implements Stage<SinkMessage> {
 
   // ------------------------------------------------------------------ snapshot and lifecycle events
 
-  private snapshotKey(entry: RdbEntry): void {
-    const place = this.snapshotPlace;
+  private snapshotKey(entry: RdbEntry, stream: string): void {
+    const place = this.snapshotPlaces.get(stream);
     if (!place || !this.filter.snapshotKey(entry.db, entry.key, entry.type)) return;
     if (this.options.sink.ownsKey?.(entry.db, entry.key)) return;
     const message = this.events.snapshotKey(entry, place.replid, place.offset, SEQ.firstSnapshotKey + place.seqs, this.partitionOf(entry.key));

@@ -8,8 +8,10 @@ import { CommandBuffer } from '../resp/command-buffer.js';
 import type { RdbEntry } from '../rdb/entry.js';
 import type { ReplicaCommand } from '../replica/events.js';
 import type { KeyClass } from '../sync/command-keys.js';
+import { hashSlot } from '../cluster/hash-slot.js';
 import { EventBytes } from './event-bytes.js';
 import type { MessageRoute, SinkMessage } from './sink.js';
+import type { ShardRef } from './source.js';
 
 /** The envelope's version: `v` of every event. A change a consumer must know about raises it. */
 export const EVENT_VERSION = 1;
@@ -66,6 +68,9 @@ const TX_ID_FIELD = utf8('],"tx":{"id":"');
 const TX_INDEX_FIELD = utf8('","index":');
 const TX_COUNT_FIELD = utf8(',"count":');
 const RESP_FIELD = utf8(',"resp":"');
+const SHARD_FIELD = utf8(',"shard":"');
+const SLOT_FIELD = utf8(',"slot":');
+const NULL = utf8('null');
 const COMMA = 0x2c;
 const DASH = 0x2d;
 const TILDE = 0x7e;
@@ -87,8 +92,10 @@ interface WrittenCommand {
 export class ChangeEvents {
   private readonly sourceJson: string;
   private readonly snapshot: SnapshotMode;
-  /** The tag of the snapshot being published (made at its start). */
-  private snapshotTag = '';
+  /** The tag of the snapshot being published (made at its start), by shard ('' for one server). */
+  private readonly snapshotTags = new Map<string, string>();
+  /** The cluster shard whose events are being made (at()), null for one server's. */
+  private shard: ShardRef | null = null;
   /** Where every event is written, its body taken from. */
   private readonly bytes = new EventBytes();
   /** What the writes of a command share, per command name. */
@@ -104,13 +111,23 @@ export class ChangeEvents {
     this.snapshot = options.snapshot;
   }
 
+  /** The events made next are of this cluster shard's stream (they name it, and a key's its slot); undefined: one server's. */
+  at(shard: ShardRef | undefined): void {
+    this.shard = shard ?? null;
+  }
+
+  private get snapshotTag(): string {
+    return this.snapshotTags.get(this.shard?.id ?? '') ?? '';
+  }
+
   /**
    * A write: its keys (argument positions) and keyspace class come from the source's command table. `tx`:
    * its place in its MULTI/EXEC block, among the block's writes in the same partition.
    */
   write(command: ReplicaCommand, replid: string, keyPositions: readonly number[], keyClass: KeyClass | null,
     tx: TransactionPlace | null, partition: number, copy: boolean): SinkMessage {
-    const id = this.head('write', { replid, offset: command.offset, seq: SEQ.write }, partition, copy);
+    const slot = this.shard ? (keyPositions.length > 0 ? hashSlot(command.arg(keyPositions[0]!)) : null) : undefined;
+    const id = this.head('write', { replid, offset: command.offset, seq: SEQ.write }, partition, copy, slot);
     const out = this.bytes;
     const written = this.written(command.name, keyClass);
     out.raw(DB_FIELD);
@@ -144,7 +161,7 @@ export class ChangeEvents {
   snapshotKey(entry: RdbEntry, replid: string, offset: number, seq: number, partition: number): SinkMessage | null {
     const line = this.snapshot === 'values' ? canonicalLine(entry) : keyLine(entry);
     if (line === null) return null;
-    const id = this.head('snapshot', { replid, offset, seq, snapshot: this.snapshotTag }, partition, false);
+    const id = this.head('snapshot', { replid, offset, seq, snapshot: this.snapshotTag }, partition, false, this.shard ? hashSlot(entry.key) : undefined);
     // The entry's canonical JSON (db, key, type, expire_ms, value) joins the envelope's fields.
     this.bytes.byte(COMMA);
     this.bytes.text(line.slice(1));
@@ -153,9 +170,11 @@ export class ChangeEvents {
 
   /** The source is sending a snapshot: a consumer drops what it holds (`reason`: why there was no continuing). */
   fullSyncStart(replid: string, offset: number, reason: string): SinkMessage[] {
-    this.snapshotTag = randomBytes(4).toString('hex');
+    this.snapshotTags.set(this.shard?.id ?? '', randomBytes(4).toString('hex'));
     const place = { replid, offset, seq: SEQ.fullSyncStart, snapshot: this.snapshotTag };
-    return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"}`);
+    // A shard's snapshot replaces the keys of its slots only: the event says which they are.
+    const slots = this.shard ? `,"slots":${JSON.stringify(this.shard.slots)}` : '';
+    return this.lifecycle('full-sync-start', place, `,"reason":${JSON.stringify(reason)},"snapshot":"${this.snapshot}"${slots}}`);
   }
 
   /**
@@ -189,7 +208,7 @@ export class ChangeEvents {
    * that, so each copy is an event of its own. The id is ASCII (a replid is hex): the string is read back
    * from its bytes.
    */
-  private head(event: string, place: Place, partition: number, copy: boolean): string {
+  private head(event: string, place: Place, partition: number, copy: boolean, slot?: number | null): string {
     const out = this.bytes;
     this.useReplid(place.replid);
     const idAt = out.position + ID_FIELD.length; // ASCII: as many bytes as characters
@@ -214,7 +233,20 @@ export class ChangeEvents {
       out.raw(PARTITION_FIELD);
       out.integer(partition);
     }
+    if (this.shard) this.shardFields(slot);
     return id;
+  }
+
+  /** `,"shard":"<id>"` and, for an event of a key, `,"slot":N` (null: a write without keys). */
+  private shardFields(slot: number | null | undefined): void {
+    const out = this.bytes;
+    out.raw(SHARD_FIELD);
+    out.text(this.shard!.id);
+    out.byte(QUOTE);
+    if (slot === undefined) return;
+    out.raw(SLOT_FIELD);
+    if (slot === null) out.raw(NULL);
+    else out.integer(slot);
   }
 
   /** The envelope's parts that name the replid are made again only when it changes. */

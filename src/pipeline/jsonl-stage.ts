@@ -30,8 +30,7 @@ export class JsonlStage implements Stage<Uint8Array> {
   constructor(private readonly filter: EventFilter | null, private readonly keys: KeyPositions | null = null) {}
 
   route(sink: string): unknown {
-    // A cluster's lines have fields one server's do not: a position of one is not continued as the other's.
-    return { format: 'jsonl', filter: this.filter?.record ?? null, sink, ...(this.keys && { cluster: true }) };
+    return { format: 'jsonl', filter: this.filter?.record ?? null, sink };
   }
 
   handle(event: ReplicaEvent, output: StageOutput<Uint8Array>, shard?: ShardRef): boolean {

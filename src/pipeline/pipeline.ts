@@ -12,6 +12,7 @@ import { sleep } from '../node/abortable-sleep.js';
 import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { PositionFile } from './position-file.js';
 import { isClusterPosition, type Position } from './position.js';
+import { isClusterNode } from '../cluster/topology.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
@@ -125,6 +126,8 @@ export class Pipeline<M> {
   private readonly output: StageOutput<M>;
   private route: unknown;
   private source: Source | null = null;
+  /** The source is a cluster (options.source.cluster, 'auto' resolved by prepare()). */
+  private clustered = false;
   private failure: unknown = null;
 
   // The batch being filled, and those the sink has not confirmed, in order.
@@ -158,7 +161,11 @@ export class Pipeline<M> {
   private skippedWrites = false;
   /** The last batch's number (SinkBatch.sequence). */
   private sequence = 0;
-  private linkWasUp = false;
+  /** Streams whose link has been up (a later link-up is a reconnection), and those whose link is down now. */
+  private readonly linksSeen = new Set<string>();
+  private readonly linksDown = new Set<string>();
+  /** A cluster's shards that have not streamed yet (neither resumed nor through their first snapshot). */
+  private readonly shardsStarting = new Set<string>();
 
   constructor(options: PipelineOptions<M>) {
     this.options = options;
@@ -249,8 +256,12 @@ export class Pipeline<M> {
 
   /** The stage ready (the source's command table read), and the sink connected. */
   private async prepare(): Promise<void> {
+    const { cluster, url, tls, timeoutMs } = this.options.source;
+    this.clustered = cluster === 'auto' ? await isClusterNode(url, tls, timeoutMs) : cluster === true;
     await this.stage.prepare?.();
-    this.route = this.stage.route(this.sink.routeName ?? this.sink.name);
+    const route = this.stage.route(this.sink.routeName ?? this.sink.name);
+    // A cluster's events have fields one server's do not, and its position another shape: neither continues the other.
+    this.route = this.clustered ? { ...(route as object), cluster: true } : route;
     await this.connectSink();
     this.sinkUp = true;
     this.status.sink = 'up';
@@ -277,22 +288,30 @@ export class Pipeline<M> {
   }
 
   private async stream(from: Position | null): Promise<void> {
-    if (!this.options.source.cluster) this.positions.set('', isClusterPosition(from) ? null : from);
+    if (!this.clustered) this.positions.set('', isClusterPosition(from) ? null : from);
     this.confirmedPosition = this.savedPosition = from ?? undefined;
     if (from && !isClusterPosition(from)) this.status.confirmed = { events: 0, replid: from.replid, offset: from.offset };
-    this.source = openSource(this.options.source, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
+    this.source = openSource({ ...this.options.source, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
     if (this.abort.signal.aborted) this.source.stop();
     await this.source.run((event, shard) => this.handle(event, shard));
   }
 
   /** A cluster's shards, found: each stands where it continues from until its events move it. */
   private startShards(shards: ShardStart[]): void {
-    for (const { shard, from } of shards) this.positions.set(shard.id, from);
+    for (const { shard, from } of shards) {
+      this.positions.set(shard.id, from);
+      this.shardsStarting.add(shard.id);
+    }
+  }
+
+  /** Every stream is streaming: none inside a snapshot, no shard of a cluster still starting. */
+  private get streaming(): boolean {
+    return this.snapshots.size === 0 && this.shardsStarting.size === 0;
   }
 
   /** Where the source stands: a single stream's checkpoint (null inside a snapshot), or each shard's that has one. */
   private position(): Position | null {
-    if (!this.options.source.cluster) return this.positions.get('') ?? null;
+    if (!this.clustered) return this.positions.get('') ?? null;
     const shards: Checkpoint[] = [];
     for (const cp of this.positions.values()) if (cp) shards.push(cp);
     return { shards };
@@ -338,18 +357,24 @@ export class Pipeline<M> {
         break;
       case 'full-sync-end':
         this.snapshots.delete(stream);
+        this.shardsStarting.delete(stream);
         // Without a replication ID (a SYNC-style transfer) there is nothing a restart could continue from.
         positions.set(stream, event.replid ? { replid: event.replid, offset: event.offset, db: 0 } : null);
-        if (this.snapshots.size === 0) this.phase('streaming', `snapshot done (${this.stage.snapshotSummary?.() ?? `${event.keys} keys`}); streaming writes`);
+        if (this.streaming) this.phase('streaming', `snapshot done (${this.stage.snapshotSummary?.() ?? `${event.keys} keys`}); streaming writes`);
         break;
       case 'replid-changed': positions.set(stream, { replid: event.to, offset: event.offset, db: positions.get(stream)?.db ?? 0 }); break;
-      case 'resumed': this.phase('streaming', `resumed from ${from} at offset ${event.offset} of ${event.replid}`); break;
+      case 'resumed':
+        this.shardsStarting.delete(stream);
+        if (this.streaming) this.phase('streaming', `resumed from ${from} at offset ${event.offset} of ${event.replid}`);
+        break;
       case 'link-up':
-        if (this.linkWasUp) this.status.sourceReconnects++;
-        this.linkWasUp = true;
-        this.status.source = 'up';
+        if (this.linksSeen.has(stream)) this.status.sourceReconnects++;
+        this.linksSeen.add(stream);
+        this.linksDown.delete(stream);
+        if (this.linksDown.size === 0) this.status.source = 'up';
         break;
       case 'link-down':
+        this.linksDown.add(stream);
         this.status.source = 'down';
         // The last one (no reconnection) carries the error the pipeline ends with, told once, by it.
         if (event.reconnectInMs !== null) this.warn(`link down: ${event.error.message}; reconnecting in ${event.reconnectInMs} ms`);

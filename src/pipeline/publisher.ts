@@ -97,7 +97,7 @@ function pipelineOptions(options: PublishOptions): PipelineOptions<SinkMessage> 
   });
   return {
     command: 'publish', stage, sink, sizeOf: (message) => message.body.length,
-    source: { url: options.source, tls: options.sourceTls, timeoutMs: options.timeoutMs, reconnect: options.reconnect, skipRdb: snapshot === 'none' },
+    source: { cluster: 'auto', url: options.source, tls: options.sourceTls, timeoutMs: options.timeoutMs, reconnect: options.reconnect, skipRdb: snapshot === 'none' },
     positionFile: options.positionFile ?? null, resync: options.resync,
     maxInFlightBytes: options.maxInFlightBytes, maxSpoolBytes: options.maxSpoolBytes, sinkReconnect: options.reconnect,
     signal: options.signal, onEvent: options.onEvent,

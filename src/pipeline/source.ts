@@ -34,8 +34,11 @@ export interface Source {
 }
 
 export type SourceOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'> & {
-  /** The URL is a node of a Redis Cluster: follow every shard (one replication link each). */
-  cluster?: boolean;
+  /**
+   * The URL is a node of a Redis Cluster: follow every shard (one replication link each). 'auto': when
+   * the node says so (INFO cluster), asked before the source starts.
+   */
+  cluster?: boolean | 'auto';
 };
 
 /**

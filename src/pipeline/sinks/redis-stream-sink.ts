@@ -5,6 +5,8 @@
 // fenced-block.ts) guard every block, so a second publisher refuses to start and one that lost the
 // stream (frozen past its lease) has its blocks refused whole.
 import type { ConnectionOptions } from 'node:tls';
+import type { Checkpoint } from '../../replica/events.js';
+import { positionOf, type Position } from '../position.js';
 import { compareBytes } from '../../rdb/canonical-json.js';
 import { startsWith } from '../../rdb/key-filter.js';
 import { CommandBuffer, type EncodedArgs } from '../../resp/command-buffer.js';
@@ -171,15 +173,24 @@ class RedisStreamSink implements Sink {
   private async readStored(): Promise<StoredPosition | null> {
     const value = await this.step(() => this.connection!.ok(['GET', this.positionKey]));
     if (!(value instanceof Uint8Array)) return null;
-    let stored: { replid?: string; offset?: number; db?: number; sequence?: number; route?: unknown };
+    let stored: Partial<Checkpoint> & { shards?: unknown; sequence?: number; route?: unknown };
     try {
       stored = JSON.parse(replyText(value));
     } catch {
       throw new SinkError(`${this.positionKey} on ${this.name} is not a publish position (not JSON): delete it to publish from a new snapshot`, false);
     }
-    const position = typeof stored.replid === 'string' && Number.isSafeInteger(stored.offset) && Number.isSafeInteger(stored.db)
-      ? { replid: stored.replid, offset: stored.offset!, db: stored.db! } : null;
+    // Only a sequence: saved inside a snapshot, when there was nothing to continue from.
+    const position = stored.replid === undefined && stored.shards === undefined ? null : this.positionIn(stored);
     return { position, sequence: Number.isSafeInteger(stored.sequence) ? stored.sequence! : 0, route: stored.route ?? null };
+  }
+
+  private positionIn(stored: Partial<Checkpoint> & { shards?: unknown }): Position {
+    try {
+      return positionOf(stored, 'not a position');
+    } catch {
+      throw new SinkError(`${this.positionKey} on ${this.name} holds no publish position ({"replid","offset","db"} or {"shards":[...]}): ` +
+        'delete it to publish from a new snapshot', false);
+    }
   }
 
   /** Renews the lease when no block has for a third of it. */

@@ -1,0 +1,142 @@
+// publish from a real Redis Cluster (six redis-server --cluster-enabled yes, joined by redis-cli --cluster
+// create) into a Redis stream: every shard's snapshot and writes, each event with its shard and its key's
+// slot as the cluster computes them (CLUSTER KEYSLOT, CLUSTER NODES), and a restart that continues every
+// shard from the position the stream holds. A consumer per shard (each into its own fresh server, since a
+// shard's snapshot replaces its own slots only) rebuilds, from the events alone, the cluster's keyspace.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publish, type Publisher } from '../src/pipeline/publisher.js';
+import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
+import { ClusterWriter } from './helpers/cluster-writer.js';
+import { readEventStream, rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
+import { canonicalDump } from './helpers/keyspace.js';
+import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
+import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+
+const live = haveRedisServer();
+
+async function until(what: string, done: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+type ClusterEvent = ChangeEventJson & { shard?: string; slot?: number | null; slots?: Array<[number, number]> };
+
+describe.skipIf(!live)('publish from a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let writer: ClusterWriter;
+  const servers: RedisServer[] = [];
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
+  }, 60_000);
+
+  afterAll(async () => {
+    writer?.close();
+    for (const s of servers) await s.stop();
+    await cluster?.stop();
+  });
+
+  async function server(): Promise<RedisServer> {
+    const s = await startRedisServer();
+    servers.push(s);
+    return s;
+  }
+
+  /** Every key of the cluster's masters, as the shared canonical dumper writes them. */
+  async function clusterKeyspace(): Promise<string[]> {
+    return (await cluster.masters()).flatMap((port) => canonicalDump(port)).sort();
+  }
+
+  /** Writes of several types, each key where the cluster serves it; a MULTI/EXEC on keys of one slot. */
+  async function workload(tag: string): Promise<void> {
+    for (let i = 0; i < 60; i++) {
+      await writer.call('SET', `${tag}:s:${i}`, `v${i}`);
+      await writer.call('HSET', `${tag}:h:${i % 7}`, `f${i}`, `${i}`);
+      await writer.call('RPUSH', `${tag}:l:${i % 5}`, `e${i}`);
+    }
+    await writer.call('DEL', `${tag}:s:3`);
+    // A block on keys of one slot (a hash tag), on that slot's master.
+    const port = await portServing(`{${tag}}a`);
+    const c = await RedisClient.connect(port);
+    await c.ok('MULTI');
+    await c.ok('SET', `{${tag}}a`, '1');
+    await c.ok('INCR', `{${tag}}b`);
+    await c.ok('EXEC');
+    c.close();
+  }
+
+  async function portServing(key: string): Promise<number> {
+    const slot = Number(await writer.call('CLUSTER', 'KEYSLOT', key));
+    const nodes = String(await writer.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+    for (const [, address, flags, , , , , , ...ranges] of nodes) {
+      if (!flags!.includes('master')) continue;
+      for (const range of ranges) {
+        const [a, b = a] = range.split('-').map(Number);
+        if (a! <= slot && slot <= b!) return Number(/:(\d+)@/.exec(address!)![1]);
+      }
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  it('every shard\'s snapshot and writes, each with its shard and slot; a restart continues every shard; consumers rebuild the keyspace', async () => {
+    await workload('before');
+    const target = await server();
+    const sink = () => redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`);
+    const source = `redis://127.0.0.1:${cluster.nodes[0]!.port}`;
+    const run = async (writes: () => Promise<void>): Promise<Publisher> => {
+      const p = publish({ source, sink: sink(), snapshot: 'values' });
+      await until('streaming', () => p.status.phase === 'streaming' || p.status.phase === 'failed');
+      expect(p.status.phase).toBe('streaming');
+      await writes();
+      return p;
+    };
+    const reader = await RedisClient.connect(target.port);
+    const events = async () => (await readEventStream(reader, 'ev')).events as ClusterEvent[];
+    const writesIn = async () => (await events()).filter((e) => e.event === 'write').length;
+
+    const first = await run(() => workload('during'));
+    const expectedWrites = 2 * (180 + 1 + 2);
+    await until('the first run\'s writes in the stream', async () => (await writesIn()) === expectedWrites / 2);
+    first.stop();
+    await first.done;
+
+    await workload('stopped');
+    const second = await run(async () => undefined);
+    await until('the writes made while publish was stopped', async () => (await writesIn()) === expectedWrites);
+    second.stop();
+    await second.done;
+
+    const all = await events();
+    // One snapshot per shard, in the first run only: the second continued all three.
+    const starts = all.filter((e) => e.event === 'full-sync-start');
+    expect(starts).toHaveLength(3);
+    expect(new Set(starts.map((e) => e.shard)).size).toBe(3);
+    expect(second.status.fullSyncs).toBe(0);
+    expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
+
+    // Each key's event: the slot the cluster gives its key, and a shard whose slots hold it.
+    const slotsOf = new Map(starts.map((e) => [e.shard!, e.slots!]));
+    for (const e of all.filter((x) => x.event === 'write' || x.event === 'snapshot')) {
+      const key = String(e.event === 'write' ? e.keys && Array.isArray(e.keys) ? e.keys[0] : undefined : e.key);
+      expect(e.slot).toBe(Number(await writer.call('CLUSTER', 'KEYSLOT', key)));
+      expect(slotsOf.get(e.shard!)!.some(([a, b]) => a <= e.slot! && e.slot! <= b)).toBe(true);
+    }
+
+    // A consumer per shard, each into a fresh server: together they hold the cluster's keyspace.
+    const rebuilt: string[] = [];
+    for (const shard of slotsOf.keys()) {
+      const into = await server();
+      const c = await RedisClient.connect(into.port);
+      const stats = await rebuild(c, all.filter((e) => e.shard === shard));
+      c.close();
+      expect(stats.fullSyncs).toBe(1);
+      rebuilt.push(...canonicalDump(into.port));
+    }
+    expect(rebuilt.sort()).toEqual(await clusterKeyspace());
+    reader.close();
+  }, 120_000);
+});
