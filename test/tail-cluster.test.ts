@@ -147,6 +147,27 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
     expect(new Map([...rebuilt].sort())).toEqual(new Map(expected.map((l) => [l.key!, l.value!] as [string, string]).sort()));
   }, 120_000);
 
+  it('--read-from replica reads each shard from its replica (the masters serve no other replica), every write once', async () => {
+    const file = join(dir, 'replicas.jsonl');
+    const run = cli(['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', join(dir, 'replicas.pos'), '--no-rdb', '--read-from', 'replica']);
+    running.push(run);
+    await waitFor('three snapshots', () => (run.err().match(/full sync done/g) ?? []).length === 3);
+    for (let i = 0; i < 90; i++) await writer.call('SET', `replica:${i}`, `r${i}`);
+    await waitFor('the writes in FILE', () => lines(file).filter((l) => l.cmd).length === 90);
+    // Who serves a replication link now: each master its replica only, each replica tail.
+    const links = new Map<string, number>();
+    for (const node of cluster.nodes) {
+      const c = (await writer.client(node.port))!;
+      links.set(await c.info('replication', 'role'), (links.get(await c.info('replication', 'role')) ?? 0) + Number(await c.info('replication', 'connected_slaves')));
+    }
+    expect(Object.fromEntries(links)).toEqual({ master: 3, slave: 3 });
+    expect(run.err().match(/connected to /g)).toHaveLength(3);
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+    const writes = lines(file).filter((l) => l.cmd).map((l) => l.cmd![1]);
+    expect(writes.sort()).toEqual(Array.from({ length: 90 }, (_, i) => `replica:${i}`).sort());
+  }, 60_000);
+
   it('continues each shard on its promoted replica after a CLUSTER FAILOVER and after its master is killed: no full sync, each write once', async () => {
     const file = join(dir, 'failover.jsonl');
     const checkpoint = join(dir, 'failover.pos');

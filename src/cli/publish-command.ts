@@ -1,5 +1,6 @@
 // `redistap publish <source-url> <sink-url>`: every write of a server as change events in RabbitMQ, NATS
 // JetStream or a Redis stream.
+import { readFromOption, type ClusterFlags } from './cluster-options.js';
 import { Command, Option } from 'commander';
 import { formatBytes } from '../analysis/report-format.js';
 import { Publisher, type PublishOptions, type PublishPhase, type PublishStatus } from '../pipeline/publisher.js';
@@ -11,7 +12,7 @@ import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js
 import { JobReporter } from './status-output.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
-interface PublishFlags {
+interface PublishFlags extends ClusterFlags {
   snapshot: 'none' | 'keys' | 'values';
   checkpoint?: string | false;
   events?: string;
@@ -78,6 +79,7 @@ function optionsFrom(opts: PublishFlags): Omit<PublishOptions, 'source' | 'sink'
     timeoutMs: positiveNumber(opts.timeout, '--timeout') * 1000,
     partitions: partitionCount(opts.partitions),
     format: opts.format,
+    readFrom: opts.readFrom,
   };
 }
 
@@ -106,6 +108,7 @@ export function publishCommand(): Command {
       .choices(['json', 'json+resp']).default('json'))
     .option('--resync', 'continue although the options changed since the position was saved: from a new snapshot')
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
+    .addOption(readFromOption())
     .option('--max-in-flight <MiB>', 'events sent to the sink and not yet confirmed, at most', '16')
     .option('--max-spool <MiB>', 'the source\'s stream kept on disk while the sink is down or slow, at most: beyond it publish stops, its position saved', '1024')
     .option('--timeout <seconds>', 'a source link silent for this long is a failure (it reconnects)', '60')

@@ -1,6 +1,7 @@
 // `redistap tail <redis-url>`: connect as a replica and print the snapshot, then every write, as JSON lines.
 // It runs the change pipeline (src/pipeline/pipeline.ts): the replica as the source, the JSON lines stage
 // (jsonl-stage.ts), and standard output or the -o file as the sink (output-sink.ts).
+import { readFromOption, type ClusterFlags } from './cluster-options.js';
 import { Command, Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -23,7 +24,7 @@ import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
 
-interface TailOptions extends RetryFlags {
+interface TailOptions extends RetryFlags, ClusterFlags {
   checkpoint?: string;
   output?: string;
   rdb: boolean;
@@ -121,6 +122,7 @@ export function tailCommand(): Command {
     .option('--no-rdb', 'do not print the snapshot (a full sync still reads it)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl']).default('jsonl'))
     .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC')
+    .addOption(readFromOption())
     .option('--buffer <MiB>', 'memory for writes waiting to be printed; beyond it they wait on disk', '64')
     .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)')
     .option('--timeout <seconds>', 'a connection attempt, or a link silent for this long, is a failure', '60')
@@ -250,7 +252,7 @@ Examples:
     };
     pipeline = new Pipeline<Uint8Array>({
       command: 'tail', stage: new JsonlStage(filter, keys), sink, sizeOf: (line) => line.length,
-      source: { cluster, url, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
+      source: { cluster, readFrom: opts.readFrom, url, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
         reconnect: { waitForMaster: retry.wait, maxRetryTimeMs: retry.maxRetryTimeMs } },
       positionFile: store, maxSpoolBytes: Infinity, signal: abort.signal,
       routeChangedHint: 'give a new checkpoint file (that run starts with a full sync)',

@@ -8,13 +8,13 @@
 // history matches no checkpoint (new, or restarted without its data) is copied from a new snapshot.
 import { sleep } from '../node/abortable-sleep.js';
 import { isClusterPosition, type Position } from '../pipeline/position.js';
-import type { ShardRef, ShardStart, Source } from '../pipeline/source.js';
+import type { ReadFrom, ShardRef, ShardStart, Source } from '../pipeline/source.js';
 import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
 import { replyText } from '../resp/replies.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
-import { readTopology, type ClusterNode, type ClusterTopology } from './topology.js';
+import { readTopology, TopologyError, type ClusterNode, type ClusterTopology, type Shard } from './topology.js';
 
 type ShardReplicaOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'>;
 
@@ -39,7 +39,7 @@ export class ClusterSource implements Source {
   private readonly abort = new AbortController();
 
   /** `onShards`: told the shards found, each with its checkpoint, before any of their events. */
-  constructor(private readonly options: ShardReplicaOptions, private readonly from: Position | null,
+  constructor(private readonly options: ShardReplicaOptions, private readonly readFrom: ReadFrom, private readonly from: Position | null,
     private readonly onShards: (shards: ShardStart[]) => void = () => undefined) {}
 
   get backlog(): ReplicaBacklog {
@@ -93,9 +93,10 @@ export class ClusterSource implements Source {
   }
 
   /**
-   * Where a shard's master is now, when it moved (a replica promoted by a failover): the master that
-   * serves the shard's first slot, else (a shard without slots) the same node if it is still a master.
-   * Asked by the shard's replica before it reconnects.
+   * Where a shard's stream is read now, when that moved (a replica promoted by a failover, the replica
+   * read from gone): the node readFrom picks in the shard that serves the shard's first slot, else (a
+   * shard without slots) in the shard of the same master. Asked by the shard's replica before it
+   * reconnects; null: try the same node again.
    */
   private async relocate(shard: FollowedShard): Promise<string | null> {
     const topology = await this.readTopologyFromAny();
@@ -104,11 +105,24 @@ export class ClusterSource implements Source {
     const now = first === undefined
       ? serving.find((s) => s.master.id === shard.ref.id)
       : serving.find((s) => s.slots.some(([a, b]) => a <= first && first <= b));
-    if (!now) return null;
-    const url = urlOfNode(this.options.url, now.master);
+    const node = now && this.nodeOf(now, shard.url);
+    if (!node) return null;
+    const url = urlOfNode(this.options.url, node);
     if (url === shard.url) return null;
     shard.url = url;
+    shard.ref.node = `${node.host}:${node.port}`;
     return url;
+  }
+
+  /**
+   * The node of `shard` to read, as readFrom says: among its replicas that are not failing, the one read
+   * from already (`current`) if it is one, else the first; null when readFrom is 'replica' and it has none.
+   */
+  private nodeOf(shard: Shard, current?: string): ClusterNode | null {
+    if (this.readFrom === 'master') return shard.master;
+    const replicas = shard.replicas.filter((r) => !r.failing);
+    const node = replicas.find((r) => urlOfNode(this.options.url, r) === current) ?? replicas[0];
+    return node ?? (this.readFrom === 'prefer-replica' ? shard.master : null);
   }
 
   /** The topology, as the first node that answers sees it: the one given, then every node seen since. */
@@ -133,10 +147,15 @@ export class ClusterSource implements Source {
     const saved = isClusterPosition(this.from) ? this.from.shards : this.from ? [this.from] : [];
     const shards: FollowedShard[] = [];
     for (const shard of topology.shards) {
-      const nodeUrl = urlOfNode(url, shard.master);
+      const node = this.nodeOf(shard);
+      if (!node) {
+        throw new TopologyError(`--read-from replica: the shard of ${shard.master.host}:${shard.master.port} (slots ${shard.slots.map(([a, b]) => `${a}-${b}`).join(',')}) ` +
+          'has no replica that is up; use --read-from prefer-replica to read it from its master');
+      }
+      const nodeUrl = urlOfNode(url, node);
       const histories = await this.historiesOf(nodeUrl);
       const checkpoint = saved.find((cp) => cp.replid === histories.replid || cp.replid === histories.replid2) ?? null;
-      shards.push({ ref: { id: shard.master.id, slots: shard.slots, node: `${shard.master.host}:${shard.master.port}` }, url: nodeUrl, checkpoint });
+      shards.push({ ref: { id: shard.master.id, slots: shard.slots, node: `${node.host}:${node.port}` }, url: nodeUrl, checkpoint });
     }
     return shards;
   }

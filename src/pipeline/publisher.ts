@@ -9,11 +9,14 @@ import type { SnapshotMode } from './change-event.js';
 import type { EventFilterOptions } from './event-filter.js';
 import { Pipeline, PipelineError, type PipelineEvent, type PipelineOptions, type PipelinePhase, type PipelineStatus } from './pipeline.js';
 import type { Sink, SinkMessage } from './sink.js';
+import type { ReadFrom } from './source.js';
 
 export interface PublishOptions extends EventFilterOptions {
   /** redis://[user:password@]host[:port] (rediss:// for TLS) of the server whose writes are published. */
   source: string;
   sourceTls?: ConnectionOptions;
+  /** From a Redis Cluster: which node of each shard is read (default 'master'; source.ts's ReadFrom). */
+  readFrom?: ReadFrom;
   /** Where the events go (sinks/: amqpSink, natsSink, redisStreamSink; or sinkFromUrl). */
   sink: Sink;
   /** What of a snapshot is published (default 'none': its start and end only). */
@@ -97,7 +100,7 @@ function pipelineOptions(options: PublishOptions): PipelineOptions<SinkMessage> 
   });
   return {
     command: 'publish', stage, sink, sizeOf: (message) => message.body.length,
-    source: { cluster: 'auto', url: options.source, tls: options.sourceTls, timeoutMs: options.timeoutMs, reconnect: options.reconnect, skipRdb: snapshot === 'none' },
+    source: { cluster: 'auto', readFrom: options.readFrom, url: options.source, tls: options.sourceTls, timeoutMs: options.timeoutMs, reconnect: options.reconnect, skipRdb: snapshot === 'none' },
     positionFile: options.positionFile ?? null, resync: options.resync,
     maxInFlightBytes: options.maxInFlightBytes, maxSpoolBytes: options.maxSpoolBytes, sinkReconnect: options.reconnect,
     signal: options.signal, onEvent: options.onEvent,

@@ -39,14 +39,22 @@ export type SourceOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'> & {
    * the node says so (INFO cluster), asked before the source starts.
    */
   cluster?: boolean | 'auto';
+  /**
+   * Which node of each shard a cluster source reads: its master (default), a replica (which forwards its
+   * master's stream and serves PSYNC, keeping the fork of a full sync off the master; a shard without one
+   * is an error), or a replica when the shard has one, else its master.
+   */
+  readFrom?: ReadFrom;
 };
+
+export type ReadFrom = 'master' | 'replica' | 'prefer-replica';
 
 /**
  * The source `options` describe, continuing from `from` (`where` names what held it, for a refusal);
  * `onShards`: a cluster's shards, once found, before their events.
  */
 export function openSource(options: SourceOptions, from: Position | null, where: string, onShards: (shards: ShardStart[]) => void): Source {
-  const { cluster, ...replica } = options;
-  if (cluster) return new ClusterSource(replica, from, onShards);
+  const { cluster, readFrom = 'master', ...replica } = options;
+  if (cluster) return new ClusterSource(replica, readFrom, from, onShards);
   return new Replica({ ...replica, checkpoint: singleCheckpoint(from, where) });
 }
