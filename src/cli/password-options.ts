@@ -1,5 +1,6 @@
 // Passwords kept off the command line, where `ps` shows them to every user of the machine: read from a
 // file (--password-file) or taken from the environment, then put into the URL redistap connects with.
+import { isSentinelUrl, parseSentinelUrl } from '../replica/sentinel.js';
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { parseRedisUrl } from '../replica/redis-url.js';
@@ -38,15 +39,20 @@ function readPassword(file: string, option: string): string {
 export function urlWithPassword(opts: object, prefix: string, url: string, env: string, check: (url: string) => unknown = parseRedisUrl): string {
   const option = fileOption(prefix);
   const file = (opts as Record<string, string | undefined>)[option.attributeName()];
+  // A Sentinel URL's host list (a,b:26380) is no URL host: it stands aside while the password is set.
+  const sentinels = isSentinelUrl(url) ? /^[^:]+:\/\/(?:[^@/]*@)?([^/]+)/.exec(url)?.[1] : undefined;
   try {
-    check(url);
+    if (isSentinelUrl(url)) parseSentinelUrl(url);
+    else check(url);
   } catch (err) {
     throw new CliError((err as Error).message);
   }
-  const u = new URL(url);
+  const u = new URL(sentinels ? url.replace(sentinels, SENTINELS) : url);
   if (file !== undefined && u.password !== '') throw new CliError(`${option.long}: the URL has a password too: leave it out of the URL`);
   const password = file !== undefined ? readPassword(file, option.long!) : u.password === '' ? process.env[env] : undefined;
   if (!password) return url;
   u.password = encodeURIComponent(password);
-  return u.href;
+  return sentinels ? u.href.replace(SENTINELS, sentinels) : u.href;
 }
+
+const SENTINELS = 'sentinels.invalid';

@@ -86,7 +86,8 @@ function optionsFrom(opts: PublishFlags): Omit<PublishOptions, 'source' | 'sink'
 export function publishCommand(): Command {
   const cmd = new Command('publish')
     .description('publish every write of a live Redis or Valkey server as change events to RabbitMQ, NATS JetStream or a Redis stream')
-    .argument('<source-url>', 'the server to follow: redis://[user@]host[:port] (rediss:// for TLS; the password: ' +
+    .argument('<source-url>', 'the server to follow: redis://[user@]host[:port] (rediss:// for TLS; behind Sentinel: ' +
+      'redis+sentinel://sentinel[:port][,sentinel[:port]...]/<master name>; the password: ' +
       'REDISTAP_SOURCE_PASSWORD or --source-password-file)')
     .argument('<sink-url>', 'where the events go (the password: REDISTAP_SINK_PASSWORD or --sink-password-file):\n' +
       '  amqp://[user@]host[:port][/vhost][?exchange=NAME&routing-key=TEMPLATE]  (amqps:// for TLS)\n' +

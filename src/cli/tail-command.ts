@@ -23,6 +23,7 @@ import { EventFilter } from '../pipeline/event-filter.js';
 import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
+import { isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 
 interface TailOptions extends RetryFlags, ClusterFlags {
   checkpoint?: string;
@@ -116,7 +117,8 @@ function tailMetrics(counts: TailCounts, status: () => PipelineStatus, sink: Out
 export function tailCommand(): Command {
   const cmd = new Command('tail')
     .description('connect to a Redis or Valkey server as a replica and print its data, then every write')
-    .argument('<redis-url>', 'redis://[user@]host[:port], or rediss:// for TLS (the password: REDISCLI_AUTH or --password-file)')
+    .argument('<redis-url>', 'redis://[user@]host[:port], or rediss:// for TLS (the password: REDISCLI_AUTH or --password-file); ' +
+      'a master behind Sentinel: redis+sentinel://[user@]sentinel[:port][,sentinel[:port]...]/<master name>')
     .option('-c, --checkpoint <file>', 'resume from the position saved in this file, and keep it there')
     .option('-o, --output <file>', 'write the lines to this file; with --checkpoint each line exactly once, across crashes')
     .option('--no-rdb', 'do not print the snapshot (a full sync still reads it)')
@@ -165,6 +167,11 @@ A node of a Redis Cluster (cluster_enabled:1) is followed as its whole cluster: 
 shard's master, every line with its "shard" (the master's node ID when found) and a key's line with its
 hash "slot"; a shard's full-sync-start and flush lines name its "slots". The checkpoint keeps each
 shard's position. When a shard's master fails over, tail continues on the promoted replica with PSYNC.
+
+Through Redis Sentinel (redis+sentinel://s1,s2,s3/mymaster; 26379 when a sentinel's port is left out;
+the user and password are the master's): the sentinels are asked where the master is, and again before
+every reconnection; when they announce a failover (+switch-master), tail moves to the promoted master
+and continues with PSYNC (a replid-changed line, no snapshot).
 
 The master's stream is read as fast as it comes even when the output is slower (a pipe to a busy
 program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link
@@ -222,13 +229,16 @@ Examples:
     let keys: KeyPositions | null = null;
     try {
       url = urlWithPassword(opts, '', url, 'REDISCLI_AUTH');
-      parseRedisUrl(url);
-      tls = tlsOptionsFrom(opts, '', url);
-      filter = await filterFrom(opts, url, tls, timeoutMs);
-      cluster = await isClusterNode(url, tls, timeoutMs);
+      if (isSentinelUrl(url)) parseSentinelUrl(url);
+      else parseRedisUrl(url);
+      tls = tlsOptionsFrom(opts, '', url.replace(/\+sentinel:/i, ':'));
+      // What is asked before the pipeline starts goes to the master a Sentinel URL names now.
+      const server = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
+      filter = await filterFrom(opts, server, tls, timeoutMs);
+      cluster = await isClusterNode(server, tls, timeoutMs);
       if (cluster) {
         // Each write's line names its keys' hash slot: where the keys are comes from the command table.
-        const table = filter ? null : await readCommandTable(url, tls, timeoutMs);
+        const table = filter ? null : await readCommandTable(server, tls, timeoutMs);
         keys = filter ? (c) => filter!.keysOf(c) : (c) => table!.positions(c.name, c) ?? [];
       }
     } catch (err) {

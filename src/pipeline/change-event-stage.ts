@@ -17,8 +17,6 @@ import type { Stage, StageOutput } from './stage.js';
 export interface ChangeEventStageOptions {
   /** The source as events name it (host:port). */
   sourceName: string;
-  /** Where its command table is read from. */
-  source: string;
   sourceTls?: ConnectionOptions;
   timeoutMs?: number;
   filter: EventFilterOptions;
@@ -68,8 +66,8 @@ export class ChangeEventStage implements Stage<SinkMessage> {
     this.events = new ChangeEvents(options.sourceName, { snapshot: options.snapshot, partitions: options.partitions, resp: options.format === 'json+resp' });
   }
 
-  async prepare(): Promise<void> {
-    const { source, sourceTls, timeoutMs } = this.options;
+  async prepare(source: string): Promise<void> {
+    const { sourceTls, timeoutMs } = this.options;
     const table = await readCommandTable(source, sourceTls, timeoutMs);
     try {
       this.filter = new EventFilter(this.options.filter, table);

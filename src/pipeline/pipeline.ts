@@ -13,6 +13,7 @@ import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { PositionFile } from './position-file.js';
 import { isClusterPosition, type Position } from './position.js';
 import { isClusterNode } from '../cluster/topology.js';
+import { isSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
@@ -128,6 +129,8 @@ export class Pipeline<M> {
   private source: Source | null = null;
   /** The source is a cluster (options.source.cluster, 'auto' resolved by prepare()). */
   private clustered = false;
+  /** The source's URL: a Sentinel URL's master, as the sentinels name it (prepare()). */
+  private sourceUrl = '';
   private failure: unknown = null;
 
   // The batch being filled, and those the sink has not confirmed, in order.
@@ -257,8 +260,9 @@ export class Pipeline<M> {
   /** The stage ready (the source's command table read), and the sink connected. */
   private async prepare(): Promise<void> {
     const { cluster, url, tls, timeoutMs } = this.options.source;
-    this.clustered = cluster === 'auto' ? await isClusterNode(url, tls, timeoutMs) : cluster === true;
-    await this.stage.prepare?.();
+    this.sourceUrl = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
+    this.clustered = cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
+    await this.stage.prepare?.(this.sourceUrl);
     const route = this.stage.route(this.sink.routeName ?? this.sink.name);
     // A cluster's events have fields one server's do not, and its position another shape: neither continues the other.
     this.route = this.clustered ? { ...(route as object), cluster: true } : route;
@@ -291,7 +295,9 @@ export class Pipeline<M> {
     if (!this.clustered) this.positions.set('', isClusterPosition(from) ? null : from);
     this.confirmedPosition = this.savedPosition = from ?? undefined;
     if (from && !isClusterPosition(from)) this.status.confirmed = { events: 0, replid: from.replid, offset: from.offset };
-    this.source = openSource({ ...this.options.source, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
+    const { url } = this.options.source;
+    const sentinel = isSentinelUrl(url) ? url : undefined;
+    this.source = openSource({ ...this.options.source, url: this.sourceUrl, sentinel, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
     if (this.abort.signal.aborted) this.source.stop();
     await this.source.run((event, shard) => this.handle(event, shard));
   }

@@ -4,6 +4,7 @@
 // once: ids let consumers and brokers drop repeats).
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
+import { isSentinelUrl, parseSentinelUrl } from '../replica/sentinel.js';
 import { ChangeEventStage } from './change-event-stage.js';
 import type { SnapshotMode } from './change-event.js';
 import type { EventFilterOptions } from './event-filter.js';
@@ -92,10 +93,8 @@ function pipelineOptions(options: PublishOptions): PipelineOptions<SinkMessage> 
   if (options.transform && !options.transformName) {
     throw new TypeError('a transform hook needs a transformName: the position records it, so that a run with another hook does not continue what this one published');
   }
-  const source = parseRedisUrl(options.source);
   const stage = new ChangeEventStage({
-    sourceName: source.host.includes(':') ? `[${source.host}]:${source.port}` : `${source.host}:${source.port}`,
-    source: options.source, sourceTls: options.sourceTls, timeoutMs: options.timeoutMs, filter: options,
+    sourceName: sourceNameOf(options.source), sourceTls: options.sourceTls, timeoutMs: options.timeoutMs, filter: options,
     snapshot, partitions, format, transform: options.transform, transformName: options.transformName, sink,
   });
   return {
@@ -105,4 +104,11 @@ function pipelineOptions(options: PublishOptions): PipelineOptions<SinkMessage> 
     maxInFlightBytes: options.maxInFlightBytes, maxSpoolBytes: options.maxSpoolBytes, sinkReconnect: options.reconnect,
     signal: options.signal, onEvent: options.onEvent,
   };
+}
+
+/** The source as events name it: host:port as its URL gives them, or sentinel/<master name> for a Sentinel URL. */
+function sourceNameOf(url: string): string {
+  if (isSentinelUrl(url)) return `sentinel/${parseSentinelUrl(url).masterName}`;
+  const { host, port } = parseRedisUrl(url);
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -4,6 +4,7 @@
 import { ClusterSource } from '../cluster/cluster-source.js';
 import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
+import { SentinelSource } from '../replica/sentinel-source.js';
 import { singleCheckpoint, type Position } from './position.js';
 
 /** A shard of a cluster source, as its events name it. */
@@ -45,6 +46,8 @@ export type SourceOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'> & {
    * is an error), or a replica when the shard has one, else its master.
    */
   readFrom?: ReadFrom;
+  /** The Sentinel URL `url` was found through (its master now): followed through the sentinels' failovers. */
+  sentinel?: string;
 };
 
 export type ReadFrom = 'master' | 'replica' | 'prefer-replica';
@@ -54,7 +57,9 @@ export type ReadFrom = 'master' | 'replica' | 'prefer-replica';
  * `onShards`: a cluster's shards, once found, before their events.
  */
 export function openSource(options: SourceOptions, from: Position | null, where: string, onShards: (shards: ShardStart[]) => void): Source {
-  const { cluster, readFrom = 'master', ...replica } = options;
+  const { cluster, readFrom = 'master', sentinel, ...replica } = options;
   if (cluster) return new ClusterSource(replica, readFrom, from, onShards);
-  return new Replica({ ...replica, checkpoint: singleCheckpoint(from, where) });
+  const checkpoint = singleCheckpoint(from, where);
+  if (sentinel) return new SentinelSource(replica, sentinel, checkpoint);
+  return new Replica({ ...replica, checkpoint });
 }

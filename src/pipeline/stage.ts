@@ -20,8 +20,11 @@ export interface StageOutput<M> {
 }
 
 export interface Stage<M> {
-  /** Before the source starts: what the stage needs to judge events (the source's command table). */
-  prepare?(): Promise<void>;
+  /**
+   * Before the source starts: what the stage needs to judge events (the source's command table), read
+   * from `source` (the source's URL; a Sentinel URL's master).
+   */
+  prepare?(source: string): Promise<void>;
   /**
    * What a stored position records of the route events take, with the sink's own part (Sink.routeName): a
    * later run under another route refuses to continue from it, since it would skip or mix events. JSON.

@@ -6,7 +6,7 @@ import { RespError } from '../core/resp-error.js';
 import { EntryBuilder } from '../rdb/entry-builder.js';
 import { ReplicaCommand, type Checkpoint, type ReplicaEvent } from './events.js';
 import { LinkLostError, ReplicaError, ReplicaLink, type LinkHandlers, type LinkOptions } from './link.js';
-import { parseRedisUrl } from './redis-url.js';
+import { parseRedisUrl, type RedisEndpoint } from './redis-url.js';
 
 export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   /** redis://[user:password@]host[:port], or rediss:// for TLS. */
@@ -113,6 +113,8 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private stopped = false;
   private failure: Error | null = null;
   private link: ReplicaLink | null = null;
+  /** Where the link goes (or went last). */
+  private endpoint: RedisEndpoint | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   private earlyAck: ReturnType<typeof setTimeout> | null = null;
   private consumed: Checkpoint | null;
@@ -155,6 +157,16 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   /** How much of the stream waits for the consumer. */
   get backlog(): ReplicaBacklog {
     return { queuedBytes: this.queuedBytes, spooledBytes: this.link?.spooledBytes ?? 0 };
+  }
+
+  /**
+   * Drops the link, which then reconnects as after a loss (asking reconnect.relocate where the master is):
+   * the master moved (a failover announced). Not when the link is to `unlessAt` (host:port) already.
+   */
+  relink(reason: string, unlessAt?: string): void {
+    const at = this.endpoint && `${this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host}:${this.endpoint.port}`;
+    if (at === unlessAt) return;
+    this.link?.close(new LinkLostError(reason));
   }
 
   /** Stops: closes the link; the iterator ends after the event it is on. */
@@ -283,6 +295,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
 
   private async connectLoop(): Promise<void> {
     let endpoint = parseRedisUrl(this.options.url);
+    this.endpoint = endpoint;
     const { initialDelayMs = 100, maxDelayMs = 5000, waitForMaster = true, maxRetryTimeMs = Infinity, relocate } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
     let failingSince: number | null = null;
@@ -290,7 +303,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     while (!this.stopped) {
       if (attempts++ > 0 && relocate) {
         const moved = await relocate().catch(() => null);
-        if (moved) endpoint = parseRedisUrl(moved);
+        if (moved) this.endpoint = endpoint = parseRedisUrl(moved);
         if (this.stopped) return;
       }
       // Resolves when the link closes (with why and where), or with the error that kept it from opening.
