@@ -215,4 +215,31 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
       .filter((l) => /^[abc]:/.test(l.key!));
     expect(new Map([...rebuilt].sort())).toEqual(new Map(expected.map((l) => [l.key!, l.value!] as [string, string]).sort()));
   }, 180_000);
+
+  it('follows a shard added while it runs (a new master given an empty slot): its writes come, under its own shard', async () => {
+    const file = join(dir, 'added.jsonl');
+    const live = cluster.nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!;
+    const run = cli(['tail', `redis://127.0.0.1:${live.port}`, '-o', file, '--checkpoint', join(dir, 'added.pos'), '--no-rdb']);
+    running.push(run);
+    const masters = (await cluster.masters()).length;
+    await waitFor('a snapshot per shard', () => (run.err().match(/full sync done/g) ?? []).length === masters);
+    // A slot that holds no key, found by asking the cluster.
+    const node = await anyNode();
+    let tag = '';
+    for (let i = 0; !tag; i++) {
+      const slot = Number(await node.call('CLUSTER', 'KEYSLOT', `added${i}`));
+      if (Number(await writer.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))) === 0) tag = `added${i}`;
+    }
+    const slot = Number(await node.call('CLUSTER', 'KEYSLOT', tag));
+    const added = await cluster.addMaster([slot]);
+    const addedId = String(await (await writer.client(added.port))!.ok('CLUSTER', 'MYID'));
+    await waitFor('the added shard followed', () => (run.err().match(/full sync done/g) ?? []).length === masters + 1, 60_000);
+    for (let i = 0; i < 5; i++) await writer.call('SET', `{${tag}}:${i}`, `${i}`);
+    await waitFor('its writes in FILE', () => lines(file).filter((l) => l.cmd?.[1]?.startsWith(`{${tag}}`)).length === 5);
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+    const its = lines(file).filter((l) => l.cmd?.[1]?.startsWith(`{${tag}}`));
+    expect(its.map((l) => [l.shard, l.slot])).toEqual(Array.from({ length: 5 }, () => [addedId, slot]));
+    expect(lines(file).filter((l) => l.event === 'full-sync-start' && l.shard === addedId)).toHaveLength(1);
+  }, 120_000);
 });

@@ -6,6 +6,10 @@
 // its replid across restarts with its data, and a replica promoted in a failover answers to its old
 // master's as replid2; so a restart finds each shard's place whichever node serves it. A shard whose
 // history matches no checkpoint (new, or restarted without its data) is copied from a new snapshot.
+//
+// The topology is read again every TOPOLOGY_INTERVAL_MS and whenever a shard's link fails: a shard is
+// known by its nodes (its master and replicas), so after a failover its link goes to whichever of them is
+// its master now, and a master none of whose nodes is followed yet (a shard added) is followed too.
 import { sleep } from '../node/abortable-sleep.js';
 import { isClusterPosition, type Position } from '../pipeline/position.js';
 import type { ReadFrom, ShardRef, ShardStart, Source } from '../pipeline/source.js';
@@ -18,11 +22,17 @@ import { readTopology, TopologyError, type ClusterNode, type ClusterTopology, ty
 
 type ShardReplicaOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'>;
 
+/** How often the topology is read again for shards added (a link's failure reads it at once). */
+const TOPOLOGY_INTERVAL_MS = 10_000;
+
 /** A shard to follow: where its stream is read, and from where in it. */
 interface FollowedShard {
   ref: ShardRef;
   url: string;
   checkpoint: Checkpoint | null;
+  /** The IDs of its nodes as the last topology read showed them (its master first): who may serve it later. */
+  members: string[];
+  replica?: Replica;
 }
 
 /** The replication histories a node answers to: its replid, and its former master's up to where it took over. */
@@ -32,7 +42,12 @@ interface Histories {
 }
 
 export class ClusterSource implements Source {
-  private replicas: Replica[] = [];
+  private readonly followed: FollowedShard[] = [];
+  private handle: (event: ReplicaEvent, shard?: ShardRef) => void | Promise<void> = () => undefined;
+  /** Settles when every shard's replica has ended (resolves), or when one fails (rejects). */
+  private ended: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  private running = 0;
+  private refreshing = false;
   /** Every node of the last topology read (URLs): asked for the topology when the one given is down. */
   private knownNodes: string[] = [];
   private stopped = false;
@@ -45,9 +60,9 @@ export class ClusterSource implements Source {
   get backlog(): ReplicaBacklog {
     let queuedBytes = 0;
     let spooledBytes = 0;
-    for (const replica of this.replicas) {
-      queuedBytes += replica.backlog.queuedBytes;
-      spooledBytes += replica.backlog.spooledBytes;
+    for (const { replica } of this.followed) {
+      queuedBytes += replica?.backlog.queuedBytes ?? 0;
+      spooledBytes += replica?.backlog.spooledBytes ?? 0;
     }
     return { queuedBytes, spooledBytes };
   }
@@ -55,37 +70,71 @@ export class ClusterSource implements Source {
   stop(): void {
     this.stopped = true;
     this.abort.abort();
-    for (const replica of this.replicas) replica.stop();
+    for (const { replica } of this.followed) replica?.stop();
   }
 
   async run(handle: (event: ReplicaEvent, shard?: ShardRef) => void | Promise<void>): Promise<void> {
-    const shards = await this.discover();
+    this.handle = handle;
+    const shards = await this.discover(null);
     if (this.stopped) return;
-    this.onShards(shards.map(({ ref, checkpoint }) => ({ shard: ref, from: checkpoint })));
-    this.replicas = shards.map((shard) => new Replica({
-      ...this.options, url: shard.url, checkpoint: shard.checkpoint,
-      reconnect: { ...this.options.reconnect, relocate: () => this.relocate(shard) },
-    }));
+    const ended = new Promise<void>((resolve, reject) => { this.ended = { resolve, reject }; });
+    this.follow(shards);
+    const refresh = setInterval(() => void this.refresh(), TOPOLOGY_INTERVAL_MS);
     try {
-      await Promise.all(this.replicas.map((replica, i) => replica.run((event) => handle(event, shards[i]!.ref))));
+      await ended;
     } finally {
+      clearInterval(refresh);
       // One shard failed: the others stop with it (the pipeline ends, its position saved).
       this.stop();
     }
   }
 
+  /** Starts a replica of each shard (the pipeline told first: their positions, before any event). */
+  private follow(shards: FollowedShard[]): void {
+    this.onShards(shards.map(({ ref, checkpoint }) => ({ shard: ref, from: checkpoint })));
+    for (const shard of shards) {
+      const replica = new Replica({
+        ...this.options, url: shard.url, checkpoint: shard.checkpoint,
+        reconnect: { ...this.options.reconnect, relocate: () => this.relocate(shard) },
+      });
+      shard.replica = replica;
+      this.followed.push(shard);
+      this.running++;
+      replica.run((event) => this.handle(event, shard.ref)).then(
+        () => { if (--this.running === 0) this.ended?.resolve(); },
+        (error: unknown) => this.ended?.reject(error),
+      );
+    }
+  }
+
+  /** Reads the topology again: members kept current, masters of no followed shard followed (shards added). */
+  private async refresh(): Promise<void> {
+    if (this.refreshing || this.stopped) return;
+    this.refreshing = true;
+    try {
+      const added = await this.discover(await this.readTopologyFromAny(), true);
+      if (added.length > 0 && !this.stopped) this.follow(added);
+    } catch {
+      // No node answers now: the next refresh, or a link's failure, reads it again.
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
   /**
-   * The shards, each with the checkpoint its history matches. A first attempt that cannot reach the node
-   * ends the source unless reconnect.waitForMaster (as a Replica's first connection does).
+   * The shards to follow, each with the checkpoint its history matches: all of `topology`'s (read again
+   * when null), or with `onlyNew` those none of whose nodes is a followed shard's. A first attempt that
+   * cannot reach the node ends the source unless reconnect.waitForMaster (as a Replica's first connection does).
    */
-  private async discover(): Promise<FollowedShard[]> {
+  private async discover(topology: ClusterTopology | null, onlyNew = false): Promise<FollowedShard[]> {
     const { initialDelayMs = 100, maxDelayMs = 5000, waitForMaster = true } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
     for (;;) {
       try {
-        return await this.readShards();
+        return await this.readShards(topology ?? await this.readTopologyFromAny(), onlyNew);
       } catch (err) {
         if (!(err instanceof ConnectionError && err.retryable && waitForMaster) || this.stopped) throw err;
+        topology = null;
         await sleep(delay, this.abort.signal);
         delay = Math.min(delay * 2, maxDelayMs);
       }
@@ -94,17 +143,12 @@ export class ClusterSource implements Source {
 
   /**
    * Where a shard's stream is read now, when that moved (a replica promoted by a failover, the replica
-   * read from gone): the node readFrom picks in the shard that serves the shard's first slot, else (a
-   * shard without slots) in the shard of the same master. Asked by the shard's replica before it
-   * reconnects; null: try the same node again.
+   * read from gone): the node readFrom picks in the shard whose master is one of its members. Asked by
+   * the shard's replica before it reconnects; null: try the same node again.
    */
   private async relocate(shard: FollowedShard): Promise<string | null> {
     const topology = await this.readTopologyFromAny();
-    const first = shard.ref.slots[0]?.[0];
-    const serving = topology.shards.filter((s) => !s.master.failing);
-    const now = first === undefined
-      ? serving.find((s) => s.master.id === shard.ref.id)
-      : serving.find((s) => s.slots.some(([a, b]) => a <= first && first <= b));
+    const now = this.shardOf(shard, topology);
     const node = now && this.nodeOf(now, shard.url);
     if (!node) return null;
     const url = urlOfNode(this.options.url, node);
@@ -125,6 +169,16 @@ export class ClusterSource implements Source {
     return node ?? (this.readFrom === 'prefer-replica' ? shard.master : null);
   }
 
+  /**
+   * The shard of `topology` that `followed` is now: the one whose master (not failing) is one of its
+   * members; its members are updated from it (a replica added, a failed master gone).
+   */
+  private shardOf(followed: FollowedShard, topology: ClusterTopology): Shard | undefined {
+    const now = topology.shards.find((s) => !s.master.failing && followed.members.includes(s.master.id));
+    if (now) followed.members = membersOf(now);
+    return now;
+  }
+
   /** The topology, as the first node that answers sees it: the one given, then every node seen since. */
   private async readTopologyFromAny(): Promise<ClusterTopology> {
     const { url, tls, timeoutMs } = this.options;
@@ -141,35 +195,51 @@ export class ClusterSource implements Source {
     throw lastError;
   }
 
-  private async readShards(): Promise<FollowedShard[]> {
+  private async readShards(topology: ClusterTopology, onlyNew: boolean): Promise<FollowedShard[]> {
     const { url } = this.options;
-    const topology = await this.readTopologyFromAny();
+    for (const followed of this.followed) this.shardOf(followed, topology);
+    const known = new Set(this.followed.flatMap((f) => f.members));
     const saved = isClusterPosition(this.from) ? this.from.shards : this.from ? [this.from] : [];
     const shards: FollowedShard[] = [];
     for (const shard of topology.shards) {
+      // A failed master without slots is a dead node whose shard moved on (its replica promoted).
+      if (shard.master.failing && shard.slots.length === 0) continue;
+      if (onlyNew && (shard.master.failing || membersOf(shard).some((id) => known.has(id)))) continue;
       const node = this.nodeOf(shard);
       if (!node) {
         throw new TopologyError(`--read-from replica: the shard of ${shard.master.host}:${shard.master.port} (slots ${shard.slots.map(([a, b]) => `${a}-${b}`).join(',')}) ` +
           'has no replica that is up; use --read-from prefer-replica to read it from its master');
       }
       const nodeUrl = urlOfNode(url, node);
-      const histories = await this.historiesOf(nodeUrl);
+      // A shard's nodes share its history: any that answers says it (its master may be down).
+      const histories = await this.historiesOf([node, shard.master, ...shard.replicas].map((n) => urlOfNode(url, n)));
       const checkpoint = saved.find((cp) => cp.replid === histories.replid || cp.replid === histories.replid2) ?? null;
-      shards.push({ ref: { id: shard.master.id, slots: shard.slots, node: `${node.host}:${node.port}` }, url: nodeUrl, checkpoint });
+      shards.push({ ref: { id: shard.master.id, slots: shard.slots, node: `${node.host}:${node.port}` }, url: nodeUrl, checkpoint, members: membersOf(shard) });
     }
     return shards;
   }
 
-  private async historiesOf(nodeUrl: string): Promise<Histories> {
+  /** The histories the first of `nodeUrls` that answers reports (throws the last failure when none does). */
+  private async historiesOf(nodeUrls: string[]): Promise<Histories> {
     const { tls, timeoutMs } = this.options;
-    const connection = await RedisConnection.open({ endpoint: parseRedisUrl(nodeUrl), tls, timeoutMs, role: 'cluster node' });
-    try {
-      const info = replyText(await connection.ok(['INFO', 'replication']));
-      const field = (name: string) => new RegExp(`^${name}:(\\S*)`, 'm').exec(info)?.[1] ?? '';
-      return { replid: field('master_replid'), replid2: field('master_replid2') };
-    } finally {
-      connection.close();
+    let lastError: unknown = null;
+    for (const nodeUrl of new Set(nodeUrls)) {
+      let connection: RedisConnection;
+      try {
+        connection = await RedisConnection.open({ endpoint: parseRedisUrl(nodeUrl), tls, timeoutMs, role: 'cluster node' });
+      } catch (err) {
+        lastError = err;
+        continue;
+      }
+      try {
+        const info = replyText(await connection.ok(['INFO', 'replication']));
+        const field = (name: string) => new RegExp(`^${name}:(\\S*)`, 'm').exec(info)?.[1] ?? '';
+        return { replid: field('master_replid'), replid2: field('master_replid2') };
+      } finally {
+        connection.close();
+      }
     }
+    throw lastError;
   }
 }
 
@@ -179,4 +249,8 @@ export function urlOfNode(seed: string, node: Pick<ClusterNode, 'host' | 'port'>
   url.hostname = node.host.includes(':') ? `[${node.host}]` : node.host;
   url.port = String(node.port);
   return url.toString();
+}
+
+function membersOf(shard: Shard): string[] {
+  return [shard.master.id, ...shard.replicas.map((r) => r.id)];
 }

@@ -8,6 +8,11 @@ export interface RedisCluster {
   nodes: RedisServer[];
   /** Ports of the nodes that are masters now (CLUSTER NODES of the first node that answers). */
   masters(): Promise<number[]>;
+  /**
+   * A new master joined to the cluster (redis-cli --cluster add-node), given `slots` that hold no keys
+   * (moved by CLUSTER SETSLOT IMPORTING/MIGRATING/NODE, as a reshard of empty slots does): a shard added.
+   */
+  addMaster(slots: number[]): Promise<RedisServer>;
   stop(): Promise<void>;
 }
 
@@ -78,9 +83,51 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     await stop();
     throw err;
   }
+  const live = () => nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!;
+  const call = async (port: number, ...args: string[]) => {
+    const c = await RedisClient.connect(port);
+    try {
+      return await c.ok(...args);
+    } finally {
+      c.close();
+    }
+  };
   return {
     nodes,
     stop,
+    async addMaster(slots: number[]) {
+      const node = await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+        '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000), ...(options.extra ?? [])], { port: await clusterPort() });
+      nodes.push(node);
+      const add = spawnSync('redis-cli', ['--cluster', 'add-node', `127.0.0.1:${node.port}`, `127.0.0.1:${live().port}`], { encoding: 'utf8', timeout: 60_000 });
+      if (add.status !== 0) throw new Error(`redis-cli --cluster add-node failed: ${add.stdout}${add.stderr}`);
+      const known = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null);
+      const newId = String(await call(node.port, 'CLUSTER', 'MYID'));
+      await until(`node ${node.port} known to every node`, async () => {
+        for (const n of known) if (!String(await call(n.port, 'CLUSTER', 'NODES')).includes(newId)) return false;
+        return true;
+      });
+      for (const slot of slots) {
+        const lines = String(await call(live().port, 'CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+        const owner = lines.find((f) => f[2]!.includes('master') && f.slice(8).some((r) => {
+          const [a, b = a] = r.split('-').map(Number);
+          return a! <= slot && slot <= b!;
+        }))!;
+        const ownerPort = Number(/:(\d+)@/.exec(owner[1]!)![1]);
+        if (Number(await call(ownerPort, 'CLUSTER', 'COUNTKEYSINSLOT', String(slot))) !== 0) throw new Error(`slot ${slot} holds keys`);
+        await call(node.port, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', owner[0]!);
+        await call(ownerPort, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', newId);
+        for (const port of [node.port, ownerPort]) await call(port, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', newId);
+      }
+      await until(`every node to see node ${node.port} serve its slots`, async () => {
+        for (const n of known) {
+          const line = String(await call(n.port, 'CLUSTER', 'NODES')).split('\n').find((l) => l.startsWith(newId))!;
+          if (line.split(' ').slice(8).length === 0) return false;
+        }
+        return true;
+      });
+      return node;
+    },
     async masters() {
       const c = await RedisClient.connect(nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!.port);
       try {
