@@ -116,6 +116,10 @@ describe.skipIf(!live)('publish from a Redis Cluster', () => {
     expect(starts).toHaveLength(3);
     expect(new Set(starts.map((e) => e.shard)).size).toBe(3);
     expect(second.status.fullSyncs).toBe(0);
+    // Its status says where each shard's confirmed events reach (the stream's stored position), and their sum.
+    const stored = JSON.parse(String(await reader.call('GET', 'redistap:publish:ev'))) as { shards: Array<{ offset: number }> };
+    expect(second.status.confirmed.shards).toEqual(stored.shards);
+    expect(second.status.confirmed.offset).toBe(stored.shards.reduce((sum, cp) => sum + cp.offset, 0));
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
 
     // Each key's event: the slot the cluster gives its key, and a shard whose slots hold it.

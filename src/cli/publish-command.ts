@@ -35,7 +35,7 @@ function publishMetrics(status: () => PublishStatus): MetricSpec[] {
   return [
     { name: 'events_published_total', help: 'events handed to the sink', type: 'counter', value: () => status().published.events },
     { name: 'events_confirmed_total', help: 'events the sink confirmed', type: 'counter', value: () => status().confirmed.events },
-    { name: 'confirmed_offset', help: 'replication offset of the source the confirmed events reach', type: 'gauge', value: () => status().confirmed.offset },
+    { name: 'confirmed_offset', help: 'replication offset of the source the confirmed events reach (a cluster: the sum of its shards\')', type: 'gauge', value: () => status().confirmed.offset },
     { name: 'lag_bytes', help: 'bytes read from the source and not yet confirmed (memory queue, spool, in flight)', type: 'gauge', value: () => status().lag.bytes },
     { name: 'lag_seconds', help: 'how long the oldest unconfirmed event has waited', type: 'gauge', value: () => status().lag.ms / 1000 },
     { name: 'queue_bytes', help: 'events waiting in memory (estimated)', type: 'gauge', value: () => status().queuedBytes },

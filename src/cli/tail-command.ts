@@ -105,7 +105,7 @@ function tailMetrics(counts: TailCounts, status: () => PipelineStatus, sink: Out
   return [
     { name: 'writes_total', help: 'writes read from the master (before filters)', type: 'counter', value: () => counts.writes },
     { name: 'output_bytes_total', help: 'bytes of lines written (snapshot keys, writes, control lines)', type: 'counter', value: () => sink.written },
-    { name: 'offset', help: 'replication offset of the last write written out', type: 'gauge', value: () => status().confirmed.offset },
+    { name: 'offset', help: 'replication offset of the last write written out (a cluster: the sum of its shards\')', type: 'gauge', value: () => status().confirmed.offset },
     { name: 'queue_bytes', help: 'events waiting in memory (estimated)', type: 'gauge', value: () => status().queuedBytes },
     { name: 'spool_bytes', help: 'bytes of the stream waiting in the spool file', type: 'gauge', value: () => status().spoolBytes },
     { name: 'source_link_up', help: '1 while the replication link is up', type: 'gauge', value: () => Number(status().source === 'up') },

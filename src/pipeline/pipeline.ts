@@ -55,7 +55,11 @@ export interface PipelineStatus {
   phase: PipelinePhase;
   /** Messages put into batches for the sink, and those it confirmed (with the position they reach). */
   published: { events: number; batches: number };
-  confirmed: { events: number; replid: string; offset: number };
+  /**
+   * From a cluster: `shards`, each shard's confirmed checkpoint; `replid` is '' and `offset` the sum of
+   * theirs (it grows as any shard's stream is confirmed).
+   */
+  confirmed: { events: number; replid: string; offset: number; shards?: Checkpoint[] };
   /** Events read and not yet confirmed: bytes waiting (memory queue, spool, in flight), and how long the oldest has waited. */
   lag: { bytes: number; ms: number };
   /** Events read from the source waiting in memory (estimated bytes), and bytes of its stream in the spool file. */
@@ -294,7 +298,7 @@ export class Pipeline<M> {
   private async stream(from: Position | null): Promise<void> {
     if (!this.clustered) this.positions.set('', isClusterPosition(from) ? null : from);
     this.confirmedPosition = this.savedPosition = from ?? undefined;
-    if (from && !isClusterPosition(from)) this.status.confirmed = { events: 0, replid: from.replid, offset: from.offset };
+    if (from) this.confirmedAt(from);
     const { url } = this.options.source;
     const sentinel = isSentinelUrl(url) ? url : undefined;
     this.source = openSource({ ...this.options.source, url: this.sourceUrl, sentinel, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
@@ -447,12 +451,21 @@ export class Pipeline<M> {
       // Null inside a snapshot: once its start is confirmed, no earlier position may be continued from.
       this.confirmedPosition = position;
       this.confirmedExtent = done.extent;
-      if (position && !isClusterPosition(position)) {
-        this.status.confirmed.replid = position.replid;
-        this.status.confirmed.offset = position.offset;
-      }
+      if (position) this.confirmedAt(position);
     }
     if (this.inFlightBytes <= this.maxInFlightBytes / 2) this.wakeRoomWaiters();
+  }
+
+  private confirmedAt(position: Position): void {
+    const confirmed = this.status.confirmed;
+    if (isClusterPosition(position)) {
+      confirmed.shards = position.shards;
+      confirmed.replid = '';
+      confirmed.offset = position.shards.reduce((sum, cp) => sum + cp.offset, 0);
+    } else {
+      confirmed.replid = position.replid;
+      confirmed.offset = position.offset;
+    }
   }
 
   private wakeRoomWaiters(): void {
