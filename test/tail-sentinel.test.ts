@@ -1,4 +1,4 @@
-// `redistap tail redis+sentinel://.../mymaster` (and publish()) against three real sentinels (Debian's redis-sentinel)
+// `redistap tail redis+sentinel://.../mymaster` (and publish(), sync()) against three real sentinels (Debian's redis-sentinel)
 // watching a real master and its replica: tail finds the master through them, and follows two failovers
 // they drive (SENTINEL FAILOVER, then the new master killed) to the promoted node with PSYNC: one
 // snapshot in all, a replid-changed line for each failover, every write once, in order.
@@ -11,6 +11,8 @@ import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from
 import { haveRedisSentinel, startSentinels, type Sentinels } from './helpers/redis-sentinel.js';
 import { readEventStream } from './helpers/event-consumer.js';
 import { publish } from '../src/pipeline/publisher.js';
+import { sync } from '../src/sync/sync.js';
+import { syncedKeyspace } from './helpers/sync-harness.js';
 import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
 
 const live = haveRedisServer() && haveRedisSentinel();
@@ -125,5 +127,37 @@ describe.skipIf(!live)('tail through Redis Sentinel', () => {
     expect(new Set(all.map((e) => (e as { source?: string }).source))).toEqual(new Set(['sentinel/mymaster']));
     const keys = all.filter((e) => e.event === 'write' && e.command === 'set').map((e) => String(e.keys && Array.isArray(e.keys) ? e.keys[0] : ''));
     expect(keys).toEqual(['a', 'b'].flatMap((tag) => Array.from({ length: 30 }, (_, i) => `${tag}:${i}`)));
+  }, 120_000);
+
+  it('sync through the sentinels continues on the promoted master: one copy, the target equals the source', async () => {
+    const a: RedisServer = await startRedisServer(['--repl-diskless-sync-delay', '0']);
+    stops.push(() => a.stop());
+    const b: RedisServer = await startRedisServer(['--repl-diskless-sync-delay', '0', '--replicaof', '127.0.0.1', String(a.port)]);
+    stops.push(() => b.stop());
+    const target: RedisServer = await startRedisServer();
+    stops.push(() => target.stop());
+    const sentinels: Sentinels = await startSentinels(a.port);
+    stops.push(() => sentinels.stop());
+    const ca = await RedisClient.connect(a.port);
+    for (let i = 0; i < 100; i++) await ca.ok('SET', `copied:${i}`, `${i}`);
+    ca.close();
+    const phases: string[] = [];
+    const s = sync({ source: sentinels.url, target: `redis://127.0.0.1:${target.port}`, onEvent: (e) => { if (e.type === 'phase') phases.push(e.phase); } });
+    stops.push(async () => { s.stop(); await s.done.catch(() => undefined); });
+    await waitFor('streaming', () => s.status.phase === 'streaming');
+    const c = await RedisClient.connect(sentinels.ports[2]!);
+    await c.ok('SENTINEL', 'FAILOVER', 'mymaster');
+    c.close();
+    await waitFor('b promoted', async () => (await sentinels.masterPort()) === b.port);
+    const cb = await RedisClient.connect(b.port);
+    for (let i = 0; i < 100; i++) await cb.ok('SET', `after:${i}`, `${i}`);
+    await cb.ok('SET', 'marker', 'last');
+    const ct = await RedisClient.connect(target.port);
+    await waitFor('the marker on the target', async () => String(await ct.call('GET', 'marker')) === 'last');
+    cb.close();
+    ct.close();
+    expect(phases.filter((p) => p === 'copying')).toHaveLength(1);
+    expect(syncedKeyspace(target.port)).toEqual(syncedKeyspace(b.port));
+    expect(syncedKeyspace(target.port).length).toBe(201);
   }, 120_000);
 });

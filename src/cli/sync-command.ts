@@ -121,6 +121,11 @@ in order, MULTI/EXEC blocks kept whole. Each block it sends to the target ends w
 (replication ID, offset, database) written into the checkpoint key, in the same MULTI/EXEC: the target
 always says exactly which writes it holds.
 
+A source behind Redis Sentinel is given as redis+sentinel://[user@]s1[:port],s2[:port]/<master name>
+(the user and password are the master's): each attempt asks the sentinels where the master is, and
+when they announce a failover (+switch-master) the sync moves to the promoted master and continues
+with PSYNC, without a new copy.
+
 Restarting (after Ctrl-C, a crash, or a kill -9) continues from that position with PSYNC, without a new
 copy, as long as the source's backlog still holds the writes since. If it does not (or the source
 restarted without its data), redistap says so and stops; --resync then deletes the target's synced keys

@@ -231,7 +231,7 @@ Examples:
       url = urlWithPassword(opts, '', url, 'REDISCLI_AUTH');
       if (isSentinelUrl(url)) parseSentinelUrl(url);
       else parseRedisUrl(url);
-      tls = tlsOptionsFrom(opts, '', url.replace(/\+sentinel:/i, ':'));
+      tls = tlsOptionsFrom(opts, '', url);
       // What is asked before the pipeline starts goes to the master a Sentinel URL names now.
       const server = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
       filter = await filterFrom(opts, server, tls, timeoutMs);

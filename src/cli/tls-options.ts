@@ -34,7 +34,8 @@ export function tlsOptionsFrom(opts: object, prefix: string, url: string, tlsSch
   const given = (['ca', 'cert', 'key'] as const).filter((k) => flags[k] !== undefined);
   if (given.length === 0) return undefined;
   const scheme = url.split('://')[0]!.toLowerCase();
-  if (!tlsSchemes.includes(scheme)) {
+  // rediss+sentinel:// speaks TLS as rediss:// does.
+  if (!tlsSchemes.includes(scheme.replace(/\+sentinel$/, ''))) {
     throw new CliError(`${option(given[0]!)} is for TLS: use a ${tlsSchemes.map((s) => `${s}://`).join(' or ')} URL (got ${scheme}://)`);
   }
   if ((flags.cert === undefined) !== (flags.key === undefined)) {

@@ -5,7 +5,6 @@
 // With it, the route the data went through (a later run with another route would mix two), and beside it
 // the keys of the target's lease (target-lease.ts).
 import type { Checkpoint } from '../replica/events.js';
-import type { RedisEndpoint } from '../replica/redis-url.js';
 import { startsWith } from '../rdb/key-filter.js';
 import type { RouteRecord } from './key-route.js';
 
@@ -26,8 +25,9 @@ export interface SyncState extends Checkpoint {
   route?: StoredRoute;
 }
 
-export function defaultStateKey(source: RedisEndpoint): string {
-  return `${STATE_PREFIX}checkpoint:${source.host}:${source.port}`;
+/** `sourceName`: host:port, or sentinel/<master name> for a Sentinel URL. */
+export function defaultStateKey(sourceName: string): string {
+  return `${STATE_PREFIX}checkpoint:${sourceName}`;
 }
 
 /** This sync's own keys: the state key itself, and `<state key>:lease`, `:owner`, `:fence:<token>`. */

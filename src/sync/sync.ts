@@ -14,6 +14,7 @@ import type { RdbEntry } from '../rdb/entry.js';
 import type { Checkpoint } from '../replica/events.js';
 import { replyText } from '../resp/replies.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
+import { isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 import { describeServer, hasFunctions, loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
 import { Pipeline, PipelineError } from '../pipeline/pipeline.js';
 import type { RunEvent } from '../pipeline/run-event.js';
@@ -153,7 +154,8 @@ export class Sync {
   };
   /** Resolves when the sync has stopped (signal) and applied what it took; rejects with what ended it. */
   readonly done: Promise<SyncStatus>;
-  private readonly source: RedisEndpoint;
+  /** The source's address (null: a Sentinel URL's master, asked at each attempt). */
+  private readonly source: RedisEndpoint | null;
   private readonly targetEndpoint: RedisEndpoint;
   private readonly abort = new AbortController();
   /** The pipeline of the current attempt. */
@@ -165,10 +167,11 @@ export class Sync {
 
   constructor(options: SyncOptions) {
     this.options = options;
-    this.source = parseRedisUrl(options.source);
+    // Behind Sentinel the source is the master the sentinels name at each attempt.
+    this.source = isSentinelUrl(options.source) ? null : parseRedisUrl(options.source);
     this.targetEndpoint = parseRedisUrl(options.target);
-    this.sourceName = `${this.source.host}:${this.source.port}`;
-    this.stateKey = options.stateKey ?? defaultStateKey(this.source);
+    this.sourceName = this.source ? `${this.source.host}:${this.source.port}` : `sentinel/${parseSentinelUrl(options.source).masterName}`;
+    this.stateKey = options.stateKey ?? defaultStateKey(this.sourceName);
     this.route = new KeyRoute(options, isStateKey(this.stateKey));
     if (options.transform && !options.transformName) {
       throw new TypeError('a transform hook needs a transformName: the target records it, so that a run with another hook does not continue what this one wrote');
@@ -247,7 +250,8 @@ export class Sync {
   private async attempt(): Promise<void> {
     const timeoutMs = this.options.timeoutMs;
     // What the source writes (can its values go to the target as they are?), and its command table for filters.
-    const source = await RedisConnection.open({ endpoint: this.source, tls: this.options.sourceTls, timeoutMs, role: 'source' });
+    const endpoint = this.source ?? parseRedisUrl(await sentinelMaster(this.options.source, this.options.sourceTls, timeoutMs));
+    const source = await RedisConnection.open({ endpoint, tls: this.options.sourceTls, timeoutMs, role: 'source' });
     let sourceFormat: ServerFormat;
     try {
       sourceFormat = serverFormatFromInfo(replyText(await source.ok(['INFO', 'server'])));
