@@ -31,6 +31,21 @@ async function waitFor(what: string, test: () => boolean | Promise<boolean>, ms 
 
 interface Line { event?: string; cmd?: string[]; offset?: number; from?: string; to?: string }
 
+/** A master a, its replica b, three sentinels watching a, and a server to write into; all stopped after the test. */
+async function servers(): Promise<{ a: RedisServer; b: RedisServer; target: RedisServer; sentinels: Sentinels }> {
+  const started = async (extra: string[]) => {
+    const s = await startRedisServer(extra);
+    stops.push(() => s.stop());
+    return s;
+  };
+  const a = await started(['--repl-diskless-sync-delay', '0']);
+  const b = await started(['--repl-diskless-sync-delay', '0', '--replicaof', '127.0.0.1', String(a.port)]);
+  const target = await started([]);
+  const sentinels = await startSentinels(a.port);
+  stops.push(() => sentinels.stop());
+  return { a, b, target, sentinels };
+}
+
 describe.skipIf(!live)('tail through Redis Sentinel', () => {
   it('finds the master through the sentinels and follows their failovers with PSYNC: one snapshot, each write once', async () => {
     const a: RedisServer = await startRedisServer(['--repl-diskless-sync-delay', '0']);
@@ -93,14 +108,7 @@ describe.skipIf(!live)('tail through Redis Sentinel', () => {
   }, 120_000);
 
   it('publish through the sentinels into a Redis stream continues on the promoted master: one snapshot, each write once', async () => {
-    const a: RedisServer = await startRedisServer(['--repl-diskless-sync-delay', '0']);
-    stops.push(() => a.stop());
-    const b: RedisServer = await startRedisServer(['--repl-diskless-sync-delay', '0', '--replicaof', '127.0.0.1', String(a.port)]);
-    stops.push(() => b.stop());
-    const target: RedisServer = await startRedisServer();
-    stops.push(() => target.stop());
-    const sentinels: Sentinels = await startSentinels(a.port);
-    stops.push(() => sentinels.stop());
+    const { a, b, target, sentinels } = await servers();
     const p = publish({ source: sentinels.url, sink: redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`) });
     stops.push(async () => { p.stop(); await p.done.catch(() => undefined); });
     await waitFor('streaming', () => p.status.phase === 'streaming');
@@ -130,14 +138,7 @@ describe.skipIf(!live)('tail through Redis Sentinel', () => {
   }, 120_000);
 
   it('sync through the sentinels continues on the promoted master: one copy, the target equals the source', async () => {
-    const a: RedisServer = await startRedisServer(['--repl-diskless-sync-delay', '0']);
-    stops.push(() => a.stop());
-    const b: RedisServer = await startRedisServer(['--repl-diskless-sync-delay', '0', '--replicaof', '127.0.0.1', String(a.port)]);
-    stops.push(() => b.stop());
-    const target: RedisServer = await startRedisServer();
-    stops.push(() => target.stop());
-    const sentinels: Sentinels = await startSentinels(a.port);
-    stops.push(() => sentinels.stop());
+    const { a, b, target, sentinels } = await servers();
     const ca = await RedisClient.connect(a.port);
     for (let i = 0; i < 100; i++) await ca.ok('SET', `copied:${i}`, `${i}`);
     ca.close();
