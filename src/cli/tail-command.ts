@@ -227,13 +227,14 @@ Examples:
     let filter: EventFilter | null;
     let cluster = false;
     let keys: KeyPositions | null = null;
+    let server = url;
     try {
       url = urlWithPassword(opts, '', url, 'REDISCLI_AUTH');
       if (isSentinelUrl(url)) parseSentinelUrl(url);
       else parseRedisUrl(url);
       tls = tlsOptionsFrom(opts, '', url);
       // What is asked before the pipeline starts goes to the master a Sentinel URL names now.
-      const server = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
+      server = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
       filter = await filterFrom(opts, server, tls, timeoutMs);
       cluster = await isClusterNode(server, tls, timeoutMs);
       if (cluster) {
@@ -262,7 +263,8 @@ Examples:
     };
     pipeline = new Pipeline<Uint8Array>({
       command: 'tail', stage: new JsonlStage(filter, keys), sink, sizeOf: (line) => line.length,
-      source: { cluster, readFrom: opts.readFrom, url, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
+      // The master a Sentinel URL names was asked for already: the pipeline starts there, following the sentinels.
+      source: { cluster, readFrom: opts.readFrom, url: server, sentinel: isSentinelUrl(url) ? url : undefined, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
         reconnect: { waitForMaster: retry.wait, maxRetryTimeMs: retry.maxRetryTimeMs } },
       positionFile: store, maxSpoolBytes: Infinity, signal: abort.signal,
       routeChangedHint: 'give a new checkpoint file (that run starts with a full sync)',

@@ -16,7 +16,6 @@ import type { ReadFrom, ShardRef, ShardStart, Source } from '../pipeline/source.
 import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
-import { replyText } from '../resp/replies.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
 import { readTopology, TopologyError, type ClusterNode, type ClusterTopology, type Shard } from './topology.js';
 
@@ -182,17 +181,9 @@ export class ClusterSource implements Source {
   /** The topology, as the first node that answers sees it: the one given, then every node seen since. */
   private async readTopologyFromAny(): Promise<ClusterTopology> {
     const { url, tls, timeoutMs } = this.options;
-    let lastError: unknown = null;
-    for (const node of [url, ...this.knownNodes]) {
-      try {
-        const topology = await readTopology(node, tls, timeoutMs);
-        this.knownNodes = topology.shards.flatMap((s) => [s.master, ...s.replicas]).map((n) => urlOfNode(url, n));
-        return topology;
-      } catch (err) {
-        lastError = err;
-      }
-    }
-    throw lastError;
+    const topology = await firstAnswer([url, ...this.knownNodes], (node) => readTopology(node, tls, timeoutMs));
+    this.knownNodes = topology.shards.flatMap((s) => [s.master, ...s.replicas]).map((n) => urlOfNode(url, n));
+    return topology;
   }
 
   private async readShards(topology: ClusterTopology, onlyNew: boolean): Promise<FollowedShard[]> {
@@ -219,28 +210,32 @@ export class ClusterSource implements Source {
     return shards;
   }
 
-  /** The histories the first of `nodeUrls` that answers reports (throws the last failure when none does). */
+  /** The histories the first of `nodeUrls` that answers reports. */
   private async historiesOf(nodeUrls: string[]): Promise<Histories> {
     const { tls, timeoutMs } = this.options;
-    let lastError: unknown = null;
-    for (const nodeUrl of new Set(nodeUrls)) {
-      let connection: RedisConnection;
+    return firstAnswer(nodeUrls, async (nodeUrl) => {
+      const connection = await RedisConnection.open({ endpoint: parseRedisUrl(nodeUrl), tls, timeoutMs, role: 'cluster node' });
       try {
-        connection = await RedisConnection.open({ endpoint: parseRedisUrl(nodeUrl), tls, timeoutMs, role: 'cluster node' });
-      } catch (err) {
-        lastError = err;
-        continue;
-      }
-      try {
-        const info = replyText(await connection.ok(['INFO', 'replication']));
-        const field = (name: string) => new RegExp(`^${name}:(\\S*)`, 'm').exec(info)?.[1] ?? '';
-        return { replid: field('master_replid'), replid2: field('master_replid2') };
+        const info = await connection.info('replication');
+        return { replid: info.get('master_replid') ?? '', replid2: info.get('master_replid2') ?? '' };
       } finally {
         connection.close();
       }
-    }
-    throw lastError;
+    });
   }
+}
+
+/** What `ask` gets from the first of `nodes` that answers; the last failure when none does. */
+async function firstAnswer<T>(nodes: Iterable<string>, ask: (node: string) => Promise<T>): Promise<T> {
+  let lastError: unknown = null;
+  for (const node of new Set(nodes)) {
+    try {
+      return await ask(node);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError;
 }
 
 /** The URL of a node: the one given, with the node's address (same scheme, user, password). */

@@ -172,8 +172,7 @@ export async function isClusterNode(url: string, tls?: ConnectionOptions, timeou
     return false;
   }
   try {
-    const info = await connection.call(['INFO', 'cluster']);
-    return !(info instanceof RespErrorReply) && /^cluster_enabled:1\r?$/m.test(replyText(info));
+    return (await connection.info('cluster')).get('cluster_enabled') === '1';
   } catch {
     return false;
   } finally {

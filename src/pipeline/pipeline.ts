@@ -135,6 +135,8 @@ export class Pipeline<M> {
   private clustered = false;
   /** The source's URL: a Sentinel URL's master, as the sentinels name it (prepare()). */
   private sourceUrl = '';
+  /** The Sentinel URL the source is followed through, if any. */
+  private sentinel: string | undefined;
   private failure: unknown = null;
 
   // The batch being filled, and those the sink has not confirmed, in order.
@@ -263,7 +265,8 @@ export class Pipeline<M> {
 
   /** The stage ready (the source's command table read), and the sink connected. */
   private async prepare(): Promise<void> {
-    const { cluster, url, tls, timeoutMs } = this.options.source;
+    const { cluster, url, sentinel, tls, timeoutMs } = this.options.source;
+    this.sentinel = sentinel ?? (isSentinelUrl(url) ? url : undefined);
     this.sourceUrl = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
     this.clustered = cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
     await this.stage.prepare?.(this.sourceUrl);
@@ -299,9 +302,7 @@ export class Pipeline<M> {
     if (!this.clustered) this.positions.set('', isClusterPosition(from) ? null : from);
     this.confirmedPosition = this.savedPosition = from ?? undefined;
     if (from) this.confirmedAt(from);
-    const { url } = this.options.source;
-    const sentinel = isSentinelUrl(url) ? url : undefined;
-    this.source = openSource({ ...this.options.source, url: this.sourceUrl, sentinel, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
+    this.source = openSource({ ...this.options.source, url: this.sourceUrl, sentinel: this.sentinel, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
     if (this.abort.signal.aborted) this.source.stop();
     await this.source.run((event, shard) => this.handle(event, shard));
   }

@@ -3,7 +3,7 @@
 // position with the messages (exactly once), or the pipeline saves it in a file afterwards (at least
 // once: ids let consumers and brokers drop repeats).
 import type { ConnectionOptions } from 'node:tls';
-import { parseRedisUrl } from '../replica/redis-url.js';
+import { hostPort, parseRedisUrl } from '../replica/redis-url.js';
 import { isSentinelUrl, parseSentinelUrl } from '../replica/sentinel.js';
 import { ChangeEventStage } from './change-event-stage.js';
 import type { SnapshotMode } from './change-event.js';
@@ -110,5 +110,5 @@ function pipelineOptions(options: PublishOptions): PipelineOptions<SinkMessage> 
 function sourceNameOf(url: string): string {
   if (isSentinelUrl(url)) return `sentinel/${parseSentinelUrl(url).masterName}`;
   const { host, port } = parseRedisUrl(url);
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return hostPort(host, port);
 }

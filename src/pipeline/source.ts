@@ -46,7 +46,10 @@ export type SourceOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'> & {
    * is an error), or a replica when the shard has one, else its master.
    */
   readFrom?: ReadFrom;
-  /** The Sentinel URL `url` was found through (its master now): followed through the sentinels' failovers. */
+  /**
+   * The Sentinel URL the source is followed through, its failovers followed; `url` is then the master it
+   * names (a Sentinel URL as `url` is resolved by the pipeline).
+   */
   sentinel?: string;
 };
 

@@ -16,6 +16,11 @@ export function redactUrl(url: string): string {
   return at >= start ? `${url.slice(0, start)}***${url.slice(at)}` : url;
 }
 
+/** host:port as an address is written, an IPv6 host in brackets ([::1]:6379). */
+export function hostPort(host: string, port: number | string): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function parseRedisUrl(url: string): RedisEndpoint {
   let u: URL;
   try {

@@ -6,7 +6,7 @@ import { RespError } from '../core/resp-error.js';
 import { EntryBuilder } from '../rdb/entry-builder.js';
 import { ReplicaCommand, type Checkpoint, type ReplicaEvent } from './events.js';
 import { LinkLostError, ReplicaError, ReplicaLink, type LinkHandlers, type LinkOptions } from './link.js';
-import { parseRedisUrl, type RedisEndpoint } from './redis-url.js';
+import { hostPort, parseRedisUrl, type RedisEndpoint } from './redis-url.js';
 
 export interface ReplicaOptions extends Omit<LinkOptions, 'endpoint'> {
   /** redis://[user:password@]host[:port], or rediss:// for TLS. */
@@ -113,8 +113,8 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private stopped = false;
   private failure: Error | null = null;
   private link: ReplicaLink | null = null;
-  /** Where the link goes (or went last). */
-  private endpoint: RedisEndpoint | null = null;
+  /** Where the link goes (or went last): the URL's, until reconnect.relocate moves it. */
+  private endpoint: RedisEndpoint;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   private earlyAck: ReturnType<typeof setTimeout> | null = null;
   private consumed: Checkpoint | null;
@@ -142,7 +142,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
 
   constructor(options: ReplicaOptions) {
     this.options = options;
-    parseRedisUrl(options.url); // fail fast on a bad URL
+    this.endpoint = parseRedisUrl(options.url); // fails fast on a bad URL
     this.boundary = options.checkpoint ?? null;
     this.consumed = this.boundary;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 64 << 20;
@@ -164,8 +164,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
    * the master moved (a failover announced). Not when the link is to `unlessAt` (host:port) already.
    */
   relink(reason: string, unlessAt?: string): void {
-    const at = this.endpoint && `${this.endpoint.host.includes(':') ? `[${this.endpoint.host}]` : this.endpoint.host}:${this.endpoint.port}`;
-    if (at === unlessAt) return;
+    if (hostPort(this.endpoint.host, this.endpoint.port) === unlessAt) return;
     this.link?.close(new LinkLostError(reason));
   }
 
@@ -294,8 +293,6 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   }
 
   private async connectLoop(): Promise<void> {
-    let endpoint = parseRedisUrl(this.options.url);
-    this.endpoint = endpoint;
     const { initialDelayMs = 100, maxDelayMs = 5000, waitForMaster = true, maxRetryTimeMs = Infinity, relocate } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
     let failingSince: number | null = null;
@@ -303,12 +300,12 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     while (!this.stopped) {
       if (attempts++ > 0 && relocate) {
         const moved = await relocate().catch(() => null);
-        if (moved) this.endpoint = endpoint = parseRedisUrl(moved);
+        if (moved) this.endpoint = parseRedisUrl(moved);
         if (this.stopped) return;
       }
       // Resolves when the link closes (with why and where), or with the error that kept it from opening.
       const error = await new Promise<Error>((resolve) => {
-        this.connect(endpoint, (e) => resolve(this.linkLost(e))).catch(resolve);
+        this.connect(this.endpoint, (e) => resolve(this.linkLost(e))).catch(resolve);
       });
       this.link = null;
       this.stopAcks();

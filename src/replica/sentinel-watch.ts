@@ -7,6 +7,7 @@ import { sleep } from '../node/abortable-sleep.js';
 import { RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
 import { encodeCommand } from '../resp/encode.js';
 import { connectSocket } from './link.js';
+import { hostPort } from './redis-url.js';
 import { parseSentinelUrl } from './sentinel.js';
 
 const RETRY_MS = 1000;
@@ -68,6 +69,6 @@ export class SentinelWatch {
   private message(value: RespValue, masterName: string): void {
     if (!Array.isArray(value) || value.length !== 3 || replyText(value[0]!) !== 'message') return;
     const [name, , , ip, port] = replyText(value[2]!).split(' ');
-    if (name === masterName && ip && port) this.onSwitch(`${ip.includes(':') ? `[${ip}]` : ip}:${port}`);
+    if (name === masterName && ip && port) this.onSwitch(hostPort(ip, port));
   }
 }

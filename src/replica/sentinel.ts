@@ -6,7 +6,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { RespErrorReply, replyText } from '../resp/replies.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
-import { redactUrl } from './redis-url.js';
+import { hostPort, redactUrl } from './redis-url.js';
 
 export interface SentinelUrl {
   /** redis or rediss: how the master (and the sentinels) are spoken to. */
@@ -58,8 +58,7 @@ export async function sentinelMaster(url: string, tls?: ConnectionOptions, timeo
     try {
       const reply = await connection.call(['SENTINEL', 'get-master-addr-by-name', parsed.masterName]);
       if (Array.isArray(reply) && reply.length === 2) {
-        const address = replyText(reply[0]!);
-        return `${parsed.scheme}://${parsed.userinfo}${address.includes(':') ? `[${address}]` : address}:${replyText(reply[1]!)}`;
+        return `${parsed.scheme}://${parsed.userinfo}${hostPort(replyText(reply[0]!), replyText(reply[1]!))}`;
       }
       if (reply instanceof RespErrorReply) failures.push(`sentinel ${host}:${port}: ${reply.message}`);
       else unknown++;

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { encodeCommand, type CommandArg } from '../resp/encode.js';
-import { RespErrorReply, RespReplyReader, type RespValue } from '../resp/replies.js';
+import { RespErrorReply, RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
 import { connectSocket, refuseIfTlsPort } from '../replica/link.js';
 import type { RedisEndpoint } from '../replica/redis-url.js';
 
@@ -111,6 +111,12 @@ export class RedisConnection {
     const reply = await this.call(args);
     if (reply instanceof RespErrorReply) throw new ConnectionError(`${this.options.role}: ${String(args[0])} failed: ${reply.message}`, false);
     return reply;
+  }
+
+  /** INFO `section` as its fields (an error reply rejects, as ok() does). */
+  async info(section: string): Promise<Map<string, string>> {
+    const text = replyText(await this.ok(['INFO', section]));
+    return new Map([...text.matchAll(/^([a-z_0-9]+):(.*?)\r?$/gm)].map((m) => [m[1]!, m[2]!]));
   }
 
   /** Sends encoded commands (in one piece or several) that will produce `count` replies; resolves with them, in order. */

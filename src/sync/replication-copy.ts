@@ -14,14 +14,6 @@ import { SNAPSHOT_REPLID_PREFIX, SNAPSHOT_SECRET_PREFIX, SNAPSHOT_USER, Snapshot
 const ATTACH_TIMEOUT_MS = 10_000;
 const LOAD_POLL_MS = 25;
 
-function infoFields(text: string): Map<string, string> {
-  return new Map([...text.matchAll(/^([a-z_0-9]+):(.*?)\r?$/gm)].map((m) => [m[1]!, m[2]!]));
-}
-
-async function replicationInfo(target: RedisConnection): Promise<Map<string, string>> {
-  return infoFields(replyText(await target.ok(['INFO', 'replication'])));
-}
-
 /** Keys in all of the target's databases (INFO keyspace). */
 export async function targetKeyCount(target: RedisConnection): Promise<number> {
   const info = replyText(await target.ok(['INFO', 'keyspace']));
@@ -75,7 +67,7 @@ export class ReplicationCopy {
    * masteruser) is cleared: what they were before is known only to the process that set them.
    */
   static async reclaim(target: RedisConnection, copyUnderWay: boolean, warn: (message: string) => void): Promise<boolean> {
-    const info = await replicationInfo(target);
+    const info = await target.info('replication');
     const ours = info.get('master_replid')?.startsWith(SNAPSHOT_REPLID_PREFIX) ?? false;
     const dead = info.get('master_link_status') === 'down' && info.get('master_sync_in_progress') === '0';
     const replica = info.get('role') === 'slave' && (ours || copyUnderWay) && dead;
@@ -97,7 +89,7 @@ export class ReplicationCopy {
    * `ownKeys`: keys of this sync the target may hold (its state key); any other key would be lost.
    */
   static async start(target: RedisConnection, ownKeys: number): Promise<ReplicationCopy> {
-    const info = await replicationInfo(target);
+    const info = await target.info('replication');
     if (info.get('role') === 'slave') {
       throw new ConnectionError(`the target is a replica of ${info.get('master_host')}:${info.get('master_port')}: ` +
         'sync into a master (REPLICAOF NO ONE first, if that is what you mean)', false);
@@ -157,7 +149,7 @@ export class ReplicationCopy {
     this.server.end();
     for (;;) {
       if (this.server.failure) await this.explain(this.server.failure);
-      const info = await replicationInfo(this.target);
+      const info = await this.target.info('replication');
       if (info.get('master_link_status') === 'up' && info.get('master_sync_in_progress') === '0') break;
       await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
     }
@@ -172,7 +164,7 @@ export class ReplicationCopy {
    */
   async abandon(): Promise<void> {
     this.server.close();
-    const info = await replicationInfo(this.target);
+    const info = await this.target.info('replication');
     if (info.get('role') === 'slave' && info.get('master_port') === String(this.port)) await this.restore();
   }
 
