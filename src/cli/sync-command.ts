@@ -8,10 +8,11 @@ import { dbNumber, keyPatternOf, list, positiveNumber, repeated } from './select
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 import { addRetryOptions, retryRuleFrom, type RetryFlags } from './retry-options.js';
+import { readFromOption, type ClusterFlags } from './cluster-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
 import { JobReporter } from './status-output.js';
 
-interface SyncFlags extends RetryFlags {
+interface SyncFlags extends RetryFlags, ClusterFlags {
   db?: string[];
   dbMap?: string[];
   prefix?: string[];
@@ -67,6 +68,7 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
     stateKey: opts.checkpointKey,
     resync: opts.resync,
     copy: opts.copy,
+    readFrom: opts.readFrom,
     maxInFlightBytes: positiveNumber(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
     timeoutMs: positiveNumber(opts.timeout, '--timeout') * 1000,
     leaseMs: positiveNumber(opts.lease, '--lease') * 1000,
@@ -102,6 +104,7 @@ export function syncCommand(): Command {
     .option('--resync', 'allow deleting the target\'s synced keys to copy everything again (when the target is not empty, or the source cannot continue)')
     .addOption(new Option('--copy <how>', 'how the snapshot reaches the target: restore (RESTORE commands) or replication ' +
       '(the target loads it as a replica of redistap: fastest; see below)').choices(['restore', 'replication']).default('restore'))
+    .addOption(readFromOption())
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
     .option('--max-in-flight <MiB>', 'data sent to the target and not yet acknowledged, at most', '16')
     .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60')
@@ -125,6 +128,13 @@ A source behind Redis Sentinel is given as redis+sentinel://[user@]s1[:port],s2[
 (the user and password are the master's): each attempt asks the sentinels where the master is, and
 when they announce a failover (+switch-master) the sync moves to the promoted master and continues
 with PSYNC, without a new copy.
+
+A node of a Redis Cluster (cluster_enabled:1) as the source is synced as its whole cluster: a
+replication link to each shard, every shard's writes applied in its own order (a cluster orders writes
+per shard only), and the checkpoint key holding each shard's position. A shard's failover continues
+with PSYNC on its promoted replica; a shard added is followed from its own snapshot. A shard copied
+again (its node could not continue) replaces the keys of its slots only, and a FLUSHALL on one node
+deletes the keys of its slots only. --read-from replica reads each shard from a replica.
 
 Restarting (after Ctrl-C, a crash, or a kill -9) continues from that position with PSYNC, without a new
 copy, as long as the source's backlog still holds the writes since. If it does not (or the source

@@ -29,3 +29,15 @@ export function hashSlot(key: Uint8Array): number {
   }
   return crc16(key) & (HASH_SLOTS - 1);
 }
+
+/** Whether a key's slot is in `ranges` (inclusive slot ranges, as a shard serves them). */
+export function inSlots(ranges: ReadonlyArray<readonly [number, number]>): (key: Uint8Array) => boolean {
+  const member = new Uint8Array(HASH_SLOTS);
+  for (const [first, last] of ranges) member.fill(1, first, last + 1);
+  return (key) => member[hashSlot(key)] === 1;
+}
+
+/** Slot ranges as a cluster lists them: 0-5460,6000. */
+export function slotRanges(slots: ReadonlyArray<readonly [number, number]>): string {
+  return slots.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`)).join(',') || 'none';
+}

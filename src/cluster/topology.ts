@@ -172,10 +172,17 @@ export async function isClusterNode(url: string, tls?: ConnectionOptions, timeou
     return false;
   }
   try {
+    return await clusterEnabled(connection);
+  } finally {
+    connection.close();
+  }
+}
+
+/** Whether the server is a node of a Redis Cluster (INFO cluster; a server that does not say is not). */
+export async function clusterEnabled(connection: RedisConnection): Promise<boolean> {
+  try {
     return (await connection.info('cluster')).get('cluster_enabled') === '1';
   } catch {
     return false;
-  } finally {
-    connection.close();
   }
 }

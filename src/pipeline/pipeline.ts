@@ -11,7 +11,8 @@
 import { sleep } from '../node/abortable-sleep.js';
 import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { PositionFile } from './position-file.js';
-import { isClusterPosition, type Position } from './position.js';
+import { isClusterPosition, positionSummary, type Position } from './position.js';
+import { slotRanges } from '../cluster/hash-slot.js';
 import { isClusterNode } from '../cluster/topology.js';
 import { isSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceOptions } from './source.js';
@@ -458,15 +459,7 @@ export class Pipeline<M> {
   }
 
   private confirmedAt(position: Position): void {
-    const confirmed = this.status.confirmed;
-    if (isClusterPosition(position)) {
-      confirmed.shards = position.shards;
-      confirmed.replid = '';
-      confirmed.offset = position.shards.reduce((sum, cp) => sum + cp.offset, 0);
-    } else {
-      confirmed.replid = position.replid;
-      confirmed.offset = position.offset;
-    }
+    Object.assign(this.status.confirmed, positionSummary(position));
   }
 
   private wakeRoomWaiters(): void {
@@ -627,9 +620,4 @@ export class Pipeline<M> {
     this.status.warnings++;
     this.options.onEvent?.({ type: 'warning', message });
   }
-}
-
-/** Slot ranges as a cluster lists them: 0-5460,6000. */
-function slotRanges(slots: Array<[number, number]>): string {
-  return slots.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`)).join(',') || 'none';
 }

@@ -45,3 +45,12 @@ export function singleCheckpoint(position: Position | null, where: string): Chec
   throw new Error(`${where} holds the position of a cluster (${position.shards.length} shards), and this source is one server: ` +
     'give the cluster node\'s URL it was made with, or start from a new position');
 }
+
+/**
+ * Where a position stands, as a status shows it: a checkpoint's replid and offset; a cluster's shards,
+ * replid '' and the sum of their offsets (it grows as any shard's stream moves).
+ */
+export function positionSummary(position: Position): { replid: string; offset: number; shards?: Checkpoint[] } {
+  if (!isClusterPosition(position)) return { replid: position.replid, offset: position.offset };
+  return { replid: '', offset: position.shards.reduce((sum, cp) => sum + cp.offset, 0), shards: position.shards };
+}

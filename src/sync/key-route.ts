@@ -251,6 +251,15 @@ export class KeyRoute {
     return this.selects(source);
   }
 
+  /**
+   * The source key an owned target key was written from: the rename undone. (A target key that two source
+   * keys could have become, itself and the old prefix's, is taken as itself, as owns() does first.)
+   */
+  sourceKey(key: Uint8Array): Uint8Array {
+    if (!this.renameFrom || (!startsWith(key, this.renameFrom) && this.selects(key)) || !startsWith(key, this.renameTo!)) return key;
+    return concat(this.renameFrom, key.subarray(this.renameTo!.length));
+  }
+
   /** A SCAN MATCH pattern covering the owned keys of a db: one prefix they all share, else '*'. */
   get scanPattern(): Uint8Array {
     const prefixes = this.targetPrefixes();

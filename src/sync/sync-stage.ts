@@ -7,6 +7,8 @@
 //     where the target cannot take them as they are (field TTLs, stream counters);
 //   - the steps between them: a copy's start and end, and the keys the sync owns deleted where the
 //     source's FLUSHALL or FLUSHDB cannot be passed on as it is.
+// From a cluster (each event of a shard), a copy and a FLUSHALL are a shard's: they replace or delete the
+// keys of its slots, never the other shards' (a FLUSHALL on a cluster node empties that node only).
 import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { valueTypeOf } from '../rdb/encodings.js';
@@ -14,6 +16,7 @@ import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
 import type { ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import { hasFieldTtls, hasFunctions, keepsStreamCounters, restoreTakesEvictionData, type ServerFormat } from '../rdb-write/server-format.js';
+import type { ShardRef } from '../pipeline/source.js';
 import type { Stage, StageOutput } from '../pipeline/stage.js';
 import type { CommandKeys } from './command-keys.js';
 import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
@@ -63,6 +66,10 @@ export class SyncStage implements Stage<TargetMessage> {
   private warnedFieldTtlWrites = false;
   /** Function libraries of the snapshot being copied that the target could not get. */
   private librariesLeftOut = 0;
+  /** The streams being copied: '' (one server), or a cluster's shards (their copies run at once). */
+  private readonly copying = new Set<string>();
+  /** The shard of the event being handled (undefined: one server's). */
+  private shard: ShardRef | undefined;
 
   /** `keys`: the source's command table, when the route needs to find keys in writes. */
   constructor(private readonly sync: Sync, private readonly targetFormat: ServerFormat, private readonly keys: CommandKeys | null,
@@ -74,8 +81,9 @@ export class SyncStage implements Stage<TargetMessage> {
     return this.sync.storedRoute;
   }
 
-  handle(event: ReplicaEvent, output: StageOutput<TargetMessage>): boolean {
+  handle(event: ReplicaEvent, output: StageOutput<TargetMessage>, shard?: ShardRef): boolean {
     this.output = output;
+    this.shard = shard;
     switch (event.type) {
       case 'entry': this.copy(event.entry); break;
       case 'restore-commands':
@@ -86,11 +94,11 @@ export class SyncStage implements Stage<TargetMessage> {
       case 'rdb-bytes': output.emit({ kind: 'rdb', bytes: event.bytes }); break;
       case 'command': return this.apply([event.command]);
       case 'transaction': return this.apply(event.commands);
-      case 'full-sync-start': this.startCopy(event.reason); output.alone({ kind: 'copy-start', replid: event.replid, offset: event.offset }); break;
+      case 'full-sync-start': this.startCopy(event.reason); output.alone({ kind: 'copy-start', replid: event.replid, offset: event.offset, shard: this.shardStep() }); break;
       case 'rdb-progress': this.sync.copyProgress(event.bytes, event.total); break;
-      case 'full-sync-end': this.endCopy(event.functions); output.alone({ kind: 'copy-end', replid: event.replid, offset: event.offset }); break;
+      case 'full-sync-end': this.endCopy(event.functions); output.alone({ kind: 'copy-end', replid: event.replid, offset: event.offset, shard: this.shardStep() }); break;
       case 'flush': if (event.cause === 'command') this.flushByCommand(event.db); break;
-      case 'resumed': this.sync.phase('streaming', `resumed from the source at offset ${event.offset} of ${event.replid}`); break;
+      case 'resumed': if (this.copying.size === 0) this.sync.phase('streaming', `resumed from ${this.from()} at offset ${event.offset} of ${event.replid}`); break;
       default: break;
     }
     return false;
@@ -108,20 +116,36 @@ export class SyncStage implements Stage<TargetMessage> {
     return this.sync.route.place(db, key)?.db ?? -1;
   }
 
+  /** A step's shard: the one whose event made it (undefined: one server's). */
+  private shardStep(): { id: string; slots: Array<[number, number]> } | undefined {
+    return this.shard && { id: this.shard.id, slots: this.shard.slots };
+  }
+
+  /** Where the event being handled comes from, for messages. */
+  private from(): string {
+    return this.shard ? `the shard at ${this.shard.node}` : 'the source';
+  }
+
   // ------------------------------------------------------------------ the copy
 
   private startCopy(reason: 'no-checkpoint' | 'resync'): void {
     const sync = this.sync;
     if (reason === 'resync' && !sync.options.resync) {
-      throw new SyncError(`the source cannot continue from the target's position (offset ${sync.status.applied.offset} of ${sync.status.applied.replid}): ` +
+      const where = this.shard ? 'the position the target holds for it' : `the target's position (offset ${sync.status.applied.offset} of ${sync.status.applied.replid})`;
+      throw new SyncError(`${this.from()} cannot continue from ${where}: ` +
         'its backlog no longer holds the writes since, or it restarted without its data. Run again with --resync to delete the target\'s synced keys and copy everything again');
     }
-    if (reason === 'resync') sync.warn('--resync: the source cannot continue from the target\'s position; copying everything again');
-    // Here, not when the target has started the copy: the snapshot's progress is counted from now on.
-    sync.startCopy();
-    this.strings = [];
-    this.stringBytes = 0;
-    this.librariesLeftOut = 0;
+    if (reason === 'resync') sync.warn(`--resync: ${this.from()} cannot continue from the target's position; copying ${this.shard ? 'its slots' : 'everything'} again`);
+    // Strings of an earlier copy cut short go out before the step deletes what it wrote (a cluster's other
+    // shards' with them, which nothing deletes).
+    this.flushStrings();
+    // Here, not when the target has started the copy: the snapshot's progress is counted from now on
+    // (from a cluster, from the first of the copies that run at once).
+    if (this.copying.size === 0) {
+      sync.startCopy();
+      this.librariesLeftOut = 0;
+    }
+    this.copying.add(this.shard?.id ?? '');
   }
 
   private copy(entry: RdbEntry): void {
@@ -191,6 +215,7 @@ export class SyncStage implements Stage<TargetMessage> {
 
   /** The snapshot is read: its last strings, its function libraries, and what the target could not take. */
   private endCopy(functions: string[]): void {
+    this.copying.delete(this.shard?.id ?? '');
     this.flushStrings();
     for (const code of functions) {
       // A release candidate's library is parts without the "#!" header FUNCTION LOAD needs.
@@ -215,9 +240,17 @@ export class SyncStage implements Stage<TargetMessage> {
 
   // ------------------------------------------------------------------ the writes
 
-  /** FLUSHALL / FLUSHDB on the source: passed through when every key syncs as it is, else our keys deleted. */
+  /**
+   * FLUSHALL / FLUSHDB on the source: passed through when every key syncs as it is, else our keys deleted;
+   * on a cluster's node, the keys of its shard's slots.
+   */
   private flushByCommand(db: number | null): void {
     const route = this.sync.route;
+    if (this.shard) {
+      const target = route.targetDb(0);
+      if (target !== null) this.output.alone({ kind: 'delete-owned', db: target, slots: this.shard.slots });
+      return;
+    }
     if (route.identity) return;
     const target = db === null ? null : route.targetDb(db);
     if (db !== null && target === null) return;
@@ -254,7 +287,7 @@ export class SyncStage implements Stage<TargetMessage> {
     if (NOT_DATA.has(name)) return;
     const db = route.targetDb(command.db);
     if (db === null) return;
-    if ((name === 'flushall' || name === 'flushdb') && !route.identity) return; // done by flushByCommand
+    if ((name === 'flushall' || name === 'flushdb') && (!route.identity || this.shard)) return; // done by flushByCommand
     if (!route.allDbsAsThey && CROSS_DB.has(name) && (name !== 'copy' || hasDbOption(command))) {
       sync.warn(`${name.toUpperCase()} at offset ${command.offset} not applied: it names a database, which --db/--db-map would have to change`);
       return;

@@ -2,8 +2,12 @@
 // written in the same MULTI/EXEC as the writes it covers: the target itself says what it has applied.
 //   copying:   a full copy was under way; what it wrote is incomplete and is deleted before the next copy
 //   streaming: the copy is complete and every write up to `offset` of replication stream `replid` applied
+// From a cluster the position is each shard's checkpoint ({"shards":[...]}, pipeline/position.ts), and
+// the state is always streaming: a shard inside its copy has no checkpoint there (a restart copies it
+// again, deleting first the keys of its slots), while the others' writes are applied and recorded.
 // With it, the route the data went through (a later run with another route would mix two), and beside it
 // the keys of the target's lease (target-lease.ts).
+import { positionFields, positionOf, type Position } from '../pipeline/position.js';
 import type { Checkpoint } from '../replica/events.js';
 import { startsWith } from '../rdb/key-filter.js';
 import type { RouteRecord } from './key-route.js';
@@ -15,8 +19,13 @@ export interface StoredRoute extends RouteRecord {
   transform: string | null;
 }
 
-export interface SyncState extends Checkpoint {
+export interface SyncState {
   state: 'copying' | 'streaming';
+  /**
+   * Streaming: a checkpoint (one server) or the shards' (a cluster), stored as the checkpoint's fields or
+   * "shards". Copying: the snapshot's, for people reading the key (read back as null: nothing continues from it).
+   */
+  position: Position | null;
   /** The source, host:port, for people reading the key. */
   source: string;
   /** When it was written (Unix ms, redistap's clock). */
@@ -43,24 +52,23 @@ export function isStateKey(stateKey: string): (key: Uint8Array) => boolean {
   return (key) => startsWith(key, prefix) || own(key);
 }
 
-export function encodeState(state: SyncState): string {
-  return JSON.stringify({ v: 1, ...state });
+export function encodeState({ position, ...state }: SyncState): string {
+  return JSON.stringify({ v: 1, state: state.state, ...(position && positionFields(position)), source: state.source, writtenMs: state.writtenMs, route: state.route });
 }
 
 /** Reads a stored state; a value that is not one of ours is an error naming the key (never ignored). */
 export function decodeState(key: string, bytes: Uint8Array): SyncState {
-  let parsed: Partial<SyncState> & { v?: unknown };
+  let parsed: { v?: unknown; state?: unknown; source?: unknown; writtenMs?: unknown; route?: unknown; shards?: unknown } & Partial<Checkpoint>;
   try {
     parsed = JSON.parse(new TextDecoder().decode(bytes)) as typeof parsed;
   } catch {
     parsed = {};
   }
-  const { v, state, replid, offset, db, route } = parsed;
-  if (v !== 1 || (state !== 'copying' && state !== 'streaming') || typeof replid !== 'string' ||
-    !Number.isSafeInteger(offset) || !Number.isSafeInteger(db) || (route !== undefined && !isStoredRoute(route))) {
-    throw new Error(`the target's key ${key} does not hold a redistap sync state; delete it or choose another --checkpoint-key`);
-  }
-  return { state, replid, offset: offset!, db: db!, source: String(parsed.source ?? ''), writtenMs: Number(parsed.writtenMs ?? 0), route };
+  const notOurs = `the target's key ${key} does not hold a redistap sync state; delete it or choose another --checkpoint-key`;
+  const { v, state, route } = parsed;
+  if (v !== 1 || (state !== 'copying' && state !== 'streaming') || (route !== undefined && !isStoredRoute(route))) throw new Error(notOurs);
+  const position = state === 'streaming' ? positionOf(parsed, notOurs) : null;
+  return { state, position, source: String(parsed.source ?? ''), writtenMs: Number(parsed.writtenMs ?? 0), route };
 }
 
 function isStoredRoute(value: unknown): value is StoredRoute {

@@ -16,7 +16,10 @@ import { replyText } from '../resp/replies.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 import { describeServer, hasFunctions, loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
+import { clusterEnabled } from '../cluster/topology.js';
 import { Pipeline, PipelineError } from '../pipeline/pipeline.js';
+import type { ReadFrom } from '../pipeline/source.js';
+import { positionSummary, type Position } from '../pipeline/position.js';
 import type { RunEvent } from '../pipeline/run-event.js';
 import { CommandKeys } from './command-keys.js';
 import { ConnectionError, RedisConnection } from './connection.js';
@@ -55,6 +58,12 @@ export interface SyncOptions extends KeyRouteOptions {
    * filters, renames, db map or transform.
    */
   copy?: 'restore' | 'replication';
+  /**
+   * A source that is a node of a Redis Cluster is synced as its whole cluster: a replication link per
+   * shard, the target's state holding each shard's position. Which node of each shard is read: its master
+   * (default), a replica (keeping the fork of a full sync off the master), or a replica when it has one.
+   */
+  readFrom?: ReadFrom;
   transform?: SyncTransform;
   /**
    * The transform hook's name, kept in the target's state with the route: a later run with another name
@@ -95,8 +104,11 @@ export interface SyncStatus {
     /** copy: 'replication': the snapshot is sent and the target is loading it. */
     targetLoading: boolean;
   };
-  /** Writes the target has confirmed, and the stream position it stores. */
-  applied: { commands: number; transactions: number; replid: string; offset: number };
+  /**
+   * Writes the target has confirmed, and the stream position it stores. From a cluster: `shards`, each
+   * shard's checkpoint; `replid` is '' and `offset` the sum of theirs.
+   */
+  applied: { commands: number; transactions: number; replid: string; offset: number; shards?: Checkpoint[] };
   /** Writes read from the source and not yet confirmed by the target: bytes, and how long the oldest has waited. */
   lag: { bytes: number; ms: number };
   warnings: number;
@@ -253,8 +265,10 @@ export class Sync {
     const endpoint = this.source ?? parseRedisUrl(await sentinelMaster(this.options.source, this.options.sourceTls, timeoutMs));
     const source = await RedisConnection.open({ endpoint, tls: this.options.sourceTls, timeoutMs, role: 'source' });
     let sourceFormat: ServerFormat;
+    let clustered: boolean;
     try {
       sourceFormat = serverFormatFromInfo(replyText(await source.ok(['INFO', 'server'])));
+      clustered = await clusterEnabled(source);
       if (this.route.touchesKeys && !this.keys) this.keys = await CommandKeys.load(source);
     } finally {
       source.close();
@@ -267,6 +281,9 @@ export class Sync {
       const targetFormat = serverFormatFromInfo(replyText(await target.ok(['INFO', 'server'])));
       const byReplication = this.options.copy === 'replication';
       const asStored = !byReplication && !this.options.transform && !this.route.renames && loadsAsIs(sourceFormat, targetFormat);
+      if (byReplication && clustered) {
+        throw new SyncError('--copy replication loads one snapshot as the whole dataset: a cluster\'s shards each have their own; use --copy restore');
+      }
       if (byReplication && !loadsAsIs(sourceFormat, targetFormat)) {
         throw new SyncError(`--copy replication: the target (${describeServer(targetFormat)}) cannot load the snapshot of the source (${describeServer(sourceFormat)}) as it is; use --copy restore`);
       }
@@ -276,7 +293,7 @@ export class Sync {
       this.pipeline = new Pipeline<TargetMessage>({
         command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
         source: {
-          url: this.options.source, tls: this.options.sourceTls, timeoutMs,
+          url: this.options.source, tls: this.options.sourceTls, timeoutMs, cluster: clustered, readFrom: this.options.readFrom,
           // The source just answered: its replication link retries (until maxRetryTimeMs without it).
           reconnect: { ...this.options.reconnect, waitForMaster: true },
           rdbBytes: byReplication,
@@ -343,9 +360,8 @@ export class Sync {
     this.warn(message);
   }
 
-  applied(position: Checkpoint, commands: number, transactions: number): void {
-    this.status.applied.replid = position.replid;
-    this.status.applied.offset = position.offset;
+  applied(position: Position, commands: number, transactions: number): void {
+    Object.assign(this.status.applied, positionSummary(position));
     this.status.applied.commands += commands;
     this.status.applied.transactions += transactions;
   }

@@ -27,14 +27,24 @@ export interface SnapshotBytes {
   bytes: Uint8Array;
 }
 
-/** Something the target must do once it has applied everything before, and before anything after. */
+/** Slot ranges (inclusive) a cluster's shard served: what a step of that shard's is confined to. */
+export type SlotRanges = Array<[number, number]>;
+
+/**
+ * Something the target must do once it has applied everything before, and before anything after. From a
+ * cluster a step is one shard's (`shard`): its copy replaces, and its FLUSHALL deletes, the keys of its
+ * slots only, while the other shards' writes go on.
+ */
 export type TargetStep =
   /** A snapshot starts: the target's synced keys are stale; what follows is copied into it. */
-  | { kind: 'copy-start'; replid: string; offset: number }
+  | { kind: 'copy-start'; replid: string; offset: number; shard?: { id: string; slots: SlotRanges } }
   /** The snapshot is copied: the writes from `offset` of `replid` follow. */
-  | { kind: 'copy-end'; replid: string; offset: number }
-  /** FLUSHALL or FLUSHDB through a route that does not pass it on: the keys it owns there go (db null: in every db). */
-  | { kind: 'delete-owned'; db: number | null };
+  | { kind: 'copy-end'; replid: string; offset: number; shard?: { id: string; slots: SlotRanges } }
+  /**
+   * FLUSHALL or FLUSHDB through a route that does not pass it on, or from a cluster's shard: the keys the
+   * sync owns there go (db null: in every db; `slots`: only the keys of these slots).
+   */
+  | { kind: 'delete-owned'; db: number | null; slots?: SlotRanges };
 
 export type TargetMessage = TargetCommands | SnapshotBytes | TargetStep;
 

@@ -7,10 +7,10 @@
 //
 // Commands are pipelined, many blocks in flight; a step (starting or ending a copy, deleting the keys the
 // sync owns) runs once everything before it is applied, and before anything after it is sent.
-import { singleCheckpoint } from '../pipeline/position.js';
+import { inSlots, slotRanges } from '../cluster/hash-slot.js';
+import { isClusterPosition, type Position } from '../pipeline/position.js';
 import { RespErrorReply, RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
-import type { Checkpoint } from '../replica/events.js';
 import type { Sink, SinkBatch, StoredPosition } from '../pipeline/sink.js';
 import type { RedisConnection } from './connection.js';
 import { fencedBlock, TargetLost, type BlockOutcome } from './fenced-block.js';
@@ -18,7 +18,7 @@ import { KeyRoute, prefixPattern, routeDifferences } from './key-route.js';
 import { ReplicationCopy } from './replication-copy.js';
 import { decodeState, encodeState, isOwnStateKey, isStateKey, type SyncState } from './sync-state.js';
 import { TargetHeld } from './target-lease.js';
-import type { TargetCommands, TargetMessage, TargetStep } from './target-message.js';
+import type { SlotRanges, TargetCommands, TargetMessage, TargetStep } from './target-message.js';
 import { SyncError } from './sync-error.js';
 import type { Sync } from './sync.js';
 
@@ -35,8 +35,12 @@ export class TargetSink implements Sink<TargetMessage> {
   /** The db the connection is in once everything sent so far has run (-1: unknown). */
   private connectionDb = 0;
   /** Where the stored state lets the sync continue from (read by connect). */
-  private from: Checkpoint | null = null;
+  private from: Position | null = null;
   private route: unknown = null;
+  /** The source is a cluster (the pipeline's route says so): positions are the shards', steps a shard's. */
+  private clustered = false;
+  /** A cluster's shards whose copy has started and not ended. */
+  private readonly copyingShards = new Set<string>();
   /** When the lease was last renewed (a block or a renewal sent). */
   private renewedMs = Date.now();
   private renewal: ReturnType<typeof setInterval> | null = null;
@@ -55,6 +59,7 @@ export class TargetSink implements Sink<TargetMessage> {
   /** Makes the target this sync's (lease, an interrupted copy undone, the stored route checked). */
   async connect(route: unknown, failed: (error: unknown) => void): Promise<void> {
     this.route = route;
+    this.clustered = (route as { cluster?: boolean } | null)?.cluster === true;
     this.onFailure = failed;
     this.target.onFailure((error) => this.fail(error));
     const sync = this.sync;
@@ -66,9 +71,9 @@ export class TargetSink implements Sink<TargetMessage> {
     await this.claimLease();
     this.renewal = setInterval(() => this.renewLease(), sync.lease.leaseMs / 3);
     let stored = await this.readState();
-    if (stored && !(await this.sameRoute(stored))) stored = null;
+    if (stored && !(await this.sameRoute(stored) && await this.sameKindOfSource(stored))) stored = null;
     if (!stored && !reclaimed) await this.claimTarget();
-    this.from = stored?.state === 'streaming' ? { replid: stored.replid, offset: stored.offset, db: stored.db } : null;
+    this.from = stored?.state === 'streaming' ? stored.position : null;
     if (this.from) sync.applied(this.from, 0, 0);
   }
 
@@ -84,7 +89,7 @@ export class TargetSink implements Sink<TargetMessage> {
       const send = () => this.sendCommands(batch);
       done = this.sequential ? this.sequential.then(send) : send();
     } else {
-      const step = this.last.then(() => (first.kind === 'rdb' ? this.forward(batch) : this.runStep(first)));
+      const step = this.last.then(() => (first.kind === 'rdb' ? this.forward(batch) : this.runStep(first, batch.position)));
       const sequential: Promise<void> = step.finally(() => {
         if (this.sequential === sequential) this.sequential = null;
       });
@@ -135,7 +140,8 @@ export class TargetSink implements Sink<TargetMessage> {
       for (let i = 0; i < message.count; i++) origins.push({ message, index: i });
       if (message.endDb !== -1) db = message.endDb;
     }
-    const position = singleCheckpoint(batch.position, 'the pipeline');
+    // None inside one server's copy; a cluster's always (its shards outside a copy).
+    const position = batch.position;
     if (position) {
       if (db !== 0) add(['SELECT', 0]);
       add(this.stateCommand(position, 'streaming'));
@@ -177,7 +183,7 @@ export class TargetSink implements Sink<TargetMessage> {
     replies.forEach((reply, i) => {
       if (reply instanceof RespErrorReply) this.sync.warn(`the target answered ${nameOf(origins[i]!).toUpperCase()} with an error (the source did not): ${reply.message}`);
     });
-    const position = singleCheckpoint(batch.position, 'the pipeline');
+    const position = batch.position;
     if (!position) return;
     let writes = 0;
     for (const m of batch.messages) if (m.kind === 'commands') writes += m.writes;
@@ -186,12 +192,13 @@ export class TargetSink implements Sink<TargetMessage> {
 
   // ------------------------------------------------------------------ steps
 
-  private async runStep(step: TargetStep): Promise<void> {
+  /** `position`: where the source stands at the step (from a cluster: the shards outside a copy). */
+  private async runStep(step: TargetStep, position: Position | null): Promise<void> {
     if (this.failure) throw this.failure;
     switch (step.kind) {
-      case 'copy-start': return this.startCopy(step.replid, step.offset);
-      case 'copy-end': return this.endCopy(step.replid, step.offset);
-      case 'delete-owned': return this.deleteOwnedKeys(step.db);
+      case 'copy-start': return step.shard ? this.startShardCopy(step.shard, position!) : this.startCopy(step.replid, step.offset);
+      case 'copy-end': return step.shard ? this.endShardCopy(step.shard, position!) : this.endCopy(step.replid, step.offset);
+      case 'delete-owned': return this.deleteOwnedKeys(step.db, this.sync.route, step.slots);
     }
   }
 
@@ -239,6 +246,27 @@ export class TargetSink implements Sink<TargetMessage> {
     sync.phase('streaming', `snapshot copied (${sync.status.copy.keys} keys); applying writes`);
   }
 
+  /**
+   * A cluster's shard starts a copy: the state no longer holds its checkpoint (`position` is the others'),
+   * then the keys of its slots go (what it wrote before is stale); the other shards' writes go on.
+   */
+  private async startShardCopy(shard: { id: string; slots: SlotRanges }, position: Position): Promise<void> {
+    await this.guarded(0, [this.stateCommand(position, 'streaming')]);
+    const db = this.sync.route.targetDb(0);
+    if (db !== null) await this.deleteOwnedKeys(db, this.sync.route, shard.slots);
+    this.copyingShards.add(shard.id);
+    this.sync.phase('copying', `copying the snapshot of the shard serving slots ${slotRanges(shard.slots)}`);
+  }
+
+  /** A cluster's shard's copy is complete: its checkpoint joins the state. */
+  private async endShardCopy(shard: { id: string; slots: SlotRanges }, position: Position): Promise<void> {
+    await this.guarded(0, [this.stateCommand(position, 'streaming')]);
+    this.sync.applied(position, 0, 0);
+    this.copyingShards.delete(shard.id);
+    if (this.copyingShards.size > 0) return;
+    this.sync.phase('streaming', `snapshots copied (${this.sync.status.copy.keys} keys); applying writes`);
+  }
+
   // ------------------------------------------------------------------ state, lease, and the target's synced keys
 
   private async readState(): Promise<SyncState | null> {
@@ -247,9 +275,9 @@ export class TargetSink implements Sink<TargetMessage> {
     return value instanceof Uint8Array ? decodeState(this.sync.stateKey, value) : null;
   }
 
-  private stateCommand(position: Checkpoint, state: SyncState['state']): BufferedArg[] {
+  private stateCommand(position: Position, state: SyncState['state']): BufferedArg[] {
     const sync = this.sync;
-    const value: SyncState = { ...position, state, source: sync.sourceName, writtenMs: Date.now(), route: sync.storedRoute };
+    const value: SyncState = { position, state, source: sync.sourceName, writtenMs: Date.now(), route: sync.storedRoute };
     return ['SET', sync.stateKey, encodeState(value)];
   }
 
@@ -277,6 +305,25 @@ export class TargetSink implements Sink<TargetMessage> {
     }
     sync.warn(`--resync: the selection changed (${differences.join('; ')}): deleting what the earlier run wrote (${previous.describe()})`);
     await this.deleteOwnedKeys(null, previous);
+    return false;
+  }
+
+  /**
+   * Whether the stored position is of the kind this source continues: a cluster's shards, or one server's
+   * stream. The other kind refuses (the target holds another source's data), unless --resync: then what
+   * the sync owns is deleted and everything copied again (false).
+   */
+  private async sameKindOfSource(stored: SyncState): Promise<boolean> {
+    if (!stored.position || isClusterPosition(stored.position) === this.clustered) return true;
+    const sync = this.sync;
+    const was = isClusterPosition(stored.position) ? 'a Redis Cluster' : 'one server';
+    const now = this.clustered ? 'a Redis Cluster' : 'one server';
+    if (!sync.options.resync) {
+      throw new SyncError(`the target's state (key ${sync.stateKey}) was written by a sync from ${was}, and this source is ${now}: ` +
+        'give the source it was made with, another --checkpoint-key, or add --resync to delete what the earlier run wrote and copy again');
+    }
+    sync.warn(`--resync: the target was synced from ${was}, this source is ${now}: deleting what the earlier run wrote (${sync.route.describe()})`);
+    await this.deleteOwnedKeys(null);
     return false;
   }
 
@@ -359,9 +406,11 @@ export class TargetSink implements Sink<TargetMessage> {
    * when `visit` resolves false. Returns null when it saw every key (or none).
    */
   private async forEachOwnedKey(visit: (db: number, keys: Uint8Array[]) => Promise<boolean>, onlyDb: number | null = null,
-    route = this.sync.route): Promise<{ db: number; key: Uint8Array } | null> {
+    route = this.sync.route, slots?: SlotRanges): Promise<{ db: number; key: Uint8Array } | null> {
+    const ofSlots = slots && inSlots(slots);
+    const keep = ofSlots ? (key: Uint8Array) => route.owns(key) && ofSlots(route.sourceKey(key)) : (key: Uint8Array) => route.owns(key);
     for (const db of onlyDb === null ? await this.targetDbsWithKeys(route) : [onlyDb]) {
-      const first = await this.scanKeys(db, route.scanPattern, (key) => route.owns(key), (keys) => visit(db, keys));
+      const first = await this.scanKeys(db, route.scanPattern, keep, (keys) => visit(db, keys));
       if (first !== null) return { db, key: first };
     }
     return null;
@@ -391,12 +440,15 @@ export class TargetSink implements Sink<TargetMessage> {
     return synced ? present.filter((db) => synced.includes(db)) : present;
   }
 
-  /** Deletes the keys a route (this sync's by default) owns on the target: in one db, or in all (null). */
-  private async deleteOwnedKeys(db: number | null, route = this.sync.route): Promise<void> {
+  /**
+   * Deletes the keys a route (this sync's by default) owns on the target: in one db, or in all (null); with
+   * `slots`, only those whose source key is in one of them (a cluster's shard's).
+   */
+  private async deleteOwnedKeys(db: number | null, route = this.sync.route, slots?: SlotRanges): Promise<void> {
     await this.forEachOwnedKey(async (keysDb, keys) => {
       await this.guarded(keysDb, [['UNLINK', ...keys]]);
       return true;
-    }, db, route);
+    }, db, route, slots);
   }
 
   /** SELECT sent at once (nothing is in flight). */

@@ -1,0 +1,181 @@
+// `sync` from a real Redis Cluster (six redis-server --cluster-enabled yes, joined by redis-cli --cluster
+// create) into one server: every shard copied and streamed (one shard's copy cut and made again while the
+// others' run), the target's state holding each shard's
+// position, a FLUSHALL on one node deleting only its shard's keys, a restart continuing every shard with
+// PSYNC, and a shard's failover (CLUSTER FAILOVER, a master SIGKILLed) continuing on the promoted replica
+// without a new copy. Writes of every type (counters and lists among them: a write lost or applied twice
+// changes them) go on throughout; the target must equal the cluster's keyspace (the shared dumper's view).
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SyncEvent, SyncItem } from '../src/sync/sync.js';
+import { ClusterWriter } from './helpers/cluster-writer.js';
+import { clusterKeyspace, portServing, writeEveryType } from './helpers/cluster-workload.js';
+import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
+import { haveRedisServer, RedisClient, type RedisServer } from './helpers/redis-server.js';
+import { client, server, startSync, stopAll, syncedKeyspace, url, waitFor } from './helpers/sync-harness.js';
+
+const live = haveRedisServer();
+
+afterEach(stopAll);
+
+describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
+  let cluster: RedisCluster;
+  let writer: ClusterWriter;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
+  }, 60_000);
+
+  afterAll(async () => {
+    writer?.close();
+    await cluster?.stop();
+  });
+
+  const alive = (n: RedisServer) => n.process.exitCode === null && n.process.signalCode === null;
+
+  /**
+   * A marker written through each master, then waited for on the target: a shard's writes are applied in
+   * its order, so once every shard's marker is there, every write made before is.
+   */
+  async function caughtUp(target: RedisClient): Promise<void> {
+    const round = `${Date.now()}-${Math.random()}`;
+    const masters = await cluster.masters();
+    const markers: string[] = [];
+    for (let i = 0; markers.length < masters.length; i++) {
+      const key = `marker:${i}`;
+      const port = await portServing(writer, key);
+      if (masters.includes(port) && !markers.some((m) => m.startsWith(`${port} `))) {
+        await writer.call('SET', key, round);
+        markers.push(`${port} ${key}`);
+      }
+    }
+    for (const marker of markers) {
+      const key = marker.split(' ')[1]!;
+      await waitFor(`${key} on the target`, async () => String(await target.call('GET', key)) === round, 60_000);
+    }
+  }
+
+  async function expectTargetEqualsCluster(target: RedisServer): Promise<void> {
+    await caughtUp(await client(target));
+    const copy = syncedKeyspace(target.port).sort();
+    expect(copy.length).toBeGreaterThan(100);
+    expect(copy).toEqual(await clusterKeyspace(cluster));
+  }
+
+  async function onMasters(...command: string[]): Promise<void> {
+    for (const port of await cluster.masters()) await (await writer.client(port))!.ok(...command);
+  }
+
+  const copies = (events: SyncEvent[]) => events.filter((e) => e.type === 'phase' && e.phase === 'copying').length;
+
+  async function streaming(s: { status: { phase: string } }): Promise<void> {
+    await waitFor(`the sync to stream (${s.status.phase})`, () => s.status.phase === 'streaming' || s.status.phase === 'failed', 60_000);
+    expect(s.status.phase).toBe('streaming');
+  }
+
+  it('copies every shard and applies every write once; its FLUSHALL deletes one shard\'s keys; a restart continues each shard with PSYNC', async () => {
+    await writeEveryType(writer, 'before');
+    const target = await server();
+    const given = cluster.nodes.find(alive)!;
+    // Snapshots that take a while (each key saved 200 ms late: several seconds a shard): the shards'
+    // copies overlap, and writes come while they run.
+    await onMasters('CONFIG', 'SET', 'rdb-key-save-delay', '200000');
+    // Through a transform hook (one that changes nothing): keys go as entries re-encoded, strings many to
+    // an MSET, whose batches gather the keys of every shard's copy (the other cases take the RDB core's
+    // RESTOREs).
+    const hook = { transform: (item: SyncItem) => item, transformName: 'unchanged' };
+    const first = startSync(given, target, hook);
+    await waitFor('every shard copying', () => copies(first.events) === 3);
+    // One shard's link cut while the copies run (each takes seconds, its keys coming at its end): that
+    // shard copies again, replacing the keys of its slots only, while the others' copies go on.
+    await (await writer.client((await cluster.masters())[0]!))!.ok('CLIENT', 'KILL', 'TYPE', 'replica');
+    await waitFor('the cut shard copying again', () => copies(first.events) === 4, 60_000);
+    await writeEveryType(writer, 'during');
+    await streaming(first.sync);
+    await onMasters('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+    await writeEveryType(writer, 'after');
+    await expectTargetEqualsCluster(target);
+    // One copy per shard, and the cut one's second; the target's state holds a position per shard.
+    expect(copies(first.events)).toBe(4);
+    const stateKey = `redistap:checkpoint:127.0.0.1:${given.port}`;
+    const state = JSON.parse(String(await (await client(target)).call('GET', stateKey))) as { shards?: Array<{ replid: string }> };
+    expect(state.shards).toHaveLength(3);
+    expect(first.sync.status.applied.shards).toHaveLength(3);
+
+    // A FLUSHALL on one master empties that node only: the target loses its shard's keys, no others.
+    const keysBefore = syncedKeyspace(target.port).length;
+    const flushed = (await cluster.masters())[0]!;
+    const flusher = await RedisClient.connect(flushed);
+    await flusher.ok('FLUSHALL');
+    flusher.close();
+    await expectTargetEqualsCluster(target);
+    const keysAfter = syncedKeyspace(target.port).length;
+    expect(keysAfter).toBeLessThan(keysBefore);
+    expect(keysAfter).toBeGreaterThan(0);
+
+    // Stopped, written to meanwhile, started again: each shard continues from its own position.
+    first.sync.stop();
+    await first.sync.done;
+    await writeEveryType(writer, 'while-stopped');
+    const second = startSync(given, target, hook);
+    await streaming(second.sync);
+    await writeEveryType(writer, 'after-restart');
+    await expectTargetEqualsCluster(target);
+    expect(copies(second.events)).toBe(0);
+    expect(second.events.filter((e) => e.type === 'phase' && /resumed/.test(e.detail))).not.toHaveLength(0);
+  }, 240_000);
+
+  it('continues each shard on its promoted replica after a CLUSTER FAILOVER and after its master is SIGKILLed: no new copy', async () => {
+    await writeEveryType(writer, 'fo-before');
+    const target = await server();
+    const masterPorts = await cluster.masters();
+    const given = cluster.nodes.find((n) => alive(n) && !masterPorts.includes(n.port))!; // a replica: it stays up
+    const { sync: s, events } = startSync(given, target);
+    await streaming(s);
+    await writeEveryType(writer, 'fo-a');
+    const copied = copies(events);
+    expect(copied).toBe(3);
+
+    // A graceful failover of one shard: its replica takes over.
+    const nodes = String(await writer.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+    const portOf = (fields: string[]) => Number(/:(\d+)@/.exec(fields[1]!)![1]);
+    const masters = nodes.filter((f) => f[2]!.includes('master') && !f[2]!.includes('fail'));
+    const replicaOf = (master: string[]) => portOf(nodes.find((f) => f[3] === master[0])!);
+    const gracefully = replicaOf(masters[0]!);
+    await (await writer.client(gracefully))!.ok('CLUSTER', 'FAILOVER');
+    await waitFor('the graceful failover', async () => (await (await writer.client(gracefully))!.info('replication', 'role')) === 'master');
+    await writeEveryType(writer, 'fo-b');
+
+    // Another shard's master killed: the cluster promotes its replica (cluster-node-timeout 1 s).
+    const victim = cluster.nodes.find((n) => n.port === portOf(masters[1]!))!;
+    const promoted = replicaOf(masters[1]!);
+    victim.process.kill('SIGKILL');
+    await waitFor('the replica of the killed master promoted', async () =>
+      (await (await writer.client(promoted))!.info('replication', 'role')) === 'master', 60_000);
+    await writeEveryType(writer, 'fo-c');
+
+    await expectTargetEqualsCluster(target);
+    expect(copies(events)).toBe(copied);
+    expect(s.status.phase).toBe('streaming');
+  }, 240_000);
+
+  it('refuses to continue a target synced from one server with a cluster source, and --resync copies it again', async () => {
+    const single = await server();
+    await (await client(single)).ok('SET', 'alone', '1');
+    const target = await server();
+    const stateKey = 'redistap:checkpoint:shared';
+    const fromOne = startSync(single, target, { stateKey });
+    await streaming(fromOne.sync);
+    fromOne.sync.stop();
+    await fromOne.sync.done;
+
+    const given = cluster.nodes.find(alive)!;
+    const refused = startSync(given, target, { stateKey });
+    await expect(refused.sync.done).rejects.toThrow(/written by a sync from one server, and this source is a Redis Cluster/);
+    expect(syncedKeyspace(target.port).map((l) => JSON.parse(l).key)).toEqual(['alone']);
+
+    const resynced = startSync(given, target, { stateKey, resync: true });
+    await streaming(resynced.sync);
+    await expectTargetEqualsCluster(target);
+  }, 120_000);
+});
