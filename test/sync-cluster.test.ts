@@ -7,11 +7,12 @@
 // changes them) go on throughout; the target must equal the cluster's keyspace (the shared dumper's view).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncEvent, SyncItem } from '../src/sync/sync.js';
+import { cli, type CliProcess } from './helpers/cli-process.js';
 import { ClusterWriter } from './helpers/cluster-writer.js';
 import { clusterKeyspace, portServing, writeEveryType } from './helpers/cluster-workload.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient, type RedisServer } from './helpers/redis-server.js';
-import { client, server, startSync, stopAll, syncedKeyspace, url, waitFor } from './helpers/sync-harness.js';
+import { client, later, server, startSync, stopAll, syncedKeyspace, url, waitFor } from './helpers/sync-harness.js';
 
 const live = haveRedisServer();
 
@@ -158,6 +159,36 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     expect(copies(events)).toBe(copied);
     expect(s.status.phase).toBe('streaming');
   }, 240_000);
+
+  it('redistap sync killed (SIGKILL) while writes run, and started again: every shard continues with PSYNC, each write once', async () => {
+    const target = await server();
+    const given = cluster.nodes.find(alive)!;
+    const phases = (run: CliProcess) => run.lines.map((l) => JSON.parse(l) as { type: string; phase?: string })
+      .filter((e) => e.type === 'phase').map((e) => e.phase);
+    const start = () => {
+      const run = cli(['sync', url(given), url(target), '--json']);
+      later({ stop: () => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); } });
+      return run;
+    };
+    const first = start();
+    await waitFor('the first run streaming', () => phases(first).includes('streaming'), 60_000);
+    // Killed while a round of writes is being made: some of it applied, some not yet.
+    const writes = writeEveryType(writer, 'killed');
+    await waitFor('writes of the round applied', async () => (await (await client(target)).call('EXISTS', 'killed:s:10')) === 1, 60_000);
+    first.child.kill('SIGKILL');
+    await first.exit;
+    await writes;
+    await writeEveryType(writer, 'between');
+
+    const second = start();
+    await waitFor('the second run streaming', () => phases(second).includes('streaming'), 60_000);
+    await writeEveryType(writer, 'after-kill');
+    await expectTargetEqualsCluster(target);
+    expect(phases(first).filter((p) => p === 'copying')).toHaveLength(3);
+    expect(phases(second)).not.toContain('copying');
+    second.child.kill('SIGINT');
+    expect(await second.exit).toBe(0);
+  }, 180_000);
 
   it('refuses to continue a target synced from one server with a cluster source, and --resync copies it again', async () => {
     const single = await server();

@@ -193,6 +193,7 @@ export class Pipeline<M> {
         this.closeBatch();
       },
       warn: (message) => this.warn(message),
+      streaming: () => this.streaming,
     };
     // A signal aborted already (a Ctrl-C while the caller was still starting) never fires again.
     if (options.signal?.aborted) this.stop();

@@ -17,6 +17,11 @@ export interface StageOutput<M> {
    */
   alone(message: M): void;
   warn(message: string): void;
+  /**
+   * Every stream of the source is streaming, the event being handled taken: none inside a snapshot, no
+   * shard of a cluster still starting (a stage's own "streaming" must wait for the last of them).
+   */
+  streaming(): boolean;
 }
 
 export interface Stage<M> {

@@ -94,11 +94,17 @@ export class SyncStage implements Stage<TargetMessage> {
       case 'rdb-bytes': output.emit({ kind: 'rdb', bytes: event.bytes }); break;
       case 'command': return this.apply([event.command]);
       case 'transaction': return this.apply(event.commands);
-      case 'full-sync-start': this.startCopy(event.reason); output.alone({ kind: 'copy-start', replid: event.replid, offset: event.offset, shard: this.shardStep() }); break;
+      case 'full-sync-start':
+        this.startCopy(event.reason);
+        output.alone({ kind: 'copy-start', replid: event.replid, offset: event.offset, shard: shard && { slots: shard.slots } });
+        break;
       case 'rdb-progress': this.sync.copyProgress(event.bytes, event.total); break;
-      case 'full-sync-end': this.endCopy(event.functions); output.alone({ kind: 'copy-end', replid: event.replid, offset: event.offset, shard: this.shardStep() }); break;
+      case 'full-sync-end':
+        this.endCopy(event.functions);
+        output.alone({ kind: 'copy-end', replid: event.replid, offset: event.offset, shard: shard && { slots: shard.slots, allStreaming: output.streaming() } });
+        break;
       case 'flush': if (event.cause === 'command') this.flushByCommand(event.db); break;
-      case 'resumed': if (this.copying.size === 0) this.sync.phase('streaming', `resumed from ${this.from()} at offset ${event.offset} of ${event.replid}`); break;
+      case 'resumed': if (output.streaming()) this.sync.phase('streaming', `resumed from ${this.from()} at offset ${event.offset} of ${event.replid}`); break;
       default: break;
     }
     return false;
@@ -114,11 +120,6 @@ export class SyncStage implements Stage<TargetMessage> {
       return -1;
     }
     return this.sync.route.place(db, key)?.db ?? -1;
-  }
-
-  /** A step's shard: the one whose event made it (undefined: one server's). */
-  private shardStep(): { id: string; slots: Array<[number, number]> } | undefined {
-    return this.shard && { id: this.shard.id, slots: this.shard.slots };
   }
 
   /** Where the event being handled comes from, for messages. */

@@ -37,9 +37,12 @@ export type SlotRanges = Array<[number, number]>;
  */
 export type TargetStep =
   /** A snapshot starts: the target's synced keys are stale; what follows is copied into it. */
-  | { kind: 'copy-start'; replid: string; offset: number; shard?: { id: string; slots: SlotRanges } }
-  /** The snapshot is copied: the writes from `offset` of `replid` follow. */
-  | { kind: 'copy-end'; replid: string; offset: number; shard?: { id: string; slots: SlotRanges } }
+  | { kind: 'copy-start'; replid: string; offset: number; shard?: { slots: SlotRanges } }
+  /**
+   * The snapshot is copied: the writes from `offset` of `replid` follow. A shard's: `allStreaming`, no
+   * other shard is copying or yet to start (the sync streams once the target has this step).
+   */
+  | { kind: 'copy-end'; replid: string; offset: number; shard?: { slots: SlotRanges; allStreaming: boolean } }
   /**
    * FLUSHALL or FLUSHDB through a route that does not pass it on, or from a cluster's shard: the keys the
    * sync owns there go (db null: in every db; `slots`: only the keys of these slots).

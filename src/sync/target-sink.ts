@@ -39,8 +39,6 @@ export class TargetSink implements Sink<TargetMessage> {
   private route: unknown = null;
   /** The source is a cluster (the pipeline's route says so): positions are the shards', steps a shard's. */
   private clustered = false;
-  /** A cluster's shards whose copy has started and not ended. */
-  private readonly copyingShards = new Set<string>();
   /** When the lease was last renewed (a block or a renewal sent). */
   private renewedMs = Date.now();
   private renewal: ReturnType<typeof setInterval> | null = null;
@@ -250,20 +248,18 @@ export class TargetSink implements Sink<TargetMessage> {
    * A cluster's shard starts a copy: the state no longer holds its checkpoint (`position` is the others'),
    * then the keys of its slots go (what it wrote before is stale); the other shards' writes go on.
    */
-  private async startShardCopy(shard: { id: string; slots: SlotRanges }, position: Position): Promise<void> {
+  private async startShardCopy(shard: { slots: SlotRanges }, position: Position): Promise<void> {
     await this.guarded(0, [this.stateCommand(position, 'streaming')]);
     const db = this.sync.route.targetDb(0);
     if (db !== null) await this.deleteOwnedKeys(db, this.sync.route, shard.slots);
-    this.copyingShards.add(shard.id);
     this.sync.phase('copying', `copying the snapshot of the shard serving slots ${slotRanges(shard.slots)}`);
   }
 
   /** A cluster's shard's copy is complete: its checkpoint joins the state. */
-  private async endShardCopy(shard: { id: string; slots: SlotRanges }, position: Position): Promise<void> {
+  private async endShardCopy(shard: { allStreaming: boolean }, position: Position): Promise<void> {
     await this.guarded(0, [this.stateCommand(position, 'streaming')]);
     this.sync.applied(position, 0, 0);
-    this.copyingShards.delete(shard.id);
-    if (this.copyingShards.size > 0) return;
+    if (!shard.allStreaming) return;
     this.sync.phase('streaming', `snapshots copied (${this.sync.status.copy.keys} keys); applying writes`);
   }
 
