@@ -209,4 +209,30 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     await streaming(resynced.sync);
     await expectTargetEqualsCluster(target);
   }, 120_000);
+
+  it('a new attempt finds the cluster through its other nodes when the node given has died', async () => {
+    const target = await server();
+    const nodes = String(await writer.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+    const portOf = (fields: string[]) => Number(/:(\d+)@/.exec(fields[1]!)![1]);
+    // A master with a replica that is up: killed, the cluster promotes it.
+    const replica = nodes.find((f) => f[2]!.includes('slave') && !f[2]!.includes('fail') &&
+      nodes.some((m) => m[0] === f[3] && m[2]!.includes('master') && !m[2]!.includes('fail')))!;
+    const given = cluster.nodes.find((n) => n.port === portOf(nodes.find((m) => m[0] === replica[3])!))!;
+    const { sync: s, events } = startSync(given, target);
+    await streaming(s);
+    await writeEveryType(writer, 'dead-a');
+
+    given.process.kill('SIGKILL');
+    await waitFor('its replica promoted', async () =>
+      (await (await writer.client(portOf(replica)))!.info('replication', 'role')) === 'master', 60_000);
+    // The sync's connections to the target cut: it starts a new attempt, which cannot reach the node given.
+    const killer = await RedisClient.connect(target.port);
+    await killer.ok('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    killer.close();
+    await waitFor('a new attempt', () => s.status.restarts > 0);
+    await streaming(s);
+    await writeEveryType(writer, 'dead-b');
+    await expectTargetEqualsCluster(target);
+    expect(copies(events)).toBe(3);
+  }, 180_000);
 });

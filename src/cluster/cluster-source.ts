@@ -17,7 +17,7 @@ import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
-import { readTopology, TopologyError, type ClusterNode, type ClusterTopology, type Shard } from './topology.js';
+import { readTopology, TopologyError, urlOfNode, type ClusterNode, type ClusterTopology, type Shard } from './topology.js';
 
 type ShardReplicaOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'>;
 
@@ -236,14 +236,6 @@ async function firstAnswer<T>(nodes: Iterable<string>, ask: (node: string) => Pr
     }
   }
   throw lastError;
-}
-
-/** The URL of a node: the one given, with the node's address (same scheme, user, password). */
-export function urlOfNode(seed: string, node: Pick<ClusterNode, 'host' | 'port'>): string {
-  const url = new URL(seed);
-  url.hostname = node.host.includes(':') ? `[${node.host}]` : node.host;
-  url.port = String(node.port);
-  return url.toString();
 }
 
 function membersOf(shard: Shard): string[] {

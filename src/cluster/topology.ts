@@ -186,3 +186,11 @@ export async function clusterEnabled(connection: RedisConnection): Promise<boole
     return false;
   }
 }
+
+/** The URL of a node: the one given, with the node's address (same scheme, user, password). */
+export function urlOfNode(seed: string, node: Pick<ClusterNode, 'host' | 'port'>): string {
+  const url = new URL(seed);
+  url.hostname = node.host.includes(':') ? `[${node.host}]` : node.host;
+  url.port = String(node.port);
+  return url.toString();
+}

@@ -16,7 +16,7 @@ import { replyText } from '../resp/replies.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 import { describeServer, hasFunctions, loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
-import { clusterEnabled } from '../cluster/topology.js';
+import { clusterEnabled, readTopology, urlOfNode } from '../cluster/topology.js';
 import { Pipeline, PipelineError } from '../pipeline/pipeline.js';
 import type { ReadFrom } from '../pipeline/source.js';
 import { positionSummary, type Position } from '../pipeline/position.js';
@@ -173,6 +173,8 @@ export class Sync {
   /** The pipeline of the current attempt. */
   private pipeline: Pipeline<TargetMessage> | null = null;
   private keys: CommandKeys | null = null;
+  /** The source's cluster nodes, as the last attempt read them: asked when the node given does not answer. */
+  private clusterNodes: string[] = [];
   /** The current attempt reached both servers; some attempt ever did. */
   private reachedBoth = false;
   private everReachedBoth = false;
@@ -258,17 +260,46 @@ export class Sync {
     }
   }
 
+  /**
+   * A connection to the source: the server given (behind Sentinel: the master the sentinels name), or,
+   * when that was a cluster's node and does not answer now (a master killed, its replica promoted), any
+   * other node of the cluster seen at the last attempt. `url`: the one that answered. Fails as the one
+   * given failed when none does.
+   */
+  private async openSource(timeoutMs: number | undefined): Promise<{ connection: RedisConnection; url: string }> {
+    const given = this.source ? this.options.source : await sentinelMaster(this.options.source, this.options.sourceTls, timeoutMs);
+    let firstError: unknown = null;
+    for (const url of new Set([given, ...this.clusterNodes])) {
+      try {
+        return { connection: await RedisConnection.open({ endpoint: parseRedisUrl(url), tls: this.options.sourceTls, timeoutMs, role: 'source' }), url };
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    throw firstError;
+  }
+
+  /** The URLs of every node of the cluster `url` is a node of (none when its topology cannot be read). */
+  private async nodesOf(url: string): Promise<string[]> {
+    try {
+      const topology = await readTopology(url, this.options.sourceTls, this.options.timeoutMs);
+      return topology.shards.flatMap((s) => [s.master, ...s.replicas]).map((node) => urlOfNode(url, node));
+    } catch {
+      return this.clusterNodes;
+    }
+  }
+
   /** One attempt: connections to both servers, then the pipeline from the source into the target. */
   private async attempt(): Promise<void> {
     const timeoutMs = this.options.timeoutMs;
     // What the source writes (can its values go to the target as they are?), and its command table for filters.
-    const endpoint = this.source ?? parseRedisUrl(await sentinelMaster(this.options.source, this.options.sourceTls, timeoutMs));
-    const source = await RedisConnection.open({ endpoint, tls: this.options.sourceTls, timeoutMs, role: 'source' });
+    const { connection: source, url: sourceUrl } = await this.openSource(timeoutMs);
     let sourceFormat: ServerFormat;
     let clustered: boolean;
     try {
       sourceFormat = serverFormatFromInfo(replyText(await source.ok(['INFO', 'server'])));
       clustered = await clusterEnabled(source);
+      this.clusterNodes = clustered ? await this.nodesOf(sourceUrl) : [];
       if (this.route.touchesKeys && !this.keys) this.keys = await CommandKeys.load(source);
     } finally {
       source.close();
@@ -293,7 +324,7 @@ export class Sync {
       this.pipeline = new Pipeline<TargetMessage>({
         command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
         source: {
-          url: this.options.source, tls: this.options.sourceTls, timeoutMs, cluster: clustered, readFrom: this.options.readFrom,
+          url: sourceUrl, tls: this.options.sourceTls, timeoutMs, cluster: clustered, readFrom: this.options.readFrom,
           // The source just answered: its replication link retries (until maxRetryTimeMs without it).
           reconnect: { ...this.options.reconnect, waitForMaster: true },
           rdbBytes: byReplication,
