@@ -8,6 +8,8 @@ export interface RedisCluster {
   nodes: RedisServer[];
   /** Ports of the nodes that are masters now (CLUSTER NODES of the first node that answers). */
   masters(): Promise<number[]>;
+  /** The master serving each slot now, by node ID, and each master's port (CLUSTER NODES of the first node that answers). */
+  slotOwners(): Promise<{ owners: Map<number, string>; ports: Map<string, number> }>;
   /**
    * A new master joined to the cluster (redis-cli --cluster add-node), given `slots` that hold no keys
    * (moved by CLUSTER SETSLOT IMPORTING/MIGRATING/NODE, as a reshard of empty slots does): a shard added.
@@ -127,6 +129,20 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
         return true;
       });
       return node;
+    },
+    async slotOwners() {
+      const owners = new Map<number, string>();
+      const ports = new Map<string, number>();
+      for (const [id, address, flags, , , , , , ...ranges] of String(await call(live().port, 'CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '))) {
+        if (!flags!.split(',').includes('master') || flags!.includes('fail')) continue;
+        ports.set(id!, Number(/:(\d+)@/.exec(address!)![1]));
+        for (const range of ranges) {
+          if (range.startsWith('[')) continue; // a slot being migrated: still its node's own
+          const [a, b = a] = range.split('-').map(Number);
+          for (let slot = a!; slot <= b!; slot++) owners.set(slot, id!);
+        }
+      }
+      return { owners, ports };
     },
     async masters() {
       const c = await RedisClient.connect(nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!.port);
