@@ -113,10 +113,6 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
     return s;
   }
 
-  async function clusterKeyspace(): Promise<string[]> {
-    return (await cluster.masters()).flatMap((port) => canonicalDump(port)).sort();
-  }
-
   /** tail's lines applied in order to a fresh server (snapshot keys and writes; moved lines change nothing there): its keyspace. */
   async function replayTail(lines: Line[]): Promise<string[]> {
     const commands: Uint8Array[] = [];
@@ -204,7 +200,7 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
     expect(await tail.exit).toBe(0);
     publisher.stop();
     await publisher.done;
-    const keyspace = await clusterKeyspace();
+    const keyspace = await cluster.keyspace();
 
     for (const [output, events] of [['tail', tailLines()], ['publish', await published()]] as const) {
       // No write of the migration's: every write is the client's, once.

@@ -2,12 +2,15 @@
 // with its cluster bus port free too), joined by `redis-cli --cluster create`, ready once every node
 // says cluster_state:ok and knows all the others. Stopped by PID.
 import { spawnSync } from 'node:child_process';
+import { canonicalDump } from './keyspace.js';
 import { freePort, portFree, RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
 
 export interface RedisCluster {
   nodes: RedisServer[];
   /** Ports of the nodes that are masters now (CLUSTER NODES of the first node that answers). */
   masters(): Promise<number[]>;
+  /** Every key of the masters, as the shared canonical dumper writes them, sorted: the cluster's keyspace. */
+  keyspace(): Promise<string[]>;
   /** The master serving each slot now, by node ID, and each master's port (CLUSTER NODES of the first node that answers). */
   slotOwners(): Promise<{ owners: Map<number, string>; ports: Map<string, number> }>;
   /**
@@ -129,6 +132,9 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
         return true;
       });
       return node;
+    },
+    async keyspace() {
+      return (await this.masters()).flatMap((port) => canonicalDump(port)).sort();
     },
     async slotOwners() {
       const owners = new Map<number, string>();
