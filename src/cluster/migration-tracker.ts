@@ -210,23 +210,25 @@ export class MigrationTracker {
 
   /**
    * The slot states of `shard` as its master tells them now (its offset first, then CLUSTER NODES, so
-   * that the states are at least as new as the offset), no sooner than STATE_READ_INTERVAL_MS after the
-   * last read. Null when the source stopped first.
+   * that the states are at least as new as the offset), read again until they cover `offset` (a node
+   * that was the master before a failover may be behind it), each read no sooner than
+   * STATE_READ_INTERVAL_MS after the last. Null when the source stopped first.
    */
   private async readStates(shard: string, offset: number): Promise<ShardSlots | null> {
-    const last = this.states.get(shard);
-    if (last && last.offset >= offset) return last.slots; // read by a DEL decided while this one waited
-    const wait = (last?.startedMs ?? 0) + STATE_READ_INTERVAL_MS - Date.now();
-    if (wait > 0) await sleep(wait, this.cluster.signal);
-    const startedMs = Date.now();
-    const read = await this.ask(shard, async (c) => {
-      const masterOffset = Number((await c.info('replication')).get('master_repl_offset'));
-      const nodes = replyText(await c.ok(['CLUSTER', 'NODES']));
-      return { slots: this.slotsOf(nodes), offset: masterOffset, startedMs };
-    });
-    if (read === null) return null;
-    this.states.set(shard, read);
-    return read.slots;
+    for (;;) {
+      const last = this.states.get(shard);
+      if (last && last.offset >= offset) return last.slots; // covering already: the DEL waits on another shard only
+      const wait = (last?.startedMs ?? 0) + STATE_READ_INTERVAL_MS - Date.now();
+      if (wait > 0) await sleep(wait, this.cluster.signal);
+      const startedMs = Date.now();
+      const read = await this.ask(shard, async (c) => {
+        const masterOffset = Number((await c.info('replication')).get('master_repl_offset'));
+        const nodes = replyText(await c.ok(['CLUSTER', 'NODES']));
+        return { slots: this.slotsOf(nodes), offset: masterOffset, startedMs };
+      });
+      if (read === null) return null;
+      this.states.set(shard, read);
+    }
   }
 
   /** A CLUSTER NODES reply as the slots of the shard that answered, by shard; its view of owners noted too. */
