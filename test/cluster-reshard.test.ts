@@ -134,10 +134,13 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
 
     const file = join(dir, 'reshard.jsonl');
     const tail = cli(['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', join(dir, 'reshard.pos')]);
-    running.push(tail);
+    // A filtered tail too: a moved key passes --prefix as a write of that key would.
+    const filteredFile = join(dir, 'filtered.jsonl');
+    const filtered = cli(['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', filteredFile, '--checkpoint', join(dir, 'filtered.pos'), '--no-rdb', '--prefix', 'pre:s:']);
+    running.push(tail, filtered);
     const target = await server();
     const publisher = publish({ source: `redis://127.0.0.1:${cluster.nodes[0]!.port}`, sink: redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`), snapshot: 'values' });
-    await until('tail\'s three snapshots', () => (tail.err().match(/full sync done/g) ?? []).length === 3);
+    for (const run of [tail, filtered]) await until('tail\'s three snapshots', () => (run.err().match(/full sync done/g) ?? []).length === 3);
     await until('publish streaming', () => publisher.status.phase === 'streaming' || publisher.status.phase === 'failed');
     expect(publisher.status.phase).toBe('streaming');
 
@@ -183,7 +186,8 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
     expect(carried.length).toBeGreaterThan(50);
 
     const clientWrites = [...during.writes, ...stableDeletes.map((k) => writeOf('DEL', [k]))].sort();
-    const tailLines = (): Line[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+    const linesOf = (path: string): Line[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+    const tailLines = () => linesOf(file);
     const movedKeys = (events: Line[], side: 'from' | 'to') => new Set(events.filter((e) => e.event === 'moved' && e.shard === e[side]).map((e) => text(e.key!)));
     const allCarried = (events: Line[]) => carried.every((k) => movedKeys(events, 'from').has(k) && movedKeys(events, 'to').has(k));
     await until('tail\'s lines of every write and every key carried', () => {
@@ -196,8 +200,17 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
       const events = await published();
       return events.filter((e) => e.event === 'write').length >= clientWrites.length && allCarried(events);
     });
-    tail.child.kill('SIGINT');
-    expect(await tail.exit).toBe(0);
+    const keyed = (lines: Line[]) => lines.filter((l) => l.cmd || l.event === 'moved')
+      .map((l) => JSON.stringify([l.shard, l.event ?? null, l.cmd ?? l.key])).filter((l) => l.includes('"pre:s:'));
+    await until('the filtered tail\'s lines of pre:s: keys', () => keyed(linesOf(filteredFile)).length === keyed(tailLines()).length);
+    for (const run of [tail, filtered]) {
+      run.child.kill('SIGINT');
+      expect(await run.exit).toBe(0);
+    }
+    // The filtered lines: exactly the moves and writes of pre:s: keys the whole output has (the shards interleave as they came).
+    expect(keyed(linesOf(filteredFile)).sort()).toEqual(keyed(tailLines()).sort());
+    expect(linesOf(filteredFile).filter((l) => l.cmd || l.event === 'moved').every((l) => text(l.key ?? l.cmd![1]!).startsWith('pre:s:'))).toBe(true);
+    expect(keyed(linesOf(filteredFile)).filter((l) => l.includes('"moved"')).length).toBeGreaterThan(0);
     publisher.stop();
     await publisher.done;
     const keyspace = await cluster.keyspace();
