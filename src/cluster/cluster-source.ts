@@ -10,6 +10,10 @@
 // The topology is read again every TOPOLOGY_INTERVAL_MS and whenever a shard's link fails: a shard is
 // known by its nodes (its master and replicas), so after a failover its link goes to whichever of them is
 // its master now, and a master none of whose nodes is followed yet (a shard added) is followed too.
+//
+// Resharding's writes (a key's RESTORE-ASKING where it enters, its DEL where it leaves) are handed over
+// as moved events, told from a client's by migration-tracker.ts; a DEL it must wait on holds only its
+// own shard's stream.
 import { sleep } from '../node/abortable-sleep.js';
 import { isClusterPosition, type Position } from '../pipeline/position.js';
 import type { ReadFrom, ShardRef, ShardStart, Source, SourceEvent } from '../pipeline/source.js';

@@ -1,6 +1,7 @@
 // publish's stage (stage.ts): the source's events, as the filter selects them, as change events
 // (change-event.ts): each write with its keys, class and MULTI/EXEC place, each snapshot key (as the
-// snapshot mode asks), the lifecycle events; spread over partitions by key, and through the transform hook.
+// snapshot mode asks), each key a cluster's slot migration moved, the lifecycle events; spread over
+// partitions by key, and through the transform hook.
 import type { ConnectionOptions } from 'node:tls';
 import type { RdbEntry } from '../rdb/entry.js';
 import type { ReplicaCommand } from '../replica/events.js';
