@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judgeDeletedKey, MigrationTracker, type ShardSlots } from '../src/cluster/migration-tracker.js';
 import { HASH_SLOTS, hashSlot } from '../src/cluster/hash-slot.js';
-import { parseOpenSlots, readTopology, TopologyError } from '../src/cluster/topology.js';
+import { parseMigratingSlots, readTopology, TopologyError } from '../src/cluster/topology.js';
 import type { SourceEvent } from '../src/pipeline/source.js';
 import { commandOfArgs } from '../src/replica/events.js';
 import { parseRedisUrl } from '../src/replica/redis-url.js';
@@ -68,23 +68,21 @@ describe('judgeDeletedKey: a DEL from shard A', () => {
   });
 });
 
-describe('parseOpenSlots', () => {
-  it('reads the migrating and importing slots of the myself line only', () => {
+describe('parseMigratingSlots', () => {
+  it('reads the slots the myself line migrates away, not those it imports, nor other lines\' markers', () => {
     const text = [
       `${B} 127.0.0.1:30002@40002 master - 0 1700000000000 2 connected 5461-10922 [7-<-${C}]`,
       `${A} 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460 [5->-${B}] [6->-${C}] [9000-<-${C}]`,
       '',
     ].join('\n');
-    const open = parseOpenSlots(text);
+    const open = parseMigratingSlots(text);
     expect(open.self).toBe(A);
     expect([...open.migrating]).toEqual([[5, B], [6, C]]);
-    expect([...open.importing]).toEqual([[9000, C]]);
   });
 
   it('a node moving nothing has none; a reply without a myself line is refused', () => {
-    const open = parseOpenSlots(`${A} 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-16383\n`);
-    expect([open.migrating.size, open.importing.size]).toEqual([0, 0]);
-    expect(() => parseOpenSlots(`${A} 127.0.0.1:30001@40001 master - 0 0 1 connected 0-16383\n`)).toThrow(TopologyError);
+    expect(parseMigratingSlots(`${A} 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-16383\n`).migrating.size).toBe(0);
+    expect(() => parseMigratingSlots(`${A} 127.0.0.1:30001@40001 master - 0 0 1 connected 0-16383\n`)).toThrow(TopologyError);
   });
 });
 

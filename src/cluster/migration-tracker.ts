@@ -22,7 +22,7 @@ import { commandOfArgs, type ReplicaCommand } from '../replica/events.js';
 import { replyText } from '../resp/replies.js';
 import type { RedisConnection } from '../sync/connection.js';
 import { HASH_SLOTS, hashSlot } from './hash-slot.js';
-import { parseClusterNodes, parseOpenSlots, type ClusterTopology } from './topology.js';
+import { parseClusterNodes, parseMigratingSlots, type ClusterTopology } from './topology.js';
 
 /** Recent imports kept at most: the oldest is forgotten first (its DEL, if it still comes, waits on the barrier and is taken for a client's). */
 const MAX_RECENT_IMPORTS = 200_000;
@@ -241,7 +241,7 @@ export class MigrationTracker {
       for (const [start, end] of shard.slots) owners.fill(id, start, end + 1);
     }
     const migrating = new Map<number, string>();
-    for (const [slot, node] of parseOpenSlots(nodes).migrating) migrating.set(slot, this.cluster.shardOfNode(node));
+    for (const [slot, node] of parseMigratingSlots(nodes).migrating) migrating.set(slot, this.cluster.shardOfNode(node));
     return { owners, migrating };
   }
 

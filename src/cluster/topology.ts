@@ -67,26 +67,24 @@ export function parseClusterNodes(text: string): ClusterTopology {
   return { shards: [...masters.values()].sort(byFirstSlot) };
 }
 
-/** The slots a node is moving, as its own CLUSTER NODES line shows them (only the `myself` line has them). */
-export interface OpenSlots {
+/** The slots a node is migrating away, as its own CLUSTER NODES line shows them (only the `myself` line has them). */
+export interface MigratingSlots {
   /** The node that answered. */
   self: string;
-  /** Slot → the node it is migrating to (`[slot->-<id>]`). */
+  /** Slot → the node it is migrating to (`[slot->-<id>]`; `[slot-<-<id>]`, importing, is left out). */
   migrating: Map<number, string>;
-  /** Slot → the node it is importing from (`[slot-<-<id>]`). */
-  importing: Map<number, string>;
 }
 
-/** The open slots of the `myself` line of a CLUSTER NODES reply (none: a node that is moving nothing). */
-export function parseOpenSlots(text: string): OpenSlots {
+/** The migrating slots of the `myself` line of a CLUSTER NODES reply (none: a node that is moving nothing away). */
+export function parseMigratingSlots(text: string): MigratingSlots {
   const line = text.split('\n').map((l) => l.trim().split(' ')).find((f) => f[2]?.split(',').includes('myself'));
   if (!line) throw new TopologyError('CLUSTER NODES has no line flagged myself');
-  const open: OpenSlots = { self: line[0]!, migrating: new Map(), importing: new Map() };
+  const migrating = new Map<number, string>();
   for (const field of line.slice(8)) {
-    const m = /^\[(\d+)-([<>])-([0-9a-f]{40})\]$/.exec(field);
-    if (m) (m[2] === '>' ? open.migrating : open.importing).set(Number(m[1]), m[3]!);
+    const m = /^\[(\d+)->-([0-9a-f]{40})\]$/.exec(field);
+    if (m) migrating.set(Number(m[1]), m[2]!);
   }
-  return open;
+  return { self: line[0]!, migrating };
 }
 
 /** Shards in the order of their first slot; those without slots last. */
