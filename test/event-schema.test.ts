@@ -35,6 +35,9 @@ const R2 = 'c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0';
 /** The tag of the snapshot publication in the examples (~<tag> after the ids of its start, keys and end). */
 const TAG = '5be0a1c2';
 const SNAPSHOT_KINDS = ['full-sync-start', 'snapshot', 'full-sync-end'];
+/** Two shards of a cluster (their masters' node IDs). */
+const SHARD_A = '9f2b31c0a4d5e6f708192a3b4c5d6e7f80912a3b';
+const SHARD_B = '4a7c0e5d2b9f8a6c1e3d5b7f9a2c4e6d8b0f1a3c';
 const head = (event: string, offset: number, seq: number, replid = R): Json =>
   ({ v: 1, id: `${replid}-${offset}-${seq}${SNAPSHOT_KINDS.includes(event) ? `~${TAG}` : ''}`, event, source: '10.0.0.5:6379', replid, offset, seq });
 
@@ -53,7 +56,7 @@ function inPartition(event: Json, partition: number, copy: boolean): Json {
  * --partitions, an event naming no key: a lifecycle event, or a write whose keys are []).
  */
 function expectedId(e: Json): string {
-  const copy = e.partition !== undefined && (e.event === 'write' ? (e.keys as unknown[]).length === 0 : e.event !== 'snapshot');
+  const copy = e.partition !== undefined && (e.event === 'write' ? (e.keys as unknown[]).length === 0 : !['snapshot', 'moved'].includes(e.event as string));
   // A snapshot's events carry its publication's tag (random: taken from the id, and required there).
   const tag = SNAPSHOT_KINDS.includes(e.event as string) ? `~${/~([0-9a-f]{8})/.exec(e.id as string)?.[1] ?? 'missing'}` : '';
   return `${e.replid}-${e.offset}-${e.seq}${tag}${copy ? `/${e.partition}` : ''}`;
@@ -167,6 +170,14 @@ const EXAMPLES: Record<string, Json> = {
     ...head('write', 1200, 0), db: 0, command: 'set', class: 'string', keys: ['k'], args: ['k', 'v'], tx: null,
     resp: Buffer.from('*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n').toString('base64'),
   },
+  // From a cluster: a key resharding moved, in the stream of the shard it entered (with its value) and of the one it left.
+  'moved, into its shard': {
+    ...head('moved', 880, 0, R2), shard: SHARD_B, slot: 7629, db: 0, key: 'k', from: SHARD_A, to: SHARD_B,
+    expire_ms: 4102444800000, payload: { b64: 'AAF2CgCRCM6yGTiKzg==' },
+  },
+  'moved, out of its shard, second key of its DEL': { ...head('moved', 3101, 1), shard: SHARD_A, slot: 7629, db: 0, key: 'k2', from: SHARD_A, to: SHARD_B },
+  'moved from a shard not told': { ...head('moved', 880, 0, R2), shard: SHARD_B, slot: 7629, db: 0, key: 'k', from: null, to: SHARD_B, expire_ms: null, payload: { b64: 'AAF2CgCRCM6yGTiKzg==' } },
+  'moved in its key\'s partition': inPartition({ ...head('moved', 3101, 0), shard: SHARD_A, slot: 7629, db: 0, key: 'k', from: SHARD_A, to: SHARD_B }, 1, false),
   'write from an IPv6 source': { ...head('write', 1042, 0), source: '[::1]:6380', db: 0, command: 'del', class: 'generic', keys: ['a'], args: ['a'], tx: null },
   // --partitions 3: an event naming a key in its key's partition; one naming none copied to each (/<partition>).
   'full-sync-start, the copy for partition 1': inPartition({ ...head('full-sync-start', 1000, 2), reason: 'no-checkpoint', snapshot: 'none' }, 1, true),
@@ -268,6 +279,10 @@ const BROKEN: Record<string, [Json, string, string]> = {
     { ...EXAMPLES['snapshot stream']!, value: without(EXAMPLES['snapshot stream']!.value as Json, 'entries_added') }, 'snapshot', '/value dependentRequired',
   ],
   'a snapshot mode that is not one': [{ ...EXAMPLES['full-sync-start']!, snapshot: 'all' }, 'full-sync-start', '/snapshot enum'],
+  'a moved without the shard it went to': [without(EXAMPLES['moved, out of its shard, second key of its DEL']!, 'to'), 'moved', '/ required'],
+  'a moved payload without its expire time': [without(EXAMPLES['moved, into its shard']!, 'expire_ms'), 'moved', '/ dependentRequired'],
+  'a moved without its slot': [{ ...EXAMPLES['moved, into its shard']!, slot: null }, 'moved', '/slot type'],
+  'a moved copied to a partition': [{ ...EXAMPLES['moved in its key\'s partition']!, id: `${R}-3101-0/1` }, 'moved', '/id pattern'],
   'a replid-changed seq that is not 1': [{ ...EXAMPLES['replid-changed']!, seq: 0 }, 'replid-changed', '/seq const'],
 };
 

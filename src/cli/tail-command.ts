@@ -5,13 +5,13 @@ import { readFromOption, type ClusterFlags } from './cluster-options.js';
 import { Command, Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ReplicaEvent } from '../replica/events.js';
 import { Output } from '../node/output.js';
 import { Pipeline, PipelineError, type PipelineEvent, type PipelineStatus } from '../pipeline/pipeline.js';
 import { JsonlStage, type KeyPositions } from '../pipeline/jsonl-stage.js';
 import { isClusterNode } from '../cluster/topology.js';
 import { OutputClosed, OutputSink } from '../pipeline/sinks/output-sink.js';
 import { PositionFile, type SavedPosition } from '../pipeline/position-file.js';
+import type { SourceEvent } from '../pipeline/source.js';
 import { ByteProgress } from './progress.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
@@ -83,7 +83,7 @@ function openOutput(path: string | undefined, store: PositionFile | null, saved:
 }
 
 /** What a lifecycle event says on standard error (the data goes to standard output). */
-function describe(e: ReplicaEvent): string | null {
+function describe(e: SourceEvent): string | null {
   switch (e.type) {
     case 'link-up': return `connected to ${e.host}:${e.port}`;
     case 'full-sync-start':
@@ -271,6 +271,7 @@ Examples:
       onSourceEvent: (e) => {
         if (e.type === 'command') counts.writes++;
         else if (e.type === 'transaction') counts.writes += e.commands.length;
+        else if (e.type === 'moved') counts.writes += e.rest ? 1 : 0; // a migration's halves are no writes
         else if (e.type === 'rdb-progress') progress.update(e.bytes, e.total);
         const said = describe(e);
         if (said) notice(said);

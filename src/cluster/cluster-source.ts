@@ -10,13 +10,18 @@
 // The topology is read again every TOPOLOGY_INTERVAL_MS and whenever a shard's link fails: a shard is
 // known by its nodes (its master and replicas), so after a failover its link goes to whichever of them is
 // its master now, and a master none of whose nodes is followed yet (a shard added) is followed too.
+//
+// Resharding's writes (a key's RESTORE-ASKING where it enters, its DEL where it leaves) are handed over
+// as moved events, told from a client's by migration-tracker.ts; a DEL it must wait on holds only its
+// own shard's stream.
 import { sleep } from '../node/abortable-sleep.js';
 import { isClusterPosition, type Position } from '../pipeline/position.js';
-import type { ReadFrom, ShardRef, ShardStart, Source } from '../pipeline/source.js';
+import type { ReadFrom, ShardRef, ShardStart, Source, SourceEvent } from '../pipeline/source.js';
 import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
+import { MigrationTracker } from './migration-tracker.js';
 import { readTopology, TopologyError, urlOfNode, type ClusterNode, type ClusterTopology, type Shard } from './topology.js';
 
 type ShardReplicaOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'>;
@@ -31,6 +36,8 @@ interface FollowedShard {
   checkpoint: Checkpoint | null;
   /** The IDs of its nodes as the last topology read showed them (its master first): who may serve it later. */
   members: string[];
+  /** Its master's URL, as the last topology read showed it. */
+  master: string;
   replica?: Replica;
 }
 
@@ -42,7 +49,7 @@ interface Histories {
 
 export class ClusterSource implements Source {
   private readonly followed: FollowedShard[] = [];
-  private handle: (event: ReplicaEvent, shard?: ShardRef) => void | Promise<void> = () => undefined;
+  private handle: (event: SourceEvent, shard?: ShardRef) => void | Promise<void> = () => undefined;
   /** Settles when every shard's replica has ended (resolves), or when one fails (rejects). */
   private ended: { resolve: () => void; reject: (error: unknown) => void } | null = null;
   private running = 0;
@@ -51,6 +58,13 @@ export class ClusterSource implements Source {
   private knownNodes: string[] = [];
   private stopped = false;
   private readonly abort = new AbortController();
+  /** Tells the halves of a slot migration (RESTORE-ASKING, then DEL) from a client's writes. */
+  private readonly migrations = new MigrationTracker({
+    shardOfNode: (nodeId) => this.followed.find((f) => f.members.includes(nodeId))?.ref.id ?? nodeId,
+    connectToMaster: (shard) => this.connectToMaster(shard),
+    handedOver: async (shard, offset) => this.followed.find((f) => f.ref.id === shard)?.replica?.whenConsumed(offset),
+    signal: this.abort.signal,
+  });
 
   /** `onShards`: told the shards found, each with its checkpoint, before any of their events. */
   constructor(private readonly options: ShardReplicaOptions, private readonly readFrom: ReadFrom, private readonly from: Position | null,
@@ -72,7 +86,7 @@ export class ClusterSource implements Source {
     for (const { replica } of this.followed) replica?.stop();
   }
 
-  async run(handle: (event: ReplicaEvent, shard?: ShardRef) => void | Promise<void>): Promise<void> {
+  async run(handle: (event: SourceEvent, shard?: ShardRef) => void | Promise<void>): Promise<void> {
     this.handle = handle;
     const shards = await this.discover(null);
     if (this.stopped) return;
@@ -99,11 +113,26 @@ export class ClusterSource implements Source {
       shard.replica = replica;
       this.followed.push(shard);
       this.running++;
-      replica.run((event) => this.handle(event, shard.ref)).then(
+      replica.run((event) => this.deliver(event, shard.ref)).then(
         () => { if (--this.running === 0) this.ended?.resolve(); },
         (error: unknown) => this.ended?.reject(error),
       );
     }
+  }
+
+  /** Hands an event over; a DEL or RESTORE-ASKING as the migration tracker sees it (a DEL may wait on its barrier). */
+  private deliver(event: ReplicaEvent, shard: ShardRef): void | Promise<void> {
+    if (event.type !== 'command' || (event.command.name !== 'del' && event.command.name !== 'restore-asking')) return this.handle(event, shard);
+    const seen = this.migrations.see(event.command, event.replid, shard.id);
+    return seen instanceof Promise ? seen.then((e) => this.handle(e, shard)) : this.handle(seen, shard);
+  }
+
+  /** A connection to the master of a followed shard, as the last topology read named it. */
+  private async connectToMaster(shard: string): Promise<RedisConnection | null> {
+    const followed = this.followed.find((f) => f.ref.id === shard);
+    if (!followed) return null;
+    const { tls, timeoutMs } = this.options;
+    return RedisConnection.open({ endpoint: parseRedisUrl(followed.master), tls, timeoutMs, role: 'cluster node' });
   }
 
   /** Reads the topology again: members kept current, masters of no followed shard followed (shards added). */
@@ -170,11 +199,16 @@ export class ClusterSource implements Source {
 
   /**
    * The shard of `topology` that `followed` is now: the one whose master (not failing) is one of its
-   * members; its members are updated from it (a replica added, a failed master gone).
+   * members; its members and slots are updated from it (a replica added, a failed master gone, a reshard).
    */
   private shardOf(followed: FollowedShard, topology: ClusterTopology): Shard | undefined {
     const now = topology.shards.find((s) => !s.master.failing && followed.members.includes(s.master.id));
-    if (now) followed.members = membersOf(now);
+    if (now) {
+      followed.members = membersOf(now);
+      followed.master = urlOfNode(this.options.url, now.master);
+      // Slots moved by a reshard: what the shard's next steps (a copy, a FLUSHALL) cover.
+      followed.ref.slots = now.slots;
+    }
     return now;
   }
 
@@ -205,8 +239,10 @@ export class ClusterSource implements Source {
       // A shard's nodes share its history: any that answers says it (its master may be down).
       const histories = await this.historiesOf([node, shard.master, ...shard.replicas].map((n) => urlOfNode(url, n)));
       const checkpoint = saved.find((cp) => cp.replid === histories.replid || cp.replid === histories.replid2) ?? null;
-      shards.push({ ref: { id: shard.master.id, slots: shard.slots, node: `${node.host}:${node.port}` }, url: nodeUrl, checkpoint, members: membersOf(shard) });
+      shards.push({ ref: { id: shard.master.id, slots: shard.slots, node: `${node.host}:${node.port}` }, url: nodeUrl, checkpoint,
+        members: membersOf(shard), master: urlOfNode(url, shard.master) });
     }
+    this.migrations.noteOwners(topology);
     return shards;
   }
 

@@ -67,6 +67,26 @@ export function parseClusterNodes(text: string): ClusterTopology {
   return { shards: [...masters.values()].sort(byFirstSlot) };
 }
 
+/** The slots a node is migrating away, as its own CLUSTER NODES line shows them (only the `myself` line has them). */
+export interface MigratingSlots {
+  /** The node that answered. */
+  self: string;
+  /** Slot → the node it is migrating to (`[slot->-<id>]`; `[slot-<-<id>]`, importing, is left out). */
+  migrating: Map<number, string>;
+}
+
+/** The migrating slots of the `myself` line of a CLUSTER NODES reply (none: a node that is moving nothing away). */
+export function parseMigratingSlots(text: string): MigratingSlots {
+  const line = text.split('\n').map((l) => l.trim().split(' ')).find((f) => f[2]?.split(',').includes('myself'));
+  if (!line) throw new TopologyError('CLUSTER NODES has no line flagged myself');
+  const migrating = new Map<number, string>();
+  for (const field of line.slice(8)) {
+    const m = /^\[(\d+)->-([0-9a-f]{40})\]$/.exec(field);
+    if (m) migrating.set(Number(m[1]), m[2]!);
+  }
+  return { self: line[0]!, migrating };
+}
+
 /** Shards in the order of their first slot; those without slots last. */
 function byFirstSlot(a: Shard, b: Shard): number {
   return (a.slots[0]?.[0] ?? 16384) - (b.slots[0]?.[0] ?? 16384);

@@ -1,9 +1,10 @@
 // publish's stage (stage.ts): the source's events, as the filter selects them, as change events
 // (change-event.ts): each write with its keys, class and MULTI/EXEC place, each snapshot key (as the
-// snapshot mode asks), the lifecycle events; spread over partitions by key, and through the transform hook.
+// snapshot mode asks), each key a cluster's slot migration moved, the lifecycle events; spread over
+// partitions by key, and through the transform hook.
 import type { ConnectionOptions } from 'node:tls';
 import type { RdbEntry } from '../rdb/entry.js';
-import type { ReplicaCommand, ReplicaEvent } from '../replica/events.js';
+import type { ReplicaCommand } from '../replica/events.js';
 import type { KeyClass } from '../sync/command-keys.js';
 import { hashSlot } from '../cluster/hash-slot.js';
 import { ChangeEvents, SEQ, type SnapshotMode } from './change-event.js';
@@ -11,7 +12,7 @@ import { EventFilter, type EventFilterOptions, type FilterRecord } from './event
 import { PipelineError } from './pipeline.js';
 import { readCommandTable } from './source-commands.js';
 import type { Sink, SinkMessage } from './sink.js';
-import type { ShardRef } from './source.js';
+import type { MovedEvent, ShardRef, SourceEvent } from './source.js';
 import type { Stage, StageOutput } from './stage.js';
 
 export interface ChangeEventStageOptions {
@@ -85,13 +86,14 @@ export class ChangeEventStage implements Stage<SinkMessage> {
     return `${this.snapshotKeys} keys published`;
   }
 
-  handle(event: ReplicaEvent, output: StageOutput<SinkMessage>, shard?: ShardRef): boolean {
+  handle(event: SourceEvent, output: StageOutput<SinkMessage>, shard?: ShardRef): boolean {
     this.output = output;
     this.events.at(shard);
     const stream = shard?.id ?? '';
     switch (event.type) {
       case 'command': return this.write([event.command], event.replid, event.command.offset, null);
       case 'transaction': return this.write(event.commands, event.replid, event.offset, event.firstOffset);
+      case 'moved': return this.moved(event);
       case 'entry': this.snapshotKey(event.entry, stream); break;
       case 'full-sync-start':
         if (!event.replid) {
@@ -137,6 +139,25 @@ export class ChangeEventStage implements Stage<SinkMessage> {
     const published = this.publishWrites(selected, replid, txFirst === null ? null : `${replid}-${offset}`);
     // Writes left out (by the filter or the hook; not the sink's own): the position moved with no message.
     return published === 0 && (selected.length > 0 || !commands.every((c) => NOT_DATA.has(c.name) || this.sinkOwnsAll(c, this.filter.keysOf(c))));
+  }
+
+  /**
+   * A moved event per key the filter selects (as the hook leaves them), then the DEL of the command's
+   * other keys as a write; true when nothing of it was published.
+   */
+  private moved(event: MovedEvent): boolean {
+    const { replid, command, rest } = event;
+    const { sink, transform } = this.options;
+    const moves = event.moves.filter((m) => this.filter.moved(command.name, command.db, m.key) && !sink.ownsKey?.(command.db, m.key));
+    const made = moves.map((m, i) => this.events.moved(m, command, replid, i, this.partitionOf(m.key)));
+    const messages = transform ? made.flatMap((m) => {
+      const e = this.transformEvent(m);
+      return e === null ? [] : [this.encodeTransformed(m, e)];
+    }) : made;
+    // In one batch with the DEL after them: the position after the event comes with all of them.
+    messages.forEach((m, i) => this.output.emit(m, rest === null && i === messages.length - 1));
+    const restLeftOut = rest ? this.write([rest], replid, rest.offset, null) : true;
+    return messages.length === 0 && restLeftOut;
   }
 
   /**

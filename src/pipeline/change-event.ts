@@ -1,6 +1,6 @@
 // The change events publish sends, as JSON (docs/event-schema.md, docs/event-schema.json): a versioned
-// envelope around each write of the source, each key of a snapshot, and the lifecycle events that change
-// what a consumer holds. Every event has an id that is the same each time it is published again, so a
+// envelope around each write of the source, each key of a snapshot, each key a cluster's slot migration
+// moved, and the lifecycle events that change what a consumer holds. Every event has an id that is the same each time it is published again, so a
 // consumer (or the broker) drops repeats by id.
 import { randomBytes } from 'node:crypto';
 import { base64, canonicalLine, isEmptyCollection, jsonBytes } from '../rdb/canonical-json.js';
@@ -11,7 +11,7 @@ import type { KeyClass } from '../sync/command-keys.js';
 import { hashSlot } from '../cluster/hash-slot.js';
 import { EventBytes } from './event-bytes.js';
 import type { MessageRoute, SinkMessage } from './sink.js';
-import type { ShardRef } from './source.js';
+import type { KeyMove, ShardRef } from './source.js';
 
 /** The envelope's version: `v` of every event. A change a consumer must know about raises it. */
 export const EVENT_VERSION = 1;
@@ -70,6 +70,11 @@ const TX_COUNT_FIELD = utf8(',"count":');
 const RESP_FIELD = utf8(',"resp":"');
 const SHARD_FIELD = utf8(',"shard":"');
 const SLOT_FIELD = utf8(',"slot":');
+const KEY_FIELD = utf8(',"key":');
+const FROM_FIELD = utf8(',"from":');
+const TO_FIELD = utf8(',"to":"');
+const EXPIRE_FIELD = utf8(',"expire_ms":');
+const PAYLOAD_FIELD = utf8(',"payload":');
 const NULL = utf8('null');
 const COMMA = 0x2c;
 const DASH = 0x2d;
@@ -155,6 +160,35 @@ export class ChangeEvents {
     }
     out.byte(CLOSE);
     return this.message(id, this.writeRoute(written, command.db, partition));
+  }
+
+  /**
+   * A key moved by a cluster's slot migration (no change of the data), the `index`th of the command that
+   * carried it: at that command's first byte, where nothing else is (a write is at its last byte), seq
+   * `index`; so a DEL of the command's other keys comes after its moved keys.
+   */
+  moved(move: KeyMove, command: ReplicaCommand, replid: string, index: number, partition: number): SinkMessage {
+    const id = this.head('moved', { replid, offset: command.firstOffset, seq: index }, partition, false, move.slot);
+    const out = this.bytes;
+    out.raw(DB_FIELD);
+    out.integer(command.db);
+    out.raw(KEY_FIELD);
+    out.byteString(move.key);
+    out.raw(FROM_FIELD);
+    if (move.from === null) out.raw(NULL);
+    else out.text(JSON.stringify(move.from));
+    out.raw(TO_FIELD);
+    out.text(move.to);
+    out.byte(QUOTE);
+    if (move.value) {
+      out.raw(EXPIRE_FIELD);
+      if (move.value.expireMs === null) out.raw(NULL);
+      else out.integer(move.value.expireMs);
+      out.raw(PAYLOAD_FIELD);
+      out.byteString(move.value.payload);
+    }
+    out.byte(CLOSE);
+    return this.message(id, { db: command.db, command: 'moved', class: 'generic', partition });
   }
 
   /** A key of a snapshot (seq: SEQ.firstSnapshotKey for its first key, then one more each); null for what the mode leaves out. */

@@ -122,6 +122,17 @@ export class EventFilter {
     return { keys, keyClass };
   }
 
+  /**
+   * Whether a key moved by a cluster's slot migration passes: as a write of class generic (what DEL and
+   * RESTORE are) to that key alone, by the command that carried the move (`restore-asking`, `del`).
+   */
+  moved(name: string, db: number, key: Uint8Array): boolean {
+    if (this.dbs && !this.dbs.has(db)) return false;
+    if (this.commands && !this.commands.has(name)) return false;
+    if (this.classes && !this.classes.has('generic')) return false;
+    return this.keyPasses(key);
+  }
+
   /** A write's key positions (none when they cannot be told). */
   keysOf(command: CommandArgs & { name: string }): number[] {
     return this.table.positions(command.name, command) ?? [];

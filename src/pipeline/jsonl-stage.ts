@@ -2,12 +2,13 @@
 // its canonical line (as `redistap parse` writes it), each write as a command line, a MULTI/EXEC block
 // between a multi and an exec line, and the control lines of what changes a consumer's data (a full sync,
 // a flush, a resume, a new replication ID). The filter, when given, leaves out writes and keys; control
-// lines always come. From a cluster each line also names its shard, and a key's line its hash slot.
+// lines always come. From a cluster each line also names its shard, and a key's line its hash slot; a
+// key a slot migration moved is a moved line (in the stream of the shard it left, and of the one it entered).
 import { hashSlot } from '../cluster/hash-slot.js';
 import { canonicalLine, jsonBytes } from '../rdb/canonical-json.js';
-import type { ReplicaCommand, ReplicaEvent } from '../replica/events.js';
+import type { ReplicaCommand } from '../replica/events.js';
 import type { EventFilter } from './event-filter.js';
-import type { ShardRef } from './source.js';
+import type { KeyMove, MovedEvent, ShardRef, SourceEvent } from './source.js';
 import type { Stage, StageOutput } from './stage.js';
 
 /** A write or a MULTI/EXEC block of the source. */
@@ -33,7 +34,7 @@ export class JsonlStage implements Stage<Uint8Array> {
     return { format: 'jsonl', filter: this.filter?.record ?? null, sink };
   }
 
-  handle(event: ReplicaEvent, output: StageOutput<Uint8Array>, shard?: ShardRef): boolean {
+  handle(event: SourceEvent, output: StageOutput<Uint8Array>, shard?: ShardRef): boolean {
     switch (event.type) {
       case 'entry': {
         const { entry } = event;
@@ -44,6 +45,7 @@ export class JsonlStage implements Stage<Uint8Array> {
       }
       case 'command': return this.writes({ replid: event.replid, commands: [event.command], firstOffset: null, offset: event.command.offset }, output, shard);
       case 'transaction': return this.writes(event, output, shard);
+      case 'moved': return this.moved(event, output, shard!);
       default: {
         const line = controlLine(event, shard);
         if (line !== null) output.emit(Buffer.from(line));
@@ -54,12 +56,34 @@ export class JsonlStage implements Stage<Uint8Array> {
 
   /** The lines of the writes the filter selects; true when it left them all out. */
   private writes(writes: Writes, output: StageOutput<Uint8Array>, shard: ShardRef | undefined): boolean {
+    const lines = this.writeLines(writes, output, shard);
+    if (lines === '') return true;
+    output.emit(Buffer.from(lines));
+    return false;
+  }
+
+  /** The lines of the writes the filter selects ('' when it leaves them all out). */
+  private writeLines(writes: Writes, output: StageOutput<Uint8Array>, shard: ShardRef | undefined): string {
     const commands = this.filter ? writes.commands.filter((c) => this.selects(c, output)) : writes.commands;
-    if (commands.length === 0) return true;
+    if (commands.length === 0) return '';
     const { replid, firstOffset, offset } = writes;
     const place = (c: ReplicaCommand) => (shard ? `,${shardFields(shard, this.slotOf(c))}` : '');
-    output.emit(Buffer.from(firstOffset === null ? commandLine(replid, commands[0]!, place)
-      : transactionLines(replid, commands, firstOffset, offset, place, shard ? `,${shardFields(shard)}` : '')));
+    return firstOffset === null ? commandLine(replid, commands[0]!, place)
+      : transactionLines(replid, commands, firstOffset, offset, place, shard ? `,${shardFields(shard)}` : '');
+  }
+
+  /**
+   * A moved line per key the filter selects, then the line of the DEL of the command's other keys: one
+   * message, so that no batch ends between them (the position after it is after all of them). True when
+   * the filter left them all out.
+   */
+  private moved(event: MovedEvent, output: StageOutput<Uint8Array>, shard: ShardRef): boolean {
+    const { replid, command, rest } = event;
+    const moves = this.filter ? event.moves.filter((m) => this.filter!.moved(command.name, command.db, m.key)) : event.moves;
+    const lines = moves.map((m) => movedLine(replid, command, m, shard)).join('') +
+      (rest ? this.writeLines({ replid, commands: [rest], firstOffset: null, offset: rest.offset }, output, shard) : '');
+    if (lines === '') return true;
+    output.emit(Buffer.from(lines));
     return false;
   }
 
@@ -90,6 +114,17 @@ function commandLine(replid: string, c: ReplicaCommand, place: (c: ReplicaComman
   return `{"replid":"${replid}","offset":${c.offset},"db":${c.db}${place(c)},"cmd":[${c.args.map(jsonBytes).join(',')}]}\n`;
 }
 
+/**
+ * A key moved by slot migration: at the offset of the first byte of the command that carried it (before
+ * the line of a DEL of that command's other keys), in the stream of the shard it left or entered; the
+ * entering shard's line has the key's value as it arrived.
+ */
+function movedLine(replid: string, c: ReplicaCommand, m: KeyMove, shard: ShardRef): string {
+  const value = m.value ? `,"expire_ms":${m.value.expireMs},"payload":${jsonBytes(m.value.payload)}` : '';
+  return `{"event":"moved","replid":"${replid}","offset":${c.firstOffset},"db":${c.db},${shardFields(shard, m.slot)},` +
+    `"key":${jsonBytes(m.key)},"from":${m.from === null ? 'null' : `"${m.from}"`},"to":"${m.to}"${value}}\n`;
+}
+
 /** A MULTI/EXEC block: its commands between a multi line (MULTI's first byte, how many follow) and an exec line. */
 function transactionLines(replid: string, commands: ReplicaCommand[], firstOffset: number, offset: number,
   place: (c: ReplicaCommand) => string, shard: string): string {
@@ -102,7 +137,7 @@ function transactionLines(replid: string, commands: ReplicaCommand[], firstOffse
  * The control line of a lifecycle event that changes what a consumer of the lines holds, or null.
  * Connection events (link up, link down) change nothing there and go to standard error only.
  */
-function controlLine(e: ReplicaEvent, shard: ShardRef | undefined): string | null {
+function controlLine(e: SourceEvent, shard: ShardRef | undefined): string | null {
   const fields = controlFields(e);
   if (fields === null) return null;
   if (!shard) return `{${fields}}\n`;
@@ -111,7 +146,7 @@ function controlLine(e: ReplicaEvent, shard: ShardRef | undefined): string | nul
   return `{${fields},${shardFields(shard)}${slots}}\n`;
 }
 
-function controlFields(e: ReplicaEvent): string | null {
+function controlFields(e: SourceEvent): string | null {
   switch (e.type) {
     case 'full-sync-start': return `"event":"full-sync-start","replid":"${e.replid}","offset":${e.offset},"reason":"${e.reason}"`;
     case 'flush': return `"event":"flush","db":${e.db},"cause":"${e.cause}"`;

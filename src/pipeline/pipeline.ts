@@ -9,13 +9,13 @@
 // its spool file, so the source never drops the link for an overfull output buffer. Past maxSpoolBytes
 // the pipeline stops with its position saved (never a silent drop).
 import { sleep } from '../node/abortable-sleep.js';
-import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
+import type { Checkpoint } from '../replica/events.js';
 import { PositionFile } from './position-file.js';
 import { isClusterPosition, positionSummary, type Position } from './position.js';
 import { slotRanges } from '../cluster/hash-slot.js';
 import { isClusterNode } from '../cluster/topology.js';
 import { isSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
-import { openSource, type ShardRef, type ShardStart, type Source, type SourceOptions } from './source.js';
+import { openSource, type ShardRef, type ShardStart, type Source, type SourceEvent, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
 import type { Stage, StageOutput } from './stage.js';
@@ -47,7 +47,7 @@ export interface PipelineOptions<M> {
   signal?: AbortSignal;
   onEvent?: (event: PipelineEvent) => void;
   /** Every event of the source, before the stage gets it (progress lines, counters). */
-  onSourceEvent?: (event: ReplicaEvent) => void;
+  onSourceEvent?: (event: SourceEvent) => void;
 }
 
 export type PipelinePhase = 'connecting' | 'snapshot' | 'streaming' | 'stopped' | 'failed';
@@ -330,7 +330,7 @@ export class Pipeline<M> {
     return { shards };
   }
 
-  private handle(event: ReplicaEvent, shard?: ShardRef): void | Promise<void> {
+  private handle(event: SourceEvent, shard?: ShardRef): void | Promise<void> {
     if (this.failure) {
       this.source!.stop();
       return;
@@ -350,13 +350,14 @@ export class Pipeline<M> {
    * Where the stream stands once `event` is taken, and the status it changes. Set before the stage makes
    * the event's messages: a batch they fill closes with the position after them.
    */
-  private follow(event: ReplicaEvent, shard?: ShardRef): void {
+  private follow(event: SourceEvent, shard?: ShardRef): void {
     const stream = shard?.id ?? '';
     const positions = this.positions;
     // A shard's phase lines name it: a cluster's shards each have their own.
     const from = shard ? `shard ${shard.node} (slots ${slotRanges(shard.slots)})` : 'the source';
     switch (event.type) {
-      case 'command': positions.set(stream, { replid: event.replid, offset: event.command.offset, db: event.command.db }); break;
+      case 'command':
+      case 'moved': positions.set(stream, { replid: event.replid, offset: event.command.offset, db: event.command.db }); break;
       case 'transaction':
         positions.set(stream, { replid: event.replid, offset: event.offset, db: event.commands.at(-1)?.db ?? positions.get(stream)?.db ?? 0 });
         break;

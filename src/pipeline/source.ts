@@ -2,7 +2,7 @@
 // cluster/cluster-source.ts). Either hands over the events of each replication stream in its order; a
 // cluster's shards interleave, each one's events tagged with its shard.
 import { ClusterSource } from '../cluster/cluster-source.js';
-import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
+import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
 import { SentinelSource } from '../replica/sentinel-source.js';
 import { singleCheckpoint, type Position } from './position.js';
@@ -17,6 +17,39 @@ export interface ShardRef {
   node: string;
 }
 
+/** A key that a cluster's slot migration moved from one shard to another (cluster/migration-tracker.ts). */
+export interface KeyMove {
+  /** A view of the command's bytes, like its arguments. */
+  key: Uint8Array;
+  slot: number;
+  /** The shard it left (null: the source could not tell, the migration having ended before it read the topology). */
+  from: string | null;
+  /** The shard it went to. */
+  to: string;
+  /**
+   * In the importing shard's stream: the key's value as it arrived (a DUMP payload, as RESTORE takes it)
+   * and its expire time (unix ms, null: none). Null in the stream of the shard it left.
+   */
+  value: { payload: Uint8Array; expireMs: number | null } | null;
+}
+
+/**
+ * Keys moved by slot migration, no change of the data: a cluster source's event in place of the
+ * RESTORE-ASKING that brought a key into a shard (in that shard's stream) or the DEL that removed keys
+ * from the shard they left (in its stream). `rest`: that DEL's other keys, deleted by a client, as a DEL
+ * of its own (null: none). Where the stream stands after it is after `command`.
+ */
+export interface MovedEvent {
+  type: 'moved';
+  replid: string;
+  command: ReplicaCommand;
+  moves: KeyMove[];
+  rest: ReplicaCommand | null;
+}
+
+/** What a source hands its consumer: a replica's events, and a cluster source's moved keys. */
+export type SourceEvent = ReplicaEvent | MovedEvent;
+
 /** A shard a cluster source follows, and the checkpoint it continues from (null: a new snapshot). */
 export interface ShardStart {
   shard: ShardRef;
@@ -28,7 +61,7 @@ export interface Source {
    * Calls `handle` with every event, one at a time per stream (a promise it returns is awaited before
    * that stream's next event), until stopped; rejects with what ended it. `shard`: a cluster's shard.
    */
-  run(handle: (event: ReplicaEvent, shard?: ShardRef) => void | Promise<void>): Promise<void>;
+  run(handle: (event: SourceEvent, shard?: ShardRef) => void | Promise<void>): Promise<void>;
   stop(): void;
   /** What waits for the consumer: in memory, and spooled to disk. */
   readonly backlog: ReplicaBacklog;

@@ -1,8 +1,7 @@
 // The middle of the pipeline (pipeline.ts): what a command makes of the source's events. A stage filters
 // them and turns each into the messages of its sink (change events for publish, JSON lines for tail); the
 // pipeline around it keeps the position, the batches and the sink.
-import type { ReplicaEvent } from '../replica/events.js';
-import type { ShardRef } from './source.js';
+import type { ShardRef, SourceEvent } from './source.js';
 
 /** Where a stage puts what it makes of an event. */
 export interface StageOutput<M> {
@@ -41,7 +40,7 @@ export interface Stage<M> {
    * for the sink's own writes, or carrying the position would be written, and read back, forever.
    * Throws to stop the pipeline. `shard`: the cluster shard whose stream the event is of.
    */
-  handle(event: ReplicaEvent, output: StageOutput<M>, shard?: ShardRef): boolean | void;
+  handle(event: SourceEvent, output: StageOutput<M>, shard?: ShardRef): boolean | void;
   /** What a finished snapshot amounted to, for the phase line (e.g. "1200 keys published"). */
   snapshotSummary?(): string;
 }

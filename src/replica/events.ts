@@ -96,6 +96,21 @@ export class ReplicaCommand {
   }
 }
 
+/**
+ * A command made of `args` (name first) rather than read from a stream: what the stream had, rewritten
+ * (a DEL without the keys a cluster's slot migration moved). It stands at the stream's offsets given.
+ */
+export function commandOfArgs(db: number, args: Uint8Array[], firstOffset: number, offset: number): ReplicaCommand {
+  const bytes = Buffer.concat(args);
+  const bounds = new Uint32Array(2 * args.length);
+  let at = 0;
+  args.forEach((arg, i) => {
+    bounds[2 * i] = at;
+    bounds[2 * i + 1] = at += arg.length;
+  });
+  return new ReplicaCommand(db, new CommandBytes(bytes, bounds, 0), 0, args.length, undefined, firstOffset, offset);
+}
+
 export type ReplicaEvent =
   /** Connected and authenticated; PSYNC is next. */
   | { type: 'link-up'; host: string; port: number }

@@ -120,6 +120,8 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private consumed: Checkpoint | null;
   /** The checkpoint of the event the consumer holds: consumed once it asks for the next. */
   private handedOver: Checkpoint | null = null;
+  /** whenConsumed()'s callers: each offset, and who waits for the consumer to reach it. */
+  private consumedWaiters: Array<{ offset: number; resolve: () => void }> = [];
   private queuedBytes = 0;
   private readonly maxQueuedBytes: number;
   private holding = false;
@@ -154,6 +156,22 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     return this.consumed;
   }
 
+  /**
+   * Resolves once the consumer has taken the stream up to `offset` (events handled, and whatever the
+   * replica kept to itself there: PING, REPLCONF), or the replica stopped.
+   */
+  whenConsumed(offset: number): Promise<void> {
+    if (this.stopped || (this.consumed?.offset ?? -1) >= offset) return Promise.resolve();
+    return new Promise((resolve) => this.consumedWaiters.push({ offset, resolve }));
+  }
+
+  private wakeConsumedWaiters(): void {
+    const reached = this.consumed?.offset ?? -1;
+    const waiting = this.consumedWaiters;
+    this.consumedWaiters = waiting.filter((w) => !(this.stopped || w.offset <= reached));
+    for (const w of waiting) if (this.stopped || w.offset <= reached) w.resolve();
+  }
+
   /** How much of the stream waits for the consumer. */
   get backlog(): ReplicaBacklog {
     return { queuedBytes: this.queuedBytes, spooledBytes: this.link?.spooledBytes ?? 0 };
@@ -175,6 +193,7 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
     this.link?.close();
     this.stopAcks();
     this.notify();
+    this.wakeConsumedWaiters();
   }
 
   /**
@@ -230,15 +249,18 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
   private nextReady(): ReplicaEvent | undefined {
     if (this.handedOver) this.consumed = this.handedOver;
     this.handedOver = null;
-    while (this.head < this.queue.length && !this.stopped) {
+    let event: ReplicaEvent | undefined;
+    while (this.head < this.queue.length && !this.stopped && !event) {
       const item = this.take();
       if (item.event) {
         this.handedOver = item.checkpoint;
-        return item.event;
+        event = item.event;
+      } else if (item.checkpoint) {
+        this.consumed = item.checkpoint;
       }
-      if (item.checkpoint) this.consumed = item.checkpoint;
     }
-    return undefined;
+    if (this.consumedWaiters.length > 0) this.wakeConsumedWaiters();
+    return event;
   }
 
   /**

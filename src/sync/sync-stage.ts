@@ -13,10 +13,10 @@ import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
-import type { ReplicaCommand, ReplicaEvent } from '../replica/events.js';
+import type { ReplicaCommand } from '../replica/events.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import { hasFieldTtls, hasFunctions, keepsStreamCounters, restoreTakesEvictionData, type ServerFormat } from '../rdb-write/server-format.js';
-import type { ShardRef } from '../pipeline/source.js';
+import type { ShardRef, SourceEvent } from '../pipeline/source.js';
 import type { Stage, StageOutput } from '../pipeline/stage.js';
 import type { CommandKeys } from './command-keys.js';
 import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
@@ -81,7 +81,7 @@ export class SyncStage implements Stage<TargetMessage> {
     return this.sync.storedRoute;
   }
 
-  handle(event: ReplicaEvent, output: StageOutput<TargetMessage>, shard?: ShardRef): boolean {
+  handle(event: SourceEvent, output: StageOutput<TargetMessage>, shard?: ShardRef): boolean {
     this.output = output;
     this.shard = shard;
     switch (event.type) {
@@ -94,6 +94,9 @@ export class SyncStage implements Stage<TargetMessage> {
       case 'rdb-bytes': output.emit({ kind: 'rdb', bytes: event.bytes }); break;
       case 'command': return this.apply([event.command]);
       case 'transaction': return this.apply(event.commands);
+      // Keys moved between a cluster's shards are where they were in the data: nothing to write (the
+      // position moves past them all the same); a client's DEL of the command's other keys is applied.
+      case 'moved': return event.rest ? this.apply([event.rest]) : true;
       case 'full-sync-start':
         this.startCopy(event.reason);
         output.alone({ kind: 'copy-start', replid: event.replid, offset: event.offset, shard: shard && { slots: shard.slots } });

@@ -1,5 +1,5 @@
 // Writes to a real Redis Cluster as a cluster client does: each command to the node serving its key,
-// following MOVED; through a failover it tries the other nodes, and waits out CLUSTERDOWN (no master
+// following MOVED (and ASK while its slot is being migrated); through a failover it tries the other nodes, and waits out CLUSTERDOWN (no master
 // serves the slot yet) and TRYAGAIN. The cluster alone decides where a key goes: nothing of ours computes it.
 import { isError, RedisClient, type Reply } from './redis-server.js';
 
@@ -22,11 +22,22 @@ export class ClusterWriter {
         await new Promise((resolve) => setTimeout(resolve, 50));
         continue;
       }
+      // A slot being migrated: a key its old node no longer has is asked for at the new one, once, after ASKING.
+      const ask = isError(reply) ? /^ASK \d+ [^:]+:(\d+)$/.exec(reply.error) : null;
+      if (ask) return this.asking(Number(ask[1]), args);
       const moved = isError(reply) ? /^MOVED \d+ [^:]+:(\d+)$/.exec(reply.error) : null;
       if (!moved) return reply;
       port = Number(moved[1]);
     }
     throw new Error(`${args.join(' ')}: the cluster did not take it within 30 s`);
+  }
+
+  /** ASKING and the command on one node's connection (ASKING holds for the next command only). */
+  private async asking(port: number, args: string[]): Promise<Reply> {
+    const c = await this.client(port);
+    if (!c) throw new Error(`${args.join(' ')}: the node ${port} an ASK names does not answer`);
+    await c.ok('ASKING');
+    return c.call(...args);
   }
 
   /** A client of one node (kept), or undefined when it does not answer. */

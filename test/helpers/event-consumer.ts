@@ -9,6 +9,8 @@
 //     and src/convert/resp-commands.ts writes it as Redis's AOF rewrite would), its TTL last;
 //   - write → SELECT db, then the command with its arguments ({"b64"} decoded); the writes of one
 //     MULTI/EXEC block of the source (same tx.id) go in one MULTI/EXEC;
+//   - moved (a key a cluster's slot migration moved; the events of one shard's stream): into this shard
+//     (`to` is the event's shard) → RESTORE of its payload, out of it → DEL: each shard's keyspace follows;
 //   - full-sync-end, replid-changed → nothing.
 // Every reply is checked: a command Redis refuses is a failure of the rebuild, never skipped.
 import { RespCommandWriter } from '../../src/convert/resp-commands.js';
@@ -35,7 +37,10 @@ export interface ChangeEventJson {
   expire_ms?: number | null;
   value?: unknown;
   field_expire_ms?: Array<[ByteText, number]>;
-  from?: string;
+  from?: string | null;
+  to?: string;
+  shard?: string;
+  payload?: ByteText;
 }
 
 export interface ConsumerStats {
@@ -101,6 +106,7 @@ export class EventConsumer {
       case 'replid-changed':
         this.history.add(e.replid);
         return;
+      case 'moved': return this.moved(e);
       case 'full-sync-end': return;
       default: throw new Error(`event ${e.id}: unknown event type ${JSON.stringify(e.event)}`);
     }
@@ -141,6 +147,16 @@ export class EventConsumer {
     if (!Array.isArray(replies)) throw new Error(`EXEC of block ${writes[0]!.tx!.id}: ${JSON.stringify(replies)}`);
     const refused = replies.findIndex((r) => isError(r));
     if (refused >= 0) throw new Error(`block ${writes[0]!.tx!.id}: reply ${refused} of EXEC is ${JSON.stringify(replies[refused])} (${writes.map((w) => describe(commandOf(w))).join('; ')})`);
+  }
+
+  private async moved(e: ChangeEventJson): Promise<void> {
+    await this.select(e.db!);
+    if (e.shard !== e.to) {
+      await this.call(['DEL', bytes(e.key!)]);
+      return;
+    }
+    if (e.payload === undefined) throw new Error(`moved ${e.id} into shard ${e.to} has no payload`);
+    await this.call(['RESTORE', bytes(e.key!), String(e.expire_ms ?? 0), bytes(e.payload), 'REPLACE', 'ABSTTL']);
   }
 
   private async snapshot(e: ChangeEventJson): Promise<void> {

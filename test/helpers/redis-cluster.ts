@@ -2,12 +2,17 @@
 // with its cluster bus port free too), joined by `redis-cli --cluster create`, ready once every node
 // says cluster_state:ok and knows all the others. Stopped by PID.
 import { spawnSync } from 'node:child_process';
+import { canonicalDump } from './keyspace.js';
 import { freePort, portFree, RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
 
 export interface RedisCluster {
   nodes: RedisServer[];
   /** Ports of the nodes that are masters now (CLUSTER NODES of the first node that answers). */
   masters(): Promise<number[]>;
+  /** Every key of the masters, as the shared canonical dumper writes them, sorted: the cluster's keyspace. */
+  keyspace(): Promise<string[]>;
+  /** The master serving each slot now, by node ID, and each master's port (CLUSTER NODES of the first node that answers). */
+  slotOwners(): Promise<{ owners: Map<number, string>; ports: Map<string, number> }>;
   /**
    * A new master joined to the cluster (redis-cli --cluster add-node), given `slots` that hold no keys
    * (moved by CLUSTER SETSLOT IMPORTING/MIGRATING/NODE, as a reshard of empty slots does): a shard added.
@@ -127,6 +132,23 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
         return true;
       });
       return node;
+    },
+    async keyspace() {
+      return (await this.masters()).flatMap((port) => canonicalDump(port)).sort();
+    },
+    async slotOwners() {
+      const owners = new Map<number, string>();
+      const ports = new Map<string, number>();
+      for (const [id, address, flags, , , , , , ...ranges] of String(await call(live().port, 'CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '))) {
+        if (!flags!.split(',').includes('master') || flags!.includes('fail')) continue;
+        ports.set(id!, Number(/:(\d+)@/.exec(address!)![1]));
+        for (const range of ranges) {
+          if (range.startsWith('[')) continue; // a slot being migrated: still its node's own
+          const [a, b = a] = range.split('-').map(Number);
+          for (let slot = a!; slot <= b!; slot++) owners.set(slot, id!);
+        }
+      }
+      return { owners, ports };
     },
     async masters() {
       const c = await RedisClient.connect(nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!.port);
