@@ -5,7 +5,8 @@
 // that of the shard it entered — and never as the RESTORE-ASKING and DEL that carried it; every write of
 // the client exactly once; and the keyspace rebuilt from their output must be the cluster's: tail's lines
 // applied in order with moved ignored (one keyspace for the whole cluster), publish's events applied per
-// shard with moved applied (a shard's keyspace loses and gains the keys that moved).
+// shard with moved applied (a shard's keyspace loses and gains the keys that moved). sync, into one server
+// meanwhile, applies neither half of a move: its target must equal the cluster, with no shard copied again.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,11 +15,13 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RespCommandWriter } from '../src/convert/resp-commands.js';
 import { publish } from '../src/pipeline/publisher.js';
+import { sync } from '../src/sync/sync.js';
 import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
 import { byteTextBytes, type ByteText } from '../src/rdb/canonical-json.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { cli, type CliProcess } from './helpers/cli-process.js';
 import { ClusterWriter } from './helpers/cluster-writer.js';
+import { caughtUp } from './helpers/cluster-workload.js';
 import { entryOf, readEventStream, rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
 import { canonicalDump, pipeInto } from './helpers/keyspace.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
@@ -140,9 +143,15 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
     running.push(tail, filtered);
     const target = await server();
     const publisher = publish({ source: `redis://127.0.0.1:${cluster.nodes[0]!.port}`, sink: redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`), snapshot: 'values' });
+    const synced = await server();
+    const syncPhases: string[] = [];
+    const syncing = sync({ source: `redis://127.0.0.1:${cluster.nodes[0]!.port}`, target: `redis://127.0.0.1:${synced.port}`,
+      onEvent: (e) => { if (e.type === 'phase') syncPhases.push(e.phase); } });
     for (const run of [tail, filtered]) await until('tail\'s three snapshots', () => (run.err().match(/full sync done/g) ?? []).length === 3);
     await until('publish streaming', () => publisher.status.phase === 'streaming' || publisher.status.phase === 'failed');
     expect(publisher.status.phase).toBe('streaming');
+    await until('sync streaming', () => syncing.status.phase === 'streaming' || syncing.status.phase === 'failed');
+    expect(syncing.status.phase).toBe('streaming');
 
     // From the shard serving slot 0 (a reshard takes a shard's lowest slots first) to the one serving the last.
     const { owners: ownersBefore, ports } = await cluster.slotOwners();
@@ -214,6 +223,16 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
     publisher.stop();
     await publisher.done;
     const keyspace = await cluster.keyspace();
+
+    // sync: its target is the cluster (neither the RESTORE-ASKING nor the DEL of a move applied), one copy per shard.
+    const syncedReader = await RedisClient.connect(synced.port);
+    await caughtUp(writer, cluster, async (key, value) => String(await syncedReader.call('GET', key)) === value);
+    syncedReader.close();
+    syncing.stop();
+    await syncing.done;
+    const withMarkers = await cluster.keyspace();
+    expect(canonicalDump(synced.port).filter((l) => !l.includes('"key":"redistap:')).sort()).toEqual(withMarkers);
+    expect(syncPhases.filter((p) => p === 'copying')).toHaveLength(3);
 
     for (const [output, events] of [['tail', tailLines()], ['publish', await published()]] as const) {
       // No write of the migration's: every write is the client's, once.

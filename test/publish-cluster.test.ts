@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publish, type Publisher } from '../src/pipeline/publisher.js';
 import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
 import { ClusterWriter } from './helpers/cluster-writer.js';
+import { writeEveryType } from './helpers/cluster-workload.js';
 import { readEventStream, rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
 import { canonicalDump } from './helpers/keyspace.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
@@ -46,39 +47,8 @@ describe.skipIf(!live)('publish from a Redis Cluster', () => {
     return s;
   }
 
-  /** Writes of several types, each key where the cluster serves it; a MULTI/EXEC on keys of one slot. */
-  async function workload(tag: string): Promise<void> {
-    for (let i = 0; i < 60; i++) {
-      await writer.call('SET', `${tag}:s:${i}`, `v${i}`);
-      await writer.call('HSET', `${tag}:h:${i % 7}`, `f${i}`, `${i}`);
-      await writer.call('RPUSH', `${tag}:l:${i % 5}`, `e${i}`);
-    }
-    await writer.call('DEL', `${tag}:s:3`);
-    // A block on keys of one slot (a hash tag), on that slot's master.
-    const port = await portServing(`{${tag}}a`);
-    const c = await RedisClient.connect(port);
-    await c.ok('MULTI');
-    await c.ok('SET', `{${tag}}a`, '1');
-    await c.ok('INCR', `{${tag}}b`);
-    await c.ok('EXEC');
-    c.close();
-  }
-
-  async function portServing(key: string): Promise<number> {
-    const slot = Number(await writer.call('CLUSTER', 'KEYSLOT', key));
-    const nodes = String(await writer.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
-    for (const [, address, flags, , , , , , ...ranges] of nodes) {
-      if (!flags!.includes('master')) continue;
-      for (const range of ranges) {
-        const [a, b = a] = range.split('-').map(Number);
-        if (a! <= slot && slot <= b!) return Number(/:(\d+)@/.exec(address!)![1]);
-      }
-    }
-    throw new Error(`no master serves slot ${slot}`);
-  }
-
   it('every shard\'s snapshot and writes, each with its shard and slot; a restart continues every shard; consumers rebuild the keyspace', async () => {
-    await workload('before');
+    await writeEveryType(writer, cluster, 'before');
     const target = await server();
     const sink = () => redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`);
     const source = `redis://127.0.0.1:${cluster.nodes[0]!.port}`;
@@ -93,13 +63,13 @@ describe.skipIf(!live)('publish from a Redis Cluster', () => {
     const events = async () => (await readEventStream(reader, 'ev')).events as ClusterEvent[];
     const writesIn = async () => (await events()).filter((e) => e.event === 'write').length;
 
-    const first = await run(() => workload('during'));
-    const expectedWrites = 2 * (180 + 1 + 2);
-    await until('the first run\'s writes in the stream', async () => (await writesIn()) === expectedWrites / 2);
+    let expectedWrites = 0;
+    const first = await run(async () => { expectedWrites += await writeEveryType(writer, cluster, 'during'); });
+    await until('the first run\'s writes in the stream', async () => (await writesIn()) === expectedWrites);
     first.stop();
     await first.done;
 
-    await workload('stopped');
+    expectedWrites += await writeEveryType(writer, cluster, 'stopped');
     const second = await run(async () => undefined);
     await until('the writes made while publish was stopped', async () => (await writesIn()) === expectedWrites);
     second.stop();

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SyncEvent, SyncItem } from '../src/sync/sync.js';
 import { cli, type CliProcess } from './helpers/cli-process.js';
 import { ClusterWriter } from './helpers/cluster-writer.js';
-import { clusterKeyspace, portServing, writeEveryType } from './helpers/cluster-workload.js';
+import { caughtUp, writeEveryType } from './helpers/cluster-workload.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient, type RedisServer } from './helpers/redis-server.js';
 import { client, later, server, startSync, stopAll, syncedKeyspace, url, waitFor } from './helpers/sync-harness.js';
@@ -34,33 +34,12 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
 
   const alive = (n: RedisServer) => n.process.exitCode === null && n.process.signalCode === null;
 
-  /**
-   * A marker written through each master, then waited for on the target: a shard's writes are applied in
-   * its order, so once every shard's marker is there, every write made before is.
-   */
-  async function caughtUp(target: RedisClient): Promise<void> {
-    const round = `${Date.now()}-${Math.random()}`;
-    const masters = await cluster.masters();
-    const markers: string[] = [];
-    for (let i = 0; markers.length < masters.length; i++) {
-      const key = `marker:${i}`;
-      const port = await portServing(writer, key);
-      if (masters.includes(port) && !markers.some((m) => m.startsWith(`${port} `))) {
-        await writer.call('SET', key, round);
-        markers.push(`${port} ${key}`);
-      }
-    }
-    for (const marker of markers) {
-      const key = marker.split(' ')[1]!;
-      await waitFor(`${key} on the target`, async () => String(await target.call('GET', key)) === round, 60_000);
-    }
-  }
-
   async function expectTargetEqualsCluster(target: RedisServer): Promise<void> {
-    await caughtUp(await client(target));
+    const c = await client(target);
+    await caughtUp(writer, cluster, async (key, value) => String(await c.call('GET', key)) === value);
     const copy = syncedKeyspace(target.port).sort();
     expect(copy.length).toBeGreaterThan(100);
-    expect(copy).toEqual(await clusterKeyspace(cluster));
+    expect(copy).toEqual(await cluster.keyspace());
   }
 
   async function onMasters(...command: string[]): Promise<void> {
@@ -75,7 +54,7 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
   }
 
   it('copies every shard and applies every write once; its FLUSHALL deletes one shard\'s keys; a restart continues each shard with PSYNC', async () => {
-    await writeEveryType(writer, 'before');
+    await writeEveryType(writer, cluster, 'before');
     const target = await server();
     const given = cluster.nodes.find(alive)!;
     // Snapshots that take a while (each key saved 200 ms late: several seconds a shard): the shards'
@@ -91,10 +70,10 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     // shard copies again, replacing the keys of its slots only, while the others' copies go on.
     await (await writer.client((await cluster.masters())[0]!))!.ok('CLIENT', 'KILL', 'TYPE', 'replica');
     await waitFor('the cut shard copying again', () => copies(first.events) === 4, 60_000);
-    await writeEveryType(writer, 'during');
+    await writeEveryType(writer, cluster, 'during');
     await streaming(first.sync);
     await onMasters('CONFIG', 'SET', 'rdb-key-save-delay', '0');
-    await writeEveryType(writer, 'after');
+    await writeEveryType(writer, cluster, 'after');
     await expectTargetEqualsCluster(target);
     // One copy per shard, and the cut one's second; the target's state holds a position per shard.
     expect(copies(first.events)).toBe(4);
@@ -117,23 +96,23 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     // Stopped, written to meanwhile, started again: each shard continues from its own position.
     first.sync.stop();
     await first.sync.done;
-    await writeEveryType(writer, 'while-stopped');
+    await writeEveryType(writer, cluster, 'while-stopped');
     const second = startSync(given, target, hook);
     await streaming(second.sync);
-    await writeEveryType(writer, 'after-restart');
+    await writeEveryType(writer, cluster, 'after-restart');
     await expectTargetEqualsCluster(target);
     expect(copies(second.events)).toBe(0);
     expect(second.events.filter((e) => e.type === 'phase' && /resumed/.test(e.detail))).not.toHaveLength(0);
   }, 240_000);
 
   it('continues each shard on its promoted replica after a CLUSTER FAILOVER and after its master is SIGKILLed: no new copy', async () => {
-    await writeEveryType(writer, 'fo-before');
+    await writeEveryType(writer, cluster, 'fo-before');
     const target = await server();
     const masterPorts = await cluster.masters();
     const given = cluster.nodes.find((n) => alive(n) && !masterPorts.includes(n.port))!; // a replica: it stays up
     const { sync: s, events } = startSync(given, target);
     await streaming(s);
-    await writeEveryType(writer, 'fo-a');
+    await writeEveryType(writer, cluster, 'fo-a');
     const copied = copies(events);
     expect(copied).toBe(3);
 
@@ -145,7 +124,7 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     const gracefully = replicaOf(masters[0]!);
     await (await writer.client(gracefully))!.ok('CLUSTER', 'FAILOVER');
     await waitFor('the graceful failover', async () => (await (await writer.client(gracefully))!.info('replication', 'role')) === 'master');
-    await writeEveryType(writer, 'fo-b');
+    await writeEveryType(writer, cluster, 'fo-b');
 
     // Another shard's master killed: the cluster promotes its replica (cluster-node-timeout 1 s).
     const victim = cluster.nodes.find((n) => n.port === portOf(masters[1]!))!;
@@ -153,7 +132,7 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     victim.process.kill('SIGKILL');
     await waitFor('the replica of the killed master promoted', async () =>
       (await (await writer.client(promoted))!.info('replication', 'role')) === 'master', 60_000);
-    await writeEveryType(writer, 'fo-c');
+    await writeEveryType(writer, cluster, 'fo-c');
 
     await expectTargetEqualsCluster(target);
     expect(copies(events)).toBe(copied);
@@ -173,16 +152,16 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     const first = start();
     await waitFor('the first run streaming', () => phases(first).includes('streaming'), 60_000);
     // Killed while a round of writes is being made: some of it applied, some not yet.
-    const writes = writeEveryType(writer, 'killed');
+    const writes = writeEveryType(writer, cluster, 'killed');
     await waitFor('writes of the round applied', async () => (await (await client(target)).call('EXISTS', 'killed:s:10')) === 1, 60_000);
     first.child.kill('SIGKILL');
     await first.exit;
     await writes;
-    await writeEveryType(writer, 'between');
+    await writeEveryType(writer, cluster, 'between');
 
     const second = start();
     await waitFor('the second run streaming', () => phases(second).includes('streaming'), 60_000);
-    await writeEveryType(writer, 'after-kill');
+    await writeEveryType(writer, cluster, 'after-kill');
     await expectTargetEqualsCluster(target);
     expect(phases(first).filter((p) => p === 'copying')).toHaveLength(3);
     expect(phases(second)).not.toContain('copying');
@@ -220,7 +199,7 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     const given = cluster.nodes.find((n) => n.port === portOf(nodes.find((m) => m[0] === replica[3])!))!;
     const { sync: s, events } = startSync(given, target);
     await streaming(s);
-    await writeEveryType(writer, 'dead-a');
+    await writeEveryType(writer, cluster, 'dead-a');
 
     given.process.kill('SIGKILL');
     await waitFor('its replica promoted', async () =>
@@ -231,7 +210,7 @@ describe.skipIf(!live)('sync from a Redis Cluster into one server', () => {
     killer.close();
     await waitFor('a new attempt', () => s.status.restarts > 0);
     await streaming(s);
-    await writeEveryType(writer, 'dead-b');
+    await writeEveryType(writer, cluster, 'dead-b');
     await expectTargetEqualsCluster(target);
     expect(copies(events)).toBe(3);
   }, 180_000);
