@@ -8,7 +8,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { fail, gitState, sleep } from './common.mjs';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH_DIR);
 
 /** ms since the epoch, sub-ms, the same clock in worker threads. */
 export const now = () => performance.timeOrigin + performance.now();
@@ -417,4 +421,69 @@ export function lagAt({ t, offset: r }, records) {
     masterOffset = a.offset + ((t - at(a)) / (at(b) - at(a))) * (b.offset - a.offset);
   }
   return { t, ms: Math.max(0, ms), bytes: Math.max(0, Math.round(masterOffset - r)) };
+}
+
+/** Waits until the server answers PING with PONG (not -LOADING). */
+export async function waitLoaded(client, timeoutMs = 300_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await client.call('PING').catch((err) => { if (err instanceof ReplyError) return err; throw err; }); // -LOADING
+    if (r === 'PONG') return;
+    if (Date.now() > deadline) throw new Error(`server still answers ${r} after ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/**
+ * CPU seconds a process has used (user + system), with those of its children it has waited for: a
+ * master's includes each snapshot child once the child has exited and been reaped.
+ */
+export function cpuSecondsOf(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is the state (field 3)
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+}
+
+/** CPU seconds this process has used. */
+export function ownCpuSeconds() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Waits until the master has no replica and no snapshot child (the previous sync is over). */
+export async function waitMasterIdle(client, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const repl = await info(client, 'replication');
+    const pers = await info(client, 'persistence');
+    if (repl.connected_slaves === '0' && pers.rdb_bgsave_in_progress === '0') return;
+    if (Date.now() > deadline) throw new Error('the master still has a replica or a snapshot child');
+    await sleep(20);
+  }
+}
+
+/**
+ * The RDB a benchmark loads: `rdbOption` (--rdb), else bench/corpus/mixed.rdb, else /work/corpus/mixed.rdb,
+ * else generated with ../shared/tools/perf-corpus; with its key count and server config from corpus.json.
+ */
+export function findRdb(rdbOption) {
+  const candidates = rdbOption ? [path.resolve(rdbOption)] : [path.join(BENCH_DIR, 'corpus/mixed.rdb'), '/work/corpus/mixed.rdb'];
+  let file = candidates.find((f) => fs.existsSync(f));
+  if (!file && rdbOption) fail(`--rdb ${rdbOption}: no such file`);
+  if (!file) {
+    const tool = path.resolve(ROOT, '../shared/tools/perf-corpus');
+    if (!fs.existsSync(tool)) fail(`no mixed.rdb in bench/corpus or /work/corpus, and ${tool} is missing to generate one; pass --rdb FILE`);
+    console.log(`generating bench/corpus/mixed.rdb with ${path.relative(process.cwd(), tool)} (once; ~30 s)...`);
+    const r = spawnSync(process.execPath, [tool, path.join(BENCH_DIR, 'corpus'), '--only', 'mixed'], { stdio: 'inherit' });
+    if (r.status !== 0) fail('perf-corpus failed');
+    file = path.join(BENCH_DIR, 'corpus/mixed.rdb');
+  }
+  let meta = null;
+  try {
+    meta = JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'corpus.json'), 'utf8')).files?.[path.basename(file)] ?? null;
+  } catch { /* no corpus.json: an arbitrary RDB */ }
+  return { file, bytes: fs.statSync(file).size, keys: meta?.keys ?? null, serverConfig: meta?.spec?.serverConfig?.split(/\s+/).filter(Boolean) ?? [] };
 }

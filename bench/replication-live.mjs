@@ -17,12 +17,12 @@ import net from 'node:net';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { environmentLine, fail, parseOptions, fmt, median, positiveInt, printRows, sleep, writeResults } from './common.mjs';
 import {
-  benchmarkSets, cleanupOnExit, freePort, info, isRunning, lagAt, logTail, makeTempDir, MiniClient, now, redisVersion,
-  ReplyError, removeTempDir, replOffset, requireRedis, runEnvironment, setCalls as setCallsOf, startSampler, startServer, stopProcess,
+  benchmarkSets, cleanupOnExit, cpuSecondsOf, findRdb, freePort, info, isRunning, lagAt, logTail, makeTempDir, MiniClient, now,
+  ownCpuSeconds, redisVersion, removeTempDir, replOffset, requireRedis, runEnvironment, setCalls as setCallsOf, startSampler,
+  startServer, stopProcess, waitLoaded, waitMasterIdle,
 } from './live-servers.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -93,48 +93,6 @@ const gc = vm.runInNewContext('gc');
 // ---------------------------------------------------------------- processes and temp dirs, cleaned up on any exit
 
 cleanupOnExit();
-
-/** Waits until the server answers PING with PONG (not -LOADING). */
-async function waitLoaded(client, timeoutMs = 300_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await client.call('PING').catch((err) => { if (err instanceof ReplyError) return err; throw err; }); // -LOADING
-    if (r === 'PONG') return;
-    if (Date.now() > deadline) throw new Error(`server still answers ${r} after ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
-/** Clock ticks per second of /proc's CPU times. */
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
-
-/**
- * CPU seconds a process has used (user + system), with those of its children it has waited for: a
- * master's includes each snapshot child once the child has exited and been reaped.
- */
-function cpuSecondsOf(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is the state (field 3)
-  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
-}
-
-/** CPU seconds this process has used. */
-function ownCpuSeconds() {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-}
-
-/** Waits until the master has no replica and no snapshot child (the previous sync is over). */
-async function waitMasterIdle(client, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const repl = await info(client, 'replication');
-    const pers = await info(client, 'persistence');
-    if (repl.connected_slaves === '0' && pers.rdb_bgsave_in_progress === '0') return;
-    if (Date.now() > deadline) throw new Error('the master still has a replica or a snapshot child');
-    await sleep(20);
-  }
-}
 
 // ---------------------------------------------------------------- (a) lag under load
 
@@ -241,24 +199,6 @@ async function lagBench() {
 // ---------------------------------------------------------------- (b) full sync: redistap Replica vs redis-server --replicaof
 
 /** The RDB the master loads, and what corpus.json says about it (key count, server config), if known. */
-function findRdb() {
-  const candidates = opts.rdb ? [path.resolve(opts.rdb)] : [path.join(BENCH_DIR, 'corpus/mixed.rdb'), '/work/corpus/mixed.rdb'];
-  let file = candidates.find((f) => fs.existsSync(f));
-  if (!file && opts.rdb) fail(`--rdb ${opts.rdb}: no such file`);
-  if (!file) {
-    const tool = path.resolve(ROOT, '../shared/tools/perf-corpus');
-    if (!fs.existsSync(tool)) fail(`no mixed.rdb in bench/corpus or /work/corpus, and ${tool} is missing to generate one; pass --rdb FILE`);
-    console.log(`generating bench/corpus/mixed.rdb with ${path.relative(process.cwd(), tool)} (once; ~30 s)...`);
-    const r = spawnSync(process.execPath, [tool, path.join(BENCH_DIR, 'corpus'), '--only', 'mixed'], { stdio: 'inherit' });
-    if (r.status !== 0) fail('perf-corpus failed');
-    file = path.join(BENCH_DIR, 'corpus/mixed.rdb');
-  }
-  let meta = null;
-  try {
-    meta = JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'corpus.json'), 'utf8')).files?.[path.basename(file)] ?? null;
-  } catch { /* no corpus.json: an arbitrary RDB */ }
-  return { file, bytes: fs.statSync(file).size, keys: meta?.keys ?? null, serverConfig: meta?.spec?.serverConfig?.split(/\s+/).filter(Boolean) ?? [] };
-}
 
 async function oursFullSync(port) {
   gc();
@@ -417,7 +357,7 @@ async function redisFullSync(masterPort, serverConfig) {
 }
 
 async function fullSyncBench() {
-  const rdb = findRdb();
+  const rdb = findRdb(opts.rdb);
   const dir = makeTempDir('master');
   const port = await freePort();
   console.log(`fullsync: ${rdb.file} (${fmt(rdb.bytes / 1e6, 1)} MB${rdb.keys ? `, ${fmt(rdb.keys, 0)} keys` : ''}); master on 127.0.0.1:${port}, diskless sync`);
