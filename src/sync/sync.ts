@@ -14,7 +14,7 @@ import type { RdbEntry } from '../rdb/entry.js';
 import type { Checkpoint } from '../replica/events.js';
 import { replyText } from '../resp/replies.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
-import { isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
+import { isSentinelUrl, parseSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 import { describeServer, hasFunctions, loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
 import { clusterEnabled, readTopology, urlOfNode } from '../cluster/topology.js';
 import { Pipeline, PipelineError } from '../pipeline/pipeline.js';
@@ -60,8 +60,9 @@ export interface SyncOptions extends KeyRouteOptions {
   copy?: 'restore' | 'replication';
   /**
    * A source that is a node of a Redis Cluster is synced as its whole cluster: a replication link per
-   * shard, the target's state holding each shard's position. Which node of each shard is read: its master
-   * (default), a replica (keeping the fork of a full sync off the master), or a replica when it has one.
+   * shard, the target's state holding each shard's position. Which node of each shard (or of the master's
+   * group, behind Sentinel) is read: its master (default), a replica (keeping the fork of a full sync off
+   * the master), or a replica when there is one up.
    */
   readFrom?: ReadFrom;
   transform?: SyncTransform;
@@ -267,7 +268,7 @@ export class Sync {
    * given failed when none does.
    */
   private async openSource(timeoutMs: number | undefined): Promise<{ connection: RedisConnection; url: string }> {
-    const given = this.source ? this.options.source : await sentinelMaster(this.options.source, this.options.sourceTls, timeoutMs);
+    const given = this.source ? this.options.source : await sentinelNode(this.options.source, this.options.readFrom ?? 'master', undefined, this.options.sourceTls, timeoutMs);
     let firstError: unknown = null;
     for (const url of new Set([given, ...this.clusterNodes])) {
       try {
@@ -324,7 +325,9 @@ export class Sync {
       this.pipeline = new Pipeline<TargetMessage>({
         command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
         source: {
-          url: sourceUrl, tls: this.options.sourceTls, timeoutMs, cluster: clustered, readFrom: this.options.readFrom,
+          // Behind Sentinel: the node it names now, its failovers followed through it.
+          url: sourceUrl, sentinel: this.source ? undefined : this.options.source,
+          tls: this.options.sourceTls, timeoutMs, cluster: clustered, readFrom: this.options.readFrom,
           // The source just answered: its replication link retries (until maxRetryTimeMs without it).
           reconnect: { ...this.options.reconnect, waitForMaster: true },
           rdbBytes: byReplication,
