@@ -107,6 +107,62 @@ describe.skipIf(!live)('tail through Redis Sentinel', () => {
     expect(run.err()).toContain(`connected to 127.0.0.1:${b.port}`);
   }, 120_000);
 
+  it('--read-from replica reads a replica the sentinels name, and the other one once they promote it: PSYNC, each write once', async () => {
+    const { a, b, sentinels } = await servers();
+    const c = await startRedisServer(['--repl-diskless-sync-delay', '0', '--replicaof', '127.0.0.1', String(a.port)]);
+    stops.push(() => c.stop());
+    const replicaUp = async (s: RedisServer) => {
+      const client = await RedisClient.connect(s.port);
+      try {
+        return (await client.info('replication', 'master_link_status').catch(() => '')) === 'up';
+      } finally {
+        client.close();
+      }
+    };
+    const sentinel = await RedisClient.connect(sentinels.ports[0]!);
+    stops.push(() => sentinel.close());
+    const known = async () => String(await sentinel.call('SENTINEL', 'replicas', 'mymaster'));
+    await waitFor('b and c replicas the sentinels know', async () => (await replicaUp(b)) && (await replicaUp(c)) &&
+      (await known()).includes(String(b.port)) && (await known()).includes(String(c.port)));
+
+    const dir = mkdtempSync(join(tmpdir(), 'redistap-tail-sentinel-replica-'));
+    stops.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'changes.jsonl');
+    const run: CliProcess = cli(['tail', sentinels.url, '--read-from', 'replica', '-o', file, '--checkpoint', join(dir, 'tail.pos'), '--no-rdb']);
+    stops.push(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); });
+    const sets = () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : [])
+      .filter((l) => l.cmd?.[0] === 'SET');
+    await waitFor('the full sync', () => run.err().includes('full sync done'));
+    // The replica tail reads is the one the sentinels will promote (the lower priority wins); the other stays one.
+    const [read, other] = run.err().includes(`connected to 127.0.0.1:${b.port}`) ? [b, c] : [c, b];
+    expect(run.err()).toContain(`connected to 127.0.0.1:${read.port}`);
+    for (const [s, priority] of [[read, 1], [other, 100]] as const) {
+      const client = await RedisClient.connect(s.port);
+      await client.ok('CONFIG', 'SET', 'replica-priority', String(priority));
+      client.close();
+    }
+    const writes = async (server: RedisServer, tag: string, replicas: number) => {
+      const client = await RedisClient.connect(server.port);
+      for (let i = 0; i < 40; i++) await client.ok('SET', `${tag}:${i}`, `${i}`);
+      expect(await client.ok('WAIT', replicas, 10_000)).toBe(replicas);
+      client.close();
+    };
+    await writes(a, 'a', 2);
+    await waitFor('a\'s writes through the replica', () => sets().length === 40);
+
+    // a killed: the sentinels promote the replica tail reads; tail moves to the other, which continues from it.
+    a.process.kill('SIGKILL');
+    await waitFor('the replica read promoted, the other its replica', async () =>
+      (await sentinels.masterPort()) === read.port && (await replicaUp(other)), 60_000);
+    await writes(read, 'b', 1);
+    await waitFor('the writes after the failover', () => sets().length === 80, 60_000);
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+    expect(run.err()).toContain(`connected to 127.0.0.1:${other.port}`);
+    expect(run.err().match(/full sync done/g)).toHaveLength(1);
+    expect(sets().map((l) => l.cmd![1])).toEqual(['a', 'b'].flatMap((tag) => Array.from({ length: 40 }, (_, i) => `${tag}:${i}`)));
+  }, 120_000);
+
   it('publish through the sentinels into a Redis stream continues on the promoted master: one snapshot, each write once', async () => {
     const { a, b, target, sentinels } = await servers();
     const p = publish({ source: sentinels.url, sink: redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`) });

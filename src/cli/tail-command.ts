@@ -23,7 +23,7 @@ import { EventFilter } from '../pipeline/event-filter.js';
 import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
-import { isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
+import { isSentinelUrl, parseSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 
 interface TailOptions extends RetryFlags, ClusterFlags {
   checkpoint?: string;
@@ -233,8 +233,8 @@ Examples:
       if (isSentinelUrl(url)) parseSentinelUrl(url);
       else parseRedisUrl(url);
       tls = tlsOptionsFrom(opts, '', url);
-      // What is asked before the pipeline starts goes to the master a Sentinel URL names now.
-      server = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
+      // What is asked before the pipeline starts goes to the node a Sentinel URL names now (--read-from).
+      server = isSentinelUrl(url) ? await sentinelNode(url, opts.readFrom, undefined, tls, timeoutMs) : url;
       filter = await filterFrom(opts, server, tls, timeoutMs);
       cluster = await isClusterNode(server, tls, timeoutMs);
       if (cluster) {

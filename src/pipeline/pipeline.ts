@@ -14,7 +14,7 @@ import { PositionFile } from './position-file.js';
 import { isClusterPosition, positionSummary, type Position } from './position.js';
 import { slotRanges } from '../cluster/hash-slot.js';
 import { isClusterNode } from '../cluster/topology.js';
-import { isSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
+import { isSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceEvent, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
@@ -269,7 +269,7 @@ export class Pipeline<M> {
   private async prepare(): Promise<void> {
     const { cluster, url, sentinel, tls, timeoutMs } = this.options.source;
     this.sentinel = sentinel ?? (isSentinelUrl(url) ? url : undefined);
-    this.sourceUrl = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
+    this.sourceUrl = isSentinelUrl(url) ? await sentinelNode(url, this.options.source.readFrom ?? 'master', undefined, tls, timeoutMs) : url;
     this.clustered = cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
     await this.stage.prepare?.(this.sourceUrl);
     const route = this.stage.route(this.sink.routeName ?? this.sink.name);

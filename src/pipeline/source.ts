@@ -96,6 +96,6 @@ export function openSource(options: SourceOptions, from: Position | null, where:
   const { cluster, readFrom = 'master', sentinel, ...replica } = options;
   if (cluster) return new ClusterSource(replica, readFrom, from, onShards);
   const checkpoint = singleCheckpoint(from, where);
-  if (sentinel) return new SentinelSource(replica, sentinel, checkpoint);
+  if (sentinel) return new SentinelSource(replica, sentinel, checkpoint, readFrom);
   return new Replica({ ...replica, checkpoint });
 }

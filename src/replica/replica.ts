@@ -182,8 +182,13 @@ export class Replica implements AsyncIterable<ReplicaEvent> {
    * the master moved (a failover announced). Not when the link is to `unlessAt` (host:port) already.
    */
   relink(reason: string, unlessAt?: string): void {
-    if (hostPort(this.endpoint.host, this.endpoint.port) === unlessAt) return;
+    if (this.node === unlessAt) return;
     this.link?.close(new LinkLostError(reason));
+  }
+
+  /** The node the link goes to (or went to last): host:port. */
+  get node(): string {
+    return hostPort(this.endpoint.host, this.endpoint.port);
   }
 
   /** Stops: closes the link; the iterator ends after the event it is on. */

@@ -2,25 +2,53 @@
 // which asks them again before every reconnection (the master killed: the promoted one is found) and is
 // moved when they announce a failover (+switch-master: a demoted master would otherwise keep forwarding
 // its new master's stream under its old replication ID). The checkpoint goes with it: the promoted master
-// continues the stream with PSYNC.
-import type { ShardRef, Source } from '../pipeline/source.js';
+// continues the stream with PSYNC. With --read-from replica (or prefer-replica) the node read is a
+// replica the sentinels know healthy: it forwards its master's stream, and is left, with a new one chosen,
+// when it is gone, promoted, or is the master they demoted.
+import type { ReadFrom, ShardRef, Source } from '../pipeline/source.js';
 import type { Checkpoint, ReplicaEvent } from './events.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from './replica.js';
-import { sentinelMaster } from './sentinel.js';
+import type { ConnectionOptions } from 'node:tls';
+import { sleep } from '../node/abortable-sleep.js';
+import { ConnectionError } from '../sync/connection.js';
+import { sentinelNode } from './sentinel.js';
 import { SentinelWatch } from './sentinel-watch.js';
 
 export class SentinelSource implements Source {
   private readonly replica: Replica;
   private readonly watch: SentinelWatch;
+  private readonly how: { sentinelUrl: string; readFrom: ReadFrom; tls?: ConnectionOptions; timeoutMs?: number };
+  private readonly abort = new AbortController();
 
-  /** `options.url`: the master the sentinels of `sentinelUrl` name now. */
-  constructor(options: Omit<ReplicaOptions, 'checkpoint' | 'signal'>, sentinelUrl: string, checkpoint: Checkpoint | null) {
+  /** `options.url`: the node of `sentinelUrl` to read now (sentinelNode). */
+  constructor(options: Omit<ReplicaOptions, 'checkpoint' | 'signal'>, sentinelUrl: string, checkpoint: Checkpoint | null, readFrom: ReadFrom = 'master') {
     const { tls, timeoutMs } = options;
+    this.how = { sentinelUrl, readFrom, tls, timeoutMs };
     this.replica = new Replica({
       ...options, checkpoint,
-      reconnect: { ...options.reconnect, relocate: () => sentinelMaster(sentinelUrl, tls, timeoutMs) },
+      reconnect: { ...options.reconnect, relocate: () => this.nodeToRead() },
     });
-    this.watch = new SentinelWatch(sentinelUrl, tls, (address) => this.replica.relink(`the sentinels switched the master to ${address}`, address));
+    this.watch = new SentinelWatch(sentinelUrl, tls, (to, from) => {
+      if (readFrom === 'master') this.replica.relink(`the sentinels switched the master to ${to}`, to);
+      else if (this.replica.node === to || this.replica.node === from) this.replica.relink(`the sentinels switched the master from ${from} to ${to}: reading another replica`);
+    });
+  }
+
+  /**
+   * The node to read next. With --read-from replica, while the sentinels know no replica that is up (one
+   * just promoted, the demoted master not yet back as a replica), asked again with backoff: the master is
+   * never read instead.
+   */
+  private async nodeToRead(): Promise<string> {
+    const { sentinelUrl, readFrom, tls, timeoutMs } = this.how;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        return await sentinelNode(sentinelUrl, readFrom, this.replica.node, tls, timeoutMs);
+      } catch (err) {
+        if (readFrom !== 'replica' || !(err instanceof ConnectionError && err.retryable)) throw err;
+        await sleep(delay, this.abort.signal);
+      }
+    }
   }
 
   get backlog(): ReplicaBacklog {
@@ -37,6 +65,7 @@ export class SentinelSource implements Source {
   }
 
   stop(): void {
+    this.abort.abort();
     this.watch.stop();
     this.replica.stop();
   }

@@ -16,8 +16,9 @@ export class SentinelWatch {
   private socket: Socket | null = null;
   private readonly abort = new AbortController();
 
-  /** `onSwitch`: the master's new address (host:port), once the sentinels switched it. */
-  constructor(private readonly url: string, private readonly tls: ConnectionOptions | undefined, private readonly onSwitch: (address: string) => void) {}
+  /** `onSwitch`: the master's old and new addresses (host:port), once the sentinels switched it. */
+  constructor(private readonly url: string, private readonly tls: ConnectionOptions | undefined,
+    private readonly onSwitch: (to: string, from: string) => void) {}
 
   /** Subscribes through the first sentinel that answers, and again through the next when it goes. */
   start(): void {
@@ -68,7 +69,7 @@ export class SentinelWatch {
   /** ["message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>"] */
   private message(value: RespValue, masterName: string): void {
     if (!Array.isArray(value) || value.length !== 3 || replyText(value[0]!) !== 'message') return;
-    const [name, , , ip, port] = replyText(value[2]!).split(' ');
-    if (name === masterName && ip && port) this.onSwitch(hostPort(ip, port));
+    const [name, oldIp, oldPort, ip, port] = replyText(value[2]!).split(' ');
+    if (name === masterName && ip && port) this.onSwitch(hostPort(ip, port), hostPort(oldIp ?? '', oldPort ?? ''));
   }
 }
