@@ -1,0 +1,215 @@
+// tail and publish from a real Redis Cluster (six redis-server --cluster-enabled yes, joined by redis-cli
+// --cluster create) through faults, while a client writes across every slot: the redistap process
+// SIGKILLed mid-stream and restarted, and SIGKILLed while one shard's snapshot is still being copied; a
+// second process on the same checkpoint or stream; one shard's replication link killed on its master.
+// Every shard that had a checkpoint continues with PSYNC (its master's INFO sync_full does not move),
+// every write is in the output once and in its shard's order, and the lines rebuild the cluster's keyspace.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, type CliProcess } from './helpers/cli-process.js';
+import { childProcesses, ClusterLoad, readLines, rebuildFromLines, writesOutOfOrder, type Line } from './helpers/cluster-lines.js';
+import { ClusterWriter } from './helpers/cluster-writer.js';
+import { canonicalDump } from './helpers/keyspace.js';
+import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
+import { haveRedisServer } from './helpers/redis-server.js';
+import { waitFor } from './helpers/sync-harness.js';
+
+const live = haveRedisServer();
+
+const size = (path: string): number => { try { return statSync(path).size; } catch { return 0; } };
+const text = (path: string): string => { try { return readFileSync(path, 'utf8'); } catch { return ''; } };
+/** What a checkpoint file holds now (nothing before it is first written). */
+function saved(checkpoint: string): { shards?: Array<{ replid: string }>; output?: { bytes: number } } {
+  try {
+    return JSON.parse(text(checkpoint)) as ReturnType<typeof saved>;
+  } catch {
+    return {};
+  }
+}
+/** How many bytes of the output file the checkpoint covers (0 before it says). */
+const covered = (checkpoint: string): number => saved(checkpoint).output?.bytes ?? 0;
+const count = (text: string, re: RegExp): number => (text.match(re) ?? []).length;
+
+describe.skipIf(!live)('cluster sources under faults', () => {
+  let cluster: RedisCluster;
+  let writer: ClusterWriter;
+  let dir: string;
+  const running: CliProcess[] = [];
+
+  beforeAll(async () => {
+    // Snapshots start at once (no diskless delay), and a backlog that holds every write made while tail is down.
+    cluster = await startRedisCluster({ extra: ['--repl-diskless-sync-delay', '0', '--repl-backlog-size', '64mb'] });
+    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
+    dir = mkdtempSync(join(tmpdir(), 'redistap-cluster-faults-'));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const run of running) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+    writer?.close();
+    await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function start(args: string[]): CliProcess {
+    const run = cli(args);
+    running.push(run);
+    return run;
+  }
+
+  /** SIGKILL, and the process reaped (its pid gone: its lock is then known to be stale). */
+  async function kill(run: CliProcess): Promise<void> {
+    run.child.kill('SIGKILL');
+    await run.exit;
+  }
+
+  /** Each master's port by its node ID (a shard's ID in the lines). */
+  async function mastersById(): Promise<Map<string, number>> {
+    const ports = await cluster.masters();
+    const ids = await Promise.all(ports.map(async (port) => String(await (await writer.client(port))!.ok('CLUSTER', 'MYID'))));
+    return new Map(ids.map((id, i) => [id, ports[i]!]));
+  }
+
+  /** A master's full and partial resynchronisations served so far (INFO stats). */
+  async function syncs(port: number): Promise<{ full: number; partial: number }> {
+    const c = (await writer.client(port))!;
+    return { full: Number(await c.info('stats', 'sync_full')), partial: Number(await c.info('stats', 'sync_partial_ok')) };
+  }
+
+  async function syncsById(masters: Map<string, number>): Promise<Map<string, { full: number; partial: number }>> {
+    return new Map(await Promise.all([...masters].map(async ([id, port]) => [id, await syncs(port)] as const)));
+  }
+
+  /** The cluster's keyspace (its masters', canonical), as the lines' rebuild gives it: key → value. */
+  async function clusterKeyspace(): Promise<Map<string, string>> {
+    const lines = (await cluster.masters()).flatMap((port) => canonicalDump(port)).map((l) => JSON.parse(l) as Line);
+    return new Map(lines.map((l) => [l.key!, l.value!] as [string, string]).sort());
+  }
+
+  /** The load's writes all in FILE (as write lines, or in the snapshot of a shard copied again after them). */
+  function loadIn(lines: Line[], load: ClusterLoad): boolean {
+    const rebuilt = rebuildFromLines(lines);
+    for (const [key, value] of load.sets) if (rebuilt.get(key) !== value) return false;
+    for (const [key, n] of load.increments) if (rebuilt.get(key) !== String(n)) return false;
+    return true;
+  }
+
+  it('tail -o FILE killed mid-stream and restarted, twice: every shard continues with PSYNC, each write once', async () => {
+    const file = join(dir, 'midstream.jsonl');
+    const checkpoint = join(dir, 'midstream.pos');
+    const args = ['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
+    const masters = await mastersById();
+    expect(masters.size).toBe(3);
+
+    const first = start(args);
+    await waitFor('three snapshots', () => count(first.err(), /full sync done/g) === 3);
+    const before = await syncsById(masters);
+    const load = new ClusterLoad(writer, 'mid');
+    // Killed once it has written lines its checkpoint does not cover yet: the restart must cut them.
+    await waitFor('lines past the checkpoint', () => covered(checkpoint) > 0 && size(file) > covered(checkpoint) + 2000 &&
+      readLines(file).some((l) => l.cmd));
+    await kill(first);
+
+    const second = start(args);
+    // Killed just after it saved a checkpoint past where it started.
+    const from = size(file);
+    await waitFor('the second run to save a checkpoint', () => {
+      if (second.child.exitCode !== null) throw new Error(`the second run exited: ${second.err()}`);
+      return count(second.err(), /resumed /g) === 3 && covered(checkpoint) > from;
+    });
+    await kill(second);
+
+    const third = start(args);
+    await waitFor('three shards resumed', () => count(third.err(), /resumed /g) === 3);
+    await load.stop();
+    await waitFor('every acknowledged write in FILE', () => loadIn(readLines(file), load), 60_000);
+    third.child.kill('SIGINT');
+    expect(await third.exit).toBe(0);
+
+    const all = readLines(file);
+    // One snapshot per shard, all in the first run; each later run continued all three.
+    expect(all.filter((l) => l.event === 'full-sync-start')).toHaveLength(3);
+    for (const run of [second, third]) {
+      expect(run.err()).not.toMatch(/full sync/);
+      expect(count(run.err(), /resumed /g)).toBe(3);
+    }
+    expect(all.filter((l) => l.event === 'resumed')).toHaveLength(6);
+    // The masters served no full sync since the first run's, and a partial one for each resume.
+    const after = await syncsById(masters);
+    for (const [id, was] of before) {
+      expect(after.get(id)!.full).toBe(was.full);
+      expect(after.get(id)!.partial - was.partial).toBe(all.filter((l) => l.event === 'resumed' && l.shard === id).length);
+    }
+    // Each write once: in its shard's order, and as many as the cluster acknowledged.
+    expect(writesOutOfOrder(all)).toEqual([]);
+    const writes = all.filter((l) => l.cmd && l.cmd[1]!.startsWith('mid:'));
+    expect(writes).toHaveLength(load.writes);
+    expect(new Set(writes.filter((l) => l.cmd![0] === 'SET').map((l) => l.cmd![1])).size).toBe(load.sets.size);
+    expect(rebuildFromLines(all)).toEqual(await clusterKeyspace());
+  }, 180_000);
+
+  it('tail -o FILE killed while a shard\'s snapshot is being copied: the shards with a checkpoint continue with PSYNC, that one is copied again', async () => {
+    for (let i = 0; i < 300; i++) await writer.call('SET', `seed:${i}`, randomBytes(1500).toString('base64'));
+    const file = join(dir, 'snapshot.jsonl');
+    const checkpoint = join(dir, 'snapshot.pos');
+    const args = ['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
+    const masters = await mastersById();
+    const [slowId, slowPort] = [...masters][0]!;
+    const slow = (await writer.client(slowPort))!;
+    // The slow shard's master writes its snapshot a key at a time, 10 s for its keys in all: that snapshot
+    // cannot end before the others' have and their checkpoints are saved.
+    const delayUs = Math.ceil(10_000_000 / Number(await slow.ok('DBSIZE')));
+    await slow.ok('CONFIG', 'SET', 'rdb-key-save-delay', String(delayUs));
+    const before = await syncsById(masters);
+    const load = new ClusterLoad(writer, 'snap');
+
+    const first = start(args);
+    await waitFor('two shards through their snapshot, checkpointed, and the third one\'s keys coming', () => {
+      const lines = readLines(file);
+      return count(first.err(), /full sync done/g) === 2 && saved(checkpoint).shards?.length === 2 &&
+        lines.some((l) => l.event === 'full-sync-start' && l.shard === slowId) && lines.some((l) => l.key !== undefined && l.shard === slowId);
+    });
+    await kill(first);
+    // Its master goes on writing that snapshot for no one (a new one would wait for it): SIGUSR1 ends its
+    // fork child quietly, as Redis documents.
+    const slowNode = cluster.nodes.find((n) => n.port === slowPort)!;
+    for (const child of childProcesses(slowNode.process.pid!)) process.kill(child, 'SIGUSR1');
+    await slow.ok('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+    // Killed inside that snapshot: its start is in FILE, its end is not.
+    const killed = readLines(file);
+    expect(killed.filter((l) => l.shard === slowId && l.event?.startsWith('full-sync'))).toMatchObject([{ event: 'full-sync-start' }]);
+
+    const second = start(args);
+    await waitFor('one snapshot and two shards resumed', () => count(second.err(), /full sync done/g) === 1 && count(second.err(), /resumed /g) === 2);
+    await load.stop();
+    await waitFor('every acknowledged write in FILE', () => loadIn(readLines(file), load), 60_000);
+    second.child.kill('SIGINT');
+    expect(await second.exit).toBe(0);
+
+    const all = readLines(file);
+    // The slow shard copied twice (the second run's snapshot after the one cut short), the others once.
+    const starts = all.filter((l) => l.event === 'full-sync-start').map((l) => l.shard);
+    expect(starts.filter((s) => s === slowId)).toHaveLength(2);
+    expect(starts).toHaveLength(4);
+    expect(all.filter((l) => l.event === 'resumed').map((l) => l.shard).sort()).toEqual([...masters.keys()].filter((id) => id !== slowId).sort());
+    const after = await syncsById(masters);
+    for (const [id, was] of before) expect(after.get(id)!.full - was.full).toBe(id === slowId ? 2 : 1);
+    // Each write once, in its shard's order; one that no write line carries is in its shard's last snapshot.
+    expect(writesOutOfOrder(all)).toEqual([]);
+    const snapshotted = new Map<string, Set<string>>();
+    for (const l of all) {
+      if (l.event === 'full-sync-start') snapshotted.set(l.shard!, new Set());
+      else if (l.key !== undefined) snapshotted.get(l.shard!)!.add(l.key);
+    }
+    const inLastSnapshot = (key: string) => [...snapshotted.values()].some((keys) => keys.has(key));
+    const written = new Map<string, number>();
+    for (const l of all) if (l.cmd?.[0] === 'SET') written.set(l.cmd[1]!, (written.get(l.cmd[1]!) ?? 0) + 1);
+    for (const key of load.sets.keys()) {
+      if (written.has(key)) expect(written.get(key), key).toBe(1);
+      else expect(inLastSnapshot(key), key).toBe(true);
+    }
+    expect(rebuildFromLines(all)).toEqual(await clusterKeyspace());
+  }, 180_000);
+});
