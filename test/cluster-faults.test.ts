@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, type CliProcess } from './helpers/cli-process.js';
-import { childProcesses, ClusterLoad, readLines, rebuildFromLines, writesOutOfOrder, type Line } from './helpers/cluster-lines.js';
+import { childProcesses, ClusterLoad, readLines, rebuildFromLines, tcpLocalPorts, writesOutOfOrder, type Line } from './helpers/cluster-lines.js';
 import { ClusterWriter } from './helpers/cluster-writer.js';
 import { canonicalDump } from './helpers/keyspace.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
-import { haveRedisServer } from './helpers/redis-server.js';
+import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
+import { readEventStream, type ChangeEventJson } from './helpers/event-consumer.js';
 import { waitFor } from './helpers/sync-harness.js';
 
 const live = haveRedisServer();
@@ -38,6 +39,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   let writer: ClusterWriter;
   let dir: string;
   const running: CliProcess[] = [];
+  const servers: RedisServer[] = [];
 
   beforeAll(async () => {
     // Snapshots start at once (no diskless delay), and a backlog that holds every write made while tail is down.
@@ -49,6 +51,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   afterAll(async () => {
     for (const run of running) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     writer?.close();
+    for (const server of servers) await server.stop();
     await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -63,6 +66,23 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   async function kill(run: CliProcess): Promise<void> {
     run.child.kill('SIGKILL');
     await run.exit;
+  }
+
+  /** A redis-server holding publish's stream, stopped after the tests. */
+  async function stream(): Promise<RedisServer> {
+    const server = await startRedisServer();
+    servers.push(server);
+    return server;
+  }
+
+  /** The change events in a stream of `server`, in order. */
+  async function events(server: RedisServer, key: string): Promise<Array<ChangeEventJson & { shard?: string }>> {
+    const c = await RedisClient.connect(server.port);
+    try {
+      return (await readEventStream(c, key)).events;
+    } finally {
+      c.close();
+    }
   }
 
   /** Each master's port by its node ID (a shard's ID in the lines). */
@@ -212,4 +232,120 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     }
     expect(rebuildFromLines(all)).toEqual(await clusterKeyspace());
   }, 180_000);
+  it('publish into a Redis stream killed mid-stream and restarted, twice: every shard continues, each write once, in its shard\'s order', async () => {
+    const target = await stream();
+    const args = ['publish', `redis://127.0.0.1:${cluster.nodes[1]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev`, '--json'];
+    const streaming = (run: CliProcess) => run.lines.some((l) => l.includes('"phase":"streaming"'));
+    const writes = async () => (await events(target, 'ev')).filter((e) => e.event === 'write');
+
+    const first = start(args);
+    await waitFor('the first run streaming', () => streaming(first));
+    // Every write comes after the snapshots: each must be in the stream as a write event.
+    const load = new ClusterLoad(writer, 'pub');
+    await waitFor('writes in the stream', async () => (await writes()).length > 0);
+    await kill(first);
+    const published = (await writes()).length;
+    const second = start(args);
+    await waitFor('the second run publishing', async () => streaming(second) && (await writes()).length > published);
+    await kill(second);
+    const third = start(args);
+    await waitFor('the third run streaming', () => streaming(third));
+    await load.stop();
+    await waitFor('every acknowledged write in the stream', async () => (await writes()).length >= load.writes, 60_000);
+    third.child.kill('SIGTERM');
+    expect(await third.exit).toBe(0);
+
+    const all = await events(target, 'ev');
+    // One snapshot per shard, all from the first run: the others continued every shard.
+    expect(all.filter((e) => e.event === 'full-sync-start')).toHaveLength(3);
+    expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
+    const sets = all.filter((e) => e.event === 'write' && e.command === 'set').map((e) => String((e.keys as unknown[])[0]));
+    expect(sets.sort()).toEqual([...load.sets.keys()].sort());
+    const increments = new Map<string, number>();
+    for (const e of all.filter((x) => x.event === 'write' && x.command === 'incr')) {
+      const key = String((e.keys as unknown[])[0]);
+      increments.set(key, (increments.get(key) ?? 0) + 1);
+    }
+    expect(increments).toEqual(load.increments);
+    // Each shard's events in its stream's order.
+    const last = new Map<string, [number, number]>();
+    for (const e of all.filter((x) => x.event === 'write')) {
+      const [offset, seq] = last.get(e.shard!) ?? [-1, -1];
+      expect(e.offset > offset || (e.offset === offset && e.seq > seq), `${e.id} after ${offset}-${seq}`).toBe(true);
+      last.set(e.shard!, [e.offset, e.seq]);
+    }
+    expect(last.size).toBe(3);
+  }, 180_000);
+
+  it('a second tail on the same checkpoint, and a second publish into the same stream, are refused; the first goes on undisturbed', async () => {
+    const file = join(dir, 'second.jsonl');
+    const checkpoint = join(dir, 'second.pos');
+    const tailArgs = ['tail', `redis://127.0.0.1:${cluster.nodes[2]!.port}`, '-o', file, '--checkpoint', checkpoint, '--no-rdb'];
+    const target = await stream();
+    const publishArgs = ['publish', `redis://127.0.0.1:${cluster.nodes[2]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev2`, '--json'];
+    const tail = start(tailArgs);
+    const publisher = start(publishArgs);
+    await waitFor('tail through its snapshots', () => count(tail.err(), /full sync done/g) === 3);
+    await waitFor('publish streaming', () => publisher.lines.some((l) => l.includes('"phase":"streaming"')));
+    for (let i = 0; i < 50; i++) await writer.call('SET', `second:a:${i}`, String(i));
+    await waitFor('the writes in FILE', () => readLines(file).filter((l) => l.cmd?.[1]?.startsWith('second:a:')).length === 50);
+
+    const before = text(file);
+    const secondTail = start(tailArgs);
+    expect(await secondTail.exit).toBe(2);
+    expect(secondTail.err()).toMatch(new RegExp(`${checkpoint.replace(/[.]/g, '\\.')} is in use by another tail \\(pid ${tail.child.pid} `));
+    const secondPublish = start(publishArgs);
+    expect(await secondPublish.exit).toBe(2);
+    expect(secondPublish.err()).toMatch(new RegExp(`another publish holds this target \\(pid ${publisher.child.pid} `));
+    // The refused tail did not cut or write FILE.
+    expect(text(file).startsWith(before)).toBe(true);
+
+    for (let i = 0; i < 50; i++) await writer.call('SET', `second:b:${i}`, String(i));
+    const expected = ['a', 'b'].flatMap((t) => Array.from({ length: 50 }, (_, i) => `second:${t}:${i}`)).sort();
+    const published = async () => (await events(target, 'ev2')).filter((e) => e.event === 'write').map((e) => String((e.keys as unknown[])[0]));
+    await waitFor('every write in FILE', () => readLines(file).filter((l) => l.cmd?.[1]?.startsWith('second:')).length === 100);
+    await waitFor('every write in the stream', async () => (await published()).filter((k) => k.startsWith('second:')).length === 100);
+    tail.child.kill('SIGINT');
+    publisher.child.kill('SIGTERM');
+    expect(await tail.exit).toBe(0);
+    expect(await publisher.exit).toBe(0);
+    expect(readLines(file).filter((l) => l.cmd).map((l) => l.cmd![1]).sort()).toEqual(expected);
+    expect(writesOutOfOrder(readLines(file))).toEqual([]);
+    expect((await published()).sort()).toEqual(expected);
+  }, 120_000);
+
+  it('one shard\'s replication link killed on its master: that shard continues with PSYNC, the others undisturbed, each write once', async () => {
+    const file = join(dir, 'link.jsonl');
+    const run = start(['tail', `redis://127.0.0.1:${cluster.nodes[3]!.port}`, '-o', file, '--checkpoint', join(dir, 'link.pos'), '--no-rdb']);
+    await waitFor('three snapshots', () => count(run.err(), /full sync done/g) === 3);
+    const masters = await mastersById();
+    const before = await syncsById(masters);
+    const load = new ClusterLoad(writer, 'link');
+    await waitFor('writes of every shard in FILE', () => new Set(readLines(file).filter((l) => l.cmd).map((l) => l.shard)).size === 3);
+
+    // Our link on one master: the replica client whose address is one of tail's sockets.
+    const [cutId, cutPort] = [...masters][1]!;
+    const admin = (await writer.client(cutPort))!;
+    const ours = tcpLocalPorts(run.child.pid!);
+    const replicas = String(await admin.ok('CLIENT', 'LIST', 'TYPE', 'replica')).trim().split('\n');
+    const link = replicas.find((l) => ours.includes(Number(/ addr=[^ ]*:(\d+) /.exec(` ${l}`)![1])))!;
+    expect(link).toBeDefined();
+    expect(await admin.ok('CLIENT', 'KILL', 'ID', /(^| )id=(\d+)/.exec(link)![2]!)).toBe(1);
+    await waitFor('that shard resumed', () => readLines(file).some((l) => l.event === 'resumed' && l.shard === cutId));
+    await load.stop();
+    await waitFor('every acknowledged write in FILE', () => readLines(file).filter((l) => l.cmd?.[1]?.startsWith('link:')).length === load.writes, 60_000);
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+
+    const all = readLines(file);
+    expect(all.filter((l) => l.event === 'full-sync-start')).toHaveLength(3);
+    expect(all.filter((l) => l.event === 'resumed').map((l) => l.shard)).toEqual([cutId]);
+    expect(count(run.err(), /link down/g)).toBe(1);
+    expect(count(run.err(), /connected to /g)).toBe(4);
+    // PSYNC on that master, nothing on the others.
+    const after = await syncsById(masters);
+    for (const [id, was] of before) expect(after.get(id)).toEqual({ full: was.full, partial: was.partial + (id === cutId ? 1 : 0) });
+    expect(writesOutOfOrder(all)).toEqual([]);
+    expect(rebuildFromLines(all.filter((l) => l.cmd?.[1]?.startsWith('link:')))).toEqual(new Map([...load.sets, ...[...load.increments].map(([k, n]) => [k, String(n)] as [string, string])].sort()));
+  }, 120_000);
 });
