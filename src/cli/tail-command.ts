@@ -167,6 +167,8 @@ A node of a Redis Cluster (cluster_enabled:1) is followed as its whole cluster: 
 shard's master, every line with its "shard" (the master's node ID when found) and a key's line with its
 hash "slot"; a shard's full-sync-start and flush lines name its "slots". The checkpoint keeps each
 shard's position. When a shard's master fails over, tail continues on the promoted replica with PSYNC.
+Once the cluster has answered, a shard's master that does not (a failover under way as tail starts) is
+retried as a link lost later is, until --max-retry-time.
 
 Through Redis Sentinel (redis+sentinel://s1,s2,s3/mymaster; 26379 when a sentinel's port is left out;
 the user and password are the master's): the sentinels are asked where the master is, and again before
