@@ -348,4 +348,60 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     expect(writesOutOfOrder(all)).toEqual([]);
     expect(rebuildFromLines(all.filter((l) => l.cmd?.[1]?.startsWith('link:')))).toEqual(new Map([...load.sets, ...[...load.increments].map(([k, n]) => [k, String(n)] as [string, string])].sort()));
   }, 120_000);
+
+  // Last: it leaves a master dead.
+  it('tail killed, then restarted while a shard\'s master is down and not yet failed over: it waits for the promoted replica and continues with PSYNC', async () => {
+    const file = join(dir, 'down.jsonl');
+    const checkpoint = join(dir, 'down.pos');
+    const masters = await mastersById();
+    const [deadId, deadPort] = [...masters][2]!;
+    const given = cluster.nodes.find((n) => n.port !== deadPort && n.process.exitCode === null)!;
+    const args = ['tail', `redis://127.0.0.1:${given.port}`, '-o', file, '--checkpoint', checkpoint, '--no-rdb'];
+    const first = start(args);
+    await waitFor('three snapshots', () => count(first.err(), /full sync done/g) === 3);
+    const writes1 = new ClusterLoad(writer, 'down1');
+    await waitFor('every shard checkpointed, writes in FILE', () => saved(checkpoint).shards?.length === 3 && readLines(file).some((l) => l.cmd?.[1]?.startsWith('down1:')));
+    await kill(first);
+    await writes1.stop();
+    // Every write acknowledged by the master to be killed is on its replica too, and that replica does not
+    // take over by itself: the restart finds the shard's master dead.
+    const dead = (await writer.client(deadPort))!;
+    expect(Number(await dead.ok('WAIT', 1, 10_000))).toBe(1);
+    const nodes = String(await dead.ok('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+    const replicaPort = Number(/:(\d+)@/.exec(nodes.find((f) => f[3] === deadId)![1]!)![1]);
+    const replica = (await writer.client(replicaPort))!;
+    await replica.ok('CONFIG', 'SET', 'cluster-replica-no-failover', 'yes');
+    const deadNode = cluster.nodes.find((n) => n.port === deadPort)!;
+    deadNode.process.kill('SIGKILL');
+    await new Promise((resolve) => deadNode.process.once('exit', resolve));
+
+    const second = start(args);
+    // It tries the dead master, and waits (before the fix: exit 2, 'cannot connect to' it).
+    await waitFor('the dead master tried', () => second.child.exitCode !== null || new RegExp(`link down: .*127\\.0\\.0\\.1:${deadPort}`).test(second.err()));
+    expect(second.child.exitCode, second.err()).toBeNull();
+    // The failover (forced: the master is gone): the shard's replica takes over.
+    await replica.ok('CLUSTER', 'FAILOVER', 'FORCE');
+    await waitFor('the replica promoted', async () => (await replica.info('replication', 'role')) === 'master', 60_000);
+    const writes2 = new ClusterLoad(writer, 'down2');
+    await waitFor('writes to that shard in FILE', () => {
+      if (second.child.exitCode !== null) throw new Error(`tail exited: ${second.err()}`);
+      return readLines(file).some((l) => l.cmd?.[1]?.startsWith('down2:') && l.shard === deadId);
+    });
+    await writes2.stop();
+    await waitFor('every acknowledged write in FILE', () => readLines(file).filter((l) => l.cmd?.[1]?.startsWith('down')).length === writes1.writes + writes2.writes, 60_000);
+    second.child.kill('SIGINT');
+    expect(await second.exit).toBe(0);
+
+    const all = readLines(file);
+    expect(second.err()).not.toMatch(/full sync/);
+    expect(all.filter((l) => l.event === 'full-sync-start')).toHaveLength(3);
+    expect(all.filter((l) => l.event === 'replid-changed').map((l) => l.shard)).toEqual([deadId]);
+    expect(writesOutOfOrder(all)).toEqual([]);
+    const expected = new Map<string, string>();
+    for (const w of [writes1, writes2]) {
+      for (const [k, v] of w.sets) expected.set(k, v);
+      for (const [k, n] of w.increments) expected.set(k, String(n));
+    }
+    expect(rebuildFromLines(all.filter((l) => l.cmd?.[1]?.startsWith('down')))).toEqual(new Map([...expected].sort()));
+  }, 180_000);
 });
