@@ -173,7 +173,8 @@ retried as a link lost later is, until --max-retry-time.
 Through Redis Sentinel (redis+sentinel://s1,s2,s3/mymaster; 26379 when a sentinel's port is left out;
 the user and password are the master's): the sentinels are asked where the master is, and again before
 every reconnection; when they announce a failover (+switch-master), tail moves to the promoted master
-and continues with PSYNC (a replid-changed line, no snapshot).
+and continues with PSYNC (a replid-changed line, no snapshot). A master they name that does not answer
+(dead, not yet failed over) is retried as a link lost later is, until --max-retry-time.
 
 The master's stream is read as fast as it comes even when the output is slower (a pipe to a busy
 program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link

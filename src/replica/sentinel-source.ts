@@ -18,7 +18,9 @@ export class SentinelSource implements Source {
     const { tls, timeoutMs } = options;
     this.replica = new Replica({
       ...options, checkpoint,
-      reconnect: { ...options.reconnect, relocate: () => sentinelMaster(sentinelUrl, tls, timeoutMs) },
+      // The sentinels answered (they named the master): that master not answering is one they are about
+      // to fail over, waited for as a link lost later is (until maxRetryTimeMs), not the end of the source.
+      reconnect: { ...options.reconnect, waitForMaster: true, relocate: () => sentinelMaster(sentinelUrl, tls, timeoutMs) },
     });
     this.watch = new SentinelWatch(sentinelUrl, tls, (address) => this.replica.relink(`the sentinels switched the master to ${address}`, address));
   }
