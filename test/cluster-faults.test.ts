@@ -16,6 +16,8 @@ import { canonicalDump } from './helpers/keyspace.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { readEventStream, type ChangeEventJson } from './helpers/event-consumer.js';
+import { haveNats, startNats } from './helpers/brokers.js';
+import { natsStreamLength, readNatsStream } from './helpers/nats-stream.js';
 import { waitFor } from './helpers/sync-harness.js';
 
 const live = haveRedisServer();
@@ -40,6 +42,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   let dir: string;
   const running: CliProcess[] = [];
   const servers: RedisServer[] = [];
+  const stoppers: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
     // Snapshots start at once (no diskless delay), and a backlog that holds every write made while tail is down.
@@ -52,6 +55,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     for (const run of running) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     writer?.close();
     for (const server of servers) await server.stop();
+    for (const stop of stoppers) await stop();
     await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -276,6 +280,43 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     }
     expect(last.size).toBe(3);
   }, 180_000);
+
+  it('publish into NATS JetStream killed mid-stream and restarted: every write once, in its shard\'s order', async () => {
+    if (!haveNats()) return;
+    const nats = await startNats();
+    stoppers.push(() => nats.stop());
+    const checkpoint = join(dir, 'nats.pos');
+    const args = ['publish', `redis://127.0.0.1:${cluster.nodes[1]!.port}`, `${nats.url}?stream=EV`, '--checkpoint', checkpoint, '--json'];
+    const streaming = (run: CliProcess) => run.lines.some((l) => l.includes('"phase":"streaming"'));
+    const writes = async () => (await readNatsStream(nats.url, 'EV')).map((m) => JSON.parse(m.body) as ChangeEventJson & { shard?: string })
+      .filter((e) => e.event === 'write' && String((e.keys as unknown[])[0]).startsWith('nats:'));
+
+    const first = start(args);
+    await waitFor('the first run streaming', () => streaming(first));
+    const load = new ClusterLoad(writer, 'nats');
+    // Killed with events published past its saved position: the restart publishes them again.
+    await waitFor('a position saved, and events past it', async () => saved(checkpoint).shards?.length === 3 && (await natsStreamLength(nats.url, 'EV')) > 100);
+    await kill(first);
+    const second = start(args);
+    await waitFor('the second run streaming', () => streaming(second));
+    await load.stop();
+    await waitFor('every acknowledged write in the stream', async () => {
+      if (second.child.exitCode !== null) throw new Error(`publish exited: ${second.err()}`);
+      return new Set((await writes()).map((e) => e.id)).size >= load.writes;
+    }, 60_000);
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+
+    const all = await writes();
+    // Each once (a restart within the broker's duplicate window repeats nothing), in its shard's order.
+    expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
+    expect(all.filter((e) => e.command === 'set').map((e) => String((e.keys as unknown[])[0])).sort()).toEqual([...load.sets.keys()].sort());
+    const last = new Map<string, number>();
+    for (const e of all) {
+      expect(e.offset, e.id).toBeGreaterThan(last.get(e.shard!) ?? -1);
+      last.set(e.shard!, e.offset);
+    }
+  }, 120_000);
 
   it('a second tail on the same checkpoint, and a second publish into the same stream, are refused; the first goes on undisturbed', async () => {
     const file = join(dir, 'second.jsonl');
