@@ -14,6 +14,7 @@ import { PositionFile } from './position-file.js';
 import { isClusterPosition, type Position } from './position.js';
 import { isClusterNode } from '../cluster/topology.js';
 import { isSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
+import { ConnectionError } from '../sync/connection.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
@@ -269,13 +270,35 @@ export class Pipeline<M> {
     this.sentinel = sentinel ?? (isSentinelUrl(url) ? url : undefined);
     this.sourceUrl = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
     this.clustered = cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
-    await this.stage.prepare?.(this.sourceUrl);
+    await this.prepareStage();
     const route = this.stage.route(this.sink.routeName ?? this.sink.name);
     // A cluster's events have fields one server's do not, and its position another shape: neither continues the other.
     this.route = this.clustered ? { ...(route as object), cluster: true } : route;
     await this.connectSink();
     this.sinkUp = true;
     this.status.sink = 'up';
+  }
+
+  /**
+   * The stage's preparation (publish reads the source's command table). Through Sentinel, the master they
+   * name may be dead until they fail it over: they are asked again, with the source's reconnection delays,
+   * as its link would be (a Sentinel source's link waits for its master: sentinel-source.ts).
+   */
+  private async prepareStage(): Promise<void> {
+    const { tls, timeoutMs, reconnect } = this.options.source;
+    const { initialDelayMs = 100, maxDelayMs = 5000 } = reconnect ?? {};
+    for (let delay = initialDelayMs; ; delay = Math.min(delay * 2, maxDelayMs)) {
+      try {
+        await this.stage.prepare?.(this.sourceUrl);
+        return;
+      } catch (err) {
+        if (!this.sentinel || !(err instanceof ConnectionError && err.retryable) || this.abort.signal.aborted) throw err;
+        this.warn(`${err.message}; asking the sentinels again in ${delay} ms`);
+        await sleep(delay, this.abort.signal);
+        if (this.abort.signal.aborted) throw err;
+        this.sourceUrl = await sentinelMaster(this.sentinel, tls, timeoutMs);
+      }
+    }
   }
 
   /** Where to continue from: the position stored (by the sink, or in the file) under the same route. */
