@@ -15,7 +15,7 @@ import { ClusterWriter } from './helpers/cluster-writer.js';
 import { canonicalDump } from './helpers/keyspace.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
-import { readEventStream, type ChangeEventJson } from './helpers/event-consumer.js';
+import { readEventStream, rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
 import { haveNats, startNats } from './helpers/brokers.js';
 import { natsStreamLength, readNatsStream } from './helpers/nats-stream.js';
 import { waitFor } from './helpers/sync-harness.js';
@@ -87,6 +87,27 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     } finally {
       c.close();
     }
+  }
+
+  /**
+   * Makes the first of `masters` write its snapshots a key at a time, 10 s for its keys in all (300 keys of
+   * 2 KB that do not compress among them, so that its child sends them as they come): a snapshot of that
+   * shard cannot end before the others' have, and their positions are saved. `end()` ends the snapshot under
+   * way (its master would go on writing it for no one, and a new one would wait for it: SIGUSR1 ends its
+   * fork child quietly, as Redis documents) and the delay.
+   */
+  async function slowShard(masters: Map<string, number>): Promise<{ id: string; end(): Promise<void> }> {
+    for (let i = 0; i < 300; i++) await writer.call('SET', `seed:${i}`, randomBytes(1500).toString('base64'));
+    const [id, port] = [...masters][0]!;
+    const slow = (await writer.client(port))!;
+    await slow.ok('CONFIG', 'SET', 'rdb-key-save-delay', String(Math.ceil(10_000_000 / Number(await slow.ok('DBSIZE')))));
+    return {
+      id,
+      async end() {
+        for (const child of childProcesses(cluster.nodes.find((n) => n.port === port)!.process.pid!)) process.kill(child, 'SIGUSR1');
+        await slow.ok('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+      },
+    };
   }
 
   /** Each master's port by its node ID (a shard's ID in the lines). */
@@ -175,17 +196,11 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   }, 180_000);
 
   it('tail -o FILE killed while a shard\'s snapshot is being copied: the shards with a checkpoint continue with PSYNC, that one is copied again', async () => {
-    for (let i = 0; i < 300; i++) await writer.call('SET', `seed:${i}`, randomBytes(1500).toString('base64'));
     const file = join(dir, 'snapshot.jsonl');
     const checkpoint = join(dir, 'snapshot.pos');
     const args = ['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
     const masters = await mastersById();
-    const [slowId, slowPort] = [...masters][0]!;
-    const slow = (await writer.client(slowPort))!;
-    // The slow shard's master writes its snapshot a key at a time, 10 s for its keys in all: that snapshot
-    // cannot end before the others' have and their checkpoints are saved.
-    const delayUs = Math.ceil(10_000_000 / Number(await slow.ok('DBSIZE')));
-    await slow.ok('CONFIG', 'SET', 'rdb-key-save-delay', String(delayUs));
+    const { id: slowId, end: endSlowSnapshot } = await slowShard(masters);
     const before = await syncsById(masters);
     const load = new ClusterLoad(writer, 'snap');
 
@@ -196,11 +211,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
         lines.some((l) => l.event === 'full-sync-start' && l.shard === slowId) && lines.some((l) => l.key !== undefined && l.shard === slowId);
     });
     await kill(first);
-    // Its master goes on writing that snapshot for no one (a new one would wait for it): SIGUSR1 ends its
-    // fork child quietly, as Redis documents.
-    const slowNode = cluster.nodes.find((n) => n.port === slowPort)!;
-    for (const child of childProcesses(slowNode.process.pid!)) process.kill(child, 'SIGUSR1');
-    await slow.ok('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+    await endSlowSnapshot();
     // Killed inside that snapshot: its start is in FILE, its end is not.
     const killed = readLines(file);
     expect(killed.filter((l) => l.shard === slowId && l.event?.startsWith('full-sync'))).toMatchObject([{ event: 'full-sync-start' }]);
@@ -280,6 +291,58 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     }
     expect(last.size).toBe(3);
   }, 180_000);
+
+  it('publish into a Redis stream (--snapshot values) killed while a shard\'s snapshot is being copied: the others continue, that one is copied again, consumers rebuild the keyspace', async () => {
+    const masters = await mastersById();
+    const slow = await slowShard(masters);
+    const target = await stream();
+    const args = ['publish', `redis://127.0.0.1:${cluster.nodes[1]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev3`, '--snapshot', 'values', '--json'];
+    const reader = await RedisClient.connect(target.port);
+    const stored = async () => {
+      const position = await reader.call('GET', 'redistap:publish:ev3');
+      return position === null ? [] : (JSON.parse(String(position)) as { shards: Array<{ replid: string; offset: number }> }).shards;
+    };
+    const load = new ClusterLoad(writer, 'pubsnap');
+
+    const first = start(args);
+    await waitFor('two shards through their snapshot, their positions stored, and the third one\'s keys coming', async () =>
+      (await stored()).length === 2 && (await events(target, 'ev3')).some((e) => e.event === 'snapshot' && e.shard === slow.id));
+    await kill(first);
+    await slow.end();
+    // Killed inside that snapshot: its start is in the stream, its end is not.
+    expect((await events(target, 'ev3')).filter((e) => e.shard === slow.id && e.event.startsWith('full-sync'))).toMatchObject([{ event: 'full-sync-start' }]);
+
+    const second = start(args);
+    await waitFor('the second run streaming', () => second.lines.some((l) => l.includes('"phase":"streaming"')));
+    await load.stop();
+    // Caught up: the position the stream stores reaches where every master's stream is now.
+    const now = await Promise.all([...masters.values()].map(async (port) => {
+      const c = (await writer.client(port))!;
+      return { replid: await c.info('replication', 'master_replid'), offset: Number(await c.info('replication', 'master_repl_offset')) };
+    }));
+    await waitFor('the stream caught up with every shard', async () => {
+      const shards = await stored();
+      return now.every((m) => shards.some((cp) => cp.replid === m.replid && cp.offset >= m.offset));
+    });
+    second.child.kill('SIGTERM');
+    expect(await second.exit).toBe(0);
+
+    const all = await events(target, 'ev3');
+    expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
+    // A consumer per shard, each into a fresh server: the slow shard's from its second snapshot (the first
+    // cut short, dropped by its full-sync-start), the others' from their first; together the cluster's keyspace.
+    const rebuilt: string[] = [];
+    for (const id of masters.keys()) {
+      const into = await stream();
+      const c = await RedisClient.connect(into.port);
+      const stats = await rebuild(c, all.filter((e) => e.shard === id));
+      c.close();
+      expect(stats.fullSyncs, id).toBe(id === slow.id ? 2 : 1);
+      rebuilt.push(...canonicalDump(into.port));
+    }
+    reader.close();
+    expect(rebuilt.sort()).toEqual((await cluster.masters()).flatMap((port) => canonicalDump(port)).sort());
+  }, 120_000);
 
   it('publish into NATS JetStream killed mid-stream and restarted: every write once, in its shard\'s order', async () => {
     if (!haveNats()) return;
