@@ -23,7 +23,7 @@ import { EventFilter } from '../pipeline/event-filter.js';
 import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
-import { isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
+import { askSentinelMaster, isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 
 interface TailOptions extends RetryFlags, ClusterFlags {
   checkpoint?: string;
@@ -46,8 +46,9 @@ interface TailOptions extends RetryFlags, ClusterFlags {
 async function filterFrom(opts: TailOptions, url: string, tls: ConnectionOptions | undefined, timeoutMs: number): Promise<EventFilter | null> {
   const options = { events: opts.events, dbs: opts.db?.map((d) => dbNumber(d, '--db')), commands: opts.command, prefixes: opts.prefix, keyPattern: keyPatternOf(opts.key) };
   if (Object.values(options).every((v) => v === undefined)) return null;
+  const table = await readCommandTable(url, tls, timeoutMs);
   try {
-    return new EventFilter(options, await readCommandTable(url, tls, timeoutMs));
+    return new EventFilter(options, table);
   } catch (err) {
     throw new CliError((err as Error).message);
   }
@@ -238,7 +239,15 @@ Examples:
       tls = tlsOptionsFrom(opts, '', url);
       // What is asked before the pipeline starts goes to the master a Sentinel URL names now.
       server = isSentinelUrl(url) ? await sentinelMaster(url, tls, timeoutMs) : url;
-      filter = await filterFrom(opts, server, tls, timeoutMs);
+      if (isSentinelUrl(url)) {
+        // The master they name may be dead until they fail it over: asked again, as the link would be.
+        ({ master: server, answer: filter } = await askSentinelMaster(url, server, (master) => filterFrom(opts, master, tls, timeoutMs), {
+          tls, timeoutMs, maxRetryTimeMs: retry.maxRetryTimeMs, signal: abort.signal,
+          onRetry: (message, delay) => process.stderr.write(`redistap: ${message}; asking the sentinels again in ${delay} ms\n`),
+        }));
+      } else {
+        filter = await filterFrom(opts, server, tls, timeoutMs);
+      }
       cluster = await isClusterNode(server, tls, timeoutMs);
       if (cluster) {
         // Each write's line names its keys' hash slot: where the keys are comes from the command table.

@@ -13,8 +13,7 @@ import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
 import { PositionFile } from './position-file.js';
 import { isClusterPosition, type Position } from './position.js';
 import { isClusterNode } from '../cluster/topology.js';
-import { isSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
-import { ConnectionError } from '../sync/connection.js';
+import { askSentinelMaster, isSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
@@ -285,20 +284,13 @@ export class Pipeline<M> {
    * as its link would be (a Sentinel source's link waits for its master: sentinel-source.ts).
    */
   private async prepareStage(): Promise<void> {
+    const prepare = async (master: string) => { await this.stage.prepare?.(master); };
+    if (!this.sentinel) return prepare(this.sourceUrl);
     const { tls, timeoutMs, reconnect } = this.options.source;
-    const { initialDelayMs = 100, maxDelayMs = 5000 } = reconnect ?? {};
-    for (let delay = initialDelayMs; ; delay = Math.min(delay * 2, maxDelayMs)) {
-      try {
-        await this.stage.prepare?.(this.sourceUrl);
-        return;
-      } catch (err) {
-        if (!this.sentinel || !(err instanceof ConnectionError && err.retryable) || this.abort.signal.aborted) throw err;
-        this.warn(`${err.message}; asking the sentinels again in ${delay} ms`);
-        await sleep(delay, this.abort.signal);
-        if (this.abort.signal.aborted) throw err;
-        this.sourceUrl = await sentinelMaster(this.sentinel, tls, timeoutMs);
-      }
-    }
+    this.sourceUrl = (await askSentinelMaster(this.sentinel, this.sourceUrl, prepare, {
+      tls, timeoutMs, initialDelayMs: reconnect?.initialDelayMs, maxDelayMs: reconnect?.maxDelayMs, maxRetryTimeMs: reconnect?.maxRetryTimeMs, signal: this.abort.signal,
+      onRetry: (message, delay) => this.warn(`${message}; asking the sentinels again in ${delay} ms`),
+    })).master;
   }
 
   /** Where to continue from: the position stored (by the sink, or in the file) under the same route. */

@@ -7,6 +7,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { RespErrorReply, replyText } from '../resp/replies.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
 import { hostPort, redactUrl } from './redis-url.js';
+import { sleep } from '../node/abortable-sleep.js';
 
 export interface SentinelUrl {
   /** redis or rediss: how the master (and the sentinels) are spoken to. */
@@ -71,4 +72,39 @@ export async function sentinelMaster(url: string, tls?: ConnectionOptions, timeo
   const name = JSON.stringify(parsed.masterName);
   if (unknown > 0 && failures.length === 0) throw new ConnectionError(`no sentinel of ${redactUrl(url)} knows a master named ${name}`, false);
   throw new ConnectionError(`no sentinel of ${redactUrl(url)} told where master ${name} is: ${failures.join('; ')}`, true);
+}
+
+export interface SentinelRetry {
+  tls?: ConnectionOptions;
+  timeoutMs?: number;
+  /** Delays between attempts: doubling from initialDelayMs (100) to maxDelayMs (5000). */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Gives up (the last failure thrown) once this long has passed without an answer (default: never). */
+  maxRetryTimeMs?: number;
+  /** Ends the waiting: the last failure is thrown. */
+  signal?: AbortSignal;
+  /** Told each failure that is retried, and the delay before the next attempt. */
+  onRetry?: (message: string, delayMs: number) => void;
+}
+
+/**
+ * What `ask` gets from the master the sentinels of `url` name (`master`: the one they named already).
+ * While that master cannot be reached (dead, and not yet failed over) the sentinels are asked again
+ * after each delay, as a Sentinel source's link does. Resolves with the answer and the master asked.
+ */
+export async function askSentinelMaster<T>(url: string, master: string, ask: (master: string) => Promise<T>, retry: SentinelRetry = {}): Promise<{ master: string; answer: T }> {
+  const { tls, timeoutMs, initialDelayMs = 100, maxDelayMs = 5000, maxRetryTimeMs = Infinity, signal, onRetry } = retry;
+  const since = Date.now();
+  for (let delay = initialDelayMs; ; delay = Math.min(delay * 2, maxDelayMs)) {
+    try {
+      return { master, answer: await ask(master) };
+    } catch (err) {
+      if (!(err instanceof ConnectionError && err.retryable) || signal?.aborted || Date.now() - since + delay > maxRetryTimeMs) throw err;
+      onRetry?.(err.message, delay);
+      await sleep(delay, signal ?? new AbortController().signal);
+      if (signal?.aborted) throw err;
+      master = await sentinelMaster(url, tls, timeoutMs);
+    }
+  }
 }
