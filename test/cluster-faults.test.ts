@@ -1,9 +1,11 @@
 // tail and publish from a real Redis Cluster (six redis-server --cluster-enabled yes, joined by redis-cli
 // --cluster create) through faults, while a client writes across every slot: the redistap process
-// SIGKILLed mid-stream and restarted, and SIGKILLed while one shard's snapshot is still being copied; a
-// second process on the same checkpoint or stream; one shard's replication link killed on its master.
-// Every shard that had a checkpoint continues with PSYNC (its master's INFO sync_full does not move),
-// every write is in the output once and in its shard's order, and the lines rebuild the cluster's keyspace.
+// SIGKILLed mid-stream and restarted (tail -o FILE; publish into a Redis stream, and into NATS
+// JetStream), and SIGKILLed while one shard's snapshot is still being copied (tail; publish --snapshot
+// values); a second process on the same checkpoint or stream; one shard's replication link killed on its
+// master; tail restarted while a shard's master is dead and not yet failed over. Every shard that had a
+// checkpoint continues with PSYNC (its master's INFO sync_full does not move), every write is in the
+// output once and in its shard's order, and the output rebuilds the cluster's keyspace.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
