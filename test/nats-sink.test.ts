@@ -333,6 +333,24 @@ describe.skipIf(!haveNats())('natsSink against nats-server', () => {
     }
   });
 
+  it('(4d) a restarted publisher sends again, interleaved another way, messages the stream holds among new ones (a cluster\'s shards): the new ones stored once each, in order, none lost', async () => {
+    const url = `${nats.url}?stream=INTERLEAVE&subject=interleave.{command}`;
+    // Two shards' events (ids begin with their stream's replid, as publish's do): a run stored a0 b0 a1 b1.
+    const a = (i: number) => message('a', i);
+    const b = (i: number) => message('b', i);
+    const first = open(url);
+    await first.connect(null);
+    await first.write(batch([a(0), b(0), a(1), b(1)]));
+    await first.close();
+    // Restarted from before a1 and b1, the shards' events come in another interleaving: a new one (a2) before
+    // the stream's last message (b1), a stored one (b1) after a new one.
+    const second = open(url);
+    await second.connect(null);
+    expect(await writeAll(second, [batch([a(1), a(2), b(1), b(2)]), batch([a(3), b(3)])])).toEqual([null, null]);
+    await second.close();
+    expect((await readStream(nats.url, 'INTERLEAVE')).map((m) => m.id)).toEqual(['a-0', 'b-0', 'a-1', 'b-1', 'a-2', 'b-2', 'a-3', 'b-3']);
+  });
+
   it('(4c) the first message after connect expects the stream as connect read it: a message stored meanwhile fails the write', async () => {
     const notices: string[] = [];
     const sink = open(`${nats.url}?stream=ANCHOR&subject=anchor.{command}`, { onNotice: (m) => notices.push(m) });

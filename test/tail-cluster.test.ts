@@ -2,29 +2,18 @@
 // redis-cli --cluster create): it follows every shard, each line names its shard and a key's line its hash
 // slot (as the cluster itself computes them: CLUSTER KEYSLOT, CLUSTER NODES), and a restart continues
 // every shard with PSYNC from its own position, each write once in -o FILE.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, type CliProcess } from './helpers/cli-process.js';
+import { readLines as lines, type Line } from './helpers/cluster-lines.js';
 import { ClusterWriter } from './helpers/cluster-writer.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, type RedisClient } from './helpers/redis-server.js';
 import { canonicalDump } from './helpers/keyspace.js';
 
 const live = haveRedisServer();
-
-interface Line {
-  event?: string;
-  key?: string;
-  value?: string;
-  cmd?: string[];
-  shard?: string;
-  slot?: number | null;
-  slots?: Array<[number, number]>;
-  replid?: string;
-  offset?: number;
-}
 
 async function waitFor(what: string, test: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -79,8 +68,6 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
     }
     return owners;
   }
-
-  const lines = (file: string): Line[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
 
   it('follows every shard, each line with its shard and slot; a restart continues each shard with PSYNC, each write once', async () => {
     for (let i = 0; i < 150; i++) await writer.call('SET', `before:${i}`, `b${i}`);

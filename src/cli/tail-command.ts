@@ -23,7 +23,7 @@ import { EventFilter } from '../pipeline/event-filter.js';
 import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
-import { isSentinelUrl, parseSentinelUrl, sentinelNode } from '../replica/sentinel.js';
+import { askSentinelNode, isSentinelUrl, parseSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 
 interface TailOptions extends RetryFlags, ClusterFlags {
   checkpoint?: string;
@@ -46,8 +46,9 @@ interface TailOptions extends RetryFlags, ClusterFlags {
 async function filterFrom(opts: TailOptions, url: string, tls: ConnectionOptions | undefined, timeoutMs: number): Promise<EventFilter | null> {
   const options = { events: opts.events, dbs: opts.db?.map((d) => dbNumber(d, '--db')), commands: opts.command, prefixes: opts.prefix, keyPattern: keyPatternOf(opts.key) };
   if (Object.values(options).every((v) => v === undefined)) return null;
+  const table = await readCommandTable(url, tls, timeoutMs);
   try {
-    return new EventFilter(options, await readCommandTable(url, tls, timeoutMs));
+    return new EventFilter(options, table);
   } catch (err) {
     throw new CliError((err as Error).message);
   }
@@ -167,11 +168,14 @@ A node of a Redis Cluster (cluster_enabled:1) is followed as its whole cluster: 
 shard's master, every line with its "shard" (the master's node ID when found) and a key's line with its
 hash "slot"; a shard's full-sync-start and flush lines name its "slots". The checkpoint keeps each
 shard's position. When a shard's master fails over, tail continues on the promoted replica with PSYNC.
+Once the cluster has answered, a shard's master that does not (a failover under way as tail starts) is
+retried as a link lost later is, until --max-retry-time.
 
 Through Redis Sentinel (redis+sentinel://s1,s2,s3/mymaster; 26379 when a sentinel's port is left out;
 the user and password are the master's): the sentinels are asked where the master is, and again before
 every reconnection; when they announce a failover (+switch-master), tail moves to the promoted master
-and continues with PSYNC (a replid-changed line, no snapshot).
+and continues with PSYNC (a replid-changed line, no snapshot). A master they name that does not answer
+(dead, not yet failed over) is retried as a link lost later is, until --max-retry-time.
 
 The master's stream is read as fast as it comes even when the output is slower (a pipe to a busy
 program): past --buffer MiB it waits in an unlinked temporary file, so the master never drops the link
@@ -235,7 +239,15 @@ Examples:
       tls = tlsOptionsFrom(opts, '', url);
       // What is asked before the pipeline starts goes to the node a Sentinel URL names now (--read-from).
       server = isSentinelUrl(url) ? await sentinelNode(url, opts.readFrom, undefined, tls, timeoutMs) : url;
-      filter = await filterFrom(opts, server, tls, timeoutMs);
+      if (isSentinelUrl(url)) {
+        // The node they name may be dead until they fail it over: asked again, as the link would be.
+        ({ node: server, answer: filter } = await askSentinelNode(url, server, (node) => filterFrom(opts, node, tls, timeoutMs), {
+          tls, timeoutMs, readFrom: opts.readFrom, maxRetryTimeMs: retry.maxRetryTimeMs, signal: abort.signal,
+          onRetry: (message, delay) => process.stderr.write(`redistap: ${message}; asking the sentinels again in ${delay} ms\n`),
+        }));
+      } else {
+        filter = await filterFrom(opts, server, tls, timeoutMs);
+      }
       cluster = await isClusterNode(server, tls, timeoutMs);
       if (cluster) {
         // Each write's line names its keys' hash slot: where the keys are comes from the command table.

@@ -108,7 +108,10 @@ export class ClusterSource implements Source {
     for (const shard of shards) {
       const replica = new Replica({
         ...this.options, url: shard.url, checkpoint: shard.checkpoint,
-        reconnect: { ...this.options.reconnect, relocate: () => this.relocate(shard) },
+        // The cluster has answered (discover: the first connection's rule) and so has one of this shard's
+        // nodes: its master not answering is a failover under way, waited for as a link lost later is
+        // (until maxRetryTimeMs), not the end of the source.
+        reconnect: { ...this.options.reconnect, waitForMaster: true, relocate: () => this.relocate(shard) },
       });
       shard.replica = replica;
       this.followed.push(shard);

@@ -14,7 +14,7 @@ import { PositionFile } from './position-file.js';
 import { isClusterPosition, positionSummary, type Position } from './position.js';
 import { slotRanges } from '../cluster/hash-slot.js';
 import { isClusterNode } from '../cluster/topology.js';
-import { isSentinelUrl, sentinelNode } from '../replica/sentinel.js';
+import { askSentinelNode, isSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceEvent, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
@@ -271,13 +271,28 @@ export class Pipeline<M> {
     this.sentinel = sentinel ?? (isSentinelUrl(url) ? url : undefined);
     this.sourceUrl = isSentinelUrl(url) ? await sentinelNode(url, this.options.source.readFrom ?? 'master', undefined, tls, timeoutMs) : url;
     this.clustered = cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
-    await this.stage.prepare?.(this.sourceUrl);
+    await this.prepareStage();
     const route = this.stage.route(this.sink.routeName ?? this.sink.name);
     // A cluster's events have fields one server's do not, and its position another shape: neither continues the other.
     this.route = this.clustered ? { ...(route as object), cluster: true } : route;
     await this.connectSink();
     this.sinkUp = true;
     this.status.sink = 'up';
+  }
+
+  /**
+   * The stage's preparation (publish reads the source's command table). Through Sentinel, the node they
+   * name may be dead until they fail it over: they are asked again, with the source's reconnection delays,
+   * as its link would be (a Sentinel source's link waits for its master: sentinel-source.ts).
+   */
+  private async prepareStage(): Promise<void> {
+    const prepare = async (node: string) => { await this.stage.prepare?.(node); };
+    if (!this.sentinel) return prepare(this.sourceUrl);
+    const { tls, timeoutMs, reconnect } = this.options.source;
+    this.sourceUrl = (await askSentinelNode(this.sentinel, this.sourceUrl, prepare, {
+      tls, timeoutMs, readFrom: this.options.source.readFrom, initialDelayMs: reconnect?.initialDelayMs, maxDelayMs: reconnect?.maxDelayMs, maxRetryTimeMs: reconnect?.maxRetryTimeMs, signal: this.abort.signal,
+      onRetry: (message, delay) => this.warn(`${message}; asking the sentinels again in ${delay} ms`),
+    })).node;
   }
 
   /** Where to continue from: the position stored (by the sink, or in the file) under the same route. */

@@ -26,7 +26,9 @@ export class SentinelSource implements Source {
     this.how = { sentinelUrl, readFrom, tls, timeoutMs };
     this.replica = new Replica({
       ...options, checkpoint,
-      reconnect: { ...options.reconnect, relocate: () => this.nodeToRead() },
+      // The sentinels answered (they named the node): that node not answering is one they are about to
+      // fail over, waited for as a link lost later is (until maxRetryTimeMs), not the end of the source.
+      reconnect: { ...options.reconnect, waitForMaster: true, relocate: () => this.nodeToRead() },
     });
     this.watch = new SentinelWatch(sentinelUrl, tls, (to, from) => {
       if (readFrom === 'master') this.replica.relink(`the sentinels switched the master to ${to}`, to);

@@ -8,6 +8,7 @@ import type { ReadFrom } from '../pipeline/source.js';
 import { RespErrorReply, replyText, type RespValue } from '../resp/replies.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
 import { hostPort, redactUrl } from './redis-url.js';
+import { sleep } from '../node/abortable-sleep.js';
 
 export interface SentinelUrl {
   /** redis or rediss: how the master (and the sentinels) are spoken to. */
@@ -124,4 +125,42 @@ function healthyReplica(replica: Map<string, string>): boolean {
   const flags = (replica.get('flags') ?? '').split(',');
   return !flags.some((f) => f === 's_down' || f === 'o_down' || f === 'disconnected') && replica.get('master-link-status') === 'ok' &&
     Boolean(replica.get('ip')) && Boolean(replica.get('port'));
+}
+
+export interface SentinelRetry {
+  tls?: ConnectionOptions;
+  /** Which node is asked again (sentinelNode): the master (default), or a replica. */
+  readFrom?: ReadFrom;
+  timeoutMs?: number;
+  /** Delays between attempts: doubling from initialDelayMs (100) to maxDelayMs (5000). */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Gives up (the last failure thrown) once this long has passed without an answer (default: never). */
+  maxRetryTimeMs?: number;
+  /** Ends the waiting: the last failure is thrown. */
+  signal?: AbortSignal;
+  /** Told each failure that is retried, and the delay before the next attempt. */
+  onRetry?: (message: string, delayMs: number) => void;
+}
+
+/**
+ * What `ask` gets from the node the sentinels of `url` name (`node`: the one they named already; the
+ * master, or with readFrom a replica). While that node cannot be reached (dead, and not yet failed over)
+ * the sentinels are asked again after each delay, as a Sentinel source's link does. Resolves with the
+ * answer and the node asked.
+ */
+export async function askSentinelNode<T>(url: string, node: string, ask: (node: string) => Promise<T>, retry: SentinelRetry = {}): Promise<{ node: string; answer: T }> {
+  const { tls, timeoutMs, readFrom = 'master', initialDelayMs = 100, maxDelayMs = 5000, maxRetryTimeMs = Infinity, signal, onRetry } = retry;
+  const since = Date.now();
+  for (let delay = initialDelayMs; ; delay = Math.min(delay * 2, maxDelayMs)) {
+    try {
+      return { node, answer: await ask(node) };
+    } catch (err) {
+      if (!(err instanceof ConnectionError && err.retryable) || signal?.aborted || Date.now() - since + delay > maxRetryTimeMs) throw err;
+      onRetry?.(err.message, delay);
+      await sleep(delay, signal ?? new AbortController().signal);
+      if (signal?.aborted) throw err;
+      node = await sentinelNode(url, readFrom, undefined, tls, timeoutMs);
+    }
+  }
 }

@@ -38,3 +38,15 @@ export async function readNatsStream(url: string, stream: string): Promise<Strea
     await nc.close();
   }
 }
+
+/** How many messages `stream` holds now. */
+export async function natsStreamLength(url: string, stream: string): Promise<number> {
+  const nc = await connect({ servers: url.replace(/^nats:\/\//, ''), reconnect: false, timeout: 3000 });
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+  } catch {
+    return 0; // not created yet
+  } finally {
+    await nc.close();
+  }
+}

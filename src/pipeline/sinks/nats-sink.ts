@@ -24,18 +24,27 @@
 // successor, anchored on L's sequence. This does not depend on the duplicate window: after an outage longer
 // than the window (2 minutes by default) the server would store a repeat, but we never send it. L is also
 // looked for in the first batch written after connect (a publisher that restarted and sends again from its
-// checkpoint). Left over: a restarted publisher (a new sink, which remembers nothing) whose checkpoint lies
-// more than one batch before L, restarted more than the duplicate window after the crash, publishes the
-// messages between its checkpoint and L again, in order, after L: the at-least-once repeats sink.ts allows
-// (consumers drop repeats by id); the order of first occurrences still holds. Another writer on the
-// stream's subjects makes our next publish fail (retryable); after connect() ours continue after its messages.
+// checkpoint); of the messages before it there, only those of its replication stream (the replid that
+// begins an id) are known to be stored. Left over: a restarted publisher (a new sink, which remembers
+// nothing) whose checkpoint lies more than one batch before L, restarted more than the duplicate window
+// after the crash, publishes the messages between its checkpoint and L again, in order, after L: the
+// at-least-once repeats sink.ts allows (consumers drop repeats by id); the order of first occurrences
+// still holds. Another writer on the stream's subjects makes our next publish fail (retryable); after
+// connect() ours continue after its messages.
+// ONE AT A TIME AFTER CONNECT. What is sent after connect() may be in the stream already, and not only as
+// a prefix of what is sent: a restarted publisher of a Redis Cluster's shards reads their events in
+// another interleaving than the first time, so a message the stream holds can come after one it does
+// not. A duplicate is acknowledged without being stored, and a message chained to it (expected last msg
+// id) would fail every time it is sent again. So after connect() the messages go one at a time, each
+// expecting the stream's last sequence as the acks move it (a duplicate's does not), until a batch is
+// stored whole with no duplicate; then they are pipelined and chained again, from the last one stored.
 // ERRORS. A publish error rejects the batch with a retryable SinkError (and every later batch: the chain makes
 // their messages fail too); the publisher closes, reconnects and sends again as above. Never retryable: a
 // message larger than the server's max_payload (or the stream's max_msg_size), an authorization violation,
 // JetStream not enabled, a stream that does not capture our subjects, a bad URL or template.
 import { connect, headers as natsHeaders, type MsgHdrs, type MsgHdrsImpl, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import {
-  jetstream, jetstreamManager, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager, type StreamInfo,
+  jetstream, jetstreamManager, JetStreamApiError, StorageType, type JetStreamClient, type JetStreamManager, type PubAck, type StreamInfo,
 } from '@nats-io/jetstream';
 import { SinkError, type Sink, type SinkBatch, type SinkMessage } from '../sink.js';
 import { compileTemplate, type RouteTemplate } from '../route-template.js';
@@ -235,6 +244,12 @@ class NatsSink implements Sink {
   private resync: Resync | null = null;
   /** The id of the last message sent (what the next one expects as the stream's last). */
   private previousId: string | null = null;
+  /** Since connect(), messages go one at a time (ONE AT A TIME AFTER CONNECT above) until a batch is stored whole. */
+  private serialMode = false;
+  /** The batches sent one message at a time since connect(), in order: the last one's sending, and how many wait. */
+  private serial: { sending: Promise<void>; queued: number } = { sending: Promise.resolve(), queued: 0 };
+  /** The stream's last sequence: as connect() read it, then moved by what is stored while serialMode. */
+  private lastSeq = 0;
   /** The id of the last message of the last batch confirmed (to tell another writer's message). */
   private lastConfirmedId: string | null = null;
 
@@ -370,6 +385,9 @@ class NatsSink implements Sink {
     }
     this.unconfirmed = [];
     this.previousId = null;
+    this.lastSeq = lastSeq;
+    this.serialMode = true;
+    this.serial = { sending: Promise.resolve(), queued: 0 };
     this.js = jetstream(nc, { timeout: ACK_TIMEOUT_MS });
   }
 
@@ -424,9 +442,13 @@ class NatsSink implements Sink {
           this.resync = null;
         }
       }
-      if (sends.length > 0) this.previousId = sends[sends.length - 1]!.message.id;
       record.remaining = sends.length;
       if (sends.length === 0) this.settle();
+      if (this.serialMode || this.serial.queued > 0) {
+        this.sendSerially(record, sends);
+        return;
+      }
+      if (sends.length > 0) this.previousId = sends[sends.length - 1]!.message.id;
       const js = this.js;
       for (const p of sends) {
         js.publish(p.subject, p.message.body, { msgID: p.message.id, expect: p.expect, headers: p.headers, timeout: ACK_TIMEOUT_MS })
@@ -436,23 +458,82 @@ class NatsSink implements Sink {
   }
 
   /**
+   * Sends a batch's messages one at a time after the batches queued before it, each expecting the stream's
+   * last sequence as the acks have moved it; a batch stored whole with no duplicate ends serialMode.
+   */
+  private sendSerially(record: PendingBatch, sends: Planned[]): void {
+    const js = this.js!;
+    const serial = this.serial;
+    serial.queued++;
+    serial.sending = serial.sending.then(async () => {
+      let duplicates = 0;
+      let left = false;
+      // Done with this batch (before its confirmation: a write that lets in is sent as the mode then says).
+      const leave = () => {
+        if (left) return;
+        left = true;
+        serial.queued--;
+        if (this.serial === serial && !record.error && sends.length > 0 && duplicates === 0) this.serialMode = false;
+      };
+      try {
+        for (let i = 0; i < sends.length; i++) {
+          const p = sends[i]!;
+          // A later connect() replaced this chain; or the batch failed (and so did every later one).
+          if (this.serial !== serial || record.error) return;
+          p.headers.delete('Nats-Expected-Last-Msg-Id');
+          p.expect = { lastSequence: this.lastSeq };
+          let ack: PubAck;
+          try {
+            ack = await js.publish(p.subject, p.message.body, { msgID: p.message.id, expect: p.expect, headers: p.headers, timeout: ACK_TIMEOUT_MS });
+          } catch (err) {
+            this.publishFailed(record, p.message, err);
+            return;
+          }
+          if (this.serial !== serial) return;
+          if (ack.duplicate) {
+            duplicates++;
+          } else {
+            this.lastSeq = ack.seq;
+            this.previousId = p.message.id;
+          }
+          if (i === sends.length - 1) leave();
+          this.acked(record);
+        }
+      } finally {
+        leave();
+      }
+    });
+  }
+
+  /**
    * Which messages to send, each with what the stream must end with, and which to confirm unsent: while
-   * resyncing (nothing sent since connect), those known to be stored, and those up to the stream's last
-   * message when it is in this batch.
+   * resyncing (nothing sent since connect), those known to be stored, and those of the stream's last
+   * message's replication stream up to it when it is in this batch.
    */
   private plan(messages: SinkMessage[]): { skipped: string[]; sends: Planned[] } {
     const skipped: string[] = [];
     let i = 0;
     const resync = this.resync;
+    let toSend = messages;
     if (resync) {
       for (; i < messages.length && resync.stored.has(messages[i]!.id); i++) skipped.push(messages[i]!.id);
       const at = resync.lastId === null ? -1 : messages.findIndex((m, j) => j >= i && m.id === resync.lastId);
-      for (; i <= at; i++) skipped.push(messages[i]!.id);
+      // Up to the stream's last message, those of its replication stream are stored (each stream's messages
+      // are in the stream in their order); another's may not be: a cluster's shards, read again after a
+      // restart, interleave another way. Those are sent (one the stream holds is acknowledged as a duplicate).
+      const last = streamOf(resync.lastId ?? '');
+      toSend = [];
+      for (; i <= at; i++) {
+        if (streamOf(messages[i]!.id) === last) skipped.push(messages[i]!.id);
+        else toSend.push(messages[i]!);
+      }
+      toSend.push(...messages.slice(i));
+      i = 0;
     }
     const sends: Planned[] = [];
     let previous = this.previousId;
-    for (; i < messages.length; i++) {
-      const message = messages[i]!;
+    for (; i < toSend.length; i++) {
+      const message = toSend[i]!;
       const headers = natsHeaders();
       headers.set('Content-Type', 'application/json');
       headers.set('Redistap-Class', message.route.class);
@@ -554,6 +635,11 @@ class NatsSink implements Sink {
       // never rejects
     }
   }
+}
+
+/** The replication stream a message's id names: publish's ids begin with its replid (`<replid>-<offset>-<seq>...`). */
+function streamOf(id: string): string {
+  return id.slice(0, id.indexOf('-') + 1);
 }
 
 function isAuthorization(err: unknown): boolean {
