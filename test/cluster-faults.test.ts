@@ -17,7 +17,7 @@ import { ClusterWriter } from './helpers/cluster-writer.js';
 import { canonicalDump } from './helpers/keyspace.js';
 import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
-import { readEventStream, rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
+import { readEventStream, rebuildPerShard, type ChangeEventJson } from './helpers/event-consumer.js';
 import { haveNats, startNats } from './helpers/brokers.js';
 import { natsStreamLength, readNatsStream } from './helpers/nats-stream.js';
 import { waitFor } from './helpers/sync-harness.js';
@@ -333,15 +333,8 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
     // A consumer per shard, each into a fresh server: the slow shard's from its second snapshot (the first
     // cut short, dropped by its full-sync-start), the others' from their first; together the cluster's keyspace.
-    const rebuilt: string[] = [];
-    for (const id of masters.keys()) {
-      const into = await stream();
-      const c = await RedisClient.connect(into.port);
-      const stats = await rebuild(c, all.filter((e) => e.shard === id));
-      c.close();
-      expect(stats.fullSyncs, id).toBe(id === slow.id ? 2 : 1);
-      rebuilt.push(...canonicalDump(into.port));
-    }
+    const { keyspace: rebuilt, stats } = await rebuildPerShard(all, masters.keys(), stream);
+    for (const id of masters.keys()) expect(stats.get(id)!.fullSyncs, id).toBe(id === slow.id ? 2 : 1);
     reader.close();
     expect(rebuilt.sort()).toEqual((await cluster.masters()).flatMap((port) => canonicalDump(port)).sort());
   }, 120_000);

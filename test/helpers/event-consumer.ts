@@ -16,7 +16,8 @@
 import { RespCommandWriter } from '../../src/convert/resp-commands.js';
 import { byteTextBytes, type ByteText } from '../../src/rdb/canonical-json.js';
 import type { RdbEntry, StreamGroup } from '../../src/rdb/entry.js';
-import { isError, type RedisClient, type Reply } from './redis-server.js';
+import { canonicalDump } from './keyspace.js';
+import { isError, RedisClient, type Reply } from './redis-server.js';
 
 /** A change event as JSON.parse gives it (only the members the consumer reads are typed). */
 export interface ChangeEventJson {
@@ -312,4 +313,26 @@ export async function readEventStream(client: RedisClient, stream: string): Prom
     start = `(${entries[entries.length - 1]![0].toString()}`;
   }
   return { events, ids };
+}
+
+/**
+ * A consumer per shard of a cluster: each shard's events applied into a fresh server of its own (`server`
+ * starts one). Returns every key they hold together (the canonical dumper's lines, sorted), and what each
+ * consumer did.
+ */
+export async function rebuildPerShard(events: ChangeEventJson[], shards: Iterable<string>, server: () => Promise<{ port: number }>):
+  Promise<{ keyspace: string[]; stats: Map<string, ConsumerStats> }> {
+  const keyspace: string[] = [];
+  const stats = new Map<string, ConsumerStats>();
+  for (const shard of shards) {
+    const into = await server();
+    const client = await RedisClient.connect(into.port);
+    try {
+      stats.set(shard, await rebuild(client, events.filter((e) => e.shard === shard)));
+    } finally {
+      client.close();
+    }
+    keyspace.push(...canonicalDump(into.port));
+  }
+  return { keyspace: keyspace.sort(), stats };
 }
