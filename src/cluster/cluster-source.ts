@@ -39,7 +39,12 @@ interface FollowedShard {
   /** Its master's URL, as the last topology read showed it. */
   master: string;
   replica?: Replica;
+  /** Topology reads in a row that showed none of its nodes (removed from the cluster at the second). */
+  absentReads: number;
 }
+
+/** Topology reads in a row without any node of a shard before it is taken as removed (one node may not know all yet). */
+const READS_TO_REMOVE = 2;
 
 /** The replication histories a node answers to: its replid, and its former master's up to where it took over. */
 interface Histories {
@@ -66,9 +71,12 @@ export class ClusterSource implements Source {
     signal: this.abort.signal,
   });
 
-  /** `onShards`: told the shards found, each with its checkpoint, before any of their events. */
+  /**
+   * `onShards`: told the shards found, each with its checkpoint, before any of their events;
+   * `onRemoved`: a shard no longer followed, none of its nodes being in the cluster any more.
+   */
   constructor(private readonly options: ShardReplicaOptions, private readonly readFrom: ReadFrom, private readonly from: Position | null,
-    private readonly onShards: (shards: ShardStart[]) => void = () => undefined) {}
+    private readonly onShards: (shards: ShardStart[]) => void = () => undefined, private readonly onRemoved: (shard: ShardRef) => void = () => undefined) {}
 
   get backlog(): ReplicaBacklog {
     let queuedBytes = 0;
@@ -130,6 +138,25 @@ export class ClusterSource implements Source {
     return seen instanceof Promise ? seen.then((e) => this.handle(e, shard)) : this.handle(seen, shard);
   }
 
+  /**
+   * Stops following the shards none of whose nodes the cluster lists any more, read after read (removed
+   * with redis-cli --cluster del-node once their slots moved away; a dead node stays listed until then):
+   * their link would retry a node that is gone until --max-retry-time, ending the source.
+   */
+  private dropRemoved(topology: ClusterTopology): void {
+    const listed = new Set(topology.shards.flatMap((s) => membersOf(s)));
+    for (const shard of this.followed) {
+      if (shard.absentReads >= READS_TO_REMOVE) continue;
+      if (shard.members.some((id) => listed.has(id))) {
+        shard.absentReads = 0;
+        continue;
+      }
+      if (++shard.absentReads < READS_TO_REMOVE) continue;
+      this.onRemoved(shard.ref);
+      shard.replica?.stop();
+    }
+  }
+
   /** A connection to the master of a followed shard, as the last topology read named it. */
   private async connectToMaster(shard: string): Promise<RedisConnection | null> {
     const followed = this.followed.find((f) => f.ref.id === shard);
@@ -143,7 +170,9 @@ export class ClusterSource implements Source {
     if (this.refreshing || this.stopped) return;
     this.refreshing = true;
     try {
-      const added = await this.discover(await this.readTopologyFromAny(), true);
+      const topology = await this.readTopologyFromAny();
+      this.dropRemoved(topology);
+      const added = await this.discover(topology, true);
       if (added.length > 0 && !this.stopped) this.follow(added);
     } catch {
       // No node answers now: the next refresh, or a link's failure, reads it again.
@@ -243,7 +272,7 @@ export class ClusterSource implements Source {
       const histories = await this.historiesOf([node, shard.master, ...shard.replicas].map((n) => urlOfNode(url, n)));
       const checkpoint = saved.find((cp) => cp.replid === histories.replid || cp.replid === histories.replid2) ?? null;
       shards.push({ ref: { id: shard.master.id, slots: shard.slots, node: `${node.host}:${node.port}` }, url: nodeUrl, checkpoint,
-        members: membersOf(shard), master: urlOfNode(url, shard.master) });
+        members: membersOf(shard), master: urlOfNode(url, shard.master), absentReads: 0 });
     }
     this.migrations.noteOwners(topology);
     return shards;

@@ -319,7 +319,8 @@ export class Pipeline<M> {
     if (!this.clustered) this.positions.set('', isClusterPosition(from) ? null : from);
     this.confirmedPosition = this.savedPosition = from ?? undefined;
     if (from) this.confirmedAt(from);
-    this.source = openSource({ ...this.options.source, url: this.sourceUrl, sentinel: this.sentinel, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name, (shards) => this.startShards(shards));
+    this.source = openSource({ ...this.options.source, url: this.sourceUrl, sentinel: this.sentinel, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name,
+      (shards) => this.startShards(shards), (shard) => this.removeShard(shard));
     if (this.abort.signal.aborted) this.source.stop();
     await this.source.run((event, shard) => this.handle(event, shard));
   }
@@ -330,6 +331,19 @@ export class Pipeline<M> {
       this.positions.set(shard.id, from);
       this.shardsStarting.add(shard.id);
     }
+  }
+
+  /**
+   * A cluster's shard no longer followed (every node of it removed): it has no place in the position from
+   * the next batch on (a checkpoint of it kept meanwhile matches no shard at a restart), nor in the status.
+   */
+  private removeShard(shard: ShardRef): void {
+    this.positions.delete(shard.id);
+    this.snapshots.delete(shard.id);
+    this.shardsStarting.delete(shard.id);
+    this.linksDown.delete(shard.id);
+    if (this.linksDown.size === 0) this.status.source = 'up';
+    this.warn(`the shard of ${shard.node} (slots ${slotRanges(shard.slots)}) is no longer in the cluster (none of its nodes is listed): no longer followed`);
   }
 
   /** Every stream is streaming: none inside a snapshot, no shard of a cluster still starting. */

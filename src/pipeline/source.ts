@@ -90,11 +90,13 @@ export type ReadFrom = 'master' | 'replica' | 'prefer-replica';
 
 /**
  * The source `options` describe, continuing from `from` (`where` names what held it, for a refusal);
- * `onShards`: a cluster's shards, once found, before their events.
+ * `onShards`: a cluster's shards, once found, before their events; `onRemoved`: a shard no longer followed
+ * (removed from the cluster).
  */
-export function openSource(options: SourceOptions, from: Position | null, where: string, onShards: (shards: ShardStart[]) => void): Source {
+export function openSource(options: SourceOptions, from: Position | null, where: string, onShards: (shards: ShardStart[]) => void,
+  onRemoved: (shard: ShardRef) => void): Source {
   const { cluster, readFrom = 'master', sentinel, ...replica } = options;
-  if (cluster) return new ClusterSource(replica, readFrom, from, onShards);
+  if (cluster) return new ClusterSource(replica, readFrom, from, onShards, onRemoved);
   const checkpoint = singleCheckpoint(from, where);
   if (sentinel) return new SentinelSource(replica, sentinel, checkpoint, readFrom);
   return new Replica({ ...replica, checkpoint });
