@@ -26,7 +26,8 @@ import { ConnectionError, RedisConnection } from './connection.js';
 import { KeyRoute, type KeyRouteOptions } from './key-route.js';
 import { SyncError } from './sync-error.js';
 import { SyncStage } from './sync-stage.js';
-import { defaultStateKey, isStateKey, type StoredRoute } from './sync-state.js';
+import { defaultStateKey, encodeState, isStateKey, type StoredRoute, type SyncState } from './sync-state.js';
+import type { BufferedArg } from '../resp/command-buffer.js';
 import { sizeOf, type TargetMessage } from './target-message.js';
 import { TargetSink } from './target-sink.js';
 import { TargetLease } from './target-lease.js';
@@ -395,6 +396,12 @@ export class Sync {
     Object.assign(this.status.applied, positionSummary(position));
     this.status.applied.commands += commands;
     this.status.applied.transactions += transactions;
+  }
+
+  /** SET of the state key: where the sync stands (written inside a fenced block). */
+  stateCommand(position: Position | null, state: SyncState['state']): BufferedArg[] {
+    const value: SyncState = { position, state, source: this.sourceName, writtenMs: Date.now(), route: this.storedRoute };
+    return ['SET', this.stateKey, encodeState(value)];
   }
 
   private emitStatus(): void {
