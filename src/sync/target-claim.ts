@@ -22,8 +22,7 @@ export interface OwnedKeys {
  * or a first start finds keys where it would write. `clustered`: the source is a cluster.
  */
 export async function continuesFrom(sync: Sync, stored: SyncState | null, clustered: boolean, keys: OwnedKeys): Promise<boolean> {
-  if (stored && await sameRoute(sync, stored, keys) && await sameKindOfSource(sync, stored, clustered, keys)) return true;
-  return false;
+  return stored !== null && await sameRoute(sync, stored, keys) && await sameKindOfSource(sync, stored, clustered, keys);
 }
 
 /** First start on this target: where the sync writes must be empty, unless --resync allows deleting it. */
