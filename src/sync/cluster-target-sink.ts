@@ -320,6 +320,8 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     switch (step.kind) {
       case 'copy-start': {
         // The state says copying first: a restart before the copy ends copies again (what is here is stale).
+        // No floor moves until the copy ends (none of before the copy may be written over it).
+        this.applied = null;
         await this.writeFloor({ replid: step.replid, offset: step.offset, db: 0 }, 'copying');
         await this.deleteOwnedKeys(sync.route);
         await this.deleteSlotPositions();
