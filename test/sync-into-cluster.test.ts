@@ -4,11 +4,10 @@
 // and DEL and MSET over several slots, go on during and after the copy; the cluster's keyspace (its
 // masters' canonical dumps, the sync's own keys aside) must equal the source's. A restart, a target
 // master SIGKILLed (its replica promoted), and redistap itself SIGKILLed continue without a new copy.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { SyncEvent } from '../src/sync/sync.js';
 import { cli, type CliProcess } from './helpers/cli-process.js';
-import { ClusterWriter } from './helpers/cluster-writer.js';
-import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
+import { clusterSuite } from './helpers/cluster-suite.js';
 import { haveRedisServer, RedisClient, type RedisServer } from './helpers/redis-server.js';
 import { client, later, server, startSync, stopAll, syncedKeyspace, url, waitFor } from './helpers/sync-harness.js';
 
@@ -41,25 +40,14 @@ async function round(c: RedisClient, r: number): Promise<void> {
 }
 
 describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
-  let cluster: RedisCluster;
-  let writer: ClusterWriter;
-
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
-  }, 60_000);
-
-  afterAll(async () => {
-    writer?.close();
-    await cluster?.stop();
-  });
+  const suite = clusterSuite();
 
   afterEach(async () => {
     // Each test starts on an empty cluster (the sync's own keys too).
-    for (const port of await cluster.masters()) await (await writer.client(port))!.ok('FLUSHALL');
+    for (const port of await suite.cluster.masters()) await (await suite.writer.client(port))!.ok('FLUSHALL');
   });
 
-  const clusterKeyspace = async () => (await cluster.keyspace()).filter((l) => !l.includes('"key":"redistap:'));
+  const clusterKeyspace = async () => (await suite.cluster.keyspace()).filter((l) => !l.includes('"key":"redistap:'));
   const copies = (events: SyncEvent[]) => events.filter((e) => e.type === 'phase' && e.phase === 'copying').length;
   const alive = (n: RedisServer) => n.process.exitCode === null && n.process.signalCode === null;
 
@@ -68,7 +56,7 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     const c = await client(source);
     const marker = `m${Date.now()}`;
     await c.ok('SET', 'c:marker', marker);
-    await waitFor('the cluster to catch up', async () => String(await writer.call('GET', 'c:marker')) === marker, 60_000);
+    await waitFor('the cluster to catch up', async () => String(await suite.writer.call('GET', 'c:marker')) === marker, 60_000);
     const expected = syncedKeyspace(source.port).sort();
     expect(expected.length).toBeGreaterThan(50);
     expect(await clusterKeyspace()).toEqual(expected);
@@ -85,7 +73,7 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     for (let r = 0; r < 30; r++) await round(c, r);
     // The copy is slow (each key saved 2 ms late): writes come while it runs.
     await c.ok('CONFIG', 'SET', 'rdb-key-save-delay', '2000');
-    const first = startSync(source, cluster.nodes[0]!, { dbs: [0] });
+    const first = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
     let r = 30;
     while (first.sync.status.phase !== 'streaming' && first.sync.status.phase !== 'failed') await round(c, r++);
     await streaming(first);
@@ -94,12 +82,12 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     await expectClusterEqualsSource(source);
     expect(copies(first.events)).toBe(1);
     // A DEL of keys of several slots reached every slot's master.
-    expect(await writer.call('EXISTS', 'c:plain:33')).toBe(0);
+    expect(await suite.writer.call('EXISTS', 'c:plain:33')).toBe(0);
 
     first.sync.stop();
     await first.sync.done;
     for (const end = r + 20; r < end; r++) await round(c, r);
-    const second = startSync(source, cluster.nodes[0]!, { dbs: [0] });
+    const second = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
     await streaming(second);
     for (const end = r + 20; r < end; r++) await round(c, r);
     await expectClusterEqualsSource(source);
@@ -110,19 +98,19 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     const source = await server();
     const c = await client(source);
     for (let r = 0; r < 5; r++) await round(c, r);
-    const anyDb = startSync(source, cluster.nodes[0]!);
+    const anyDb = startSync(source, suite.cluster.nodes[0]!);
     await expect(anyDb.sync.done).rejects.toThrow(/database 0 only.*pass --db 0, or --db-map N:0/);
 
-    const first = startSync(source, cluster.nodes[0]!, { dbs: [0] });
+    const first = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
     await streaming(first);
-    const second = startSync(source, cluster.nodes[1]!, { dbs: [0] });
+    const second = startSync(source, suite.cluster.nodes[1]!, { dbs: [0] });
     await expect(second.sync.done).rejects.toThrow(/another sync holds this target \(pid \d+/);
     first.sync.stop();
     await first.sync.done;
 
     const other = await server();
     await (await client(other)).ok('SET', 'c:plain:1', 'x');
-    const fresh = startSync(other, cluster.nodes[0]!, { dbs: [0] });
+    const fresh = startSync(other, suite.cluster.nodes[0]!, { dbs: [0] });
     await expect(fresh.sync.done).rejects.toThrow(/already holds keys where this sync would write/);
   }, 120_000);
 
@@ -133,7 +121,7 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     const phases = (run: CliProcess) => run.lines.map((l) => JSON.parse(l) as { type: string; phase?: string })
       .filter((e) => e.type === 'phase').map((e) => e.phase);
     const start = () => {
-      const run = cli(['sync', url(source), url(cluster.nodes[0]!), '--db', '0', '--json']);
+      const run = cli(['sync', url(source), url(suite.cluster.nodes[0]!), '--db', '0', '--json']);
       later({ stop: () => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); } });
       return run;
     };
@@ -143,7 +131,7 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     let r = 20;
     let stop = false;
     const writes = (async () => { while (!stop) await round(c, r++); })();
-    await waitFor('writes applied', async () => Number(await writer.call('GET', 'c:tx:count')) >= 40, 60_000);
+    await waitFor('writes applied', async () => Number(await suite.writer.call('GET', 'c:tx:count')) >= 40, 60_000);
     first.child.kill('SIGKILL');
     await first.exit;
     stop = true;
@@ -162,17 +150,17 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     const source = await server();
     const c = await client(source);
     for (let r = 0; r < 20; r++) await round(c, r);
-    const s = startSync(source, cluster.nodes[0]!, { dbs: [0] });
+    const s = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
     await streaming(s);
     let r = 20;
     for (const end = r + 20; r < end; r++) await round(c, r);
     // Caught up and idle first: what a killed master acknowledged and had not yet replicated would be lost by Redis itself.
     await expectClusterEqualsSource(source);
-    const masters = await cluster.masters();
-    const victim = cluster.nodes.find((n) => n.port !== cluster.nodes[0]!.port && masters.includes(n.port))!;
+    const masters = await suite.cluster.masters();
+    const victim = suite.cluster.nodes.find((n) => n.port !== suite.cluster.nodes[0]!.port && masters.includes(n.port))!;
     victim.process.kill('SIGKILL');
     await waitFor('a replica promoted in the killed master\'s place', async () =>
-      (await cluster.masters().catch(() => [])).filter((p) => p !== victim.port).length === 3, 60_000);
+      (await suite.cluster.masters().catch(() => [])).filter((p) => p !== victim.port).length === 3, 60_000);
     for (const end = r + 30; r < end; r++) await round(c, r);
     await expectClusterEqualsSource(source);
     expect(s.sync.status.restarts).toBeGreaterThan(0);

@@ -20,6 +20,7 @@ import { checkBlock, originsOf, type Origin } from './block-replies.js';
 import { ConnectionError, RedisConnection } from './connection.js';
 import { fencedBlock, TargetLost } from './fenced-block.js';
 import type { KeyRoute } from './key-route.js';
+import { SinkOrder } from './sink-order.js';
 import { SlotFence } from './slot-fence.js';
 import { decodeState, type SyncState } from './sync-state.js';
 import { SyncError } from './sync-error.js';
@@ -52,11 +53,8 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   private floorTimer: ReturnType<typeof setInterval> | null = null;
   /** The URL of the master holding the lease (release opens a connection of its own). */
   private homeUrl: string | null = null;
-  /** The last step while it runs: commands sent after it wait for it. */
-  private sequential: Promise<void> | null = null;
-  /** Settles once every batch written so far has (each slot's blocks go to another master: no one connection orders them). */
-  private settled: Promise<void> = Promise.resolve();
-  private failure: unknown = null;
+  /** Steps after everything before them (on every master), and a failure failing everything after it. */
+  private readonly order = new SinkOrder();
   private onFailure: (error: unknown) => void = () => undefined;
 
   constructor(private readonly sync: Sync, private readonly lease: TargetLease, private readonly url: string,
@@ -101,26 +99,12 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
 
   write(batch: SinkBatch<TargetMessage>): Promise<void> {
     const first = batch.messages[0];
-    let done: Promise<void>;
-    if (!first || first.kind === 'commands') {
-      const send = () => this.sendCommands(batch);
-      done = this.sequential ? this.sequential.then(send) : send();
-    } else {
-      const step = this.settled.then(() => this.runStep(first as TargetStep, batch.position));
-      const sequential: Promise<void> = step.finally(() => {
-        if (this.sequential === sequential) this.sequential = null;
-      });
-      this.sequential = sequential;
-      done = sequential;
-    }
     const position = batch.position;
-    this.settled = Promise.all([this.settled, done]).then(() => {
+    const applied = () => {
       if (position) this.applied = position;
-    }, () => undefined);
-    return done.catch((err: unknown) => {
-      this.failure ??= err;
-      throw err;
-    });
+    };
+    if (!first || first.kind === 'commands') return this.order.run(false, () => this.sendCommands(batch), applied);
+    return this.order.run(true, () => this.runStep(first as TargetStep, position), applied);
   }
 
   /** Writes the floor where the writes stand (a restart reads fewer again), then closes the connections. */
@@ -128,7 +112,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     if (this.renewal) clearInterval(this.renewal);
     if (this.floorTimer) clearInterval(this.floorTimer);
     this.renewal = this.floorTimer = null;
-    if (!this.failure && !this.sequential) await this.moveFloor();
+    if (!this.order.failure && !this.order.stepRunning) await this.moveFloor();
     for (const master of this.masters) master.close();
     this.masters = [];
   }
@@ -239,7 +223,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
 
   /** A batch: each slot's messages (those not applied before, by the slot's position) as one fenced block. */
   private async sendCommands(batch: SinkBatch<TargetMessage>): Promise<void> {
-    if (this.failure) throw this.failure;
+    if (this.order.failure) throw this.order.failure;
     const bySlot = new Map<number, TargetCommands[]>();
     let writes = 0;
     for (const message of batch.messages as TargetCommands[]) {
@@ -302,7 +286,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
    */
   private async moveFloor(): Promise<void> {
     const applied = this.applied;
-    if (!applied || applied === this.floorWritten || this.sequential || this.failure) return;
+    if (!applied || applied === this.floorWritten || this.order.stepRunning || this.order.failure) return;
     await this.writeFloor(applied).catch((err: unknown) => this.fail(err));
   }
 
@@ -315,7 +299,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   // ------------------------------------------------------------------ steps
 
   private async runStep(step: TargetStep, position: Position | null): Promise<void> {
-    if (this.failure) throw this.failure;
+    if (this.order.failure) throw this.order.failure;
     const sync = this.sync;
     switch (step.kind) {
       case 'copy-start': {
@@ -372,7 +356,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   }
 
   private fail(error: unknown): void {
-    this.failure ??= error;
+    this.order.failure ??= error;
     this.onFailure(error);
   }
 }

@@ -23,6 +23,7 @@ import { leaseStep, scanKeys } from './target-keys.js';
 import type { SlotRanges, TargetCommands, TargetMessage, TargetStep } from './target-message.js';
 import { SyncError } from './sync-error.js';
 import { checkBlock, originsOf, type Origin } from './block-replies.js';
+import { SinkOrder } from './sink-order.js';
 import type { Sync } from './sync.js';
 
 /** Pieces of a block sent as they are, at most; beyond, they are joined first. */
@@ -43,12 +44,8 @@ export class TargetSink implements Sink<TargetMessage> {
   private renewal: ReturnType<typeof setInterval> | null = null;
   /** The copy under way through the target's replication link (copy: 'replication'). */
   private replicationCopy: ReplicationCopy | null = null;
-  /** The last step (or snapshot bytes) while it runs: commands sent after it wait for it. */
-  private sequential: Promise<void> | null = null;
-  /** Everything written so far has completed once this settles. */
-  private last: Promise<unknown> = Promise.resolve();
-  /** A write failed: every later one fails with it (nothing may be applied after a gap). */
-  private failure: unknown = null;
+  /** Steps after everything before them, and a failure failing everything after it. */
+  private readonly order = new SinkOrder();
   private onFailure: (error: unknown) => void = () => undefined;
 
   constructor(private readonly sync: Sync, private readonly target: RedisConnection, private readonly copiesByReplication: boolean) {}
@@ -85,23 +82,8 @@ export class TargetSink implements Sink<TargetMessage> {
 
   write(batch: SinkBatch<TargetMessage>): Promise<void> {
     const first = batch.messages[0];
-    let done: Promise<void>;
-    if (first?.kind === 'commands' || !first) {
-      const send = () => this.sendCommands(batch);
-      done = this.sequential ? this.sequential.then(send) : send();
-    } else {
-      const step = this.last.then(() => (first.kind === 'rdb' ? this.forward(batch) : this.runStep(first, batch.position)));
-      const sequential: Promise<void> = step.finally(() => {
-        if (this.sequential === sequential) this.sequential = null;
-      });
-      this.sequential = sequential;
-      done = sequential;
-    }
-    this.last = done.catch(() => undefined);
-    return done.catch((err: unknown) => {
-      this.failure ??= err;
-      throw err;
-    });
+    if (!first || first.kind === 'commands') return this.order.run(false, () => this.sendCommands(batch));
+    return this.order.run(true, () => (first.kind === 'rdb' ? this.forward(batch) : this.runStep(first, batch.position)));
   }
 
   /** Stops renewing the lease, and gives up a copy through the replication link (the target must not stay our replica). */
@@ -121,7 +103,7 @@ export class TargetSink implements Sink<TargetMessage> {
 
   /** The batch's commands as one fenced block, with the position at its end (none inside a copy). */
   private sendCommands(batch: SinkBatch<TargetMessage>): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.order.failure) return Promise.reject(this.order.failure);
     const startDb = this.firstDb(batch.messages as TargetCommands[]);
     const parts: Uint8Array[] = [];
     const origins: Origin[] = [];
@@ -180,7 +162,7 @@ export class TargetSink implements Sink<TargetMessage> {
 
   /** `position`: where the source stands at the step (from a cluster: the shards outside a copy). */
   private async runStep(step: TargetStep, position: Position | null): Promise<void> {
-    if (this.failure) throw this.failure;
+    if (this.order.failure) throw this.order.failure;
     switch (step.kind) {
       case 'copy-start': return step.shard ? this.startShardCopy(step.shard, position!) : this.startCopy(step.replid, step.offset);
       case 'copy-end': return step.shard ? this.endShardCopy(step.shard, position!) : this.endCopy(step.replid, step.offset);
@@ -207,7 +189,7 @@ export class TargetSink implements Sink<TargetMessage> {
 
   private async forward(batch: SinkBatch<TargetMessage>): Promise<void> {
     for (const message of batch.messages) {
-      if (this.failure) throw this.failure;
+      if (this.order.failure) throw this.order.failure;
       if (message.kind === 'rdb') await this.replicationCopy!.forward(message.bytes);
     }
   }
@@ -297,7 +279,7 @@ export class TargetSink implements Sink<TargetMessage> {
   }
 
   private fail(error: unknown): void {
-    this.failure ??= error;
+    this.order.failure ??= error;
     this.onFailure(error);
   }
 
