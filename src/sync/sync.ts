@@ -16,7 +16,7 @@ import { replyText } from '../resp/replies.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { isSentinelUrl, parseSentinelUrl, sentinelMaster } from '../replica/sentinel.js';
 import { describeServer, hasFunctions, loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
-import { clusterEnabled, nodeUrls, readTopology } from '../cluster/topology.js';
+import { clusterEnabled, readTopology, urlOfNode } from '../cluster/topology.js';
 import { Pipeline, PipelineError } from '../pipeline/pipeline.js';
 import type { ReadFrom } from '../pipeline/source.js';
 import { positionSummary, type Position } from '../pipeline/position.js';
@@ -140,22 +140,6 @@ function noCopyYet(): SyncStatus['copy'] {
   return { keys: 0, skipped: 0, rdbBytes: 0, rdbTotal: null, targetLoading: false };
 }
 
-/**
- * A connection to the first of `urls` that answers (the one given first, then other nodes of its cluster),
- * and its URL; fails as the first one failed when none does.
- */
-async function openFirst(urls: string[], tls: ConnectionOptions | undefined, timeoutMs: number | undefined, role: string): Promise<{ connection: RedisConnection; url: string }> {
-  let firstError: unknown = null;
-  for (const url of new Set(urls)) {
-    try {
-      return { connection: await RedisConnection.open({ endpoint: parseRedisUrl(url), tls, timeoutMs, role }), url };
-    } catch (err) {
-      firstError ??= err;
-    }
-  }
-  throw firstError;
-}
-
 /** What ended a run of the pipeline, unwrapped (the pipeline wraps what is not its own). */
 function causeOf(error: unknown): unknown {
   return error instanceof PipelineError && error.cause !== undefined ? error.cause : error;
@@ -187,13 +171,12 @@ export class Sync {
   readonly done: Promise<SyncStatus>;
   /** The source's address (null: a Sentinel URL's master, asked at each attempt). */
   private readonly source: RedisEndpoint | null;
+  private readonly targetEndpoint: RedisEndpoint;
   private readonly abort = new AbortController();
   /** The pipeline of the current attempt. */
   private pipeline: Pipeline<TargetMessage> | null = null;
   private keys: CommandKeys | null = null;
   private clusterTargetLease: TargetLease | null = null;
-  /** A cluster target's nodes, as the last attempt read them: asked when the node given does not answer. */
-  private targetNodes: string[] = [];
   /** The source's cluster nodes, as the last attempt read them: asked when the node given does not answer. */
   private clusterNodes: string[] = [];
   /** The current attempt reached both servers; some attempt ever did. */
@@ -204,7 +187,7 @@ export class Sync {
     this.options = options;
     // Behind Sentinel the source is the master the sentinels name at each attempt.
     this.source = isSentinelUrl(options.source) ? null : parseRedisUrl(options.source);
-    parseRedisUrl(options.target); // a URL that can never work fails here
+    this.targetEndpoint = parseRedisUrl(options.target);
     this.sourceName = this.source ? `${this.source.host}:${this.source.port}` : `sentinel/${parseSentinelUrl(options.source).masterName}`;
     this.stateKey = options.stateKey ?? defaultStateKey(this.sourceName);
     this.route = new KeyRoute(options, isStateKey(this.stateKey));
@@ -289,14 +272,22 @@ export class Sync {
    */
   private async openSource(timeoutMs: number | undefined): Promise<{ connection: RedisConnection; url: string }> {
     const given = this.source ? this.options.source : await sentinelMaster(this.options.source, this.options.sourceTls, timeoutMs);
-    return openFirst([given, ...this.clusterNodes], this.options.sourceTls, timeoutMs, 'source');
+    let firstError: unknown = null;
+    for (const url of new Set([given, ...this.clusterNodes])) {
+      try {
+        return { connection: await RedisConnection.open({ endpoint: parseRedisUrl(url), tls: this.options.sourceTls, timeoutMs, role: 'source' }), url };
+      } catch (err) {
+        firstError ??= err;
+      }
+    }
+    throw firstError;
   }
 
   /** The URLs of every node of the cluster `url` is a node of (none when its topology cannot be read). */
   private async nodesOf(url: string): Promise<string[]> {
     try {
       const topology = await readTopology(url, this.options.sourceTls, this.options.timeoutMs);
-      return nodeUrls(url, topology);
+      return topology.shards.flatMap((s) => [s.master, ...s.replicas]).map((node) => urlOfNode(url, node));
     } catch {
       return this.clusterNodes;
     }
@@ -345,8 +336,7 @@ export class Sync {
     } finally {
       source.close();
     }
-    // A cluster target's node given may have died (its replica promoted): any other node seen answers for it.
-    const { connection: target, url: targetUrl } = await openFirst([this.options.target, ...this.targetNodes], this.options.targetTls, timeoutMs, 'target');
+    const target = await RedisConnection.open({ endpoint: this.targetEndpoint, tls: this.options.targetTls, timeoutMs, role: 'target' });
     this.reachedBoth = this.everReachedBoth = true;
     let sink: TargetSink | ClusterTargetSink | null = null;
     let ended: unknown = null;
@@ -366,7 +356,7 @@ export class Sync {
       const maxBulkBytes = await maxBulkBytesOf(target);
       const stage = new SyncStage(this, targetFormat, this.keys, maxBulkBytes, clusterTarget);
       sink = clusterTarget
-        ? new ClusterTargetSink(this, this.clusterLease(), targetUrl, this.options.targetTls, timeoutMs, (nodes) => { this.targetNodes = nodes; })
+        ? new ClusterTargetSink(this, this.clusterLease(), this.options.target, this.options.targetTls, timeoutMs)
         : new TargetSink(this, target, byReplication);
       this.pipeline = new Pipeline<TargetMessage>({
         command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
