@@ -94,12 +94,14 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     expect(copies(second.events)).toBe(0);
   }, 180_000);
 
-  it('refuses a route writing another db than 0, a second sync, and a first start on a cluster holding its keys', async () => {
+  it('refuses a route writing another db than 0, a cluster source, a second sync, and a first start on a cluster holding its keys', async () => {
     const source = await server();
     const c = await client(source);
     for (let r = 0; r < 5; r++) await round(c, r);
     const anyDb = startSync(source, suite.cluster.nodes[0]!);
     await expect(anyDb.sync.done).rejects.toThrow(/database 0 only.*pass --db 0, or --db-map N:0/);
+    const fromCluster = startSync(suite.cluster.nodes[1]!, suite.cluster.nodes[0]!, { dbs: [0] });
+    await expect(fromCluster.sync.done).rejects.toThrow(/from a Redis Cluster into a Redis Cluster is not supported yet/);
 
     const first = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
     await streaming(first);
@@ -112,6 +114,27 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     await (await client(other)).ok('SET', 'c:plain:1', 'x');
     const fresh = startSync(other, suite.cluster.nodes[0]!, { dbs: [0] });
     await expect(fresh.sync.done).rejects.toThrow(/already holds keys where this sync would write/);
+  }, 120_000);
+
+  it('a FLUSHALL on the source deletes the sync\'s keys on every master; a restart continues after it', async () => {
+    const source = await server();
+    const c = await client(source);
+    for (let r = 0; r < 20; r++) await round(c, r);
+    const first = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
+    await streaming(first);
+    let r = 20;
+    for (const end = r + 20; r < end; r++) await round(c, r);
+    await c.ok('FLUSHALL');
+    for (const end = r + 20; r < end; r++) await round(c, r);
+    await expectClusterEqualsSource(source);
+    expect(await suite.writer.call('EXISTS', 'c:plain:5')).toBe(0);
+    first.sync.stop();
+    await first.sync.done;
+    const second = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
+    await streaming(second);
+    for (const end = r + 10; r < end; r++) await round(c, r);
+    await expectClusterEqualsSource(source);
+    expect(copies(second.events)).toBe(0);
   }, 120_000);
 
   it('redistap sync killed (SIGKILL) while writes run, and started again: continues from its positions, each write once', async () => {
