@@ -5,7 +5,7 @@
 // masters' canonical dumps, the sync's own keys aside) must equal the source's. A restart, a target
 // master SIGKILLed (its replica promoted), and redistap itself SIGKILLed continue without a new copy.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SyncEvent } from '../src/sync/sync.js';
+import type { Sync, SyncEvent } from '../src/sync/sync.js';
 import { cli, type CliProcess } from './helpers/cli-process.js';
 import { clusterSuite } from './helpers/cluster-suite.js';
 import { haveRedisServer, RedisClient, type RedisServer } from './helpers/redis-server.js';
@@ -67,6 +67,22 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     expect(s.status.phase, JSON.stringify(events.slice(-8))).toBe('streaming');
   }
 
+  /**
+   * Stops a sync, writes `between` rounds from `r` on, and starts another, which must stream without a
+   * copy; then more rounds, and the keyspaces compared.
+   */
+  async function restartWithoutCopy(first: { sync: Sync }, source: RedisServer, r: number, between = 0): Promise<void> {
+    first.sync.stop();
+    await first.sync.done;
+    const c = await client(source);
+    for (const end = r + between; r < end; r++) await round(c, r);
+    const second = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
+    await streaming(second);
+    for (const end = r + 10; r < end; r++) await round(c, r);
+    await expectClusterEqualsSource(source);
+    expect(copies(second.events)).toBe(0);
+  }
+
   it('copies and applies writes of every type once, splitting those over several slots; a restart continues without a copy', async () => {
     const source = await server();
     const c = await client(source);
@@ -84,14 +100,7 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     // A DEL of keys of several slots reached every slot's master.
     expect(await suite.writer.call('EXISTS', 'c:plain:33')).toBe(0);
 
-    first.sync.stop();
-    await first.sync.done;
-    for (const end = r + 20; r < end; r++) await round(c, r);
-    const second = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
-    await streaming(second);
-    for (const end = r + 20; r < end; r++) await round(c, r);
-    await expectClusterEqualsSource(source);
-    expect(copies(second.events)).toBe(0);
+    await restartWithoutCopy(first, source, r, 20);
   }, 180_000);
 
   it('refuses a route writing another db than 0, a cluster source, a second sync, and a first start on a cluster holding its keys', async () => {
@@ -128,13 +137,7 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     for (const end = r + 20; r < end; r++) await round(c, r);
     await expectClusterEqualsSource(source);
     expect(await suite.writer.call('EXISTS', 'c:plain:5')).toBe(0);
-    first.sync.stop();
-    await first.sync.done;
-    const second = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
-    await streaming(second);
-    for (const end = r + 10; r < end; r++) await round(c, r);
-    await expectClusterEqualsSource(source);
-    expect(copies(second.events)).toBe(0);
+    await restartWithoutCopy(first, source, r);
   }, 120_000);
 
   it('redistap sync killed (SIGKILL) while writes run, and started again: continues from its positions, each write once', async () => {
