@@ -22,7 +22,7 @@ function encoded(commands: BufferedArg[][]): Uint8Array {
 
 /** An INCR and a state write as one fenced block of the lease's current claim. */
 function block(lease: TargetLease, position: string) {
-  return fencedBlock(lease, encoded([['INCR', 'counter'], ['SET', STATE, position]]), 2, 0);
+  return fencedBlock(lease.guardCommands(), encoded([['INCR', 'counter'], ['SET', STATE, position]]), 2, 0);
 }
 
 describe.skipIf(!live)('the target lease and its fence', () => {

@@ -41,3 +41,31 @@ export function inSlots(ranges: ReadonlyArray<readonly [number, number]>): (key:
 export function slotRanges(slots: ReadonlyArray<readonly [number, number]>): string {
   return slots.map(([a, b]) => (a === b ? String(a) : `${a}-${b}`)).join(',') || 'none';
 }
+
+let tags: string[] | null = null;
+
+/**
+ * For each slot, the shortest base-36 string whose slot it is (computed once, on first use): a key
+ * `<base>{<tag>}…` lives in that slot, so something kept per slot can sit beside the slot's data, inside
+ * the same MULTI/EXEC as its writes. Strings of up to 4 characters cover all 16384 slots.
+ */
+export function slotTag(slot: number): string {
+  if (!tags) {
+    const found: Array<string | undefined> = new Array(HASH_SLOTS);
+    let missing = HASH_SLOTS;
+    const encoder = new TextEncoder();
+    for (let length = 1; missing > 0 && length <= 4; length++) {
+      for (let n = 0; missing > 0 && n < 36 ** length; n++) {
+        const tag = n.toString(36).padStart(length, '0');
+        const slot = crc16(encoder.encode(tag)) & (HASH_SLOTS - 1);
+        if (found[slot] === undefined) {
+          found[slot] = tag;
+          missing--;
+        }
+      }
+    }
+    if (missing > 0) throw new Error(`no tag of up to 4 characters for ${missing} slots`);
+    tags = found as string[];
+  }
+  return tags[slot]!;
+}

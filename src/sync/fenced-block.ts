@@ -1,9 +1,10 @@
 // A block of writes that the target applies whole, and only while this sync holds it (target-lease.ts):
 //   SELECT 0; WATCH <our fence key>; EVAL <guard>; [SELECT <db the commands start in>]; MULTI; ...; EXEC
+// (the guard: the lease's, or on a cluster target the guard of the block's slot, slot-fence.ts)
 import { CommandBuffer } from '../resp/command-buffer.js';
 import { RespErrorReply, type RespValue } from '../resp/replies.js';
 import { ConnectionError } from './connection.js';
-import type { TargetLease } from './target-lease.js';
+import type { BufferedArg } from '../resp/command-buffer.js';
 
 /** Another sync claimed the target: nothing of the block applied. Retrying claims again (and names the holder). */
 export class TargetLost extends ConnectionError {
@@ -34,12 +35,12 @@ export interface FencedBlock {
 
 /**
  * Wraps `count` encoded commands (in one piece or several) that expect the connection in db `startDb` (-1: they select one
- * themselves) into a fenced block.
+ * themselves) into a block fenced by `guard` (WATCH of our fence key, EVAL of the guard script).
  */
-export function fencedBlock(lease: TargetLease, commands: Uint8Array | readonly Uint8Array[], count: number, startDb: number): FencedBlock {
+export function fencedBlock(guard: BufferedArg[][], commands: Uint8Array | readonly Uint8Array[], count: number, startDb: number): FencedBlock {
   const head = new CommandBuffer(512);
   head.command(['SELECT', 0]);
-  for (const guard of lease.guardCommands()) head.command(guard);
+  for (const command of guard) head.command(command);
   if (startDb > 0) head.command(['SELECT', startDb]);
   head.command(['MULTI']);
   const before = head.commands;

@@ -9,6 +9,8 @@
 //     source's FLUSHALL or FLUSHDB cannot be passed on as it is.
 // From a cluster (each event of a shard), a copy and a FLUSHALL are a shard's: they replace or delete the
 // keys of its slots, never the other shards' (a FLUSHALL on a cluster node empties that node only).
+// Into a cluster, every message is of one hash slot (slot-split.ts), each write tagged with its source
+// offset, and the copy goes key by key (RESTORE, or SET: an MSET would span slots).
 import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { valueTypeOf } from '../rdb/encodings.js';
@@ -20,6 +22,8 @@ import type { ShardRef, SourceEvent } from '../pipeline/source.js';
 import type { Stage, StageOutput } from '../pipeline/stage.js';
 import type { CommandKeys } from './command-keys.js';
 import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
+import { commandArgs, splitBySlot } from './slot-split.js';
+import { hashSlot } from '../cluster/hash-slot.js';
 import { setsStreamCounters, withoutStreamCounters } from './stream-writes.js';
 import { SyncError } from './sync-error.js';
 import type { Sync } from './sync.js';
@@ -71,9 +75,12 @@ export class SyncStage implements Stage<TargetMessage> {
   /** The shard of the event being handled (undefined: one server's). */
   private shard: ShardRef | undefined;
 
-  /** `keys`: the source's command table, when the route needs to find keys in writes. */
+  /**
+   * `keys`: the source's command table, when the route needs to find keys in writes (always, into a
+   * cluster). `clusterTarget`: the target is a Redis Cluster: messages of one slot each.
+   */
   constructor(private readonly sync: Sync, private readonly targetFormat: ServerFormat, private readonly keys: CommandKeys | null,
-    private readonly maxBulkBytes: number) {
+    private readonly maxBulkBytes: number, private readonly clusterTarget = false) {
     this.encoder = new DumpPayloadEncoder(targetFormat);
   }
 
@@ -92,11 +99,11 @@ export class SyncStage implements Stage<TargetMessage> {
         output.emit({ kind: 'commands', db: -1, endDb: event.endDb, bytes: event.bytes, count: event.commands, names: null, writes: 0 });
         break;
       case 'rdb-bytes': output.emit({ kind: 'rdb', bytes: event.bytes }); break;
-      case 'command': return this.apply([event.command]);
-      case 'transaction': return this.apply(event.commands);
+      case 'command': return this.apply([event.command], event.command.offset);
+      case 'transaction': return this.apply(event.commands, event.offset);
       // Keys moved between a cluster's shards are where they were in the data: nothing to write (the
       // position moves past them all the same); a client's DEL of the command's other keys is applied.
-      case 'moved': return event.rest ? this.apply([event.rest]) : true;
+      case 'moved': return event.rest ? this.apply([event.rest], event.rest.offset) : true;
       case 'full-sync-start':
         this.startCopy(event.reason);
         output.alone({ kind: 'copy-start', replid: event.replid, offset: event.offset, shard: shard && { slots: shard.slots } });
@@ -166,7 +173,7 @@ export class SyncStage implements Stage<TargetMessage> {
     if (item === null || isEmptyCollection(item)) return;
     sync.copied();
     const keepsEviction = (item.idleSeconds !== undefined || item.lfuFreq !== undefined) && restoreTakesEvictionData(this.targetFormat);
-    if (item.type === 'string' && item.expireMs === null && !keepsEviction) {
+    if (item.type === 'string' && item.expireMs === null && !keepsEviction && !this.clusterTarget) {
       this.copyString(item.db, item.key, item.value);
       return;
     }
@@ -191,7 +198,7 @@ export class SyncStage implements Stage<TargetMessage> {
   private restore(db: number, key: Uint8Array, expireMs: Int64 | null, payload: Uint8Array, eviction: BufferedArg[]): void {
     if (payload.length > this.maxBulkBytes) throw this.tooLarge(`key ${JSON.stringify(utf8.decode(key))} (db ${db})`, payload.length);
     this.buffer.command([RESTORE, key, expireMs ?? ZERO, payload, REPLACE, ABSTTL, ...eviction]);
-    this.output.emit(this.commands(db, null, 0));
+    this.output.emit(this.ofSlot(this.commands(db, null, 0), key));
   }
 
   /**
@@ -223,7 +230,7 @@ export class SyncStage implements Stage<TargetMessage> {
     this.flushStrings();
     for (const code of functions) {
       // A release candidate's library is parts without the "#!" header FUNCTION LOAD needs.
-      if (hasFunctions(this.targetFormat) && code.startsWith('#!')) {
+      if (hasFunctions(this.targetFormat) && code.startsWith('#!') && !this.clusterTarget) {
         this.buffer.command(['FUNCTION', 'LOAD', 'REPLACE', code]);
         this.output.emit(this.commands(0, null, 0));
       } else this.librariesLeftOut++;
@@ -232,7 +239,8 @@ export class SyncStage implements Stage<TargetMessage> {
     if (dropped > 0) this.sync.warn(`${dropped} hash(es) copied without their field TTLs: the target has none (Redis 7.4 and Valkey 9.0 have them)`);
     if (this.librariesLeftOut > 0) {
       this.sync.warn(`${this.librariesLeftOut} function librar${this.librariesLeftOut === 1 ? 'y' : 'ies'} of the snapshot not copied: ` +
-        'the target has no functions (Redis 7.0+ and Valkey have them), or they are in a Redis 7.0 release candidate\'s format');
+        (this.clusterTarget ? 'a sync into a Redis Cluster copies no function libraries (load them on every master yourself)'
+          : 'the target has no functions (Redis 7.0+ and Valkey have them), or they are in a Redis 7.0 release candidate\'s format'));
     }
   }
 
@@ -240,6 +248,12 @@ export class SyncStage implements Stage<TargetMessage> {
   private commands(db: number, names: string[] | null, writes: number): TargetCommands {
     const count = this.buffer.commands;
     return { kind: 'commands', db, endDb: -1, bytes: this.buffer.cut(), count, names, writes };
+  }
+
+  /** A message of the copy into a cluster: of its key's slot. */
+  private ofSlot(message: TargetCommands, key: Uint8Array): TargetCommands {
+    if (this.clusterTarget) message.slot = hashSlot(key);
+    return message;
   }
 
   // ------------------------------------------------------------------ the writes
@@ -250,6 +264,7 @@ export class SyncStage implements Stage<TargetMessage> {
    */
   private flushByCommand(db: number | null): void {
     const route = this.sync.route;
+    if (this.clusterTarget) return; // at the command (translate), whose position the step then carries
     if (this.shard) {
       const target = route.targetDb(0);
       if (target !== null) this.output.alone({ kind: 'delete-owned', db: target, slots: this.shard.slots });
@@ -261,11 +276,14 @@ export class SyncStage implements Stage<TargetMessage> {
     this.output.alone({ kind: 'delete-owned', db: target });
   }
 
-  /** A write or a MULTI/EXEC block, as one batch's worth of messages; true when nothing of it is applied. */
-  private apply(commands: ReplicaCommand[]): boolean {
+  /**
+   * A write or a MULTI/EXEC block, as one batch's worth of messages; true when nothing of it is applied.
+   * `offset`: where it ends in the source's stream.
+   */
+  private apply(commands: ReplicaCommand[], offset: number): boolean {
     for (const command of commands) this.checkArgumentSizes(command); // before any of them is a message
     const messages: TargetCommands[] = [];
-    for (const command of commands) this.translate(command, messages);
+    for (const command of commands) this.translate(command, messages, offset);
     // A block's messages go in one batch: its position (after the block) must come with all of them.
     messages.forEach((message, i) => this.output.emit(message, i === messages.length - 1));
     return messages.length === 0;
@@ -284,13 +302,18 @@ export class SyncStage implements Stage<TargetMessage> {
   }
 
   /** A source command as the target should run it (or nothing). */
-  private translate(command: ReplicaCommand, messages: TargetCommands[]): void {
+  private translate(command: ReplicaCommand, messages: TargetCommands[], offset: number): void {
     const sync = this.sync;
     const route = sync.route;
     const name = command.name;
     if (NOT_DATA.has(name)) return;
     const db = route.targetDb(command.db);
     if (db === null) return;
+    if ((name === 'flushall' || name === 'flushdb') && this.clusterTarget) {
+      // A cluster's masters each hold some slots: the sync's keys go from every one (the route has one db).
+      this.output.alone({ kind: 'delete-owned', db: null });
+      return;
+    }
     if ((name === 'flushall' || name === 'flushdb') && (!route.identity || this.shard)) return; // done by flushByCommand
     if (!route.allDbsAsThey && CROSS_DB.has(name) && (name !== 'copy' || hasDbOption(command))) {
       sync.warn(`${name.toUpperCase()} at offset ${command.offset} not applied: it names a database, which --db/--db-map would have to change`);
@@ -317,6 +340,10 @@ export class SyncStage implements Stage<TargetMessage> {
     if (setsStreamCounters(targetName) && !keepsStreamCounters(this.targetFormat)) {
       args = withoutStreamCounters(targetName, args ?? command.args);
     }
+    if (this.clusterTarget) {
+      this.toSlots(targetName, args ?? command.args, command.offset, offset, messages);
+      return;
+    }
     if (args) this.buffer.command(args);
     else this.buffer.commandOf(command.argCount, (i) => command.arg(i));
     messages.push(this.commands(targetDb, [targetName], 1));
@@ -340,6 +367,28 @@ export class SyncStage implements Stage<TargetMessage> {
       put(a === 0 ? b! : a!, ['DEL', this.sync.stateKey, ...this.sync.lease.keys]);
     }
     for (const command of this.sync.lease.ownerCommands()) put(0, command);
+  }
+
+  /**
+   * A write into a cluster: a message per slot its keys are of (DEL, UNLINK, TOUCH and MSET split), or a
+   * warning when it has no slot or spans slots it cannot be split over. `at`: the command's own offset (for
+   * messages), `offset`: where its write (a MULTI/EXEC: the block) ends.
+   */
+  private toSlots(name: string, args: Uint8Array[], at: number, offset: number, messages: TargetCommands[]): void {
+    const split = splitBySlot(name, args, this.keys!.positions(name, commandArgs(args)));
+    if (split.kind === 'no-slot') {
+      this.sync.warn(`${name.toUpperCase()} at offset ${at} not applied: the target is a Redis Cluster, and it names no key to find the master by`);
+      return;
+    }
+    if (split.kind === 'spans-slots') {
+      this.sync.warn(`${name.toUpperCase()} at offset ${at} not applied: its keys are of ${split.slots} hash slots, ` +
+        'which a Redis Cluster target cannot apply as one command (only DEL, UNLINK, TOUCH and MSET are split per slot)');
+      return;
+    }
+    split.parts.forEach((part, i) => {
+      this.buffer.command(part.args);
+      messages.push({ ...this.commands(0, [name], i === 0 ? 1 : 0), slot: part.slot, offset });
+    });
   }
 
   /** Once per run: writes of field TTLs reach a target without them as what it can apply. */

@@ -39,10 +39,13 @@ export function defaultStateKey(sourceName: string): string {
   return `${STATE_PREFIX}checkpoint:${sourceName}`;
 }
 
-/** This sync's own keys: the state key itself, and `<state key>:lease`, `:owner`, `:fence:<token>`. */
+/**
+ * This sync's own keys: the state key itself, `<state key>:lease`, `:owner`, `:fence:<token>`, and on a
+ * cluster target those of each slot, `<state key>{<slot tag>}:...` (slot-fence.ts).
+ */
 export function isOwnStateKey(stateKey: string): (key: Uint8Array) => boolean {
   const state = new TextEncoder().encode(stateKey);
-  return (key) => startsWith(key, state) && (key.length === state.length || key[state.length] === 0x3a);
+  return (key) => startsWith(key, state) && (key.length === state.length || key[state.length] === 0x3a || key[state.length] === 0x7b);
 }
 
 /** The keys syncs keep on a target (every redistap: key, and this sync's own): never its data, whatever the route. */

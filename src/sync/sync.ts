@@ -26,9 +26,12 @@ import { ConnectionError, RedisConnection } from './connection.js';
 import { KeyRoute, type KeyRouteOptions } from './key-route.js';
 import { SyncError } from './sync-error.js';
 import { SyncStage } from './sync-stage.js';
-import { defaultStateKey, isStateKey, type StoredRoute } from './sync-state.js';
+import { defaultStateKey, encodeState, isStateKey, type StoredRoute, type SyncState } from './sync-state.js';
+import type { BufferedArg } from '../resp/command-buffer.js';
 import { sizeOf, type TargetMessage } from './target-message.js';
 import { TargetSink } from './target-sink.js';
+import { ClusterTargetSink } from './cluster-target-sink.js';
+import { checkClusterStateKey, clusterLease } from './slot-fence.js';
 import { TargetLease } from './target-lease.js';
 
 /** What the transform hook sees: a key of the snapshot, or a write (either may be changed or dropped). */
@@ -174,6 +177,7 @@ export class Sync {
   /** The pipeline of the current attempt. */
   private pipeline: Pipeline<TargetMessage> | null = null;
   private keys: CommandKeys | null = null;
+  private clusterTargetLease: TargetLease | null = null;
   /** The source's cluster nodes, as the last attempt read them: asked when the node given does not answer. */
   private clusterNodes: string[] = [];
   /** The current attempt reached both servers; some attempt ever did. */
@@ -290,6 +294,34 @@ export class Sync {
     }
   }
 
+  /**
+   * A Redis Cluster target (v1: from one server): refused from a cluster, with --copy replication, and with a
+   * route writing any db but 0 (a cluster has no other); the source's command table is read (every write
+   * goes to the master of its keys' slot).
+   */
+  private async checkClusterTarget(clusteredSource: boolean, byReplication: boolean, timeoutMs: number | undefined): Promise<void> {
+    if (clusteredSource) throw new SyncError('sync from a Redis Cluster into a Redis Cluster is not supported yet: sync into one server, or from one server into the cluster');
+    if (byReplication) throw new SyncError('--copy replication cannot copy into a Redis Cluster (each master holds some slots only): use --copy restore');
+    const dbs = this.route.targetDbs;
+    if (dbs === null || dbs.some((db) => db !== 0)) {
+      throw new SyncError(`the target is a Redis Cluster, which has database 0 only, and this sync writes ${this.route.describe()}: pass --db 0, or --db-map N:0 for source database N`);
+    }
+    checkClusterStateKey(this.stateKey);
+    if (this.keys) return;
+    const { connection } = await this.openSource(timeoutMs);
+    try {
+      this.keys = await CommandKeys.load(connection);
+    } finally {
+      connection.close();
+    }
+  }
+
+  /** The lease of a cluster target (kept across attempts, as `lease`: a new attempt takes over its own). */
+  private clusterLease(): TargetLease {
+    this.clusterTargetLease ??= clusterLease(this.stateKey, this.options.leaseMs);
+    return this.clusterTargetLease;
+  }
+
   /** One attempt: connections to both servers, then the pipeline from the source into the target. */
   private async attempt(): Promise<void> {
     const timeoutMs = this.options.timeoutMs;
@@ -307,21 +339,26 @@ export class Sync {
     }
     const target = await RedisConnection.open({ endpoint: this.targetEndpoint, tls: this.options.targetTls, timeoutMs, role: 'target' });
     this.reachedBoth = this.everReachedBoth = true;
-    let sink: TargetSink | null = null;
+    let sink: TargetSink | ClusterTargetSink | null = null;
     let ended: unknown = null;
     try {
       const targetFormat = serverFormatFromInfo(replyText(await target.ok(['INFO', 'server'])));
       const byReplication = this.options.copy === 'replication';
-      const asStored = !byReplication && !this.options.transform && !this.route.renames && loadsAsIs(sourceFormat, targetFormat);
+      // Into a cluster the copy goes key by key (each to its slot's master): never the RDB core's one list of RESTOREs.
+      const clusterTarget = await clusterEnabled(target);
+      const asStored = !byReplication && !this.options.transform && !this.route.renames && loadsAsIs(sourceFormat, targetFormat) && !clusterTarget;
       if (byReplication && clustered) {
         throw new SyncError('--copy replication loads one snapshot as the whole dataset: a cluster\'s shards each have their own; use --copy restore');
       }
       if (byReplication && !loadsAsIs(sourceFormat, targetFormat)) {
         throw new SyncError(`--copy replication: the target (${describeServer(targetFormat)}) cannot load the snapshot of the source (${describeServer(sourceFormat)}) as it is; use --copy restore`);
       }
+      if (clusterTarget) await this.checkClusterTarget(clustered, byReplication, timeoutMs);
       const maxBulkBytes = await maxBulkBytesOf(target);
-      const stage = new SyncStage(this, targetFormat, this.keys, maxBulkBytes);
-      sink = new TargetSink(this, target, byReplication);
+      const stage = new SyncStage(this, targetFormat, this.keys, maxBulkBytes, clusterTarget);
+      sink = clusterTarget
+        ? new ClusterTargetSink(this, this.clusterLease(), this.options.target, this.options.targetTls, timeoutMs)
+        : new TargetSink(this, target, byReplication);
       this.pipeline = new Pipeline<TargetMessage>({
         command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
         source: {
@@ -398,6 +435,12 @@ export class Sync {
     Object.assign(this.status.applied, positionSummary(position));
     this.status.applied.commands += commands;
     this.status.applied.transactions += transactions;
+  }
+
+  /** SET of the state key: where the sync stands (written inside a fenced block). */
+  stateCommand(position: Position | null, state: SyncState['state']): BufferedArg[] {
+    const value: SyncState = { position, state, source: this.sourceName, writtenMs: Date.now(), route: this.storedRoute };
+    return ['SET', this.stateKey, encodeState(value)];
   }
 
   private emitStatus(): void {

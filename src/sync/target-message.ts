@@ -19,6 +19,13 @@ export interface TargetCommands {
   names: string[] | null;
   /** Writes of the source among them (the status counts them once applied). */
   writes: number;
+  /** For a cluster target: the hash slot of their keys (every command of a message is of one slot). */
+  slot?: number;
+  /**
+   * For a cluster target: the source offset their write ends at (a MULTI/EXEC's: its EXEC's); none for the
+   * copy's. A restart skips a write at or before the offset its slot has applied.
+   */
+  offset?: number;
 }
 
 /** Bytes of the snapshot, for the target loading it as a replica of ours (copy: 'replication'). */

@@ -8,26 +8,26 @@
 // Commands are pipelined, many blocks in flight; a step (starting or ending a copy, deleting the keys the
 // sync owns) runs once everything before it is applied, and before anything after it is sent.
 import { inSlots, slotRanges } from '../cluster/hash-slot.js';
-import { isClusterPosition, type Position } from '../pipeline/position.js';
-import { RespErrorReply, RespReplyReader, replyText, type RespValue } from '../resp/replies.js';
+import type { Position } from '../pipeline/position.js';
+import { RespErrorReply, replyText } from '../resp/replies.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
 import type { Sink, SinkBatch, StoredPosition } from '../pipeline/sink.js';
 import type { RedisConnection } from './connection.js';
 import { fencedBlock, TargetLost, type BlockOutcome } from './fenced-block.js';
-import { KeyRoute, prefixPattern, routeDifferences } from './key-route.js';
+import type { KeyRoute } from './key-route.js';
+import { prefixPattern } from './key-route.js';
+import { claimTarget, continuesFrom, type OwnedKeys } from './target-claim.js';
 import { ReplicationCopy } from './replication-copy.js';
-import { decodeState, encodeState, isOwnStateKey, isStateKey, type SyncState } from './sync-state.js';
-import { TargetHeld } from './target-lease.js';
+import { decodeState, isOwnStateKey, type SyncState } from './sync-state.js';
+import { leaseStep, scanKeys } from './target-keys.js';
 import type { SlotRanges, TargetCommands, TargetMessage, TargetStep } from './target-message.js';
 import { SyncError } from './sync-error.js';
+import { checkBlock, originsOf, type Origin } from './block-replies.js';
+import { SinkOrder } from './sink-order.js';
 import type { Sync } from './sync.js';
 
-const utf8 = new TextDecoder();
 /** Pieces of a block sent as they are, at most; beyond, they are joined first. */
 const MAX_PARTS = 16;
-
-/** What a reply of a block answers: a command the sink added (SELECT, SET of the state) or one of a message. */
-type Origin = string | { message: TargetCommands; index: number };
 
 export class TargetSink implements Sink<TargetMessage> {
   readonly name = 'the target';
@@ -44,12 +44,8 @@ export class TargetSink implements Sink<TargetMessage> {
   private renewal: ReturnType<typeof setInterval> | null = null;
   /** The copy under way through the target's replication link (copy: 'replication'). */
   private replicationCopy: ReplicationCopy | null = null;
-  /** The last step (or snapshot bytes) while it runs: commands sent after it wait for it. */
-  private sequential: Promise<void> | null = null;
-  /** Everything written so far has completed once this settles. */
-  private last: Promise<unknown> = Promise.resolve();
-  /** A write failed: every later one fails with it (nothing may be applied after a gap). */
-  private failure: unknown = null;
+  /** Steps after everything before them, and a failure failing everything after it. */
+  private readonly order = new SinkOrder();
   private onFailure: (error: unknown) => void = () => undefined;
 
   constructor(private readonly sync: Sync, private readonly target: RedisConnection, private readonly copiesByReplication: boolean) {}
@@ -62,15 +58,19 @@ export class TargetSink implements Sink<TargetMessage> {
     this.target.onFailure((error) => this.fail(error));
     const sync = this.sync;
     const before = await this.readState();
-    await this.leaseStep(sync.lease.refuseIfHeld((args) => this.target.call(args)));
+    await leaseStep(sync.lease.refuseIfHeld((args) => this.target.call(args)));
     // A target an interrupted --copy replication left a replica of ours is promoted (a replica takes no
     // writes, the claim's neither): what it holds is an incomplete copy, as a stored 'copying' state says.
     const reclaimed = await ReplicationCopy.reclaim(this.target, before?.state === 'copying', (message) => sync.warn(message));
     await this.claimLease();
     this.renewal = setInterval(() => this.renewLease(), sync.lease.leaseMs / 3);
+    const owned: OwnedKeys = {
+      first: (route) => this.forEachOwnedKey(async () => false, null, route),
+      delete: (route) => this.deleteOwnedKeys(null, route),
+    };
     let stored = await this.readState();
-    if (stored && !(await this.sameRoute(stored) && await this.sameKindOfSource(stored))) stored = null;
-    if (!stored && !reclaimed) await this.claimTarget();
+    if (!(await continuesFrom(sync, stored, this.clustered, owned))) stored = null;
+    if (!stored && !reclaimed) await claimTarget(sync, owned);
     this.from = stored?.state === 'streaming' ? stored.position : null;
     if (this.from) sync.applied(this.from, 0, 0);
   }
@@ -82,23 +82,8 @@ export class TargetSink implements Sink<TargetMessage> {
 
   write(batch: SinkBatch<TargetMessage>): Promise<void> {
     const first = batch.messages[0];
-    let done: Promise<void>;
-    if (first?.kind === 'commands' || !first) {
-      const send = () => this.sendCommands(batch);
-      done = this.sequential ? this.sequential.then(send) : send();
-    } else {
-      const step = this.last.then(() => (first.kind === 'rdb' ? this.forward(batch) : this.runStep(first, batch.position)));
-      const sequential: Promise<void> = step.finally(() => {
-        if (this.sequential === sequential) this.sequential = null;
-      });
-      this.sequential = sequential;
-      done = sequential;
-    }
-    this.last = done.catch(() => undefined);
-    return done.catch((err: unknown) => {
-      this.failure ??= err;
-      throw err;
-    });
+    if (!first || first.kind === 'commands') return this.order.run(false, () => this.sendCommands(batch));
+    return this.order.run(true, () => (first.kind === 'rdb' ? this.forward(batch) : this.runStep(first, batch.position)));
   }
 
   /** Stops renewing the lease, and gives up a copy through the replication link (the target must not stay our replica). */
@@ -118,7 +103,7 @@ export class TargetSink implements Sink<TargetMessage> {
 
   /** The batch's commands as one fenced block, with the position at its end (none inside a copy). */
   private sendCommands(batch: SinkBatch<TargetMessage>): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.order.failure) return Promise.reject(this.order.failure);
     const startDb = this.firstDb(batch.messages as TargetCommands[]);
     const parts: Uint8Array[] = [];
     const origins: Origin[] = [];
@@ -135,14 +120,14 @@ export class TargetSink implements Sink<TargetMessage> {
         db = message.db;
       }
       parts.push(message.bytes);
-      for (let i = 0; i < message.count; i++) origins.push({ message, index: i });
+      originsOf(message, origins);
       if (message.endDb !== -1) db = message.endDb;
     }
     // None inside one server's copy; a cluster's always (its shards outside a copy).
     const position = batch.position;
     if (position) {
       if (db !== 0) add(['SELECT', 0]);
-      add(this.stateCommand(position, 'streaming'));
+      add(this.sync.stateCommand(position, 'streaming'));
       db = 0;
     }
     this.connectionDb = db;
@@ -158,29 +143,14 @@ export class TargetSink implements Sink<TargetMessage> {
   }
 
   private async sendFenced(parts: Uint8Array | Uint8Array[], count: number, startDb: number): Promise<BlockOutcome> {
-    const block = fencedBlock(this.sync.lease, parts, count, startDb);
+    const block = fencedBlock(this.sync.lease.guardCommands(), parts, count, startDb);
     this.renewedMs = Date.now();
     return block.outcome(await this.target.send(block.parts, block.replies));
   }
 
-  /**
-   * A block's outcome: the position it carries applied, or the sync stops. A refused write of an applied
-   * block is told (the source did not refuse it); a refused command of a copy stops the sync.
-   */
-  private confirm(batch: SinkBatch<TargetMessage>, origins: Origin[], { applied, replies }: BlockOutcome): void {
-    const refused = replies.findIndex((r) => r instanceof RespErrorReply);
-    const message = refused >= 0 ? (replies[refused] as RespErrorReply).message : '';
-    const origin = origins[refused];
-    if (refused >= 0 && typeof origin === 'object' && origin.message.names === null) {
-      throw new SyncError(`the target refused to copy ${copied(origin.message, origin.index)}: ${message}`);
-    }
-    if (!applied) {
-      const why = refused >= 0 ? `${nameOf(origin!).toUpperCase()}: ${message}` : 'EXEC failed';
-      throw new SyncError(`the target refused a block of writes (nothing of it applied): ${why}`);
-    }
-    replies.forEach((reply, i) => {
-      if (reply instanceof RespErrorReply) this.sync.warn(`the target answered ${nameOf(origins[i]!).toUpperCase()} with an error (the source did not): ${reply.message}`);
-    });
+  /** A block's outcome: the position it carries applied, or the sync stops (checkBlock). */
+  private confirm(batch: SinkBatch<TargetMessage>, origins: Origin[], outcome: BlockOutcome): void {
+    checkBlock(origins, outcome, (message) => this.sync.warn(message));
     const position = batch.position;
     if (!position) return;
     let writes = 0;
@@ -192,7 +162,7 @@ export class TargetSink implements Sink<TargetMessage> {
 
   /** `position`: where the source stands at the step (from a cluster: the shards outside a copy). */
   private async runStep(step: TargetStep, position: Position | null): Promise<void> {
-    if (this.failure) throw this.failure;
+    if (this.order.failure) throw this.order.failure;
     switch (step.kind) {
       case 'copy-start': return step.shard ? this.startShardCopy(step.shard, position!) : this.startCopy(step.replid, step.offset);
       case 'copy-end': return step.shard ? this.endShardCopy(step.shard, position!) : this.endCopy(step.replid, step.offset);
@@ -207,7 +177,7 @@ export class TargetSink implements Sink<TargetMessage> {
     this.replicationCopy = null;
     // Everything this sync owns on the target was written by it (claimTarget), and is stale now.
     await this.deleteOwnedKeys(null);
-    await this.guarded(0, [this.stateCommand({ replid, offset, db: 0 }, 'copying')]);
+    await this.guarded(0, [this.sync.stateCommand({ replid, offset, db: 0 }, 'copying')]);
     if (this.copiesByReplication) {
       this.replicationCopy = await ReplicationCopy.start(this.target, await this.stateKeysOnTarget());
       sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'}) through the target's replication link: ` +
@@ -219,7 +189,7 @@ export class TargetSink implements Sink<TargetMessage> {
 
   private async forward(batch: SinkBatch<TargetMessage>): Promise<void> {
     for (const message of batch.messages) {
-      if (this.failure) throw this.failure;
+      if (this.order.failure) throw this.order.failure;
       if (message.kind === 'rdb') await this.replicationCopy!.forward(message.bytes);
     }
   }
@@ -239,7 +209,7 @@ export class TargetSink implements Sink<TargetMessage> {
       await this.claimLease();
     }
     const position = { replid, offset, db: 0 };
-    await this.guarded(0, [this.stateCommand(position, 'streaming')]);
+    await this.guarded(0, [this.sync.stateCommand(position, 'streaming')]);
     sync.applied(position, 0, 0);
     sync.phase('streaming', `snapshot copied (${sync.status.copy.keys} keys); applying writes`);
   }
@@ -249,7 +219,7 @@ export class TargetSink implements Sink<TargetMessage> {
    * then the keys of its slots go (what it wrote before is stale); the other shards' writes go on.
    */
   private async startShardCopy(shard: { slots: SlotRanges }, position: Position): Promise<void> {
-    await this.guarded(0, [this.stateCommand(position, 'streaming')]);
+    await this.guarded(0, [this.sync.stateCommand(position, 'streaming')]);
     const db = this.sync.route.targetDb(0);
     if (db !== null) await this.deleteOwnedKeys(db, this.sync.route, shard.slots);
     this.sync.phase('copying', `copying the snapshot of the shard serving slots ${slotRanges(shard.slots)}`);
@@ -257,7 +227,7 @@ export class TargetSink implements Sink<TargetMessage> {
 
   /** A cluster's shard's copy is complete: its checkpoint joins the state. */
   private async endShardCopy(shard: { allStreaming: boolean }, position: Position): Promise<void> {
-    await this.guarded(0, [this.stateCommand(position, 'streaming')]);
+    await this.guarded(0, [this.sync.stateCommand(position, 'streaming')]);
     this.sync.applied(position, 0, 0);
     if (!shard.allStreaming) return;
     this.sync.phase('streaming', `snapshots copied (${this.sync.status.copy.keys} keys); applying writes`);
@@ -269,58 +239,6 @@ export class TargetSink implements Sink<TargetMessage> {
     await this.select(0);
     const value = await this.target.ok(['GET', this.sync.stateKey]);
     return value instanceof Uint8Array ? decodeState(this.sync.stateKey, value) : null;
-  }
-
-  private stateCommand(position: Position, state: SyncState['state']): BufferedArg[] {
-    const sync = this.sync;
-    const value: SyncState = { position, state, source: sync.sourceName, writtenMs: Date.now(), route: sync.storedRoute };
-    return ['SET', sync.stateKey, encodeState(value)];
-  }
-
-  /**
-   * Whether the stored state's data went through this run's route. Another route refuses (the target
-   * would hold a mix of two), unless --resync: then what the stored route wrote is deleted here, what
-   * this one writes by claimTarget, and everything is copied again (false).
-   */
-  private async sameRoute(stored: SyncState): Promise<boolean> {
-    const sync = this.sync;
-    if (!stored.route) {
-      sync.warn(`the target's state (key ${sync.stateKey}) was written by a redistap that did not record its route: continuing as if it were this run's`);
-      return true;
-    }
-    const differences = routeDifferences(stored.route, sync.storedRoute);
-    if (stored.route.transform !== sync.storedRoute.transform) {
-      differences.push(`the transform hook was ${JSON.stringify(stored.route.transform)}, now ${JSON.stringify(sync.storedRoute.transform)}`);
-    }
-    if (differences.length === 0) return true;
-    const previous = KeyRoute.fromRecord(stored.route, isStateKey(sync.stateKey));
-    if (!sync.options.resync) {
-      throw new SyncError(`the target was synced with another selection: ${differences.join('; ')}. Continuing would leave it a mix of both. ` +
-        `Run with the same options to continue, or add --resync to delete what the earlier run wrote (${previous.describe()}) ` +
-        `and what this one writes (${sync.route.describe()}) on the target, then copy again`);
-    }
-    sync.warn(`--resync: the selection changed (${differences.join('; ')}): deleting what the earlier run wrote (${previous.describe()})`);
-    await this.deleteOwnedKeys(null, previous);
-    return false;
-  }
-
-  /**
-   * Whether the stored position is of the kind this source continues: a cluster's shards, or one server's
-   * stream. The other kind refuses (the target holds another source's data), unless --resync: then what
-   * the sync owns is deleted and everything copied again (false).
-   */
-  private async sameKindOfSource(stored: SyncState): Promise<boolean> {
-    if (!stored.position || isClusterPosition(stored.position) === this.clustered) return true;
-    const sync = this.sync;
-    const was = isClusterPosition(stored.position) ? 'a Redis Cluster' : 'one server';
-    const now = this.clustered ? 'a Redis Cluster' : 'one server';
-    if (!sync.options.resync) {
-      throw new SyncError(`the target's state (key ${sync.stateKey}) was written by a sync from ${was}, and this source is ${now}: ` +
-        'give the source it was made with, another --checkpoint-key, or add --resync to delete what the earlier run wrote and copy again');
-    }
-    sync.warn(`--resync: the target was synced from ${was}, this source is ${now}: deleting what the earlier run wrote (${sync.route.describe()})`);
-    await this.deleteOwnedKeys(null);
-    return false;
   }
 
   /** Commands as one fenced block in db `db`; rejects when the target refused any of them. */
@@ -340,16 +258,7 @@ export class TargetSink implements Sink<TargetMessage> {
   }
 
   private claimLease(): Promise<void> {
-    return this.leaseStep(this.sync.lease.claim((args) => this.target.call(args)));
-  }
-
-  /** A step of the lease: another sync holding the target stops this one (retrying cannot help). */
-  private async leaseStep(step: Promise<void>): Promise<void> {
-    try {
-      await step;
-    } catch (err) {
-      throw err instanceof TargetHeld ? new SyncError(err.message) : err;
-    }
+    return leaseStep(this.sync.lease.claim((args) => this.target.call(args)));
   }
 
   /**
@@ -370,20 +279,8 @@ export class TargetSink implements Sink<TargetMessage> {
   }
 
   private fail(error: unknown): void {
-    this.failure ??= error;
+    this.order.failure ??= error;
     this.onFailure(error);
-  }
-
-  /** First start on this target: where the sync writes must be empty, unless --resync allows deleting it. */
-  private async claimTarget(): Promise<void> {
-    const found = await this.forEachOwnedKey(async () => false);
-    if (found === null) return;
-    if (!this.sync.options.resync) {
-      throw new SyncError(`the target already holds keys where this sync would write (db ${found.db}, e.g. ${JSON.stringify(utf8.decode(found.key))}); ` +
-        `it writes ${this.sync.route.describe()}: sync into an empty target (or another --prefix / --db-map), or pass --resync to delete them first`);
-    }
-    this.sync.warn(`--resync: deleting the target's keys where this sync writes (${this.sync.route.describe()})`);
-    await this.deleteOwnedKeys(null);
   }
 
   /** This sync's keys on the target (its state, lease, owner and fence keys), which a replication copy replaces too. */
@@ -412,21 +309,11 @@ export class TargetSink implements Sink<TargetMessage> {
     return null;
   }
 
-  /**
-   * SCANs a db for the keys matching `pattern` that `keep` accepts, calling `visit` with each non-empty
-   * batch; stops early and returns the batch's first key when `visit` resolves false, else null.
-   */
+  /** scanKeys of db `db`. */
   private async scanKeys(db: number, pattern: Uint8Array, keep: (key: Uint8Array) => boolean,
     visit: (keys: Uint8Array[]) => Promise<boolean>): Promise<Uint8Array | null> {
     await this.select(db);
-    let cursor = '0';
-    do {
-      const reply = await this.target.ok(['SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000]) as RespValue[];
-      cursor = replyText(reply[0]!);
-      const kept = (reply[1] as Uint8Array[]).filter(keep);
-      if (kept.length > 0 && !(await visit(kept))) return kept[0]!;
-    } while (cursor !== '0');
-    return null;
+    return scanKeys(this.target, pattern, keep, visit);
   }
 
   private async targetDbsWithKeys(route: KeyRoute): Promise<number[]> {
@@ -453,22 +340,4 @@ export class TargetSink implements Sink<TargetMessage> {
     await this.target.ok(['SELECT', db]);
     this.connectionDb = db;
   }
-}
-
-/** A message's command `index` (its name and first argument), read back from the bytes sent: for errors only. */
-function commandAt(message: TargetCommands, index: number): string[] {
-  return (new RespReplyReader().write(message.bytes)[index] as Uint8Array[]).slice(0, 2).map((a) => utf8.decode(a));
-}
-
-/** What a command of the sink's names: its name, or the command of a message. */
-function nameOf(origin: Origin): string {
-  if (typeof origin === 'string') return origin;
-  const { message, index } = origin;
-  return message.names?.[index] ?? commandAt(message, index)[0]!;
-}
-
-/** What a copy command copies, for a refusal: its key (the first, for MSET), a db, a function library. */
-function copied(message: TargetCommands, index: number): string {
-  const [name, arg] = commandAt(message, index);
-  return name === 'SELECT' ? `db ${arg}` : name === 'FUNCTION' ? 'a function library' : JSON.stringify(arg);
 }

@@ -139,7 +139,7 @@ class RedisStreamSink implements Sink {
     for (const message of batch.messages) commands.commandAfter(this.xadd, [message.id, EVENT_FIELD, message.body]);
     commands.command(['SET', this.positionKey, JSON.stringify({ ...batch.position, sequence: batch.sequence, route: this.route, writtenMs: Date.now() })]);
     const count = commands.commands;
-    const block = fencedBlock(this.lease, commands.take(), count, 0);
+    const block = fencedBlock(this.lease.guardCommands(), commands.take(), count, 0);
     this.renewedMs = Date.now();
     const outcome = await this.step(async () => block.outcome(await connection.send(block.parts, block.replies)));
     const refused = outcome.replies.findIndex((r) => r instanceof RespErrorReply);

@@ -1,0 +1,369 @@
+// sync's target when it is a Redis Cluster (docs/dev/cluster-replication-notes.md §8): the pipeline's
+// sink, writing each slot's messages to the master serving it, as fenced blocks of that slot alone (a
+// MULTI/EXEC may only touch one slot), each ending with the slot's position (slot-fence.ts). The state key
+// proper holds a floor: a position every write before which is applied in every slot, written about once
+// a second and at each step. A restart continues from the floor, and skips a write whose offset is at or
+// before its slot's position (the source is one server: its offsets of one history compare).
+//
+// A block answered MOVED, ASK, TRYAGAIN or CLUSTERDOWN (the target resharded, failing over) applied
+// nothing: the attempt starts over, reading the topology again. Steps (a copy's start and end, FLUSHALL)
+// run once everything before them is applied, and before anything after them is sent.
+import type { ConnectionOptions } from 'node:tls';
+import { HASH_SLOTS, hashSlot } from '../cluster/hash-slot.js';
+import { readTopology, urlOfNode } from '../cluster/topology.js';
+import type { Position } from '../pipeline/position.js';
+import type { Sink, SinkBatch, StoredPosition } from '../pipeline/sink.js';
+import { parseRedisUrl } from '../replica/redis-url.js';
+import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
+import { RespErrorReply, type RespValue } from '../resp/replies.js';
+import { checkBlock, originsOf, type Origin } from './block-replies.js';
+import { ConnectionError, RedisConnection } from './connection.js';
+import { fencedBlock, TargetLost } from './fenced-block.js';
+import type { KeyRoute } from './key-route.js';
+import { SinkOrder } from './sink-order.js';
+import { SlotFence } from './slot-fence.js';
+import { decodeState, type SyncState } from './sync-state.js';
+import { SyncError } from './sync-error.js';
+import type { Sync } from './sync.js';
+import { claimTarget, continuesFrom, type OwnedKeys } from './target-claim.js';
+import { leaseStep, scanKeys } from './target-keys.js';
+import type { TargetLease } from './target-lease.js';
+import type { TargetCommands, TargetMessage, TargetStep } from './target-message.js';
+
+/** Replies of a cluster node that mean the slot is not (or not yet) its: nothing of the block applied. */
+const NOT_HERE = new Set(['MOVED', 'ASK', 'TRYAGAIN', 'CLUSTERDOWN', 'READONLY', 'LOADING']);
+/** How often the floor is written, at most (a restart re-reads, and skips, the writes since). */
+const FLOOR_INTERVAL_MS = 1000;
+
+export class ClusterTargetSink implements Sink<TargetMessage> {
+  readonly name = 'the target cluster';
+  readonly storesPosition = true;
+  private readonly fence: SlotFence;
+  /** The master serving each slot, as the topology read at connect says. */
+  private readonly slotMaster: RedisConnection[] = new Array<RedisConnection>(HASH_SLOTS);
+  private masters: RedisConnection[] = [];
+  /** Each slot's position: the source offset of its last write applied (-1: none since the copy). */
+  private readonly at = new Array<number>(HASH_SLOTS).fill(-1);
+  private from: Position | null = null;
+  private route: unknown = null;
+  /** A position every batch before which is applied (each slot's blocks), and the one the floor last got. */
+  private applied: Position | null = null;
+  private floorWritten: Position | null = null;
+  private renewal: ReturnType<typeof setInterval> | null = null;
+  private floorTimer: ReturnType<typeof setInterval> | null = null;
+  /** The URL of the master holding the lease (release opens a connection of its own). */
+  private homeUrl: string | null = null;
+  /** Steps after everything before them (on every master), and a failure failing everything after it. */
+  private readonly order = new SinkOrder();
+  private onFailure: (error: unknown) => void = () => undefined;
+
+  constructor(private readonly sync: Sync, private readonly lease: TargetLease, private readonly url: string,
+    private readonly tls: ConnectionOptions | undefined, private readonly timeoutMs: number | undefined) {
+    this.fence = new SlotFence(sync.stateKey, lease);
+  }
+
+  /** The master of the slot the state key, the lease and the floor are in. */
+  private get home(): RedisConnection {
+    return this.slotMaster[this.fence.stateSlot]!;
+  }
+
+  async connect(route: unknown, failed: (error: unknown) => void): Promise<void> {
+    this.route = route;
+    this.onFailure = failed;
+    await this.openMasters();
+    const sync = this.sync;
+    const call = (args: BufferedArg[]) => this.home.call(args);
+    await leaseStep(this.lease.refuseIfHeld(call));
+    await leaseStep(this.lease.claim(call));
+    await this.claimSlots();
+    this.renewal = setInterval(() => this.renewLease(), this.lease.leaseMs / 3);
+    this.floorTimer = setInterval(() => this.moveFloor(), FLOOR_INTERVAL_MS);
+    const owned: OwnedKeys = {
+      first: (keysRoute) => this.firstOwnedKey(keysRoute),
+      delete: (keysRoute) => this.deleteOwnedKeys(keysRoute),
+    };
+    let stored = await this.readState();
+    if (!(await continuesFrom(sync, stored, false, owned))) stored = null;
+    if (!stored) await claimTarget(sync, owned);
+    this.from = stored?.state === 'streaming' ? stored.position : null;
+    if (this.from) {
+      await this.readSlotPositions();
+      this.applied = this.floorWritten = this.from;
+      sync.applied(this.from, 0, 0);
+    }
+  }
+
+  async readPosition(): Promise<StoredPosition | null> {
+    return { position: this.from, sequence: 0, route: this.route };
+  }
+
+  write(batch: SinkBatch<TargetMessage>): Promise<void> {
+    const first = batch.messages[0];
+    const position = batch.position;
+    const applied = () => {
+      if (position) this.applied = position;
+    };
+    if (!first || first.kind === 'commands') return this.order.run(false, () => this.sendCommands(batch), applied);
+    return this.order.run(true, () => this.runStep(first as TargetStep, position), applied);
+  }
+
+  /** Writes the floor where the writes stand (a restart reads fewer again), then closes the connections. */
+  async close(): Promise<void> {
+    if (this.renewal) clearInterval(this.renewal);
+    if (this.floorTimer) clearInterval(this.floorTimer);
+    this.renewal = this.floorTimer = null;
+    if (!this.order.failure && !this.order.stepRunning) await this.moveFloor();
+    for (const master of this.masters) master.close();
+    this.masters = [];
+  }
+
+  /** Ends the lease, on a connection of its own (the pipeline closed the sink's before). */
+  async release(): Promise<void> {
+    if (!this.homeUrl) return;
+    try {
+      const home = await RedisConnection.open({ endpoint: parseRedisUrl(this.homeUrl), tls: this.tls, timeoutMs: this.timeoutMs, role: 'target' });
+      await home.call(this.lease.releaseCommand()).finally(() => home.close());
+    } catch {
+      // Unreachable: the lease ends by itself.
+    }
+  }
+
+  // ------------------------------------------------------------------ the cluster's masters
+
+  /** A connection to every master serving slots; every slot must be served (else the cluster is down: retried). */
+  private async openMasters(): Promise<void> {
+    const topology = await readTopology(this.url, this.tls, this.timeoutMs).catch((err: unknown) => {
+      throw new ConnectionError(`the target cluster's topology could not be read: ${(err as Error).message}`, true);
+    });
+    for (const shard of topology.shards) {
+      if (shard.slots.length === 0 || shard.master.failing) continue;
+      const master = await RedisConnection.open({ endpoint: parseRedisUrl(urlOfNode(this.url, shard.master)), tls: this.tls, timeoutMs: this.timeoutMs, role: 'target' });
+      master.onFailure((error) => this.fail(error));
+      this.masters.push(master);
+      for (const [a, b] of shard.slots) {
+        this.slotMaster.fill(master, a, b + 1);
+        if (a <= this.fence.stateSlot && this.fence.stateSlot <= b) this.homeUrl = urlOfNode(this.url, shard.master);
+      }
+    }
+    for (let slot = 0; slot < HASH_SLOTS; slot++) {
+      if (!this.slotMaster[slot]) throw new ConnectionError(`no master of the target cluster serves slot ${slot} (failing over?)`, true);
+    }
+  }
+
+  /** Every master's slots, each with its commands (built by `command`, null: none), pipelined; each reply must be 1. */
+  private async onEverySlot(command: (slot: number) => BufferedArg[] | null): Promise<void> {
+    await Promise.all(this.masters.map(async (master) => {
+      const buffer = new CommandBuffer(1 << 16);
+      for (let slot = 0; slot < HASH_SLOTS; slot++) {
+        const args = this.slotMaster[slot] === master ? command(slot) : null;
+        if (args) buffer.command(args);
+      }
+      const count = buffer.commands;
+      if (count === 0) return;
+      const replies = await master.send(buffer.take(), count);
+      const wrong = replies.find((r) => r !== 1);
+      if (wrong !== undefined) throw refusal('claim its slots', wrong);
+    }));
+  }
+
+  /** The lease ours: every slot's previous owner fenced, our token every slot's owner. */
+  private claimSlots(): Promise<void> {
+    return this.onEverySlot((slot) => this.fence.claimCommand(slot));
+  }
+
+  private async readState(): Promise<SyncState | null> {
+    const value = await this.home.ok(['GET', this.sync.stateKey]);
+    return value instanceof Uint8Array ? decodeState(this.sync.stateKey, value) : null;
+  }
+
+  /** Each slot's position key (only slots written since the copy have one). */
+  private async readSlotPositions(): Promise<void> {
+    this.at.fill(-1);
+    for (const master of this.masters) {
+      const keys: Uint8Array[] = [];
+      await scanKeys(master, this.fence.atPattern, () => true, async (found) => {
+        keys.push(...found);
+        return true;
+      });
+      for (const key of keys) {
+        const slot = hashSlot(key);
+        const value = await master.ok(['GET', key]);
+        if (value instanceof Uint8Array) this.at[slot] = Number(new TextDecoder().decode(value));
+      }
+    }
+  }
+
+  /** The first key `route` owns on any master (the cluster has db 0 only). */
+  private async firstOwnedKey(route: KeyRoute): Promise<{ db: number; key: Uint8Array } | null> {
+    for (const master of this.masters) {
+      const key = await scanKeys(master, route.scanPattern, (k) => route.owns(k), async () => false);
+      if (key) return { db: 0, key };
+    }
+    return null;
+  }
+
+  /** Deletes the keys `route` owns, on every master, each slot's in a fenced block of that slot. */
+  private async deleteOwnedKeys(route: KeyRoute): Promise<void> {
+    await Promise.all(this.masters.map((master) => scanKeys(master, route.scanPattern, (k) => route.owns(k), async (keys) => {
+      await this.deleteBySlot(keys);
+      return true;
+    })));
+  }
+
+  private async deleteBySlot(keys: Uint8Array[]): Promise<void> {
+    const bySlot = new Map<number, Uint8Array[]>();
+    for (const key of keys) {
+      const slot = hashSlot(key);
+      bySlot.set(slot, [...bySlot.get(slot) ?? [], key]);
+    }
+    await Promise.all([...bySlot].map(([slot, ofSlot]) => this.guarded(slot, [['UNLINK', ...ofSlot]])));
+  }
+
+  // ------------------------------------------------------------------ blocks
+
+  /** A batch: each slot's messages (those not applied before, by the slot's position) as one fenced block. */
+  private async sendCommands(batch: SinkBatch<TargetMessage>): Promise<void> {
+    if (this.order.failure) throw this.order.failure;
+    const bySlot = new Map<number, TargetCommands[]>();
+    let writes = 0;
+    for (const message of batch.messages as TargetCommands[]) {
+      const slot = message.slot!;
+      if (message.offset !== undefined && message.offset <= this.at[slot]!) continue; // applied before a restart
+      writes += message.writes;
+      const list = bySlot.get(slot);
+      if (list) list.push(message);
+      else bySlot.set(slot, [message]);
+    }
+    await Promise.all([...bySlot].map(([slot, messages]) => this.sendSlot(slot, messages)));
+    if (batch.position) this.sync.applied(batch.position, writes, 1);
+  }
+
+  /** One slot's messages as a fenced block on its master, with the slot's new position. */
+  private async sendSlot(slot: number, messages: TargetCommands[]): Promise<void> {
+    const origins: Origin[] = [];
+    const parts: Uint8Array[] = [];
+    let offset = -1;
+    for (const message of messages) {
+      parts.push(message.bytes);
+      originsOf(message, origins);
+      if (message.offset !== undefined) offset = Math.max(offset, message.offset);
+    }
+    if (offset >= 0) {
+      const set = new CommandBuffer(128);
+      set.command(['SET', this.fence.atKey(slot), offset]);
+      parts.push(set.take());
+      origins.push('set');
+    }
+    const single = parts.length > 16 ? [Buffer.concat(parts)] : parts;
+    const outcome = await this.sendFenced(slot, single, origins.length);
+    checkBlock(origins, outcome, (message) => this.sync.warn(message));
+    if (offset > this.at[slot]!) this.at[slot] = offset;
+  }
+
+  private async sendFenced(slot: number, parts: Uint8Array[], count: number) {
+    const block = fencedBlock(this.fence.guardCommands(slot), parts, count, 0);
+    const replies = await this.slotMaster[slot]!.send(block.parts, block.replies);
+    const moved = replies.find((r) => r instanceof RespErrorReply && NOT_HERE.has(r.code)) as RespErrorReply | undefined;
+    if (moved) {
+      throw new ConnectionError(`the target cluster answered a block of slot ${slot} with ${moved.message} (resharded or failing over): ` +
+        'nothing of it applied; reading its topology again', true);
+    }
+    return block.outcome(replies);
+  }
+
+  /** Commands as one fenced block of a slot; rejects when the target refused any of them. */
+  private async guarded(slot: number, commands: BufferedArg[][]): Promise<void> {
+    const buffer = new CommandBuffer(1024);
+    for (const command of commands) buffer.command(command);
+    const { replies } = await this.sendFenced(slot, [buffer.take()], commands.length);
+    const refused = replies.findIndex((r) => r instanceof RespErrorReply);
+    if (refused >= 0) throw new SyncError(`the target refused ${String(commands[refused]![0])}: ${(replies[refused] as RespErrorReply).message}`);
+  }
+
+  /**
+   * The floor moved up to where every batch is applied, unless a step runs (it writes its own, later one:
+   * this one, sent after it, would take the floor back before it).
+   */
+  private async moveFloor(): Promise<void> {
+    const applied = this.applied;
+    if (!applied || applied === this.floorWritten || this.order.stepRunning || this.order.failure) return;
+    await this.writeFloor(applied).catch((err: unknown) => this.fail(err));
+  }
+
+  /** The state key proper: `position` as the floor (every write before it is applied in every slot). */
+  private async writeFloor(position: Position, state: SyncState['state'] = 'streaming'): Promise<void> {
+    await this.guarded(this.fence.stateSlot, [this.sync.stateCommand(position, state)]);
+    this.floorWritten = position;
+  }
+
+  // ------------------------------------------------------------------ steps
+
+  private async runStep(step: TargetStep, position: Position | null): Promise<void> {
+    if (this.order.failure) throw this.order.failure;
+    const sync = this.sync;
+    switch (step.kind) {
+      case 'copy-start': {
+        // The state says copying first: a restart before the copy ends copies again (what is here is stale).
+        // No floor moves until the copy ends (none of before the copy may be written over it).
+        this.applied = null;
+        await this.writeFloor({ replid: step.replid, offset: step.offset, db: 0 }, 'copying');
+        await this.deleteOwnedKeys(sync.route);
+        await this.deleteSlotPositions();
+        sync.phase('copying', `copying the source's snapshot (replication ID ${step.replid || '(none)'}) into the cluster's masters`);
+        return;
+      }
+      case 'copy-end': {
+        const at = { replid: step.replid, offset: step.offset, db: 0 };
+        await this.writeFloor(at);
+        this.applied = at;
+        sync.applied(at, 0, 0);
+        sync.phase('streaming', `snapshot copied (${sync.status.copy.keys} keys); applying writes`);
+        return;
+      }
+      case 'delete-owned':
+        await this.deleteOwnedKeys(sync.route);
+        // Past the FLUSHALL at once: a restart from before it would delete again what the writes after it wrote.
+        if (position) {
+          await this.writeFloor(position);
+          this.applied = position;
+        }
+        return;
+    }
+  }
+
+  /** Every slot's position key goes (a copy starts: the positions were of the writes before it). */
+  private async deleteSlotPositions(): Promise<void> {
+    this.at.fill(-1);
+    await Promise.all(this.masters.map((master) => scanKeys(master, this.fence.atPattern, () => true, async (keys) => {
+      await this.deleteBySlot(keys);
+      return true;
+    })));
+  }
+
+  // ------------------------------------------------------------------ the lease
+
+  /** Renews the lease every third of it (blocks of other slots than the state's do not). */
+  private renewLease(): void {
+    this.home.call(this.lease.guardCommand()).then((reply) => {
+      if (reply === 1) return;
+      if (reply instanceof RespErrorReply && (reply.code === 'LOADING' || reply.code === 'BUSY')) return;
+      if (reply instanceof RespErrorReply && NOT_HERE.has(reply.code)) {
+        this.fail(new ConnectionError(`the target cluster answered the lease renewal with ${reply.message}`, true));
+        return;
+      }
+      this.fail(reply === 0 ? new TargetLost() : refusal('renew its lease', reply));
+    }, () => undefined); // a failed connection fails the next block
+  }
+
+  private fail(error: unknown): void {
+    this.order.failure ??= error;
+    this.onFailure(error);
+  }
+}
+
+function refusal(what: string, reply: RespValue): Error {
+  const text = reply instanceof RespErrorReply ? reply.message : String(reply);
+  return reply instanceof RespErrorReply && NOT_HERE.has(reply.code)
+    ? new ConnectionError(`the target cluster did not let the sync ${what}: ${text}`, true)
+    : new SyncError(`the target cluster refused to let the sync ${what}: ${text}`);
+}
