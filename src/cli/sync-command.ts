@@ -136,8 +136,8 @@ with PSYNC on its promoted replica; a shard added is followed from its own snaps
 again (its node could not continue) replaces the keys of its slots only, and a FLUSHALL on one node
 deletes the keys of its slots only. --read-from replica reads each shard from a replica.
 
-A node of a Redis Cluster as the target (from one server; a cluster into a cluster is not supported
-yet) gets each write on the master serving its keys' slot, fenced and positioned per slot (keys
+A node of a Redis Cluster as the target (from one server, or from a cluster: each source shard's
+writes in order) gets each write on the master serving its keys' slot, fenced and positioned per slot (keys
 <checkpoint key>{<slot tag>}:...). A cluster has database 0 only: pass --db 0 or --db-map N:0. A
 MULTI/EXEC over several slots is applied as one atomic block per slot; DEL, UNLINK, TOUCH and MSET over
 several slots as one command per slot; other commands over several slots are reported, not applied.

@@ -47,6 +47,16 @@ export function singleCheckpoint(position: Position | null, where: string): Chec
 }
 
 /**
+ * Whether a write at `offset` is at or before `position`. Of one server, any checkpoint's offset compares
+ * (its offsets go on across a replid change); of a cluster's shard, whose stream has had the replids of
+ * `history`, only a checkpoint of that history does (another shard's offsets are of another stream).
+ */
+export function covers(position: Position, offset: number, history?: readonly string[]): boolean {
+  if (!isClusterPosition(position)) return offset <= position.offset;
+  return position.shards.some((cp) => offset <= cp.offset && history?.includes(cp.replid) === true);
+}
+
+/**
  * Where a position stands, as a status shows it: a checkpoint's replid and offset; a cluster's shards,
  * replid '' and the sum of their offsets (it grows as any shard's stream moves).
  */

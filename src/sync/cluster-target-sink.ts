@@ -2,16 +2,18 @@
 // sink, writing each slot's messages to the master serving it, as fenced blocks of that slot alone (a
 // MULTI/EXEC may only touch one slot), each ending with the slot's position (slot-fence.ts). The state key
 // proper holds a floor: a position every write before which is applied in every slot, written about once
-// a second and at each step. A restart continues from the floor, and skips a write whose offset is at or
-// before its slot's position (the source is one server: its offsets of one history compare).
+// a second and at each step. A restart continues from the floor, and skips a write at or before its
+// slot's position: of one server, its offset against the position's; of a cluster's shard, against the
+// checkpoint of that shard's history in it (a slot's writes may come from two shards while the source
+// reshards, and the slot's position holds both).
 //
 // A block answered MOVED, ASK, TRYAGAIN or CLUSTERDOWN (the target resharded, failing over) applied
 // nothing: the attempt starts over, reading the topology again. Steps (a copy's start and end, FLUSHALL)
 // run once everything before them is applied, and before anything after them is sent.
 import type { ConnectionOptions } from 'node:tls';
-import { HASH_SLOTS, hashSlot } from '../cluster/hash-slot.js';
+import { HASH_SLOTS, hashSlot, slotRanges } from '../cluster/hash-slot.js';
 import { readTopology, urlOfNode } from '../cluster/topology.js';
-import type { Position } from '../pipeline/position.js';
+import { covers, positionFields, positionOf, type Position } from '../pipeline/position.js';
 import type { Sink, SinkBatch, StoredPosition } from '../pipeline/sink.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
@@ -26,9 +28,9 @@ import { decodeState, type SyncState } from './sync-state.js';
 import { SyncError } from './sync-error.js';
 import type { Sync } from './sync.js';
 import { claimTarget, continuesFrom, type OwnedKeys } from './target-claim.js';
-import { leaseStep, scanKeys } from './target-keys.js';
+import { leaseStep, ownedKeys, scanKeys } from './target-keys.js';
 import type { TargetLease } from './target-lease.js';
-import type { TargetCommands, TargetMessage, TargetStep } from './target-message.js';
+import type { SlotRanges, TargetCommands, TargetMessage, TargetStep } from './target-message.js';
 
 /** Replies of a cluster node that mean the slot is not (or not yet) its: nothing of the block applied. */
 const NOT_HERE = new Set(['MOVED', 'ASK', 'TRYAGAIN', 'CLUSTERDOWN', 'READONLY', 'LOADING']);
@@ -42,8 +44,8 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   /** The master serving each slot, as the topology read at connect says. */
   private readonly slotMaster: RedisConnection[] = new Array<RedisConnection>(HASH_SLOTS);
   private masters: RedisConnection[] = [];
-  /** Each slot's position: the source offset of its last write applied (-1: none since the copy). */
-  private readonly at = new Array<number>(HASH_SLOTS).fill(-1);
+  /** Each slot's position: the pipeline's after the last batch whose writes of it are applied (null: none since the copy). */
+  private readonly at = new Array<Position | null>(HASH_SLOTS).fill(null);
   private from: Position | null = null;
   private route: unknown = null;
   /** A position every batch before which is applied (each slot's blocks), and the one the floor last got. */
@@ -83,13 +85,16 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
       delete: (keysRoute) => this.deleteOwnedKeys(keysRoute),
     };
     let stored = await this.readState();
-    if (!(await continuesFrom(sync, stored, false, owned))) stored = null;
+    if (!(await continuesFrom(sync, stored, route, owned))) stored = null;
     if (!stored) await claimTarget(sync, owned);
     this.from = stored?.state === 'streaming' ? stored.position : null;
     if (this.from) {
       await this.readSlotPositions();
       this.applied = this.floorWritten = this.from;
       sync.applied(this.from, 0, 0);
+    } else {
+      // Everything is copied again: slots' positions of an earlier run must not be read by a later restart.
+      await this.deleteSlotPositions();
     }
   }
 
@@ -178,7 +183,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
 
   /** Each slot's position key (only slots written since the copy have one). */
   private async readSlotPositions(): Promise<void> {
-    this.at.fill(-1);
+    this.at.fill(null);
     for (const master of this.masters) {
       const keys: Uint8Array[] = [];
       await scanKeys(master, this.fence.atPattern, () => true, async (found) => {
@@ -188,7 +193,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
       for (const key of keys) {
         const slot = hashSlot(key);
         const value = await master.ok(['GET', key]);
-        if (value instanceof Uint8Array) this.at[slot] = Number(new TextDecoder().decode(value));
+        if (value instanceof Uint8Array) this.at[slot] = slotPosition(key, value);
       }
     }
   }
@@ -202,9 +207,12 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     return null;
   }
 
-  /** Deletes the keys `route` owns, on every master, each slot's in a fenced block of that slot. */
-  private async deleteOwnedKeys(route: KeyRoute): Promise<void> {
-    await Promise.all(this.masters.map((master) => scanKeys(master, route.scanPattern, (k) => route.owns(k), async (keys) => {
+  /**
+   * Deletes the keys `route` owns, on every master, each slot's in a fenced block of that slot; with
+   * `slots` (a cluster source's shard's), only those whose source key is of one of them.
+   */
+  private async deleteOwnedKeys(route: KeyRoute, slots?: SlotRanges): Promise<void> {
+    await Promise.all(this.masters.map((master) => scanKeys(master, route.scanPattern, ownedKeys(route, slots), async (keys) => {
       await this.deleteBySlot(keys);
       return true;
     })));
@@ -228,36 +236,42 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     let writes = 0;
     for (const message of batch.messages as TargetCommands[]) {
       const slot = message.slot!;
-      if (message.offset !== undefined && message.offset <= this.at[slot]!) continue; // applied before a restart
+      const at = this.at[slot];
+      if (at && message.offset !== undefined && covers(at, message.offset, message.history)) continue; // applied before a restart
       writes += message.writes;
       const list = bySlot.get(slot);
       if (list) list.push(message);
       else bySlot.set(slot, [message]);
     }
-    await Promise.all([...bySlot].map(([slot, messages]) => this.sendSlot(slot, messages)));
-    if (batch.position) this.sync.applied(batch.position, writes, 1);
+    const position = batch.position;
+    // The batch's position, once for all its slots (a cluster's: every shard's checkpoint, some 70 bytes each).
+    const stored = position && JSON.stringify(positionFields(position));
+    await Promise.all([...bySlot].map(([slot, messages]) => this.sendSlot(slot, messages, position, stored)));
+    if (position) this.sync.applied(position, writes, 1);
   }
 
-  /** One slot's messages as a fenced block on its master, with the slot's new position. */
-  private async sendSlot(slot: number, messages: TargetCommands[]): Promise<void> {
+  /**
+   * One slot's messages as a fenced block on its master, with the slot's new position: the batch's, when
+   * writes of the source's stream are among them (the copy's have no position).
+   */
+  private async sendSlot(slot: number, messages: TargetCommands[], position: Position | null, stored: string | null): Promise<void> {
     const origins: Origin[] = [];
     const parts: Uint8Array[] = [];
-    let offset = -1;
     for (const message of messages) {
       parts.push(message.bytes);
       originsOf(message, origins);
-      if (message.offset !== undefined) offset = Math.max(offset, message.offset);
     }
-    if (offset >= 0) {
-      const set = new CommandBuffer(128);
-      set.command(['SET', this.fence.atKey(slot), offset]);
+    const positioned = position !== null && messages.some((m) => m.offset !== undefined);
+    if (positioned) {
+      const set = new CommandBuffer(128 + stored!.length);
+      set.command(['SET', this.fence.atKey(slot), stored!]);
       parts.push(set.take());
       origins.push('set');
     }
     const single = parts.length > 16 ? [Buffer.concat(parts)] : parts;
     const outcome = await this.sendFenced(slot, single, origins.length);
     checkBlock(origins, outcome, (message) => this.sync.warn(message));
-    if (offset > this.at[slot]!) this.at[slot] = offset;
+    if (positioned) this.at[slot] = position;
   }
 
   private async sendFenced(slot: number, parts: Uint8Array[], count: number) {
@@ -300,40 +314,62 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
 
   private async runStep(step: TargetStep, position: Position | null): Promise<void> {
     if (this.order.failure) throw this.order.failure;
-    const sync = this.sync;
     switch (step.kind) {
-      case 'copy-start': {
-        // The state says copying first: a restart before the copy ends copies again (what is here is stale).
-        // No floor moves until the copy ends (none of before the copy may be written over it).
-        this.applied = null;
-        await this.writeFloor({ replid: step.replid, offset: step.offset, db: 0 }, 'copying');
-        await this.deleteOwnedKeys(sync.route);
-        await this.deleteSlotPositions();
-        sync.phase('copying', `copying the source's snapshot (replication ID ${step.replid || '(none)'}) into the cluster's masters`);
-        return;
-      }
-      case 'copy-end': {
-        const at = { replid: step.replid, offset: step.offset, db: 0 };
-        await this.writeFloor(at);
-        this.applied = at;
-        sync.applied(at, 0, 0);
-        sync.phase('streaming', `snapshot copied (${sync.status.copy.keys} keys); applying writes`);
-        return;
-      }
+      case 'copy-start': return step.shard ? this.startShardCopy(step.shard.slots, position!) : this.startCopy(step.replid, step.offset);
+      case 'copy-end': return step.shard ? this.endShardCopy(step.shard.allStreaming, position!) : this.endCopy(step.replid, step.offset);
       case 'delete-owned':
-        await this.deleteOwnedKeys(sync.route);
+        await this.deleteOwnedKeys(this.sync.route, step.slots);
         // Past the FLUSHALL at once: a restart from before it would delete again what the writes after it wrote.
-        if (position) {
-          await this.writeFloor(position);
-          this.applied = position;
-        }
+        if (position) await this.floorAt(position);
         return;
     }
   }
 
+  private async startCopy(replid: string, offset: number): Promise<void> {
+    // The state says copying first: a restart before the copy ends copies again (what is here is stale).
+    // No floor moves until the copy ends (none of before the copy may be written over it).
+    this.applied = null;
+    await this.writeFloor({ replid, offset, db: 0 }, 'copying');
+    await this.deleteOwnedKeys(this.sync.route);
+    await this.deleteSlotPositions();
+    this.sync.phase('copying', `copying the source's snapshot (replication ID ${replid || '(none)'}) into the cluster's masters`);
+  }
+
+  private async endCopy(replid: string, offset: number): Promise<void> {
+    const sync = this.sync;
+    const at = { replid, offset, db: 0 };
+    await this.floorAt(at);
+    sync.applied(at, 0, 0);
+    sync.phase('streaming', `snapshot copied (${sync.status.copy.keys} keys); applying writes`);
+  }
+
+  /**
+   * A cluster source's shard starts a copy: the floor no longer holds its checkpoint (`position` is the
+   * others'), then the keys of its slots go; the other shards' writes go on. The slots' positions stay:
+   * its new history's offsets are not compared with its old one's, and the other shards' are still true.
+   */
+  private async startShardCopy(slots: SlotRanges, position: Position): Promise<void> {
+    await this.floorAt(position);
+    await this.deleteOwnedKeys(this.sync.route, slots);
+    this.sync.phase('copying', `copying the snapshot of the source's shard serving slots ${slotRanges(slots)} into the cluster's masters`);
+  }
+
+  /** A cluster source's shard's copy is complete: its checkpoint joins the floor. */
+  private async endShardCopy(allStreaming: boolean, position: Position): Promise<void> {
+    await this.floorAt(position);
+    this.sync.applied(position, 0, 0);
+    if (allStreaming) this.sync.phase('streaming', `snapshots copied (${this.sync.status.copy.keys} keys); applying writes`);
+  }
+
+  /** The floor written at a step's position, which every batch after it then builds on. */
+  private async floorAt(position: Position): Promise<void> {
+    await this.writeFloor(position);
+    this.applied = position;
+  }
+
   /** Every slot's position key goes (a copy starts: the positions were of the writes before it). */
   private async deleteSlotPositions(): Promise<void> {
-    this.at.fill(-1);
+    this.at.fill(null);
     await Promise.all(this.masters.map((master) => scanKeys(master, this.fence.atPattern, () => true, async (keys) => {
       await this.deleteBySlot(keys);
       return true;
@@ -358,6 +394,16 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   private fail(error: unknown): void {
     this.order.failure ??= error;
     this.onFailure(error);
+  }
+}
+
+/** A slot's position key's value: the position as JSON (positionFields). */
+function slotPosition(key: Uint8Array, value: Uint8Array): Position {
+  const notOne = `the target's key ${JSON.stringify(new TextDecoder().decode(key))} does not hold a sync position: delete it, or sync under another state key`;
+  try {
+    return positionOf(JSON.parse(new TextDecoder().decode(value)) as object, notOne);
+  } catch {
+    throw new SyncError(notOne);
   }
 }
 

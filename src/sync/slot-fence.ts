@@ -3,11 +3,11 @@
 // slotTag), because a MULTI/EXEC or a script may only touch the keys of one slot:
 //   <state>{t_s}:owner          the token of the last sync that claimed slot s
 //   <state>{t_s}:fence:<token>  written only to abort the blocks of that token's sync in slot s
-//   <state>{t_s}:at             the source offset of the last write of slot s applied
+//   <state>{t_s}:at             the position after the last batch with writes of slot s (JSON; position.ts)
 // The lease itself (one per target, target-lease.ts) is on <state>{t_g}, g the state key's own slot, so
 // its owner key is slot g's. A claim, once the lease is ours, fences every slot's previous owner and makes
 // our token every slot's owner; a block of slot s is
-//   WATCH <state>{t_s}:fence:<ours>; EVAL guard; MULTI; writes of slot s...; SET <state>{t_s}:at <offset>; EXEC
+//   WATCH <state>{t_s}:fence:<ours>; EVAL guard; MULTI; writes of slot s...; SET <state>{t_s}:at <position>; EXEC
 // on the master serving s: the three-case argument of target-lease.ts, slot by slot.
 import { hashSlot, slotTag } from '../cluster/hash-slot.js';
 import type { BufferedArg } from '../resp/command-buffer.js';

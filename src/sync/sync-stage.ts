@@ -74,6 +74,11 @@ export class SyncStage implements Stage<TargetMessage> {
   private readonly copying = new Set<string>();
   /** The shard of the event being handled (undefined: one server's). */
   private shard: ShardRef | undefined;
+  /**
+   * Into a cluster from a cluster: each shard's replication history (the replids its stream has had since
+   * it last started over), which its writes carry for the per-slot skip (cluster-target-sink.ts).
+   */
+  private readonly histories = new Map<string, readonly string[]>();
 
   /**
    * `keys`: the source's command table, when the route needs to find keys in writes (always, into a
@@ -105,6 +110,7 @@ export class SyncStage implements Stage<TargetMessage> {
       // position moves past them all the same); a client's DEL of the command's other keys is applied.
       case 'moved': return event.rest ? this.apply([event.rest], event.rest.offset) : true;
       case 'full-sync-start':
+        this.startHistory(event.replid);
         this.startCopy(event.reason);
         output.alone({ kind: 'copy-start', replid: event.replid, offset: event.offset, shard: shard && { slots: shard.slots } });
         break;
@@ -114,7 +120,12 @@ export class SyncStage implements Stage<TargetMessage> {
         output.alone({ kind: 'copy-end', replid: event.replid, offset: event.offset, shard: shard && { slots: shard.slots, allStreaming: output.streaming() } });
         break;
       case 'flush': if (event.cause === 'command') this.flushByCommand(event.db); break;
-      case 'resumed': if (output.streaming()) this.sync.phase('streaming', `resumed from ${this.from()} at offset ${event.offset} of ${event.replid}`); break;
+      case 'resumed':
+        if (!this.history()?.includes(event.replid)) this.startHistory(event.replid);
+        if (output.streaming()) this.sync.phase('streaming', `resumed from ${this.from()} at offset ${event.offset} of ${event.replid}`);
+        break;
+      // A promoted replica continuing the shard's stream under its own replid: the offsets go on.
+      case 'replid-changed': if (shard) this.histories.set(shard.id, [...this.history() ?? [event.from], event.to]); break;
       default: break;
     }
     return false;
@@ -250,6 +261,15 @@ export class SyncStage implements Stage<TargetMessage> {
     return { kind: 'commands', db, endDb: -1, bytes: this.buffer.cut(), count, names, writes };
   }
 
+  /** The replication history of the shard whose event is handled (none: one server's, whose offsets all compare). */
+  private history(): readonly string[] | undefined {
+    return this.shard && this.histories.get(this.shard.id);
+  }
+
+  private startHistory(replid: string): void {
+    if (this.shard) this.histories.set(this.shard.id, [replid]);
+  }
+
   /** A message of the copy into a cluster: of its key's slot. */
   private ofSlot(message: TargetCommands, key: Uint8Array): TargetCommands {
     if (this.clusterTarget) message.slot = hashSlot(key);
@@ -310,8 +330,9 @@ export class SyncStage implements Stage<TargetMessage> {
     const db = route.targetDb(command.db);
     if (db === null) return;
     if ((name === 'flushall' || name === 'flushdb') && this.clusterTarget) {
-      // A cluster's masters each hold some slots: the sync's keys go from every one (the route has one db).
-      this.output.alone({ kind: 'delete-owned', db: null });
+      // A cluster's masters each hold some slots: the sync's keys go from every one (the route has one db);
+      // a cluster source's node empties itself only: its shard's slots' keys go.
+      this.output.alone({ kind: 'delete-owned', db: null, slots: this.shard?.slots });
       return;
     }
     if ((name === 'flushall' || name === 'flushdb') && (!route.identity || this.shard)) return; // done by flushByCommand
@@ -387,7 +408,7 @@ export class SyncStage implements Stage<TargetMessage> {
     }
     split.parts.forEach((part, i) => {
       this.buffer.command(part.args);
-      messages.push({ ...this.commands(0, [name], i === 0 ? 1 : 0), slot: part.slot, offset });
+      messages.push({ ...this.commands(0, [name], i === 0 ? 1 : 0), slot: part.slot, offset, history: this.history() });
     });
   }
 

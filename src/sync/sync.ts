@@ -295,12 +295,11 @@ export class Sync {
   }
 
   /**
-   * A Redis Cluster target (v1: from one server): refused from a cluster, with --copy replication, and with a
-   * route writing any db but 0 (a cluster has no other); the source's command table is read (every write
-   * goes to the master of its keys' slot).
+   * A Redis Cluster target: refused with --copy replication, and with a route writing any db but 0 (a
+   * cluster has no other); the source's command table is read (every write goes to the master of its
+   * keys' slot).
    */
-  private async checkClusterTarget(clusteredSource: boolean, byReplication: boolean, timeoutMs: number | undefined): Promise<void> {
-    if (clusteredSource) throw new SyncError('sync from a Redis Cluster into a Redis Cluster is not supported yet: sync into one server, or from one server into the cluster');
+  private async checkClusterTarget(byReplication: boolean, timeoutMs: number | undefined): Promise<void> {
     if (byReplication) throw new SyncError('--copy replication cannot copy into a Redis Cluster (each master holds some slots only): use --copy restore');
     const dbs = this.route.targetDbs;
     if (dbs === null || dbs.some((db) => db !== 0)) {
@@ -353,7 +352,7 @@ export class Sync {
       if (byReplication && !loadsAsIs(sourceFormat, targetFormat)) {
         throw new SyncError(`--copy replication: the target (${describeServer(targetFormat)}) cannot load the snapshot of the source (${describeServer(sourceFormat)}) as it is; use --copy restore`);
       }
-      if (clusterTarget) await this.checkClusterTarget(clustered, byReplication, timeoutMs);
+      if (clusterTarget) await this.checkClusterTarget(byReplication, timeoutMs);
       const maxBulkBytes = await maxBulkBytesOf(target);
       const stage = new SyncStage(this, targetFormat, this.keys, maxBulkBytes, clusterTarget);
       sink = clusterTarget

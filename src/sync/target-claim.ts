@@ -19,9 +19,11 @@ export interface OwnedKeys {
 /**
  * Whether the sync continues from `stored` (true), or copies everything again (false: nothing stored, or
  * --resync deleted what did not match). Throws SyncError when continuing would mix two routes or sources,
- * or a first start finds keys where it would write. `clustered`: the source is a cluster.
+ * or a first start finds keys where it would write. `route`: the pipeline's route identity, which says
+ * whether the source is a cluster.
  */
-export async function continuesFrom(sync: Sync, stored: SyncState | null, clustered: boolean, keys: OwnedKeys): Promise<boolean> {
+export async function continuesFrom(sync: Sync, stored: SyncState | null, route: unknown, keys: OwnedKeys): Promise<boolean> {
+  const clustered = (route as { cluster?: boolean } | null)?.cluster === true;
   return stored !== null && await sameRoute(sync, stored, keys) && await sameKindOfSource(sync, stored, clustered, keys);
 }
 

@@ -1,7 +1,10 @@
 // What a sync's sinks (target-sink.ts: one server; cluster-target-sink.ts: a cluster's masters) do alike
 // with a target connection: scan its keys, take steps of the lease.
+import { inSlots } from '../cluster/hash-slot.js';
 import { replyText, type RespValue } from '../resp/replies.js';
 import type { RedisConnection } from './connection.js';
+import type { KeyRoute } from './key-route.js';
+import type { SlotRanges } from './target-message.js';
 import { SyncError } from './sync-error.js';
 import { TargetHeld } from './target-lease.js';
 
@@ -19,6 +22,16 @@ export async function scanKeys(connection: RedisConnection, pattern: Uint8Array 
     if (kept.length > 0 && !(await visit(kept))) return kept[0]!;
   } while (cursor !== '0');
   return null;
+}
+
+/**
+ * Which target keys are `route`'s; with `slots` (a cluster's shard's), only those whose source key is of
+ * one of them (the route's rename undone: a prefix changes a key's slot).
+ */
+export function ownedKeys(route: KeyRoute, slots?: SlotRanges): (key: Uint8Array) => boolean {
+  if (!slots) return (key) => route.owns(key);
+  const ofSlots = inSlots(slots);
+  return (key) => route.owns(key) && ofSlots(route.sourceKey(key));
 }
 
 /** A step of the lease: another sync holding the target stops this one (retrying cannot help). */

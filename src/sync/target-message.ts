@@ -26,6 +26,11 @@ export interface TargetCommands {
    * copy's. A restart skips a write at or before the offset its slot has applied.
    */
   offset?: number;
+  /**
+   * From a cluster's shard: the replids its stream has had (the offset is of that history); a slot's
+   * position of the same shard is the one the offset compares with.
+   */
+  history?: readonly string[];
 }
 
 /** Bytes of the snapshot, for the target loading it as a replica of ours (copy: 'replication'). */

@@ -7,7 +7,7 @@
 //
 // Commands are pipelined, many blocks in flight; a step (starting or ending a copy, deleting the keys the
 // sync owns) runs once everything before it is applied, and before anything after it is sent.
-import { inSlots, slotRanges } from '../cluster/hash-slot.js';
+import { slotRanges } from '../cluster/hash-slot.js';
 import type { Position } from '../pipeline/position.js';
 import { RespErrorReply, replyText } from '../resp/replies.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
@@ -19,7 +19,7 @@ import { prefixPattern } from './key-route.js';
 import { claimTarget, continuesFrom, type OwnedKeys } from './target-claim.js';
 import { ReplicationCopy } from './replication-copy.js';
 import { decodeState, isOwnStateKey, type SyncState } from './sync-state.js';
-import { leaseStep, scanKeys } from './target-keys.js';
+import { leaseStep, ownedKeys, scanKeys } from './target-keys.js';
 import type { SlotRanges, TargetCommands, TargetMessage, TargetStep } from './target-message.js';
 import { SyncError } from './sync-error.js';
 import { checkBlock, originsOf, type Origin } from './block-replies.js';
@@ -37,8 +37,6 @@ export class TargetSink implements Sink<TargetMessage> {
   /** Where the stored state lets the sync continue from (read by connect). */
   private from: Position | null = null;
   private route: unknown = null;
-  /** The source is a cluster (the pipeline's route says so): positions are the shards', steps a shard's. */
-  private clustered = false;
   /** When the lease was last renewed (a block or a renewal sent). */
   private renewedMs = Date.now();
   private renewal: ReturnType<typeof setInterval> | null = null;
@@ -53,7 +51,6 @@ export class TargetSink implements Sink<TargetMessage> {
   /** Makes the target this sync's (lease, an interrupted copy undone, the stored route checked). */
   async connect(route: unknown, failed: (error: unknown) => void): Promise<void> {
     this.route = route;
-    this.clustered = (route as { cluster?: boolean } | null)?.cluster === true;
     this.onFailure = failed;
     this.target.onFailure((error) => this.fail(error));
     const sync = this.sync;
@@ -69,7 +66,7 @@ export class TargetSink implements Sink<TargetMessage> {
       delete: (route) => this.deleteOwnedKeys(null, route),
     };
     let stored = await this.readState();
-    if (!(await continuesFrom(sync, stored, this.clustered, owned))) stored = null;
+    if (!(await continuesFrom(sync, stored, route, owned))) stored = null;
     if (!stored && !reclaimed) await claimTarget(sync, owned);
     this.from = stored?.state === 'streaming' ? stored.position : null;
     if (this.from) sync.applied(this.from, 0, 0);
@@ -300,8 +297,7 @@ export class TargetSink implements Sink<TargetMessage> {
    */
   private async forEachOwnedKey(visit: (db: number, keys: Uint8Array[]) => Promise<boolean>, onlyDb: number | null = null,
     route = this.sync.route, slots?: SlotRanges): Promise<{ db: number; key: Uint8Array } | null> {
-    const ofSlots = slots && inSlots(slots);
-    const keep = ofSlots ? (key: Uint8Array) => route.owns(key) && ofSlots(route.sourceKey(key)) : (key: Uint8Array) => route.owns(key);
+    const keep = ownedKeys(route, slots);
     for (const db of onlyDb === null ? await this.targetDbsWithKeys(route) : [onlyDb]) {
       const first = await this.scanKeys(db, route.scanPattern, keep, (keys) => visit(db, keys));
       if (first !== null) return { db, key: first };
