@@ -7,7 +7,6 @@
 // applied in order with moved ignored (one keyspace for the whole cluster), publish's events applied per
 // shard with moved applied (a shard's keyspace loses and gains the keys that moved). sync, into one server
 // meanwhile, applies neither half of a move: its target must equal the cluster, with no shard copied again.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +23,7 @@ import { ClusterWriter } from './helpers/cluster-writer.js';
 import { caughtUp } from './helpers/cluster-workload.js';
 import { entryOf, readEventStream, rebuildPerShard, type ChangeEventJson } from './helpers/event-consumer.js';
 import { canonicalDump, pipeInto } from './helpers/keyspace.js';
-import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
+import { reshard, startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, isError, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
 const live = haveRedisServer();
@@ -40,18 +39,6 @@ async function until(what: string, done: () => boolean | Promise<boolean>, ms = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** redis-cli --cluster reshard, run to its end (its output, or a failure with it). */
-function reshard(port: number, from: string, to: string, slots: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('redis-cli', ['--cluster', 'reshard', `127.0.0.1:${port}`, '--cluster-from', from, '--cluster-to', to,
-      '--cluster-slots', String(slots), '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-    child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`redis-cli --cluster reshard exited ${code}: ${output.slice(-3000)}`))));
-  });
 }
 
 const text = (b: ByteText): string => Buffer.from(byteTextBytes(b)).toString('latin1');

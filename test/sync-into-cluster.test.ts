@@ -3,11 +3,13 @@
 // every type (counters and lists among them: a write lost or applied twice changes them), a MULTI/EXEC
 // and DEL and MSET over several slots, go on during and after the copy; the cluster's keyspace (its
 // masters' canonical dumps, the sync's own keys aside) must equal the source's. A restart, a target
-// master SIGKILLed (its replica promoted), and redistap itself SIGKILLed continue without a new copy.
+// master SIGKILLed (its replica promoted), the cluster resharded under writes, and redistap itself
+// SIGKILLed continue without a new copy.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Sync, SyncEvent } from '../src/sync/sync.js';
 import { cli, type CliProcess } from './helpers/cli-process.js';
 import { clusterSuite } from './helpers/cluster-suite.js';
+import { reshard } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient, type RedisServer } from './helpers/redis-server.js';
 import { client, later, server, startSync, stopAll, syncedKeyspace, url, waitFor } from './helpers/sync-harness.js';
 
@@ -168,6 +170,89 @@ describe.skipIf(!live)('sync from one server into a Redis Cluster', () => {
     expect(phases(first)).toContain('copying');
     expect(phases(second)).not.toContain('copying');
   }, 180_000);
+
+  it('the target resharded (1,000 slots) while writes run: blocks meeting MOVED, ASK or TRYAGAIN sent again where their slot is, each write once, without starting over', async () => {
+    const source = await server();
+    const c = await client(source);
+    for (let r = 0; r < 20; r++) await round(c, r);
+    const s = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
+    await streaming(s);
+    let r = 20;
+    let writing = true;
+    const writes = (async () => { while (writing) await round(c, r++); })();
+    await waitFor('writes under way', () => r > 30);
+    // From the master serving slot 0 (a reshard takes a master's lowest slots first) to the one serving the last.
+    const { owners, ports } = await suite.cluster.slotOwners();
+    const [from, to] = [owners.get(0)!, owners.get(16383)!];
+    await reshard(ports.get(from)!, from, to, 1000);
+    const resharded = r;
+    await waitFor('writes after the reshard', () => r > resharded + 10);
+    writing = false;
+    await writes;
+    expect((await suite.cluster.slotOwners()).owners.get(999)).toBe(to);
+    await expectClusterEqualsSource(source);
+    expect(copies(s.events)).toBe(1);
+    expect(s.sync.status.restarts).toBe(0);
+    expect(s.sync.status.phase).toBe('streaming');
+  }, 240_000);
+
+  it('a target master switched over (CLUSTER FAILOVER on its replica) while writes run: its slots\' blocks follow MOVED to the new master, without starting over', async () => {
+    const source = await server();
+    const c = await client(source);
+    for (let r = 0; r < 20; r++) await round(c, r);
+    const s = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
+    await streaming(s);
+    let r = 20;
+    let writing = true;
+    const writes = (async () => { while (writing) await round(c, r++); })();
+    await waitFor('writes under way', () => r > 30);
+    const nodes = String(await suite.writer.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+    const portOf = (fields: string[]) => Number(/:(\d+)@/.exec(fields[1]!)![1]);
+    const master = nodes.find((f) => f[2]!.includes('master') && !f[2]!.includes('fail'))!;
+    const promoted = portOf(nodes.find((f) => f[3] === master[0])!);
+    const replica = await RedisClient.connect(promoted);
+    await replica.ok('CLUSTER', 'FAILOVER');
+    replica.close();
+    await waitFor('the cluster seeing the replica promoted', async () => (await suite.cluster.masters()).includes(promoted));
+    const switched = r;
+    await waitFor('writes after the failover', () => r > switched + 10);
+    writing = false;
+    await writes;
+    await expectClusterEqualsSource(source);
+    expect(copies(s.events)).toBe(1);
+    expect(s.sync.status.restarts).toBe(0);
+  }, 120_000);
+
+  it('while a target slot migrates none of its blocks applies (one of keys still there would pass one refused before it), and all apply in order once it settles', async () => {
+    const source = await server();
+    const c = await client(source);
+    for (let r = 0; r < 10; r++) await round(c, r);
+    await c.ok('SET', '{mig}count', '10');
+    const s = startSync(source, suite.cluster.nodes[0]!, { dbs: [0] });
+    await streaming(s);
+    const slot = Number(await suite.writer.call('CLUSTER', 'KEYSLOT', '{mig}'));
+    const { owners, ports } = await suite.cluster.slotOwners();
+    const owner = await RedisClient.connect(ports.get(owners.get(slot)!)!);
+    const elsewhere = [...ports.keys()].find((id) => id !== owners.get(slot))!;
+    // A write of the slot streamed first: its position key is there too.
+    await c.ok('INCR', '{mig}count');
+    await waitFor('the first INCR applied', async () => String(await owner.call('GET', '{mig}count')) === '11');
+    await owner.ok('CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', elsewhere);
+    try {
+      await c.ok('SET', '{mig}new', '1'); // a key the migrating slot lacks: its block is refused (ASK)
+      await new Promise((r) => setTimeout(r, 300)); // a batch of its own
+      await c.ok('INCR', '{mig}count'); // a key it has: its block, without the slot's check, applies before the SET's
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(String(await owner.call('GET', '{mig}count'))).toBe('11');
+    } finally {
+      await owner.ok('CLUSTER', 'SETSLOT', String(slot), 'STABLE');
+      owner.close();
+    }
+    // The slot's blocks wait out their pause; other slots' writes (the marker) may arrive first.
+    await waitFor('the slot\'s writes applied', async () => String(await suite.writer.call('GET', '{mig}count')) === '12');
+    await expectClusterEqualsSource(source);
+    expect(s.sync.status.restarts).toBe(0);
+  }, 120_000);
 
   // Last: the cluster keeps the killed master dead.
   it('a target master SIGKILLed and its replica promoted: the sync starts over, and continues without a copy', async () => {

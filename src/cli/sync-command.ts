@@ -141,8 +141,10 @@ writes in order) gets each write on the master serving its keys' slot, fenced an
 <checkpoint key>{<slot tag>}:...). A cluster has database 0 only: pass --db 0 or --db-map N:0. A
 MULTI/EXEC over several slots is applied as one atomic block per slot; DEL, UNLINK, TOUCH and MSET over
 several slots as one command per slot; other commands over several slots are reported, not applied.
-The copy goes as one RESTORE per key; function libraries are not copied. A master failing over (MOVED,
-CLUSTERDOWN) starts the sync over from the positions the cluster holds; --copy replication is refused.
+The copy goes as one RESTORE per key; function libraries are not copied. Writes answered MOVED, ASK or
+TRYAGAIN (the cluster resharding, a master switched over) go again where their slot is, in order; a
+master lost (CLUSTERDOWN) starts the sync over from the positions the cluster holds; --copy replication
+is refused.
 
 Restarting (after Ctrl-C, a crash, or a kill -9) continues from that position with PSYNC, without a new
 copy, as long as the source's backlog still holds the writes since. If it does not (or the source

@@ -7,9 +7,10 @@
 // checkpoint of that shard's history in it (a slot's writes may come from two shards while the source
 // reshards, and the slot's position holds both).
 //
-// A block answered MOVED, ASK, TRYAGAIN or CLUSTERDOWN (the target resharded, failing over) applied
-// nothing: the attempt starts over, reading the topology again. Steps (a copy's start and end, FLUSHALL)
-// run once everything before them is applied, and before anything after them is sent.
+// A block answered MOVED, ASK or TRYAGAIN (the target resharding, or failed over) applied nothing, and
+// is sent again where the slot is, in the slot's order (slot-lanes.ts); CLUSTERDOWN, READONLY or LOADING
+// (a master failing) make the attempt start over, reading the topology again. Steps (a copy's start and
+// end, FLUSHALL) run once everything before them is applied, and before anything after them is sent.
 import type { ConnectionOptions } from 'node:tls';
 import { HASH_SLOTS, hashSlot, slotRanges } from '../cluster/hash-slot.js';
 import { readTopology, urlOfNode } from '../cluster/topology.js';
@@ -19,11 +20,13 @@ import { parseRedisUrl } from '../replica/redis-url.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
 import { RespErrorReply, type RespValue } from '../resp/replies.js';
 import { checkBlock, originsOf, type Origin } from './block-replies.js';
+import type { BlockOutcome } from './fenced-block.js';
 import { ConnectionError, RedisConnection } from './connection.js';
 import { fencedBlock, TargetLost } from './fenced-block.js';
 import type { KeyRoute } from './key-route.js';
 import { SinkOrder } from './sink-order.js';
 import { SlotFence } from './slot-fence.js';
+import { isRedirect, redirectOf, SlotLanes, type Redirect } from './slot-lanes.js';
 import { decodeState, type SyncState } from './sync-state.js';
 import { SyncError } from './sync-error.js';
 import type { Sync } from './sync.js';
@@ -44,6 +47,11 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   /** The master serving each slot, as the topology read at connect says. */
   private readonly slotMaster: RedisConnection[] = new Array<RedisConnection>(HASH_SLOTS);
   private masters: RedisConnection[] = [];
+  /** The masters by host:port, and those being connected to (a slot MOVED to a node not seen yet). */
+  private readonly byAddress = new Map<string, Promise<RedisConnection>>();
+  /** Each slot's blocks in order, sent again where the cluster redirects them. */
+  private readonly lanes = new SlotLanes<RedisConnection>((slot) => this.slotMaster[slot]!, (slot, node) => this.moveSlot(slot, node),
+    (slot, last) => new ConnectionError(`the target cluster kept refusing slot ${slot} (${last.message}): reading its topology again`, true));
   /** Each slot's position: the pipeline's after the last batch whose writes of it are applied (null: none since the copy). */
   private readonly at = new Array<Position | null>(HASH_SLOTS).fill(null);
   private from: Position | null = null;
@@ -74,7 +82,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     this.onFailure = failed;
     await this.openMasters();
     const sync = this.sync;
-    const call = (args: BufferedArg[]) => this.home.call(args);
+    const call = (args: BufferedArg[]) => this.slotCall(this.fence.stateSlot, args);
     await leaseStep(this.lease.refuseIfHeld(call));
     await leaseStep(this.lease.claim(call));
     await this.claimSlots();
@@ -142,9 +150,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     });
     for (const shard of topology.shards) {
       if (shard.slots.length === 0 || shard.master.failing) continue;
-      const master = await RedisConnection.open({ endpoint: parseRedisUrl(urlOfNode(this.url, shard.master)), tls: this.tls, timeoutMs: this.timeoutMs, role: 'target' });
-      master.onFailure((error) => this.fail(error));
-      this.masters.push(master);
+      const master = await this.masterAt(shard.master);
       for (const [a, b] of shard.slots) {
         this.slotMaster.fill(master, a, b + 1);
         if (a <= this.fence.stateSlot && this.fence.stateSlot <= b) this.homeUrl = urlOfNode(this.url, shard.master);
@@ -155,19 +161,60 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     }
   }
 
-  /** Every master's slots, each with its commands (built by `command`, null: none), pipelined; each reply must be 1. */
+  /** The connection to the master at `node`, opened once. */
+  private masterAt(node: { host: string; port: number }): Promise<RedisConnection> {
+    const address = `${node.host}:${node.port}`;
+    let master = this.byAddress.get(address);
+    if (!master) {
+      master = RedisConnection.open({ endpoint: parseRedisUrl(urlOfNode(this.url, node)), tls: this.tls, timeoutMs: this.timeoutMs, role: 'target' }).then((opened) => {
+        opened.onFailure((error) => this.fail(error));
+        this.masters.push(opened);
+        return opened;
+      });
+      master.catch(() => this.byAddress.delete(address));
+      this.byAddress.set(address, master);
+    }
+    return master;
+  }
+
+  /** The cluster said MOVED: `node` serves the slot now. */
+  private async moveSlot(slot: number, node: { host: string; port: number }): Promise<void> {
+    this.slotMaster[slot] = await this.masterAt(node);
+    if (slot === this.fence.stateSlot) this.homeUrl = urlOfNode(this.url, node);
+  }
+
+  /** A command on the master of `slot`, sent again where the cluster redirects it; its reply. */
+  private slotCall(slot: number, args: BufferedArg[]): Promise<RespValue> {
+    return this.lanes.run(slot, async (master) => {
+      const reply = await master.call(args);
+      return (reply instanceof RespErrorReply && redirectOf(reply.message)) || reply;
+    });
+  }
+
+  /**
+   * Every master's slots, each with its commands (built by `command`, null: none), pipelined; each reply
+   * must be 1. A slot the cluster redirected (resharding) is sent again on its own.
+   */
   private async onEverySlot(command: (slot: number) => BufferedArg[] | null): Promise<void> {
+    const check = (reply: RespValue) => {
+      if (reply !== 1) throw refusal('claim its slots', reply);
+    };
     await Promise.all(this.masters.map(async (master) => {
       const buffer = new CommandBuffer(1 << 16);
+      const slots: number[] = [];
       for (let slot = 0; slot < HASH_SLOTS; slot++) {
         const args = this.slotMaster[slot] === master ? command(slot) : null;
-        if (args) buffer.command(args);
+        if (args) {
+          buffer.command(args);
+          slots.push(slot);
+        }
       }
-      const count = buffer.commands;
-      if (count === 0) return;
-      const replies = await master.send(buffer.take(), count);
-      const wrong = replies.find((r) => r !== 1);
-      if (wrong !== undefined) throw refusal('claim its slots', wrong);
+      if (slots.length === 0) return;
+      const replies = await master.send(buffer.take(), slots.length);
+      await Promise.all(replies.map(async (reply, i) => {
+        const redirected = reply instanceof RespErrorReply && redirectOf(reply.message);
+        check(redirected ? await this.slotCall(slots[i]!, command(slots[i]!)!) : reply);
+      }));
     }));
   }
 
@@ -177,7 +224,8 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   }
 
   private async readState(): Promise<SyncState | null> {
-    const value = await this.home.ok(['GET', this.sync.stateKey]);
+    const value = await this.slotCall(this.fence.stateSlot, ['GET', this.sync.stateKey]);
+    if (value instanceof RespErrorReply) throw refusal('read its state', value);
     return value instanceof Uint8Array ? decodeState(this.sync.stateKey, value) : null;
   }
 
@@ -192,7 +240,8 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
       });
       for (const key of keys) {
         const slot = hashSlot(key);
-        const value = await master.ok(['GET', key]);
+        const value = await this.slotCall(slot, ['GET', key]);
+        if (value instanceof RespErrorReply) throw refusal('read its positions', value);
         if (value instanceof Uint8Array) this.at[slot] = slotPosition(key, value);
       }
     }
@@ -274,15 +323,31 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     if (positioned) this.at[slot] = position;
   }
 
-  private async sendFenced(slot: number, parts: Uint8Array[], count: number) {
-    const block = fencedBlock(this.fence.guardCommands(slot), parts, count, 0);
-    const replies = await this.slotMaster[slot]!.send(block.parts, block.replies);
-    const moved = replies.find((r) => r instanceof RespErrorReply && NOT_HERE.has(r.code)) as RespErrorReply | undefined;
-    if (moved) {
-      throw new ConnectionError(`the target cluster answered a block of slot ${slot} with ${moved.message} (resharded or failing over): ` +
-        'nothing of it applied; reading its topology again', true);
-    }
-    return block.outcome(replies);
+  /**
+   * A fenced block of slot `slot` (its first command inside MULTI: the slot fence's check that the slot is
+   * not migrating), in the slot's order, sent again where the cluster redirects it; its outcome (without
+   * that check's reply).
+   */
+  private sendFenced(slot: number, parts: Uint8Array[], count: number): Promise<BlockOutcome> {
+    const check = new CommandBuffer(128);
+    check.command(this.fence.settledCheck(slot));
+    const block = fencedBlock(this.fence.guardCommands(slot), [check.take(), ...parts], count + 1, 0);
+    return this.lanes.run(slot, async (master): Promise<BlockOutcome | Redirect> => {
+      const replies = await master.send(block.parts, block.replies);
+      const exec = replies[replies.length - 1];
+      if (exec !== null && !Array.isArray(exec)) {
+        // Not applied: a redirect in any reply (the check, WATCH, the guard, a queued command) says why.
+        const redirected = replies.map((r) => r instanceof RespErrorReply && redirectOf(r.message)).find(isRedirect);
+        if (redirected) return redirected;
+        const down = replies.find((r) => r instanceof RespErrorReply && NOT_HERE.has(r.code)) as RespErrorReply | undefined;
+        if (down) {
+          throw new ConnectionError(`the target cluster answered a block of slot ${slot} with ${down.message} (failing over?): ` +
+            'nothing of it applied; reading its topology again', true);
+        }
+      }
+      const { applied, replies: answers } = block.outcome(replies);
+      return { applied, replies: answers.slice(1) };
+    });
   }
 
   /** Commands as one fenced block of a slot; rejects when the target refused any of them. */
@@ -383,6 +448,12 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     this.home.call(this.lease.guardCommand()).then((reply) => {
       if (reply === 1) return;
       if (reply instanceof RespErrorReply && (reply.code === 'LOADING' || reply.code === 'BUSY')) return;
+      // The lease's slot moving: renewed on its next master next time (the blocks there follow it too).
+      const redirected = reply instanceof RespErrorReply && redirectOf(reply.message);
+      if (redirected) {
+        if (redirected.node) this.moveSlot(this.fence.stateSlot, redirected.node).catch(() => undefined);
+        return;
+      }
       if (reply instanceof RespErrorReply && NOT_HERE.has(reply.code)) {
         this.fail(new ConnectionError(`the target cluster answered the lease renewal with ${reply.message}`, true));
         return;

@@ -7,7 +7,8 @@
 // The lease itself (one per target, target-lease.ts) is on <state>{t_g}, g the state key's own slot, so
 // its owner key is slot g's. A claim, once the lease is ours, fences every slot's previous owner and makes
 // our token every slot's owner; a block of slot s is
-//   WATCH <state>{t_s}:fence:<ours>; EVAL guard; MULTI; writes of slot s...; SET <state>{t_s}:at <position>; EXEC
+//   WATCH <state>{t_s}:fence:<ours>; EVAL guard; MULTI; EXISTS <state>{t_s}:fence:<ours>; writes of slot s...;
+//   SET <state>{t_s}:at <position>; EXEC
 // on the master serving s: the three-case argument of target-lease.ts, slot by slot.
 import { hashSlot, slotTag } from '../cluster/hash-slot.js';
 import type { BufferedArg } from '../resp/command-buffer.js';
@@ -72,10 +73,23 @@ export class SlotFence {
     return ['EVAL', CLAIM_SLOT, 1, `${base}:owner`, this.lease.holder.token, `${base}:fence:`];
   }
 
+  /**
+   * The first command inside a block's MULTI: EXISTS of our fence key, which is never there while the
+   * block may apply. A cluster serves a command on a key it lacks only when the slot is not migrating,
+   * so while slot s migrates every block of it is refused whole (ASK, TRYAGAIN; else one block, of keys
+   * still there, could apply after an earlier one, of a key not, was refused: out of order).
+   */
+  settledCheck(slot: number): BufferedArg[] {
+    return ['EXISTS', this.fenceKey(slot)];
+  }
+
   /** WATCH and guard of slot s: what goes before a block's MULTI. The guard's reply is 1 when the block may apply. */
   guardCommands(slot: number): BufferedArg[][] {
-    const base = slotBase(this.stateKey, slot);
-    const fence = `${base}:fence:${this.lease.holder.token}`;
-    return [['WATCH', fence], ['EVAL', GUARD_SLOT, 2, `${base}:owner`, fence, this.lease.holder.token]];
+    const fence = this.fenceKey(slot);
+    return [['WATCH', fence], ['EVAL', GUARD_SLOT, 2, `${slotBase(this.stateKey, slot)}:owner`, fence, this.lease.holder.token]];
+  }
+
+  private fenceKey(slot: number): string {
+    return `${slotBase(this.stateKey, slot)}:fence:${this.lease.holder.token}`;
   }
 }

@@ -1,7 +1,7 @@
 // A real Redis Cluster for tests: `redis-server --cluster-enabled yes` processes on loopback ports (each
 // with its cluster bus port free too), joined by `redis-cli --cluster create`, ready once every node
 // says cluster_state:ok and knows all the others. Stopped by PID.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { canonicalDump } from './keyspace.js';
 import { freePort, portFree, RedisClient, startRedisServer, type RedisServer } from './redis-server.js';
 
@@ -161,4 +161,16 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       }
     },
   };
+}
+
+/** redis-cli --cluster reshard, run to its end (its output, or a failure with it). */
+export function reshard(port: number, from: string, to: string, slots: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', ['--cluster', 'reshard', `127.0.0.1:${port}`, '--cluster-from', from, '--cluster-to', to,
+      '--cluster-slots', String(slots), '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`redis-cli --cluster reshard exited ${code}: ${output.slice(-3000)}`))));
+  });
 }
