@@ -22,7 +22,7 @@ import { parseRedisUrl } from '../replica/redis-url.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
 import { MigrationTracker } from './migration-tracker.js';
-import { readTopology, TopologyError, urlOfNode, type ClusterNode, type ClusterTopology, type Shard } from './topology.js';
+import { firstAnswer, readTopology, TopologyError, urlOfNode, type ClusterNode, type ClusterTopology, type Shard } from './topology.js';
 
 type ShardReplicaOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'>;
 
@@ -294,18 +294,6 @@ export class ClusterSource implements Source {
 }
 
 /** What `ask` gets from the first of `nodes` that answers; the last failure when none does. */
-async function firstAnswer<T>(nodes: Iterable<string>, ask: (node: string) => Promise<T>): Promise<T> {
-  let lastError: unknown = null;
-  for (const node of new Set(nodes)) {
-    try {
-      return await ask(node);
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw lastError;
-}
-
 function membersOf(shard: Shard): string[] {
   return [shard.master.id, ...shard.replicas.map((r) => r.id)];
 }

@@ -214,3 +214,29 @@ export function urlOfNode(seed: string, node: Pick<ClusterNode, 'host' | 'port'>
   url.port = String(node.port);
   return url.toString();
 }
+
+/**
+ * What `ask` makes of the first of `nodes` that answers (each asked once, in order: the node given
+ * first, then those seen before); rejects with the first one's error when none does.
+ */
+export async function firstAnswer<T>(nodes: Iterable<string>, ask: (node: string) => Promise<T>): Promise<T> {
+  let firstError: unknown = null;
+  for (const node of new Set(nodes)) {
+    try {
+      return await ask(node);
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  throw firstError;
+}
+
+/** The URLs of every node of the cluster `url` is a node of; `known` when its topology cannot be read. */
+export async function clusterNodeUrls(url: string, tls: ConnectionOptions | undefined, timeoutMs: number | undefined, known: string[]): Promise<string[]> {
+  try {
+    const topology = await readTopology(url, tls, timeoutMs);
+    return topology.shards.flatMap((s) => [s.master, ...s.replicas]).map((node) => urlOfNode(url, node));
+  } catch {
+    return known;
+  }
+}

@@ -113,11 +113,21 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
   write(batch: SinkBatch<TargetMessage>): Promise<void> {
     const first = batch.messages[0];
     const position = batch.position;
-    const applied = () => {
+    if (!first || first.kind === 'commands') {
+      let writes = 0;
+      // Told once every batch before it is applied too: a slot's blocks sent again may end after later batches'.
+      const applied = () => {
+        if (!position) return;
+        this.applied = position;
+        this.sync.applied(position, writes, 1);
+      };
+      return this.order.run(false, async () => {
+        writes = await this.sendCommands(batch);
+      }, applied);
+    }
+    return this.order.run(true, () => this.runStep(first as TargetStep, position), () => {
       if (position) this.applied = position;
-    };
-    if (!first || first.kind === 'commands') return this.order.run(false, () => this.sendCommands(batch), applied);
-    return this.order.run(true, () => this.runStep(first as TargetStep, position), applied);
+    });
   }
 
   /** Writes the floor where the writes stand (a restart reads fewer again), then closes the connections. */
@@ -278,8 +288,11 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
 
   // ------------------------------------------------------------------ blocks
 
-  /** A batch: each slot's messages (those not applied before, by the slot's position) as one fenced block. */
-  private async sendCommands(batch: SinkBatch<TargetMessage>): Promise<void> {
+  /**
+   * A batch: each slot's messages (those not applied before, by the slot's position) as one fenced block;
+   * how many source writes they hold.
+   */
+  private async sendCommands(batch: SinkBatch<TargetMessage>): Promise<number> {
     if (this.order.failure) throw this.order.failure;
     const bySlot = new Map<number, TargetCommands[]>();
     let writes = 0;
@@ -296,7 +309,7 @@ export class ClusterTargetSink implements Sink<TargetMessage> {
     // The batch's position, once for all its slots (a cluster's: every shard's checkpoint, some 70 bytes each).
     const stored = position && JSON.stringify(positionFields(position));
     await Promise.all([...bySlot].map(([slot, messages]) => this.sendSlot(slot, messages, position, stored)));
-    if (position) this.sync.applied(position, writes, 1);
+    return writes;
   }
 
   /**

@@ -16,7 +16,7 @@ import { replyText } from '../resp/replies.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import { isSentinelUrl, parseSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 import { describeServer, hasFunctions, loadsAsIs, serverFormatFromInfo, type ServerFormat } from '../rdb-write/server-format.js';
-import { clusterEnabled, readTopology, urlOfNode } from '../cluster/topology.js';
+import { clusterEnabled, clusterNodeUrls, firstAnswer } from '../cluster/topology.js';
 import { Pipeline, PipelineError } from '../pipeline/pipeline.js';
 import type { ReadFrom } from '../pipeline/source.js';
 import { positionSummary, type Position } from '../pipeline/position.js';
@@ -172,7 +172,6 @@ export class Sync {
   readonly done: Promise<SyncStatus>;
   /** The source's address (null: a Sentinel URL's master, asked at each attempt). */
   private readonly source: RedisEndpoint | null;
-  private readonly targetEndpoint: RedisEndpoint;
   private readonly abort = new AbortController();
   /** The pipeline of the current attempt. */
   private pipeline: Pipeline<TargetMessage> | null = null;
@@ -180,6 +179,8 @@ export class Sync {
   private clusterTargetLease: TargetLease | null = null;
   /** The source's cluster nodes, as the last attempt read them: asked when the node given does not answer. */
   private clusterNodes: string[] = [];
+  /** A cluster target's nodes, as last read: a new attempt tries them when the node given does not answer. */
+  private targetClusterNodes: string[] = [];
   /** The current attempt reached both servers; some attempt ever did. */
   private reachedBoth = false;
   private everReachedBoth = false;
@@ -188,7 +189,7 @@ export class Sync {
     this.options = options;
     // Behind Sentinel the source is the master the sentinels name at each attempt.
     this.source = isSentinelUrl(options.source) ? null : parseRedisUrl(options.source);
-    this.targetEndpoint = parseRedisUrl(options.target);
+    parseRedisUrl(options.target); // a malformed target URL is refused here, not at the first attempt
     this.sourceName = this.source ? `${this.source.host}:${this.source.port}` : `sentinel/${parseSentinelUrl(options.source).masterName}`;
     this.stateKey = options.stateKey ?? defaultStateKey(this.sourceName);
     this.route = new KeyRoute(options, isStateKey(this.stateKey));
@@ -273,25 +274,12 @@ export class Sync {
    */
   private async openSource(timeoutMs: number | undefined): Promise<{ connection: RedisConnection; url: string }> {
     const given = this.source ? this.options.source : await sentinelNode(this.options.source, this.options.readFrom ?? 'master', undefined, this.options.sourceTls, timeoutMs);
-    let firstError: unknown = null;
-    for (const url of new Set([given, ...this.clusterNodes])) {
-      try {
-        return { connection: await RedisConnection.open({ endpoint: parseRedisUrl(url), tls: this.options.sourceTls, timeoutMs, role: 'source' }), url };
-      } catch (err) {
-        firstError ??= err;
-      }
-    }
-    throw firstError;
+    return openFirst([given, ...this.clusterNodes], this.options.sourceTls, timeoutMs, 'source');
   }
 
-  /** The URLs of every node of the cluster `url` is a node of (none when its topology cannot be read). */
-  private async nodesOf(url: string): Promise<string[]> {
-    try {
-      const topology = await readTopology(url, this.options.sourceTls, this.options.timeoutMs);
-      return topology.shards.flatMap((s) => [s.master, ...s.replicas]).map((node) => urlOfNode(url, node));
-    } catch {
-      return this.clusterNodes;
-    }
+  /** A connection to the target: the node given, or (a cluster's) another of its nodes seen before. */
+  private openTarget(timeoutMs: number | undefined): Promise<{ connection: RedisConnection; url: string }> {
+    return openFirst([this.options.target, ...this.targetClusterNodes], this.options.targetTls, timeoutMs, 'target');
   }
 
   /**
@@ -331,12 +319,12 @@ export class Sync {
     try {
       sourceFormat = serverFormatFromInfo(replyText(await source.ok(['INFO', 'server'])));
       clustered = await clusterEnabled(source);
-      this.clusterNodes = clustered ? await this.nodesOf(sourceUrl) : [];
+      this.clusterNodes = clustered ? await clusterNodeUrls(sourceUrl, this.options.sourceTls, timeoutMs, this.clusterNodes) : [];
       if (this.route.touchesKeys && !this.keys) this.keys = await CommandKeys.load(source);
     } finally {
       source.close();
     }
-    const target = await RedisConnection.open({ endpoint: this.targetEndpoint, tls: this.options.targetTls, timeoutMs, role: 'target' });
+    const { connection: target, url: targetUrl } = await this.openTarget(timeoutMs);
     this.reachedBoth = this.everReachedBoth = true;
     let sink: TargetSink | ClusterTargetSink | null = null;
     let ended: unknown = null;
@@ -345,6 +333,7 @@ export class Sync {
       const byReplication = this.options.copy === 'replication';
       // Into a cluster the copy goes key by key (each to its slot's master): never the RDB core's one list of RESTOREs.
       const clusterTarget = await clusterEnabled(target);
+      this.targetClusterNodes = clusterTarget ? await clusterNodeUrls(targetUrl, this.options.targetTls, timeoutMs, this.targetClusterNodes) : [];
       const asStored = !byReplication && !this.options.transform && !this.route.renames && loadsAsIs(sourceFormat, targetFormat) && !clusterTarget;
       if (byReplication && clustered) {
         throw new SyncError('--copy replication loads one snapshot as the whole dataset: a cluster\'s shards each have their own; use --copy restore');
@@ -356,7 +345,7 @@ export class Sync {
       const maxBulkBytes = await maxBulkBytesOf(target);
       const stage = new SyncStage(this, targetFormat, this.keys, maxBulkBytes, clusterTarget);
       sink = clusterTarget
-        ? new ClusterTargetSink(this, this.clusterLease(), this.options.target, this.options.targetTls, timeoutMs)
+        ? new ClusterTargetSink(this, this.clusterLease(), targetUrl, this.options.targetTls, timeoutMs)
         : new TargetSink(this, target, byReplication);
       this.pipeline = new Pipeline<TargetMessage>({
         command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
@@ -451,4 +440,9 @@ export class Sync {
 /** Starts a sync; see Sync for its status, stop() and done. */
 export function sync(options: SyncOptions): Sync {
   return new Sync(options);
+}
+
+/** A connection to the first of `urls` that answers, and its URL. */
+function openFirst(urls: string[], tls: ConnectionOptions | undefined, timeoutMs: number | undefined, role: 'source' | 'target'): Promise<{ connection: RedisConnection; url: string }> {
+  return firstAnswer(urls, async (url) => ({ connection: await RedisConnection.open({ endpoint: parseRedisUrl(url), tls, timeoutMs, role }), url }));
 }
