@@ -6,12 +6,11 @@
 // dumper's view of every master), the sync's own keys aside. Cases: the copy with writes during and
 // after it, a FLUSHALL on one source master, a restart; a source shard's CLUSTER FAILOVER with redistap
 // SIGKILLed just after it and started again (its shard continuing under the promoted replica's replid).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { SyncEvent } from '../src/sync/sync.js';
 import { cli, type CliProcess } from './helpers/cli-process.js';
-import { ClusterWriter } from './helpers/cluster-writer.js';
+import { clusterSuite } from './helpers/cluster-suite.js';
 import { caughtUp, writeEveryType } from './helpers/cluster-workload.js';
-import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient } from './helpers/redis-server.js';
 import { later, startSync, stopAll, url, waitFor } from './helpers/sync-harness.js';
 
@@ -20,28 +19,12 @@ const live = haveRedisServer();
 afterEach(stopAll);
 
 describe.skipIf(!live)('sync from a Redis Cluster into a Redis Cluster', () => {
-  let source: RedisCluster;
-  let target: RedisCluster;
-  let writer: ClusterWriter;
-  let targetWriter: ClusterWriter;
-
-  beforeAll(async () => {
-    source = await startRedisCluster();
-    target = await startRedisCluster();
-    writer = new ClusterWriter(source.nodes.map((n) => n.port));
-    targetWriter = new ClusterWriter(target.nodes.map((n) => n.port));
-  }, 120_000);
-
-  afterAll(async () => {
-    writer?.close();
-    targetWriter?.close();
-    await source?.stop();
-    await target?.stop();
-  });
+  const from = clusterSuite();
+  const into = clusterSuite();
 
   afterEach(async () => {
     // Each test starts on empty clusters (the sync's own keys too).
-    for (const cluster of [source, target]) {
+    for (const cluster of [from.cluster, into.cluster]) {
       for (const port of await cluster.masters()) await RedisClient.connect(port).then(async (c) => c.ok('FLUSHALL').finally(() => c.close()));
     }
   });
@@ -49,17 +32,17 @@ describe.skipIf(!live)('sync from a Redis Cluster into a Redis Cluster', () => {
   const copies = (events: SyncEvent[]) => events.filter((e) => e.type === 'phase' && e.phase === 'copying').length;
 
   async function onSourceMasters(...command: string[]): Promise<void> {
-    for (const port of await source.masters()) await (await writer.client(port))!.ok(...command);
+    for (const port of await from.cluster.masters()) await (await from.writer.client(port))!.ok(...command);
   }
 
-  /** Waits until a marker written through each source master is in the target, then compares the keyspaces. */
-  const targetKeyspace = async () => (await target.keyspace()).filter((l) => !l.includes('"key":"redistap:'));
+  const targetKeyspace = async () => (await into.cluster.keyspace()).filter((l) => !l.includes('"key":"redistap:'));
 
+  /** Waits until a marker written through each source master is in the target, then compares the keyspaces. */
   async function expectTargetEqualsSource(): Promise<void> {
-    await caughtUp(writer, source, async (key, value) => String(await targetWriter.call('GET', key)) === value);
+    await caughtUp(from.writer, from.cluster, async (key, value) => String(await into.writer.call('GET', key)) === value);
     const copy = await targetKeyspace();
     expect(copy.length).toBeGreaterThan(100);
-    expect(copy).toEqual(await source.keyspace());
+    expect(copy).toEqual(await from.cluster.keyspace());
   }
 
   async function streaming(s: { status: { phase: string } }, events: SyncEvent[]): Promise<void> {
@@ -68,45 +51,45 @@ describe.skipIf(!live)('sync from a Redis Cluster into a Redis Cluster', () => {
   }
 
   it('copies every shard and applies every write once; a FLUSHALL on one source master deletes its shard\'s keys; a restart continues without a copy', async () => {
-    await writeEveryType(writer, source, 'before');
+    await writeEveryType(from.writer, from.cluster, 'before');
     // Snapshots that take a while (each key saved 20 ms late): writes come while the shards' copies run.
     await onSourceMasters('CONFIG', 'SET', 'rdb-key-save-delay', '20000');
-    const first = startSync(source.nodes[0]!, target.nodes[0]!, { dbs: [0] });
+    const first = startSync(from.cluster.nodes[0]!, into.cluster.nodes[0]!, { dbs: [0] });
     await waitFor('every shard copying', () => copies(first.events) === 3);
-    await writeEveryType(writer, source, 'during');
+    await writeEveryType(from.writer, from.cluster, 'during');
     await streaming(first.sync, first.events);
     await onSourceMasters('CONFIG', 'SET', 'rdb-key-save-delay', '0');
-    await writeEveryType(writer, source, 'after');
+    await writeEveryType(from.writer, from.cluster, 'after');
     await expectTargetEqualsSource();
     expect(copies(first.events)).toBe(3);
     expect(first.sync.status.applied.shards).toHaveLength(3);
 
     // One master's FLUSHALL empties that node only: the target loses the keys of its slots, no others.
     const keysBefore = (await targetKeyspace()).length;
-    const flusher = await RedisClient.connect((await source.masters())[0]!);
+    const flusher = await RedisClient.connect((await from.cluster.masters())[0]!);
     await flusher.ok('FLUSHALL');
     flusher.close();
-    await writeEveryType(writer, source, 'after-flush', 10);
+    await writeEveryType(from.writer, from.cluster, 'after-flush', 10);
     await expectTargetEqualsSource();
     expect((await targetKeyspace()).length).toBeLessThan(keysBefore);
 
     // Stopped, written to meanwhile, started again: each shard continues from the floor, each slot skipping what it had.
     first.sync.stop();
     await first.sync.done;
-    await writeEveryType(writer, source, 'while-stopped');
-    const second = startSync(source.nodes[1]!, target.nodes[1]!, { dbs: [0], stateKey: first.sync.stateKey });
+    await writeEveryType(from.writer, from.cluster, 'while-stopped');
+    const second = startSync(from.cluster.nodes[1]!, into.cluster.nodes[1]!, { dbs: [0], stateKey: first.sync.stateKey });
     await streaming(second.sync, second.events);
-    await writeEveryType(writer, source, 'after-restart');
+    await writeEveryType(from.writer, from.cluster, 'after-restart');
     await expectTargetEqualsSource();
     expect(copies(second.events)).toBe(0);
   }, 240_000);
 
   it('a source shard\'s CLUSTER FAILOVER under writes, redistap SIGKILLed as it resumes on the promoted replica and started again: no copy, each write once', async () => {
-    await writeEveryType(writer, source, 'fo-before');
+    await writeEveryType(from.writer, from.cluster, 'fo-before');
     const phases = (run: CliProcess) => run.lines.map((l) => JSON.parse(l) as { type: string; phase?: string; detail?: string })
       .filter((e) => e.type === 'phase');
     const start = () => {
-      const run = cli(['sync', url(source.nodes[0]!), url(target.nodes[0]!), '--db', '0', '--json']);
+      const run = cli(['sync', url(from.cluster.nodes[0]!), url(into.cluster.nodes[0]!), '--db', '0', '--json']);
       later({ stop: () => { if (run.child.exitCode === null) run.child.kill('SIGKILL'); } });
       return run;
     };
@@ -116,13 +99,13 @@ describe.skipIf(!live)('sync from a Redis Cluster into a Redis Cluster', () => {
     // Writes all the while: the failed-over shard's slots get writes before and after its replid changes.
     let round = 0;
     let writing = true;
-    const writes = (async () => { while (writing) await writeEveryType(writer, source, `fo-${round++}`, 10); })();
+    const writes = (async () => { while (writing) await writeEveryType(from.writer, from.cluster, `fo-${round++}`, 10); })();
     await waitFor('writes under way', () => round >= 2, 60_000);
-    const nodes = String(await writer.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+    const nodes = String(await from.writer.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
     const portOf = (fields: string[]) => Number(/:(\d+)@/.exec(fields[1]!)![1]);
     const master = nodes.find((f) => f[2]!.includes('master') && !f[2]!.includes('fail'))!;
     const promoted = portOf(nodes.find((f) => f[3] === master[0])!);
-    await (await writer.client(promoted))!.ok('CLUSTER', 'FAILOVER');
+    await (await from.writer.client(promoted))!.ok('CLUSTER', 'FAILOVER');
     // Killed as soon as it continues on the promoted replica: its floor most likely still holds the old replid.
     await waitFor('the shard resumed on its promoted replica', () =>
       phases(first).some((p) => p.detail?.includes(`resumed from the shard at 127.0.0.1:${promoted}`) === true), 60_000);
@@ -133,7 +116,7 @@ describe.skipIf(!live)('sync from a Redis Cluster into a Redis Cluster', () => {
 
     const second = start();
     await waitFor('the second run streaming', () => phases(second).some((p) => p.phase === 'streaming') || second.child.exitCode !== null, 60_000);
-    await writeEveryType(writer, source, 'fo-after');
+    await writeEveryType(from.writer, from.cluster, 'fo-after');
     await expectTargetEqualsSource();
     expect(phases(first).filter((p) => p.phase === 'copying')).toHaveLength(3);
     expect(phases(second).filter((p) => p.phase === 'copying')).toHaveLength(0);

@@ -17,6 +17,7 @@
 // so one read covers every DEL of A up to that offset, and reads of one shard are at least
 // STATE_READ_INTERVAL_MS apart: DELs in stable slots do not cost a query each, even one at a time.
 import { sleep } from '../node/abortable-sleep.js';
+import { withBackoff } from '../node/backoff.js';
 import type { MovedEvent, SourceEvent, KeyMove } from '../pipeline/source.js';
 import { commandOfArgs, type ReplicaCommand } from '../replica/events.js';
 import { replyText } from '../resp/replies.js';
@@ -249,21 +250,17 @@ export class MigrationTracker {
    * `question` asked of the shard's master, again after a failure (the master may be failing over: the
    * shard's stream waits meanwhile, as it would for its link); null once the source stopped.
    */
-  private async ask<T>(shard: string, question: (c: RedisConnection) => Promise<T>): Promise<T | null> {
-    for (let delay = 100; !this.cluster.signal.aborted; delay = Math.min(delay * 2, 5000)) {
-      const connection = await this.cluster.connectToMaster(shard).catch(() => null);
-      if (connection) {
-        try {
-          return await question(connection);
-        } catch {
-          // asked again below, of the master the shard has then
-        } finally {
-          connection.close();
-        }
+  private ask<T>(shard: string, question: (c: RedisConnection) => Promise<T>): Promise<T | null> {
+    // Each attempt asks the master the shard has then.
+    return withBackoff(async () => {
+      const connection = await this.cluster.connectToMaster(shard);
+      if (!connection) throw new Error(`no master of shard ${shard} answers`);
+      try {
+        return await question(connection);
+      } finally {
+        connection.close();
       }
-      await sleep(delay, this.cluster.signal);
-    }
-    return null;
+    }, () => true, { signal: this.cluster.signal }).catch(() => null);
   }
 }
 

@@ -9,7 +9,7 @@ import type { ReadFrom, ShardRef, Source } from '../pipeline/source.js';
 import type { Checkpoint, ReplicaEvent } from './events.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from './replica.js';
 import type { ConnectionOptions } from 'node:tls';
-import { sleep } from '../node/abortable-sleep.js';
+import { withBackoff } from '../node/backoff.js';
 import { ConnectionError } from '../sync/connection.js';
 import { sentinelNode } from './sentinel.js';
 import { SentinelWatch } from './sentinel-watch.js';
@@ -43,14 +43,8 @@ export class SentinelSource implements Source {
    */
   private async nodeToRead(): Promise<string> {
     const { sentinelUrl, readFrom, tls, timeoutMs } = this.how;
-    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
-      try {
-        return await sentinelNode(sentinelUrl, readFrom, this.replica.node, tls, timeoutMs);
-      } catch (err) {
-        if (readFrom !== 'replica' || !(err instanceof ConnectionError && err.retryable)) throw err;
-        await sleep(delay, this.abort.signal);
-      }
-    }
+    return withBackoff(() => sentinelNode(sentinelUrl, readFrom, this.replica.node, tls, timeoutMs),
+      (err) => readFrom === 'replica' && err instanceof ConnectionError && err.retryable, { signal: this.abort.signal });
   }
 
   get backlog(): ReplicaBacklog {

@@ -8,7 +8,7 @@ import type { ReadFrom } from '../pipeline/source.js';
 import { RespErrorReply, replyText, type RespValue } from '../resp/replies.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
 import { hostPort, redactUrl } from './redis-url.js';
-import { sleep } from '../node/abortable-sleep.js';
+import { withBackoff } from '../node/backoff.js';
 
 export interface SentinelUrl {
   /** redis or rediss: how the master (and the sentinels) are spoken to. */
@@ -150,17 +150,14 @@ export interface SentinelRetry {
  * answer and the node asked.
  */
 export async function askSentinelNode<T>(url: string, node: string, ask: (node: string) => Promise<T>, retry: SentinelRetry = {}): Promise<{ node: string; answer: T }> {
-  const { tls, timeoutMs, readFrom = 'master', initialDelayMs = 100, maxDelayMs = 5000, maxRetryTimeMs = Infinity, signal, onRetry } = retry;
+  const { tls, timeoutMs, readFrom = 'master', maxRetryTimeMs = Infinity, onRetry } = retry;
   const since = Date.now();
-  for (let delay = initialDelayMs; ; delay = Math.min(delay * 2, maxDelayMs)) {
-    try {
-      return { node, answer: await ask(node) };
-    } catch (err) {
-      if (!(err instanceof ConnectionError && err.retryable) || signal?.aborted || Date.now() - since + delay > maxRetryTimeMs) throw err;
-      onRetry?.(err.message, delay);
-      await sleep(delay, signal ?? new AbortController().signal);
-      if (signal?.aborted) throw err;
-      node = await sentinelNode(url, readFrom, undefined, tls, timeoutMs);
-    }
-  }
+  return withBackoff(async (before) => {
+    if (before > 0) node = await sentinelNode(url, readFrom, undefined, tls, timeoutMs);
+    return { node, answer: await ask(node) };
+  }, (err, delay) => {
+    if (!(err instanceof ConnectionError && err.retryable) || Date.now() - since + delay > maxRetryTimeMs) return false;
+    onRetry?.(err.message, delay);
+    return true;
+  }, retry);
 }
