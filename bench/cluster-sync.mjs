@@ -10,7 +10,13 @@
 //
 // Alternating, medians of --runs; the ratio is sync's median over the replicas'.
 //
-//   node bench/cluster-sync.mjs [--runs N] [--rdb FILE] [--no-save]
+// --direction into: the other way, the corpus loaded by one redis-server and copied into an empty cluster
+// of 3 masters (a fresh one each run):
+//   redistap sync: from the server into a node of the cluster, until its copy is acknowledged by every
+//              master (phase 'streaming');
+//   redis-cli --cluster import --cluster-copy: the cluster's own tool (a MIGRATE per key).
+//
+//   node bench/cluster-sync.mjs [--direction from|into] [--runs N] [--rdb FILE] [--no-save]
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -25,10 +31,12 @@ const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const MASTERS = 3;
 
 const HELP = `redistap sync from a Redis Cluster of ${MASTERS} masters into one server, against a real replica of
-each master syncing in the same run.
+each master syncing in the same run; or (--direction into) from one server into an empty cluster, against
+redis-cli --cluster import in the same run.
 
 Usage: node bench/cluster-sync.mjs [options]
 
+  --direction D from (default): the cluster into one server; into: one server into the cluster
   --rdb FILE    the corpus, spread over the cluster (default: bench/corpus/mixed.rdb, else
                 /work/corpus/mixed.rdb, else generated with ../shared/tools/perf-corpus --only mixed);
                 its keys must all be in database 0 (a cluster has no other)
@@ -44,8 +52,10 @@ const opts = parseOptions({
   rdb: { type: 'string' },
   runs: { type: 'string', default: '3' },
   'poll-ms': { type: 'string', default: '20' },
+  direction: { type: 'string', default: 'from' },
   'no-save': { type: 'boolean', default: false },
 }, HELP);
+if (opts.direction !== 'from' && opts.direction !== 'into') fail(`--direction ${opts.direction}: from or into`);
 const cfg = { runs: positiveInt('--runs', opts.runs), pollMs: positiveInt('--poll-ms', opts['poll-ms']) };
 
 requireRedis({ benchmark: false });
@@ -63,15 +73,15 @@ function redisCli(args) {
   return r.stdout;
 }
 
-/** A cluster of MASTERS masters (no replicas) holding the corpus: its masters, started and filled. */
-async function startCluster(rdb) {
+/** An empty cluster of MASTERS masters (no replicas), started and joined: its masters. */
+async function startEmptyCluster(serverConfig) {
   const masters = [];
   for (let i = 0; i < MASTERS; i++) {
     const dir = makeTempDir(`cluster-${i}`);
     let port;
     do port = await freePort(); while (masters.some((m) => Math.abs(m.port - port) === 10000));
     masters.push(await startServer(port, dir, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-      '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', ...rdb.serverConfig]));
+      '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0', ...serverConfig]));
   }
   redisCli(['--cluster', 'create', ...masters.map((m) => `127.0.0.1:${m.port}`), '--cluster-replicas', '0', '--cluster-yes']);
   for (const m of masters) {
@@ -79,21 +89,45 @@ async function startCluster(rdb) {
     while ((await info(c, 'cluster')).cluster_enabled !== '1' || !/cluster_state:ok/.test(await c.call('CLUSTER', 'INFO'))) await sleep(100);
     c.close();
   }
-  // The corpus, loaded by a plain server and imported key by key into the slots' masters.
+  return masters;
+}
+
+async function stopAll(servers) {
+  for (const s of servers) {
+    await stopProcess(s);
+    removeTempDir(s.dir);
+  }
+}
+
+/** One redis-server that loaded the corpus (all of it in db 0, as a cluster holds it). */
+async function loadCorpus(rdb) {
   const dir = makeTempDir('corpus');
   fs.copyFileSync(rdb.file, path.join(dir, 'dump.rdb'));
-  const loader = await startServer(await freePort(), dir, ['--dbfilename', 'dump.rdb', ...rdb.serverConfig]);
+  // A replica's sync (redistap's, in --direction into) starts at once, as the cluster's masters' do.
+  const loader = await startServer(await freePort(), dir, ['--dbfilename', 'dump.rdb', '--repl-diskless-sync-delay', '0', ...rdb.serverConfig]);
   const c = await MiniClient.connect(loader.port);
   await waitLoaded(c);
   const keyspace = await info(c, 'keyspace');
   c.close();
   if (Object.keys(keyspace).some((db) => db !== 'db0')) throw new Error(`the corpus has keys outside db 0 (${Object.keys(keyspace).join(', ')}): a cluster holds db 0 only`);
+  return loader;
+}
+
+/** redis-cli --cluster import of every key of `source` into the cluster of `masters` (a MIGRATE per key, copied). */
+function importInto(masters, source) {
+  redisCli(['--cluster', 'import', `127.0.0.1:${masters[0].port}`, '--cluster-from', `127.0.0.1:${source.port}`, '--cluster-copy', '--cluster-replace']);
+}
+
+/** A cluster of MASTERS masters (no replicas) holding the corpus: its masters, started and filled. */
+async function startCluster(rdb) {
+  const masters = await startEmptyCluster(rdb.serverConfig);
+  // The corpus, loaded by a plain server and imported key by key into the slots' masters.
+  const loader = await loadCorpus(rdb);
   const t0 = now();
   process.stderr.write(`  filling the cluster (redis-cli --cluster import) ...`);
-  redisCli(['--cluster', 'import', `127.0.0.1:${masters[0].port}`, '--cluster-from', `127.0.0.1:${loader.port}`, '--cluster-copy', '--cluster-replace']);
+  importInto(masters, loader);
   process.stderr.write(` ${fmt((now() - t0) / 1000, 0)} s\n`);
-  await stopProcess(loader);
-  removeTempDir(dir);
+  await stopAll([loader]);
   return masters;
 }
 
@@ -171,11 +205,98 @@ async function replicaCopies(masters, serverConfig) {
   }
 }
 
+/** Keys in the cluster's masters, the sync's own (redistap:*) aside. */
+async function clusterKeys(masters) {
+  let keys = 0;
+  for (const m of masters) {
+    const c = await MiniClient.connect(m.port);
+    keys += (await c.call('DBSIZE')) - (await c.call('EVAL', "return #redis.call('KEYS', 'redistap:*')", 0));
+    c.close();
+  }
+  return keys;
+}
+
+/** redistap sync from `source` into a fresh empty cluster, until its copy is acknowledged. */
+async function syncInto(source, serverConfig) {
+  const masters = await startEmptyCluster(serverConfig);
+  const t0 = now();
+  const cpu0 = ownCpuSeconds();
+  const warnings = [];
+  const sync = new Sync({
+    source: `redis://127.0.0.1:${source.port}`, target: `redis://127.0.0.1:${masters[0].port}`, dbs: [0],
+    onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
+  });
+  try {
+    while (sync.status.phase !== 'streaming') {
+      if (sync.status.phase === 'failed' || sync.status.phase === 'stopped') await sync.done;
+      await sleep(2);
+    }
+    const ms = now() - t0;
+    const cpu = { ours: ownCpuSeconds() - cpu0, target: masters.reduce((sum, m) => sum + cpuSecondsOf(m.pid), 0) };
+    if (warnings.length) throw new Error(`sync warnings: ${warnings.slice(0, 3).join('; ')}`);
+    sync.stop();
+    await sync.done;
+    return { ms, keys: await clusterKeys(masters), cpu, rssMb: process.memoryUsage().rss / 1e6 };
+  } finally {
+    sync.stop();
+    await sync.done.catch(() => undefined);
+    await stopAll(masters);
+  }
+}
+
+/** redis-cli --cluster import from `source` into a fresh empty cluster. */
+async function importIntoFresh(source, serverConfig) {
+  const masters = await startEmptyCluster(serverConfig);
+  try {
+    const t0 = now();
+    importInto(masters, source);
+    const ms = now() - t0;
+    return { ms, keys: await clusterKeys(masters), cpu: { target: masters.reduce((sum, m) => sum + cpuSecondsOf(m.pid), 0) } };
+  } finally {
+    await stopAll(masters);
+  }
+}
+
+/** --direction into: sync and redis-cli --cluster import, each into a fresh cluster, alternating. */
+async function mainInto(startedAt, rdb) {
+  const source = await loadCorpus(rdb);
+  const result = { direction: 'into', rdb: { file: rdb.file, bytes: rdb.bytes, keys: rdb.keys }, masters: MASTERS, sync: [], import: [] };
+  try {
+    result.sourceKeys = await dbsize(source.port);
+    console.log(`  the source holds ${fmt(result.sourceKeys, 0)} keys`);
+    const contenders = { sync: () => syncInto(source, rdb.serverConfig), import: () => importIntoFresh(source, rdb.serverConfig) };
+    process.stderr.write('  warm-up');
+    for (let rep = 0; rep <= cfg.runs; rep++) {
+      if (rep > 0) process.stderr.write(` ${rep}`);
+      for (const id of rep % 2 === 0 ? ['sync', 'import'] : ['import', 'sync']) {
+        const r = await contenders[id]();
+        if (r.keys !== result.sourceKeys) throw new Error(`${id}: ${r.keys} keys in the cluster, the source has ${result.sourceKeys}`);
+        if (rep > 0) result[id].push(r);
+      }
+    }
+    process.stderr.write('\n');
+  } finally {
+    await stopAll([source]);
+  }
+  result.syncMedianMs = median(result.sync.map((r) => r.ms));
+  result.importMedianMs = median(result.import.map((r) => r.ms));
+  result.ratio = result.syncMedianMs / result.importMedianMs;
+  printRows(['', 'median s', 'runs (s)', 'CPU s (median)'], [
+    ['redistap sync (into the cluster)', fmt(result.syncMedianMs / 1000, 2), result.sync.map((r) => fmt(r.ms / 1000, 2)).join(' '),
+      `ours ${fmt(median(result.sync.map((r) => r.cpu.ours)), 1)}, masters ${fmt(median(result.sync.map((r) => r.cpu.target)), 1)}`],
+    ['redis-cli --cluster import --cluster-copy', fmt(result.importMedianMs / 1000, 2), result.import.map((r) => fmt(r.ms / 1000, 2)).join(' '),
+      `masters ${fmt(median(result.import.map((r) => r.cpu.target)), 1)}`],
+  ], new Set([0, 3]));
+  console.log(`sync / redis-cli import: ${fmt(result.ratio, 2)}x (lower is faster)`);
+  if (!opts['no-save']) writeResults('cluster-sync-into', startedAt, { ...runEnvironment(), result });
+}
+
 async function main() {
   const startedAt = new Date();
   const rdb = findRdb(opts.rdb);
-  console.log(`cluster sync: ${rdb.file} (${fmt(rdb.bytes / 1e6, 1)} MB${rdb.keys ? `, ${fmt(rdb.keys, 0)} keys` : ''}) over ${MASTERS} masters; ${redisVersion()}`);
+  console.log(`cluster sync (${opts.direction} a cluster): ${rdb.file} (${fmt(rdb.bytes / 1e6, 1)} MB${rdb.keys ? `, ${fmt(rdb.keys, 0)} keys` : ''}) over ${MASTERS} masters; ${redisVersion()}`);
   console.log(environmentLine());
+  if (opts.direction === 'into') return mainInto(startedAt, rdb);
   const masters = await startCluster(rdb);
   const result = { rdb: { file: rdb.file, bytes: rdb.bytes, keys: rdb.keys }, masters: MASTERS, sync: [], replicas: [] };
   try {
@@ -217,10 +338,7 @@ async function main() {
     process.stderr.write('\n');
     await idle();
   } finally {
-    for (const m of masters) {
-      await stopProcess(m);
-      removeTempDir(m.dir);
-    }
+    await stopAll(masters);
   }
   result.syncMedianMs = median(result.sync.map((r) => r.ms));
   result.replicasMedianMs = median(result.replicas.map((r) => r.ms));
