@@ -140,35 +140,38 @@ async function dbsize(port) {
   }
 }
 
-async function syncCopy(masters, serverConfig) {
-  const dir = makeTempDir('target');
-  const port = await freePort();
-  const t0 = now();
-  const cpu0 = ownCpuSeconds();
-  const target = await startServer(port, dir, serverConfig);
+/**
+ * A Sync with `options`, from its start (t0) until its copy is acknowledged (phase 'streaming'), then
+ * stopped: how long it took and the CPU it and the target's processes (`targetPids`) spent.
+ */
+async function copyBySync(options, t0, cpu0, targetPids) {
   const warnings = [];
-  const sync = new Sync({
-    source: `redis://127.0.0.1:${masters[0].port}`, target: `redis://127.0.0.1:${port}`,
-    onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
-  });
+  const sync = new Sync({ ...options, onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); } });
   try {
     while (sync.status.phase !== 'streaming') {
       if (sync.status.phase === 'failed' || sync.status.phase === 'stopped') await sync.done;
       await sleep(2);
     }
     const ms = now() - t0;
-    const cpu = { ours: ownCpuSeconds() - cpu0, target: cpuSecondsOf(target.pid) };
+    const cpu = { ours: ownCpuSeconds() - cpu0, target: targetPids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0) };
     if (warnings.length) throw new Error(`sync warnings: ${warnings.slice(0, 3).join('; ')}`);
-    sync.stop();
-    await sync.done;
-    const c = await MiniClient.connect(port);
-    const own = await c.call('EVAL', "return #redis.call('KEYS', 'redistap:*')", 0);
-    const keys = (await c.call('DBSIZE')) - own;
-    c.close();
-    return { ms, keys, cpu, rssMb: process.memoryUsage().rss / 1e6 };
+    return { ms, cpu };
   } finally {
     sync.stop();
     await sync.done.catch(() => undefined);
+  }
+}
+
+async function syncCopy(masters, serverConfig) {
+  const dir = makeTempDir('target');
+  const port = await freePort();
+  const t0 = now();
+  const cpu0 = ownCpuSeconds();
+  const target = await startServer(port, dir, serverConfig);
+  try {
+    const { ms, cpu } = await copyBySync({ source: `redis://127.0.0.1:${masters[0].port}`, target: `redis://127.0.0.1:${port}` }, t0, cpu0, [target.pid]);
+    return { ms, keys: await keysBesideOurs([target]), cpu, rssMb: process.memoryUsage().rss / 1e6 };
+  } finally {
     await stopProcess(target);
     removeTempDir(dir);
   }
@@ -205,10 +208,10 @@ async function replicaCopies(masters, serverConfig) {
   }
 }
 
-/** Keys in the cluster's masters, the sync's own (redistap:*) aside. */
-async function clusterKeys(masters) {
+/** Keys in the servers (a cluster's masters), the sync's own (redistap:*) aside. */
+async function keysBesideOurs(servers) {
   let keys = 0;
-  for (const m of masters) {
+  for (const m of servers) {
     const c = await MiniClient.connect(m.port);
     keys += (await c.call('DBSIZE')) - (await c.call('EVAL', "return #redis.call('KEYS', 'redistap:*')", 0));
     c.close();
@@ -219,27 +222,11 @@ async function clusterKeys(masters) {
 /** redistap sync from `source` into a fresh empty cluster, until its copy is acknowledged. */
 async function syncInto(source, serverConfig) {
   const masters = await startEmptyCluster(serverConfig);
-  const t0 = now();
-  const cpu0 = ownCpuSeconds();
-  const warnings = [];
-  const sync = new Sync({
-    source: `redis://127.0.0.1:${source.port}`, target: `redis://127.0.0.1:${masters[0].port}`, dbs: [0],
-    onEvent: (e) => { if (e.type === 'warning') warnings.push(e.message); },
-  });
   try {
-    while (sync.status.phase !== 'streaming') {
-      if (sync.status.phase === 'failed' || sync.status.phase === 'stopped') await sync.done;
-      await sleep(2);
-    }
-    const ms = now() - t0;
-    const cpu = { ours: ownCpuSeconds() - cpu0, target: masters.reduce((sum, m) => sum + cpuSecondsOf(m.pid), 0) };
-    if (warnings.length) throw new Error(`sync warnings: ${warnings.slice(0, 3).join('; ')}`);
-    sync.stop();
-    await sync.done;
-    return { ms, keys: await clusterKeys(masters), cpu, rssMb: process.memoryUsage().rss / 1e6 };
+    const options = { source: `redis://127.0.0.1:${source.port}`, target: `redis://127.0.0.1:${masters[0].port}`, dbs: [0] };
+    const { ms, cpu } = await copyBySync(options, now(), ownCpuSeconds(), masters.map((m) => m.pid));
+    return { ms, keys: await keysBesideOurs(masters), cpu, rssMb: process.memoryUsage().rss / 1e6 };
   } finally {
-    sync.stop();
-    await sync.done.catch(() => undefined);
     await stopAll(masters);
   }
 }
@@ -251,7 +238,7 @@ async function importIntoFresh(source, serverConfig) {
     const t0 = now();
     importInto(masters, source);
     const ms = now() - t0;
-    return { ms, keys: await clusterKeys(masters), cpu: { target: masters.reduce((sum, m) => sum + cpuSecondsOf(m.pid), 0) } };
+    return { ms, keys: await keysBesideOurs(masters), cpu: { target: masters.reduce((sum, m) => sum + cpuSecondsOf(m.pid), 0) } };
   } finally {
     await stopAll(masters);
   }

@@ -12,10 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, type CliProcess } from './helpers/cli-process.js';
+import { clusterSuite } from './helpers/cluster-suite.js';
 import { childProcesses, ClusterLoad, readLines, rebuildFromLines, tcpLocalPorts, writesOutOfOrder, type Line } from './helpers/cluster-lines.js';
-import { ClusterWriter } from './helpers/cluster-writer.js';
 import { canonicalDump } from './helpers/keyspace.js';
-import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 import { readEventStream, rebuildPerShard, type ChangeEventJson } from './helpers/event-consumer.js';
 import { haveNats, startNats } from './helpers/brokers.js';
@@ -39,26 +38,21 @@ const covered = (checkpoint: string): number => saved(checkpoint).output?.bytes 
 const count = (text: string, re: RegExp): number => (text.match(re) ?? []).length;
 
 describe.skipIf(!live)('cluster sources under faults', () => {
-  let cluster: RedisCluster;
-  let writer: ClusterWriter;
+  // Snapshots start at once (no diskless delay), and a backlog that holds every write made while tail is down.
+  const suite = clusterSuite({ extra: ['--repl-diskless-sync-delay', '0', '--repl-backlog-size', '64mb'] });
   let dir: string;
   const running: CliProcess[] = [];
   const servers: RedisServer[] = [];
   const stoppers: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
-    // Snapshots start at once (no diskless delay), and a backlog that holds every write made while tail is down.
-    cluster = await startRedisCluster({ extra: ['--repl-diskless-sync-delay', '0', '--repl-backlog-size', '64mb'] });
-    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
     dir = mkdtempSync(join(tmpdir(), 'redistap-cluster-faults-'));
   }, 60_000);
 
   afterAll(async () => {
     for (const run of running) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
-    writer?.close();
     for (const server of servers) await server.stop();
     for (const stop of stoppers) await stop();
-    await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -99,14 +93,14 @@ describe.skipIf(!live)('cluster sources under faults', () => {
    * fork child quietly, as Redis documents) and the delay.
    */
   async function slowShard(masters: Map<string, number>): Promise<{ id: string; end(): Promise<void> }> {
-    for (let i = 0; i < 300; i++) await writer.call('SET', `seed:${i}`, randomBytes(1500).toString('base64'));
+    for (let i = 0; i < 300; i++) await suite.writer.call('SET', `seed:${i}`, randomBytes(1500).toString('base64'));
     const [id, port] = [...masters][0]!;
-    const slow = (await writer.client(port))!;
+    const slow = (await suite.writer.client(port))!;
     await slow.ok('CONFIG', 'SET', 'rdb-key-save-delay', String(Math.ceil(10_000_000 / Number(await slow.ok('DBSIZE')))));
     return {
       id,
       async end() {
-        for (const child of childProcesses(cluster.nodes.find((n) => n.port === port)!.process.pid!)) process.kill(child, 'SIGUSR1');
+        for (const child of childProcesses(suite.cluster.nodes.find((n) => n.port === port)!.process.pid!)) process.kill(child, 'SIGUSR1');
         await slow.ok('CONFIG', 'SET', 'rdb-key-save-delay', '0');
       },
     };
@@ -114,14 +108,14 @@ describe.skipIf(!live)('cluster sources under faults', () => {
 
   /** Each master's port by its node ID (a shard's ID in the lines). */
   async function mastersById(): Promise<Map<string, number>> {
-    const ports = await cluster.masters();
-    const ids = await Promise.all(ports.map(async (port) => String(await (await writer.client(port))!.ok('CLUSTER', 'MYID'))));
+    const ports = await suite.cluster.masters();
+    const ids = await Promise.all(ports.map(async (port) => String(await (await suite.writer.client(port))!.ok('CLUSTER', 'MYID'))));
     return new Map(ids.map((id, i) => [id, ports[i]!]));
   }
 
   /** A master's full and partial resynchronisations served so far (INFO stats). */
   async function syncs(port: number): Promise<{ full: number; partial: number }> {
-    const c = (await writer.client(port))!;
+    const c = (await suite.writer.client(port))!;
     return { full: Number(await c.info('stats', 'sync_full')), partial: Number(await c.info('stats', 'sync_partial_ok')) };
   }
 
@@ -131,7 +125,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
 
   /** The cluster's keyspace (its masters', canonical), as the lines' rebuild gives it: key → value. */
   async function clusterKeyspace(): Promise<Map<string, string>> {
-    const lines = (await cluster.masters()).flatMap((port) => canonicalDump(port)).map((l) => JSON.parse(l) as Line);
+    const lines = (await suite.cluster.masters()).flatMap((port) => canonicalDump(port)).map((l) => JSON.parse(l) as Line);
     return new Map(lines.map((l) => [l.key!, l.value!] as [string, string]).sort());
   }
 
@@ -146,14 +140,14 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   it('tail -o FILE killed mid-stream and restarted, twice: every shard continues with PSYNC, each write once', async () => {
     const file = join(dir, 'midstream.jsonl');
     const checkpoint = join(dir, 'midstream.pos');
-    const args = ['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
+    const args = ['tail', `redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
     const masters = await mastersById();
     expect(masters.size).toBe(3);
 
     const first = start(args);
     await waitFor('three snapshots', () => count(first.err(), /full sync done/g) === 3);
     const before = await syncsById(masters);
-    const load = new ClusterLoad(writer, 'mid');
+    const load = new ClusterLoad(suite.writer, 'mid');
     // Killed once it has written lines its checkpoint does not cover yet: the restart must cut them.
     await waitFor('lines past the checkpoint', () => covered(checkpoint) > 0 && size(file) > covered(checkpoint) + 2000 &&
       readLines(file).some((l) => l.cmd));
@@ -200,11 +194,11 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   it('tail -o FILE killed while a shard\'s snapshot is being copied: the shards with a checkpoint continue with PSYNC, that one is copied again', async () => {
     const file = join(dir, 'snapshot.jsonl');
     const checkpoint = join(dir, 'snapshot.pos');
-    const args = ['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
+    const args = ['tail', `redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
     const masters = await mastersById();
     const { id: slowId, end: endSlowSnapshot } = await slowShard(masters);
     const before = await syncsById(masters);
-    const load = new ClusterLoad(writer, 'snap');
+    const load = new ClusterLoad(suite.writer, 'snap');
 
     const first = start(args);
     await waitFor('two shards through their snapshot, checkpointed, and the third one\'s keys coming', () => {
@@ -251,14 +245,14 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   }, 180_000);
   it('publish into a Redis stream killed mid-stream and restarted, twice: every shard continues, each write once, in its shard\'s order', async () => {
     const target = await stream();
-    const args = ['publish', `redis://127.0.0.1:${cluster.nodes[1]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev`, '--json'];
+    const args = ['publish', `redis://127.0.0.1:${suite.cluster.nodes[1]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev`, '--json'];
     const streaming = (run: CliProcess) => run.lines.some((l) => l.includes('"phase":"streaming"'));
     const writes = async () => (await events(target, 'ev')).filter((e) => e.event === 'write');
 
     const first = start(args);
     await waitFor('the first run streaming', () => streaming(first));
     // Every write comes after the snapshots: each must be in the stream as a write event.
-    const load = new ClusterLoad(writer, 'pub');
+    const load = new ClusterLoad(suite.writer, 'pub');
     await waitFor('writes in the stream', async () => (await writes()).length > 0);
     await kill(first);
     const published = (await writes()).length;
@@ -298,13 +292,13 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     const masters = await mastersById();
     const slow = await slowShard(masters);
     const target = await stream();
-    const args = ['publish', `redis://127.0.0.1:${cluster.nodes[1]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev3`, '--snapshot', 'values', '--json'];
+    const args = ['publish', `redis://127.0.0.1:${suite.cluster.nodes[1]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev3`, '--snapshot', 'values', '--json'];
     const reader = await RedisClient.connect(target.port);
     const stored = async () => {
       const position = await reader.call('GET', 'redistap:publish:ev3');
       return position === null ? [] : (JSON.parse(String(position)) as { shards: Array<{ replid: string; offset: number }> }).shards;
     };
-    const load = new ClusterLoad(writer, 'pubsnap');
+    const load = new ClusterLoad(suite.writer, 'pubsnap');
 
     const first = start(args);
     await waitFor('two shards through their snapshot, their positions stored, and the third one\'s keys coming', async () =>
@@ -319,7 +313,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     await load.stop();
     // Caught up: the position the stream stores reaches where every master's stream is now.
     const now = await Promise.all([...masters.values()].map(async (port) => {
-      const c = (await writer.client(port))!;
+      const c = (await suite.writer.client(port))!;
       return { replid: await c.info('replication', 'master_replid'), offset: Number(await c.info('replication', 'master_repl_offset')) };
     }));
     await waitFor('the stream caught up with every shard', async () => {
@@ -336,7 +330,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     const { keyspace: rebuilt, stats } = await rebuildPerShard(all, masters.keys(), stream);
     for (const id of masters.keys()) expect(stats.get(id)!.fullSyncs, id).toBe(id === slow.id ? 2 : 1);
     reader.close();
-    expect(rebuilt.sort()).toEqual((await cluster.masters()).flatMap((port) => canonicalDump(port)).sort());
+    expect(rebuilt.sort()).toEqual((await suite.cluster.masters()).flatMap((port) => canonicalDump(port)).sort());
   }, 120_000);
 
   it('publish into NATS JetStream killed mid-stream and restarted: every write once, in its shard\'s order', async () => {
@@ -344,14 +338,14 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     const nats = await startNats();
     stoppers.push(() => nats.stop());
     const checkpoint = join(dir, 'nats.pos');
-    const args = ['publish', `redis://127.0.0.1:${cluster.nodes[1]!.port}`, `${nats.url}?stream=EV`, '--checkpoint', checkpoint, '--json'];
+    const args = ['publish', `redis://127.0.0.1:${suite.cluster.nodes[1]!.port}`, `${nats.url}?stream=EV`, '--checkpoint', checkpoint, '--json'];
     const streaming = (run: CliProcess) => run.lines.some((l) => l.includes('"phase":"streaming"'));
     const writes = async () => (await readNatsStream(nats.url, 'EV')).map((m) => JSON.parse(m.body) as ChangeEventJson & { shard?: string })
       .filter((e) => e.event === 'write' && String((e.keys as unknown[])[0]).startsWith('nats:'));
 
     const first = start(args);
     await waitFor('the first run streaming', () => streaming(first));
-    const load = new ClusterLoad(writer, 'nats');
+    const load = new ClusterLoad(suite.writer, 'nats');
     // Killed with events published past its saved position: the restart publishes them again.
     await waitFor('a position saved, and events past it', async () => saved(checkpoint).shards?.length === 3 && (await natsStreamLength(nats.url, 'EV')) > 100);
     await kill(first);
@@ -379,14 +373,14 @@ describe.skipIf(!live)('cluster sources under faults', () => {
   it('a second tail on the same checkpoint, and a second publish into the same stream, are refused; the first goes on undisturbed', async () => {
     const file = join(dir, 'second.jsonl');
     const checkpoint = join(dir, 'second.pos');
-    const tailArgs = ['tail', `redis://127.0.0.1:${cluster.nodes[2]!.port}`, '-o', file, '--checkpoint', checkpoint, '--no-rdb'];
+    const tailArgs = ['tail', `redis://127.0.0.1:${suite.cluster.nodes[2]!.port}`, '-o', file, '--checkpoint', checkpoint, '--no-rdb'];
     const target = await stream();
-    const publishArgs = ['publish', `redis://127.0.0.1:${cluster.nodes[2]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev2`, '--json'];
+    const publishArgs = ['publish', `redis://127.0.0.1:${suite.cluster.nodes[2]!.port}`, `redis://127.0.0.1:${target.port}?stream=ev2`, '--json'];
     const tail = start(tailArgs);
     const publisher = start(publishArgs);
     await waitFor('tail through its snapshots', () => count(tail.err(), /full sync done/g) === 3);
     await waitFor('publish streaming', () => publisher.lines.some((l) => l.includes('"phase":"streaming"')));
-    for (let i = 0; i < 50; i++) await writer.call('SET', `second:a:${i}`, String(i));
+    for (let i = 0; i < 50; i++) await suite.writer.call('SET', `second:a:${i}`, String(i));
     await waitFor('the writes in FILE', () => readLines(file).filter((l) => l.cmd?.[1]?.startsWith('second:a:')).length === 50);
 
     const before = text(file);
@@ -399,7 +393,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     // The refused tail did not cut or write FILE.
     expect(text(file).startsWith(before)).toBe(true);
 
-    for (let i = 0; i < 50; i++) await writer.call('SET', `second:b:${i}`, String(i));
+    for (let i = 0; i < 50; i++) await suite.writer.call('SET', `second:b:${i}`, String(i));
     const expected = ['a', 'b'].flatMap((t) => Array.from({ length: 50 }, (_, i) => `second:${t}:${i}`)).sort();
     const published = async () => (await events(target, 'ev2')).filter((e) => e.event === 'write').map((e) => String((e.keys as unknown[])[0]));
     await waitFor('every write in FILE', () => readLines(file).filter((l) => l.cmd?.[1]?.startsWith('second:')).length === 100);
@@ -415,16 +409,16 @@ describe.skipIf(!live)('cluster sources under faults', () => {
 
   it('one shard\'s replication link killed on its master: that shard continues with PSYNC, the others undisturbed, each write once', async () => {
     const file = join(dir, 'link.jsonl');
-    const run = start(['tail', `redis://127.0.0.1:${cluster.nodes[3]!.port}`, '-o', file, '--checkpoint', join(dir, 'link.pos'), '--no-rdb']);
+    const run = start(['tail', `redis://127.0.0.1:${suite.cluster.nodes[3]!.port}`, '-o', file, '--checkpoint', join(dir, 'link.pos'), '--no-rdb']);
     await waitFor('three snapshots', () => count(run.err(), /full sync done/g) === 3);
     const masters = await mastersById();
     const before = await syncsById(masters);
-    const load = new ClusterLoad(writer, 'link');
+    const load = new ClusterLoad(suite.writer, 'link');
     await waitFor('writes of every shard in FILE', () => new Set(readLines(file).filter((l) => l.cmd).map((l) => l.shard)).size === 3);
 
     // Our link on one master: the replica client whose address is one of tail's sockets.
     const [cutId, cutPort] = [...masters][1]!;
-    const admin = (await writer.client(cutPort))!;
+    const admin = (await suite.writer.client(cutPort))!;
     const ours = tcpLocalPorts(run.child.pid!);
     const replicas = String(await admin.ok('CLIENT', 'LIST', 'TYPE', 'replica')).trim().split('\n');
     const link = replicas.find((l) => ours.includes(Number(/ addr=[^ ]*:(\d+) /.exec(` ${l}`)![1])))!;
@@ -454,23 +448,23 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     const checkpoint = join(dir, 'down.pos');
     const masters = await mastersById();
     const [deadId, deadPort] = [...masters][2]!;
-    const given = cluster.nodes.find((n) => n.port !== deadPort && n.process.exitCode === null)!;
+    const given = suite.cluster.nodes.find((n) => n.port !== deadPort && n.process.exitCode === null)!;
     const args = ['tail', `redis://127.0.0.1:${given.port}`, '-o', file, '--checkpoint', checkpoint, '--no-rdb'];
     const first = start(args);
     await waitFor('three snapshots', () => count(first.err(), /full sync done/g) === 3);
-    const writes1 = new ClusterLoad(writer, 'down1');
+    const writes1 = new ClusterLoad(suite.writer, 'down1');
     await waitFor('every shard checkpointed, writes in FILE', () => saved(checkpoint).shards?.length === 3 && readLines(file).some((l) => l.cmd?.[1]?.startsWith('down1:')));
     await kill(first);
     await writes1.stop();
     // Every write acknowledged by the master to be killed is on its replica too, and that replica does not
     // take over by itself: the restart finds the shard's master dead.
-    const dead = (await writer.client(deadPort))!;
+    const dead = (await suite.writer.client(deadPort))!;
     expect(Number(await dead.ok('WAIT', 1, 10_000))).toBe(1);
     const nodes = String(await dead.ok('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
     const replicaPort = Number(/:(\d+)@/.exec(nodes.find((f) => f[3] === deadId)![1]!)![1]);
-    const replica = (await writer.client(replicaPort))!;
+    const replica = (await suite.writer.client(replicaPort))!;
     await replica.ok('CONFIG', 'SET', 'cluster-replica-no-failover', 'yes');
-    const deadNode = cluster.nodes.find((n) => n.port === deadPort)!;
+    const deadNode = suite.cluster.nodes.find((n) => n.port === deadPort)!;
     deadNode.process.kill('SIGKILL');
     await new Promise((resolve) => deadNode.process.once('exit', resolve));
 
@@ -481,7 +475,7 @@ describe.skipIf(!live)('cluster sources under faults', () => {
     // The failover (forced: the master is gone): the shard's replica takes over.
     await replica.ok('CLUSTER', 'FAILOVER', 'FORCE');
     await waitFor('the replica promoted', async () => (await replica.info('replication', 'role')) === 'master', 60_000);
-    const writes2 = new ClusterLoad(writer, 'down2');
+    const writes2 = new ClusterLoad(suite.writer, 'down2');
     await waitFor('writes to that shard in FILE', () => {
       if (second.child.exitCode !== null) throw new Error(`tail exited: ${second.err()}`);
       return readLines(file).some((l) => l.cmd?.[1]?.startsWith('down2:') && l.shard === deadId);

@@ -19,11 +19,12 @@ import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
 import { byteTextBytes, type ByteText } from '../src/rdb/canonical-json.js';
 import { encodeCommand } from '../src/resp/encode.js';
 import { cli, type CliProcess } from './helpers/cli-process.js';
+import { clusterSuite } from './helpers/cluster-suite.js';
 import { ClusterWriter } from './helpers/cluster-writer.js';
 import { caughtUp } from './helpers/cluster-workload.js';
 import { entryOf, readEventStream, rebuildPerShard, type ChangeEventJson } from './helpers/event-consumer.js';
 import { canonicalDump, pipeInto } from './helpers/keyspace.js';
-import { reshard, startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
+import { reshard } from './helpers/redis-cluster.js';
 import { haveRedisServer, isError, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
 const live = haveRedisServer();
@@ -77,23 +78,18 @@ class Workload {
 }
 
 describe.skipIf(!live)('a cluster resharded while tail and publish follow it', () => {
-  let cluster: RedisCluster;
-  let writer: ClusterWriter;
+  const suite = clusterSuite();
   let dir: string;
   const servers: RedisServer[] = [];
   const running: CliProcess[] = [];
 
   beforeAll(async () => {
-    cluster = await startRedisCluster();
-    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
     dir = mkdtempSync(join(tmpdir(), 'redistap-reshard-'));
   }, 60_000);
 
   afterAll(async () => {
     for (const run of running) if (run.child.exitCode === null) run.child.kill('SIGKILL');
-    writer?.close();
     for (const s of servers) await s.stop();
-    await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -118,21 +114,21 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
 
   it('each key moved is reported as moved by both shards, every client write once, and the output rebuilds the keyspace', async () => {
     // Keys before the reshard, in every slot: those in the slots it moves are what MIGRATE must carry.
-    const before = new Workload(writer, 'pre');
+    const before = new Workload(suite.writer, 'pre');
     for (let i = 0; i < 12_000; i++) await before.write(i);
     await before.send(['SET', 'pre:ttl', 'x', 'PXAT', String(Date.now() + 3_600_000)]);
 
     const file = join(dir, 'reshard.jsonl');
-    const tail = cli(['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', join(dir, 'reshard.pos')]);
+    const tail = cli(['tail', `redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', join(dir, 'reshard.pos')]);
     // A filtered tail too: a moved key passes --prefix as a write of that key would.
     const filteredFile = join(dir, 'filtered.jsonl');
-    const filtered = cli(['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', filteredFile, '--checkpoint', join(dir, 'filtered.pos'), '--no-rdb', '--prefix', 'pre:s:']);
+    const filtered = cli(['tail', `redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`, '-o', filteredFile, '--checkpoint', join(dir, 'filtered.pos'), '--no-rdb', '--prefix', 'pre:s:']);
     running.push(tail, filtered);
     const target = await server();
-    const publisher = publish({ source: `redis://127.0.0.1:${cluster.nodes[0]!.port}`, sink: redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`), snapshot: 'values' });
+    const publisher = publish({ source: `redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`, sink: redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`), snapshot: 'values' });
     const synced = await server();
     const syncPhases: string[] = [];
-    const syncing = sync({ source: `redis://127.0.0.1:${cluster.nodes[0]!.port}`, target: `redis://127.0.0.1:${synced.port}`,
+    const syncing = sync({ source: `redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`, target: `redis://127.0.0.1:${synced.port}`,
       onEvent: (e) => { if (e.type === 'phase') syncPhases.push(e.phase); } });
     for (const run of [tail, filtered]) await until('tail\'s three snapshots', () => (run.err().match(/full sync done/g) ?? []).length === 3);
     await until('publish streaming', () => publisher.status.phase === 'streaming' || publisher.status.phase === 'failed');
@@ -141,10 +137,10 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
     expect(syncing.status.phase).toBe('streaming');
 
     // From the shard serving slot 0 (a reshard takes a shard's lowest slots first) to the one serving the last.
-    const { owners: ownersBefore, ports } = await cluster.slotOwners();
+    const { owners: ownersBefore, ports } = await suite.cluster.slotOwners();
     const from = ownersBefore.get(0)!;
     const to = ownersBefore.get(16383)!;
-    const during = new Workload(new ClusterWriter(cluster.nodes.map((n) => n.port)), 'during');
+    const during = new Workload(new ClusterWriter(suite.cluster.nodes.map((n) => n.port)), 'during');
     let writing = true;
     let count = 0;
     const writes = (async () => {
@@ -158,14 +154,14 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
     await writes;
 
     // A client's DEL of a key in a slot that stays where it is: in the shard the reshard took slots from, and in a third.
-    const { owners } = await cluster.slotOwners();
+    const { owners } = await suite.cluster.slotOwners();
     const moved = new Set([...ownersBefore].filter(([slot, id]) => id === from && owners.get(slot) === to).map(([slot]) => slot));
     expect(moved.size).toBe(RESHARD_SLOTS);
     const third = [...ports.keys()].find((id) => id !== from && id !== to)!;
     const stableKey = async (shard: string) => {
       for (let i = 0; ; i += 6) {
-        const slot = Number(await writer.call('CLUSTER', 'KEYSLOT', `pre:s:${i}`));
-        if (owners.get(slot) === shard && ownersBefore.get(slot) === shard && Number(await writer.call('EXISTS', `pre:s:${i}`)) === 1) return `pre:s:${i}`;
+        const slot = Number(await suite.writer.call('CLUSTER', 'KEYSLOT', `pre:s:${i}`));
+        if (owners.get(slot) === shard && ownersBefore.get(slot) === shard && Number(await suite.writer.call('EXISTS', `pre:s:${i}`)) === 1) return `pre:s:${i}`;
       }
     };
     const stableDeletes = [await stableKey(from), await stableKey(third)];
@@ -173,7 +169,7 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
 
     // The keys the migration had to carry: those written before it, in the slots it moved (as the cluster lists them now).
     const carried: string[] = [];
-    const receiver = (await writer.client(ports.get(to)!))!;
+    const receiver = (await suite.writer.client(ports.get(to)!))!;
     for (const slot of moved) {
       const keys = await receiver.ok('CLUSTER', 'GETKEYSINSLOT', String(slot), '100000') as Buffer[];
       carried.push(...keys.map(String).filter((k) => k.startsWith('pre:')));
@@ -209,15 +205,15 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
     expect(keyed(linesOf(filteredFile)).filter((l) => l.includes('"moved"')).length).toBeGreaterThan(0);
     publisher.stop();
     await publisher.done;
-    const keyspace = await cluster.keyspace();
+    const keyspace = await suite.cluster.keyspace();
 
     // sync: its target is the cluster (neither the RESTORE-ASKING nor the DEL of a move applied), one copy per shard.
     const syncedReader = await RedisClient.connect(synced.port);
-    await caughtUp(writer, cluster, async (key, value) => String(await syncedReader.call('GET', key)) === value);
+    await caughtUp(suite.writer, suite.cluster, async (key, value) => String(await syncedReader.call('GET', key)) === value);
     syncedReader.close();
     syncing.stop();
     await syncing.done;
-    const withMarkers = await cluster.keyspace();
+    const withMarkers = await suite.cluster.keyspace();
     expect(canonicalDump(synced.port).filter((l) => !l.includes('"key":"redistap:')).sort()).toEqual(withMarkers);
     expect(syncPhases.filter((p) => p === 'copying')).toHaveLength(3);
 
@@ -244,7 +240,7 @@ describe.skipIf(!live)('a cluster resharded while tail and publish follow it', (
 
     // tail: one keyspace, every line applied in order, moved lines ignored.
     expect(await replayTail(tailLines())).toEqual(keyspace);
-    // publish: each shard's events into a server of its own, moved events applied: together, the cluster.
+    // publish: each shard's events into a server of its own, moved events applied: together, the suite.cluster.
     const events = await published();
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
     expect(events.filter((e) => !validEvent(e))).toEqual([]);

@@ -3,13 +3,12 @@
 // slot as the cluster computes them (CLUSTER KEYSLOT, CLUSTER NODES), and a restart that continues every
 // shard from the position the stream holds. A consumer per shard (each into its own fresh server, since a
 // shard's snapshot replaces its own slots only) rebuilds, from the events alone, the cluster's keyspace.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { publish, type Publisher } from '../src/pipeline/publisher.js';
 import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
-import { ClusterWriter } from './helpers/cluster-writer.js';
+import { clusterSuite } from './helpers/cluster-suite.js';
 import { writeEveryType } from './helpers/cluster-workload.js';
 import { readEventStream, rebuildPerShard, type ChangeEventJson } from './helpers/event-consumer.js';
-import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, RedisClient, startRedisServer, type RedisServer } from './helpers/redis-server.js';
 
 const live = haveRedisServer();
@@ -25,19 +24,11 @@ async function until(what: string, done: () => boolean | Promise<boolean>, ms = 
 type ClusterEvent = ChangeEventJson & { shard?: string; slot?: number | null; slots?: Array<[number, number]> };
 
 describe.skipIf(!live)('publish from a Redis Cluster', () => {
-  let cluster: RedisCluster;
-  let writer: ClusterWriter;
+  const suite = clusterSuite();
   const servers: RedisServer[] = [];
 
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
-  }, 60_000);
-
   afterAll(async () => {
-    writer?.close();
     for (const s of servers) await s.stop();
-    await cluster?.stop();
   });
 
   async function server(): Promise<RedisServer> {
@@ -47,10 +38,10 @@ describe.skipIf(!live)('publish from a Redis Cluster', () => {
   }
 
   it('every shard\'s snapshot and writes, each with its shard and slot; a restart continues every shard; consumers rebuild the keyspace', async () => {
-    await writeEveryType(writer, cluster, 'before');
+    await writeEveryType(suite.writer, suite.cluster, 'before');
     const target = await server();
     const sink = () => redisStreamSink(`redis://127.0.0.1:${target.port}?stream=ev`);
-    const source = `redis://127.0.0.1:${cluster.nodes[0]!.port}`;
+    const source = `redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`;
     const run = async (writes: () => Promise<void>): Promise<Publisher> => {
       const p = publish({ source, sink: sink(), snapshot: 'values' });
       await until('streaming', () => p.status.phase === 'streaming' || p.status.phase === 'failed');
@@ -63,12 +54,12 @@ describe.skipIf(!live)('publish from a Redis Cluster', () => {
     const writesIn = async () => (await events()).filter((e) => e.event === 'write').length;
 
     let expectedWrites = 0;
-    const first = await run(async () => { expectedWrites += await writeEveryType(writer, cluster, 'during'); });
+    const first = await run(async () => { expectedWrites += await writeEveryType(suite.writer, suite.cluster, 'during'); });
     await until('the first run\'s writes in the stream', async () => (await writesIn()) === expectedWrites);
     first.stop();
     await first.done;
 
-    expectedWrites += await writeEveryType(writer, cluster, 'stopped');
+    expectedWrites += await writeEveryType(suite.writer, suite.cluster, 'stopped');
     const second = await run(async () => undefined);
     await until('the writes made while publish was stopped', async () => (await writesIn()) === expectedWrites);
     second.stop();
@@ -90,14 +81,14 @@ describe.skipIf(!live)('publish from a Redis Cluster', () => {
     const slotsOf = new Map(starts.map((e) => [e.shard!, e.slots!]));
     for (const e of all.filter((x) => x.event === 'write' || x.event === 'snapshot')) {
       const key = String(e.event === 'write' ? e.keys && Array.isArray(e.keys) ? e.keys[0] : undefined : e.key);
-      expect(e.slot).toBe(Number(await writer.call('CLUSTER', 'KEYSLOT', key)));
+      expect(e.slot).toBe(Number(await suite.writer.call('CLUSTER', 'KEYSLOT', key)));
       expect(slotsOf.get(e.shard!)!.some(([a, b]) => a <= e.slot! && e.slot! <= b)).toBe(true);
     }
 
     // A consumer per shard, each into a fresh server: together they hold the cluster's keyspace.
     const { keyspace: rebuilt, stats } = await rebuildPerShard(all, slotsOf.keys(), server);
     expect([...stats.values()].map((s) => s.fullSyncs)).toEqual([1, 1, 1]);
-    expect(rebuilt).toEqual(await cluster.keyspace());
+    expect(rebuilt).toEqual(await suite.cluster.keyspace());
     reader.close();
   }, 120_000);
 });

@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, type CliProcess } from './helpers/cli-process.js';
+import { clusterSuite } from './helpers/cluster-suite.js';
 import { readLines as lines, type Line } from './helpers/cluster-lines.js';
-import { ClusterWriter } from './helpers/cluster-writer.js';
-import { startRedisCluster, type RedisCluster } from './helpers/redis-cluster.js';
 import { haveRedisServer, type RedisClient } from './helpers/redis-server.js';
 import { canonicalDump } from './helpers/keyspace.js';
 
@@ -25,28 +24,23 @@ async function waitFor(what: string, test: () => boolean | Promise<boolean>, ms 
 }
 
 describe.skipIf(!live)('tail from a Redis Cluster', () => {
-  let cluster: RedisCluster;
-  let writer: ClusterWriter;
+  const suite = clusterSuite();
   let dir: string;
   const running: CliProcess[] = [];
 
   beforeAll(async () => {
-    cluster = await startRedisCluster();
-    writer = new ClusterWriter(cluster.nodes.map((n) => n.port));
     dir = mkdtempSync(join(tmpdir(), 'redistap-tail-cluster-'));
   }, 60_000);
 
   afterAll(async () => {
     for (const run of running) if (run.child.exitCode === null) run.child.kill('SIGKILL');
-    writer?.close();
-    await cluster?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** A node that answers (some may have been killed). */
   async function anyNode(): Promise<RedisClient> {
-    for (const n of cluster.nodes) {
-      const c = n.process.exitCode === null && n.process.signalCode === null ? await writer.client(n.port) : undefined;
+    for (const n of suite.cluster.nodes) {
+      const c = n.process.exitCode === null && n.process.signalCode === null ? await suite.writer.client(n.port) : undefined;
       if (c) return c;
     }
     throw new Error('no node answers');
@@ -71,21 +65,21 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
   }
 
   it('follows every shard, each line with its shard and slot; a restart continues each shard with PSYNC, each write once', async () => {
-    for (let i = 0; i < 150; i++) await writer.call('SET', `before:${i}`, `b${i}`);
+    for (let i = 0; i < 150; i++) await suite.writer.call('SET', `before:${i}`, `b${i}`);
     const file = join(dir, 'changes.jsonl');
     const checkpoint = join(dir, 'tail.pos');
-    const args = [`redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
+    const args = [`redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', checkpoint];
 
     const first = cli(['tail', ...args]);
     running.push(first);
     await waitFor('three snapshots', () => (first.err().match(/full sync done/g) ?? []).length === 3);
-    for (let i = 0; i < 150; i++) await writer.call('SET', `during:${i}`, `d${i}`);
-    for (let i = 0; i < 20; i++) await writer.call('DEL', `before:${i}`);
+    for (let i = 0; i < 150; i++) await suite.writer.call('SET', `during:${i}`, `d${i}`);
+    for (let i = 0; i < 20; i++) await suite.writer.call('DEL', `before:${i}`);
     await waitFor('the writes in FILE', () => lines(file).filter((l) => l.cmd).length === 170);
     first.child.kill('SIGINT');
     expect(await first.exit).toBe(0);
 
-    for (let i = 0; i < 100; i++) await writer.call('SET', `while:${i}`, `w${i}`);
+    for (let i = 0; i < 100; i++) await suite.writer.call('SET', `while:${i}`, `w${i}`);
     const second = cli(['tail', ...args]);
     running.push(second);
     await waitFor('the writes made while tail was stopped', () => lines(file).filter((l) => l.cmd).length === 270);
@@ -130,22 +124,22 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
       else if (l.cmd?.[0] === 'SET') rebuilt.set(l.cmd[1]!, l.cmd[2]!);
       else if (l.cmd?.[0] === 'DEL') for (const k of l.cmd.slice(1)) rebuilt.delete(k);
     }
-    const masterPorts = await cluster.masters();
+    const masterPorts = await suite.cluster.masters();
     const expected = masterPorts.flatMap((port) => canonicalDump(port)).map((line) => JSON.parse(line) as Line);
     expect(new Map([...rebuilt].sort())).toEqual(new Map(expected.map((l) => [l.key!, l.value!] as [string, string]).sort()));
   }, 120_000);
 
   it('--read-from replica reads each shard from its replica (the masters serve no other replica), every write once', async () => {
     const file = join(dir, 'replicas.jsonl');
-    const run = cli(['tail', `redis://127.0.0.1:${cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', join(dir, 'replicas.pos'), '--no-rdb', '--read-from', 'replica']);
+    const run = cli(['tail', `redis://127.0.0.1:${suite.cluster.nodes[0]!.port}`, '-o', file, '--checkpoint', join(dir, 'replicas.pos'), '--no-rdb', '--read-from', 'replica']);
     running.push(run);
     await waitFor('three snapshots', () => (run.err().match(/full sync done/g) ?? []).length === 3);
-    for (let i = 0; i < 90; i++) await writer.call('SET', `replica:${i}`, `r${i}`);
+    for (let i = 0; i < 90; i++) await suite.writer.call('SET', `replica:${i}`, `r${i}`);
     await waitFor('the writes in FILE', () => lines(file).filter((l) => l.cmd).length === 90);
     // Who serves a replication link now: each master its replica only, each replica tail.
     const links = new Map<string, number>();
-    for (const node of cluster.nodes) {
-      const c = (await writer.client(node.port))!;
+    for (const node of suite.cluster.nodes) {
+      const c = (await suite.writer.client(node.port))!;
       links.set(await c.info('replication', 'role'), (links.get(await c.info('replication', 'role')) ?? 0) + Number(await c.info('replication', 'connected_slaves')));
     }
     expect(Object.fromEntries(links)).toEqual({ master: 3, slave: 3 });
@@ -159,14 +153,14 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
   it('continues each shard on its promoted replica after a CLUSTER FAILOVER and after its master is killed: no full sync, each write once', async () => {
     const file = join(dir, 'failover.jsonl');
     const checkpoint = join(dir, 'failover.pos');
-    const masterPorts = await cluster.masters();
+    const masterPorts = await suite.cluster.masters();
     // The node given to tail is a master that will be killed: the source must find the others itself.
-    const killed = cluster.nodes.find((n) => masterPorts.includes(n.port))!;
+    const killed = suite.cluster.nodes.find((n) => masterPorts.includes(n.port))!;
     const run = cli(['tail', `redis://127.0.0.1:${killed.port}`, '-o', file, '--checkpoint', checkpoint, '--no-rdb']);
     running.push(run);
     await waitFor('three snapshots', () => (run.err().match(/full sync done/g) ?? []).length === 3);
     const writes = async (tag: string) => {
-      for (let i = 0; i < 100; i++) await writer.call('SET', `${tag}:${i}`, `${tag}${i}`);
+      for (let i = 0; i < 100; i++) await suite.writer.call('SET', `${tag}:${i}`, `${tag}${i}`);
     };
     await writes('a');
 
@@ -175,15 +169,15 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
     const killedId = nodes.find((f) => f[1]!.startsWith(`127.0.0.1:${killed.port}@`))![0]!;
     const other = nodes.find((f) => f[2]!.includes('master') && f[0] !== killedId)!;
     const promoted = Number(/:(\d+)@/.exec(nodes.find((f) => f[3] === other[0])![1]!)![1]);
-    await (await writer.client(promoted))!.ok('CLUSTER', 'FAILOVER');
-    await waitFor('the graceful failover', async () => (await (await writer.client(promoted))!.info('replication', 'role')) === 'master');
+    await (await suite.writer.client(promoted))!.ok('CLUSTER', 'FAILOVER');
+    await waitFor('the graceful failover', async () => (await (await suite.writer.client(promoted))!.info('replication', 'role')) === 'master');
     await writes('b');
 
     // The given node's master killed: the cluster promotes its replica (cluster-node-timeout 1 s).
     const killedReplica = Number(/:(\d+)@/.exec(nodes.find((f) => f[3] === killedId)![1]!)![1]);
     killed.process.kill('SIGKILL');
     await waitFor('the replica of the killed master promoted', async () =>
-      (await (await writer.client(killedReplica))!.info('replication', 'role')) === 'master', 60_000);
+      (await (await suite.writer.client(killedReplica))!.info('replication', 'role')) === 'master', 60_000);
     await writes('c');
 
     await waitFor('every write in FILE', () => lines(file).filter((l) => l.cmd).length === 300, 60_000);
@@ -198,7 +192,7 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
     const sets = all.filter((l) => l.cmd).map((l) => l.cmd!.join(' '));
     expect(new Set(sets).size).toBe(300);
     const rebuilt = new Map(all.filter((l) => l.cmd?.[0] === 'SET').map((l) => [l.cmd![1]!, l.cmd![2]!]));
-    const now = await cluster.masters();
+    const now = await suite.cluster.masters();
     const expected = now.flatMap((port) => canonicalDump(port)).map((line) => JSON.parse(line) as Line)
       .filter((l) => /^[abc]:/.test(l.key!));
     expect(new Map([...rebuilt].sort())).toEqual(new Map(expected.map((l) => [l.key!, l.value!] as [string, string]).sort()));
@@ -206,24 +200,24 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
 
   it('follows a shard added while it runs (a new master given an empty slot): its writes come, under its own shard; removed, it is no longer followed', async () => {
     const file = join(dir, 'added.jsonl');
-    const live = cluster.nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!;
+    const live = suite.cluster.nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!;
     const checkpoint = join(dir, 'added.pos');
     const run = cli(['tail', `redis://127.0.0.1:${live.port}`, '-o', file, '--checkpoint', checkpoint, '--no-rdb']);
     running.push(run);
-    const masters = (await cluster.masters()).length;
+    const masters = (await suite.cluster.masters()).length;
     await waitFor('a snapshot per shard', () => (run.err().match(/full sync done/g) ?? []).length === masters);
-    // A slot that holds no key, found by asking the cluster.
+    // A slot that holds no key, found by asking the suite.cluster.
     const node = await anyNode();
     let tag = '';
     for (let i = 0; !tag; i++) {
       const slot = Number(await node.call('CLUSTER', 'KEYSLOT', `added${i}`));
-      if (Number(await writer.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))) === 0) tag = `added${i}`;
+      if (Number(await suite.writer.call('CLUSTER', 'COUNTKEYSINSLOT', String(slot))) === 0) tag = `added${i}`;
     }
     const slot = Number(await node.call('CLUSTER', 'KEYSLOT', tag));
-    const added = await cluster.addMaster([slot]);
-    const addedId = String(await (await writer.client(added.port))!.ok('CLUSTER', 'MYID'));
+    const added = await suite.cluster.addMaster([slot]);
+    const addedId = String(await (await suite.writer.client(added.port))!.ok('CLUSTER', 'MYID'));
     await waitFor('the added shard followed', () => (run.err().match(/full sync done/g) ?? []).length === masters + 1, 60_000);
-    for (let i = 0; i < 5; i++) await writer.call('SET', `{${tag}}:${i}`, `${i}`);
+    for (let i = 0; i < 5; i++) await suite.writer.call('SET', `{${tag}}:${i}`, `${i}`);
     await waitFor('its writes in FILE', () => lines(file).filter((l) => l.cmd?.[1]?.startsWith(`{${tag}}`)).length === 5);
     const its = lines(file).filter((l) => l.cmd?.[1]?.startsWith(`{${tag}}`));
     expect(its.map((l) => [l.shard, l.slot])).toEqual(Array.from({ length: 5 }, () => [addedId, slot]));
@@ -240,7 +234,7 @@ describe.skipIf(!live)('tail from a Redis Cluster', () => {
     redisCli(['--cluster', 'reshard', `127.0.0.1:${added.port}`, '--cluster-from', addedId, '--cluster-to', other, '--cluster-slots', '1', '--cluster-yes']);
     redisCli(['--cluster', 'del-node', `127.0.0.1:${live.port}`, addedId]);
     await waitFor('the removed shard no longer followed', () => run.err().includes('is no longer in the cluster'), 60_000);
-    for (let i = 0; i < 5; i++) await writer.call('SET', `after-removal:${i}`, `${i}`);
+    for (let i = 0; i < 5; i++) await suite.writer.call('SET', `after-removal:${i}`, `${i}`);
     await waitFor('writes after the removal in FILE', () => lines(file).filter((l) => l.cmd?.[1]?.startsWith('after-removal:')).length === 5);
     await waitFor('the checkpoint without the removed shard', () => {
       const saved = JSON.parse(readFileSync(checkpoint, 'utf8')) as { shards: unknown[] };
