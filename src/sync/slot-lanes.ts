@@ -32,11 +32,16 @@ const DEFAULT_GIVE_UP_MS = 60_000;
 const FIRST_PAUSE_MS = 5;
 const MAX_PAUSE_MS = 500;
 
+/** A block of a slot not yet applied: the connection it was last sent on (null: waiting to be sent again). */
+interface PendingBlock<C> {
+  master: C | null;
+}
+
 export class SlotLanes<C> {
   /** Each slot's last block: settles once it is applied (or failed). */
   private readonly lanes = new Map<number, Promise<void>>();
-  /** The connection each slot's last block went to (a new one: its earlier blocks must be applied first). */
-  private readonly lastSent = new Map<number, C>();
+  /** Each slot's blocks not yet applied. */
+  private readonly pending = new Map<number, Set<PendingBlock<C>>>();
 
   /**
    * `masterOf`: the slot's master now. `follow`: makes the node MOVED names the slot's master (its
@@ -53,39 +58,46 @@ export class SlotLanes<C> {
   run<T>(slot: number, send: (master: C) => Promise<T | Redirect>): Promise<T> {
     const before = this.lanes.get(slot);
     const master = this.masterOf(slot);
-    // On the connection of the slot's blocks before it, the cluster orders it after them; on another
-    // (the slot moved), it waits until they are applied.
-    const first = !before || this.lastSent.get(slot) === master ? this.sendTo(slot, master, send) : null;
-    if (!first) this.lastSent.delete(slot); // the slot's next blocks wait too
-    const done = this.settle(slot, first, before, send);
+    let blocks = this.pending.get(slot);
+    if (!blocks) this.pending.set(slot, blocks = new Set());
+    // Sent at once only behind blocks all sent on this same connection, where the cluster orders it after
+    // them (refused too if they are). Else (one is waiting to go again, or went elsewhere: the slot moved)
+    // it waits until they are applied.
+    const alongside = [...blocks].every((b) => b.master === master);
+    const block: PendingBlock<C> = { master: null };
+    blocks.add(block);
+    const first = alongside ? this.sendTo(block, master, send) : null;
+    const done = this.settle(slot, block, first, before, send).finally(() => {
+      blocks.delete(block);
+      if (blocks.size === 0 && this.pending.get(slot) === blocks) this.pending.delete(slot);
+    });
     const lane = done.then(() => undefined, () => undefined);
     this.lanes.set(slot, lane);
     void lane.then(() => {
-      if (this.lanes.get(slot) === lane) {
-        this.lanes.delete(slot);
-        this.lastSent.delete(slot);
-      }
+      if (this.lanes.get(slot) === lane) this.lanes.delete(slot);
     });
     return done;
   }
 
-  private sendTo<T>(slot: number, master: C, send: (master: C) => Promise<T | Redirect>): Promise<T | Redirect> {
-    this.lastSent.set(slot, master);
+  private sendTo<T>(block: PendingBlock<C>, master: C, send: (master: C) => Promise<T | Redirect>): Promise<T | Redirect> {
+    block.master = master;
     return send(master);
   }
 
-  private async settle<T>(slot: number, first: Promise<T | Redirect> | null, before: Promise<void> | undefined,
+  private async settle<T>(slot: number, block: PendingBlock<C>, first: Promise<T | Redirect> | null, before: Promise<void> | undefined,
     send: (master: C) => Promise<T | Redirect>): Promise<T> {
     const outcome = first ? await first : null;
     if (outcome !== null && !isRedirect(outcome)) return outcome;
+    block.master = null; // the slot's later blocks wait for this one
     await before;
     const deadline = Date.now() + this.giveUpMs;
     let redirect: Redirect | null = outcome as Redirect | null;
     for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, MAX_PAUSE_MS)) {
       if (redirect?.node) await this.follow(slot, redirect.node);
       else if (redirect) await new Promise((resolve) => setTimeout(resolve, pause)); // migrating: its end moves it
-      const again = await this.sendTo(slot, this.masterOf(slot), send);
+      const again = await this.sendTo(block, this.masterOf(slot), send);
       if (!isRedirect(again)) return again;
+      block.master = null;
       if (Date.now() > deadline) throw this.giveUp(slot, again);
       redirect = again;
     }

@@ -11,6 +11,8 @@ export interface RedisCluster {
   masters(): Promise<number[]>;
   /** Every key of the masters, as the shared canonical dumper writes them, sorted: the cluster's keyspace. */
   keyspace(): Promise<string[]>;
+  /** FLUSHALL on every live node that says it is a master (asked of each: just after a failover, views lag). */
+  flushMasters(): Promise<void>;
   /** The master serving each slot now, by node ID, and each master's port (CLUSTER NODES of the first node that answers). */
   slotOwners(): Promise<{ owners: Map<number, string>; ports: Map<string, number> }>;
   /**
@@ -89,6 +91,15 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     throw err;
   }
   const live = () => nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!;
+  /** The nodes that say they are masters (each asked: just after a failover the nodes' views lag), holding slots or not. */
+  const mastersByRole = async () => {
+    const ports: number[] = [];
+    for (const node of nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null)) {
+      const role = await infoField(node.port, 'replication', 'role').catch(() => 'gone'); // killed, its exit not yet seen
+      if (role === 'master') ports.push(node.port);
+    }
+    return ports;
+  };
   const call = async (port: number, ...args: string[]) => {
     const c = await RedisClient.connect(port);
     try {
@@ -134,7 +145,10 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       return node;
     },
     async keyspace() {
-      return (await this.masters()).flatMap((port) => canonicalDump(port)).sort();
+      return (await mastersByRole()).flatMap((port) => canonicalDump(port)).sort();
+    },
+    async flushMasters() {
+      for (const port of await mastersByRole()) await call(port, 'FLUSHALL');
     },
     async slotOwners() {
       const owners = new Map<number, string>();
