@@ -138,14 +138,14 @@ class Rebuild {
 
   /** Applies the messages that came since the last call. */
   async pump(): Promise<void> {
-    const messages = this.reader.messages;
-    while (this.applied < messages.length) {
-      const m = messages[this.applied++]!;
+    const messages = this.reader.messages.slice(this.applied);
+    this.applied += messages.length;
+    for (const m of messages) {
       if (m.messageId !== m.event.id || m.contentType !== 'application/json' || m.deliveryMode !== 2) {
         this.badMessages.push(`${m.event.id}: message-id ${m.messageId}, content-type ${m.contentType}, delivery-mode ${m.deliveryMode}`);
       }
-      await this.consumer.apply([m.event]);
     }
+    await this.consumer.apply(messages.map((m) => m.event));
   }
 
   /**
@@ -335,7 +335,7 @@ describe.skipIf(!live)('publish into RabbitMQ: a queue bound with # rebuilds the
     expect(String(await source.ok('CONFIG', 'GET', 'client-output-buffer-limit'))).toContain('slave 1048576 524288 5');
     sharedTool('rdb-fixture-populate', ['--port', String(src.port), '--profile', 'full']);
     // Enough keys that a snapshot takes a while to publish (the first SIGKILL comes inside it).
-    await source.ok('DEBUG', 'POPULATE', 20_000, 'w:populated');
+    await source.ok('DEBUG', 'POPULATE', 8_000, 'w:populated');
     for (let r = 0; r < 20; r++) await round(source, db2, r);
     const reader = new QueueReader(broker.url, 'accept-b');
     later(reader);
@@ -451,7 +451,7 @@ describe.skipIf(!live)('publish into RabbitMQ: a queue bound with # rebuilds the
 
     p.child.kill('SIGTERM');
     expect(await p.exit).toBe(0);
-  }, 180_000);
+  }, 240_000);
 
   it('(c) no --checkpoint, --no-checkpoint (a new snapshot at each start), either for a Redis stream, and a second publish on the same checkpoint file', async () => {
     const src = await server(['--repl-diskless-sync-delay', '0']);

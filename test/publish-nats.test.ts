@@ -284,9 +284,9 @@ describe.skipIf(!haveNats() || !haveRedisServer())('publish into NATS JetStream 
     try {
       // Killed four times: the first inside its snapshot, the others streaming; the third while nats-server
       // is frozen (SIGSTOP) for a while, so that many events read from the source are not confirmed yet.
-      // Inside the snapshot by construction, not by timing: its 50,000 extra keys do not fit the first
+      // Inside the snapshot by construction, not by timing: its 20,000 extra keys do not fit the first
       // run's window of unconfirmed events (50 KiB), so it cannot end before thousands are confirmed.
-      await source.ok('EVAL', "for i = 1, 50000 do redis.call('SET', 'bulk:' .. i, string.rep('x', 64)) end", 0);
+      await source.ok('EVAL', "for i = 1, 20000 do redis.call('SET', 'bulk:' .. i, string.rep('x', 64)) end", 0);
       let p = cliPublish(src.port, n.url, checkpoint, ['--max-in-flight', String(50 / 1024)]);
       for (const [i, more] of [30, 300, 300, 300].entries()) {
         if (i > 0) {
@@ -335,7 +335,7 @@ describe.skipIf(!haveNats() || !haveRedisServer())('publish into NATS JetStream 
     const events = await rebuildAndCompare(src.port, n);
     // The snapshot cut short by the first kill, then the one of its restart (its checkpoint was inside a snapshot).
     expect(events.filter((e) => e.event === 'full-sync-start').length).toBe(2);
-  }, 120_000);
+  }, 180_000);
 });
 
 // ------------------------------------------------------------------ a 30 s outage of nats-server

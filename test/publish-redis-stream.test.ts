@@ -178,9 +178,9 @@ describe.skipIf(!live)('publish into a Redis stream: faults', () => {
     const writer = writeUntil(source, db2, () => stopWrites, 20);
     try {
       // Killed three times: the first inside its snapshot, the others streaming. Inside by construction: the
-      // snapshot's 50,000 extra keys do not fit the first run's window of unconfirmed events (50 KiB), so
-      // the snapshot cannot end before tens of thousands of its events are in the stream.
-      await source.ok('EVAL', "for i = 1, 50000 do redis.call('SET', 'bulk:' .. i, string.rep('x', 64)) end", 0);
+      // snapshot's 20,000 extra keys do not fit the first run's window of unconfirmed events (50 KiB), so
+      // the snapshot cannot end before thousands of its events are in the stream.
+      await source.ok('EVAL', "for i = 1, 20000 do redis.call('SET', 'bulk:' .. i, string.rep('x', 64)) end", 0);
       let p = cliPublish(src.port, sinkPort, 'cdc', ['--max-in-flight', String(50 / 1024)]);
       for (const [i, more] of [50, 300, 300].entries()) {
         if (i > 0) await waitFor('streaming', () => p.lines.some((l) => l.includes('"phase":"streaming"')));
@@ -224,7 +224,7 @@ describe.skipIf(!live)('publish into a Redis stream: faults', () => {
       await writer.catch(() => undefined);
     }
     await rebuildAndCompare(src.port, await client({ port: sinkPort }), 'cdc');
-  }, 120_000);
+  }, 180_000);
 
   it('(b) a second publish to a stream in use refuses to start, naming the first (exit code 2)', async () => {
     const [src, sinkServer] = await Promise.all([server(['--repl-diskless-sync-delay', '0']), server()]);
