@@ -23,9 +23,10 @@ import { EventFilter } from '../pipeline/event-filter.js';
 import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
+import { resolveSourceMode, scanSelection, sourceModeOption, type SourceModeFlags } from './source-mode-options.js';
 import { askSentinelNode, isSentinelUrl, parseSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 
-interface TailOptions extends RetryFlags, ClusterFlags {
+interface TailOptions extends RetryFlags, ClusterFlags, SourceModeFlags {
   checkpoint?: string;
   output?: string;
   rdb: boolean;
@@ -84,7 +85,8 @@ function openOutput(path: string | undefined, store: PositionFile | null, saved:
 }
 
 /** What a lifecycle event says on standard error (the data goes to standard output). */
-function describe(e: SourceEvent): string | null {
+function describe(e: SourceEvent, scan: boolean): string | null {
+  if (scan) return describeScan(e);
   switch (e.type) {
     case 'link-up': return `connected to ${e.host}:${e.port}`;
     case 'full-sync-start':
@@ -93,6 +95,16 @@ function describe(e: SourceEvent): string | null {
     case 'full-sync-end': return `full sync done: ${e.keys} keys, ${e.bytes} bytes`;
     case 'resumed': return `resumed ${e.replid} after offset ${e.offset}`;
     case 'replid-changed': return `replication ID changed from ${e.from} to ${e.to} at offset ${e.offset}`;
+    default: return null;
+  }
+}
+
+/** The same in scan mode, where a full sync is a scan of every key. */
+function describeScan(e: SourceEvent): string | null {
+  switch (e.type) {
+    case 'link-up': return `connected to ${e.host}:${e.port}, subscribed to its keyspace notifications`;
+    case 'full-sync-start': return e.reason === 'rescan' ? 'reading every key again (the notifications dropped, or a flush): a new snapshot' : 'reading every key (SCAN, DUMP)';
+    case 'full-sync-end': return `snapshot done: ${e.keys} keys; now each key a notification names, as it is then`;
     default: return null;
   }
 }
@@ -126,6 +138,7 @@ export function tailCommand(): Command {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl']).default('jsonl'))
     .option('--psync-command <name>', 'the PSYNC command\'s name, where a service renamed it', 'PSYNC')
     .addOption(readFromOption())
+    .addOption(sourceModeOption())
     .option('--buffer <MiB>', 'memory for writes waiting to be printed; beyond it they wait on disk', '64')
     .option('--spool-dir <dir>', 'where writes wait when the buffer is full (default: the temp directory)')
     .option('--timeout <seconds>', 'a connection attempt, or a link silent for this long, is a failure', '60')
@@ -230,6 +243,7 @@ Examples:
     let tls: ConnectionOptions | undefined;
     let filter: EventFilter | null;
     let cluster = false;
+    let mode: 'replication' | 'scan' = 'replication';
     let keys: KeyPositions | null = null;
     let server = url;
     try {
@@ -248,7 +262,9 @@ Examples:
       } else {
         filter = await filterFrom(opts, server, tls, timeoutMs);
       }
-      cluster = await isClusterNode(server, tls, timeoutMs);
+      mode = await resolveSourceMode(opts.sourceMode, server, tls, timeoutMs, opts.psyncCommand, (m) => process.stderr.write(`redistap: ${m}\n`));
+      if (mode === 'scan' && opts.command) throw new CliError('--command selects commands, and scan mode sees key states, not commands: leave it out');
+      cluster = mode === 'replication' && await isClusterNode(server, tls, timeoutMs);
       if (cluster) {
         // Each write's line names its keys' hash slot: where the keys are comes from the command table.
         const table = filter ? null : await readCommandTable(server, tls, timeoutMs);
@@ -276,16 +292,16 @@ Examples:
     pipeline = new Pipeline<Uint8Array>({
       command: 'tail', stage: new JsonlStage(filter, keys), sink, sizeOf: (line) => line.length,
       // The master a Sentinel URL names was asked for already: the pipeline starts there, following the sentinels.
-      source: { cluster, readFrom: opts.readFrom, url: server, sentinel: isSentinelUrl(url) ? url : undefined, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
+      source: { mode, scan: scanSelection(opts), cluster, readFrom: opts.readFrom, url: server, sentinel: isSentinelUrl(url) ? url : undefined, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
         reconnect: { waitForMaster: retry.wait, maxRetryTimeMs: retry.maxRetryTimeMs } },
       positionFile: store, maxSpoolBytes: Infinity, signal: abort.signal,
       routeChangedHint: 'give a new checkpoint file (that run starts with a full sync)',
       onSourceEvent: (e) => {
-        if (e.type === 'command') counts.writes++;
+        if (e.type === 'command' || e.type === 'key-state') counts.writes++;
         else if (e.type === 'transaction') counts.writes += e.commands.length;
         else if (e.type === 'moved') counts.writes += e.rest ? 1 : 0; // a migration's halves are no writes
         else if (e.type === 'rdb-progress') progress.update(e.bytes, e.total);
-        const said = describe(e);
+        const said = describe(e, mode === 'scan');
         if (said) notice(said);
       },
       onEvent: (e: PipelineEvent) => {

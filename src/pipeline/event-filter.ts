@@ -145,6 +145,15 @@ export class EventFilter {
     return this.keyPasses(key);
   }
 
+  /**
+   * Whether a scan source's key state passes: a key's value as a snapshot key does; a key gone (`type`
+   * null: its type is not known any more) by its db and name.
+   */
+  keyState(db: number, key: Uint8Array, type: RdbValueType | null): boolean {
+    if (type !== null) return this.snapshotKey(db, key, type);
+    return (!this.dbs || this.dbs.has(db)) && this.keyPasses(key);
+  }
+
   private keyPasses(key: Uint8Array): boolean {
     if (this.prefixes && !this.prefixes.some((p) => startsWith(key, p))) return false;
     return !this.keyPattern || this.keyPattern.test(utf8.decode(key));

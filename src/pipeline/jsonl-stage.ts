@@ -8,7 +8,7 @@ import { hashSlot } from '../cluster/hash-slot.js';
 import { canonicalLine, jsonBytes } from '../rdb/canonical-json.js';
 import type { ReplicaCommand } from '../replica/events.js';
 import type { EventFilter } from './event-filter.js';
-import type { KeyMove, MovedEvent, ShardRef, SourceEvent } from './source.js';
+import type { KeyMove, KeyStateEvent, MovedEvent, ShardRef, SourceEvent } from './source.js';
 import type { Stage, StageOutput } from './stage.js';
 
 /** A write or a MULTI/EXEC block of the source. */
@@ -46,12 +46,31 @@ export class JsonlStage implements Stage<Uint8Array> {
       case 'command': return this.writes({ replid: event.replid, commands: [event.command], firstOffset: null, offset: event.command.offset }, output, shard);
       case 'transaction': return this.writes(event, output, shard);
       case 'moved': return this.moved(event, output, shard!);
+      case 'key-state': return this.keyState(event, output);
       default: {
         const line = controlLine(event, shard);
         if (line !== null) output.emit(Buffer.from(line));
         return false;
       }
     }
+  }
+
+  /**
+   * A scan source's key state: an upsert line (the key's canonical line with the event's place) or a
+   * delete line. True when the filter left it out.
+   */
+  private keyState(event: KeyStateEvent, output: StageOutput<Uint8Array>): boolean {
+    const { replid, offset, db, key, entry } = event;
+    if (this.filter && !this.filter.keyState(db, key, entry?.type ?? null)) return true;
+    const place = `"replid":"${replid}","offset":${offset}`;
+    if (!entry) {
+      output.emit(Buffer.from(`{"event":"delete",${place},"db":${db},"key":${jsonBytes(key)}}\n`));
+      return false;
+    }
+    const line = canonicalLine(entry);
+    if (line === null) return true; // a module value: no line, as in a snapshot
+    output.emit(Buffer.from(`{"event":"upsert",${place},${line.slice(1)}\n`));
+    return false;
   }
 
   /** The lines of the writes the filter selects; true when it left them all out. */

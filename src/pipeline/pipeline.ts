@@ -9,7 +9,7 @@
 // its spool file, so the source never drops the link for an overfull output buffer. Past maxSpoolBytes
 // the pipeline stops with its position saved (never a silent drop).
 import { sleep } from '../node/abortable-sleep.js';
-import type { Checkpoint } from '../replica/events.js';
+import type { Checkpoint, FullSyncReason } from '../replica/events.js';
 import { PositionFile } from './position-file.js';
 import { isClusterPosition, positionSummary, type Position } from './position.js';
 import { slotRanges } from '../cluster/hash-slot.js';
@@ -95,6 +95,12 @@ interface Pending<M> {
   /** What the sink said it covers once this batch was confirmed (Sink.extent). */
   extent?: unknown;
 }
+
+const FULL_SYNC_REASONS: Record<FullSyncReason, string> = {
+  'no-checkpoint': 'no position yet',
+  resync: 'it could not continue from the position',
+  rescan: 'scan mode reads everything again: its notifications dropped, or a flush',
+};
 
 const BATCH_MAX_BYTES = 1 << 20;
 const BATCH_MAX_MESSAGES = 1000;
@@ -387,6 +393,8 @@ export class Pipeline<M> {
     switch (event.type) {
       case 'command':
       case 'moved': positions.set(stream, { replid: event.replid, offset: event.command.offset, db: event.command.db }); break;
+      case 'key-state': positions.set(stream, { replid: event.replid, offset: event.offset, db: event.db }); break;
+      case 'warning': this.warn(event.message); break;
       case 'transaction':
         positions.set(stream, { replid: event.replid, offset: event.offset, db: event.commands.at(-1)?.db ?? positions.get(stream)?.db ?? 0 });
         break;
@@ -394,7 +402,7 @@ export class Pipeline<M> {
         // The writes before it keep their position: no batch spans the start of a snapshot.
         this.closeBatch();
         this.status.fullSyncs++;
-        this.phase('snapshot', `full sync from ${from} (${event.reason === 'resync' ? 'it could not continue from the position' : 'no position yet'})`);
+        this.phase('snapshot', `full sync from ${from} (${FULL_SYNC_REASONS[event.reason]})`);
         this.snapshots.add(stream);
         positions.set(stream, null);
         break;

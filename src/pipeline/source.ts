@@ -5,6 +5,8 @@ import { ClusterSource } from '../cluster/cluster-source.js';
 import type { Checkpoint, ReplicaCommand, ReplicaEvent } from '../replica/events.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
 import { SentinelSource } from '../replica/sentinel-source.js';
+import type { RdbEntry } from '../rdb/entry.js';
+import { ScanSource } from '../scan/scan-source.js';
 import { singleCheckpoint, type Position } from './position.js';
 
 /** A shard of a cluster source, as its events name it. */
@@ -47,8 +49,28 @@ export interface MovedEvent {
   rest: ReplicaCommand | null;
 }
 
-/** What a source hands its consumer: a replica's events, and a cluster source's moved keys. */
-export type SourceEvent = ReplicaEvent | MovedEvent;
+/**
+ * A key as it is now, read by a scan source (scan/scan-source.ts) after a keyspace notification named it:
+ * a state, not a command. `entry` null: the key does not exist (deleted, expired, evicted, renamed away).
+ */
+export interface KeyStateEvent {
+  type: 'key-state';
+  replid: string;
+  /** The scan source's count of events since its snapshot started (not a replication offset). */
+  offset: number;
+  db: number;
+  key: Uint8Array;
+  entry: RdbEntry | null;
+}
+
+/** Something the source tells its user without stopping (a setting it could not check). */
+export interface SourceWarning {
+  type: 'warning';
+  message: string;
+}
+
+/** What a source hands its consumer: a replica's events, a cluster source's moved keys, a scan source's key states. */
+export type SourceEvent = ReplicaEvent | MovedEvent | KeyStateEvent | SourceWarning;
 
 /** A shard a cluster source follows, and the checkpoint it continues from (null: a new snapshot). */
 export interface ShardStart {
@@ -68,6 +90,12 @@ export interface Source {
 }
 
 export type SourceOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'> & {
+  /**
+   * 'replication' (default): a replica (PSYNC). 'scan': SCAN + DUMP, then keyspace notifications, for a
+   * server that refuses replication (scan/scan-source.ts); `scan` says what it reads.
+   */
+  mode?: 'replication' | 'scan';
+  scan?: { dbs?: readonly number[]; match?: string };
   /**
    * The URL is a node of a Redis Cluster: follow every shard (one replication link each). 'auto': when
    * the node says so (INFO cluster), asked before the source starts.
@@ -95,7 +123,11 @@ export type ReadFrom = 'master' | 'replica' | 'prefer-replica';
  */
 export function openSource(options: SourceOptions, from: Position | null, where: string, onShards: (shards: ShardStart[]) => void,
   onRemoved: (shard: ShardRef) => void): Source {
-  const { cluster, readFrom = 'master', sentinel, ...replica } = options;
+  const { cluster, readFrom = 'master', sentinel, mode, scan, ...replica } = options;
+  if (mode === 'scan') {
+    if (cluster) throw new Error('scan mode reads one server: a Redis Cluster\'s nodes are not read in scan mode yet');
+    return new ScanSource({ ...replica, ...scan, checkpoint: singleCheckpoint(from, where) });
+  }
   if (cluster) return new ClusterSource(replica, readFrom, from, onShards, onRemoved);
   const checkpoint = singleCheckpoint(from, where);
   if (sentinel) return new SentinelSource(replica, sentinel, checkpoint, readFrom);

@@ -111,6 +111,8 @@ export function commandOfArgs(db: number, args: Uint8Array[], firstOffset: numbe
   return new ReplicaCommand(db, new CommandBytes(bytes, bounds, 0), 0, args.length, undefined, firstOffset, offset);
 }
 
+export type FullSyncReason = 'no-checkpoint' | 'resync' | 'rescan';
+
 export type ReplicaEvent =
   /** Connected and authenticated; PSYNC is next. */
   | { type: 'link-up'; host: string; port: number }
@@ -120,11 +122,12 @@ export type ReplicaEvent =
    */
   | { type: 'link-down'; error: Error; reconnectInMs: number | null }
   /**
-   * The master is sending a snapshot. `reason`: no checkpoint, or the master could not continue from it.
+   * The master is sending a snapshot. `reason`: no checkpoint, or the master could not continue from it;
+   * 'rescan': a scan source reads everything again (its notifications dropped, or a flush).
    * `replid` is '' when the master took our PSYNC for SYNC (it does so when PSYNC is renamed): offsets
    * then count from 0 and a later reconnect is a new full sync.
    */
-  | { type: 'full-sync-start'; replid: string; offset: number; reason: 'no-checkpoint' | 'resync' }
+  | { type: 'full-sync-start'; replid: string; offset: number; reason: FullSyncReason }
   /** Bytes of the snapshot received so far (`total` is null for a diskless transfer). */
   | { type: 'rdb-progress'; bytes: number; total: number | null }
   /**

@@ -31,6 +31,20 @@ export interface RedisConnectionOptions {
   timeoutMs?: number;
   /** Names the server in messages ("target", "source"). */
   role: string;
+  /**
+   * For a subscribed connection: each published message (["message", channel, payload] or ["pmessage",
+   * pattern, channel, payload]), which no command asked for. Without it such a reply is a protocol error.
+   */
+  onMessage?: (message: RespValue[]) => void;
+}
+
+const MESSAGE = Buffer.from('message');
+const PMESSAGE = Buffer.from('pmessage');
+
+/** Whether a reply is a message a subscribed connection is sent (RESP2: an array naming its kind first). */
+function isPublished(value: RespValue): value is RespValue[] {
+  if (!Array.isArray(value) || !(value[0] instanceof Uint8Array)) return false;
+  return Buffer.from(value[0].buffer, value[0].byteOffset, value[0].length).equals(value.length === 3 ? MESSAGE : PMESSAGE);
 }
 
 export class RedisConnection {
@@ -169,6 +183,10 @@ export class RedisConnection {
       return;
     }
     for (const value of values) {
+      if (this.options.onMessage && isPublished(value)) {
+        this.options.onMessage(value);
+        continue;
+      }
       const group = this.waiting[this.head];
       if (!group) {
         this.fail(new ConnectionError(`the ${this.options.role} sent a reply nobody asked for`, false));

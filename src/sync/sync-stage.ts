@@ -15,7 +15,7 @@ import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
-import type { ReplicaCommand } from '../replica/events.js';
+import type { FullSyncReason, ReplicaCommand } from '../replica/events.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import { hasFieldTtls, hasFunctions, keepsStreamCounters, restoreTakesEvictionData, type ServerFormat } from '../rdb-write/server-format.js';
 import type { ShardRef, SourceEvent } from '../pipeline/source.js';
@@ -150,7 +150,7 @@ export class SyncStage implements Stage<TargetMessage> {
 
   // ------------------------------------------------------------------ the copy
 
-  private startCopy(reason: 'no-checkpoint' | 'resync'): void {
+  private startCopy(reason: FullSyncReason): void {
     const sync = this.sync;
     if (reason === 'resync' && !sync.options.resync) {
       const where = this.shard ? 'the position the target holds for it' : `the target's position (offset ${sync.status.applied.offset} of ${sync.status.applied.replid})`;

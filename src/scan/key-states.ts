@@ -1,0 +1,65 @@
+// Keys read as they are now, on one connection, pipelined: DUMP and the expire time of each (SELECT as
+// the db changes), the payload parsed by the RDB core (dump-entries.ts). What DUMP leaves out is lost:
+// a key's idle time and access frequency.
+import { encodeCommand } from '../resp/encode.js';
+import { RespErrorReply, type RespValue } from '../resp/replies.js';
+import type { RdbEntry } from '../rdb/entry.js';
+import { ConnectionError, type RedisConnection } from '../sync/connection.js';
+import { DumpEntries } from './dump-entries.js';
+
+export interface KeyRef {
+  db: number;
+  key: Uint8Array;
+}
+
+export interface KeyState extends KeyRef {
+  /** The key's value and expire time now; null: it does not exist (deleted, expired, renamed away). */
+  entry: RdbEntry | null;
+}
+
+export class KeyStates {
+  private readonly entries = new DumpEntries();
+  /** The db selected on the connection (-1: not known). */
+  private db = -1;
+  /**
+   * `absoluteExpiry`: the server has PEXPIRETIME (7.0+); else PTTL is added to our clock (as exact as
+   * the clocks agree).
+   */
+  constructor(private readonly connection: RedisConnection, private readonly absoluteExpiry: boolean) {}
+
+  /** The state of each key, in order. */
+  async read(keys: readonly KeyRef[]): Promise<KeyState[]> {
+    if (keys.length === 0) return [];
+    const expiry = this.absoluteExpiry ? 'PEXPIRETIME' : 'PTTL';
+    const parts: Uint8Array[] = [];
+    let db = this.db;
+    for (const { db: keyDb, key } of keys) {
+      if (keyDb !== db) parts.push(encodeCommand(['SELECT', keyDb]));
+      db = keyDb;
+      parts.push(encodeCommand(['DUMP', key]), encodeCommand([expiry, key]));
+    }
+    const replies = await this.connection.send(parts, parts.length);
+    const now = Date.now();
+    const states: KeyState[] = [];
+    let at = 0;
+    for (const { db: keyDb, key } of keys) {
+      if (keyDb !== this.db) {
+        refused(replies[at++]!, `SELECT ${keyDb}`);
+        this.db = keyDb;
+      }
+      const payload = refused(replies[at++]!, 'DUMP');
+      const ttl = Number(refused(replies[at++]!, expiry));
+      // -2: gone (deleted after DUMP read it: the newer state wins).
+      const exists = payload instanceof Uint8Array && ttl !== -2;
+      const expireMs = ttl < 0 ? null : this.absoluteExpiry ? ttl : now + ttl;
+      states.push({ db: keyDb, key, entry: exists ? await this.entries.entry(keyDb, key, payload, expireMs) : null });
+    }
+    return states;
+  }
+}
+
+/** The reply, or a failure naming the command the source refused (an ACL without DUMP, say). */
+function refused(reply: RespValue, command: string): RespValue {
+  if (!(reply instanceof RespErrorReply)) return reply;
+  throw new ConnectionError(`the source refused ${command}: ${reply.message}${reply.code === 'NOPERM' ? ' (scan mode needs SCAN, DUMP, PEXPIRETIME or PTTL, SELECT, and SUBSCRIBE to keyspace notifications)' : ''}`, false);
+}

@@ -1,0 +1,23 @@
+// Which source a server can be: a replica's (PSYNC), or scan mode's for services that refuse replication.
+// Asked before the pipeline starts, harmlessly: REPLCONF listening-port on a plain connection only records
+// a port (it makes no replica), and COMMAND INFO says whether PSYNC is known (a renamed command is not).
+import type { ConnectionOptions } from 'node:tls';
+import { RespErrorReply } from '../resp/replies.js';
+import { parseRedisUrl } from '../replica/redis-url.js';
+import { RedisConnection } from '../sync/connection.js';
+
+export type SourceModeChoice = 'auto' | 'replication' | 'scan';
+
+/** Why the server at `url` cannot be replicated from (REPLCONF refused, PSYNC unknown), or null when it can. */
+export async function replicationRefusal(url: string, tls: ConnectionOptions | undefined, timeoutMs: number, psyncCommand = 'PSYNC'): Promise<string | null> {
+  const connection = await RedisConnection.open({ endpoint: parseRedisUrl(url), tls, timeoutMs, role: 'source' });
+  try {
+    const replconf = await connection.call(['REPLCONF', 'listening-port', '0']);
+    if (replconf instanceof RespErrorReply) return `it refuses REPLCONF: ${replconf.message}`;
+    const info = await connection.call(['COMMAND', 'INFO', psyncCommand]);
+    if (Array.isArray(info) && info[0] === null) return `it has no ${psyncCommand} command`;
+    return null;
+  } finally {
+    connection.close();
+  }
+}
