@@ -1,6 +1,7 @@
 // `redistap publish <source-url> <sink-url>`: every write of a server as change events in RabbitMQ, NATS
 // JetStream or a Redis stream.
 import { readFromOption, type ClusterFlags } from './cluster-options.js';
+import { sourceModeOption, type SourceModeFlags } from './source-mode-options.js';
 import { Command, Option } from 'commander';
 import { formatBytes } from '../analysis/report-format.js';
 import { Publisher, type PublishOptions, type PublishPhase, type PublishStatus } from '../pipeline/publisher.js';
@@ -12,7 +13,7 @@ import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js
 import { JobReporter } from './status-output.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 
-interface PublishFlags extends ClusterFlags {
+interface PublishFlags extends ClusterFlags, SourceModeFlags {
   snapshot: 'none' | 'keys' | 'values';
   checkpoint?: string | false;
   events?: string;
@@ -80,6 +81,7 @@ function optionsFrom(opts: PublishFlags): Omit<PublishOptions, 'source' | 'sink'
     partitions: partitionCount(opts.partitions),
     format: opts.format,
     readFrom: opts.readFrom,
+    sourceMode: opts.sourceMode,
   };
 }
 
@@ -110,6 +112,7 @@ export function publishCommand(): Command {
     .option('--resync', 'continue although the options changed since the position was saved: from a new snapshot')
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
     .addOption(readFromOption())
+    .addOption(sourceModeOption())
     .option('--max-in-flight <MiB>', 'events sent to the sink and not yet confirmed, at most', '16')
     .option('--max-spool <MiB>', 'the source\'s stream kept on disk while the sink is down or slow, at most: beyond it publish stops, its position saved', '1024')
     .option('--timeout <seconds>', 'a source link silent for this long is a failure (it reconnects)', '60')

@@ -23,7 +23,8 @@ import { EventFilter } from '../pipeline/event-filter.js';
 import { readCommandTable } from '../pipeline/source-commands.js';
 import type { ConnectionOptions } from 'node:tls';
 import { parseRedisUrl } from '../replica/redis-url.js';
-import { resolveSourceMode, scanSelection, sourceModeOption, type SourceModeFlags } from './source-mode-options.js';
+import { sourceModeOption, type SourceModeFlags } from './source-mode-options.js';
+import { scanRefusal, scanSelection } from '../scan/source-mode.js';
 import { askSentinelNode, isSentinelUrl, parseSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 
 interface TailOptions extends RetryFlags, ClusterFlags, SourceModeFlags {
@@ -243,7 +244,8 @@ Examples:
     let tls: ConnectionOptions | undefined;
     let filter: EventFilter | null;
     let cluster = false;
-    let mode: 'replication' | 'scan' = 'replication';
+    /** The source is read in scan mode (told by the pipeline when auto chose it): lifecycle events say other things. */
+    let scanning = opts.sourceMode === 'scan';
     let keys: KeyPositions | null = null;
     let server = url;
     try {
@@ -262,9 +264,7 @@ Examples:
       } else {
         filter = await filterFrom(opts, server, tls, timeoutMs);
       }
-      mode = await resolveSourceMode(opts.sourceMode, server, tls, timeoutMs, opts.psyncCommand, (m) => process.stderr.write(`redistap: ${m}\n`));
-      if (mode === 'scan' && opts.command) throw new CliError('--command selects commands, and scan mode sees key states, not commands: leave it out');
-      cluster = mode === 'replication' && await isClusterNode(server, tls, timeoutMs);
+      cluster = opts.sourceMode !== 'scan' && await isClusterNode(server, tls, timeoutMs);
       if (cluster) {
         // Each write's line names its keys' hash slot: where the keys are comes from the command table.
         const table = filter ? null : await readCommandTable(server, tls, timeoutMs);
@@ -292,7 +292,8 @@ Examples:
     pipeline = new Pipeline<Uint8Array>({
       command: 'tail', stage: new JsonlStage(filter, keys), sink, sizeOf: (line) => line.length,
       // The master a Sentinel URL names was asked for already: the pipeline starts there, following the sentinels.
-      source: { mode, scan: scanSelection(opts), cluster, readFrom: opts.readFrom, url: server, sentinel: isSentinelUrl(url) ? url : undefined, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
+      sourceMode: cluster ? 'replication' : opts.sourceMode, scanRefusal: scanRefusal(opts.command),
+      source: { scan: scanSelection(opts.db?.map((d) => dbNumber(d, '--db')), opts.prefix), cluster, readFrom: opts.readFrom, url: server, sentinel: isSentinelUrl(url) ? url : undefined, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
         reconnect: { waitForMaster: retry.wait, maxRetryTimeMs: retry.maxRetryTimeMs } },
       positionFile: store, maxSpoolBytes: Infinity, signal: abort.signal,
       routeChangedHint: 'give a new checkpoint file (that run starts with a full sync)',
@@ -301,11 +302,15 @@ Examples:
         else if (e.type === 'transaction') counts.writes += e.commands.length;
         else if (e.type === 'moved') counts.writes += e.rest ? 1 : 0; // a migration's halves are no writes
         else if (e.type === 'rdb-progress') progress.update(e.bytes, e.total);
-        const said = describe(e, mode === 'scan');
+        const said = describe(e, scanning);
         if (said) notice(said);
       },
       onEvent: (e: PipelineEvent) => {
         if (e.type === 'warning') notice(e.message);
+        if (e.type === 'phase' && e.phase === 'connecting') {
+          notice(e.detail);
+          scanning ||= e.detail.startsWith('source mode: scan');
+        }
       },
     });
     let failed = false;

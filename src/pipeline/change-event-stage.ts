@@ -12,7 +12,7 @@ import { EventFilter, type EventFilterOptions, type FilterRecord } from './event
 import { PipelineError } from './pipeline.js';
 import { readCommandTable } from './source-commands.js';
 import type { Sink, SinkMessage } from './sink.js';
-import type { MovedEvent, ShardRef, SourceEvent } from './source.js';
+import type { KeyStateEvent, MovedEvent, ShardRef, SourceEvent } from './source.js';
 import type { Stage, StageOutput } from './stage.js';
 
 export interface ChangeEventStageOptions {
@@ -94,6 +94,7 @@ export class ChangeEventStage implements Stage<SinkMessage> {
       case 'command': return this.write([event.command], event.replid, event.command.offset, null);
       case 'transaction': return this.write(event.commands, event.replid, event.offset, event.firstOffset);
       case 'moved': return this.moved(event);
+      case 'key-state': return this.keyState(event);
       case 'entry': this.snapshotKey(event.entry, stream); break;
       case 'full-sync-start':
         if (!event.replid) {
@@ -232,6 +233,18 @@ export class ChangeEventStage implements Stage<SinkMessage> {
   }
 
   // ------------------------------------------------------------------ snapshot and lifecycle events
+
+  /** A scan source's key state, as the filter selects it; true when left out (a key the sink writes is not its). */
+  private keyState(event: KeyStateEvent): boolean {
+    const { db, key, entry } = event;
+    if (!this.filter.keyState(db, key, entry?.type ?? null) || this.options.sink.ownsKey?.(db, key)) return true;
+    const message = this.events.keyState(event, this.partitionOf(key));
+    if (message === null) {
+      this.output.warn(`key ${JSON.stringify(utf8.decode(key))} (db ${db}) is a module value: its change is not published`);
+      return true;
+    }
+    return !this.addEvent(message);
+  }
 
   private snapshotKey(entry: RdbEntry, stream: string): void {
     const place = this.snapshotPlaces.get(stream);

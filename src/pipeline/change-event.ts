@@ -11,7 +11,7 @@ import type { KeyClass } from '../sync/command-keys.js';
 import { hashSlot } from '../cluster/hash-slot.js';
 import { EventBytes } from './event-bytes.js';
 import type { MessageRoute, SinkMessage } from './sink.js';
-import type { KeyMove, ShardRef } from './source.js';
+import type { KeyMove, KeyStateEvent, ShardRef } from './source.js';
 
 /** The envelope's version: `v` of every event. A change a consumer must know about raises it. */
 export const EVENT_VERSION = 1;
@@ -200,6 +200,22 @@ export class ChangeEvents {
     this.bytes.byte(COMMA);
     this.bytes.text(line.slice(1));
     return this.message(id, { db: entry.db, command: 'snapshot', class: classOfType(entry.type), partition });
+  }
+
+  /**
+   * A scan source's key state (scan/scan-source.ts): `upsert` with the key's value now (its canonical
+   * JSON, whatever the snapshot mode: the state is the change), or `delete` once it is gone; null for a
+   * module value, which has no canonical form.
+   */
+  keyState(event: KeyStateEvent, partition: number): SinkMessage | null {
+    const { entry, replid, offset, db, key } = event;
+    const line = entry ? canonicalLine(entry) : `{"db":${db},"key":${jsonBytes(key)}}`;
+    if (line === null) return null;
+    const kind = entry ? 'upsert' : 'delete';
+    const id = this.head(kind, { replid, offset, seq: SEQ.write }, partition, false);
+    this.bytes.byte(COMMA);
+    this.bytes.text(line.slice(1));
+    return this.message(id, { db, command: kind, class: entry ? classOfType(entry.type) : 'generic', partition });
   }
 
   /** The source is sending a snapshot: a consumer drops what it holds (`reason`: why there was no continuing). */

@@ -17,6 +17,7 @@ import { isClusterNode } from '../cluster/topology.js';
 import { askSentinelNode, isSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceEvent, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
+import { replicationRefusal, type SourceModeChoice } from '../scan/source-mode.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
 import type { Stage, StageOutput } from './stage.js';
 
@@ -34,6 +35,13 @@ export interface PipelineOptions<M> {
    * locked when the caller had to read it first); null: none kept.
    */
   positionFile: string | PositionFile | null;
+  /**
+   * How the source is read (source.ts: mode): 'auto' asks the server (scan/source-mode.ts) and says which.
+   * Default 'replication'.
+   */
+  sourceMode?: SourceModeChoice;
+  /** Why the command cannot run in scan mode as it was asked (an option scan mode cannot honour), if so. */
+  scanRefusal?: string | null;
   /** Continue although the route changed since the position was saved: from a new snapshot. */
   resync?: boolean;
   /** What a refusal to continue under another route suggests instead of --resync (a command without one). */
@@ -138,6 +146,8 @@ export class Pipeline<M> {
   private readonly output: StageOutput<M>;
   private route: unknown;
   private source: Source | null = null;
+  /** How the source is read (options.sourceMode, 'auto' resolved by prepare()). */
+  private mode: 'replication' | 'scan' = 'replication';
   /** The source is a cluster (options.source.cluster, 'auto' resolved by prepare()). */
   private clustered = false;
   /** The source's URL: a Sentinel URL's master, as the sentinels name it (prepare()). */
@@ -276,7 +286,8 @@ export class Pipeline<M> {
     const { cluster, url, sentinel, tls, timeoutMs } = this.options.source;
     this.sentinel = sentinel ?? (isSentinelUrl(url) ? url : undefined);
     this.sourceUrl = isSentinelUrl(url) ? await sentinelNode(url, this.options.source.readFrom ?? 'master', undefined, tls, timeoutMs) : url;
-    this.clustered = cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
+    this.mode = await this.resolveMode();
+    this.clustered = this.mode === 'scan' ? false : cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
     await this.prepareStage();
     const route = this.stage.route(this.sink.routeName ?? this.sink.name);
     // A cluster's events have fields one server's do not, and its position another shape: neither continues the other.
@@ -284,6 +295,28 @@ export class Pipeline<M> {
     await this.connectSink();
     this.sinkUp = true;
     this.status.sink = 'up';
+  }
+
+  /**
+   * The source mode: as asked, or for 'auto' the server's answer, told as a phase line. A server that
+   * cannot be asked (not up yet, a refused password) is read as a replica, which reports that failure or
+   * waits for the server as it always does (a handshake refused later names --source-mode scan).
+   */
+  private async resolveMode(): Promise<'replication' | 'scan'> {
+    const { sourceMode = 'replication', scanRefusal } = this.options;
+    let mode: 'replication' | 'scan' = sourceMode === 'scan' ? 'scan' : 'replication';
+    if (sourceMode === 'auto') {
+      const { tls, timeoutMs = 60_000, psyncCommand } = this.options.source;
+      const refusal = await replicationRefusal(this.sourceUrl, tls, timeoutMs, psyncCommand).catch(() => undefined);
+      if (refusal === null) this.phase('connecting', 'source mode: replication (the server accepts PSYNC)');
+      if (refusal) {
+        this.phase('connecting', `source mode: scan (${refusal}): a snapshot by SCAN, then each key a keyspace notification names, ` +
+          'read again; events are key states, at least once (README: source modes)');
+        mode = 'scan';
+      }
+    }
+    if (mode === 'scan' && scanRefusal) throw new PipelineError(scanRefusal);
+    return mode;
   }
 
   /**
@@ -325,7 +358,8 @@ export class Pipeline<M> {
     if (!this.clustered) this.positions.set('', isClusterPosition(from) ? null : from);
     this.confirmedPosition = this.savedPosition = from ?? undefined;
     if (from) this.confirmedAt(from);
-    this.source = openSource({ ...this.options.source, url: this.sourceUrl, sentinel: this.sentinel, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name,
+    const scan = { ...this.options.source.scan, ignoreKey: this.sink.ownsKey?.bind(this.sink) };
+    this.source = openSource({ ...this.options.source, scan, mode: this.mode, url: this.sourceUrl, sentinel: this.sentinel, cluster: this.clustered }, from, this.positionFile?.path ?? this.sink.name,
       (shards) => this.startShards(shards), (shard) => this.removeShard(shard));
     if (this.abort.signal.aborted) this.source.stop();
     await this.source.run((event, shard) => this.handle(event, shard));

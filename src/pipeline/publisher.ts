@@ -11,6 +11,7 @@ import type { EventFilterOptions } from './event-filter.js';
 import { Pipeline, PipelineError, type PipelineEvent, type PipelineOptions, type PipelinePhase, type PipelineStatus } from './pipeline.js';
 import type { Sink, SinkMessage } from './sink.js';
 import type { ReadFrom } from './source.js';
+import { scanRefusal, scanSelection, type SourceModeChoice } from '../scan/source-mode.js';
 
 export interface PublishOptions extends EventFilterOptions {
   /** redis://[user:password@]host[:port] (rediss:// for TLS) of the server whose writes are published. */
@@ -18,6 +19,12 @@ export interface PublishOptions extends EventFilterOptions {
   sourceTls?: ConnectionOptions;
   /** From a Redis Cluster: which node of each shard is read (default 'master'; source.ts's ReadFrom). */
   readFrom?: ReadFrom;
+  /**
+   * How the source is read: 'replication' (default: as a replica, every write as a command), 'scan' (SCAN
+   * + DUMP, then keyspace notifications: key states, for services that refuse PSYNC), 'auto' (replication
+   * unless the server refuses it).
+   */
+  sourceMode?: SourceModeChoice;
   /** Where the events go (sinks/: amqpSink, natsSink, redisStreamSink; or sinkFromUrl). */
   sink: Sink;
   /** What of a snapshot is published (default 'none': its start and end only). */
@@ -99,7 +106,8 @@ function pipelineOptions(options: PublishOptions): PipelineOptions<SinkMessage> 
   });
   return {
     command: 'publish', stage, sink, sizeOf: (message) => message.body.length,
-    source: { cluster: 'auto', readFrom: options.readFrom, url: options.source, tls: options.sourceTls, timeoutMs: options.timeoutMs, reconnect: options.reconnect, skipRdb: snapshot === 'none' },
+    sourceMode: options.sourceMode, scanRefusal: scanRefusal(options.commands),
+    source: { scan: scanSelection(options.dbs, options.prefixes), cluster: 'auto', readFrom: options.readFrom, url: options.source, tls: options.sourceTls, timeoutMs: options.timeoutMs, reconnect: options.reconnect, skipRdb: snapshot === 'none' },
     positionFile: options.positionFile ?? null, resync: options.resync,
     maxInFlightBytes: options.maxInFlightBytes, maxSpoolBytes: options.maxSpoolBytes, sinkReconnect: options.reconnect,
     signal: options.signal, onEvent: options.onEvent,

@@ -95,7 +95,7 @@ export type SourceOptions = Omit<ReplicaOptions, 'checkpoint' | 'signal'> & {
    * server that refuses replication (scan/scan-source.ts); `scan` says what it reads.
    */
   mode?: 'replication' | 'scan';
-  scan?: { dbs?: readonly number[]; match?: string };
+  scan?: { dbs?: readonly number[]; match?: string; ignoreKey?: (db: number, key: Uint8Array) => boolean };
   /**
    * The URL is a node of a Redis Cluster: follow every shard (one replication link each). 'auto': when
    * the node says so (INFO cluster), asked before the source starts.

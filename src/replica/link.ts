@@ -86,6 +86,8 @@ const TWO_32 = 2 ** 32;
 const REPLID = /^[0-9a-f]{40}$/;
 /** The length of a diskless snapshot's end mark. */
 const EOF_MARK_BYTES = 40;
+/** What a refused handshake suggests: a service that refuses replication is read in scan mode. */
+const REFUSES_REPLICATION = ' (a service that refuses replication can be read with --source-mode scan)';
 const RETRYABLE_PSYNC_ERRORS = ['NOMASTERLINK', 'LOADING', 'MASTERDOWN', 'TRYAGAIN', 'BUSY'];
 
 export class ReplicaLink {
@@ -215,10 +217,10 @@ export class ReplicaLink {
       if (auth instanceof RespErrorReply) throw new ReplicaError(`authentication failed: ${auth.message}`, false);
     }
     const port = await this.call(['REPLCONF', 'listening-port', options.listeningPort ?? 0]);
-    if (port instanceof RespErrorReply) throw new ReplicaError(`REPLCONF listening-port failed: ${port.message}`, false);
+    if (port instanceof RespErrorReply) throw new ReplicaError(`REPLCONF listening-port failed: ${port.message}${REFUSES_REPLICATION}`, false);
     // capa eof: we read diskless snapshots; capa psync2: we follow replication ID changes (failover).
     const capa = await this.call(['REPLCONF', 'capa', 'eof', 'capa', 'psync2']);
-    if (capa instanceof RespErrorReply) throw new ReplicaError(`REPLCONF capa failed: ${capa.message}`, false);
+    if (capa instanceof RespErrorReply) throw new ReplicaError(`REPLCONF capa failed: ${capa.message}${REFUSES_REPLICATION}`, false);
   }
 
   private psync(command: string, from: { replid: string; offset: number } | null): void {
@@ -426,7 +428,8 @@ export class ReplicaLink {
   private psyncError(message: string): ReplicaError {
     const code = message.split(' ', 1)[0]!;
     // Managed services rename PSYNC; Redis answers a command it does not know with "unknown command".
-    const hint = /unknown command/i.test(message) ? ' (if the service renamed PSYNC, give its name: psyncCommand, tail --psync-command)' : '';
+    const hint = /unknown command/i.test(message) ? ' (if the service renamed PSYNC, give its name: psyncCommand, tail --psync-command; ' +
+      'if it refuses replication, read it with --source-mode scan)' : '';
     return new ReplicaError(`the master refused ${this.psyncName}: ${message}${hint}`, RETRYABLE_PSYNC_ERRORS.includes(code));
   }
 

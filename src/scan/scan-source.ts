@@ -33,6 +33,8 @@ export interface ScanSourceOptions {
   dbs?: readonly number[];
   /** A glob SCAN's MATCH takes: only keys it matches are read by the snapshot. */
   match?: string;
+  /** Keys never read (the sink's own, on the source's server: reading them at each of its writes would never end). */
+  ignoreKey?: (db: number, key: Uint8Array) => boolean;
   /** Do not read a snapshot: only the changes from now on (tail --no-rdb). */
   skipRdb?: boolean;
 }
@@ -222,7 +224,7 @@ export class ScanSource implements Source {
 
   private changed(db: number, key: Uint8Array): void {
     this.notified++;
-    if (this.options.dbs && !this.options.dbs.includes(db)) return;
+    if ((this.options.dbs && !this.options.dbs.includes(db)) || this.options.ignoreKey?.(db, key)) return;
     const id = `${db}:${Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1')}`;
     if (!this.dirty.has(id)) this.dirty.set(id, { db, key });
     this.wakeUp();

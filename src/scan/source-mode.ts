@@ -21,3 +21,13 @@ export async function replicationRefusal(url: string, tls: ConnectionOptions | u
     connection.close();
   }
 }
+
+/** What a scan reads of a selection: its dbs, and a single prefix as SCAN's MATCH (glob characters escaped). */
+export function scanSelection(dbs: readonly number[] | undefined, prefixes: readonly string[] | undefined): { dbs?: readonly number[]; match?: string } {
+  return { dbs: dbs?.length ? dbs : undefined, match: prefixes?.length === 1 ? `${prefixes[0]!.replace(/[*?[\]\\]/g, '\\$&')}*` : undefined };
+}
+
+/** Why scan mode cannot run what was asked (a filter of commands: it gives key states, not commands), or null. */
+export function scanRefusal(commands: readonly string[] | undefined): string | null {
+  return commands?.length ? '--command selects commands, and in scan mode the source gives key states, not commands: leave it out' : null;
+}

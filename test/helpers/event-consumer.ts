@@ -11,6 +11,7 @@
 //     MULTI/EXEC block of the source (same tx.id) go in one MULTI/EXEC;
 //   - moved (a key a cluster's slot migration moved; the events of one shard's stream): into this shard
 //     (`to` is the event's shard) → RESTORE of its payload, out of it → DEL: each shard's keyspace follows;
+//   - upsert (scan mode: a key as it is now) → DEL, then the snapshot's commands for its value; delete → DEL;
 //   - full-sync-end, replid-changed → nothing.
 // Every reply is checked: a command Redis refuses is a failure of the rebuild, never skipped. Commands are
 // pipelined on the one connection (Redis runs them in the order sent) and their replies checked in order,
@@ -121,6 +122,13 @@ export class EventConsumer {
         this.history.add(e.replid);
         return;
       case 'moved': return this.moved(e);
+      case 'upsert':
+        this.select(e.db!);
+        this.call(['DEL', bytes(e.key!)]);
+        return this.snapshot(e);
+      case 'delete':
+        this.select(e.db!);
+        return this.call(['DEL', bytes(e.key!)]);
       case 'full-sync-end': return;
       default: throw new Error(`event ${e.id}: unknown event type ${JSON.stringify(e.event)}`);
     }

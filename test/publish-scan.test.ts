@@ -1,0 +1,111 @@
+// `publish` in scan mode into NATS JetStream, through the built CLI, from a redis-server started here as a
+// managed service is (SYNC, PSYNC and REPLCONF renamed away): auto mode picks scan; a workload of every
+// type runs during the snapshot and after it, with deletions and a FLUSHDB, the notification connection
+// is killed and publish is SIGKILLed and restarted; once a marker written last is in the stream, the
+// stream's events (snapshot keys, upserts, deletes, each Nats-Msg-Id once) rebuild the source's keyspace
+// in a fresh server (helpers/event-consumer.ts), as the shared canonical dumper reads both.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { haveNats, startNats, type Nats } from './helpers/brokers.js';
+import { cli, type CliProcess } from './helpers/cli-process.js';
+import { rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
+import { canonicalDump, unexpired } from './helpers/keyspace.js';
+import { readNatsStream } from './helpers/nats-stream.js';
+import { haveRedisServer, sharedTool, type RedisClient } from './helpers/redis-server.js';
+import { client, later, server, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
+import { binaryRound, writeRound, writeUntil } from './helpers/sync-workload.js';
+
+afterEach(stopAll);
+
+const MANAGED = ['--rename-command', 'SYNC', '', '--rename-command', 'PSYNC', '', '--rename-command', 'REPLCONF', ''];
+const STREAM = 'REDISTAP';
+
+function publish(port: number, n: Nats, checkpoint: string): CliProcess {
+  const p = cli(['publish', `redis://127.0.0.1:${port}`, n.url, '--snapshot', 'values', '--checkpoint', checkpoint, '--json']);
+  later({ stop: async () => { if (p.child.exitCode === null && p.child.signalCode === null) { p.child.kill('SIGKILL'); await p.exit; } } });
+  return p;
+}
+
+const parsed = (p: CliProcess) => p.lines.flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
+const streaming = (p: CliProcess) => p.lines.some((l) => l.includes('"phase":"streaming"'));
+
+function alive(p: CliProcess): void {
+  if (p.child.exitCode !== null) throw new Error(`publish exited (${p.child.exitCode}): ${p.err()}`);
+}
+
+async function events(n: Nats): Promise<Array<{ msgId: string; event: ChangeEventJson }>> {
+  return (await readNatsStream(n.url, STREAM).catch(() => [])).map((m) => ({ msgId: m.header('Nats-Msg-Id'), event: JSON.parse(m.body) as ChangeEventJson }));
+}
+
+function comparable(port: number): string[] {
+  return withoutEntriesRead(unexpired(canonicalDump(port)));
+}
+
+describe.skipIf(!haveNats() || !haveRedisServer())('publish --source-mode (scan) into NATS JetStream', () => {
+  beforeAll(() => {
+    if (!existsSync(new URL('../dist/cli/main.js', import.meta.url))) throw new Error('dist/cli/main.js is missing: run `npm run build --silent` first');
+  });
+
+  it('auto picks scan; writes during and after the snapshot, deletions, a FLUSHDB, the subscription killed, publish SIGKILLed and restarted: the stream rebuilds the source, each id once', async () => {
+    const [src, n] = await Promise.all([server(MANAGED), startNats()]);
+    later({ stop: () => n.stop() });
+    const dir = mkdtempSync(join(tmpdir(), 'redistap-publish-scan-'));
+    later({ stop: () => rmSync(dir, { recursive: true, force: true }) });
+    const source = await client(src);
+    const db2 = await client(src);
+    await db2.ok('SELECT', 2);
+    const db5 = await client(src);
+    await db5.ok('SELECT', 5);
+    sharedTool('rdb-fixture-populate', ['--port', String(src.port), '--profile', 'full']);
+    for (let r = 0; r < 20; r++) await Promise.all([writeRound(source, r), binaryRound(db2, r)]);
+    const checkpoint = join(dir, 'publish.pos');
+    let stop = false;
+    const writer = writeUntil(source, db2, () => stop, 20);
+    try {
+      let p = publish(src.port, n, checkpoint);
+      await waitFor('streaming', () => { alive(p); return streaming(p); }, 60_000);
+      expect(parsed(p).some((e) => e.type === 'phase' && String(e.detail).startsWith('source mode: scan (it refuses REPLCONF'))).toBe(true);
+      for (let i = 0; i < 50; i++) await db5.ok('SET', `d:${i}`, i);
+      await db5.ok('UNLINK', 'd:1');
+      await waitFor('db 5 published', async () => (await events(n)).some((e) => e.event.event === 'upsert' && e.event.key === 'd:49'));
+      await db5.ok('FLUSHDB');
+      await source.ok('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await waitFor('a rescan', () => { alive(p); return p.lines.some((l) => l.includes('scan mode reads everything again')); });
+      await waitFor('streaming again', () => { alive(p); return parsed(p).filter((e) => e.type === 'phase' && e.phase === 'streaming').length >= 2; }, 60_000);
+      await new Promise((r) => setTimeout(r, 1500)); // a position saved
+      p.child.kill('SIGKILL');
+      expect(await p.exit).toBeNull();
+      p = publish(src.port, n, checkpoint);
+      await waitFor('streaming', () => { alive(p); return streaming(p); }, 60_000);
+      stop = true;
+      expect(await writer).toBeGreaterThan(0);
+      const token = `marker-${Date.now()}`;
+      await source.ok('SET', 'w:marker', token);
+      await waitFor('the marker in the stream', async () => (await events(n)).some((e) => e.event.event === 'upsert' && (e.event.value as unknown) === token), 60_000);
+      await new Promise((r) => setTimeout(r, 300)); // the workload's short TTLs have run out
+      p.child.kill('SIGTERM');
+      expect(await p.exit).toBe(0);
+    } finally {
+      stop = true;
+      await writer.catch(() => undefined);
+    }
+    const stored = await events(n);
+    const counts = new Map<string, number>();
+    for (const s of stored) counts.set(s.msgId, (counts.get(s.msgId) ?? 0) + 1);
+    expect([...counts].filter(([, c]) => c > 1)).toEqual([]);
+    expect(stored.filter((s) => s.msgId !== s.event.id)).toEqual([]);
+    const published = stored.map((s) => s.event);
+    expect(published.filter((e) => e.event === 'full-sync-start').map((e) => (e as { reason?: string }).reason)).toEqual(['no-checkpoint', 'rescan', 'resync']);
+    expect(published.some((e) => e.event === 'delete')).toBe(true);
+    const rebuilt = await server();
+    const target: RedisClient = await client(rebuilt);
+    const stats = await rebuild(target, published);
+    expect(stats.repeats).toBe(0);
+    expect(stats.stale).toBe(0);
+    const expected = comparable(src.port);
+    expect(expected.length).toBeGreaterThan(20);
+    expect(comparable(rebuilt.port)).toEqual(expected);
+  }, 180_000);
+});
