@@ -132,11 +132,12 @@ describe.skipIf(!haveRedisServer())('tail --source-mode', () => {
 
       const hotReads = lines.upserts.get('0 "w:hot"') ?? 0;
       const bigReads = lines.upserts.get('0 "w:big"') ?? 0;
+      // A small key is read as fast as it can be: how often depends on the machine (printed only).
       console.log(`w:hot set 10,000 times, read ${hotReads} times; w:big (50 MB) changed 1,001 times, read ${bigReads} times`);
       expect(hotReads).toBeGreaterThan(0);
-      expect(hotReads).toBeLessThan(1000);
       // Its 1,000 changes came in one MULTI/EXEC: their notifications arrive together, read as one.
-      expect(bigReads).toBeLessThan(20);
+      expect(bigReads).toBeGreaterThan(0);
+      expect(bigReads).toBeLessThan(10);
       expect(lines.fullSyncs).toEqual(['no-checkpoint', 'rescan']); // the FLUSHDB: everything read again
       expect(lines.line(5, 'd:0')).toBeUndefined();
       expect(lines.line(6, 'd:after-flush')).toBeDefined();

@@ -9,10 +9,11 @@ import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
 import { addRetryOptions, retryRuleFrom, type RetryFlags } from './retry-options.js';
 import { readFromOption, type ClusterFlags } from './cluster-options.js';
+import { sourceModeOption, type SourceModeFlags } from './source-mode-options.js';
 import { METRICS_OPTION_HELP, serveMetrics, type MetricSpec } from './metrics.js';
 import { JobReporter } from './status-output.js';
 
-interface SyncFlags extends RetryFlags, ClusterFlags {
+interface SyncFlags extends RetryFlags, ClusterFlags, SourceModeFlags {
   db?: string[];
   dbMap?: string[];
   prefix?: string[];
@@ -69,6 +70,7 @@ function optionsFrom(opts: SyncFlags): Omit<SyncOptions, 'source' | 'target'> {
     resync: opts.resync,
     copy: opts.copy,
     readFrom: opts.readFrom,
+    sourceMode: opts.sourceMode,
     maxInFlightBytes: positiveNumber(opts.maxInFlight, '--max-in-flight') * 2 ** 20,
     timeoutMs: positiveNumber(opts.timeout, '--timeout') * 1000,
     leaseMs: positiveNumber(opts.lease, '--lease') * 1000,
@@ -105,6 +107,7 @@ export function syncCommand(): Command {
     .addOption(new Option('--copy <how>', 'how the snapshot reaches the target: restore (RESTORE commands) or replication ' +
       '(the target loads it as a replica of redistap: fastest; see below)').choices(['restore', 'replication']).default('restore'))
     .addOption(readFromOption())
+    .addOption(sourceModeOption())
     .option('--json', 'status as JSON lines on standard output (the default when it is not a terminal)')
     .option('--max-in-flight <MiB>', 'data sent to the target and not yet acknowledged, at most', '16')
     .option('--timeout <seconds>', 'a silent source link, or a target that does not answer, for this long is a failure', '60')

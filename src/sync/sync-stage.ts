@@ -15,10 +15,10 @@ import { isEmptyCollection } from '../rdb/canonical-json.js';
 import type { Int64, RdbEntry } from '../rdb/entry.js';
 import { valueTypeOf } from '../rdb/encodings.js';
 import { CommandBuffer, type BufferedArg } from '../resp/command-buffer.js';
-import type { FullSyncReason, ReplicaCommand } from '../replica/events.js';
+import { commandOfArgs, type FullSyncReason, type ReplicaCommand } from '../replica/events.js';
 import { DumpPayloadEncoder, UnrestorableEntry } from '../rdb-write/dump-payload.js';
 import { hasFieldTtls, hasFunctions, keepsStreamCounters, restoreTakesEvictionData, type ServerFormat } from '../rdb-write/server-format.js';
-import type { ShardRef, SourceEvent } from '../pipeline/source.js';
+import type { KeyStateEvent, ShardRef, SourceEvent } from '../pipeline/source.js';
 import type { Stage, StageOutput } from '../pipeline/stage.js';
 import type { CommandKeys } from './command-keys.js';
 import { isFieldTtlWrite, withoutFieldTtls } from './field-ttl-writes.js';
@@ -46,6 +46,7 @@ const REPLACE = ascii('REPLACE');
 const ABSTTL = ascii('ABSTTL');
 const ZERO = ascii('0');
 const MSET = ascii('MSET');
+const DEL = ascii('DEL');
 
 function hasDbOption(command: ReplicaCommand): boolean {
   for (let i = 3; i < command.argCount; i++) if (command.argText(i).toLowerCase() === 'db') return true;
@@ -109,6 +110,7 @@ export class SyncStage implements Stage<TargetMessage> {
       // Keys moved between a cluster's shards are where they were in the data: nothing to write (the
       // position moves past them all the same); a client's DEL of the command's other keys is applied.
       case 'moved': return event.rest ? this.apply([event.rest], event.rest.offset) : true;
+      case 'key-state': return this.keyState(event);
       case 'full-sync-start':
         this.startHistory(event.replid);
         this.startCopy(event.reason);
@@ -152,12 +154,13 @@ export class SyncStage implements Stage<TargetMessage> {
 
   private startCopy(reason: FullSyncReason): void {
     const sync = this.sync;
-    if (reason === 'resync' && !sync.options.resync) {
+    // In scan mode every start copies again: there is no stream to continue.
+    if (reason === 'resync' && !sync.options.resync && !sync.scanning) {
       const where = this.shard ? 'the position the target holds for it' : `the target's position (offset ${sync.status.applied.offset} of ${sync.status.applied.replid})`;
       throw new SyncError(`${this.from()} cannot continue from ${where}: ` +
         'its backlog no longer holds the writes since, or it restarted without its data. Run again with --resync to delete the target\'s synced keys and copy everything again');
     }
-    if (reason === 'resync') sync.warn(`--resync: ${this.from()} cannot continue from the target's position; copying ${this.shard ? 'its slots' : 'everything'} again`);
+    if (reason === 'resync' && !sync.scanning) sync.warn(`--resync: ${this.from()} cannot continue from the target's position; copying ${this.shard ? 'its slots' : 'everything'} again`);
     // Strings of an earlier copy cut short go out before the step deletes what it wrote (a cluster's other
     // shards' with them, which nothing deletes).
     this.flushStrings();
@@ -277,6 +280,30 @@ export class SyncStage implements Stage<TargetMessage> {
   }
 
   // ------------------------------------------------------------------ the writes
+
+  /**
+   * A scan source's key state, applied as the write that makes it so (through the route, as a write is):
+   * RESTORE ... REPLACE ABSTTL of its value re-encoded for the target, or DEL once it is gone.
+   */
+  private keyState(event: KeyStateEvent): boolean {
+    const { db, key, entry, offset } = event;
+    let args: Uint8Array[];
+    if (entry === null) {
+      args = [DEL, key];
+    } else {
+      let payload: Uint8Array;
+      try {
+        payload = this.encoder.encode(entry);
+      } catch (err) {
+        if (!(err instanceof UnrestorableEntry)) throw err;
+        this.sync.skipped(`key ${JSON.stringify(utf8.decode(key))} (db ${db}) not copied: ${err.message}`);
+        return true;
+      }
+      if (payload.length > this.maxBulkBytes) throw this.tooLarge(`key ${JSON.stringify(utf8.decode(key))} (db ${db})`, payload.length);
+      args = [RESTORE, key, entry.expireMs === null ? ZERO : ascii(String(entry.expireMs)), payload, REPLACE, ABSTTL];
+    }
+    return this.apply([commandOfArgs(db, args, offset, offset)], offset);
+  }
 
   /**
    * FLUSHALL / FLUSHDB on the source: passed through when every key syncs as it is, else our keys deleted;

@@ -7,6 +7,7 @@
 // Any failure of the target, or of this process, is recovered the same way: reconnect, read the position
 // back from the target, PSYNC from it. A copy cut short is deleted and made again; a source that cannot
 // continue from the position (backlog gone, restarted without persistence) needs --resync to copy again.
+import { replicationRefusal, type SourceModeChoice } from '../scan/source-mode.js';
 import type { ConnectionOptions } from 'node:tls';
 import { RdbError } from '../core/errors.js';
 import { sleep } from '../node/abortable-sleep.js';
@@ -68,6 +69,13 @@ export interface SyncOptions extends KeyRouteOptions {
    * the master), or a replica when there is one up.
    */
   readFrom?: ReadFrom;
+  /**
+   * How the source is read: 'replication' (default: as a replica, every write applied as it was made),
+   * 'scan' (SCAN + DUMP, then each key a keyspace notification names, copied again as it is then: for
+   * services that refuse PSYNC; every start, and every lost subscription, copies everything again),
+   * 'auto' (replication unless the server refuses it, asked at the first attempt).
+   */
+  sourceMode?: SourceModeChoice;
   transform?: SyncTransform;
   /**
    * The transform hook's name, kept in the target's state with the route: a later run with another name
@@ -179,6 +187,8 @@ export class Sync {
   private clusterTargetLease: TargetLease | null = null;
   /** The source's cluster nodes, as the last attempt read them: asked when the node given does not answer. */
   private clusterNodes: string[] = [];
+  /** How the source is read (options.sourceMode; 'auto' resolved at the first attempt that reached the source). */
+  private mode: 'replication' | 'scan' | undefined;
   /** A cluster target's nodes, as last read: a new attempt tries them when the node given does not answer. */
   private targetClusterNodes: string[] = [];
   /** The current attempt reached both servers; some attempt ever did. */
@@ -277,6 +287,21 @@ export class Sync {
     return openFirst([given, ...this.clusterNodes], this.options.sourceTls, timeoutMs, 'source');
   }
 
+  /** How the source is read: as asked, or for 'auto' what the server answers (said as a phase line). */
+  private async sourceModeOf(url: string, timeoutMs: number | undefined): Promise<'replication' | 'scan'> {
+    const asked = this.options.sourceMode ?? 'replication';
+    if (asked !== 'auto') return asked;
+    const refusal = await replicationRefusal(url, this.options.sourceTls, timeoutMs ?? 60_000);
+    this.phase('connecting', refusal === null ? 'source mode: replication (the server accepts PSYNC)' : `source mode: scan (${refusal}): ` +
+      'a snapshot by SCAN, then each key a keyspace notification names, copied again as it is then (README: source modes)');
+    return refusal === null ? 'replication' : 'scan';
+  }
+
+  /** Whether the source is read in scan mode (decided at the first attempt). */
+  get scanning(): boolean {
+    return this.mode === 'scan';
+  }
+
   /** A connection to the target: the node given, or (a cluster's) another of its nodes seen before. */
   private openTarget(timeoutMs: number | undefined): Promise<{ connection: RedisConnection; url: string }> {
     return openFirst([this.options.target, ...this.targetClusterNodes], this.options.targetTls, timeoutMs, 'target');
@@ -318,7 +343,8 @@ export class Sync {
     let clustered: boolean;
     try {
       sourceFormat = serverFormatFromInfo(replyText(await source.ok(['INFO', 'server'])));
-      clustered = await clusterEnabled(source);
+      this.mode ??= await this.sourceModeOf(sourceUrl, timeoutMs);
+      clustered = this.mode === 'replication' && await clusterEnabled(source);
       this.clusterNodes = clustered ? await clusterNodeUrls(sourceUrl, this.options.sourceTls, timeoutMs, this.clusterNodes) : [];
       if (this.route.touchesKeys && !this.keys) this.keys = await CommandKeys.load(source);
     } finally {
@@ -334,7 +360,8 @@ export class Sync {
       // Into a cluster the copy goes key by key (each to its slot's master): never the RDB core's one list of RESTOREs.
       const clusterTarget = await clusterEnabled(target);
       this.targetClusterNodes = clusterTarget ? await clusterNodeUrls(targetUrl, this.options.targetTls, timeoutMs, this.targetClusterNodes) : [];
-      const asStored = !byReplication && !this.options.transform && !this.route.renames && loadsAsIs(sourceFormat, targetFormat) && !clusterTarget;
+      if (byReplication && this.mode === 'scan') throw new SyncError('--copy replication needs a snapshot from the source\'s replication, which scan mode does not read: use --copy restore');
+      const asStored = this.mode === 'replication' && !byReplication && !this.options.transform && !this.route.renames && loadsAsIs(sourceFormat, targetFormat) && !clusterTarget;
       if (byReplication && clustered) {
         throw new SyncError('--copy replication loads one snapshot as the whole dataset: a cluster\'s shards each have their own; use --copy restore');
       }
@@ -348,7 +375,7 @@ export class Sync {
         ? new ClusterTargetSink(this, this.clusterLease(), targetUrl, this.options.targetTls, timeoutMs)
         : new TargetSink(this, target, byReplication);
       this.pipeline = new Pipeline<TargetMessage>({
-        command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity,
+        command: 'sync', stage, sink, sizeOf, positionFile: null, maxInFlightBytes: this.maxInFlightBytes, maxSpoolBytes: Infinity, sourceMode: this.mode,
         source: {
           // Behind Sentinel: the node it names now, its failovers followed through it.
           url: sourceUrl, sentinel: this.source ? undefined : this.options.source,
