@@ -157,6 +157,12 @@ While the sink is down, blocked (a RabbitMQ memory alarm) or refusing (a full st
 retries; it keeps reading the source into memory and a spool file, so the source never drops it. Past
 --max-spool it stops with its position saved: start it again once the sink takes events.
 
+--source-mode: a server that refuses replication (managed services) is read in scan mode: the snapshot by
+SCAN + DUMP, then each key a keyspace notification names as an upsert event (its value as read) or a
+delete event; at least once, ordered per key; a dropped notification connection, a FLUSHDB/FLUSHALL or
+a restart publishes a new snapshot. auto (the default) asks the server and says which mode it chose
+(docs/event-schema.md: upsert and delete).
+
 Examples:
   redistap publish redis://10.0.0.5:6379 amqp://guest@rabbit:5672 --checkpoint publish.pos
   redistap publish redis://10.0.0.5:6379 'nats://nats:4222?subject=cdc.{db}.{class}' --checkpoint publish.pos --events '$h'

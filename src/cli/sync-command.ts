@@ -174,6 +174,11 @@ holder stops renewing (killed, frozen, cut off) it takes over after --lease seco
 holder ran on the same host and its process is gone. A block of writes from a sync that lost the target
 fails whole on the target (a fencing token checked inside each MULTI/EXEC), so nothing is applied twice.
 
+--source-mode: a source that refuses replication (managed services) is read in scan mode: copied by
+SCAN + DUMP, then each key a keyspace notification names is written again as it is then (RESTORE ...
+REPLACE, or DEL once gone); every start, a dropped notification connection and a FLUSHDB/FLUSHALL copy
+everything again. auto (the default) asks the source and says which mode it chose.
+
 --copy replication: for the copy, the target is made a replica of redistap (REPLICAOF to a port redistap
 opens on the address it reaches the target from) and loads the snapshot with its own replica code, as
 fast as a replica of the source would; then it is made a master again and the writes follow as usual.

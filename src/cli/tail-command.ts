@@ -207,12 +207,20 @@ full-sync-start line (docs/tail-jsonl.md). With -o FILE and --checkpoint F each 
 exactly once: F records how much of FILE it covers, and a run first cuts FILE to that length (FILE
 must be new or empty when F does not exist yet; a run with F but without -o FILE is refused).
 
+--source-mode: a server that refuses replication (managed services: ElastiCache, Azure, Redis Cloud
+rename or block SYNC, PSYNC, REPLCONF) is read in scan mode: the snapshot by SCAN + DUMP, then each key a
+keyspace notification names, printed as it is then: {"event":"upsert",...} with its value, or
+{"event":"delete",...} once gone; a dropped notification connection, a FLUSHDB/FLUSHALL or a restart
+reads everything again (full-sync-start, reason rescan or resync). auto (the default) asks the server
+and says which mode it chose. README: source modes, side by side.
+
 Examples:
   redistap tail redis://127.0.0.1:6379 --no-rdb
   redistap tail redis://replicator@10.0.0.5:6379 --password-file tail.pw --checkpoint tail.pos >> changes.jsonl
   read -rs REDISCLI_AUTH && export REDISCLI_AUTH   # the password, as redis-cli reads it
   redistap tail redis://10.0.0.5:6379 --checkpoint tail.pos -o changes.jsonl
-  redistap tail rediss://redis.internal:6380 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key`);
+  redistap tail rediss://redis.internal:6380 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key
+  redistap tail redis://managed-cache:6379 --source-mode scan -o changes.jsonl`);
   return cmd.action(async (url: string, opts: TailOptions) => {
     const maxQueuedBytes = positiveNumber(opts.buffer, '--buffer', { unit: 'MiB' }) * 2 ** 20;
     const timeoutMs = positiveNumber(opts.timeout, '--timeout', { unit: 'seconds' }) * 1000;
