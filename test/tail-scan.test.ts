@@ -95,6 +95,8 @@ describe.skipIf(!haveRedisServer())('tail --source-mode', () => {
     const b = tail(managed.port, join(dir, 'b.jsonl'));
     await waitFor('both to say their mode', () => a.err().includes('source mode') && b.err().includes('source mode'));
     expect(a.err()).toContain('source mode: replication');
+    a.child.kill('SIGUSR1');
+    await waitFor('SIGUSR1 refused', () => a.err().includes('SIGUSR1 asks for a rescan, which only scan mode does'));
     expect(b.err()).toMatch(/source mode: scan \(it refuses REPLCONF: ERR unknown command/);
     // Asked for replication, the managed server refuses it (the link's handshake says why).
     const c = tail(managed.port, join(dir, 'c.jsonl'), ['--source-mode', 'replication']);
@@ -151,7 +153,7 @@ describe.skipIf(!haveRedisServer())('tail --source-mode', () => {
     expect(String((await source.ok('CONFIG', 'GET', 'notify-keyspace-events') as unknown[])[1])).toBe('');
   }, 180_000);
 
-  it('faults: the notification connection killed, tail SIGKILLed and restarted from its checkpoint: each time read again, and the lines still end as the source\'s keyspace', async () => {
+  it('faults: the notification connection killed, a rescan asked (SIGUSR1), tail SIGKILLed and restarted from its checkpoint: each time read again, and the lines still end as the source\'s keyspace', async () => {
     const src = await server(MANAGED);
     const source = await client(src);
     const db2 = await db2Client(src.port);
@@ -171,6 +173,8 @@ describe.skipIf(!haveRedisServer())('tail --source-mode', () => {
       await waitFor('a new snapshot', () => { alive(p); return lines.update().fullSyncs.length === 2; });
       expect(p.err()).toMatch(/link down: the source \(keyspace notifications\) closed the connection; reconnecting/);
       await waitFor('changes read', () => (lines.update().counts.get('upsert') ?? 0) > 400);
+      p.child.kill('SIGUSR1'); // a rescan, asked
+      await waitFor('the rescan asked for', () => { alive(p); return lines.update().fullSyncs.length === 3; });
       await new Promise((r) => setTimeout(r, 1500)); // the checkpoint saved
       p.child.kill('SIGKILL');
       expect(await p.exit).toBeNull();
@@ -180,7 +184,7 @@ describe.skipIf(!haveRedisServer())('tail --source-mode', () => {
       expect(await writer).toBeGreaterThan(0);
       await markerIn(source, lines, p);
       converged(lines, src.port);
-      expect(lines.fullSyncs).toEqual(['no-checkpoint', 'rescan', 'resync']);
+      expect(lines.fullSyncs).toEqual(['no-checkpoint', 'rescan', 'rescan', 'resync']);
       p.child.kill('SIGTERM');
       expect(await p.exit).toBe(0);
     } finally {
@@ -189,7 +193,7 @@ describe.skipIf(!haveRedisServer())('tail --source-mode', () => {
     }
   }, 120_000);
 
-  it('CONFIG refused, notify-keyspace-events set in the configuration: says it cannot check the setting, and converges', async () => {
+  it('CONFIG refused, notify-keyspace-events set in the configuration: says it cannot read the setting, checks it with a probe key (none left behind), and converges', async () => {
     const src = await server([...MANAGED, '--rename-command', 'CONFIG', '', '--notify-keyspace-events', 'KEA']);
     const source = await client(src);
     for (let r = 0; r < 20; r++) await writeRound(source, r);
@@ -197,10 +201,19 @@ describe.skipIf(!haveRedisServer())('tail --source-mode', () => {
     const lines = new ScanLines(file);
     const p = tail(src.port, file);
     await waitFor('the snapshot done', () => { alive(p); return p.err().includes('snapshot done'); });
-    expect(p.err()).toMatch(/notify-keyspace-events cannot be read \(CONFIG GET: ERR unknown command.*it must include the letters Eg\$lshzxet/);
+    expect(p.err()).toMatch(/notify-keyspace-events cannot be read \(CONFIG GET: ERR unknown command.*\); a probe key was notified, so notifications are on: make sure the setting includes every letter of Eg\$lshzxet/);
     for (let r = 20; r < 60; r++) await writeRound(source, r);
     await markerIn(source, lines, p);
     converged(lines, src.port);
     expect(lines.counts.get('upsert') ?? 0).toBeGreaterThan(100);
+    expect(lines.line(0, 'redistap:probe:')).toBeUndefined();
+    expect([...lines.keys.keys()].filter((k) => k.includes('redistap:probe:'))).toEqual([]);
   }, 60_000);
+
+  it('CONFIG refused and keyspace notifications off: stops at once (exit 2), saying the setting to make', async () => {
+    const src = await server([...MANAGED, '--rename-command', 'CONFIG', '']);
+    const p = tail(src.port, join(scratchDir(), 'tail.jsonl'));
+    expect(await p.exit).toBe(2);
+    expect(p.err()).toMatch(/keyspace notifications are off: notify-keyspace-events cannot be read \(CONFIG GET: .*\), and the probe key redistap:probe:[0-9a-f]{16} written was not notified within 3 s\. Set notify-keyspace-events to include Eg\$lshzxet \(e\.g\. KEA\)/);
+  });
 });

@@ -160,7 +160,7 @@ retries; it keeps reading the source into memory and a spool file, so the source
 --source-mode: a server that refuses replication (managed services) is read in scan mode: the snapshot by
 SCAN + DUMP, then each key a keyspace notification names as an upsert event (its value as read) or a
 delete event; at least once, ordered per key; a dropped notification connection, a FLUSHDB/FLUSHALL or
-a restart publishes a new snapshot. auto (the default) asks the server and says which mode it chose
+a restart publishes a new snapshot, as SIGUSR1 does. auto (the default) asks the server and says which mode it chose
 (docs/event-schema.md: upsert and delete).
 
 Examples:

@@ -56,14 +56,16 @@ export class JobReporter<S, P extends string> {
   };
 
   /** Waits until `job` ends; `cleanup` runs after it, whatever the outcome. */
-  async runToEnd(job: { stop(): void; done: Promise<unknown> }, cleanup: () => Promise<void> = async () => {}): Promise<void> {
+  async runToEnd(job: { stop(): void; rescan(): boolean; done: Promise<unknown> }, cleanup: () => Promise<void> = async () => {}): Promise<void> {
     const stop = () => job.stop();
+    const rescan = () => rescanAsked(job, (message) => this.onEvent({ type: 'warning', message }));
     process.stdout.on('error', () => {
       this.outputClosed = true;
       stop();
     });
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    process.on('SIGUSR1', rescan);
     try {
       await job.done;
     } catch (err) {
@@ -73,6 +75,12 @@ export class JobReporter<S, P extends string> {
       this.terminal?.stop();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGUSR1', rescan);
     }
   }
+}
+
+/** SIGUSR1: a job reading its source in scan mode reads every key again; any other says it cannot. */
+export function rescanAsked(job: { rescan(): boolean }, warn: (message: string) => void): void {
+  if (!job.rescan()) warn('SIGUSR1 asks for a rescan, which only scan mode does (--source-mode scan): ignored');
 }

@@ -176,8 +176,8 @@ fails whole on the target (a fencing token checked inside each MULTI/EXEC), so n
 
 --source-mode: a source that refuses replication (managed services) is read in scan mode: copied by
 SCAN + DUMP, then each key a keyspace notification names is written again as it is then (RESTORE ...
-REPLACE, or DEL once gone); every start, a dropped notification connection and a FLUSHDB/FLUSHALL copy
-everything again. auto (the default) asks the source and says which mode it chose.
+REPLACE, or DEL once gone); every start, a dropped notification connection, a FLUSHDB/FLUSHALL and
+SIGUSR1 copy everything again. auto (the default) asks the source and says which mode it chose.
 
 --copy replication: for the copy, the target is made a replica of redistap (REPLICAOF to a port redistap
 opens on the address it reaches the target from) and loads the snapshot with its own replica code, as

@@ -13,6 +13,7 @@ import { OutputClosed, OutputSink } from '../pipeline/sinks/output-sink.js';
 import { PositionFile, type SavedPosition } from '../pipeline/position-file.js';
 import type { SourceEvent } from '../pipeline/source.js';
 import { ByteProgress } from './progress.js';
+import { rescanAsked } from './status-output.js';
 import { CliError } from './cli-error.js';
 import { addPasswordOption, urlWithPassword } from './password-options.js';
 import { addTlsOptions, tlsOptionsFrom } from './tls-options.js';
@@ -211,8 +212,8 @@ must be new or empty when F does not exist yet; a run with F but without -o FILE
 rename or block SYNC, PSYNC, REPLCONF) is read in scan mode: the snapshot by SCAN + DUMP, then each key a
 keyspace notification names, printed as it is then: {"event":"upsert",...} with its value, or
 {"event":"delete",...} once gone; a dropped notification connection, a FLUSHDB/FLUSHALL or a restart
-reads everything again (full-sync-start, reason rescan or resync). auto (the default) asks the server
-and says which mode it chose. README: source modes, side by side.
+reads everything again (full-sync-start, reason rescan or resync), as SIGUSR1 does. auto (the default)
+asks the server and says which mode it chose. README: source modes, side by side.
 
 Examples:
   redistap tail redis://127.0.0.1:6379 --no-rdb
@@ -241,12 +242,16 @@ Examples:
     const stop = () => abort.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    let pipeline: Pipeline<Uint8Array> | null = null;
+    const rescan = () => { if (pipeline) rescanAsked(pipeline, (message) => process.stderr.write(`redistap: ${message}\n`)); };
+    process.on('SIGUSR1', rescan);
     const quit = async (err: unknown) => {
       abort.abort();
       store?.unlock();
       await out.end();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGUSR1', rescan);
       return err instanceof CliError ? err : new CliError((err as Error).message);
     };
     let tls: ConnectionOptions | undefined;
@@ -284,7 +289,6 @@ Examples:
     const covered = opts.output && store ? { path: resolve(opts.output), bytes: saved?.extent?.bytes ?? 0 } : null;
     const sink = new OutputSink(out, covered);
     const counts: TailCounts = { writes: 0 };
-    let pipeline: Pipeline<Uint8Array> | null = null;
     let metrics = null;
     try {
       metrics = opts.metrics === undefined ? null : await serveMetrics(opts.metrics, tailMetrics(counts, () => pipeline!.status, sink));
@@ -334,6 +338,7 @@ Examples:
       await metrics?.close();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('SIGUSR1', rescan);
       try {
         await out.end();
       } catch (err) {

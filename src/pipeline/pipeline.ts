@@ -107,7 +107,7 @@ interface Pending<M> {
 const FULL_SYNC_REASONS: Record<FullSyncReason, string> = {
   'no-checkpoint': 'no position yet',
   resync: 'it could not continue from the position',
-  rescan: 'scan mode reads everything again: its notifications dropped, or a flush',
+  rescan: 'scan mode reads everything again: its notifications dropped, a flush, or asked (SIGUSR1)',
 };
 
 const BATCH_MAX_BYTES = 1 << 20;
@@ -216,6 +216,16 @@ export class Pipeline<M> {
     else options.signal?.addEventListener('abort', () => this.stop(), { once: true });
     this.done = this.run();
     this.done.catch(() => undefined);
+  }
+
+  /**
+   * Scan mode: reads every key again, from a new snapshot (a reconciliation: keys a lost notification
+   * left behind, a SWAPDB). Returns false when the source is not read in scan mode.
+   */
+  rescan(): boolean {
+    if (!this.source?.rescan) return false;
+    this.source.rescan();
+    return true;
   }
 
   /** Stops reading the source; what was read is confirmed (while the sink is up), then `done` resolves. */

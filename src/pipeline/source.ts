@@ -85,6 +85,8 @@ export interface Source {
    */
   run(handle: (event: SourceEvent, shard?: ShardRef) => void | Promise<void>): Promise<void>;
   stop(): void;
+  /** Reads everything again from a new snapshot (scan mode); absent where a source cannot. */
+  rescan?(): void;
   /** What waits for the consumer: in memory, and spooled to disk. */
   readonly backlog: ReplicaBacklog;
 }

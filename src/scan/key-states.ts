@@ -21,6 +21,8 @@ export class KeyStates {
   private readonly entries = new DumpEntries();
   /** The db selected on the connection (-1: not known). */
   private db = -1;
+  /** Bytes of DUMP payloads read so far. */
+  bytes = 0;
   /**
    * `absoluteExpiry`: the server has PEXPIRETIME (7.0+); else PTTL is added to our clock (as exact as
    * the clocks agree).
@@ -50,6 +52,7 @@ export class KeyStates {
       const payload = refused(replies[at++]!, 'DUMP');
       const ttl = Number(refused(replies[at++]!, expiry));
       // -2: gone (deleted after DUMP read it: the newer state wins).
+      if (payload instanceof Uint8Array) this.bytes += payload.length;
       const exists = payload instanceof Uint8Array && ttl !== -2;
       const expireMs = ttl < 0 ? null : this.absoluteExpiry ? ttl : now + ttl;
       states.push({ db: keyDb, key, entry: exists ? await this.entries.entry(keyDb, key, payload, expireMs) : null });

@@ -11,7 +11,7 @@ import { ConnectionError, RedisConnection } from '../sync/connection.js';
 
 /** The classes every change of a key is notified in (keyevent channels: E): what `A` stands for in Redis 7. */
 const CLASSES = 'g$lshzxet';
-const NEEDED = `E${CLASSES}`;
+export const NEEDED_FLAGS = `E${CLASSES}`;
 /** A prefix no key is given: tracking then sends only the flush message. */
 const NO_KEY_PREFIX = '\u0000redistap:flushes-only\u0000';
 const KEYEVENT = /^__keyevent@(\d+)__:(.+)$/;
@@ -27,7 +27,7 @@ export interface NotificationHandlers {
 /** The letters notify-keyspace-events lacks for scan mode ('' when it has them all). */
 export function missingFlags(current: string): string {
   const have = new Set(current.replace('A', CLASSES));
-  return [...NEEDED].filter((letter) => !have.has(letter)).join('');
+  return [...NEEDED_FLAGS].filter((letter) => !have.has(letter)).join('');
 }
 
 /**
@@ -89,25 +89,21 @@ function dispatch(message: RespValue[], handlers: NotificationHandlers): void {
 }
 
 /**
- * Makes the server notify every change (CONFIG SET notify-keyspace-events with the letters it lacks),
- * returning the setting to put back when done (null: nothing was changed). Where CONFIG is refused (a
- * managed service sets it in a parameter group), `unreadable` hears why; the setting cannot be checked.
- * Throws when the setting is readable, lacks letters, and cannot be changed.
+ * Makes the server notify every change (CONFIG SET notify-keyspace-events with the letters it lacks).
+ * Returns the setting to put back when done (`previous`, null: nothing was changed), or why the setting
+ * cannot be read (`unreadable`: CONFIG refused, as a managed service does, which sets it in a parameter
+ * group). Throws when the setting is readable, lacks letters, and cannot be changed.
  */
-export async function ensureNotifications(connection: RedisConnection, unreadable: (message: string) => void): Promise<string | null> {
+export async function ensureNotifications(connection: RedisConnection): Promise<{ previous: string | null } | { unreadable: string }> {
   const got = await connection.call(['CONFIG', 'GET', 'notify-keyspace-events']);
-  if (got instanceof RespErrorReply) {
-    unreadable(`notify-keyspace-events cannot be read (CONFIG GET: ${got.message}): it must include the letters ${NEEDED} ` +
-      '(e.g. KEA, set where the service takes its parameters); changes it does not notify are not seen until a rescan');
-    return null;
-  }
+  if (got instanceof RespErrorReply) return { unreadable: `notify-keyspace-events cannot be read (CONFIG GET: ${got.message})` };
   const current = Array.isArray(got) && got[1] instanceof Uint8Array ? replyText(got[1]) : '';
   const missing = missingFlags(current);
-  if (missing === '') return null;
+  if (missing === '') return { previous: null };
   const set = await connection.call(['CONFIG', 'SET', 'notify-keyspace-events', current + missing]);
   if (set instanceof RespErrorReply) {
     throw new ConnectionError(`the source's notify-keyspace-events is ${JSON.stringify(current)}, which lacks ${JSON.stringify(missing)}, ` +
-      `and CONFIG SET was refused (${set.message}): set it to include ${NEEDED} (e.g. KEA), where the service takes its parameters`, false);
+      `and CONFIG SET was refused (${set.message}): set it to include ${NEEDED_FLAGS} (e.g. KEA), where the service takes its parameters`, false);
   }
-  return current;
+  return { previous: current };
 }

@@ -11,15 +11,15 @@
 // same: there is no position to continue from. At least once; once writes stop, the consumer converges.
 import type { ConnectionOptions } from 'node:tls';
 import { sleep } from '../node/abortable-sleep.js';
-import { replyText } from '../resp/replies.js';
+import { RespErrorReply, replyText } from '../resp/replies.js';
 import type { Checkpoint } from '../replica/events.js';
 import { parseRedisUrl, type RedisEndpoint } from '../replica/redis-url.js';
 import type { ReconnectOptions, ReplicaBacklog } from '../replica/replica.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
 import { randomBytes } from 'node:crypto';
 import type { Source, SourceEvent } from '../pipeline/source.js';
-import { KeyStates, type KeyRef } from './key-states.js';
-import { ensureNotifications, Notifications } from './notifications.js';
+import { KeyStates, type KeyRef, type KeyState } from './key-states.js';
+import { ensureNotifications, NEEDED_FLAGS, Notifications } from './notifications.js';
 
 export interface ScanSourceOptions {
   url: string;
@@ -41,9 +41,25 @@ export interface ScanSourceOptions {
 
 type Handle = (event: SourceEvent) => void | Promise<void>;
 
-/** Keys read per SCAN call, and per round of reads of changed keys. */
+/** Keys asked per SCAN call, and taken per round of reads of changed keys. */
 const SCAN_COUNT = 500;
 const READ_BATCH = 256;
+/**
+ * Payload bytes one pipelined round of DUMPs should bring back, about: the keys per round halve while
+ * rounds bring more (big values), and double back while they bring a quarter of it, from 1 to 512. What
+ * waits in memory is bounded so, but for a single key bigger than it.
+ */
+const ROUND_BYTES = 8 << 20;
+const MAX_ROUND_KEYS = 512;
+
+/** Keys scan mode writes to check that notifications are on (where the setting cannot be read): never read. */
+const PROBE_PREFIX = 'redistap:probe:';
+const PROBE_WAIT_MS = 3000;
+const PROBE_BYTES = Buffer.from(PROBE_PREFIX);
+
+function isProbeKey(key: Uint8Array): boolean {
+  return key.length > PROBE_BYTES.length && PROBE_BYTES.equals(key.subarray(0, PROBE_BYTES.length));
+}
 
 /** The session ended for a new snapshot (a flush was announced). */
 class Rescan extends Error {}
@@ -55,6 +71,7 @@ export class ScanSource implements Source {
   private dirty = new Map<string, KeyRef>();
   private wake: (() => void) | null = null;
   private sessionFailure: Error | null = null;
+  /** A flush was announced, or a rescan asked: the session ends for a new snapshot. */
   private flushed = false;
   /** The snapshot's replid: one made up per snapshot, offsets counting the events after its start. */
   private replid = '';
@@ -62,6 +79,10 @@ export class ScanSource implements Source {
   private sessions = 0;
   /** notify-keyspace-events as it was before we changed it (null: not changed). */
   private notifySetting: string | null = null;
+  /** Told of each probe key notified while a probe waits. */
+  private probeSeen: ((key: string) => void) | null = null;
+  /** Keys per pipelined round of reads (read()). */
+  private roundKeys = 64;
   /** DUMP calls made (snapshots and changes). */
   private readCount = 0;
   /** Notifications received. */
@@ -82,6 +103,12 @@ export class ScanSource implements Source {
 
   stop(): void {
     this.abort.abort();
+    this.wakeUp();
+  }
+
+  /** Reads everything again from a new snapshot (reason 'rescan'), as after a flush. */
+  rescan(): void {
+    this.flushed = true;
     this.wakeUp();
   }
 
@@ -139,12 +166,18 @@ export class ScanSource implements Source {
     try {
       reader.onFailure((e) => this.failSession(e));
       const warnings: string[] = [];
-      if (this.sessions === 0) this.notifySetting = await ensureNotifications(reader, (message) => warnings.push(message));
+      let unreadable: string | null = null;
+      if (this.sessions === 0) {
+        const setting = await ensureNotifications(reader);
+        if ('unreadable' in setting) unreadable = setting.unreadable;
+        else this.notifySetting = setting.previous;
+      }
       notifications = await Notifications.subscribe(this.endpoint, tls, timeoutMs, {
         changed: (db, key) => this.changed(db, key),
         flushed: () => { this.flushed = true; this.wakeUp(); },
       }, (reason) => warnings.push(`the source refused CLIENT TRACKING (${reason}): a FLUSHDB or FLUSHALL is not seen until a rescan`));
       notifications.onFailure((e) => this.failSession(e));
+      if (unreadable !== null) await this.probe(reader, unreadable, warnings);
       if (this.sessions === 0) for (const message of warnings) await handle({ type: 'warning', message });
       const states = new KeyStates(reader, await hasPexpiretime(reader));
       await handle({ type: 'link-up', host: this.endpoint.host, port: this.endpoint.port });
@@ -169,6 +202,7 @@ export class ScanSource implements Source {
     await handle({ type: 'full-sync-start', replid, offset: this.offset, reason });
     await handle({ type: 'flush', db: null, cause: 'full-sync' });
     let keys = 0;
+    const bytesBefore = states.bytes;
     if (!this.options.skipRdb) {
       for (const db of await this.dbsWithKeys(reader)) {
         let cursor = '0';
@@ -176,17 +210,18 @@ export class ScanSource implements Source {
           this.check();
           const reply = await reader.ok(['SELECT', db]).then(() => reader.ok(['SCAN', cursor, ...(this.options.match ? ['MATCH', this.options.match] : []), 'COUNT', SCAN_COUNT])) as [Uint8Array, Uint8Array[]];
           cursor = replyText(reply[0]);
-          const read = await this.read(states, reply[1].map((key) => ({ db, key })));
+          const read = await this.read(states, reply[1].filter((key) => !isProbeKey(key)).map((key) => ({ db, key })));
           for (const { entry } of read) {
             if (!entry) continue; // deleted since SCAN named it
             keys++;
             await handle({ type: 'entry', entry });
           }
+          await handle({ type: 'rdb-progress', bytes: states.bytes - bytesBefore, total: null });
         } while (cursor !== '0');
       }
     }
     this.check();
-    await handle({ type: 'full-sync-end', replid, offset: ++this.offset, keys, bytes: 0, functions: [] });
+    await handle({ type: 'full-sync-end', replid, offset: ++this.offset, keys, bytes: states.bytes - bytesBefore, functions: [] });
   }
 
   /** Reads the notified keys again, a batch at a time, until the session ends. */
@@ -209,9 +244,19 @@ export class ScanSource implements Source {
     }
   }
 
-  private async read(states: KeyStates, keys: KeyRef[]) {
-    const read = await states.read(keys);
-    this.readCount += keys.length;
+  /** The states of `keys`, read in rounds of roundKeys keys (adjusted by what each round brought back). */
+  private async read(states: KeyStates, keys: KeyRef[]): Promise<KeyState[]> {
+    const read: KeyState[] = [];
+    for (let at = 0; at < keys.length;) {
+      const round = keys.slice(at, at + this.roundKeys);
+      at += round.length;
+      const before = states.bytes;
+      read.push(...await states.read(round));
+      this.readCount += round.length;
+      const bytes = states.bytes - before;
+      if (bytes > ROUND_BYTES) this.roundKeys = Math.max(1, this.roundKeys >> 1);
+      else if (bytes < ROUND_BYTES / 4) this.roundKeys = Math.min(MAX_ROUND_KEYS, this.roundKeys * 2);
+    }
     return read;
   }
 
@@ -222,7 +267,36 @@ export class ScanSource implements Source {
     if (this.stopped) throw new ConnectionError('stopped', false);
   }
 
+  /**
+   * Where notify-keyspace-events cannot be read: a probe key written (2 s TTL) must be notified, or
+   * notifications are off and the source stops, saying the setting to make. A source that refuses the
+   * write leaves the setting unchecked (a warning).
+   */
+  private async probe(reader: RedisConnection, unreadable: string, warnings: string[]): Promise<void> {
+    const key = `${PROBE_PREFIX}${randomBytes(8).toString('hex')}`;
+    const seen = new Promise<boolean>((resolve) => { this.probeSeen = (k) => { if (k === key) resolve(true); }; });
+    const set = await reader.call(['SET', key, '1', 'PX', 2000]);
+    if (set instanceof RespErrorReply) {
+      warnings.push(`${unreadable}, and a probe key could not be written to check it (SET: ${set.message}): it must include the letters ` +
+        `${NEEDED_FLAGS} (e.g. KEA); changes it does not notify are not seen until a rescan`);
+      return;
+    }
+    const notified = await Promise.race([seen, sleep(PROBE_WAIT_MS, this.abort.signal).then(() => false)]);
+    this.probeSeen = null;
+    await reader.call(['DEL', key]); // nothing left behind (else its TTL removes it)
+    if (!notified) {
+      throw new ConnectionError(`keyspace notifications are off: ${unreadable}, and the probe key ${key} written was not notified within ` +
+        `${PROBE_WAIT_MS / 1000} s. Set notify-keyspace-events to include ${NEEDED_FLAGS} (e.g. KEA), where the service takes its parameters`, false);
+    }
+    warnings.push(`${unreadable}; a probe key was notified, so notifications are on: make sure the setting includes every letter of ` +
+      `${NEEDED_FLAGS} (e.g. KEA), or changes of the classes it leaves out are not seen until a rescan`);
+  }
+
   private changed(db: number, key: Uint8Array): void {
+    if (isProbeKey(key)) {
+      this.probeSeen?.(Buffer.from(key).toString('latin1'));
+      return;
+    }
     this.notified++;
     if ((this.options.dbs && !this.options.dbs.includes(db)) || this.options.ignoreKey?.(db, key)) return;
     const id = `${db}:${Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1')}`;

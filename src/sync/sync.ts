@@ -226,6 +226,11 @@ export class Sync {
     this.done.catch(() => undefined); // the caller may only look at status; the rejection is theirs to read
   }
 
+  /** Scan mode: copies every key again (Pipeline.rescan); false when the source is not read in scan mode (or not now). */
+  rescan(): boolean {
+    return this.pipeline?.rescan() ?? false;
+  }
+
   /** Stops: the writes already taken from the source are applied, then `done` resolves. */
   stop(): void {
     this.abort.abort();

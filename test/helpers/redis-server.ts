@@ -33,9 +33,13 @@ function encode(args: Array<string | Buffer>): Buffer {
 }
 
 /** Parses one reply at pos: [reply, end] or null when incomplete. */
-function parseReply(buf: Buffer, pos: number): [Reply, number] | null {
+/**
+ * The reply at `pos` and where it ends; or, when `buf` does not hold all of it yet, how many bytes it
+ * needs at least (a bulk string's header says its length: a 50 MB reply is not parsed again at every chunk).
+ */
+function parseReply(buf: Buffer, pos: number): [Reply, number] | number {
   const eol = buf.indexOf('\r\n', pos);
-  if (eol < 0) return null;
+  if (eol < 0) return buf.length + 1;
   const line = buf.toString('latin1', pos + 1, eol);
   const next = eol + 2;
   switch (String.fromCharCode(buf[pos]!)) {
@@ -45,15 +49,16 @@ function parseReply(buf: Buffer, pos: number): [Reply, number] | null {
     case '$': {
       const n = Number(line);
       if (n < 0) return [null, next];
-      return buf.length < next + n + 2 ? null : [buf.subarray(next, next + n), next + n + 2];
+      return buf.length < next + n + 2 ? next + n + 2 : [buf.subarray(next, next + n), next + n + 2];
     }
     case '*': {
       const n = Number(line);
+      if (n < 0) return [null, next];
       const items: Reply[] = [];
       let at = next;
       for (let i = 0; i < n; i++) {
         const r = parseReply(buf, at);
-        if (!r) return null;
+        if (typeof r === 'number') return r;
         items.push(r[0]);
         at = r[1];
       }
@@ -64,18 +69,30 @@ function parseReply(buf: Buffer, pos: number): [Reply, number] | null {
 }
 
 export class RedisClient {
-  private buf = Buffer.alloc(0);
+  /** Bytes received and not yet parsed, and how many the next reply needs at least before parsing again. */
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private need = 0;
   private waiting: Array<(r: Reply) => void> = [];
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (d) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      for (;;) {
-        const r = this.waiting.length ? parseReply(this.buf, 0) : null;
-        if (!r) break;
-        this.buf = this.buf.subarray(r[1]);
+      this.chunks.push(d);
+      this.size += d.length;
+      if (this.size < this.need) return;
+      let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      this.need = 0;
+      while (this.waiting.length && buf.length > 0) {
+        const r = parseReply(buf, 0);
+        if (typeof r === 'number') {
+          this.need = r;
+          break;
+        }
+        buf = buf.subarray(r[1]);
         this.waiting.shift()!(r[0]);
       }
+      this.chunks = buf.length > 0 ? [buf] : [];
+      this.size = buf.length;
     });
   }
 
