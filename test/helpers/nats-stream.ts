@@ -32,17 +32,6 @@ export async function readNatsStream(url: string, stream: string): Promise<Strea
       clearTimeout(timer);
       messages.stop();
     }
-    // A message near the server's max_payload (tens of MB) is not delivered to the ordered consumer: such
-    // messages are fetched one by one by their sequence.
-    if (out.length < info.state.messages) {
-      const have = new Set(out.map((m) => m.seq));
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-        if (have.has(seq)) continue;
-        const m = await jsm.streams.getMessage(stream, { seq });
-        if (m) out.push({ seq: m.seq, subject: m.subject, header: (name) => m.header?.get(name) ?? '', body: m.string() });
-      }
-      out.sort((a, b) => a.seq - b.seq);
-    }
     if (out.length !== info.state.messages) throw new Error(`read ${out.length} of the ${info.state.messages} messages of ${stream}`);
     return out;
   } finally {
