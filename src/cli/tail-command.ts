@@ -277,7 +277,7 @@ Examples:
       } else {
         filter = await filterFrom(opts, server, tls, timeoutMs);
       }
-      cluster = opts.sourceMode !== 'scan' && await isClusterNode(server, tls, timeoutMs);
+      cluster = await isClusterNode(server, tls, timeoutMs);
       if (cluster) {
         // Each write's line names its keys' hash slot: where the keys are comes from the command table.
         const table = filter ? null : await readCommandTable(server, tls, timeoutMs);
@@ -304,7 +304,7 @@ Examples:
     pipeline = new Pipeline<Uint8Array>({
       command: 'tail', stage: new JsonlStage(filter, keys), sink, sizeOf: (line) => line.length,
       // The master a Sentinel URL names was asked for already: the pipeline starts there, following the sentinels.
-      sourceMode: cluster ? 'replication' : opts.sourceMode, scanRefusal: scanRefusal(opts.command),
+      sourceMode: opts.sourceMode, scanRefusal: scanRefusal(opts.command),
       source: { scan: scanSelection(opts.db?.map((d) => dbNumber(d, '--db')), opts.prefix), cluster, readFrom: opts.readFrom, url: server, sentinel: isSentinelUrl(url) ? url : undefined, tls, skipRdb: !opts.rdb, psyncCommand: opts.psyncCommand, maxQueuedBytes, spoolDir: opts.spoolDir, timeoutMs,
         reconnect: { waitForMaster: retry.wait, maxRetryTimeMs: retry.maxRetryTimeMs } },
       positionFile: store, maxSpoolBytes: Infinity, signal: abort.signal,

@@ -17,9 +17,10 @@
 import { sleep } from '../node/abortable-sleep.js';
 import { isClusterPosition, type Position } from '../pipeline/position.js';
 import type { ReadFrom, ShardRef, ShardStart, Source, SourceEvent } from '../pipeline/source.js';
-import type { Checkpoint, ReplicaEvent } from '../replica/events.js';
+import type { Checkpoint } from '../replica/events.js';
 import { parseRedisUrl } from '../replica/redis-url.js';
 import { Replica, type ReplicaBacklog, type ReplicaOptions } from '../replica/replica.js';
+import { ScanSource, type ScanSourceOptions } from '../scan/scan-source.js';
 import { ConnectionError, RedisConnection } from '../sync/connection.js';
 import { MigrationTracker } from './migration-tracker.js';
 import { firstAnswer, readTopology, TopologyError, urlOfNode, type ClusterNode, type ClusterTopology, type Shard } from './topology.js';
@@ -38,7 +39,8 @@ interface FollowedShard {
   members: string[];
   /** Its master's URL, as the last topology read showed it. */
   master: string;
-  replica?: Replica;
+  /** What reads its stream: a Replica, or in scan mode a ScanSource of its master. */
+  replica?: Replica | ScanSource;
   /** Topology reads in a row that showed none of its nodes (removed from the cluster at the second). */
   absentReads: number;
 }
@@ -67,7 +69,10 @@ export class ClusterSource implements Source {
   private readonly migrations = new MigrationTracker({
     shardOfNode: (nodeId) => this.followed.find((f) => f.members.includes(nodeId))?.ref.id ?? nodeId,
     connectToMaster: (shard) => this.connectToMaster(shard),
-    handedOver: async (shard, offset) => this.followed.find((f) => f.ref.id === shard)?.replica?.whenConsumed(offset),
+    handedOver: async (shard, offset) => {
+      const reader = this.followed.find((f) => f.ref.id === shard)?.replica;
+      if (reader instanceof Replica) await reader.whenConsumed(offset);
+    },
     signal: this.abort.signal,
   });
 
@@ -76,7 +81,14 @@ export class ClusterSource implements Source {
    * `onRemoved`: a shard no longer followed, none of its nodes being in the cluster any more.
    */
   constructor(private readonly options: ShardReplicaOptions, private readonly readFrom: ReadFrom, private readonly from: Position | null,
-    private readonly onShards: (shards: ShardStart[]) => void = () => undefined, private readonly onRemoved: (shard: ShardRef) => void = () => undefined) {}
+    private readonly onShards: (shards: ShardStart[]) => void = () => undefined, private readonly onRemoved: (shard: ShardRef) => void = () => undefined,
+    /** Scan mode (scan/scan-source.ts): each shard's master read by SCAN + DUMP and its own keyspace notifications. */
+    private readonly scan: Omit<ScanSourceOptions, 'url' | 'checkpoint'> | null = null) {}
+
+  /** Scan mode: each shard reads all its keys again. */
+  rescan(): void {
+    for (const { replica } of this.followed) if (replica instanceof ScanSource) replica.rescan();
+  }
 
   get backlog(): ReplicaBacklog {
     let queuedBytes = 0;
@@ -114,17 +126,17 @@ export class ClusterSource implements Source {
   private follow(shards: FollowedShard[]): void {
     this.onShards(shards.map(({ ref, checkpoint }) => ({ shard: ref, from: checkpoint })));
     for (const shard of shards) {
-      const replica = new Replica({
-        ...this.options, url: shard.url, checkpoint: shard.checkpoint,
-        // The cluster has answered (discover: the first connection's rule) and so has one of this shard's
-        // nodes: its master not answering is a failover under way, waited for as a link lost later is
-        // (until maxRetryTimeMs), not the end of the source.
-        reconnect: { ...this.options.reconnect, waitForMaster: true, relocate: () => this.relocate(shard) },
-      });
+      // The cluster has answered (discover: the first connection's rule) and so has one of this shard's
+      // nodes: its master not answering is a failover under way, waited for as a link lost later is
+      // (until maxRetryTimeMs), not the end of the source.
+      const reconnect = { ...this.options.reconnect, waitForMaster: true, relocate: () => this.relocate(shard) };
+      const replica = this.scan
+        ? new ScanSource({ ...this.scan, url: shard.master, checkpoint: shard.checkpoint, reconnect })
+        : new Replica({ ...this.options, url: shard.url, checkpoint: shard.checkpoint, reconnect });
       shard.replica = replica;
       this.followed.push(shard);
       this.running++;
-      replica.run((event) => this.deliver(event, shard.ref)).then(
+      replica.run((event: SourceEvent) => this.deliver(event, shard.ref)).then(
         () => { if (--this.running === 0) this.ended?.resolve(); },
         (error: unknown) => this.ended?.reject(error),
       );
@@ -132,7 +144,7 @@ export class ClusterSource implements Source {
   }
 
   /** Hands an event over; a DEL or RESTORE-ASKING as the migration tracker sees it (a DEL may wait on its barrier). */
-  private deliver(event: ReplicaEvent, shard: ShardRef): void | Promise<void> {
+  private deliver(event: SourceEvent, shard: ShardRef): void | Promise<void> {
     if (event.type !== 'command' || (event.command.name !== 'del' && event.command.name !== 'restore-asking')) return this.handle(event, shard);
     const seen = this.migrations.see(event.command, event.replid, shard.id);
     return seen instanceof Promise ? seen.then((e) => this.handle(e, shard)) : this.handle(seen, shard);

@@ -212,7 +212,7 @@ export class ChangeEvents {
     const line = entry ? canonicalLine(entry) : `{"db":${db},"key":${jsonBytes(key)}}`;
     if (line === null) return null;
     const kind = entry ? 'upsert' : 'delete';
-    const id = this.head(kind, { replid, offset, seq: SEQ.write }, partition, false);
+    const id = this.head(kind, { replid, offset, seq: SEQ.write }, partition, false, this.shard ? hashSlot(key) : undefined);
     this.bytes.byte(COMMA);
     this.bytes.text(line.slice(1));
     return this.message(id, { db, command: kind, class: entry ? classOfType(entry.type) : 'generic', partition });

@@ -46,7 +46,7 @@ export class JsonlStage implements Stage<Uint8Array> {
       case 'command': return this.writes({ replid: event.replid, commands: [event.command], firstOffset: null, offset: event.command.offset }, output, shard);
       case 'transaction': return this.writes(event, output, shard);
       case 'moved': return this.moved(event, output, shard!);
-      case 'key-state': return this.keyState(event, output);
+      case 'key-state': return this.keyState(event, output, shard);
       default: {
         const line = controlLine(event, shard);
         if (line !== null) output.emit(Buffer.from(line));
@@ -59,10 +59,10 @@ export class JsonlStage implements Stage<Uint8Array> {
    * A scan source's key state: an upsert line (the key's canonical line with the event's place) or a
    * delete line. True when the filter left it out.
    */
-  private keyState(event: KeyStateEvent, output: StageOutput<Uint8Array>): boolean {
+  private keyState(event: KeyStateEvent, output: StageOutput<Uint8Array>, shard: ShardRef | undefined): boolean {
     const { replid, offset, db, key, entry } = event;
     if (this.filter && !this.filter.keyState(db, key, entry?.type ?? null)) return true;
-    const place = `"replid":"${replid}","offset":${offset}`;
+    const place = `"replid":"${replid}","offset":${offset}${shard ? `,${shardFields(shard, hashSlot(key))}` : ''}`;
     if (!entry) {
       output.emit(Buffer.from(`{"event":"delete",${place},"db":${db},"key":${jsonBytes(key)}}\n`));
       return false;

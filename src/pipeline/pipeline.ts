@@ -297,7 +297,7 @@ export class Pipeline<M> {
     this.sentinel = sentinel ?? (isSentinelUrl(url) ? url : undefined);
     this.sourceUrl = isSentinelUrl(url) ? await sentinelNode(url, this.options.source.readFrom ?? 'master', undefined, tls, timeoutMs) : url;
     this.mode = await this.resolveMode();
-    this.clustered = this.mode === 'scan' ? false : cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
+    this.clustered = cluster === 'auto' ? await isClusterNode(this.sourceUrl, tls, timeoutMs) : cluster === true;
     await this.prepareStage();
     const route = this.stage.route(this.sink.routeName ?? this.sink.name);
     // A cluster's events have fields one server's do not, and its position another shape: neither continues the other.

@@ -126,11 +126,9 @@ export type ReadFrom = 'master' | 'replica' | 'prefer-replica';
 export function openSource(options: SourceOptions, from: Position | null, where: string, onShards: (shards: ShardStart[]) => void,
   onRemoved: (shard: ShardRef) => void): Source {
   const { cluster, readFrom = 'master', sentinel, mode, scan, ...replica } = options;
-  if (mode === 'scan') {
-    if (cluster) throw new Error('scan mode reads one server: a Redis Cluster\'s nodes are not read in scan mode yet');
-    return new ScanSource({ ...replica, ...scan, checkpoint: singleCheckpoint(from, where) });
-  }
-  if (cluster) return new ClusterSource(replica, readFrom, from, onShards, onRemoved);
+  const scanning = mode === 'scan' ? { ...replica, ...scan } : null;
+  if (cluster) return new ClusterSource(replica, scanning ? 'master' : readFrom, from, onShards, onRemoved, scanning);
+  if (scanning) return new ScanSource({ ...scanning, checkpoint: singleCheckpoint(from, where) });
   const checkpoint = singleCheckpoint(from, where);
   if (sentinel) return new SentinelSource(replica, sentinel, checkpoint, readFrom);
   return new Replica({ ...replica, checkpoint });

@@ -13,9 +13,16 @@ export interface KeyRef {
 }
 
 export interface KeyState extends KeyRef {
-  /** The key's value and expire time now; null: it does not exist (deleted, expired, renamed away). */
-  entry: RdbEntry | null;
+  /**
+   * The key's value and expire time now; null: it does not exist (deleted, expired, renamed away);
+   * undefined: not this node's (a cluster node answered MOVED or ASK: its slot is served, or being
+   * imported, elsewhere, where its state is read).
+   */
+  entry: RdbEntry | null | undefined;
 }
+
+/** A cluster node's answer for a key of a slot it does not serve (any more), or is migrating away. */
+const ELSEWHERE = new Set(['MOVED', 'ASK']);
 
 export class KeyStates {
   private readonly entries = new DumpEntries();
@@ -49,8 +56,14 @@ export class KeyStates {
         refused(replies[at++]!, `SELECT ${keyDb}`);
         this.db = keyDb;
       }
-      const payload = refused(replies[at++]!, 'DUMP');
-      const ttl = Number(refused(replies[at++]!, expiry));
+      const dumped = replies[at++]!;
+      const expires = replies[at++]!;
+      if (elsewhere(dumped) || elsewhere(expires)) {
+        states.push({ db: keyDb, key, entry: undefined });
+        continue;
+      }
+      const payload = refused(dumped, 'DUMP');
+      const ttl = Number(refused(expires, expiry));
       // -2: gone (deleted after DUMP read it: the newer state wins).
       if (payload instanceof Uint8Array) this.bytes += payload.length;
       const exists = payload instanceof Uint8Array && ttl !== -2;
@@ -59,6 +72,10 @@ export class KeyStates {
     }
     return states;
   }
+}
+
+function elsewhere(reply: RespValue): boolean {
+  return reply instanceof RespErrorReply && ELSEWHERE.has(reply.code);
 }
 
 /** The reply, or a failure naming the command the source refused (an ACL without DUMP, say). */

@@ -65,7 +65,7 @@ function isProbeKey(key: Uint8Array): boolean {
 class Rescan extends Error {}
 
 export class ScanSource implements Source {
-  private readonly endpoint: RedisEndpoint;
+  private endpoint: RedisEndpoint;
   private readonly abort = new AbortController();
   /** Keys notified and not yet read, in the order first notified ("db:key" → the key). */
   private dirty = new Map<string, KeyRef>();
@@ -113,7 +113,7 @@ export class ScanSource implements Source {
   }
 
   async run(handle: Handle): Promise<void> {
-    const { initialDelayMs = 100, maxDelayMs = 5000, waitForMaster = true, maxRetryTimeMs = Infinity } = this.options.reconnect ?? {};
+    const { initialDelayMs = 100, maxDelayMs = 5000, waitForMaster = true, maxRetryTimeMs = Infinity, relocate } = this.options.reconnect ?? {};
     let delay = initialDelayMs;
     let failingSince: number | null = null;
     let everUp = false;
@@ -142,6 +142,9 @@ export class ScanSource implements Source {
         await handle({ type: 'link-down', error, reconnectInMs: delay });
         await sleep(delay, this.abort.signal);
         delay = Math.min(delay * 2, maxDelayMs);
+        // A cluster shard's master may be another node now (a failover): read there.
+        const moved = relocate ? await relocate().catch(() => null) : null;
+        if (moved) this.endpoint = parseRedisUrl(moved);
       }
     } finally {
       await this.restoreNotifySetting();
@@ -212,7 +215,7 @@ export class ScanSource implements Source {
           cursor = replyText(reply[0]);
           const read = await this.read(states, reply[1].filter((key) => !isProbeKey(key)).map((key) => ({ db, key })));
           for (const { entry } of read) {
-            if (!entry) continue; // deleted since SCAN named it
+            if (!entry) continue; // deleted since SCAN named it, or (a cluster's) migrated away
             keys++;
             await handle({ type: 'entry', entry });
           }
@@ -239,6 +242,8 @@ export class ScanSource implements Source {
         if (batch.length === READ_BATCH) break;
       }
       for (const { db, key, entry } of await this.read(states, batch)) {
+        // A key another node serves (a cluster's slot migrated, or migrating, away): its state is that node's to read.
+        if (entry === undefined) continue;
         await handle({ type: 'key-state', replid: this.replid, offset: ++this.offset, db, key, entry });
       }
     }

@@ -349,7 +349,7 @@ export class Sync {
     try {
       sourceFormat = serverFormatFromInfo(replyText(await source.ok(['INFO', 'server'])));
       this.mode ??= await this.sourceModeOf(sourceUrl, timeoutMs);
-      clustered = this.mode === 'replication' && await clusterEnabled(source);
+      clustered = await clusterEnabled(source);
       this.clusterNodes = clustered ? await clusterNodeUrls(sourceUrl, this.options.sourceTls, timeoutMs, this.clusterNodes) : [];
       if (this.route.touchesKeys && !this.keys) this.keys = await CommandKeys.load(source);
     } finally {

@@ -6,12 +6,16 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 
 const STATE_HEAD = /^\{"event":"(?:upsert|delete)","replid":"[0-9a-f]{40}","offset":\d+,/;
+/** A cluster's lines name the shard (and a key's slot) before db: `"shard":"<id>","slot":N,`. */
+const SHARD_FIELDS = /^\{"shard":"([0-9a-f]+)","slot":\d+,/;
 /** db and key at the start of a key line (after an upsert's head): a JSON string or {"b64":...}. */
 const DB_KEY = /^\{"db":(\d+),"key":("(?:[^"\\]|\\.)*"|\{"b64":"[^"]*"\})/;
 
 export class ScanLines {
-  /** Each key's canonical line, by "db key". */
+  /** Each key's canonical line, by "db key" (from a cluster without its shard and slot). */
   readonly keys = new Map<string, string>();
+  /** The shard whose lines set each key (a cluster's). */
+  private readonly shardOf = new Map<string, string>();
   /** Lines read per event ('key' for snapshot keys), and upserts per key ("db key"). */
   readonly counts = new Map<string, number>();
   readonly upserts = new Map<string, number>();
@@ -58,10 +62,16 @@ export class ScanLines {
     const event = /^\{"event":"([a-z-]+)"/.exec(line)?.[1] ?? 'key';
     this.counts.set(event, (this.counts.get(event) ?? 0) + 1);
     if (event === 'full-sync-start') {
-      this.keys.clear();
-      this.fullSyncs.push((JSON.parse(line) as { reason: string }).reason);
+      // A shard's snapshot replaces its own keys only.
+      const { reason, shard } = JSON.parse(line) as { reason: string; shard?: string };
+      for (const id of [...this.keys.keys()]) {
+        if (shard === undefined || this.shardOf.get(id) === shard) this.keys.delete(id);
+      }
+      this.fullSyncs.push(reason);
     } else if (event === 'key' || event === 'upsert' || event === 'delete') {
-      const canonical = line.replace(STATE_HEAD, '{');
+      let canonical = line.replace(STATE_HEAD, '{');
+      const shard = SHARD_FIELDS.exec(canonical)?.[1];
+      canonical = canonical.replace(SHARD_FIELDS, '{');
       const [, db, key] = DB_KEY.exec(canonical.slice(0, 4096))!;
       const id = `${db} ${key}`;
       if (event === 'delete') {
@@ -69,6 +79,7 @@ export class ScanLines {
         return;
       }
       this.keys.set(id, canonical);
+      if (shard !== undefined) this.shardOf.set(id, shard);
       if (event === 'upsert') this.upserts.set(id, (this.upserts.get(id) ?? 0) + 1);
     }
   }
