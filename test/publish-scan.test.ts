@@ -13,7 +13,7 @@ import { cli, type CliProcess } from './helpers/cli-process.js';
 import { readEventStream, rebuild, type ChangeEventJson } from './helpers/event-consumer.js';
 import { canonicalDump, unexpired } from './helpers/keyspace.js';
 import { readNatsStream } from './helpers/nats-stream.js';
-import { haveRedisServer, sharedTool, type RedisClient } from './helpers/redis-server.js';
+import { haveRedisServer, sharedTool } from './helpers/redis-server.js';
 import { client, later, server, stopAll, waitFor, withoutEntriesRead } from './helpers/sync-harness.js';
 import { binaryRound, writeRound, writeUntil } from './helpers/sync-workload.js';
 
@@ -41,6 +41,17 @@ async function events(n: Nats): Promise<Array<{ msgId: string; event: ChangeEven
 
 function comparable(port: number): string[] {
   return withoutEntriesRead(unexpired(canonicalDump(port)));
+}
+
+/** The events, applied in order to a fresh server by the shared consumer (no repeat, nothing stale), make the source's keyspace. */
+async function rebuildsSource(published: ChangeEventJson[], sourcePort: number): Promise<void> {
+  const rebuilt = await server();
+  const stats = await rebuild(await client(rebuilt), published);
+  expect(stats.repeats).toBe(0);
+  expect(stats.stale).toBe(0);
+  const expected = comparable(sourcePort);
+  expect(expected.length).toBeGreaterThan(20);
+  expect(comparable(rebuilt.port)).toEqual(expected);
 }
 
 beforeAll(() => {
@@ -99,14 +110,7 @@ describe.skipIf(!haveNats() || !haveRedisServer())('publish --source-mode (scan)
     const published = stored.map((s) => s.event);
     expect(published.filter((e) => e.event === 'full-sync-start').map((e) => (e as { reason?: string }).reason)).toEqual(['no-checkpoint', 'rescan', 'resync']);
     expect(published.some((e) => e.event === 'delete')).toBe(true);
-    const rebuilt = await server();
-    const target: RedisClient = await client(rebuilt);
-    const stats = await rebuild(target, published);
-    expect(stats.repeats).toBe(0);
-    expect(stats.stale).toBe(0);
-    const expected = comparable(src.port);
-    expect(expected.length).toBeGreaterThan(20);
-    expect(comparable(rebuilt.port)).toEqual(expected);
+    await rebuildsSource(published, src.port);
   }, 180_000);
 });
 
@@ -155,12 +159,6 @@ describe.skipIf(!haveRedisServer())('publish --source-mode scan into a Redis str
     console.log(`w:hot set 10,000 times: ${upserts('w:hot')} upserts; w:big (50 MB) written 1,001 times: ${upserts('w:big')} upserts`);
     expect(upserts('w:big')).toBeGreaterThan(0);
     expect(upserts('w:big')).toBeLessThan(10);
-    const rebuilt = await server();
-    const stats = await rebuild(await client(rebuilt), published);
-    expect(stats.repeats).toBe(0);
-    expect(stats.stale).toBe(0);
-    const expected = comparable(src.port);
-    expect(expected.length).toBeGreaterThan(20);
-    expect(comparable(rebuilt.port)).toEqual(expected);
+    await rebuildsSource(published, src.port);
   }, 180_000);
 });
