@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hashSlot } from '../src/cluster/hash-slot.js';
 import { publish, type PublishOptions, type Publisher } from '../src/pipeline/publisher.js';
 import { redisStreamSink } from '../src/pipeline/sinks/redis-stream-sink.js';
-import { haveRedisServer, isError, RedisClient, startRedisServer, type RedisServer, type Reply } from './helpers/redis-server.js';
+import { haveRedisServer, RedisClient, startRedisServer, type RedisServer, type Reply } from './helpers/redis-server.js';
 
 const schema = JSON.parse(readFileSync(new URL('../docs/event-schema.json', import.meta.url), 'utf8'));
 const ajv = new Ajv2020({ strict: true, allErrors: true });

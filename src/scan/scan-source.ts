@@ -61,7 +61,7 @@ function isProbeKey(key: Uint8Array): boolean {
   return key.length > PROBE_BYTES.length && PROBE_BYTES.equals(key.subarray(0, PROBE_BYTES.length));
 }
 
-/** The session ended for a new snapshot (a flush was announced). */
+/** The session ended for a new snapshot (a flush was announced, or a rescan asked). */
 class Rescan extends Error {}
 
 export class ScanSource implements Source {
@@ -72,7 +72,7 @@ export class ScanSource implements Source {
   private wake: (() => void) | null = null;
   private sessionFailure: Error | null = null;
   /** A flush was announced, or a rescan asked: the session ends for a new snapshot. */
-  private flushed = false;
+  private rescanAsked = false;
   /** The snapshot's replid: one made up per snapshot, offsets counting the events after its start. */
   private replid = '';
   private offset = 0;
@@ -83,22 +83,14 @@ export class ScanSource implements Source {
   private probeSeen: ((key: string) => void) | null = null;
   /** Keys per pipelined round of reads (read()). */
   private roundKeys = 64;
-  /** DUMP calls made (snapshots and changes). */
-  private readCount = 0;
-  /** Notifications received. */
-  notified = 0;
 
   constructor(private readonly options: ScanSourceOptions) {
     this.endpoint = parseRedisUrl(options.url);
   }
 
+  /** What waits: the keys notified and not yet read (an estimate of 64 bytes each: a name and a map entry). */
   get backlog(): ReplicaBacklog {
     return { queuedBytes: this.dirty.size * 64, spooledBytes: 0 };
-  }
-
-  /** Keys read with DUMP so far. */
-  get reads(): number {
-    return this.readCount;
   }
 
   stop(): void {
@@ -108,7 +100,7 @@ export class ScanSource implements Source {
 
   /** Reads everything again from a new snapshot (reason 'rescan'), as after a flush. */
   rescan(): void {
-    this.flushed = true;
+    this.rescanAsked = true;
     this.wakeUp();
   }
 
@@ -162,7 +154,7 @@ export class ScanSource implements Source {
   private async session(handle: Handle, up: () => void): Promise<void> {
     const { tls, timeoutMs } = this.options;
     this.dirty = new Map();
-    this.flushed = false;
+    this.rescanAsked = false;
     this.sessionFailure = null;
     const reader = await RedisConnection.open({ endpoint: this.endpoint, tls, timeoutMs, role: 'source' });
     let notifications: Notifications | null = null;
@@ -177,7 +169,7 @@ export class ScanSource implements Source {
       }
       notifications = await Notifications.subscribe(this.endpoint, tls, timeoutMs, {
         changed: (db, key) => this.changed(db, key),
-        flushed: () => { this.flushed = true; this.wakeUp(); },
+        flushed: () => this.rescan(),
       }, (reason) => warnings.push(`the source refused CLIENT TRACKING (${reason}): a FLUSHDB or FLUSHALL is not seen until a rescan`));
       notifications.onFailure((e) => this.failSession(e));
       if (unreadable !== null) await this.probe(reader, unreadable, warnings);
@@ -257,7 +249,6 @@ export class ScanSource implements Source {
       at += round.length;
       const before = states.bytes;
       read.push(...await states.read(round));
-      this.readCount += round.length;
       const bytes = states.bytes - before;
       if (bytes > ROUND_BYTES) this.roundKeys = Math.max(1, this.roundKeys >> 1);
       else if (bytes < ROUND_BYTES / 4) this.roundKeys = Math.min(MAX_ROUND_KEYS, this.roundKeys * 2);
@@ -268,7 +259,7 @@ export class ScanSource implements Source {
   /** Throws what ended the session: a failure, a flush (a rescan), a stop. */
   private check(): void {
     if (this.sessionFailure) throw this.sessionFailure;
-    if (this.flushed) throw new Rescan();
+    if (this.rescanAsked) throw new Rescan();
     if (this.stopped) throw new ConnectionError('stopped', false);
   }
 
@@ -302,7 +293,6 @@ export class ScanSource implements Source {
       this.probeSeen?.(Buffer.from(key).toString('latin1'));
       return;
     }
-    this.notified++;
     if ((this.options.dbs && !this.options.dbs.includes(db)) || this.options.ignoreKey?.(db, key)) return;
     const id = `${db}:${Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1')}`;
     if (!this.dirty.has(id)) this.dirty.set(id, { db, key });
