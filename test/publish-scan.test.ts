@@ -115,7 +115,7 @@ describe.skipIf(!haveNats() || !haveRedisServer())('publish --source-mode (scan)
 });
 
 describe.skipIf(!haveRedisServer())('publish --source-mode scan into a Redis stream', () => {
-  it('a key set 10,000 times in a row and a 50 MB hash changed 1,000 times (read a few times), with the workload: the stream rebuilds the source, each id once', async () => {
+  it('the workload, UNLINK, EXPIRE, FLUSHDB, MOVE, a key set 10,000 times in a row and a 50 MB hash changed 1,000 times (read a few times): the stream rebuilds the source, each id once', async () => {
     const [src, sinkServer] = await Promise.all([server(MANAGED), server()]);
     const source = await client(src);
     const db2 = await client(src);
@@ -129,6 +129,15 @@ describe.skipIf(!haveRedisServer())('publish --source-mode scan into a Redis str
     const writer = writeUntil(source, db2, () => stop);
     try {
       await waitFor('streaming', () => { alive(p); return streaming(p); }, 60_000);
+      // db 5: keys, an UNLINK, an EXPIRE, then a FLUSHDB (a rescan) and a key moved to db 6.
+      await other.ok('SELECT', 5);
+      for (let i = 0; i < 50; i++) await other.ok('SET', `d:${i}`, i);
+      await other.ok('UNLINK', 'd:1');
+      await other.ok('EXPIRE', 'd:2', 1);
+      await other.ok('FLUSHDB');
+      await other.ok('SET', 'd:after-flush', 'x');
+      await other.ok('MOVE', 'd:after-flush', 6);
+      await other.ok('SELECT', 0);
       await Promise.all(Array.from({ length: 10_000 }, (_, i) => other.ok('SET', 'w:hot', i)));
       await other.ok('HSET', 'w:big', ...Array.from({ length: 500 }, (_, i) => [`f${i}`, 'h'.repeat(100 << 10)]).flat());
       await other.ok('MULTI');
