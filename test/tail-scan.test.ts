@@ -210,6 +210,23 @@ describe.skipIf(!haveRedisServer())('tail --source-mode', () => {
     expect([...lines.keys.keys()].filter((k) => k.includes('redistap:probe:'))).toEqual([]);
   }, 60_000);
 
+  it('--prefix, and a db holding no key it matches (every SCAN page of it empty): the changes after the snapshot are read in their own db', async () => {
+    const src = await server(MANAGED);
+    const source = await client(src);
+    await source.ok('SET', 'p:a', '1');
+    const db3 = await client(src);
+    await db3.ok('SELECT', 3);
+    for (let i = 0; i < 20; i++) await db3.ok('SET', `other:${i}`, i);
+    const file = join(scratchDir(), 'tail.jsonl');
+    const lines = new ScanLines(file);
+    const p = tail(src.port, file, ['--prefix', 'p:']);
+    await waitFor('the snapshot done', () => { alive(p); return p.err().includes('snapshot done: 1 keys'); });
+    await source.ok('SET', 'p:b', '2');
+    await waitFor('p:b read', () => { alive(p); lines.update(); return (lines.counts.get('upsert') ?? 0) + (lines.counts.get('delete') ?? 0) > 0; });
+    expect(lines.counts.get('delete')).toBeUndefined();
+    expect(lines.line(0, 'p:b')).toBe('{"db":0,"key":"p:b","type":"string","expire_ms":null,"value":"2"}');
+  });
+
   it('CONFIG refused and keyspace notifications off: stops at once (exit 2), saying the setting to make', async () => {
     const src = await server([...MANAGED, '--rename-command', 'CONFIG', '']);
     const p = tail(src.port, join(scratchDir(), 'tail.jsonl'));

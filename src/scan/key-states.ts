@@ -36,6 +36,16 @@ export class KeyStates {
    */
   constructor(private readonly connection: RedisConnection, private readonly absoluteExpiry: boolean) {}
 
+  /**
+   * Selects `db` on the connection (for a SCAN of it), if it is not the one selected: the connection's db
+   * is this object's to know, or reads after it would go to the wrong db.
+   */
+  async select(db: number): Promise<void> {
+    if (db === this.db) return;
+    refused(await this.connection.call(['SELECT', db]), `SELECT ${db}`);
+    this.db = db;
+  }
+
   /** The state of each key, in order. */
   async read(keys: readonly KeyRef[]): Promise<KeyState[]> {
     if (keys.length === 0) return [];

@@ -203,7 +203,8 @@ export class ScanSource implements Source {
         let cursor = '0';
         do {
           this.check();
-          const reply = await reader.ok(['SELECT', db]).then(() => reader.ok(['SCAN', cursor, ...(this.options.match ? ['MATCH', this.options.match] : []), 'COUNT', SCAN_COUNT])) as [Uint8Array, Uint8Array[]];
+          await states.select(db);
+          const reply = await reader.ok(['SCAN', cursor, ...(this.options.match ? ['MATCH', this.options.match] : []), 'COUNT', SCAN_COUNT]) as [Uint8Array, Uint8Array[]];
           cursor = replyText(reply[0]);
           const read = await this.read(states, reply[1].filter((key) => !isProbeKey(key)).map((key) => ({ db, key })));
           for (const { entry } of read) {
