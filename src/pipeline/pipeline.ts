@@ -17,7 +17,9 @@ import { isClusterNode } from '../cluster/topology.js';
 import { askSentinelNode, isSentinelUrl, sentinelNode } from '../replica/sentinel.js';
 import { openSource, type ShardRef, type ShardStart, type Source, type SourceEvent, type SourceOptions } from './source.js';
 import type { RunEvent } from './run-event.js';
-import { replicationRefusal, type SourceModeChoice } from '../scan/source-mode.js';
+import { autoSourceMode, type SourceModeChoice } from '../scan/source-mode.js';
+import { parseRedisUrl } from '../replica/redis-url.js';
+import { RedisConnection } from '../sync/connection.js';
 import { SinkError, type Sink, type SinkBatch } from './sink.js';
 import type { Stage, StageOutput } from './stage.js';
 
@@ -223,7 +225,8 @@ export class Pipeline<M> {
    * left behind, a SWAPDB). Returns false when the source is not read in scan mode.
    */
   rescan(): boolean {
-    if (!this.source?.rescan) return false;
+    // The mode, not the method: a cluster source has rescan() in either mode.
+    if (this.mode !== 'scan' || !this.source?.rescan) return false;
     this.source.rescan();
     return true;
   }
@@ -316,13 +319,13 @@ export class Pipeline<M> {
     const { sourceMode = 'replication', scanRefusal } = this.options;
     let mode: 'replication' | 'scan' = sourceMode === 'scan' ? 'scan' : 'replication';
     if (sourceMode === 'auto') {
-      const { tls, timeoutMs = 60_000, psyncCommand } = this.options.source;
-      const refusal = await replicationRefusal(this.sourceUrl, tls, timeoutMs, psyncCommand).catch(() => undefined);
-      if (refusal === null) this.phase('connecting', 'source mode: replication (the server accepts PSYNC)');
-      if (refusal) {
-        this.phase('connecting', `source mode: scan (${refusal}): a snapshot by SCAN, then each key a keyspace notification names, ` +
-          'read again; events are key states, at least once (README: source modes)');
-        mode = 'scan';
+      const { tls, timeoutMs, psyncCommand } = this.options.source;
+      const asked = await RedisConnection.open({ endpoint: parseRedisUrl(this.sourceUrl), tls, timeoutMs, role: 'source' })
+        .then((connection) => autoSourceMode(connection, psyncCommand).finally(() => connection.close()))
+        .catch(() => null);
+      if (asked) {
+        this.phase('connecting', asked.said);
+        mode = asked.mode;
       }
     }
     if (mode === 'scan' && scanRefusal) throw new PipelineError(scanRefusal);

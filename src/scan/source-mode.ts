@@ -1,25 +1,32 @@
 // Which source a server can be: a replica's (PSYNC), or scan mode's for services that refuse replication.
 // Asked before the pipeline starts, harmlessly: REPLCONF listening-port on a plain connection only records
 // a port (it makes no replica), and COMMAND INFO says whether PSYNC is known (a renamed command is not).
-import type { ConnectionOptions } from 'node:tls';
 import { RespErrorReply } from '../resp/replies.js';
-import { parseRedisUrl } from '../replica/redis-url.js';
-import { RedisConnection } from '../sync/connection.js';
+import type { RedisConnection } from '../sync/connection.js';
 
 export type SourceModeChoice = 'auto' | 'replication' | 'scan';
 
-/** Why the server at `url` cannot be replicated from (REPLCONF refused, PSYNC unknown), or null when it can. */
-export async function replicationRefusal(url: string, tls: ConnectionOptions | undefined, timeoutMs: number, psyncCommand = 'PSYNC'): Promise<string | null> {
-  const connection = await RedisConnection.open({ endpoint: parseRedisUrl(url), tls, timeoutMs, role: 'source' });
-  try {
-    const replconf = await connection.call(['REPLCONF', 'listening-port', '0']);
-    if (replconf instanceof RespErrorReply) return `it refuses REPLCONF: ${replconf.message}`;
-    const info = await connection.call(['COMMAND', 'INFO', psyncCommand]);
-    if (Array.isArray(info) && info[0] === null) return `it has no ${psyncCommand} command`;
-    return null;
-  } finally {
-    connection.close();
-  }
+/**
+ * The mode 'auto' takes for the server behind `connection` (a plain client connection to the source), and
+ * the line that says which and why.
+ */
+export async function autoSourceMode(connection: RedisConnection, psyncCommand = 'PSYNC'): Promise<{ mode: 'replication' | 'scan'; said: string }> {
+  const refusal = await replicationRefusal(connection, psyncCommand);
+  if (refusal === null) return { mode: 'replication', said: 'source mode: replication (the server accepts PSYNC)' };
+  return {
+    mode: 'scan',
+    said: `source mode: scan (${refusal}): a snapshot by SCAN, then each key a keyspace notification names, read again; ` +
+      'events are key states, at least once (README: source modes)',
+  };
+}
+
+/** Why the server cannot be replicated from (REPLCONF refused, PSYNC unknown), or null when it can. */
+async function replicationRefusal(connection: RedisConnection, psyncCommand: string): Promise<string | null> {
+  const replconf = await connection.call(['REPLCONF', 'listening-port', '0']);
+  if (replconf instanceof RespErrorReply) return `it refuses REPLCONF: ${replconf.message}`;
+  const info = await connection.call(['COMMAND', 'INFO', psyncCommand]);
+  if (Array.isArray(info) && info[0] === null) return `it has no ${psyncCommand} command`;
+  return null;
 }
 
 /** What a scan reads of a selection: its dbs, and a single prefix as SCAN's MATCH (glob characters escaped). */

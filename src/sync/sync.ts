@@ -7,7 +7,7 @@
 // Any failure of the target, or of this process, is recovered the same way: reconnect, read the position
 // back from the target, PSYNC from it. A copy cut short is deleted and made again; a source that cannot
 // continue from the position (backlog gone, restarted without persistence) needs --resync to copy again.
-import { replicationRefusal, type SourceModeChoice } from '../scan/source-mode.js';
+import { autoSourceMode, type SourceModeChoice } from '../scan/source-mode.js';
 import type { ConnectionOptions } from 'node:tls';
 import { RdbError } from '../core/errors.js';
 import { sleep } from '../node/abortable-sleep.js';
@@ -292,14 +292,13 @@ export class Sync {
     return openFirst([given, ...this.clusterNodes], this.options.sourceTls, timeoutMs, 'source');
   }
 
-  /** How the source is read: as asked, or for 'auto' what the server answers (said as a phase line). */
-  private async sourceModeOf(url: string, timeoutMs: number | undefined): Promise<'replication' | 'scan'> {
+  /** How the source is read: as asked, or for 'auto' what the server (behind `source`) answers, said as a phase line. */
+  private async sourceModeOf(source: RedisConnection): Promise<'replication' | 'scan'> {
     const asked = this.options.sourceMode ?? 'replication';
     if (asked !== 'auto') return asked;
-    const refusal = await replicationRefusal(url, this.options.sourceTls, timeoutMs ?? 60_000);
-    this.phase('connecting', refusal === null ? 'source mode: replication (the server accepts PSYNC)' : `source mode: scan (${refusal}): ` +
-      'a snapshot by SCAN, then each key a keyspace notification names, copied again as it is then (README: source modes)');
-    return refusal === null ? 'replication' : 'scan';
+    const { mode, said } = await autoSourceMode(source);
+    this.phase('connecting', said);
+    return mode;
   }
 
   /** Whether the source is read in scan mode (decided at the first attempt). */
@@ -348,7 +347,7 @@ export class Sync {
     let clustered: boolean;
     try {
       sourceFormat = serverFormatFromInfo(replyText(await source.ok(['INFO', 'server'])));
-      this.mode ??= await this.sourceModeOf(sourceUrl, timeoutMs);
+      this.mode ??= await this.sourceModeOf(source);
       clustered = await clusterEnabled(source);
       this.clusterNodes = clustered ? await clusterNodeUrls(sourceUrl, this.options.sourceTls, timeoutMs, this.clusterNodes) : [];
       if (this.route.touchesKeys && !this.keys) this.keys = await CommandKeys.load(source);
